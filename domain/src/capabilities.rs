@@ -1,0 +1,288 @@
+//! What an agent may do in a conversation right now, and why not (PRODUCT.md section 4).
+//!
+//! One pure function, [`capabilities`], from the conversation's facts and `now`. The API shows
+//! its result and every mutation enforces it, so what an agent is told and what the server
+//! allows can never disagree.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::model::{Channel, TemplateCategory};
+
+/// WhatsApp's customer service window: free-form replies are allowed for 24 hours after the
+/// customer's latest message (measured from the message's own timestamp).
+pub const SERVICE_WINDOW: Duration = Duration::hours(24);
+
+/// The facts capabilities depend on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConversationFacts {
+    /// The channel the conversation's replies go through now.
+    pub channel: Channel,
+    /// The conversation's own customer phone is known (from WhatsApp or shared on request).
+    pub customer_phone_known: bool,
+    /// The linked contact has a phone.
+    pub contact_phone_known: bool,
+    /// When the customer's latest message was written.
+    pub last_inbound_at: Option<DateTime<Utc>>,
+}
+
+/// Why a capability is denied. Each has one fixed text, shown in the API and in the error of a
+/// denied mutation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    WindowClosed,
+    AuthenticationNeedsPhone,
+    CallNeedsPhone,
+    SwitchNeedsPhone,
+    PhoneAlreadyKnown,
+    TemplatesNeedWhatsapp,
+}
+
+impl Denial {
+    #[must_use]
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Denial::WindowClosed => {
+                "The 24-hour customer service window has closed; send a Marketing or Utility template."
+            }
+            Denial::AuthenticationNeedsPhone => "Phone number is required to send authentication templates.",
+            Denial::CallNeedsPhone => "Phone number is required for outbound calls.",
+            Denial::SwitchNeedsPhone => "Channel switching requires a phone number.",
+            Denial::PhoneAlreadyKnown => "The customer's phone number is already known.",
+            Denial::TemplatesNeedWhatsapp => "Templates can only be sent on WhatsApp.",
+        }
+    }
+}
+
+/// One capability: allowed, or denied with a [`Denial`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capability(Option<Denial>);
+
+impl Capability {
+    pub const ALLOWED: Capability = Capability(None);
+
+    #[must_use]
+    pub const fn denied(denial: Denial) -> Self {
+        Capability(Some(denial))
+    }
+
+    #[must_use]
+    pub const fn allowed(self) -> bool {
+        self.0.is_none()
+    }
+
+    #[must_use]
+    pub const fn denial(self) -> Option<Denial> {
+        self.0
+    }
+
+    /// The reason text when denied.
+    #[must_use]
+    pub fn reason(self) -> Option<&'static str> {
+        self.0.map(Denial::reason)
+    }
+
+    /// `Ok` when allowed, the denial otherwise: how mutations enforce it.
+    ///
+    /// # Errors
+    /// The [`Denial`] when the capability is not allowed.
+    pub const fn check(self) -> Result<(), Denial> {
+        match self.0 {
+            None => Ok(()),
+            Some(d) => Err(d),
+        }
+    }
+}
+
+/// Everything an agent may or may not do in one conversation at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    pub reply: Capability,
+    pub call: Capability,
+    pub switch_to_sms: Capability,
+    pub request_phone_number: Capability,
+    pub marketing_template: Capability,
+    pub utility_template: Capability,
+    pub authentication_template: Capability,
+    /// When free-form replies stop being allowed (WhatsApp only; `None` when no message yet).
+    pub service_window_ends_at: Option<DateTime<Utc>>,
+}
+
+impl Capabilities {
+    /// The capability for sending a template of `category`.
+    #[must_use]
+    pub const fn template(&self, category: TemplateCategory) -> Capability {
+        match category {
+            TemplateCategory::Marketing => self.marketing_template,
+            TemplateCategory::Utility => self.utility_template,
+            TemplateCategory::Authentication => self.authentication_template,
+        }
+    }
+}
+
+/// Computes the capabilities of a conversation at `now`.
+#[must_use]
+pub fn capabilities(facts: &ConversationFacts, now: DateTime<Utc>) -> Capabilities {
+    let window_ends_at = facts.last_inbound_at.map(|at| at + SERVICE_WINDOW);
+    let window_open = window_ends_at.is_some_and(|end| now < end);
+    let any_phone = facts.customer_phone_known || facts.contact_phone_known;
+    let on_whatsapp = facts.channel == Channel::Whatsapp;
+    let when = |ok: bool, denial: Denial| if ok { Capability::ALLOWED } else { Capability::denied(denial) };
+
+    let reply = match facts.channel {
+        Channel::Sms => Capability::ALLOWED,
+        Channel::Whatsapp => when(window_open, Denial::WindowClosed),
+    };
+    let request_phone_number = if !on_whatsapp || facts.customer_phone_known {
+        Capability::denied(Denial::PhoneAlreadyKnown)
+    } else {
+        when(window_open, Denial::WindowClosed)
+    };
+    let template = when(on_whatsapp, Denial::TemplatesNeedWhatsapp);
+    let authentication_template = if on_whatsapp {
+        when(facts.customer_phone_known, Denial::AuthenticationNeedsPhone)
+    } else {
+        template
+    };
+    Capabilities {
+        reply,
+        call: when(any_phone, Denial::CallNeedsPhone),
+        switch_to_sms: when(any_phone, Denial::SwitchNeedsPhone),
+        request_phone_number,
+        marketing_template: template,
+        utility_template: template,
+        authentication_template,
+        service_window_ends_at: if on_whatsapp { window_ends_at } else { None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hours_ago: i64) -> Option<DateTime<Utc>> {
+        Some(now() - Duration::hours(hours_ago))
+    }
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().with_timezone(&Utc)
+    }
+    fn facts(
+        channel: Channel,
+        customer: bool,
+        contact: bool,
+        last: Option<DateTime<Utc>>,
+    ) -> ConversationFacts {
+        ConversationFacts {
+            channel,
+            customer_phone_known: customer,
+            contact_phone_known: contact,
+            last_inbound_at: last,
+        }
+    }
+
+    const OK: Option<&str> = None;
+    const WINDOW: Option<&str> =
+        Some("The 24-hour customer service window has closed; send a Marketing or Utility template.");
+    const AUTH: Option<&str> = Some("Phone number is required to send authentication templates.");
+    const CALL: Option<&str> = Some("Phone number is required for outbound calls.");
+    const SWITCH: Option<&str> = Some("Channel switching requires a phone number.");
+    const KNOWN: Option<&str> = Some("The customer's phone number is already known.");
+    const NOT_WA: Option<&str> = Some("Templates can only be sent on WhatsApp.");
+
+    #[test]
+    fn every_row_of_the_capability_table() {
+        use Channel::{Sms, Whatsapp};
+        // (case, facts, reply, marketing/utility, authentication, call, switchToSms, requestPhoneNumber)
+        let cases = [
+            (
+                "username-only, window open",
+                facts(Whatsapp, false, false, at(1)),
+                OK,
+                OK,
+                AUTH,
+                CALL,
+                SWITCH,
+                OK,
+            ),
+            (
+                "username-only, window closed",
+                facts(Whatsapp, false, false, at(30)),
+                WINDOW,
+                OK,
+                AUTH,
+                CALL,
+                SWITCH,
+                WINDOW,
+            ),
+            (
+                "username-only, no inbound message yet",
+                facts(Whatsapp, false, false, None),
+                WINDOW,
+                OK,
+                AUTH,
+                CALL,
+                SWITCH,
+                WINDOW,
+            ),
+            ("phone customer, window open", facts(Whatsapp, true, false, at(2)), OK, OK, OK, OK, OK, KNOWN),
+            (
+                "phone customer, window closed",
+                facts(Whatsapp, true, false, at(25)),
+                WINDOW,
+                OK,
+                OK,
+                OK,
+                OK,
+                KNOWN,
+            ),
+            (
+                "username-only linked to a contact with a phone",
+                facts(Whatsapp, false, true, at(1)),
+                OK,
+                OK,
+                AUTH,
+                OK,
+                OK,
+                OK,
+            ),
+            (
+                "username-only linked to a contact with a phone, window closed",
+                facts(Whatsapp, false, true, at(48)),
+                WINDOW,
+                OK,
+                AUTH,
+                OK,
+                OK,
+                WINDOW,
+            ),
+            ("switched to SMS", facts(Sms, true, false, at(72)), OK, NOT_WA, NOT_WA, OK, OK, KNOWN),
+        ];
+        for (name, f, reply, template, auth, call, switch, request) in cases {
+            let c = capabilities(&f, now());
+            assert_eq!(c.reply.reason(), reply, "{name}: reply");
+            assert_eq!(c.template(TemplateCategory::Marketing).reason(), template, "{name}: marketing");
+            assert_eq!(c.template(TemplateCategory::Utility).reason(), template, "{name}: utility");
+            assert_eq!(c.template(TemplateCategory::Authentication).reason(), auth, "{name}: authentication");
+            assert_eq!(c.call.reason(), call, "{name}: call");
+            assert_eq!(c.switch_to_sms.reason(), switch, "{name}: switchToSms");
+            assert_eq!(c.request_phone_number.reason(), request, "{name}: requestPhoneNumber");
+        }
+    }
+
+    #[test]
+    fn the_window_is_exactly_twenty_four_hours_from_the_message() {
+        let last = now() - Duration::hours(24);
+        let c = capabilities(&facts(Channel::Whatsapp, true, false, Some(last)), now());
+        assert!(!c.reply.allowed(), "closed at exactly 24h");
+        assert_eq!(c.service_window_ends_at, Some(now()));
+        let c =
+            capabilities(&facts(Channel::Whatsapp, true, false, Some(last + Duration::seconds(1))), now());
+        assert!(c.reply.allowed(), "open one second before");
+    }
+
+    #[test]
+    fn check_returns_the_denial() {
+        let c = capabilities(&facts(Channel::Whatsapp, false, false, at(1)), now());
+        assert_eq!(c.call.check(), Err(Denial::CallNeedsPhone));
+        assert_eq!(c.reply.check(), Ok(()));
+    }
+}
