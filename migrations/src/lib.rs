@@ -1,1 +1,24 @@
-//! x
+//! Parley's database schema as sea-orm migrations: one file per change, each with `down`.
+//!
+//! Migrations never import entities, so they stay valid as the code moves on. Run them with
+//! `parley migrate` (or let `parley serve` apply the pending ones at start).
+//!
+//! - [`m20261122_000001_create_schema`]: every table of the product, with the indexes for the
+//!   inbox order, the threading look-ups and search.
+
+pub use sea_orm_migration::prelude::*;
+
+mod builders;
+
+pub mod m20261122_000001_create_schema;
+
+/// All migrations, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_schema::Migration)]
+    }
+}

@@ -1,1 +1,29 @@
-//! x
+//! Parley's storage: the database handle, sea-orm entities and one repository module per
+//! aggregate. Every repository function takes `&impl ConnectionTrait`, so it runs the same on
+//! the pool or inside the transaction a use case opened, and every query that reads tenant
+//! data takes the workspace id, so a forgotten check cannot leak another tenant's row.
+//!
+//! - [`db`]: [`Database`]: connecting (SQLite or PostgreSQL), write transactions, statement count.
+//! - [`error`]: [`StoreError`]: constraint violations as named errors, the rest opaque.
+//! - [`entities`]: one sea-orm entity per table.
+//! - [`workspaces`], [`agents`], [`business_numbers`], [`conversations`], [`messages`],
+//!   [`contacts`], [`templates`]: repositories.
+//! - [`events`]: the transactional outbox (CloudEvents with a per-workspace cursor).
+//! - [`dead_letters`]: webhook payloads that could not be routed or understood.
+
+pub mod agents;
+pub mod business_numbers;
+pub mod contacts;
+pub mod conversations;
+pub mod db;
+pub mod dead_letters;
+pub mod entities;
+pub mod error;
+pub mod events;
+pub mod messages;
+pub mod templates;
+pub mod workspaces;
+
+pub use db::{Database, PoolSettings, WriteTransaction};
+pub use error::StoreError;
+pub use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};

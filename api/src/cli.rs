@@ -1,0 +1,329 @@
+//! The `parley` command line: `serve`, `migrate`, `bootstrap`, `token`.
+//!
+//! Every value comes from a flag, else its environment variable, else a default; secrets are
+//! never echoed by `--help`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+use domain::{AgentId, WorkspaceId};
+use persistence::agents;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use secrecy::SecretString;
+
+use crate::auth::Authenticator;
+use crate::config::{
+    Config, ConfigError, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_WHATSAPP_API_BASE, GraphqlConfig,
+    JwtConfig, WhatsappConfig, parse_duration, validate_jwt_secret,
+};
+use crate::service::{demo, workspaces};
+use crate::startup::{Application, connect_and_migrate};
+
+/// Parley: a contact-center inbox backend for WhatsApp, built for customers who hide their
+/// phone number behind a username.
+#[derive(Debug, Parser)]
+#[command(name = "parley", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Create a workspace with its first admin (and business number); prints JSON.
+    Bootstrap(BootstrapArgs),
+    /// Print a JWT for an agent.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    database_url: String,
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "PARLEY_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    db_max_connections: u32,
+}
+
+#[derive(Debug, Args)]
+struct JwtArgs {
+    /// HS256 secret (at least 32 characters). Required except with --demo.
+    #[arg(long, env = "PARLEY_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Required `iss` claim.
+    #[arg(long, env = "PARLEY_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// Required `aud` claim.
+    #[arg(long, env = "PARLEY_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
+    /// File with a PEM public key (RS256, ES256 or EdDSA) to verify tokens from an identity
+    /// provider instead of the HS256 secret.
+    #[arg(long, env = "PARLEY_JWT_PUBLIC_KEY_FILE")]
+    jwt_public_key_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PARLEY_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    jwt: JwtArgs,
+    /// Fill a new demo workspace with realistic conversations and print an admin token.
+    #[arg(long)]
+    demo: bool,
+    /// Meta app secret that signs webhooks.
+    #[arg(long, env = "PARLEY_WHATSAPP_APP_SECRET", hide_env_values = true)]
+    whatsapp_app_secret: Option<String>,
+    /// Token Meta echoes in the webhook subscription handshake.
+    #[arg(long, env = "PARLEY_WHATSAPP_VERIFY_TOKEN", hide_env_values = true)]
+    whatsapp_verify_token: Option<String>,
+    /// Graph API base URL for the cloud gateway.
+    #[arg(long, env = "PARLEY_WHATSAPP_API_BASE", default_value = DEFAULT_WHATSAPP_API_BASE)]
+    whatsapp_api_base: String,
+    /// Cloud API access token; unset means the sandbox gateway (no network).
+    #[arg(long, env = "PARLEY_WHATSAPP_ACCESS_TOKEN", hide_env_values = true)]
+    whatsapp_access_token: Option<String>,
+    /// Production mode: no introspection, no GraphiQL.
+    #[arg(long, env = "PARLEY_PRODUCTION", default_value_t = false)]
+    production: bool,
+}
+
+#[derive(Debug, Args)]
+struct BootstrapArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    jwt: JwtArgs,
+    /// Workspace name.
+    #[arg(long)]
+    workspace: String,
+    /// The first admin's e-mail.
+    #[arg(long)]
+    admin_email: String,
+    /// The first admin's name.
+    #[arg(long, default_value = "Admin")]
+    admin_name: String,
+    /// Meta phone_number_id of the first business number.
+    #[arg(long, requires_all = ["display_phone_number", "waba_id", "portfolio_id"])]
+    phone_number_id: Option<String>,
+    /// Its display number (digits, as WhatsApp shows it).
+    #[arg(long)]
+    display_phone_number: Option<String>,
+    /// Its WhatsApp Business Account id.
+    #[arg(long)]
+    waba_id: Option<String>,
+    /// Its business portfolio id.
+    #[arg(long)]
+    portfolio_id: Option<String>,
+    /// Lifetime of the printed token.
+    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    ttl: Duration,
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    jwt: JwtArgs,
+    /// The agent the token is for.
+    #[arg(long)]
+    agent_id: String,
+    /// Lifetime, such as 30m, 12h or 7d.
+    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    ttl: Duration,
+}
+
+fn jwt_config(args: &JwtArgs, generated: Option<String>) -> Result<JwtConfig, ConfigError> {
+    let secret = match (&args.jwt_secret, generated) {
+        (Some(secret), _) => secret.clone(),
+        (None, Some(generated)) => generated,
+        (None, None) => {
+            return Err(ConfigError::new("PARLEY_JWT_SECRET", "is required (at least 32 characters)"));
+        }
+    };
+    validate_jwt_secret(&secret)?;
+    let public_key_pem = match &args.jwt_public_key_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new("PARLEY_JWT_PUBLIC_KEY_FILE", format!("cannot read {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    Ok(JwtConfig {
+        secret: SecretString::from(secret),
+        public_key_pem,
+        issuer: args.jwt_issuer.clone(),
+        audience: args.jwt_audience.clone(),
+    })
+}
+
+fn base_config(database: &DatabaseArgs, jwt: JwtConfig) -> Result<Config, ConfigError> {
+    if !database.database_url.starts_with("sqlite:") && !database.database_url.starts_with("postgres") {
+        return Err(ConfigError::new("DATABASE_URL", "must start with sqlite: or postgres://"));
+    }
+    if database.db_max_connections == 0 {
+        return Err(ConfigError::new("PARLEY_DB_MAX_CONNECTIONS", "must be at least 1"));
+    }
+    let mut config = Config::new(&database.database_url, "x".repeat(32).as_str())?;
+    config.jwt = jwt;
+    config.pool.max_connections = database.db_max_connections;
+    Ok(config)
+}
+
+fn random_secret() -> String {
+    rand::rng().sample_iter(&Alphanumeric).take(48).map(char::from).collect()
+}
+
+fn non_empty_secret(value: Option<String>) -> Option<SecretString> {
+    value.filter(|v| !v.trim().is_empty()).map(SecretString::from)
+}
+
+impl ServeArgs {
+    fn config(self) -> Result<Config, ConfigError> {
+        let generated = self.demo.then(random_secret);
+        let mut config = base_config(&self.database, jwt_config(&self.jwt, generated)?)?;
+        config.listen = self.listen.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new(
+                "PARLEY_LISTEN",
+                format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
+            )
+        })?;
+        if !self.whatsapp_api_base.starts_with("http://") && !self.whatsapp_api_base.starts_with("https://") {
+            return Err(ConfigError::new("PARLEY_WHATSAPP_API_BASE", "must be an http(s) URL"));
+        }
+        config.whatsapp = WhatsappConfig {
+            app_secret: non_empty_secret(self.whatsapp_app_secret),
+            verify_token: non_empty_secret(self.whatsapp_verify_token),
+            api_base: self.whatsapp_api_base.trim_end_matches('/').to_owned(),
+            access_token: non_empty_secret(self.whatsapp_access_token),
+        };
+        config.graphql = GraphqlConfig { production: self.production, ..GraphqlConfig::default() };
+        Ok(config)
+    }
+}
+
+/// Parses the command line and runs the command.
+///
+/// # Errors
+/// Any failure, as one line for the operator.
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    crate::telemetry::init(std::io::stderr);
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => {
+            let config = base_config(&args, jwt_config(&JwtArgs::none(), Some(random_secret()))?)?;
+            connect_and_migrate(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Bootstrap(args) => bootstrap(args).await,
+        Command::Token(args) => token(args).await,
+    }
+}
+
+impl JwtArgs {
+    fn none() -> Self {
+        Self { jwt_secret: None, jwt_issuer: None, jwt_audience: None, jwt_public_key_file: None }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let demo = args.demo;
+    let config = args.config()?;
+    let app = Application::build(config).await?;
+    if demo {
+        let now = Utc::now();
+        let created = demo::create_demo(app.db(), now)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo failed: {}", e.message()))?;
+        let token = app.authenticator().issue(
+            created.admin_id,
+            created.workspace_id,
+            Duration::from_secs(12 * 3600),
+            now,
+        )?;
+        let base = format!("http://{}", app.address());
+        println!("Parley demo workspace is ready.");
+        println!("  GraphQL (POST, and GraphiQL in a browser): {base}/graphql");
+        println!("  Health: {base}/healthz   Readiness: {base}/readyz");
+        println!("  Admin token (12 h): {token}");
+        println!();
+        println!("  export TOKEN={token}");
+        println!(
+            "  curl -s {base}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    -d '{{\"query\":\"{{ conversations(first: 10) {{ nodes {{ displayName origin customer {{ username phoneNumber notice }} capabilities {{ reply {{ allowed reason }} call {{ allowed reason }} }} }} }} }}\"}}'"
+        );
+    }
+    tracing::info!(address = %app.address(), "parley is listening");
+    app.run_until_stopped().await
+}
+
+async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
+    let config = base_config(&args.database, jwt_config(&args.jwt, None)?)?;
+    let db = connect_and_migrate(&config).await?;
+    let number = match (args.phone_number_id, args.display_phone_number, args.waba_id, args.portfolio_id) {
+        (Some(phone_number_id), Some(display_phone_number), Some(waba_id), Some(portfolio_id)) => {
+            Some(workspaces::BusinessNumberInput {
+                phone_number_id,
+                display_phone_number,
+                waba_id,
+                portfolio_id,
+                business_name: None,
+            })
+        }
+        _ => None,
+    };
+    let input = workspaces::BootstrapInput {
+        workspace_name: args.workspace,
+        admin_email: args.admin_email,
+        admin_name: args.admin_name,
+        business_number: number,
+    };
+    let now = Utc::now();
+    let created =
+        workspaces::bootstrap(&db, &input, now).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let token =
+        Authenticator::new(&config.jwt)?.issue(created.admin_id, created.workspace_id, args.ttl, now)?;
+    let out = serde_json::json!({
+        "workspaceId": created.workspace_id,
+        "adminId": created.admin_id,
+        "businessNumberId": created.business_number_id,
+        "token": token,
+    });
+    println!("{out}");
+    Ok(())
+}
+
+async fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let config = base_config(&args.database, jwt_config(&args.jwt, None)?)?;
+    let agent_id: AgentId =
+        args.agent_id.parse().map_err(|_| anyhow::anyhow!("--agent-id: not a valid agent id"))?;
+    let db = connect_and_migrate(&config).await?;
+    let agent = agents::find_any(db.conn(), agent_id)
+        .await
+        .context("failed to load the agent")?
+        .ok_or_else(|| anyhow::anyhow!("--agent-id: no such agent"))?;
+    if !agent.active {
+        anyhow::bail!("--agent-id: the agent is inactive");
+    }
+    let token = Authenticator::new(&config.jwt)?.issue(
+        agent_id,
+        WorkspaceId::from_uuid(agent.workspace_id),
+        args.ttl,
+        Utc::now(),
+    )?;
+    println!("{token}");
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Typed configuration, parsed once at start-up from flags, then environment variables, then
+//! defaults (see `cli.rs`). Secrets are `SecretString`s: they never appear in `Debug` output or
+//! logs. A bad value stops start-up with one line naming the setting.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use persistence::PoolSettings;
+use secrecy::SecretString;
+
+/// The default embedded database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://parley.db?mode=rwc";
+/// Where the server listens by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Meta's Graph API base (the `cloud` gateway posts to `{base}/{phone_number_id}/messages`).
+pub const DEFAULT_WHATSAPP_API_BASE: &str = "https://graph.facebook.com/v23.0";
+
+/// A configuration value that cannot be used; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: &'static str, problem: impl Into<String>) -> Self {
+        Self { setting, problem: problem.into() }
+    }
+}
+
+/// How tokens are checked.
+#[derive(Clone, Debug)]
+pub struct JwtConfig {
+    /// HS256 shared secret: signs `parley token` output and verifies tokens.
+    pub secret: SecretString,
+    /// Optional PEM public key (RS256, ES256 or EdDSA) for tokens issued by an outside
+    /// identity provider; when set, tokens are verified with it instead of the secret.
+    pub public_key_pem: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// WhatsApp Cloud API settings.
+#[derive(Clone, Debug)]
+pub struct WhatsappConfig {
+    /// The Meta app secret that signs webhooks (`X-Hub-Signature-256`).
+    pub app_secret: Option<SecretString>,
+    /// The token Meta echoes in the subscription handshake.
+    pub verify_token: Option<SecretString>,
+    pub api_base: String,
+    /// Unset: the sandbox gateway (records sends, no network).
+    pub access_token: Option<SecretString>,
+}
+
+/// GraphQL limits.
+#[derive(Clone, Debug)]
+pub struct GraphqlConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// Production mode: no introspection, no GraphiQL page.
+    pub production: bool,
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        Self { max_depth: 12, max_complexity: 2_000, production: false }
+    }
+}
+
+/// Everything the server needs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: SecretString,
+    pub pool: PoolSettings,
+    pub jwt: JwtConfig,
+    pub whatsapp: WhatsappConfig,
+    pub graphql: GraphqlConfig,
+    /// How long in-flight requests may run after SIGTERM before the server stops anyway.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// A configuration with defaults for everything but the database and the token secret:
+    /// the starting point for tests and embedding.
+    ///
+    /// # Errors
+    /// When the secret is too short (see [`validate_jwt_secret`]).
+    pub fn new(database_url: &str, jwt_secret: &str) -> Result<Self, ConfigError> {
+        validate_jwt_secret(jwt_secret)?;
+        Ok(Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: SecretString::from(database_url.to_owned()),
+            pool: PoolSettings::default(),
+            jwt: JwtConfig {
+                secret: SecretString::from(jwt_secret.to_owned()),
+                public_key_pem: None,
+                issuer: None,
+                audience: None,
+            },
+            whatsapp: WhatsappConfig {
+                app_secret: None,
+                verify_token: None,
+                api_base: DEFAULT_WHATSAPP_API_BASE.to_owned(),
+                access_token: None,
+            },
+            graphql: GraphqlConfig::default(),
+            shutdown_grace: Duration::from_secs(20),
+        })
+    }
+}
+
+/// HS256 secrets shorter than 32 bytes can be brute-forced offline from one token.
+///
+/// # Errors
+/// When the secret is shorter than 32 bytes.
+pub fn validate_jwt_secret(secret: &str) -> Result<(), ConfigError> {
+    if secret.len() < 32 {
+        return Err(ConfigError::new("PARLEY_JWT_SECRET", "must be at least 32 characters long"));
+    }
+    Ok(())
+}
+
+/// Parses a duration such as `90s`, `15m`, `12h` or `7d`.
+///
+/// # Errors
+/// When the text is not a positive number followed by s, m, h or d.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 =
+        number.parse().map_err(|_| format!("invalid duration {text:?}: expected e.g. 30m, 12h or 7d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" | "" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("invalid duration unit in {text:?}: use s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("duration must be positive".to_owned());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43_200));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert!(parse_duration("0h").is_err());
+        assert!(parse_duration("12y").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn short_secrets_are_refused_naming_the_setting() {
+        let err = Config::new("sqlite::memory:", "short").unwrap_err();
+        assert_eq!(err.to_string(), "PARLEY_JWT_SECRET: must be at least 32 characters long");
+    }
+}

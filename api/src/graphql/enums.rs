@@ -1,0 +1,108 @@
+//! GraphQL mirrors of the domain enums (same variants, converted both ways).
+
+use async_graphql::Enum;
+
+/// Where a conversation's messages go.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::Channel")]
+pub enum Channel {
+    /// WhatsApp Cloud API.
+    Whatsapp,
+    /// SMS to the customer's phone number.
+    Sms,
+}
+
+/// Whether agents still need to act on a conversation.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::ConversationStatus")]
+pub enum ConversationStatus {
+    /// Waiting for an agent.
+    Open,
+    /// Done; a new inbound message reopens it.
+    Resolved,
+}
+
+/// Why a conversation exists.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::ThreadOrigin")]
+pub enum ThreadOrigin {
+    /// The customer wrote and no earlier thread of theirs was known.
+    FirstContact,
+    /// The customer wrote without their phone number and was seen before on another thread
+    /// (see `previousConversation` and `suggestedContact`).
+    ReturningCustomerHidNumber,
+    /// An agent wrote first, to a known phone number.
+    AgentStarted,
+}
+
+/// WhatsApp template categories.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::TemplateCategory")]
+pub enum TemplateCategory {
+    /// Promotions and relationship messages; allowed outside the service window.
+    Marketing,
+    /// Follow-ups to a customer's action or request; allowed outside the service window.
+    Utility,
+    /// One-time passcodes; need the customer's phone number.
+    Authentication,
+}
+
+/// What an agent may do in the API.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::Role")]
+pub enum Role {
+    /// Works conversations.
+    Agent,
+    /// Everything an agent does, plus workspace set-up.
+    Admin,
+    /// A machine client such as a CRM sync.
+    Integration,
+}
+
+/// Whether setting a business username may take it from another number of the portfolio.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::TransferAction")]
+pub enum TransferAction {
+    /// Fail when another number of the portfolio holds the username.
+    None,
+    /// Move the username from the other number of the portfolio.
+    ForceTransfer,
+}
+
+/// Who wrote a message.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::Direction")]
+pub enum Direction {
+    /// From the customer.
+    Inbound,
+    /// From the business.
+    Outbound,
+}
+
+/// Delivery state of a message.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::MessageStatus")]
+pub enum MessageStatus {
+    /// An inbound message.
+    Received,
+    /// Accepted by Parley, not yet by the provider.
+    Pending,
+    /// Accepted by the provider.
+    Sent,
+    /// Delivered to the customer's device.
+    Delivered,
+    /// Read by the customer.
+    Read,
+    /// Not delivered; see the error.
+    Failed,
+}
+
+/// State of a business username at WhatsApp.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::BusinessUsernameStatus")]
+pub enum BusinessUsernameStatus {
+    /// Approved and visible to users where usernames are live.
+    Approved,
+    /// Claimed, not yet visible to users.
+    Reserved,
+}

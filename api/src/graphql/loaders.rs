@@ -1,0 +1,128 @@
+//! Dataloaders, created per request and scoped to the viewer's workspace, so a page of any
+//! size costs one query per relation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use domain::{AgentId, BusinessNumberId, ContactId, ConversationId, WorkspaceId};
+use persistence::entities::{agent, business_number, contact, contact_identity, conversation};
+use persistence::{Database, StoreError, agents, business_numbers, contacts, conversations};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A failed batch load, shared by every field that waited on it.
+#[derive(Clone, Debug)]
+pub struct LoadError(Arc<StoreError>);
+
+impl From<LoadError> for ApiError {
+    fn from(err: LoadError) -> Self {
+        if err.0.is_unavailable() {
+            return ApiError::Unavailable;
+        }
+        ApiError::Internal(anyhow::anyhow!("batch load failed: {:?}", err.0))
+    }
+}
+
+impl From<StoreError> for LoadError {
+    fn from(err: StoreError) -> Self {
+        LoadError(Arc::new(err))
+    }
+}
+
+/// Loads rows of one table by id within one workspace.
+#[derive(Clone)]
+pub struct WorkspaceLoader {
+    db: Database,
+    workspace: WorkspaceId,
+}
+
+fn by_id<M>(rows: Vec<M>, id: impl Fn(&M) -> Uuid) -> HashMap<Uuid, M> {
+    rows.into_iter().map(|m| (id(&m), m)).collect()
+}
+
+/// Marker keys, one per relation, so one loader type serves several tables.
+macro_rules! keyed {
+    ($key:ident, $model:ty, $load:expr) => {
+        /// Key for the loader of one relation.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub Uuid);
+
+        impl Loader<$key> for WorkspaceLoader {
+            type Value = $model;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+                let rows = $load(&self.db, self.workspace, ids).await?;
+                Ok(rows.into_iter().map(|(k, v)| ($key(k), v)).collect())
+            }
+        }
+    };
+}
+
+async fn load_contacts(
+    db: &Database,
+    ws: WorkspaceId,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, contact::Model>, StoreError> {
+    let ids: Vec<ContactId> = ids.into_iter().map(ContactId::from_uuid).collect();
+    Ok(by_id(contacts::find_by_ids(db.conn(), ws, &ids).await?, |m| m.id))
+}
+
+async fn load_agents(
+    db: &Database,
+    ws: WorkspaceId,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, agent::Model>, StoreError> {
+    let ids: Vec<AgentId> = ids.into_iter().map(AgentId::from_uuid).collect();
+    Ok(by_id(agents::find_by_ids(db.conn(), ws, &ids).await?, |m| m.id))
+}
+
+async fn load_numbers(
+    db: &Database,
+    ws: WorkspaceId,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, business_number::Model>, StoreError> {
+    let ids: Vec<BusinessNumberId> = ids.into_iter().map(BusinessNumberId::from_uuid).collect();
+    Ok(by_id(business_numbers::find_by_ids(db.conn(), ws, &ids).await?, |m| m.id))
+}
+
+async fn load_conversations(
+    db: &Database,
+    ws: WorkspaceId,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, conversation::Model>, StoreError> {
+    let ids: Vec<ConversationId> = ids.into_iter().map(ConversationId::from_uuid).collect();
+    Ok(by_id(conversations::find_by_ids(db.conn(), ws, &ids).await?, |m| m.id))
+}
+
+async fn load_identities(
+    db: &Database,
+    ws: WorkspaceId,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, Vec<contact_identity::Model>>, StoreError> {
+    let ids: Vec<ContactId> = ids.into_iter().map(ContactId::from_uuid).collect();
+    let mut grouped: HashMap<Uuid, Vec<contact_identity::Model>> =
+        ids.iter().map(|id| (id.as_uuid(), Vec::new())).collect();
+    for identity in contacts::identities_of(db.conn(), ws, &ids).await? {
+        grouped.entry(identity.contact_id).or_default().push(identity);
+    }
+    Ok(grouped)
+}
+
+keyed!(ContactKey, contact::Model, load_contacts);
+keyed!(AgentKey, agent::Model, load_agents);
+keyed!(BusinessNumberKey, business_number::Model, load_numbers);
+keyed!(ConversationKey, conversation::Model, load_conversations);
+keyed!(IdentitiesKey, Vec<contact_identity::Model>, load_identities);
+
+/// The per-request loader.
+pub type Loaders = DataLoader<WorkspaceLoader>;
+
+/// A loader for one request of the given workspace.
+#[must_use]
+pub fn for_workspace(db: Database, workspace: WorkspaceId) -> Loaders {
+    DataLoader::new(WorkspaceLoader { db, workspace }, tokio::spawn)
+}

@@ -1,0 +1,109 @@
+//! The GraphQL API: schema, types, loaders and the request context.
+//!
+//! - [`types`]: object types (`Conversation`, `Message`, `Contact`…).
+//! - [`enums`]: GraphQL mirrors of the domain enums.
+//! - [`query`], [`mutation`]: thin resolvers, one use case each, merged per feature.
+//! - [`loaders`]: per-request dataloaders (no N+1).
+//! - [`guards`]: role guards.
+//! - [`pagination`]: page sizes and cursors.
+
+pub mod enums;
+pub mod guards;
+pub mod loaders;
+pub mod mutation;
+pub mod pagination;
+pub mod query;
+pub mod types;
+
+use std::str::FromStr;
+
+use async_graphql::extensions::Tracing;
+use async_graphql::{Context, EmptySubscription, ID, MergedObject, Schema, SchemaBuilder};
+use chrono::{DateTime, Utc};
+use persistence::Database;
+
+use crate::auth::Viewer;
+use crate::config::GraphqlConfig;
+use crate::error::{ApiError, ApiResult};
+
+/// Every query, merged.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    query::ViewerQuery,
+    query::ConversationQuery,
+    query::ContactQuery,
+    query::SetupQuery,
+    query::EventQuery,
+);
+
+/// Every mutation, merged.
+#[derive(MergedObject, Default)]
+pub struct Mutation(mutation::SetupMutation, mutation::ConversationMutation);
+
+/// The schema type.
+pub type ParleySchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema with its limits, without any runtime data: enough to print the SDL.
+#[must_use]
+pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .extension(Tracing);
+    if config.production { builder.disable_introspection().disable_suggestions() } else { builder }
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+#[must_use]
+pub fn sdl() -> String {
+    schema_builder(&GraphqlConfig::default()).finish().sdl()
+}
+
+/// Per-request facts resolvers read: the viewer (if authenticated) and the request's clock.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestData {
+    pub viewer: Option<Viewer>,
+    pub now: DateTime<Utc>,
+}
+
+/// The authenticated viewer.
+///
+/// # Errors
+/// `UNAUTHENTICATED` when the request carried no token.
+pub fn viewer<'a>(ctx: &Context<'a>) -> ApiResult<&'a Viewer> {
+    ctx.data_opt::<RequestData>()
+        .and_then(|d| d.viewer.as_ref())
+        .ok_or(ApiError::Unauthenticated("Sign in: send Authorization: Bearer <token>."))
+}
+
+/// The request's time: one `now` for every field of a response.
+#[must_use]
+pub fn now(ctx: &Context<'_>) -> DateTime<Utc> {
+    ctx.data_opt::<RequestData>().map_or_else(Utc::now, |d| d.now)
+}
+
+/// The database.
+///
+/// # Errors
+/// `INTERNAL` when the schema was built without one (a wiring bug).
+pub fn db<'a>(ctx: &Context<'a>) -> ApiResult<&'a Database> {
+    ctx.data_opt::<Database>().ok_or_else(|| ApiError::internal(anyhow::anyhow!("schema has no database")))
+}
+
+/// The request's dataloaders (present whenever a viewer is).
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a viewer.
+pub fn loaders<'a>(ctx: &Context<'a>) -> ApiResult<&'a loaders::Loaders> {
+    viewer(ctx)?;
+    ctx.data_opt::<loaders::Loaders>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("request has no loaders")))
+}
+
+/// Parses an id argument into a typed id.
+///
+/// # Errors
+/// `BAD_USER_INPUT` naming the argument.
+pub fn parse_id<T: FromStr>(id: &ID, argument: &str) -> ApiResult<T> {
+    id.as_str().trim().parse::<T>().map_err(|_| ApiError::bad_input(format!("{argument} is not a valid id")))
+}

@@ -1,0 +1,105 @@
+//! The HTTP surface: routes, the GraphQL endpoint with authentication at the edge, health
+//! checks, and the tower layers (tracing without query strings, body limits, timeouts).
+
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use serde_json::json;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::bearer_token;
+use crate::error::ApiError;
+use crate::graphql::{RequestData, loaders};
+use crate::state::AppState;
+
+/// Largest GraphQL request body accepted.
+const GRAPHQL_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Builds the router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            // The path only: query strings can carry tokens (webhook handshakes).
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+        }))
+        .with_state(state)
+}
+
+/// A GraphQL-shaped error response for failures before execution (authentication).
+fn early_error(err: &ApiError) -> Response {
+    let status = match err {
+        ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    if let ApiError::Internal(cause) = err {
+        tracing::error!(error = ?cause, "internal error during authentication");
+    }
+    let body = json!({ "errors": [{ "message": err.message(), "extensions": { "code": err.code() } }] });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+    let now = Utc::now();
+    let viewer = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = match value.to_str() {
+                Ok(v) => v,
+                Err(_) => {
+                    return early_error(&ApiError::Unauthenticated(
+                        "The Authorization header is not valid text.",
+                    ));
+                }
+            };
+            let authenticated = match bearer_token(value) {
+                Ok(token) => state.auth.authenticate(&state.db, token, now).await,
+                Err(err) => Err(err),
+            };
+            match authenticated {
+                Ok(viewer) => Some(viewer),
+                Err(err) => return early_error(&err),
+            }
+        }
+    };
+    let mut request = request.into_inner().data(RequestData { viewer, now });
+    if let Some(viewer) = viewer {
+        request = request.data(loaders::for_workspace(state.db.clone(), viewer.workspace_id));
+    }
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+async fn graphiql(State(state): State<AppState>) -> Response {
+    if state.config.graphql.production {
+        return (StatusCode::NOT_FOUND, "GraphiQL is disabled in production mode").into_response();
+    }
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+        .into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}

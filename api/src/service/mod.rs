@@ -1,0 +1,35 @@
+//! Use cases. Each opens its transaction, loads the facts, asks the domain to decide, writes
+//! the result and its event, and commits. Resolvers and HTTP handlers call exactly one of these.
+//!
+//! - [`workspaces`]: bootstrap a workspace with its admin and business number.
+//! - [`agents`], [`templates`]: admin set-up.
+//! - [`conversations`]: the inbox: listing, capabilities, assignment, resolve/reopen.
+//! - [`ingest`]: inbound WhatsApp messages → threading → conversations and messages.
+//! - [`event_data`]: the `data` of each event type.
+//! - [`demo`]: the demo workspace of `parley serve --demo`.
+
+pub mod agents;
+pub mod conversations;
+pub mod demo;
+pub mod event_data;
+pub mod ingest;
+pub mod templates;
+pub mod workspaces;
+
+use std::str::FromStr;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Reads an enum stored by Parley itself; an unknown value is a bug, hence internal.
+pub(crate) fn stored<T>(value: &str) -> ApiResult<T>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    value.parse::<T>().map_err(ApiError::internal)
+}
+
+/// Maps a database error raised while committing.
+pub(crate) fn commit_error(err: sea_orm::DbErr) -> ApiError {
+    ApiError::from(persistence::StoreError::Unexpected(anyhow::Error::new(err).context("failed to commit")))
+}

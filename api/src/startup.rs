@@ -1,0 +1,141 @@
+//! Building and running the application: connect, migrate, bind, serve, shut down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use migrations::{Migrator, MigratorTrait};
+use persistence::Database;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::graphql::schema_builder;
+use crate::http;
+use crate::state::AppState;
+
+/// Connects to the configured database and applies pending migrations.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails.
+pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Database> {
+    let db = Database::connect(config.database_url.expose_secret(), &config.pool).await?;
+    Migrator::up(db.conn(), None).await.context("failed to apply database migrations")?;
+    Ok(db)
+}
+
+/// A built server, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates, builds the schema and binds the listener (port 0 picks a free one).
+    ///
+    /// # Errors
+    /// On a configuration, database or bind failure.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = connect_and_migrate(&config).await?;
+        Self::build_with_db(config, db).await
+    }
+
+    /// Like [`Application::build`] with an already connected (and migrated) database.
+    ///
+    /// # Errors
+    /// On a configuration or bind failure.
+    pub async fn build_with_db(config: Config, db: Database) -> anyhow::Result<Self> {
+        let auth = Arc::new(Authenticator::new(&config.jwt)?);
+        let schema = schema_builder(&config.graphql).data(db.clone()).finish();
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("PARLEY_LISTEN: cannot listen on {}", config.listen))?;
+        let address = listener.local_addr().context("failed to read the bound address")?;
+        let state = AppState { db, auth, schema, config: Arc::new(config) };
+        Ok(Self { listener, address, state })
+    }
+
+    /// The bound port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The bound address.
+    #[must_use]
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The database the application uses.
+    #[must_use]
+    pub fn db(&self) -> &Database {
+        &self.state.db
+    }
+
+    /// The token issuer/verifier (for the CLI and tests).
+    #[must_use]
+    pub fn authenticator(&self) -> Arc<Authenticator> {
+        Arc::clone(&self.state.auth)
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and lets in-flight requests
+    /// finish (bounded by the configured grace period).
+    ///
+    /// # Errors
+    /// When serving fails.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let grace = self.state.config.shutdown_grace;
+        let router = http::router(self.state);
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
+        let mut stopping = stopping_rx;
+        tokio::select! {
+            result = server => result.context("server failed"),
+            () = async move {
+                let _ = stopping.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; stopping");
+                Ok(())
+            }
+        }
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    ///
+    /// # Errors
+    /// When serving fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

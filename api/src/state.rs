@@ -1,0 +1,18 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use persistence::Database;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::graphql::ParleySchema;
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub auth: Arc<Authenticator>,
+    pub schema: ParleySchema,
+    pub config: Arc<Config>,
+}

@@ -1,0 +1,110 @@
+//! Business phone numbers (WhatsApp `phone_number_id`s) owned by workspaces.
+
+use chrono::{DateTime, Utc};
+use domain::{BusinessNumberId, PhoneNumber, WorkspaceId};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::entities::business_number::{self, Column, Entity};
+use crate::error::{DbContext, StoreError};
+
+/// A new business number.
+#[derive(Debug)]
+pub struct NewBusinessNumber<'a> {
+    pub id: BusinessNumberId,
+    pub workspace_id: WorkspaceId,
+    pub phone_number_id: &'a str,
+    pub display_phone_number: &'a PhoneNumber,
+    pub waba_id: &'a str,
+    pub portfolio_id: &'a str,
+    pub business_name: Option<&'a str>,
+}
+
+/// # Errors
+/// [`StoreError::Duplicate`] when the `phone_number_id` is already registered (by any workspace).
+pub async fn create(
+    db: &impl ConnectionTrait,
+    new: NewBusinessNumber<'_>,
+    now: DateTime<Utc>,
+) -> Result<business_number::Model, StoreError> {
+    let model = business_number::ActiveModel {
+        id: Set(new.id.as_uuid()),
+        workspace_id: Set(new.workspace_id.as_uuid()),
+        phone_number_id: Set(new.phone_number_id.to_owned()),
+        display_phone_number: Set(new.display_phone_number.as_str().to_owned()),
+        waba_id: Set(new.waba_id.to_owned()),
+        portfolio_id: Set(new.portfolio_id.to_owned()),
+        business_name: Set(new.business_name.map(str::to_owned)),
+        username: Set(None),
+        username_key: Set(None),
+        username_status: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Entity::insert(model).exec_with_returning(db).await.map_err(|e| {
+        StoreError::from_db(
+            e,
+            "failed to create business number",
+            "a business number with this phone_number_id",
+        )
+    })
+}
+
+/// The number a webhook is for. Not scoped by workspace: this is how a webhook finds its
+/// workspace in the first place.
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_phone_number_id(
+    db: &impl ConnectionTrait,
+    phone_number_id: &str,
+) -> Result<Option<business_number::Model>, StoreError> {
+    Entity::find()
+        .filter(Column::PhoneNumberId.eq(phone_number_id))
+        .one(db)
+        .await
+        .context("failed to load business number by phone_number_id")
+}
+
+/// # Errors
+/// On a database failure.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    id: BusinessNumberId,
+) -> Result<Option<business_number::Model>, StoreError> {
+    Entity::find_by_id(id.as_uuid())
+        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .one(db)
+        .await
+        .context("failed to load business number")
+}
+
+/// # Errors
+/// On a database failure.
+pub async fn find_by_ids(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    ids: &[BusinessNumberId],
+) -> Result<Vec<business_number::Model>, StoreError> {
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::Id.is_in(ids.iter().map(BusinessNumberId::as_uuid)))
+        .all(db)
+        .await
+        .context("failed to load business numbers")
+}
+
+/// # Errors
+/// On a database failure.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+) -> Result<Vec<business_number::Model>, StoreError> {
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await
+        .context("failed to list business numbers")
+}

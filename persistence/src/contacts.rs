@@ -1,0 +1,206 @@
+//! Contacts (CRM records) and the identities linked to them.
+
+use chrono::{DateTime, Utc};
+use domain::search::{SearchQuery, fold_name};
+use domain::{ContactId, ConversationId, Email, IdentityKind, PhoneNumber, WorkspaceId};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::conversations::{like, like_escape};
+use crate::entities::{contact, contact_identity};
+use crate::error::{DbContext, StoreError};
+
+/// A new contact.
+#[derive(Debug)]
+pub struct NewContact<'a> {
+    pub id: ContactId,
+    pub workspace_id: WorkspaceId,
+    pub name: &'a str,
+    pub email: Option<&'a Email>,
+    pub phone: Option<&'a PhoneNumber>,
+    pub created_by: Option<Uuid>,
+}
+
+/// # Errors
+/// On a database failure.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    new: NewContact<'_>,
+    now: DateTime<Utc>,
+) -> Result<contact::Model, StoreError> {
+    let model = contact::ActiveModel {
+        id: Set(new.id.as_uuid()),
+        workspace_id: Set(new.workspace_id.as_uuid()),
+        name: Set(new.name.trim().to_owned()),
+        name_folded: Set(fold_name(new.name)),
+        email: Set(new.email.map(|e| e.as_str().to_owned())),
+        phone: Set(new.phone.map(|p| p.as_str().to_owned())),
+        created_by_agent_id: Set(new.created_by),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    contact::Entity::insert(model)
+        .exec_with_returning(db)
+        .await
+        .map_err(|e| StoreError::from_db(e, "failed to create contact", "a contact"))
+}
+
+/// Saves an identity on a contact.
+///
+/// # Errors
+/// [`StoreError::Duplicate`] when the workspace already has this identity on a contact.
+pub async fn add_identity(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    contact: ContactId,
+    kind: IdentityKind,
+    value: &str,
+    key: &str,
+    source: Option<ConversationId>,
+    now: DateTime<Utc>,
+) -> Result<contact_identity::Model, StoreError> {
+    let model = contact_identity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace.as_uuid()),
+        contact_id: Set(contact.as_uuid()),
+        kind: Set(kind.as_str().to_owned()),
+        value: Set(value.to_owned()),
+        value_key: Set(key.to_owned()),
+        source_conversation_id: Set(source.map(|c| c.as_uuid())),
+        created_at: Set(now),
+    };
+    contact_identity::Entity::insert(model)
+        .exec_with_returning(db)
+        .await
+        .map_err(|e| StoreError::from_db(e, "failed to save contact identity", "this identity on a contact"))
+}
+
+/// The contact that owns an identity, if any.
+///
+/// # Errors
+/// On a database failure.
+pub async fn owner_of_identity(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    kind: IdentityKind,
+    key: &str,
+) -> Result<Option<contact_identity::Model>, StoreError> {
+    contact_identity::Entity::find()
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(contact_identity::Column::Kind.eq(kind.as_str()))
+        .filter(contact_identity::Column::ValueKey.eq(key))
+        .one(db)
+        .await
+        .context("failed to look up identity owner")
+}
+
+/// # Errors
+/// On a database failure.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    id: ContactId,
+) -> Result<Option<contact::Model>, StoreError> {
+    contact::Entity::find_by_id(id.as_uuid())
+        .filter(contact::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .one(db)
+        .await
+        .context("failed to load contact")
+}
+
+/// # Errors
+/// On a database failure.
+pub async fn find_by_ids(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    ids: &[ContactId],
+) -> Result<Vec<contact::Model>, StoreError> {
+    contact::Entity::find()
+        .filter(contact::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(contact::Column::Id.is_in(ids.iter().map(ContactId::as_uuid)))
+        .all(db)
+        .await
+        .context("failed to load contacts")
+}
+
+/// The identities of the given contacts.
+///
+/// # Errors
+/// On a database failure.
+pub async fn identities_of(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    contacts: &[ContactId],
+) -> Result<Vec<contact_identity::Model>, StoreError> {
+    contact_identity::Entity::find()
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(contact_identity::Column::ContactId.is_in(contacts.iter().map(ContactId::as_uuid)))
+        .order_by_asc(contact_identity::Column::CreatedAt)
+        .order_by_asc(contact_identity::Column::Id)
+        .all(db)
+        .await
+        .context("failed to load contact identities")
+}
+
+/// Position in the contact list (newest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContactCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// One page of the workspace's contacts, newest first, optionally searched by name
+/// (substring), username (prefix) or phone (digits).
+///
+/// # Errors
+/// On a database failure.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    search: Option<&SearchQuery>,
+    after: Option<ContactCursor>,
+    limit: u64,
+) -> Result<Vec<contact::Model>, StoreError> {
+    let mut query = contact::Entity::find().filter(contact::Column::WorkspaceId.eq(workspace.as_uuid()));
+    if let Some(search) = search {
+        let usernames = Query::select()
+            .column(contact_identity::Column::ContactId)
+            .from(contact_identity::Entity)
+            .and_where(Expr::col(contact_identity::Column::WorkspaceId).eq(workspace.as_uuid()))
+            .and_where(Expr::col(contact_identity::Column::Kind).eq(IdentityKind::Username.as_str()))
+            .and_where(
+                Expr::col(contact_identity::Column::ValueKey)
+                    .like(like(format!("{}%", like_escape(&search.username_prefix)))),
+            )
+            .to_owned();
+        let mut any = Condition::any().add(Expr::col(contact::Column::Id).in_subquery(usernames));
+        if let Some(text) = &search.name_contains {
+            any = any
+                .add(Expr::col(contact::Column::NameFolded).like(like(format!("%{}%", like_escape(text)))));
+        }
+        if let Some(digits) = &search.phone_digits {
+            any = any.add(Expr::col(contact::Column::Phone).like(like(format!("%{}%", like_escape(digits)))));
+        }
+        query = query.filter(any);
+    }
+    if let Some(cursor) = after {
+        query = query.filter(
+            Condition::any().add(contact::Column::CreatedAt.lt(cursor.created_at)).add(
+                Condition::all()
+                    .add(contact::Column::CreatedAt.eq(cursor.created_at))
+                    .add(contact::Column::Id.lt(cursor.id)),
+            ),
+        );
+    }
+    query
+        .order_by_desc(contact::Column::CreatedAt)
+        .order_by_desc(contact::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("failed to list contacts")
+}

@@ -1,0 +1,147 @@
+//! The database handle: one pool, SQLite or PostgreSQL chosen by the URL.
+//!
+//! SQLite allows one writer at a time and refuses a deferred transaction that tries to upgrade
+//! to a write while another holds the lock (`SQLITE_BUSY` with no wait). Parley therefore
+//! serialises its write transactions on SQLite with an in-process lock ([`Database::begin`]);
+//! reads run concurrently (WAL). On PostgreSQL the lock is absent and the database's own row
+//! locks order concurrent writers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// Pool sizing and time limits.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing (instead of hanging).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// A connection pool plus what Parley needs around it.
+#[derive(Clone, Debug)]
+pub struct Database {
+    conn: DatabaseConnection,
+    write_lock: Option<Arc<Mutex<()>>>,
+    statements: Arc<AtomicU64>,
+}
+
+/// A write transaction; on SQLite it also holds the process's write lock until it ends.
+#[derive(Debug)]
+pub struct WriteTransaction {
+    txn: DatabaseTransaction,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTransaction {
+    /// # Errors
+    /// When the commit fails; nothing of the transaction is then stored.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &Self::Target {
+        &self.txn
+    }
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://file.db?mode=rwc` or `postgres://…`).
+    ///
+    /// SQLite is opened in WAL mode with `synchronous=FULL` (every acknowledged commit survives
+    /// a power loss), foreign keys on, and a 5 s busy timeout.
+    ///
+    /// # Errors
+    /// When the URL is not a supported database or the database cannot be reached.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
+        let is_sqlite = url.starts_with("sqlite:");
+        if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            anyhow::bail!("unsupported database URL scheme: use sqlite://… or postgres://…");
+        }
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(settings.max_connections)
+            .min_connections(0)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_timeout(settings.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+                    .create_if_missing(true)
+            });
+        let mut conn = sea_orm::Database::connect(options)
+            .await
+            .map_err(|err| anyhow::Error::new(err).context("failed to connect to the database"))?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&statements);
+        conn.set_metric_callback(move |_info| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Self { conn, write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))), statements })
+    }
+
+    /// The pool, for reads and for repository calls outside a transaction.
+    #[must_use]
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> DatabaseBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Opens a write transaction (serialised on SQLite, see the module doc).
+    ///
+    /// # Errors
+    /// When no connection can be had or `BEGIN` fails.
+    pub async fn begin(&self) -> Result<WriteTransaction, DbErr> {
+        let guard = match &self.write_lock {
+            Some(lock) => Some(Arc::clone(lock).lock_owned().await),
+            None => None,
+        };
+        let txn = self.conn.begin().await?;
+        Ok(WriteTransaction { txn, _guard: guard })
+    }
+
+    /// How many SQL statements this pool has run: lets tests prove a page costs a fixed number.
+    #[must_use]
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Checks the database answers (for `/readyz`).
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.conn.ping().await
+    }
+
+    /// Closes the pool.
+    ///
+    /// # Errors
+    /// When closing fails.
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.conn.close().await
+    }
+}

@@ -1,0 +1,25 @@
+//! The `webhook_endpoints` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "webhook_endpoints")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub url: String,
+    pub secret: String,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub event_types: Json,
+    pub active: bool,
+    pub paused_at: Option<DateTimeUtc>,
+    pub consecutive_failures: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

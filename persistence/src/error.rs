@@ -1,0 +1,55 @@
+//! One error type for the persistence layer: the failures a caller can act on are named; the
+//! rest is opaque and carries its context chain for the log.
+
+use sea_orm::{DbErr, SqlErr};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; `what` names the value that already exists.
+    #[error("{what} already exists")]
+    Duplicate { what: &'static str },
+    /// A foreign key refused the write: something referenced does not exist.
+    #[error("{what} does not exist")]
+    MissingReference { what: &'static str },
+    /// Anything else (connection lost, SQL error…): not the caller's fault.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    /// Wraps a database error with what was being done, naming constraint violations.
+    pub(crate) fn from_db(err: DbErr, doing: &'static str, duplicate: &'static str) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Duplicate { what: duplicate },
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                StoreError::MissingReference { what: "a referenced record" }
+            }
+            _ => StoreError::Unexpected(anyhow::Error::new(err).context(doing)),
+        }
+    }
+
+    /// Whether the database itself is unreachable (the caller may answer "retry later").
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unexpected(err) => err.chain().any(|cause| {
+                cause
+                    .downcast_ref::<DbErr>()
+                    .is_some_and(|db| matches!(db, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)))
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// `.context("…")` for sea-orm results, turning them into [`StoreError::Unexpected`].
+pub(crate) trait DbContext<T> {
+    fn context(self, doing: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> DbContext<T> for Result<T, DbErr> {
+    fn context(self, doing: &'static str) -> Result<T, StoreError> {
+        self.map_err(|err| StoreError::Unexpected(anyhow::Error::new(err).context(doing)))
+    }
+}

@@ -1,0 +1,104 @@
+//! Messages of conversations.
+
+use chrono::{DateTime, Utc};
+use domain::{BusinessNumberId, ConversationId, WorkspaceId};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::entities::message::{ActiveModel, Column, Entity, Model};
+use crate::error::{DbContext, StoreError};
+
+/// Inserts a message.
+///
+/// # Errors
+/// [`StoreError::Duplicate`] when a message with the same provider id (`wamid`) exists for the
+/// business number, or the same idempotency key for the conversation.
+pub async fn insert(db: &impl ConnectionTrait, model: ActiveModel) -> Result<Model, StoreError> {
+    Entity::insert(model)
+        .exec_with_returning(db)
+        .await
+        .map_err(|e| StoreError::from_db(e, "failed to store message", "a message with this id"))
+}
+
+/// Writes changed columns of a message.
+///
+/// # Errors
+/// On a database failure.
+pub async fn update(db: &impl ConnectionTrait, model: ActiveModel) -> Result<Model, StoreError> {
+    model.update(db).await.context("failed to update message")
+}
+
+/// The message with this provider id (`wamid`) on this business number.
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_external_id(
+    db: &impl ConnectionTrait,
+    business_number: BusinessNumberId,
+    external_id: &str,
+) -> Result<Option<Model>, StoreError> {
+    Entity::find()
+        .filter(Column::BusinessNumberId.eq(business_number.as_uuid()))
+        .filter(Column::ExternalId.eq(external_id))
+        .one(db)
+        .await
+        .context("failed to look up message by provider id")
+}
+
+/// Position in a conversation's messages (newest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageCursor {
+    pub sent_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// One page of a conversation's messages, newest first.
+///
+/// # Errors
+/// On a database failure.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    conversation: ConversationId,
+    after: Option<MessageCursor>,
+    limit: u64,
+) -> Result<Vec<Model>, StoreError> {
+    let mut query = Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::ConversationId.eq(conversation.as_uuid()));
+    if let Some(cursor) = after {
+        query = query.filter(
+            Condition::any()
+                .add(Column::SentAt.lt(cursor.sent_at))
+                .add(Condition::all().add(Column::SentAt.eq(cursor.sent_at)).add(Column::Id.lt(cursor.id))),
+        );
+    }
+    query
+        .order_by_desc(Column::SentAt)
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("failed to list messages")
+}
+
+/// The message stored under any of `external_ids` on this business number (Parley stores a
+/// provider id either as sent or as its digest, see the ingestion service).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_any_external_id(
+    db: &impl ConnectionTrait,
+    business_number: BusinessNumberId,
+    external_ids: &[String],
+) -> Result<Option<Model>, StoreError> {
+    Entity::find()
+        .filter(Column::BusinessNumberId.eq(business_number.as_uuid()))
+        .filter(Column::ExternalId.is_in(external_ids.iter().cloned()))
+        .one(db)
+        .await
+        .context("failed to look up message by provider id")
+}

@@ -1,0 +1,57 @@
+//! Workspaces (tenants).
+
+use chrono::{DateTime, Utc};
+use domain::WorkspaceId;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+
+use crate::entities::workspace::{self, Column, Entity};
+use crate::error::{DbContext, StoreError};
+
+/// # Errors
+/// On a database failure.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    id: WorkspaceId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<workspace::Model, StoreError> {
+    let model = workspace::ActiveModel {
+        id: Set(id.as_uuid()),
+        name: Set(name.to_owned()),
+        event_seq: Set(0),
+        usernames_live: Set(false),
+        created_at: Set(now),
+    };
+    Entity::insert(model)
+        .exec_with_returning(db)
+        .await
+        .map_err(|e| StoreError::from_db(e, "failed to create workspace", "workspace"))
+}
+
+/// # Errors
+/// On a database failure.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: WorkspaceId,
+) -> Result<Option<workspace::Model>, StoreError> {
+    Entity::find_by_id(id.as_uuid()).one(db).await.context("failed to load workspace")
+}
+
+/// Hands out the next event cursor of the workspace. Call it inside the transaction that
+/// writes the event: the row lock it takes orders the workspace's events by commit, so a
+/// reader never sees cursor N+1 committed before N.
+///
+/// # Errors
+/// On a database failure, or when the workspace does not exist.
+pub async fn next_event_cursor(db: &impl ConnectionTrait, id: WorkspaceId) -> Result<i64, StoreError> {
+    let stmt = Query::update()
+        .table(Entity)
+        .value(Column::EventSeq, Expr::col(Column::EventSeq).add(1))
+        .and_where(Expr::col(Column::Id).eq(id.as_uuid()))
+        .returning(Query::returning().column(Column::EventSeq))
+        .to_owned();
+    let row = db.query_one(&stmt).await.context("failed to allocate an event cursor")?;
+    let row = row.ok_or(StoreError::MissingReference { what: "workspace" })?;
+    row.try_get::<i64>("", "event_seq").context("failed to read the event cursor")
+}
