@@ -42,6 +42,8 @@ enum Command {
     Bootstrap(BootstrapArgs),
     /// Print a JWT for an agent.
     Token(TokenArgs),
+    /// Print the GraphQL schema (SDL), as committed in schema.graphql.
+    Schema,
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +233,10 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Bootstrap(args) => bootstrap(args).await,
         Command::Token(args) => token(args).await,
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! - [`ids`]: typed, random identifiers (`ConversationId`, `WorkspaceId`, …).
 //! - [`identity`]: customer identities: [`PhoneNumber`], [`Bsuid`], [`ParentBsuid`], [`Username`].
 //! - [`business_username`]: [`BusinessUsername`] with every format rule of WhatsApp.
-//! - [`email`]: [`Email`].
+//! - [`email`]: e-mail addresses ([`Email`]).
 //! - [`model`]: the enums the product speaks in (channels, statuses, origins, roles…).
 //! - [`threading`]: which conversation an inbound message joins (PRODUCT.md section 3).
 //! - [`capabilities`]: what an agent may do in a conversation now, and why not (section 4).

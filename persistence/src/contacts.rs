@@ -49,28 +49,37 @@ pub async fn create(
         .map_err(|e| StoreError::from_db(e, "failed to create contact", "a contact"))
 }
 
+/// An identity to save on a contact.
+#[derive(Debug)]
+pub struct NewIdentity<'a> {
+    pub workspace_id: WorkspaceId,
+    pub contact_id: ContactId,
+    pub kind: IdentityKind,
+    /// As shown (`@Carlos_MX`, `+16505551234`, `US.123…`).
+    pub value: &'a str,
+    /// As compared (`carlos_mx`): unique per workspace and kind.
+    pub key: &'a str,
+    /// The conversation whose link added it.
+    pub source: Option<ConversationId>,
+}
+
 /// Saves an identity on a contact.
 ///
 /// # Errors
 /// [`StoreError::Duplicate`] when the workspace already has this identity on a contact.
 pub async fn add_identity(
     db: &impl ConnectionTrait,
-    workspace: WorkspaceId,
-    contact: ContactId,
-    kind: IdentityKind,
-    value: &str,
-    key: &str,
-    source: Option<ConversationId>,
+    new: NewIdentity<'_>,
     now: DateTime<Utc>,
 ) -> Result<contact_identity::Model, StoreError> {
     let model = contact_identity::ActiveModel {
         id: Set(Uuid::now_v7()),
-        workspace_id: Set(workspace.as_uuid()),
-        contact_id: Set(contact.as_uuid()),
-        kind: Set(kind.as_str().to_owned()),
-        value: Set(value.to_owned()),
-        value_key: Set(key.to_owned()),
-        source_conversation_id: Set(source.map(|c| c.as_uuid())),
+        workspace_id: Set(new.workspace_id.as_uuid()),
+        contact_id: Set(new.contact_id.as_uuid()),
+        kind: Set(new.kind.as_str().to_owned()),
+        value: Set(new.value.to_owned()),
+        value_key: Set(new.key.to_owned()),
+        source_conversation_id: Set(new.source.map(|c| c.as_uuid())),
         created_at: Set(now),
     };
     contact_identity::Entity::insert(model)

@@ -191,10 +191,9 @@ impl EventQuery {
         let viewer = viewer(ctx)?;
         let limit = pagination::page_size(first)?;
         let after_seq = pagination::decode_sequence(after.as_deref())?;
-        if let Some(types) = &types {
-            if let Some(bad) = types.iter().find(|t| !events::types::ALL.contains(&t.as_str())) {
-                return Err(ApiError::bad_input(format!("unknown event type {bad:?}")).into());
-            }
+        let unknown = types.iter().flatten().find(|t| !events::types::ALL.contains(&t.as_str()));
+        if let Some(bad) = unknown {
+            return Err(ApiError::bad_input(format!("unknown event type {bad:?}")).into());
         }
         let rows = events::list(db(ctx)?.conn(), viewer.workspace_id, after_seq, limit + 1, types.as_deref())
             .await

@@ -32,6 +32,7 @@ impl Conversation {
     }
 }
 
+/// A conversation: the messages between one business number and one customer on one channel.
 #[Object]
 impl Conversation {
     /// Opaque id.
@@ -198,6 +199,7 @@ pub(crate) fn connection<M, N: async_graphql::OutputType>(
 /// What WhatsApp told us about the customer of a conversation.
 pub struct Customer(conversation::Model);
 
+/// What WhatsApp told us about the customer of a conversation.
 #[Object]
 impl Customer {
     /// E.164 phone number; null when the customer hid it.
@@ -266,6 +268,7 @@ pub struct TemplateCapability {
 /// Everything an agent may or may not do in a conversation now.
 pub struct ConversationCapabilities(domain::Capabilities);
 
+/// Everything an agent may or may not do in a conversation now.
 #[Object]
 impl ConversationCapabilities {
     /// Send a free-form message.
@@ -307,6 +310,7 @@ impl ConversationCapabilities {
 /// One message.
 pub struct Message(pub message::Model);
 
+/// One message.
 #[Object]
 impl Message {
     /// Opaque id.
@@ -395,6 +399,7 @@ fn values_of(identities: &[contact_identity::Model], kind: domain::IdentityKind)
     identities.iter().filter(|i| i.kind == kind.as_str()).map(|i| i.value.clone()).collect()
 }
 
+/// A CRM record that agents create or link.
 #[Object]
 impl Contact {
     /// Opaque id.
@@ -470,6 +475,7 @@ impl Contact {
 /// A person or integration that calls the API.
 pub struct Agent(pub agent::Model);
 
+/// A person or integration that calls the API.
 #[Object]
 impl Agent {
     /// Opaque id.
@@ -506,6 +512,7 @@ impl Agent {
 /// A WhatsApp business phone number of the workspace.
 pub struct BusinessNumber(pub business_number::Model);
 
+/// A WhatsApp business phone number of the workspace.
 #[Object]
 impl BusinessNumber {
     /// Opaque id.
@@ -553,6 +560,7 @@ impl BusinessNumber {
 /// A message template.
 pub struct Template(pub template::Model);
 
+/// A message template.
 #[Object]
 impl Template {
     /// Opaque id.
@@ -584,6 +592,7 @@ impl Template {
 /// A durable event (CloudEvents 1.0).
 pub struct Event(pub event::Model);
 
+/// A durable event (CloudEvents 1.0).
 #[Object]
 impl Event {
     /// The CloudEvent id.

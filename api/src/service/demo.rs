@@ -209,7 +209,15 @@ async fn link_demo_contact(
         identities.push((IdentityKind::Username, u.clone(), domain::Username::key_of(u)));
     }
     for (kind, value, key) in identities {
-        contacts::add_identity(&*txn, ws, contact_id, kind, &value, &key, Some(conversation), at).await?;
+        let identity = contacts::NewIdentity {
+            workspace_id: ws,
+            contact_id,
+            kind,
+            value: &value,
+            key: &key,
+            source: Some(conversation),
+        };
+        contacts::add_identity(&*txn, identity, at).await?;
     }
     let mut change = current.into_active_model();
     change.contact_id = Set(Some(contact_id.as_uuid()));

@@ -1,1 +1,17 @@
-fn main() {}
+//! Black-box tests of Parley: each test starts the real server on a random port against a
+//! fresh database, once on SQLite and once on PostgreSQL (when `PARLEY_TEST_POSTGRES_URL` is
+//! set; otherwise the PostgreSQL run prints a notice and passes without running).
+//!
+//! `TEST_LOG=1` shows the server's logs.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic when set-up fails")]
+
+#[macro_use]
+mod helpers;
+
+mod auth;
+mod conversations;
+mod isolation;
+mod mutations;
+mod schema;
+mod storage;

@@ -1,0 +1,231 @@
+//! The inbox: order, pagination, filters, search, capabilities of each kind of customer,
+//! threading of returning customers, and a constant SQL cost per page.
+
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use crate::helpers::{Inbound, TestApp, error_code};
+
+const INBOX: &str = r#"
+query($first: Int, $after: String, $filter: ConversationFilter) {
+  conversations(first: $first, after: $after, filter: $filter) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id channel status origin displayName lastInboundAt serviceWindowEndsAt
+      businessNumber { id }
+      customer { phoneNumber bsuid parentBsuid username profileName phoneHidden notice }
+      contact { id name }
+      assignee { id }
+      previousConversation { id }
+      suggestedContact { id }
+      capabilities {
+        reply { allowed reason } call { allowed reason } switchToSms { allowed reason }
+        requestPhoneNumber { allowed reason } templates { category allowed reason }
+      }
+    }
+  }
+}"#;
+
+const WINDOW_CLOSED: &str = "The 24-hour customer service window has closed; send a Marketing or Utility template.";
+
+fn names(data: &Value) -> Vec<String> {
+    data["conversations"]["nodes"].as_array().unwrap().iter().map(|n| n["displayName"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn search(app: &TestApp, token: &str, text: &str) -> Vec<String> {
+    let data = app.ok(token, INBOX, json!({ "filter": { "search": text } })).await;
+    let mut found = names(&data);
+    found.sort();
+    found
+}
+
+async fn the_inbox_lists_newest_activity_first_and_pages_without_gaps(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    for i in 0..7 {
+        let m = Inbound::hidden(&format!("US.{}", 1000 + i), &format!("@user{i}"), &format!("Customer {i}"))
+            .ago(Duration::minutes(70 - i * 10));
+        app.receive(&t, &m).await;
+    }
+    let first = app.ok(&t.token, INBOX, json!({ "first": 3 })).await;
+    assert_eq!(names(&first), ["Customer 6", "Customer 5", "Customer 4"]);
+    assert_eq!(first["conversations"]["pageInfo"]["hasNextPage"], true);
+    let mut all = names(&first);
+    let mut after = first["conversations"]["pageInfo"]["endCursor"].clone();
+    loop {
+        let page = app.ok(&t.token, INBOX, json!({ "first": 3, "after": after })).await;
+        all.extend(names(&page));
+        if page["conversations"]["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["conversations"]["pageInfo"]["endCursor"].clone();
+    }
+    let expected: Vec<String> = (0..7).rev().map(|i| format!("Customer {i}")).collect();
+    assert_eq!(all, expected);
+
+    // A new message moves a conversation to the top.
+    app.receive(&t, &Inbound::hidden("US.1000", "@user0", "Customer 0").ago(Duration::seconds(5))).await;
+    let top = app.ok(&t.token, INBOX, json!({ "first": 1 })).await;
+    assert_eq!(names(&top), ["Customer 0"]);
+}
+
+async fn filters_by_status_assignee_username_only_and_contact(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let hidden = app.receive(&t, &Inbound::hidden("US.1", "@hidden", "Hidden")).await;
+    let shown = app.receive(&t, &Inbound::with_phone("16505551234", "US.2", "Shown")).await;
+    let resolve = "mutation($id: ID!) { resolveConversation(conversationId: $id) { status } }";
+    let data = app.ok(&t.token, resolve, json!({ "id": hidden.to_string() })).await;
+    assert_eq!(data["resolveConversation"]["status"], "RESOLVED");
+    let assign = "mutation($id: ID!, $agent: ID) { assignConversation(conversationId: $id, agentId: $agent) { assignee { id } } }";
+    let data = app.ok(&t.token, assign, json!({ "id": shown.to_string(), "agent": t.admin.to_string() })).await;
+    assert_eq!(data["assignConversation"]["assignee"]["id"], t.admin.to_string());
+
+    let run = |filter: Value| {
+        let app = &app;
+        let token = t.token.clone();
+        async move { names(&app.ok(&token, INBOX, json!({ "filter": filter })).await) }
+    };
+    assert_eq!(run(json!({ "status": "RESOLVED" })).await, ["Hidden"]);
+    assert_eq!(run(json!({ "status": "OPEN" })).await, ["Shown"]);
+    assert_eq!(run(json!({ "assignedToMe": true })).await, ["Shown"]);
+    assert_eq!(run(json!({ "usernameOnly": true })).await, ["Hidden"]);
+    assert_eq!(run(json!({ "usernameOnly": false })).await, ["Shown"]);
+    assert!(run(json!({ "contactId": uuid::Uuid::now_v7().to_string() })).await.is_empty());
+
+    // Unassigning works too and a new inbound message reopens a resolved conversation.
+    let data = app.ok(&t.token, assign, json!({ "id": shown.to_string(), "agent": null })).await;
+    assert!(data["assignConversation"]["assignee"].is_null());
+    app.receive(&t, &Inbound::hidden("US.1", "@hidden", "Hidden").ago(Duration::seconds(1))).await;
+    assert_eq!(run(json!({ "status": "RESOLVED" })).await, Vec::<String>::new());
+}
+
+async fn search_matches_usernames_names_and_phones(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    app.receive(&t, &Inbound::hidden("MX.1", "carlos_mx", "Carlos")).await;
+    app.receive(&t, &Inbound::hidden("MX.2", "@carlos.mx", "Carlitos")).await;
+    app.receive(&t, &Inbound::hidden("FR.3", "@elodie", "Élodie Dupont")).await;
+    app.receive(&t, &Inbound::with_phone("16505551234", "US.4", "Pat Phone")).await;
+    app.receive(&t, &Inbound::hidden("US.5", "@100percent", "Percent_Sign")).await;
+
+    assert_eq!(search(&app, &t.token, "@Carlos_MX").await, ["Carlos"], "exact, case-insensitive, _ significant");
+    assert_eq!(search(&app, &t.token, "carlos_").await, ["Carlos"], "prefix without @");
+    assert_eq!(search(&app, &t.token, "@carlos.").await, ["Carlitos"], ". significant");
+    assert_eq!(search(&app, &t.token, "@carlos").await, ["Carlitos", "Carlos"], "prefix");
+    assert_eq!(search(&app, &t.token, "@arlos").await, Vec::<String>::new(), "usernames match by prefix only");
+    assert_eq!(search(&app, &t.token, "élodie").await, ["Élodie Dupont"], "Unicode case folding");
+    assert_eq!(search(&app, &t.token, "DUPONT").await, ["Élodie Dupont"], "name substring");
+    assert_eq!(search(&app, &t.token, "+1 (650) 555").await, ["Pat Phone"], "phone digits, any formatting");
+    assert_eq!(search(&app, &t.token, "5551234").await, ["Pat Phone"], "phone digits");
+    assert_eq!(search(&app, &t.token, "t_s").await, ["Percent_Sign"], "underscore is literal in names");
+    assert_eq!(search(&app, &t.token, "%").await, Vec::<String>::new(), "percent is literal");
+    assert_eq!(search(&app, &t.token, "  ").await.len(), 5, "a blank search filters nothing");
+}
+
+async fn capabilities_follow_the_kind_of_customer(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    app.receive(&t, &Inbound::hidden("US.11", "@inside", "Inside Window").ago(Duration::hours(1))).await;
+    app.receive(&t, &Inbound::hidden("US.12", "@outside", "Outside Window").ago(Duration::hours(30))).await;
+    app.receive(&t, &Inbound::with_phone("16505550001", "US.13", "Phone Customer").ago(Duration::hours(2))).await;
+    let data = app.ok(&t.token, INBOX, json!({})).await;
+    let nodes = data["conversations"]["nodes"].as_array().unwrap();
+    let by_name = |name: &str| nodes.iter().find(|n| n["displayName"] == name).unwrap().clone();
+
+    let inside = by_name("Inside Window");
+    assert_eq!(inside["customer"]["phoneNumber"], Value::Null);
+    assert_eq!(inside["customer"]["phoneHidden"], true);
+    assert_eq!(inside["customer"]["notice"], "No phone number provided by user.");
+    assert_eq!(inside["customer"]["username"], "@inside");
+    assert_eq!(inside["capabilities"]["reply"], json!({ "allowed": true, "reason": null }));
+    assert_eq!(inside["capabilities"]["call"]["reason"], "Phone number is required for outbound calls.");
+    assert_eq!(inside["capabilities"]["switchToSms"]["reason"], "Channel switching requires a phone number.");
+    assert_eq!(inside["capabilities"]["requestPhoneNumber"], json!({ "allowed": true, "reason": null }));
+    assert_eq!(
+        inside["capabilities"]["templates"],
+        json!([
+            { "category": "MARKETING", "allowed": true, "reason": null },
+            { "category": "UTILITY", "allowed": true, "reason": null },
+            { "category": "AUTHENTICATION", "allowed": false, "reason": "Phone number is required to send authentication templates." },
+        ])
+    );
+
+    let outside = by_name("Outside Window");
+    assert_eq!(outside["capabilities"]["reply"], json!({ "allowed": false, "reason": WINDOW_CLOSED }));
+    assert_eq!(outside["capabilities"]["requestPhoneNumber"], json!({ "allowed": false, "reason": WINDOW_CLOSED }));
+    assert_eq!(outside["capabilities"]["templates"][0]["allowed"], true);
+
+    let phone = by_name("Phone Customer");
+    assert_eq!(phone["customer"]["phoneNumber"], "+16505550001");
+    assert_eq!(phone["customer"]["notice"], Value::Null);
+    assert_eq!(phone["capabilities"]["call"]["allowed"], true);
+    assert_eq!(phone["capabilities"]["switchToSms"]["allowed"], true);
+    assert_eq!(phone["capabilities"]["requestPhoneNumber"]["reason"], "The customer's phone number is already known.");
+    assert_eq!(phone["capabilities"]["templates"][2], json!({ "category": "AUTHENTICATION", "allowed": true, "reason": null }));
+}
+
+async fn a_returning_customer_who_hides_the_number_gets_a_new_thread(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let with_phone = Inbound::with_phone("447700900123", "GB.777", "Amelia Hart").ago(Duration::days(3));
+    let old = app.receive(&t, &with_phone).await;
+    let again = app.receive(&t, &with_phone.clone().fresh_id().ago(Duration::days(2))).await;
+    assert_eq!(old, again, "same phone, same thread");
+    let hidden = with_phone.clone().fresh_id().without_phone().ago(Duration::minutes(3));
+    let new = app.receive(&t, &hidden).await;
+    assert_ne!(old, new);
+    let query = "query($id: ID!) { conversation(id: $id) { origin previousConversation { id } suggestedContact { id } contact { id } customer { phoneNumber bsuid } } }";
+    let data = app.ok(&t.token, query, json!({ "id": new.to_string() })).await;
+    let c = &data["conversation"];
+    assert_eq!(c["origin"], "RETURNING_CUSTOMER_HID_NUMBER");
+    assert_eq!(c["previousConversation"]["id"], old.to_string());
+    assert_eq!(c["contact"], Value::Null, "nothing is linked automatically");
+    assert_eq!(c["customer"]["phoneNumber"], Value::Null);
+    assert_eq!(c["customer"]["bsuid"], "GB.777");
+    let same = app.receive(&t, &hidden.clone().fresh_id().ago(Duration::minutes(1))).await;
+    assert_eq!(same, new, "the username-only customer stays on the new thread");
+    let old_data = app.ok(&t.token, query, json!({ "id": old.to_string() })).await;
+    assert_eq!(old_data["conversation"]["customer"]["phoneNumber"], "+447700900123", "the old thread keeps its phone");
+    assert_eq!(old_data["conversation"]["origin"], "FIRST_CONTACT");
+}
+
+async fn a_page_costs_the_same_number_of_sql_statements_whatever_its_size(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    for i in 0..30 {
+        let m = if i % 3 == 0 {
+            Inbound::with_phone(&format!("1650555{:04}", i), &format!("US.{}", 500 + i), &format!("P{i}"))
+        } else {
+            Inbound::hidden(&format!("US.{}", 500 + i), &format!("@u{i}"), &format!("H{i}"))
+        };
+        app.receive(&t, &m.ago(Duration::minutes(i))).await;
+    }
+    let mut costs = Vec::new();
+    for first in [2, 10, 30] {
+        app.ok(&t.token, INBOX, json!({ "first": first })).await; // warm
+        let before = app.db.statement_count();
+        let data = app.ok(&t.token, INBOX, json!({ "first": first })).await;
+        costs.push(app.db.statement_count() - before);
+        assert_eq!(data["conversations"]["nodes"].as_array().unwrap().len(), first as usize);
+    }
+    assert_eq!(costs[0], costs[1], "statements per page: {costs:?}");
+    assert_eq!(costs[1], costs[2], "statements per page: {costs:?}");
+    assert!(costs[0] <= 8, "a page should cost a handful of statements: {costs:?}");
+}
+
+async fn bad_pagination_arguments_are_bad_user_input(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    for variables in [json!({ "first": 0 }), json!({ "first": 101 }), json!({ "first": -5 }), json!({ "after": "garbage" })] {
+        let body = app.graphql(Some(&t.token), INBOX, variables.clone()).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{variables}");
+    }
+    let body = app.graphql(Some(&t.token), "{ conversation(id: \"nope\") { id } }", json!({})).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    let body = app.graphql(Some(&t.token), "query($id: ID!) { conversation(id: $id) { id } }", json!({ "id": uuid::Uuid::now_v7().to_string() })).await;
+    assert_eq!(error_code(&body), "NOT_FOUND");
+}
+
+on_both!(
+    the_inbox_lists_newest_activity_first_and_pages_without_gaps,
+    filters_by_status_assignee_username_only_and_contact,
+    search_matches_usernames_names_and_phones,
+    capabilities_follow_the_kind_of_customer,
+    a_returning_customer_who_hides_the_number_gets_a_new_thread,
+    a_page_costs_the_same_number_of_sql_statements_whatever_its_size,
+    bad_pagination_arguments_are_bad_user_input,
+);

@@ -1,0 +1,296 @@
+//! Spawning apps on fresh databases, seeding them, and talking GraphQL to them.
+
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use api::auth::Authenticator;
+use api::service::ingest::{self, IngestOutcome};
+use api::service::workspaces::{BootstrapInput, Bootstrapped, BusinessNumberInput, bootstrap};
+use api::whatsapp::inbound::read_message;
+use api::whatsapp::payload::ContactInfo;
+use api::{Application, Config};
+use chrono::Utc;
+use domain::{AgentId, ConversationId, WorkspaceId};
+use persistence::entities::business_number;
+use persistence::{Database, business_numbers};
+use serde_json::{Value, json};
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::helpers::spawn(crate::helpers::Backend::Sqlite).await.expect("sqlite app")).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match crate::helpers::spawn(crate::helpers::Backend::Postgres).await {
+                    Some(app) => super::$name(app).await,
+                    None => crate::helpers::postgres_skipped(module_path!()),
+                }
+            }
+        }
+    )*};
+}
+
+/// A running server and what tests need to drive it.
+pub struct TestApp {
+    pub address: String,
+    pub db: Database,
+    pub backend: Backend,
+    pub client: reqwest::Client,
+    pub auth: Arc<Authenticator>,
+    pub database_url: String,
+}
+
+/// A workspace with an admin and one business number.
+#[derive(Clone)]
+pub struct Tenant {
+    pub workspace: WorkspaceId,
+    pub admin: AgentId,
+    pub token: String,
+    pub number: business_number::Model,
+}
+
+/// Says, once per run and past the test harness's capture, that PostgreSQL runs are skipped.
+pub fn postgres_skipped(test: &str) {
+    use std::io::Write;
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "notice: PARLEY_TEST_POSTGRES_URL is unset, so the PostgreSQL run of every storage test is skipped \
+             (first: {test}); set it, e.g. to postgres://postgres@127.0.0.1:5432/test, to run them"
+        );
+    });
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            api::telemetry::init(std::io::stderr);
+        } else {
+            api::telemetry::init(std::io::sink);
+        }
+    });
+}
+
+/// A fresh database URL for one test, or `None` when PostgreSQL is not configured.
+pub async fn fresh_database(backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("parley-tests");
+            std::fs::create_dir_all(&dir).expect("test dir");
+            let path = dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()));
+            Some(format!("sqlite://{}?mode=rwc", path.display()))
+        }
+        Backend::Postgres => {
+            let base = std::env::var("PARLEY_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+            let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(base.as_str()).await.expect("connect to PARLEY_TEST_POSTGRES_URL");
+            sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.expect("close admin connection");
+            let (prefix, query) = base.split_once('?').map_or((base.as_str(), None), |(p, q)| (p, Some(q)));
+            let server = prefix.rsplit_once('/').map_or(prefix, |(server, _)| server);
+            Some(match query {
+                Some(q) => format!("{server}/{name}?{q}"),
+                None => format!("{server}/{name}"),
+            })
+        }
+    }
+}
+
+/// Starts the server on a fresh database of `backend`.
+pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    init_logs();
+    let database_url = fresh_database(backend).await?;
+    let mut config = Config::new(&database_url, JWT_SECRET).expect("config");
+    config.pool.max_connections = 5;
+    config.whatsapp.app_secret = Some("test-app-secret".to_owned().into());
+    config.whatsapp.verify_token = Some("test-verify-token".to_owned().into());
+    let app = Application::build(config).await.expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db().clone();
+    let auth = app.authenticator();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    Some(TestApp { address, db, backend, client, auth, database_url })
+}
+
+/// A customer message, as Meta would deliver it.
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    pub name: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+    pub bsuid: Option<String>,
+    pub text: String,
+    pub ago: chrono::Duration,
+    pub wamid: String,
+}
+
+impl Inbound {
+    /// A username-only customer (no phone).
+    pub fn hidden(bsuid: &str, username: &str, name: &str) -> Self {
+        Self {
+            name: Some(name.to_owned()),
+            username: Some(username.to_owned()),
+            phone: None,
+            bsuid: Some(bsuid.to_owned()),
+            text: "Hello".to_owned(),
+            ago: chrono::Duration::minutes(1),
+            wamid: format!("wamid.TEST{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// A customer whose phone is shown.
+    pub fn with_phone(phone: &str, bsuid: &str, name: &str) -> Self {
+        Self { phone: Some(phone.to_owned()), username: None, ..Self::hidden(bsuid, "x", name) }
+    }
+
+    pub fn ago(mut self, ago: chrono::Duration) -> Self {
+        self.ago = ago;
+        self
+    }
+
+    pub fn without_phone(mut self) -> Self {
+        self.phone = None;
+        self
+    }
+
+    pub fn fresh_id(mut self) -> Self {
+        self.wamid = format!("wamid.TEST{}", uuid::Uuid::new_v4().simple());
+        self
+    }
+
+    /// The `value` of a `messages` change.
+    pub fn value(&self, phone_number_id: &str) -> Value {
+        let sent = Utc::now() - self.ago;
+        let mut profile = json!({});
+        if let Some(n) = &self.name {
+            profile["name"] = json!(n);
+        }
+        if let Some(u) = &self.username {
+            profile["username"] = json!(u);
+        }
+        let mut contact = json!({ "profile": profile });
+        let mut message = json!({
+            "id": self.wamid,
+            "timestamp": sent.timestamp().to_string(),
+            "type": "text",
+            "text": { "body": self.text },
+        });
+        if let Some(b) = &self.bsuid {
+            contact["user_id"] = json!(b);
+            message["from_user_id"] = json!(b);
+        }
+        if let Some(p) = &self.phone {
+            contact["wa_id"] = json!(p);
+            message["from"] = json!(p);
+        }
+        json!({
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550783881", "phone_number_id": phone_number_id },
+            "contacts": [contact],
+            "messages": [message],
+        })
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A workspace with an admin, a business number and a token.
+    pub async fn tenant(&self, name: &str) -> Tenant {
+        let phone_number_id = format!("{}", 100_000_000_000u64 + u64::from(rand_u32()));
+        let created: Bootstrapped = bootstrap(
+            &self.db,
+            &BootstrapInput {
+                workspace_name: name.to_owned(),
+                admin_email: format!("admin@{}.example.com", name.to_lowercase().replace(' ', "-")),
+                admin_name: format!("{name} Admin"),
+                business_number: Some(BusinessNumberInput {
+                    phone_number_id,
+                    display_phone_number: "15550783881".to_owned(),
+                    waba_id: "102290129340398".to_owned(),
+                    portfolio_id: format!("{}", 500_000_000u64 + u64::from(rand_u32())),
+                    business_name: None,
+                }),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("bootstrap failed: {}", e.message()));
+        let number_id = created.business_number_id.expect("number");
+        let number = business_numbers::find(self.db.conn(), created.workspace_id, number_id).await.unwrap().unwrap();
+        let token = self.token_for(created.admin_id, created.workspace_id);
+        Tenant { workspace: created.workspace_id, admin: created.admin_id, token, number }
+    }
+
+    pub fn token_for(&self, agent: AgentId, workspace: WorkspaceId) -> String {
+        self.auth.issue(agent, workspace, Duration::from_secs(3600), Utc::now()).expect("token")
+    }
+
+    /// Delivers a customer message through the ingestion use case.
+    pub async fn receive(&self, tenant: &Tenant, message: &Inbound) -> ConversationId {
+        let value = message.value(&tenant.number.phone_number_id);
+        let contacts: Vec<ContactInfo> = serde_json::from_value(value["contacts"].clone()).unwrap();
+        let inbound = read_message(&value["messages"][0], &contacts).expect("readable test message");
+        let txn = self.db.begin().await.unwrap();
+        let outcome = ingest::record_inbound(&*txn, &tenant.number, &inbound, Utc::now()).await.unwrap();
+        txn.commit().await.unwrap();
+        match outcome {
+            IngestOutcome::Stored { conversation, .. } => conversation,
+            IngestOutcome::Duplicate => panic!("test message was a duplicate"),
+        }
+    }
+
+    /// Posts a GraphQL request; returns the HTTP status and the JSON body.
+    pub async fn graphql_status(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut request = self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json body"))
+    }
+
+    /// Posts a GraphQL request and returns the JSON body.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.graphql_status(token, query, variables).await.1
+    }
+
+    /// Posts a GraphQL request that must succeed; returns `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = self.graphql(Some(token), query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body:#}"))
+}
+
+fn rand_u32() -> u32 {
+    let bytes = *uuid::Uuid::new_v4().as_bytes();
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
