@@ -84,7 +84,8 @@ fn bad_configuration_stops_with_one_line_naming_the_setting() {
 fn schema_prints_the_committed_sdl() {
     let out = parley().arg("schema").output().unwrap();
     assert!(out.status.success());
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql")).unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql")).unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }
 

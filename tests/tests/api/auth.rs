@@ -34,10 +34,20 @@ async fn malformed_expired_and_foreign_tokens_are_refused(app: TestApp) {
     let cases = [
         ("garbage", "not-a-jwt".to_owned()),
         ("badly signed", forger.issue(t.admin, t.workspace, Duration::from_secs(600), now).unwrap()),
-        ("expired", app.auth.issue(t.admin, t.workspace, Duration::from_secs(60), now - chrono::Duration::hours(3)).unwrap()),
+        (
+            "expired",
+            app.auth
+                .issue(t.admin, t.workspace, Duration::from_secs(60), now - chrono::Duration::hours(3))
+                .unwrap(),
+        ),
         ("unknown agent", app.token_for(AgentId::new(), t.workspace)),
         ("wrong workspace", app.token_for(t.admin, domain::WorkspaceId::new())),
-        ("issued in the future", app.auth.issue(t.admin, t.workspace, Duration::from_secs(600), now + chrono::Duration::hours(2)).unwrap()),
+        (
+            "issued in the future",
+            app.auth
+                .issue(t.admin, t.workspace, Duration::from_secs(600), now + chrono::Duration::hours(2))
+                .unwrap(),
+        ),
     ];
     for (case, token) in cases {
         let (status, body) = app.graphql_status(Some(&token), ME, json!({})).await;
@@ -61,7 +71,10 @@ async fn an_alg_none_token_is_refused(app: TestApp) {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let now = Utc::now().timestamp();
-    let claims = b64.encode(json!({"sub": t.admin.to_string(), "ws": t.workspace.to_string(), "iat": now, "exp": now + 600}).to_string());
+    let claims = b64.encode(
+        json!({"sub": t.admin.to_string(), "ws": t.workspace.to_string(), "iat": now, "exp": now + 600})
+            .to_string(),
+    );
     let token = format!("{header}.{claims}.");
     let body = app.graphql(Some(&token), ME, json!({})).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
@@ -100,7 +113,9 @@ async fn only_admins_and_integrations_read_the_event_history(app: TestApp) {
     let create = r#"mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }"#;
     let mut tokens = Vec::new();
     for (email, role) in [("agent@acme.example.com", "AGENT"), ("crm@acme.example.com", "INTEGRATION")] {
-        let data = app.ok(&t.token, create, json!({ "input": { "email": email, "name": role, "role": role } })).await;
+        let data = app
+            .ok(&t.token, create, json!({ "input": { "email": email, "name": role, "role": role } }))
+            .await;
         let id: AgentId = data["createAgent"]["id"].as_str().unwrap().parse().unwrap();
         tokens.push((role, app.token_for(id, t.workspace)));
     }

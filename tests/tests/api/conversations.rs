@@ -26,10 +26,16 @@ query($first: Int, $after: String, $filter: ConversationFilter) {
   }
 }"#;
 
-const WINDOW_CLOSED: &str = "The 24-hour customer service window has closed; send a Marketing or Utility template.";
+const WINDOW_CLOSED: &str =
+    "The 24-hour customer service window has closed; send a Marketing or Utility template.";
 
 fn names(data: &Value) -> Vec<String> {
-    data["conversations"]["nodes"].as_array().unwrap().iter().map(|n| n["displayName"].as_str().unwrap().to_owned()).collect()
+    data["conversations"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["displayName"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn search(app: &TestApp, token: &str, text: &str) -> Vec<String> {
@@ -76,7 +82,8 @@ async fn filters_by_status_assignee_username_only_and_contact(app: TestApp) {
     let data = app.ok(&t.token, resolve, json!({ "id": hidden.to_string() })).await;
     assert_eq!(data["resolveConversation"]["status"], "RESOLVED");
     let assign = "mutation($id: ID!, $agent: ID) { assignConversation(conversationId: $id, agentId: $agent) { assignee { id } } }";
-    let data = app.ok(&t.token, assign, json!({ "id": shown.to_string(), "agent": t.admin.to_string() })).await;
+    let data =
+        app.ok(&t.token, assign, json!({ "id": shown.to_string(), "agent": t.admin.to_string() })).await;
     assert_eq!(data["assignConversation"]["assignee"]["id"], t.admin.to_string());
 
     let run = |filter: Value| {
@@ -106,11 +113,19 @@ async fn search_matches_usernames_names_and_phones(app: TestApp) {
     app.receive(&t, &Inbound::with_phone("16505551234", "US.4", "Pat Phone")).await;
     app.receive(&t, &Inbound::hidden("US.5", "@100percent", "Percent_Sign")).await;
 
-    assert_eq!(search(&app, &t.token, "@Carlos_MX").await, ["Carlos"], "exact, case-insensitive, _ significant");
+    assert_eq!(
+        search(&app, &t.token, "@Carlos_MX").await,
+        ["Carlos"],
+        "exact, case-insensitive, _ significant"
+    );
     assert_eq!(search(&app, &t.token, "carlos_").await, ["Carlos"], "prefix without @");
     assert_eq!(search(&app, &t.token, "@carlos.").await, ["Carlitos"], ". significant");
     assert_eq!(search(&app, &t.token, "@carlos").await, ["Carlitos", "Carlos"], "prefix");
-    assert_eq!(search(&app, &t.token, "@arlos").await, Vec::<String>::new(), "usernames match by prefix only");
+    assert_eq!(
+        search(&app, &t.token, "@arlos").await,
+        Vec::<String>::new(),
+        "usernames match by prefix only"
+    );
     assert_eq!(search(&app, &t.token, "élodie").await, ["Élodie Dupont"], "Unicode case folding");
     assert_eq!(search(&app, &t.token, "DUPONT").await, ["Élodie Dupont"], "name substring");
     assert_eq!(search(&app, &t.token, "+1 (650) 555").await, ["Pat Phone"], "phone digits, any formatting");
@@ -124,7 +139,8 @@ async fn capabilities_follow_the_kind_of_customer(app: TestApp) {
     let t = app.tenant("Acme").await;
     app.receive(&t, &Inbound::hidden("US.11", "@inside", "Inside Window").ago(Duration::hours(1))).await;
     app.receive(&t, &Inbound::hidden("US.12", "@outside", "Outside Window").ago(Duration::hours(30))).await;
-    app.receive(&t, &Inbound::with_phone("16505550001", "US.13", "Phone Customer").ago(Duration::hours(2))).await;
+    app.receive(&t, &Inbound::with_phone("16505550001", "US.13", "Phone Customer").ago(Duration::hours(2)))
+        .await;
     let data = app.ok(&t.token, INBOX, json!({})).await;
     let nodes = data["conversations"]["nodes"].as_array().unwrap();
     let by_name = |name: &str| nodes.iter().find(|n| n["displayName"] == name).unwrap().clone();
@@ -149,7 +165,10 @@ async fn capabilities_follow_the_kind_of_customer(app: TestApp) {
 
     let outside = by_name("Outside Window");
     assert_eq!(outside["capabilities"]["reply"], json!({ "allowed": false, "reason": WINDOW_CLOSED }));
-    assert_eq!(outside["capabilities"]["requestPhoneNumber"], json!({ "allowed": false, "reason": WINDOW_CLOSED }));
+    assert_eq!(
+        outside["capabilities"]["requestPhoneNumber"],
+        json!({ "allowed": false, "reason": WINDOW_CLOSED })
+    );
     assert_eq!(outside["capabilities"]["templates"][0]["allowed"], true);
 
     let phone = by_name("Phone Customer");
@@ -157,8 +176,14 @@ async fn capabilities_follow_the_kind_of_customer(app: TestApp) {
     assert_eq!(phone["customer"]["notice"], Value::Null);
     assert_eq!(phone["capabilities"]["call"]["allowed"], true);
     assert_eq!(phone["capabilities"]["switchToSms"]["allowed"], true);
-    assert_eq!(phone["capabilities"]["requestPhoneNumber"]["reason"], "The customer's phone number is already known.");
-    assert_eq!(phone["capabilities"]["templates"][2], json!({ "category": "AUTHENTICATION", "allowed": true, "reason": null }));
+    assert_eq!(
+        phone["capabilities"]["requestPhoneNumber"]["reason"],
+        "The customer's phone number is already known."
+    );
+    assert_eq!(
+        phone["capabilities"]["templates"][2],
+        json!({ "category": "AUTHENTICATION", "allowed": true, "reason": null })
+    );
 }
 
 async fn a_returning_customer_who_hides_the_number_gets_a_new_thread(app: TestApp) {
@@ -181,7 +206,10 @@ async fn a_returning_customer_who_hides_the_number_gets_a_new_thread(app: TestAp
     let same = app.receive(&t, &hidden.clone().fresh_id().ago(Duration::minutes(1))).await;
     assert_eq!(same, new, "the username-only customer stays on the new thread");
     let old_data = app.ok(&t.token, query, json!({ "id": old.to_string() })).await;
-    assert_eq!(old_data["conversation"]["customer"]["phoneNumber"], "+447700900123", "the old thread keeps its phone");
+    assert_eq!(
+        old_data["conversation"]["customer"]["phoneNumber"], "+447700900123",
+        "the old thread keeps its phone"
+    );
     assert_eq!(old_data["conversation"]["origin"], "FIRST_CONTACT");
 }
 
@@ -210,13 +238,24 @@ async fn a_page_costs_the_same_number_of_sql_statements_whatever_its_size(app: T
 
 async fn bad_pagination_arguments_are_bad_user_input(app: TestApp) {
     let t = app.tenant("Acme").await;
-    for variables in [json!({ "first": 0 }), json!({ "first": 101 }), json!({ "first": -5 }), json!({ "after": "garbage" })] {
+    for variables in [
+        json!({ "first": 0 }),
+        json!({ "first": 101 }),
+        json!({ "first": -5 }),
+        json!({ "after": "garbage" }),
+    ] {
         let body = app.graphql(Some(&t.token), INBOX, variables.clone()).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{variables}");
     }
     let body = app.graphql(Some(&t.token), "{ conversation(id: \"nope\") { id } }", json!({})).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
-    let body = app.graphql(Some(&t.token), "query($id: ID!) { conversation(id: $id) { id } }", json!({ "id": uuid::Uuid::now_v7().to_string() })).await;
+    let body = app
+        .graphql(
+            Some(&t.token),
+            "query($id: ID!) { conversation(id: $id) { id } }",
+            json!({ "id": uuid::Uuid::now_v7().to_string() }),
+        )
+        .await;
     assert_eq!(error_code(&body), "NOT_FOUND");
 }
 

@@ -99,7 +99,8 @@ pub async fn fresh_database(backend: Backend) -> Option<String> {
         Backend::Postgres => {
             let base = std::env::var("PARLEY_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
             let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(base.as_str()).await.expect("connect to PARLEY_TEST_POSTGRES_URL");
+            let admin =
+                sea_orm::Database::connect(base.as_str()).await.expect("connect to PARLEY_TEST_POSTGRES_URL");
             sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE \"{name}\""))
                 .await
                 .expect("create test database");
@@ -238,7 +239,8 @@ impl TestApp {
         .await
         .unwrap_or_else(|e| panic!("bootstrap failed: {}", e.message()));
         let number_id = created.business_number_id.expect("number");
-        let number = business_numbers::find(self.db.conn(), created.workspace_id, number_id).await.unwrap().unwrap();
+        let number =
+            business_numbers::find(self.db.conn(), created.workspace_id, number_id).await.unwrap().unwrap();
         let token = self.token_for(created.admin_id, created.workspace_id);
         Tenant { workspace: created.workspace_id, admin: created.admin_id, token, number }
     }
@@ -263,7 +265,8 @@ impl TestApp {
 
     /// Posts a GraphQL request; returns the HTTP status and the JSON body.
     pub async fn graphql_status(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
-        let mut request = self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        let mut request =
+            self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -48,8 +48,11 @@ async fn another_workspace_sees_nothing_by_list_id_or_search(app: TestApp) {
     // B cannot assign its conversation to an agent of A.
     let data = app.ok(&b.token, list, json!({})).await;
     let b_conversation = data["conversations"]["nodes"][0]["id"].clone();
-    let assign = "mutation($id: ID!, $agent: ID) { assignConversation(conversationId: $id, agentId: $agent) { id } }";
-    let body = app.graphql(Some(&b.token), assign, json!({ "id": b_conversation, "agent": a.admin.to_string() })).await;
+    let assign =
+        "mutation($id: ID!, $agent: ID) { assignConversation(conversationId: $id, agentId: $agent) { id } }";
+    let body = app
+        .graphql(Some(&b.token), assign, json!({ "id": b_conversation, "agent": a.admin.to_string() }))
+        .await;
     assert_eq!(error_code(&body), "NOT_FOUND");
 
     // A's conversation is untouched.
@@ -63,7 +66,8 @@ async fn another_workspace_sees_nothing_by_list_id_or_search(app: TestApp) {
     for event in data["events"]["nodes"].as_array().unwrap() {
         assert_ne!(event["conversationId"], secret.to_string());
     }
-    let agents = app.ok(&b.token, "{ agents { id } businessNumbers { id } templates { id } }", json!({})).await;
+    let agents =
+        app.ok(&b.token, "{ agents { id } businessNumbers { id } templates { id } }", json!({})).await;
     assert_eq!(agents["agents"].as_array().unwrap().len(), 1);
     assert_eq!(agents["businessNumbers"][0]["id"], b.number.id.to_string());
 }

@@ -5,14 +5,18 @@ use serde_json::json;
 
 use crate::helpers::{Inbound, TestApp, error_code};
 
-const CREATE_AGENT: &str = "mutation($input: CreateAgentInput!) { createAgent(input: $input) { id email name role active } }";
-const CREATE_TEMPLATE: &str =
-    "mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { id name language category body } }";
+const CREATE_AGENT: &str =
+    "mutation($input: CreateAgentInput!) { createAgent(input: $input) { id email name role active } }";
+const CREATE_TEMPLATE: &str = "mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { id name language category body } }";
 
 async fn admins_create_agents_and_bad_input_is_refused(app: TestApp) {
     let t = app.tenant("Acme").await;
     let data = app
-        .ok(&t.token, CREATE_AGENT, json!({ "input": { "email": " Ana@ACME.example.com ", "name": " Ana ", "role": "AGENT" } }))
+        .ok(
+            &t.token,
+            CREATE_AGENT,
+            json!({ "input": { "email": " Ana@ACME.example.com ", "name": " Ana ", "role": "AGENT" } }),
+        )
         .await;
     assert_eq!(data["createAgent"]["email"], "Ana@acme.example.com");
     assert_eq!(data["createAgent"]["name"], "Ana");
@@ -20,20 +24,33 @@ async fn admins_create_agents_and_bad_input_is_refused(app: TestApp) {
     let cases = [
         (json!({ "email": "not-an-email", "name": "X", "role": "AGENT" }), "BAD_USER_INPUT"),
         (json!({ "email": "x@acme.example.com", "name": "   ", "role": "AGENT" }), "BAD_USER_INPUT"),
-        (json!({ "email": "x@acme.example.com", "name": "x".repeat(201), "role": "AGENT" }), "BAD_USER_INPUT"),
+        (
+            json!({ "email": "x@acme.example.com", "name": "x".repeat(201), "role": "AGENT" }),
+            "BAD_USER_INPUT",
+        ),
         (json!({ "email": "Ana@acme.example.com", "name": "Ana again", "role": "AGENT" }), "CONFLICT"),
     ];
     for (input, code) in cases {
         let body = app.graphql(Some(&t.token), CREATE_AGENT, json!({ "input": input })).await;
         assert_eq!(error_code(&body), code, "{input}");
     }
-    let body = app.graphql(Some(&t.token), CREATE_AGENT, json!({ "input": { "email": "a@b.co", "name": "A", "role": "OWNER" } })).await;
+    let body = app
+        .graphql(
+            Some(&t.token),
+            CREATE_AGENT,
+            json!({ "input": { "email": "a@b.co", "name": "A", "role": "OWNER" } }),
+        )
+        .await;
     assert!(body["errors"].is_array(), "an unknown role is a validation error");
 
     let agent_id: AgentId = data["createAgent"]["id"].as_str().unwrap().parse().unwrap();
     let agent_token = app.token_for(agent_id, t.workspace);
     let body = app
-        .graphql(Some(&agent_token), CREATE_AGENT, json!({ "input": { "email": "z@acme.example.com", "name": "Z", "role": "ADMIN" } }))
+        .graphql(
+            Some(&agent_token),
+            CREATE_AGENT,
+            json!({ "input": { "email": "z@acme.example.com", "name": "Z", "role": "ADMIN" } }),
+        )
         .await;
     assert_eq!(error_code(&body), "FORBIDDEN");
 }
@@ -44,10 +61,19 @@ async fn admins_create_templates_and_bad_input_is_refused(app: TestApp) {
     let data = app.ok(&t.token, CREATE_TEMPLATE, json!({ "input": input })).await;
     assert_eq!(data["createTemplate"]["category"], "UTILITY");
     let listed = app.ok(&t.token, "{ templates { name language category } }", json!({})).await;
-    assert_eq!(listed["templates"], json!([{ "name": "order_update", "language": "en_US", "category": "UTILITY" }]));
+    assert_eq!(
+        listed["templates"],
+        json!([{ "name": "order_update", "language": "en_US", "category": "UTILITY" }])
+    );
     let cases = [
-        (json!({ "name": "Order Update", "language": "en", "category": "UTILITY", "body": "x" }), "BAD_USER_INPUT"),
-        (json!({ "name": "ok", "language": "english", "category": "UTILITY", "body": "x" }), "BAD_USER_INPUT"),
+        (
+            json!({ "name": "Order Update", "language": "en", "category": "UTILITY", "body": "x" }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            json!({ "name": "ok", "language": "english", "category": "UTILITY", "body": "x" }),
+            "BAD_USER_INPUT",
+        ),
         (json!({ "name": "ok", "language": "en", "category": "UTILITY", "body": " " }), "BAD_USER_INPUT"),
         (input.clone(), "CONFLICT"),
     ];
@@ -56,7 +82,11 @@ async fn admins_create_templates_and_bad_input_is_refused(app: TestApp) {
         assert_eq!(error_code(&body), code, "{input}");
     }
     let create = app
-        .ok(&t.token, CREATE_AGENT, json!({ "input": { "email": "ag@acme.example.com", "name": "Ag", "role": "AGENT" } }))
+        .ok(
+            &t.token,
+            CREATE_AGENT,
+            json!({ "input": { "email": "ag@acme.example.com", "name": "Ag", "role": "AGENT" } }),
+        )
         .await;
     let agent_id: AgentId = create["createAgent"]["id"].as_str().unwrap().parse().unwrap();
     let agent_token = app.token_for(agent_id, t.workspace);
@@ -94,7 +124,8 @@ async fn conversation_mutations_write_events_and_refuse_bad_ids(app: TestApp) {
         assert_eq!(ce["data"]["customer"]["phoneNumber"], serde_json::Value::Null);
         assert!(ce["id"].is_string() && ce["source"].is_string() && ce["time"].is_string());
     }
-    let cursors: Vec<i64> = before.iter().chain(after.iter()).map(|e| e["cursor"].as_str().unwrap().parse().unwrap()).collect();
+    let cursors: Vec<i64> =
+        before.iter().chain(after.iter()).map(|e| e["cursor"].as_str().unwrap().parse().unwrap()).collect();
     assert_eq!(cursors, [1, 2, 3, 4], "cursors are gap-free and increasing");
 
     for mutation in [
@@ -105,10 +136,17 @@ async fn conversation_mutations_write_events_and_refuse_bad_ids(app: TestApp) {
         let body = app.graphql(Some(&t.token), mutation, json!({ "id": "not-an-id" })).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{mutation}");
     }
-    let assign = "mutation($id: ID!, $agent: ID) { assignConversation(conversationId: $id, agentId: $agent) { id } }";
+    let assign =
+        "mutation($id: ID!, $agent: ID) { assignConversation(conversationId: $id, agentId: $agent) { id } }";
     let body = app.graphql(Some(&t.token), assign, json!({ "id": id.to_string(), "agent": "zzz" })).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
-    let body = app.graphql(Some(&t.token), assign, json!({ "id": id.to_string(), "agent": uuid::Uuid::now_v7().to_string() })).await;
+    let body = app
+        .graphql(
+            Some(&t.token),
+            assign,
+            json!({ "id": id.to_string(), "agent": uuid::Uuid::now_v7().to_string() }),
+        )
+        .await;
     assert_eq!(error_code(&body), "NOT_FOUND");
     let body = app.graphql(Some(&t.token), events, json!({ "after": "-3" })).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
@@ -121,10 +159,12 @@ async fn a_duplicate_message_changes_nothing_and_writes_no_event(app: TestApp) {
     let message = Inbound::hidden("US.9", "@dup", "Dup");
     app.receive(&t, &message).await;
     let value = message.value(&t.number.phone_number_id);
-    let contacts: Vec<api::whatsapp::payload::ContactInfo> = serde_json::from_value(value["contacts"].clone()).unwrap();
+    let contacts: Vec<api::whatsapp::payload::ContactInfo> =
+        serde_json::from_value(value["contacts"].clone()).unwrap();
     let inbound = api::whatsapp::inbound::read_message(&value["messages"][0], &contacts).unwrap();
     let txn = app.db.begin().await.unwrap();
-    let outcome = api::service::ingest::record_inbound(&*txn, &t.number, &inbound, chrono::Utc::now()).await.unwrap();
+    let outcome =
+        api::service::ingest::record_inbound(&*txn, &t.number, &inbound, chrono::Utc::now()).await.unwrap();
     txn.commit().await.unwrap();
     assert_eq!(outcome, api::service::ingest::IngestOutcome::Duplicate);
     let data = app.ok(&t.token, "{ events(first: 50) { nodes { type } } }", json!({})).await;

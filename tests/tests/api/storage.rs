@@ -47,4 +47,8 @@ async fn the_database_backend_is_the_one_asked_for(app: TestApp) {
     assert_eq!(app.db.backend(), expected, "{}", app.database_url.split('@').next_back().unwrap_or_default());
 }
 
-on_both!(entities_and_migrations_agree, every_migration_rolls_back_and_reapplies, the_database_backend_is_the_one_asked_for);
+on_both!(
+    entities_and_migrations_agree,
+    every_migration_rolls_back_and_reapplies,
+    the_database_backend_is_the_one_asked_for
+);
