@@ -1,7 +1,5 @@
 //! The `parley` binary, run as an operator would.
 
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests panic on failure")]
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -13,7 +11,9 @@ fn parley() -> Command {
 
 fn temp_db() -> String {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("parley-cli");
-    std::fs::create_dir_all(&dir).unwrap();
+    if let Err(err) = std::fs::create_dir_all(&dir) {
+        panic!("cannot create {}: {err}", dir.display());
+    }
     format!("sqlite://{}?mode=rwc", dir.join(format!("{}.db", uuid::Uuid::new_v4().simple())).display())
 }
 
@@ -59,7 +59,8 @@ fn bootstrap_prints_ids_and_a_token_and_token_issues_another() {
 
 #[test]
 fn bad_configuration_stops_with_one_line_naming_the_setting() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case<'_>; 4] = [
         (&["serve"], &[], "PARLEY_JWT_SECRET"),
         (&["serve"], &[("PARLEY_JWT_SECRET", "short")], "PARLEY_JWT_SECRET"),
         (&["serve", "--listen", "nowhere"], &[("PARLEY_JWT_SECRET", SECRET)], "PARLEY_LISTEN"),
@@ -126,6 +127,7 @@ async fn serve_demo_serves_a_meaningful_inbox() {
         .await
         .unwrap();
     child.kill().ok();
+    child.wait().ok();
     let nodes = body["data"]["conversations"]["nodes"].as_array().unwrap_or_else(|| panic!("{body}"));
     assert!(nodes.len() >= 4, "{body}");
     let hidden: Vec<_> = nodes.iter().filter(|n| n["customer"]["phoneNumber"].is_null()).collect();
