@@ -1,8 +1,10 @@
 //! Business phone numbers (WhatsApp `phone_number_id`s) owned by workspaces.
 
 use chrono::{DateTime, Utc};
-use domain::{BusinessNumberId, PhoneNumber, WorkspaceId};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use domain::{BusinessNumberId, BusinessUsername, BusinessUsernameStatus, PhoneNumber, WorkspaceId};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 
 use crate::entities::business_number::{self, Column, Entity};
 use crate::error::{DbContext, StoreError};
@@ -107,4 +109,73 @@ pub async fn list(
         .all(db)
         .await
         .context("failed to list business numbers")
+}
+
+/// Any number of the WABA (to attribute a dead letter to a workspace).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_waba_id(
+    db: &impl ConnectionTrait,
+    waba_id: &str,
+) -> Result<Option<business_number::Model>, StoreError> {
+    Entity::find()
+        .filter(Column::WabaId.eq(waba_id))
+        .one(db)
+        .await
+        .context("failed to load business number by WABA")
+}
+
+/// The number of a WABA with this display number (business username webhooks name no
+/// `phone_number_id`).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_waba_and_display(
+    db: &impl ConnectionTrait,
+    waba_id: &str,
+    display: &PhoneNumber,
+) -> Result<Option<business_number::Model>, StoreError> {
+    Entity::find()
+        .filter(Column::WabaId.eq(waba_id))
+        .filter(Column::DisplayPhoneNumber.eq(display.as_str()))
+        .one(db)
+        .await
+        .context("failed to load business number by display number")
+}
+
+/// Numbers holding a username (by its case-folded key): at most one, by the unique index.
+///
+/// # Errors
+/// On a database failure.
+pub async fn holding_username(
+    db: &impl ConnectionTrait,
+    username_key: &str,
+) -> Result<Vec<business_number::Model>, StoreError> {
+    Entity::find()
+        .filter(Column::UsernameKey.eq(username_key))
+        .all(db)
+        .await
+        .context("failed to look up username holder")
+}
+
+/// Sets (or clears, with `None`) a number's username and status.
+///
+/// # Errors
+/// [`StoreError::Duplicate`] when another number holds the username.
+pub async fn set_username(
+    db: &impl ConnectionTrait,
+    number: business_number::Model,
+    username: Option<&BusinessUsername>,
+    status: Option<BusinessUsernameStatus>,
+    now: DateTime<Utc>,
+) -> Result<business_number::Model, StoreError> {
+    let mut update: business_number::ActiveModel = number.into();
+    update.username = Set(username.map(|u| u.as_str().to_owned()));
+    update.username_key = Set(username.map(BusinessUsername::key));
+    update.username_status = Set(status.map(|s| s.as_str().to_owned()));
+    update.updated_at = Set(now);
+    update.update(db).await.map_err(|e| {
+        StoreError::from_db(e, "failed to set business username", "this username on another number")
+    })
 }

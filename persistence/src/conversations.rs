@@ -123,6 +123,24 @@ pub async fn latest_with_bsuid(
         .context("failed to look up conversations by BSUID")
 }
 
+/// Every conversation of the workspace on which `bsuid` is recorded.
+///
+/// # Errors
+/// On a database failure.
+pub async fn with_bsuid(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    bsuid: &Bsuid,
+) -> Result<Vec<Model>, StoreError> {
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::CustomerBsuid.eq(bsuid.as_str()))
+        .order_by_asc(Column::CreatedAt)
+        .all(db)
+        .await
+        .context("failed to list conversations by BSUID")
+}
+
 /// What the inbox may be filtered by.
 #[derive(Clone, Debug, Default)]
 pub struct ConversationFilter {

@@ -34,6 +34,7 @@ pub struct Query(
     query::ContactQuery,
     query::SetupQuery,
     query::EventQuery,
+    query::DeadLetterQuery,
 );
 
 /// Every mutation, merged.

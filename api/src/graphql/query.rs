@@ -6,10 +6,10 @@ use domain::search::SearchQuery;
 use domain::{AgentId, ContactId, ConversationId};
 use persistence::contacts::ContactCursor;
 use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor};
-use persistence::{agents, business_numbers, contacts, conversations, events, templates};
+use persistence::{agents, business_numbers, contacts, conversations, dead_letters, events, templates};
 
 use super::guards::RoleGuard;
-use super::types::{Agent, BusinessNumber, Contact, Conversation, Event, Template, connection};
+use super::types::{Agent, BusinessNumber, Contact, Conversation, DeadLetter, Event, Template, connection};
 use super::{db, enums, pagination, parse_id, viewer};
 use crate::error::ApiError;
 
@@ -199,6 +199,23 @@ impl EventQuery {
             .await
             .map_err(ApiError::from)?;
         Ok(connection(rows, limit, after_seq > 0, |e| e.cursor.to_string(), Event))
+    }
+}
+
+/// Webhook changes that could not be applied.
+#[derive(Default)]
+pub struct DeadLetterQuery;
+
+#[Object]
+impl DeadLetterQuery {
+    /// The workspace's dead-lettered webhook changes, newest first (ADMIN).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn dead_letters(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<DeadLetter>> {
+        let viewer = viewer(ctx)?;
+        let limit = pagination::page_size(first)?;
+        let rows =
+            dead_letters::list(db(ctx)?.conn(), viewer.workspace_id, limit).await.map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(DeadLetter).collect())
     }
 }
 

@@ -631,3 +631,30 @@ impl Event {
         Json(self.0.payload.clone())
     }
 }
+
+/// A webhook change Parley could not route or read, kept whole for an admin.
+pub struct DeadLetter(pub persistence::entities::dead_letter::Model);
+
+/// A webhook change Parley could not route or read, kept whole for an admin.
+#[Object]
+impl DeadLetter {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Why it could not be applied.
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// The change as Meta sent it (JSON text).
+    async fn payload(&self) -> &str {
+        &self.0.payload
+    }
+
+    /// When it arrived.
+    async fn received_at(&self) -> DateTime<Utc> {
+        self.0.received_at
+    }
+}

@@ -1,5 +1,8 @@
 //! The HTTP surface: routes, the GraphQL endpoint with authentication at the edge, health
-//! checks, and the tower layers (tracing without query strings, body limits, timeouts).
+//! checks, the WhatsApp webhook, and the tower layers (tracing without query strings, body
+//! limits, timeouts).
+
+pub mod whatsapp;
 
 use std::time::Duration;
 
@@ -25,11 +28,15 @@ const GRAPHQL_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Builds the router.
 pub fn router(state: AppState) -> Router {
+    let webhooks = Router::new()
+        .route("/webhooks/whatsapp", get(whatsapp::verify).post(whatsapp::receive))
+        .layer(DefaultBodyLimit::max(whatsapp::BODY_LIMIT));
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
+        .merge(webhooks)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             // The path only: query strings can carry tokens (webhook handshakes).

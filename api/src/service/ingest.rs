@@ -9,18 +9,18 @@
 use chrono::{DateTime, Utc};
 use domain::threading::{self, KnownThread, ThreadDecision, ThreadLookup};
 use domain::{
-    Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, Direction, MessageId,
-    MessageStatus, PhoneNumber, WorkspaceId,
+    Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, Direction, IdentityKind,
+    MessageId, MessageStatus, PhoneNumber, ThreadKeyKind, WorkspaceId,
 };
 use persistence::entities::{business_number, conversation, message};
 use persistence::events::{self, NewEvent, types};
-use persistence::{ConnectionTrait, StoreError, conversations, messages};
+use persistence::{ConnectionTrait, StoreError, contacts, conversations, messages};
 use sea_orm::ActiveValue::Set;
 use sea_orm::IntoActiveModel;
 use sha2::{Digest, Sha256};
 
 use super::event_data;
-use crate::whatsapp::inbound::InboundMessage;
+use crate::whatsapp::inbound::{IdentityChange, InboundMessage};
 
 /// What happened to one inbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,27 +75,15 @@ pub async fn record_inbound(
     let identity = &msg.identity;
     let keyed_by_phone = match identity.phone() {
         Some(p) => {
-            conversations::find_by_key(
-                db,
-                number_id,
-                Channel::Whatsapp,
-                domain::ThreadKeyKind::Phone,
-                p.as_str(),
-            )
-            .await?
+            conversations::find_by_key(db, number_id, Channel::Whatsapp, ThreadKeyKind::Phone, p.as_str())
+                .await?
         }
         None => None,
     };
     let keyed_by_bsuid = match (identity.bsuid(), &keyed_by_phone) {
         (Some(b), None) => {
-            conversations::find_by_key(
-                db,
-                number_id,
-                Channel::Whatsapp,
-                domain::ThreadKeyKind::Bsuid,
-                b.as_str(),
-            )
-            .await?
+            conversations::find_by_key(db, number_id, Channel::Whatsapp, ThreadKeyKind::Bsuid, b.as_str())
+                .await?
         }
         _ => None,
     };
@@ -110,6 +98,7 @@ pub async fn record_inbound(
     };
 
     let mut pending_events = Vec::new();
+    let mut phone_source = "whatsapp";
     let (conversation, opened) = match threading::decide(identity, &lookup) {
         ThreadDecision::Append { conversation: id, record_bsuid, record_phone } => {
             let current = [keyed_by_phone, keyed_by_bsuid]
@@ -119,6 +108,17 @@ pub async fn record_inbound(
                 .ok_or_else(|| {
                     StoreError::Unexpected(anyhow::anyhow!("threading chose a conversation it was not given"))
                 })?;
+            // A phone shared with the request button counts only from the conversation's own BSUID.
+            let own_bsuid =
+                identity.bsuid().is_some_and(|b| current.customer_bsuid.as_deref() == Some(b.as_str()));
+            let shared = msg
+                .shared_phone
+                .clone()
+                .filter(|p| own_bsuid && current.customer_phone.as_deref() != Some(p.as_str()));
+            if shared.is_some() {
+                phone_source = "contact_request";
+            }
+            let record_phone = record_phone.or(shared);
             let phone_shared = record_phone.is_some();
             let (saved, changed) = append(db, current, msg, record_bsuid, record_phone, now).await?;
             if changed {
@@ -139,7 +139,10 @@ pub async fn record_inbound(
                 active_channel: Set(Channel::Whatsapp.as_str().to_owned()),
                 key_kind: Set(key.kind().as_str().to_owned()),
                 key_value: Set(key.value().to_owned()),
-                customer_phone: Set(identity.phone().map(|p| p.as_str().to_owned())),
+                customer_phone: Set(identity
+                    .phone()
+                    .or(msg.shared_phone.as_ref())
+                    .map(|p| p.as_str().to_owned())),
                 customer_bsuid: Set(identity.bsuid().map(|b| b.as_str().to_owned())),
                 customer_parent_bsuid: Set(msg.parent_bsuid.as_ref().map(|p| p.as_str().to_owned())),
                 customer_username: Set(msg.username.as_ref().map(|u| u.as_str().to_owned())),
@@ -153,7 +156,7 @@ pub async fn record_inbound(
                 status: Set(ConversationStatus::Open.as_str().to_owned()),
                 origin: Set(origin.as_str().to_owned()),
                 previous_conversation_id: Set(previous.map(|p| p.as_uuid())),
-                last_inbound_at: Set(Some(msg.sent_at)),
+                last_inbound_at: Set(msg.counts_for_window.then_some(msg.sent_at)),
                 last_activity_at: Set(msg.sent_at),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -202,13 +205,16 @@ pub async fn record_inbound(
             (types::CUSTOMER_PHONE_SHARED, None) => serde_json::json!({
                 "conversationId": conversation.id,
                 "phoneNumber": conversation.customer_phone,
-                "source": "whatsapp",
+                "source": phone_source,
                 "customer": event_data::customer(&conversation),
             }),
             (_, None) => event_data::conversation(&conversation),
         };
         let event = NewEvent { event_type, conversation_id: Some(conversation_id), contact_id, data };
         events::append(db, workspace, event, now).await?;
+    }
+    if let Some(change) = &msg.identity_change {
+        apply_identity_change(db, workspace, Some(&conversation), change, now).await?;
     }
     Ok(IngestOutcome::Stored {
         conversation: conversation_id,
@@ -230,7 +236,11 @@ async fn append(
 ) -> Result<(conversation::Model, bool), StoreError> {
     let mut changed = false;
     let reopen = current.status == ConversationStatus::Resolved.as_str();
-    let last_inbound = current.last_inbound_at.map_or(msg.sent_at, |at| at.max(msg.sent_at));
+    let last_inbound = match (current.last_inbound_at, msg.counts_for_window) {
+        (Some(at), true) => Some(at.max(msg.sent_at)),
+        (None, true) => Some(msg.sent_at),
+        (known, false) => known,
+    };
     let last_activity = current.last_activity_at.max(msg.sent_at);
     let parent = msg.parent_bsuid.as_ref().map(|p| p.as_str().to_owned());
     let username = msg.username.as_ref().map(|u| u.as_str().to_owned());
@@ -266,8 +276,93 @@ async fn append(
         change.status = Set(ConversationStatus::Open.as_str().to_owned());
         changed = true;
     }
-    change.last_inbound_at = Set(Some(last_inbound));
+    change.last_inbound_at = Set(last_inbound);
     change.last_activity_at = Set(last_activity);
     change.updated_at = Set(now);
     Ok((conversations::update(db, change).await?, changed))
+}
+
+/// Records a customer's new BSUID (and parent BSUID or phone) on every conversation of the
+/// workspace that carries the old one, re-keying BSUID-keyed threads so the next message from
+/// the new BSUID joins the same conversation; saves the new BSUID on the contact that owns the
+/// old one. Safe to apply twice (a rotation arrives as a `system` message *and* a
+/// `user_id_update`): the second time finds nothing to change and writes no event.
+///
+/// # Errors
+/// On a database failure.
+pub async fn apply_identity_change(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    sender: Option<&conversation::Model>,
+    change: &IdentityChange,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut targets = match &change.previous_bsuid {
+        Some(old) => conversations::with_bsuid(db, workspace, old).await?,
+        None => Vec::new(),
+    };
+    if let Some(sender) = sender.filter(|_| change.previous_bsuid.is_none()) {
+        targets.push(sender.clone());
+    }
+    let mut changed = 0;
+    for current in targets {
+        let new_bsuid = change.new_bsuid.as_ref().map(|b| b.as_str().to_owned());
+        let new_parent = change.new_parent_bsuid.as_ref().map(|b| b.as_str().to_owned());
+        let new_phone = change.new_phone.as_ref().map(|p| p.as_str().to_owned());
+        let bsuid_differs = new_bsuid.is_some() && new_bsuid != current.customer_bsuid;
+        let parent_differs = new_parent.is_some() && new_parent != current.customer_parent_bsuid;
+        let phone_differs = new_phone.is_some() && new_phone != current.customer_phone;
+        if !bsuid_differs && !parent_differs && !phone_differs {
+            continue;
+        }
+        let keyed_by_old = current.key_kind == ThreadKeyKind::Bsuid.as_str()
+            && current.customer_bsuid.as_deref() == Some(current.key_value.as_str());
+        let rekey = match (&new_bsuid, bsuid_differs && keyed_by_old) {
+            (Some(new), true) => {
+                let number = BusinessNumberId::from_uuid(current.business_number_id);
+                let channel = current.channel.parse::<Channel>().unwrap_or(Channel::Whatsapp);
+                conversations::find_by_key(db, number, channel, ThreadKeyKind::Bsuid, new).await?.is_none()
+            }
+            _ => false,
+        };
+        let mut update = current.clone().into_active_model();
+        if bsuid_differs {
+            update.customer_bsuid = Set(new_bsuid.clone());
+            if let (true, Some(new)) = (rekey, &new_bsuid) {
+                update.key_value = Set(new.clone());
+            }
+        }
+        if parent_differs {
+            update.customer_parent_bsuid = Set(new_parent);
+        }
+        if phone_differs {
+            update.customer_phone = Set(new_phone);
+        }
+        update.updated_at = Set(now);
+        let saved = conversations::update(db, update).await?;
+        let event = NewEvent {
+            event_type: types::CONVERSATION_UPDATED,
+            conversation_id: Some(ConversationId::from_uuid(saved.id)),
+            contact_id: saved.contact_id.map(ContactId::from_uuid),
+            data: event_data::conversation(&saved),
+        };
+        events::append(db, workspace, event, now).await?;
+        changed += 1;
+    }
+    if let (Some(old), Some(new)) = (&change.previous_bsuid, &change.new_bsuid) {
+        let owner = contacts::owner_of_identity(db, workspace, IdentityKind::Bsuid, old.as_str()).await?;
+        let taken = contacts::owner_of_identity(db, workspace, IdentityKind::Bsuid, new.as_str()).await?;
+        if let (Some(owner), None) = (owner, taken) {
+            let identity = contacts::NewIdentity {
+                workspace_id: workspace,
+                contact_id: ContactId::from_uuid(owner.contact_id),
+                kind: IdentityKind::Bsuid,
+                value: new.as_str(),
+                key: new.as_str(),
+                source: owner.source_conversation_id.map(ConversationId::from_uuid),
+            };
+            contacts::add_identity(db, identity, now).await?;
+        }
+    }
+    Ok(changed)
 }

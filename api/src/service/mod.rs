@@ -14,6 +14,7 @@ pub mod demo;
 pub mod event_data;
 pub mod ingest;
 pub mod templates;
+pub mod webhook;
 pub mod workspaces;
 
 use std::str::FromStr;

@@ -24,6 +24,23 @@ pub struct InboundMessage {
     pub content: Value,
     /// When the customer wrote it (the message's own timestamp).
     pub sent_at: DateTime<Utc>,
+    /// Whether the message opens or extends the 24-hour window (system notices do not).
+    pub counts_for_window: bool,
+    /// A phone the customer shared with the request-contact-info button (`contacts` message
+    /// with `origin: contact_request`); a contact card shared by hand (`origin: other`) is not.
+    pub shared_phone: Option<PhoneNumber>,
+    /// For `system` messages of type `user_changed_user_id` / `user_changed_number`: the
+    /// customer's new identity.
+    pub identity_change: Option<IdentityChange>,
+}
+
+/// A customer's new identity, announced by a `system` message or a `user_id_update` webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityChange {
+    pub previous_bsuid: Option<Bsuid>,
+    pub new_bsuid: Option<Bsuid>,
+    pub new_parent_bsuid: Option<ParentBsuid>,
+    pub new_phone: Option<PhoneNumber>,
 }
 
 /// Why a message could not be read.
@@ -37,6 +54,8 @@ pub enum InboundError {
     NoIdentity,
     #[error("invalid {field}: {problem}")]
     Identity { field: &'static str, problem: String },
+    #[error("group messages are not supported")]
+    Group,
 }
 
 /// Reads one `messages[]` item with the change's `contacts[]`.
@@ -45,6 +64,9 @@ pub enum InboundError {
 /// When the message lacks its id, timestamp or type, or names no valid identity.
 pub fn read_message(raw: &Value, contacts: &[ContactInfo]) -> Result<InboundMessage, InboundError> {
     let head: MessageHead = read_value("messages", raw).map_err(InboundError::Shape)?;
+    if raw.get("group_id").is_some() {
+        return Err(InboundError::Group);
+    }
     let contact = matching_contact(&head, contacts);
     let phone_text = head.from.as_deref().or(contact.and_then(|c| c.wa_id.as_deref()));
     let bsuid_text = head.from_user_id.as_deref().or(contact.and_then(|c| c.user_id.as_deref()));
@@ -69,7 +91,11 @@ pub fn read_message(raw: &Value, contacts: &[ContactInfo]) -> Result<InboundMess
         head.timestamp.trim().parse().map_err(|_| InboundError::Timestamp(head.timestamp.clone()))?;
     let sent_at =
         DateTime::<Utc>::from_timestamp(seconds, 0).ok_or(InboundError::Timestamp(head.timestamp.clone()))?;
+    let identity_change = (head.kind == "system").then(|| system_change(raw, identity.bsuid())).flatten();
     Ok(InboundMessage {
+        counts_for_window: head.kind != "system",
+        shared_phone: if head.kind == "contacts" { requested_phone(raw) } else { None },
+        identity_change,
         summary: summarize(&head.kind, raw),
         content: storable_content(raw),
         wamid: head.id,
@@ -79,6 +105,36 @@ pub fn read_message(raw: &Value, contacts: &[ContactInfo]) -> Result<InboundMess
         profile_name,
         kind: head.kind,
         sent_at,
+    })
+}
+
+/// The phone of a `contacts` message sent with the request-contact-info button.
+fn requested_phone(raw: &Value) -> Option<PhoneNumber> {
+    raw.get("contacts")?.as_array()?.iter().find_map(|card| {
+        if card.get("origin").and_then(Value::as_str) != Some("contact_request") {
+            return None;
+        }
+        card.get("phones")?.as_array()?.iter().find_map(|p| {
+            let wa_id =
+                p.get("wa_id").and_then(Value::as_str).and_then(|d| PhoneNumber::from_whatsapp(d).ok());
+            wa_id.or_else(|| p.get("phone").and_then(Value::as_str).and_then(|d| PhoneNumber::parse(d).ok()))
+        })
+    })
+}
+
+/// The new identity in a `system` message about a changed number or BSUID.
+fn system_change(raw: &Value, sender: Option<&Bsuid>) -> Option<IdentityChange> {
+    let system = raw.get("system")?;
+    let kind = system.get("type").and_then(Value::as_str)?;
+    if kind != "user_changed_user_id" && kind != "user_changed_number" {
+        return None;
+    }
+    let text = |key: &str| system.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    Some(IdentityChange {
+        previous_bsuid: sender.cloned(),
+        new_bsuid: text("user_id").and_then(|b| Bsuid::parse(b).ok()),
+        new_parent_bsuid: text("parent_user_id").and_then(|b| ParentBsuid::parse(b).ok()),
+        new_phone: text("wa_id").and_then(|p| PhoneNumber::from_whatsapp(p).ok()),
     })
 }
 
@@ -213,6 +269,42 @@ mod tests {
         for (kind, raw, expected) in cases {
             assert_eq!(summarize(kind, &raw), expected, "{kind}");
         }
+    }
+
+    #[test]
+    fn only_a_requested_contact_card_shares_the_phone() {
+        let contacts = vec![ContactInfo { user_id: Some("US.1349".into()), ..Default::default() }];
+        let mut raw = json!({
+            "id": "wamid.x", "timestamp": "1749416383", "type": "contacts", "from_user_id": "US.1349",
+            "contacts": [{ "origin": "contact_request", "phones": [{ "phone": "+16505551234", "wa_id": "16505551234", "type": "CELL" }] }]
+        });
+        let m = read_message(&raw, &contacts).unwrap();
+        assert_eq!(m.shared_phone.unwrap().as_str(), "+16505551234");
+        raw["contacts"][0]["origin"] = json!("other");
+        raw["contacts"][0]["name"] = json!({ "formatted_name": "Ana" });
+        let m = read_message(&raw, &contacts).unwrap();
+        assert_eq!(m.shared_phone, None);
+        assert_eq!(m.summary, "[contact] Ana");
+    }
+
+    #[test]
+    fn system_messages_announce_a_new_bsuid_and_do_not_open_the_window() {
+        let raw = json!({
+            "from_user_id": "US.1111", "id": "wamid.x", "timestamp": "1749416383", "type": "system",
+            "system": { "body": "User A changed from US.1111 to US.2222", "user_id": "US.2222", "parent_user_id": "US.ENT.3", "type": "user_changed_user_id" }
+        });
+        let m = read_message(&raw, &[]).unwrap();
+        assert!(!m.counts_for_window);
+        let change = m.identity_change.unwrap();
+        assert_eq!(change.previous_bsuid.unwrap().as_str(), "US.1111");
+        assert_eq!(change.new_bsuid.unwrap().as_str(), "US.2222");
+        assert_eq!(change.new_parent_bsuid.unwrap().as_str(), "US.ENT.3");
+    }
+
+    #[test]
+    fn group_messages_are_refused() {
+        let raw = json!({"from_user_id": "US.1", "group_id": "g1", "id": "wamid.x", "timestamp": "1", "type": "text"});
+        assert!(matches!(read_message(&raw, &[]), Err(InboundError::Group)));
     }
 
     #[test]

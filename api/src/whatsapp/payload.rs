@@ -98,3 +98,85 @@ pub struct MessageHead {
 pub fn read_value<T: for<'de> Deserialize<'de>>(field: &str, value: &Value) -> Result<T, String> {
     T::deserialize(value).map_err(|e| format!("unreadable {field} change: {e}"))
 }
+
+/// One item of `statuses[]`.
+#[derive(Debug, Deserialize)]
+pub struct StatusItem {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub recipient_id: Option<String>,
+    #[serde(default)]
+    pub recipient_user_id: Option<String>,
+    /// The parent BSUID under its current name…
+    #[serde(default)]
+    pub recipient_parent_user_id: Option<String>,
+    /// …its name from April 2026…
+    #[serde(default)]
+    pub parent_recipient_user_id: Option<String>,
+    /// …and its first name.
+    #[serde(default)]
+    pub parent_user_id: Option<String>,
+    #[serde(default)]
+    pub errors: Vec<StatusError>,
+}
+
+impl StatusItem {
+    /// The parent BSUID, whichever of its three names Meta used.
+    #[must_use]
+    pub fn parent_bsuid(&self) -> Option<&str> {
+        self.recipient_parent_user_id
+            .as_deref()
+            .or(self.parent_recipient_user_id.as_deref())
+            .or(self.parent_user_id.as_deref())
+    }
+}
+
+/// `statuses[].errors[]`.
+#[derive(Debug, Deserialize)]
+pub struct StatusError {
+    #[serde(default)]
+    pub code: Option<i64>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The value of a `user_id_update` change.
+#[derive(Debug, Deserialize)]
+pub struct UserIdUpdateValue {
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub user_id_update: Vec<UserIdUpdate>,
+}
+
+/// One BSUID rotation.
+#[derive(Debug, Deserialize)]
+pub struct UserIdUpdate {
+    #[serde(default)]
+    pub wa_id: Option<String>,
+    pub user_id: PreviousCurrent,
+    #[serde(default)]
+    pub parent_user_id: Option<PreviousCurrent>,
+}
+
+/// `{"previous": …, "current": …}`.
+#[derive(Debug, Deserialize)]
+pub struct PreviousCurrent {
+    #[serde(default)]
+    pub previous: Option<String>,
+    #[serde(default)]
+    pub current: Option<String>,
+}
+
+/// The value of a `business_username_update(s)` change.
+#[derive(Debug, Deserialize)]
+pub struct BusinessUsernameUpdate {
+    pub display_phone_number: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    pub status: String,
+}

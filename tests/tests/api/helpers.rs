@@ -13,6 +13,7 @@ use chrono::Utc;
 use domain::{AgentId, ConversationId, WorkspaceId};
 use persistence::entities::business_number;
 use persistence::{Database, business_numbers};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
@@ -220,6 +221,13 @@ impl TestApp {
     /// A workspace with an admin, a business number and a token.
     pub async fn tenant(&self, name: &str) -> Tenant {
         let phone_number_id = format!("{}", 100_000_000_000u64 + u64::from(rand_u32()));
+        let waba = format!("{}", 200_000_000_000u64 + u64::from(rand_u32()));
+        self.tenant_with(name, &phone_number_id, &waba).await
+    }
+
+    /// A workspace whose business number has the given Meta ids (display number 15550783881).
+    pub async fn tenant_with(&self, name: &str, phone_number_id: &str, waba_id: &str) -> Tenant {
+        let phone_number_id = phone_number_id.to_owned();
         let created: Bootstrapped = bootstrap(
             &self.db,
             &BootstrapInput {
@@ -229,7 +237,7 @@ impl TestApp {
                 business_number: Some(BusinessNumberInput {
                     phone_number_id,
                     display_phone_number: "15550783881".to_owned(),
-                    waba_id: "102290129340398".to_owned(),
+                    waba_id: waba_id.to_owned(),
                     portfolio_id: format!("{}", 500_000_000u64 + u64::from(rand_u32())),
                     business_name: None,
                 }),
@@ -286,6 +294,75 @@ impl TestApp {
         assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
         body["data"].clone()
     }
+}
+
+impl TestApp {
+    /// Posts a raw body to the WhatsApp webhook with the given signature header.
+    pub async fn post_webhook_raw(&self, body: Vec<u8>, signature: Option<String>) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.url("/webhooks/whatsapp"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature-256", signature);
+        }
+        let response = request.send().await.expect("webhook request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Posts a webhook signed with the test app secret.
+    pub async fn post_webhook(&self, body: &Value) -> (u16, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let signature = sign(&bytes);
+        self.post_webhook_raw(bytes, Some(signature)).await
+    }
+
+    /// Delivers customer messages through the signed HTTP webhook; returns the summary.
+    pub async fn deliver(&self, tenant: &Tenant, messages: &[&Inbound]) -> Value {
+        let mut value = messages[0].value(&tenant.number.phone_number_id);
+        for extra in &messages[1..] {
+            let v = extra.value(&tenant.number.phone_number_id);
+            value["contacts"].as_array_mut().unwrap().push(v["contacts"][0].clone());
+            value["messages"].as_array_mut().unwrap().push(v["messages"][0].clone());
+        }
+        let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": tenant.number.waba_id, "changes": [{ "field": "messages", "value": value }] }] });
+        let (status, summary) = self.post_webhook(&body).await;
+        assert_eq!(status, 200, "{summary}");
+        summary
+    }
+
+    /// Counts rows of a table.
+    pub async fn count(&self, table: &str) -> i64 {
+        let conn = self.db.conn();
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+/// `X-Hub-Signature-256` for a body, with the test app secret.
+pub fn sign(body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"test-app-secret").unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A payload from `tests/data/payloads`, with Meta's `<PLACEHOLDERS>` filled in.
+pub fn fixture(name: &str, fill: &[(&str, &str)]) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/payloads").join(name);
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (placeholder, value) in fill {
+        text = text.replace(&format!("<{placeholder}>"), value);
+    }
+    serde_json::from_str(&text).unwrap()
 }
 
 /// The `extensions.code` of the first error.

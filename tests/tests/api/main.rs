@@ -15,3 +15,4 @@ mod isolation;
 mod mutations;
 mod schema;
 mod storage;
+mod webhooks;

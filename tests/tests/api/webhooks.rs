@@ -1,0 +1,466 @@
+//! The WhatsApp webhook: handshake, signatures, every reference payload, threading scenarios,
+//! statuses, duplicates, dead letters and privacy.
+
+use chrono::{Duration, Utc};
+use persistence::entities::message;
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use serde_json::{Value, json};
+
+use crate::helpers::{Inbound, Tenant, TestApp, fixture, sign};
+
+const BSUID: &str = "US.13491208655302741918";
+const NEW_BSUID: &str = "US.77771208655302741918";
+
+fn fill(t: &Tenant, status: &str, wamid: &str, username: &str) -> Vec<(&'static str, String)> {
+    let now = Utc::now().timestamp().to_string();
+    vec![
+        ("WHATSAPP_BUSINESS_ACCOUNT_ID", t.number.waba_id.clone()),
+        ("BUSINESS_PHONE_NUMBER_ID", t.number.phone_number_id.clone()),
+        ("BUSINESS_DISPLAY_PHONE_NUMBER", "15550783881".into()),
+        ("WEBHOOK_TRIGGER_TIMESTAMP", now.clone()),
+        ("WEBHOOK_SENT_TIMESTAMP", now),
+        ("OLD_BSUID", BSUID.into()),
+        ("NEW_BSUID", NEW_BSUID.into()),
+        ("BSUID", BSUID.into()),
+        ("OLD_PARENT_BSUID", "US.ENT.11815799212886844830".into()),
+        ("NEW_PARENT_BSUID", "US.ENT.99915799212886844830".into()),
+        ("PARENT_BSUID", "US.ENT.11815799212886844830".into()),
+        ("NEW_WHATSAPP_USER_ID", "16505559876".into()),
+        ("WHATSAPP_USER_PHONE_NUMBER", "16505551234".into()),
+        ("WHATSAPP_USER_ID", "16505551234".into()),
+        ("USER_PHONE_NUMBER", "16505551234".into()),
+        ("USER_WA_ID", "16505551234".into()),
+        ("USERNAME", username.into()),
+        ("WHATSAPP_USER_PROFILE_NAME", "Pablo Morales".into()),
+        ("USER_DISPLAY_NAME", "Pablo Morales".into()),
+        ("WHATSAPP_USER_NAME", "Pablo Morales".into()),
+        ("WHATSAPP_MESSAGE_ID", wamid.into()),
+        ("MESSAGE_TEXT_BODY", "Hello".into()),
+        ("GROUP_ID", "120363025246125888".into()),
+        ("ORIGIN", "contact_request".into()),
+        ("VCARD", "BEGIN:VCARD\\nEND:VCARD".into()),
+        ("USER_PHONE_NUMBER_TYPE", "CELL".into()),
+        ("SYSTEM_CHANGE_TYPE", "user_changed_user_id".into()),
+        ("STATUS", status.into()),
+    ]
+}
+
+fn load(name: &str, t: &Tenant, status: &str) -> Value {
+    let wamid = format!("wamid.FIXTURE{}", uuid::Uuid::new_v4().simple());
+    // Business username webhooks carry the business's username; message webhooks a customer's.
+    let username = if name.starts_with("business_username") { "jaspers.market" } else { "@pablomorales" };
+    let pairs = fill(t, status, &wamid, username);
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fixture(name, &refs)
+}
+
+fn summary_of(body: &Value, key: &str) -> u64 {
+    body[key].as_u64().unwrap_or_else(|| panic!("no {key} in {body}"))
+}
+
+async fn the_subscription_handshake_echoes_the_challenge(app: TestApp) {
+    let get = |query: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.client.get(app.url(&format!("/webhooks/whatsapp?{query}"))).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(
+        get("hub.mode=subscribe&hub.verify_token=test-verify-token&hub.challenge=1158201444").await,
+        (200, "1158201444".to_owned())
+    );
+    assert_eq!(get("hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1").await.0, 403);
+    assert_eq!(get("hub.mode=unsubscribe&hub.verify_token=test-verify-token&hub.challenge=1").await.0, 403);
+    assert_eq!(get("hub.challenge=1").await.0, 403);
+}
+
+async fn bad_signatures_and_malformed_json_store_nothing(app: TestApp) {
+    let t = app.tenant_with("Acme", "106540352242922", "102290129340398").await;
+    let body =
+        serde_json::to_vec(&load("inbound_text_username_only_phone_hidden_with_parent_bsuid.json", &t, ""))
+            .unwrap();
+    let (status, _) = app.post_webhook_raw(body.clone(), None).await;
+    assert_eq!(status, 401, "missing signature");
+    let (status, _) = app.post_webhook_raw(body.clone(), Some("sha256=00ff".into())).await;
+    assert_eq!(status, 401, "wrong signature");
+    let mut tampered = body.clone();
+    tampered[10] ^= 1;
+    let (status, _) = app.post_webhook_raw(tampered, Some(sign(&body))).await;
+    assert_eq!(status, 401, "signature of another body");
+    let garbage = b"{\"object\": \"whatsapp_business_account\", \"entry\": [".to_vec();
+    let (status, reply) = app.post_webhook_raw(garbage.clone(), Some(sign(&garbage))).await;
+    assert_eq!(status, 400);
+    assert!(reply["error"].as_str().unwrap().contains("not a WhatsApp webhook"), "{reply}");
+    let wrong_shape = br#"{"entry": {"not": "a list"}}"#.to_vec();
+    let (status, _) = app.post_webhook_raw(wrong_shape.clone(), Some(sign(&wrong_shape))).await;
+    assert_eq!(status, 400);
+    for table in ["conversations", "messages", "events", "dead_letters"] {
+        assert_eq!(app.count(table).await, 0, "{table}");
+    }
+    let huge = vec![b' '; 5 * 1024 * 1024];
+    let (status, _) = app.post_webhook_raw(huge.clone(), Some(sign(&huge))).await;
+    assert_eq!(status, 413, "bodies over the limit are refused");
+}
+
+async fn every_reference_payload_is_answered_and_applied(app: TestApp) {
+    let t = app.tenant_with("Acme", "106540352242922", "102290129340398").await;
+    // (file, status placeholder, messages, duplicates, statuses, usernames, dead letters)
+    let cases: [(&str, &str, u64, u64, u64, u64, u64); 15] = [
+        ("inbound_text_legacy_phone_only_webhooks_overview.json", "", 1, 0, 0, 0, 0),
+        // Meta's two examples reuse one wamid: the second is the same message, so a duplicate.
+        ("inbound_text_username_only_phone_hidden_with_parent_bsuid.json", "", 0, 1, 0, 0, 0),
+        ("inbound_text_syntax_all_identity_fields.json", "", 0, 0, 0, 0, 1), // a group message
+        ("call_permission_reply_webhook_syntax.json", "", 1, 0, 0, 0, 0),
+        ("contacts_webhook_contact_shared_syntax.json", "", 1, 0, 0, 0, 0),
+        ("system_user_changed_user_id_syntax.json", "", 1, 0, 0, 0, 0),
+        ("user_id_update_webhook_syntax.json", "", 0, 0, 0, 0, 0),
+        ("status_delivered_sent_to_bsuid_phone_hidden.json", "", 0, 0, 0, 0, 0),
+        ("status_delivered_sent_to_phone_user_has_username_parent_bsuid.json", "", 0, 0, 0, 0, 0),
+        ("status_failed_sent_to_phone.json", "", 0, 0, 0, 0, 0),
+        ("status_syntax_all_identity_fields.json", "read", 0, 0, 0, 0, 0),
+        ("business_username_update_webhook_syntax.json", "reserved", 0, 0, 0, 1, 0),
+        ("business_username_updates_webhook_plural_field_thirdparty_fixture.json", "", 0, 0, 0, 0, 1),
+        ("smb_message_echoes_webhook_syntax.json", "", 0, 0, 0, 0, 1),
+        ("user_preferences_webhook_syntax.json", "", 0, 0, 0, 0, 1),
+    ];
+    for (file, status, messages, duplicates, statuses, usernames, dead) in cases {
+        let (code, summary) = app.post_webhook(&load(file, &t, status)).await;
+        assert_eq!(code, 200, "{file}: {summary}");
+        let got = (
+            summary_of(&summary, "messages"),
+            summary_of(&summary, "duplicates"),
+            summary_of(&summary, "statuses"),
+            summary_of(&summary, "usernames"),
+            summary_of(&summary, "deadLetters"),
+        );
+        assert_eq!(got, (messages, duplicates, statuses, usernames, dead), "{file}: {summary}");
+    }
+    // Every webhook file of the reference folder is covered above.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/payloads");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let is_webhook = fixture(&name, &[]).get("object").is_some();
+        assert!(
+            !is_webhook || cases.iter().any(|c| c.0 == name),
+            "{name} is a webhook payload without a test"
+        );
+    }
+    let data = app
+        .ok(&t.token, "{ businessNumbers { username usernameStatus } deadLetters { reason } }", json!({}))
+        .await;
+    assert_eq!(
+        data["businessNumbers"][0],
+        json!({ "username": "jaspers.market", "usernameStatus": "RESERVED" })
+    );
+    let reasons: Vec<&str> =
+        data["deadLetters"].as_array().unwrap().iter().map(|d| d["reason"].as_str().unwrap()).collect();
+    assert!(reasons.contains(&"group messages are not supported"), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("smb_message_echoes")), "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| !r.contains("wappa")),
+        "another WABA's dead letter is not shown to this workspace"
+    );
+
+    // `deleted` clears the username.
+    let (code, summary) =
+        app.post_webhook(&load("business_username_update_webhook_syntax.json", &t, "deleted")).await;
+    assert_eq!((code, summary_of(&summary, "usernames")), (200, 1));
+    let data = app.ok(&t.token, "{ businessNumbers { username usernameStatus } }", json!({})).await;
+    assert_eq!(data["businessNumbers"][0], json!({ "username": null, "usernameStatus": null }));
+    let events = app
+        .ok(&t.token, r#"{ events(types: ["business_username.updated"]) { nodes { type } } }"#, json!({}))
+        .await;
+    assert_eq!(events["events"]["nodes"].as_array().unwrap().len(), 2);
+}
+
+async fn a_username_only_customer_keeps_one_thread_and_a_hidden_phone_opens_another(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let first = Inbound::hidden("US.500", "@sheena", "Sheena").ago(Duration::minutes(10));
+    app.deliver(&t, &[&first]).await;
+    app.deliver(&t, &[&first.clone().fresh_id().ago(Duration::minutes(5))]).await;
+    let list = "{ conversations { nodes { id origin displayName customer { phoneNumber } messages { nodes { text } } } } }";
+    let data = app.ok(&t.token, list, json!({})).await;
+    let nodes = data["conversations"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0]["messages"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(nodes[0]["origin"], "FIRST_CONTACT");
+
+    let phone = Inbound::with_phone("5215512345678", "MX.900", "Carlos").ago(Duration::days(2));
+    app.deliver(&t, &[&phone]).await;
+    app.deliver(&t, &[&phone.clone().fresh_id().without_phone().ago(Duration::minutes(1))]).await;
+    let query = r#"{ conversations(filter: { search: "Carlos" }) { nodes { id origin previousConversation { id } contact { id } customer { phoneNumber } } } }"#;
+    let data = app.ok(&t.token, query, json!({})).await;
+    let nodes = data["conversations"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0]["origin"], "RETURNING_CUSTOMER_HID_NUMBER");
+    assert_eq!(nodes[0]["previousConversation"]["id"], nodes[1]["id"]);
+    assert_eq!(nodes[0]["contact"], Value::Null);
+    assert_eq!(nodes[0]["customer"]["phoneNumber"], Value::Null);
+    assert_eq!(nodes[1]["customer"]["phoneNumber"], "+5215512345678");
+}
+
+async fn a_phone_shared_through_the_request_button_unlocks_capabilities(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    app.deliver(&t, &[&Inbound::hidden(BSUID, "@pablo", "Pablo")]).await;
+    // A contact card shared by hand is only a card.
+    let card = |origin: &str| {
+        let mut v = Inbound::hidden(BSUID, "@pablo", "Pablo").value(&t.number.phone_number_id);
+        v["messages"][0]["type"] = json!("contacts");
+        v["messages"][0]["contacts"] = json!([{ "origin": origin, "name": { "formatted_name": "Someone" },
+            "phones": [{ "phone": "+16505551234", "wa_id": "16505551234", "type": "CELL" }] }]);
+        v["messages"][0].as_object_mut().unwrap().remove("text");
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [{ "field": "messages", "value": v }] }] })
+    };
+    let query = "{ conversations { nodes { customer { phoneNumber phoneHidden notice } capabilities { call { allowed } templates { category allowed } } } } }";
+    assert_eq!(app.post_webhook(&card("other")).await.0, 200);
+    let data = app.ok(&t.token, query, json!({})).await;
+    assert_eq!(data["conversations"]["nodes"][0]["customer"]["phoneNumber"], Value::Null);
+    assert_eq!(app.post_webhook(&card("contact_request")).await.0, 200);
+    let data = app.ok(&t.token, query, json!({})).await;
+    let c = &data["conversations"]["nodes"][0];
+    assert_eq!(c["customer"]["phoneNumber"], "+16505551234");
+    assert_eq!(c["customer"]["notice"], Value::Null);
+    assert_eq!(c["capabilities"]["call"]["allowed"], true);
+    assert_eq!(c["capabilities"]["templates"][2], json!({ "category": "AUTHENTICATION", "allowed": true }));
+    let events = app
+        .ok(&t.token, r#"{ events(types: ["customer.phone_shared"]) { nodes { payload } } }"#, json!({}))
+        .await;
+    let shared = &events["events"]["nodes"][0]["payload"]["data"];
+    assert_eq!(shared["phoneNumber"], "+16505551234");
+    assert_eq!(shared["source"], "contact_request");
+}
+
+async fn a_bsuid_change_keeps_the_customer_on_the_same_thread(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let sheena = Inbound::hidden(BSUID, "@sheena", "Sheena").ago(Duration::minutes(30));
+    app.deliver(&t, &[&sheena]).await;
+    let system = {
+        let mut v = sheena.clone().fresh_id().value(&t.number.phone_number_id);
+        v["messages"][0]["type"] = json!("system");
+        v["messages"][0]["system"] =
+            json!({ "body": "changed", "user_id": NEW_BSUID, "type": "user_changed_user_id" });
+        v["messages"][0].as_object_mut().unwrap().remove("text");
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [{ "field": "messages", "value": v }] }] })
+    };
+    assert_eq!(app.post_webhook(&system).await.0, 200);
+    app.deliver(&t, &[&Inbound::hidden(NEW_BSUID, "@sheena", "Sheena")]).await;
+    let query =
+        "{ conversations { nodes { customer { bsuid } lastInboundAt messages { nodes { kind } } } } }";
+    let data = app.ok(&t.token, query, json!({})).await;
+    let nodes = data["conversations"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1, "{data}");
+    assert_eq!(nodes[0]["customer"]["bsuid"], NEW_BSUID);
+    let kinds: Vec<&str> = nodes[0]["messages"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["text", "system", "text"]);
+
+    // The same rotation announced again by a user_id_update changes nothing; a later one applies.
+    let update = |previous: &str, current: &str| {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [{ "field": "user_id_update", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550783881", "phone_number_id": t.number.phone_number_id },
+            "user_id_update": [{ "detail": "updated", "user_id": { "previous": previous, "current": current }, "timestamp": "1750000000" }]
+        } }] }] })
+    };
+    let (status, summary) = app.post_webhook(&update(BSUID, NEW_BSUID)).await;
+    assert_eq!((status, summary_of(&summary, "identityChanges")), (200, 0));
+    let (status, summary) = app.post_webhook(&update(NEW_BSUID, "US.31337")).await;
+    assert_eq!((status, summary_of(&summary, "identityChanges")), (200, 1));
+    app.deliver(&t, &[&Inbound::hidden("US.31337", "@sheena", "Sheena")]).await;
+    let data = app.ok(&t.token, "{ conversations { nodes { customer { bsuid } } } }", json!({})).await;
+    assert_eq!(data["conversations"]["nodes"].as_array().unwrap().len(), 1);
+}
+
+async fn statuses_move_forward_only_and_keep_failure_details(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let conversation = app.deliver(&t, &[&Inbound::with_phone("16505551234", BSUID, "Pablo")]).await;
+    assert_eq!(conversation["messages"], 1);
+    let data = app.ok(&t.token, "{ conversations { nodes { id } } }", json!({})).await;
+    let conversation_id: uuid::Uuid =
+        data["conversations"]["nodes"][0]["id"].as_str().unwrap().parse().unwrap();
+    let outbound = |wamid: &str| message::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        workspace_id: Set(t.workspace.as_uuid()),
+        conversation_id: Set(conversation_id),
+        business_number_id: Set(t.number.id),
+        direction: Set("OUTBOUND".into()),
+        channel: Set("WHATSAPP".into()),
+        kind: Set("text".into()),
+        text: Set(Some("Hi".into())),
+        content: Set(None),
+        template_id: Set(None),
+        template_name: Set(None),
+        template_category: Set(None),
+        status: Set("SENT".into()),
+        external_id: Set(Some(wamid.into())),
+        error_code: Set(None),
+        error_title: Set(None),
+        author_agent_id: Set(None),
+        idempotency_key: Set(None),
+        attempts: Set(1),
+        next_attempt_at: Set(None),
+        sent_at: Set(Utc::now()),
+        created_at: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
+    };
+    message::Entity::insert(outbound("wamid.OUT1")).exec(app.db.conn()).await.unwrap();
+    message::Entity::insert(outbound("wamid.OUT2")).exec(app.db.conn()).await.unwrap();
+    let status = |id: &str, status: &str, extra: Value| {
+        let mut s =
+            json!({ "id": id, "status": status, "timestamp": "1750030073", "recipient_id": "16505551234" });
+        for (k, v) in extra.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550783881", "phone_number_id": t.number.phone_number_id },
+            "statuses": [s]
+        } }] }] })
+    };
+    for (id, s, applied) in [
+        ("wamid.OUT1", "read", 1),
+        ("wamid.OUT1", "delivered", 0),
+        ("wamid.OUT1", "read", 0),
+        ("wamid.UNKNOWN", "read", 0),
+    ] {
+        let (code, summary) =
+            app.post_webhook(&status(id, s, json!({ "parent_recipient_user_id": "US.ENT.5" }))).await;
+        assert_eq!((code, summary_of(&summary, "statuses")), (200, applied), "{id} {s}");
+    }
+    let failed = json!({ "errors": [{ "code": 131049, "title": "This message was not delivered to maintain healthy ecosystem engagement." }] });
+    let (code, summary) = app.post_webhook(&status("wamid.OUT2", "failed", failed)).await;
+    assert_eq!((code, summary_of(&summary, "statuses")), (200, 1));
+    let query = "{ conversations { nodes { customer { parentBsuid } messages { nodes { externalId status errorCode errorTitle } } } } }";
+    let data = app.ok(&t.token, query, json!({})).await;
+    let c = &data["conversations"]["nodes"][0];
+    assert_eq!(c["customer"]["parentBsuid"], "US.ENT.5", "a status adds a missing parent BSUID");
+    let messages = c["messages"]["nodes"].as_array().unwrap();
+    let by_id = |id: &str| messages.iter().find(|m| m["externalId"] == id).unwrap().clone();
+    assert_eq!(by_id("wamid.OUT1")["status"], "READ");
+    assert_eq!(by_id("wamid.OUT2")["status"], "FAILED");
+    assert_eq!(by_id("wamid.OUT2")["errorCode"], 131049);
+    let events = app
+        .ok(&t.token, r#"{ events(types: ["message.status_updated"]) { nodes { type } } }"#, json!({}))
+        .await;
+    assert_eq!(events["events"]["nodes"].as_array().unwrap().len(), 2);
+}
+
+async fn duplicates_change_nothing_and_batches_store_what_they_can(app: TestApp) {
+    let t = app.tenant_with("Acme", "106540352242922", "102290129340398").await;
+    let payload = load("inbound_text_username_only_phone_hidden_with_parent_bsuid.json", &t, "");
+    let (_, first) = app.post_webhook(&payload).await;
+    assert_eq!(summary_of(&first, "messages"), 1);
+    let events_before = app.count("events").await;
+    let (code, second) = app.post_webhook(&payload).await;
+    assert_eq!((code, summary_of(&second, "messages"), summary_of(&second, "duplicates")), (200, 0, 1));
+    assert_eq!(app.count("events").await, events_before, "a duplicate writes no event");
+    assert_eq!(app.count("messages").await, 1);
+
+    let a = Inbound::hidden("US.1", "@one", "One").value(&t.number.phone_number_id);
+    let b = Inbound::with_phone("16505550002", "US.2", "Two").value(&t.number.phone_number_id);
+    let mut unroutable = Inbound::hidden("US.3", "@three", "Three").value("999999999");
+    unroutable["metadata"]["phone_number_id"] = json!("999999999");
+    let batch = json!({ "object": "whatsapp_business_account", "entry": [
+        { "id": t.number.waba_id, "changes": [{ "field": "messages", "value": a }, { "field": "messages", "value": unroutable }] },
+        { "id": "777", "changes": [{ "field": "messages", "value": b }] },
+    ] });
+    let (code, summary) = app.post_webhook(&batch).await;
+    assert_eq!(code, 200);
+    assert_eq!((summary_of(&summary, "messages"), summary_of(&summary, "deadLetters")), (2, 1), "{summary}");
+    let data = app
+        .ok(&t.token, "{ deadLetters { reason payload } conversations { nodes { displayName } } }", json!({}))
+        .await;
+    assert_eq!(data["deadLetters"][0]["reason"], "unknown phone_number_id \"999999999\"");
+    assert!(data["deadLetters"][0]["payload"].as_str().unwrap().contains("@three"), "kept whole");
+    assert_eq!(data["conversations"]["nodes"].as_array().unwrap().len(), 3);
+}
+
+async fn nothing_stored_reveals_a_hidden_phone(app: TestApp) {
+    let t = app.tenant_with("Acme", "106540352242922", "102290129340398").await;
+    // This wamid base64-decodes to a blob containing the phone 16503879439.
+    let payload = load("inbound_text_username_only_phone_hidden_with_parent_bsuid.json", &t, "");
+    let wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.post_webhook(&payload).await.0, 200);
+    let conn = app.db.conn();
+    for row in message::Entity::find().all(conn).await.unwrap() {
+        let text = format!("{row:?}");
+        assert!(!text.contains(&wamid) && !text.contains("HBgL") && !text.contains("16503879439"), "{text}");
+        assert!(row.external_id.unwrap().starts_with("sha256:"));
+    }
+    for row in persistence::entities::event::Entity::find().all(conn).await.unwrap() {
+        let text = row.payload.to_string();
+        assert!(!text.contains(&wamid) && !text.contains("16503879439"), "{text}");
+    }
+}
+
+on_both!(
+    the_subscription_handshake_echoes_the_challenge,
+    bad_signatures_and_malformed_json_store_nothing,
+    every_reference_payload_is_answered_and_applied,
+    a_username_only_customer_keeps_one_thread_and_a_hidden_phone_opens_another,
+    a_phone_shared_through_the_request_button_unlocks_capabilities,
+    a_bsuid_change_keeps_the_customer_on_the_same_thread,
+    statuses_move_forward_only_and_keep_failure_details,
+    duplicates_change_nothing_and_batches_store_what_they_can,
+    nothing_stored_reveals_a_hidden_phone,
+);
+
+/// PostgreSQL only: SQLite is a file in the process and has no outage to simulate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_answers_503_and_the_retry_is_stored_once() {
+    use sea_orm::ConnectionTrait;
+    let Some(app) = crate::helpers::spawn(crate::helpers::Backend::Postgres).await else {
+        crate::helpers::postgres_skipped(module_path!());
+        return;
+    };
+    let t = app.tenant("Acme").await;
+    let base = std::env::var("PARLEY_TEST_POSTGRES_URL").unwrap();
+    let name = app.database_url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let admin = sea_orm::Database::connect(base.as_str()).await.unwrap();
+    let outage = |allow: bool| {
+        let admin = &admin;
+        let name = name.clone();
+        async move {
+            admin
+                .execute_unprepared(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allow}"))
+                .await
+                .unwrap();
+            if !allow {
+                admin
+                    .execute_unprepared(&format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    let message = Inbound::hidden("US.404", "@patient", "Patient");
+    let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [
+        { "field": "messages", "value": message.value(&t.number.phone_number_id) }
+    ] }] });
+    outage(false).await;
+    let (status, reply) = app.post_webhook(&body).await;
+    assert_eq!(status, 503, "{reply}");
+    outage(true).await;
+    let mut stored = None;
+    for _ in 0..20 {
+        let (status, reply) = app.post_webhook(&body).await;
+        if status == 200 {
+            stored = Some(reply);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let reply = stored.expect("the retry is accepted once the database is back");
+    assert_eq!(summary_of(&reply, "messages"), 1);
+    let (_, again) = app.post_webhook(&body).await;
+    assert_eq!(summary_of(&again, "duplicates"), 1);
+    assert_eq!(app.count("messages").await, 1);
+    assert_eq!(app.count("conversations").await, 1);
+}
