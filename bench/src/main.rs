@@ -1,0 +1,297 @@
+//! `parley-bench`: measures Parley over real HTTP against a baseline taken in the same run on
+//! the same database, and prints a table and one JSON line.
+//!
+//! ```text
+//! cargo run --release -p bench -- ingest [--database-url URL] [--requests N] [--concurrency C]
+//! ```
+//!
+//! Without `--database-url` a fresh SQLite file is used; with a PostgreSQL URL a fresh
+//! database is created beside the one named (which is only used to create it). The server
+//! runs as a child process (this binary in server mode) so its peak RSS is its own.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use hmac::Mac;
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
+const APP_SECRET: &str = "bench-app-secret";
+
+#[derive(Parser)]
+#[command(name = "parley-bench", about = "Load scenarios for Parley")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Signed single-message WhatsApp webhooks (new and existing threads, 30% without phone)
+    /// versus single-row INSERT commits through the same driver at the same concurrency.
+    Ingest {
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// Internal: run the server (the child process of a scenario).
+    #[command(hide = true)]
+    Server {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().scenario {
+        Scenario::Server { database_url, listen } => server(&database_url, &listen).await,
+        Scenario::Ingest { database_url, requests, concurrency } => ingest(database_url, requests, concurrency).await,
+    }
+}
+
+async fn server(database_url: &str, listen: &str) -> anyhow::Result<()> {
+    let mut config = api::Config::new(database_url, SECRET)?;
+    config.listen = listen.parse()?;
+    config.pool.max_connections = 32;
+    config.whatsapp.app_secret = Some(APP_SECRET.to_owned().into());
+    api::Application::build(config).await?.run_until_stopped().await
+}
+
+/// A fresh database for one run.
+async fn fresh_database(url: Option<String>) -> anyhow::Result<(String, &'static str)> {
+    match url {
+        None => {
+            let path = std::env::temp_dir().join(format!("parley-bench-{}.db", uuid::Uuid::new_v4().simple()));
+            Ok((format!("sqlite://{}?mode=rwc", path.display()), "SQLite"))
+        }
+        Some(url) if url.starts_with("sqlite:") => Ok((url, "SQLite")),
+        Some(base) => {
+            let name = format!("parley_bench_{}", uuid::Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(base.as_str()).await.context("connect to --database-url")?;
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+            admin.close().await?;
+            let server = base.split('?').next().unwrap_or(&base).rsplit_once('/').map_or(base.as_str(), |(s, _)| s).to_owned();
+            Ok((format!("{server}/{name}"), "PostgreSQL"))
+        }
+    }
+}
+
+struct Run {
+    requests: usize,
+    elapsed: Duration,
+    latencies: Histogram<u64>,
+}
+
+impl Run {
+    fn throughput(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn ms(&self, q: f64) -> f64 {
+        self.latencies.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+fn histogram() -> anyhow::Result<Histogram<u64>> {
+    Ok(Histogram::new_with_bounds(1, 60_000_000, 3)?)
+}
+
+/// Runs `total` operations over `concurrency` tasks; `op(i)` performs operation `i`.
+async fn drive<F, Fut>(total: usize, concurrency: usize, op: F) -> anyhow::Result<Run>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let op = Arc::clone(&op);
+        let next = Arc::clone(&next);
+        tasks.push(tokio::spawn(async move {
+            let mut h = histogram()?;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t = Instant::now();
+                op(i).await?;
+                h.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+            }
+            anyhow::Ok(h)
+        }));
+    }
+    let mut latencies = histogram()?;
+    for task in tasks {
+        latencies.add(task.await??)?;
+    }
+    Ok(Run { requests: total, elapsed: started.elapsed(), latencies })
+}
+
+fn sign(body: &[u8]) -> anyhow::Result<String> {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(APP_SECRET.as_bytes())?;
+    mac.update(body);
+    Ok(format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+async fn ingest(database_url: Option<String>, requests: usize, concurrency: usize) -> anyhow::Result<()> {
+    let (url, backend) = fresh_database(database_url).await?;
+    let mut config = api::Config::new(&url, SECRET)?;
+    config.pool.max_connections = u32::try_from(concurrency).unwrap_or(32);
+    let db = api::startup::connect_and_migrate(&config).await?;
+    let input = api::service::workspaces::BootstrapInput {
+        workspace_name: "Bench".into(),
+        admin_email: "bench@example.com".into(),
+        admin_name: "Bench".into(),
+        business_number: Some(api::service::workspaces::BusinessNumberInput {
+            phone_number_id: "106540352242922".into(),
+            display_phone_number: "15550783881".into(),
+            waba_id: "102290129340398".into(),
+            portfolio_id: "506914307656634".into(),
+            business_name: None,
+        }),
+    };
+    api::service::workspaces::bootstrap(&db, &input, chrono::Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.message()))?;
+
+    // Baseline: durable single-row INSERT commits through the same driver and pool size.
+    db.conn().execute_unprepared("CREATE TABLE bench_baseline (id TEXT PRIMARY KEY, body TEXT NOT NULL)").await?;
+    let conn = db.conn().clone();
+    let baseline = drive(requests, concurrency, move |i| {
+        let conn = conn.clone();
+        async move {
+            let sql = format!("INSERT INTO bench_baseline (id, body) VALUES ('{}', 'row {i}')", uuid::Uuid::now_v7());
+            conn.execute_unprepared(&sql).await?;
+            Ok(())
+        }
+    })
+    .await?;
+
+    // The server, as a child process.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["server", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..200 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if !ready {
+        bail!("the server did not become ready");
+    }
+
+    // Customers: a quarter as many as messages, so most messages join an existing thread;
+    // 30% of them hide their phone.
+    let customers = (requests / 4).max(1);
+    let started_at = chrono::Utc::now().timestamp();
+    let url_webhook = format!("{base}/webhooks/whatsapp");
+    let c = client.clone();
+    let run = drive(requests, concurrency, move |i| {
+        let client = c.clone();
+        let url = url_webhook.clone();
+        async move {
+            let customer = (i * 7_919) % customers;
+            let hidden = customer % 10 < 3;
+            let bsuid = format!("US.{}", 10_000_000 + customer);
+            let mut contact = json!({ "profile": { "name": format!("Customer {customer}"), "username": format!("@customer{customer}") }, "user_id": bsuid });
+            let mut message = json!({
+                "from_user_id": bsuid,
+                "id": format!("wamid.BENCH{}", uuid::Uuid::new_v4().simple()),
+                "timestamp": (started_at - 60).to_string(),
+                "type": "text",
+                "text": { "body": format!("message {i}") },
+            });
+            if !hidden {
+                let phone = format!("1650{:07}", customer);
+                contact["wa_id"] = json!(phone);
+                message["from"] = json!(phone);
+            }
+            let body = serde_json::to_vec(&json!({
+                "object": "whatsapp_business_account",
+                "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
+                    "contacts": [contact], "messages": [message],
+                } }] }],
+            }))?;
+            let response = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", sign(&body)?)
+                .body(body)
+                .send()
+                .await?;
+            if !response.status().is_success() {
+                bail!("webhook answered {}", response.status());
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let rss = peak_rss_mb(pid);
+    child.kill().await.ok();
+
+    let stored: i64 = {
+        let row = db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(db.backend(), "SELECT COUNT(*) AS n FROM messages"))
+            .await?
+            .context("count")?;
+        row.try_get("", "n")?
+    };
+    if usize::try_from(stored).unwrap_or(0) != requests {
+        bail!("{stored} messages stored for {requests} acknowledged webhooks");
+    }
+    let ratio = run.throughput() / baseline.throughput();
+    println!("ingest on {backend}, {requests} webhooks, {concurrency} concurrent senders, {} (every acknowledged webhook verified stored)", chrono::Utc::now().format("%Y-%m-%d"));
+    println!("{:<28} {:>10} {:>9} {:>9} {:>9}", "", "per sec", "p50 ms", "p99 ms", "p99.9 ms");
+    for (name, r) in [("signed webhooks", &run), ("baseline: INSERT commits", &baseline)] {
+        println!("{:<28} {:>10.0} {:>9.2} {:>9.2} {:>9.2}", name, r.throughput(), r.ms(0.5), r.ms(0.99), r.ms(0.999));
+    }
+    println!("ratio to baseline: {ratio:.2}   server peak RSS: {rss:.0} MB");
+    let line = json!({
+        "scenario": "ingest", "backend": backend, "requests": requests, "concurrency": concurrency,
+        "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
+        "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
+        "ratio": ratio, "server_peak_rss_mb": rss,
+    });
+    println!("{line}");
+    Ok(())
+}
