@@ -97,6 +97,18 @@ struct ServeArgs {
     /// Cloud API access token; unset means the sandbox gateway (no network).
     #[arg(long, env = "PARLEY_WHATSAPP_ACCESS_TOKEN", hide_env_values = true)]
     whatsapp_access_token: Option<String>,
+    /// Twilio-compatible SMS API base URL; with the three settings below it enables real SMS.
+    #[arg(long, env = "PARLEY_SMS_API_BASE")]
+    sms_api_base: Option<String>,
+    /// SMS account SID.
+    #[arg(long, env = "PARLEY_SMS_ACCOUNT_SID")]
+    sms_account_sid: Option<String>,
+    /// SMS auth token.
+    #[arg(long, env = "PARLEY_SMS_AUTH_TOKEN", hide_env_values = true)]
+    sms_auth_token: Option<String>,
+    /// SMS sender (E.164 number).
+    #[arg(long, env = "PARLEY_SMS_FROM")]
+    sms_from: Option<String>,
     /// Production mode: no introspection, no GraphiQL.
     #[arg(long, env = "PARLEY_PRODUCTION", default_value_t = false)]
     production: bool,
@@ -212,6 +224,26 @@ impl ServeArgs {
             access_token: non_empty_secret(self.whatsapp_access_token),
         };
         config.graphql = GraphqlConfig { production: self.production, ..GraphqlConfig::default() };
+        config.sms = match (
+            self.sms_api_base,
+            self.sms_account_sid,
+            non_empty_secret(self.sms_auth_token),
+            self.sms_from,
+        ) {
+            (None, None, None, None) => None,
+            (Some(api_base), Some(account_sid), Some(auth_token), Some(from)) => {
+                if !api_base.starts_with("http://") && !api_base.starts_with("https://") {
+                    return Err(ConfigError::new("PARLEY_SMS_API_BASE", "must be an http(s) URL"));
+                }
+                Some(crate::gateway::sms::SmsConfig { api_base, account_sid, auth_token, from })
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "PARLEY_SMS_API_BASE",
+                    "set all of PARLEY_SMS_API_BASE, PARLEY_SMS_ACCOUNT_SID, PARLEY_SMS_AUTH_TOKEN and PARLEY_SMS_FROM, or none",
+                ));
+            }
+        };
         Ok(config)
     }
 }

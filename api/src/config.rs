@@ -77,6 +77,10 @@ pub struct Config {
     pub jwt: JwtConfig,
     pub whatsapp: WhatsappConfig,
     pub graphql: GraphqlConfig,
+    /// Twilio-compatible SMS provider; unset: the SMS sandbox.
+    pub sms: Option<crate::gateway::sms::SmsConfig>,
+    /// Retries of outbound deliveries.
+    pub delivery: crate::delivery::RetryPolicy,
     /// How long in-flight requests may run after SIGTERM before the server stops anyway.
     pub shutdown_grace: Duration,
 }
@@ -106,6 +110,8 @@ impl Config {
                 access_token: None,
             },
             graphql: GraphqlConfig::default(),
+            sms: None,
+            delivery: crate::delivery::RetryPolicy::default(),
             shutdown_grace: Duration::from_secs(20),
         })
     }

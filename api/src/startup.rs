@@ -12,6 +12,9 @@ use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::delivery::{DeliveryHandle, Worker};
+use crate::gateway::sms::SmsGateway;
+use crate::gateway::whatsapp::WhatsappGateway;
 use crate::graphql::schema_builder;
 use crate::http;
 use crate::state::AppState;
@@ -49,12 +52,13 @@ impl Application {
     /// On a configuration or bind failure.
     pub async fn build_with_db(config: Config, db: Database) -> anyhow::Result<Self> {
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
-        let schema = schema_builder(&config.graphql).data(db.clone()).finish();
+        let delivery = DeliveryHandle::default();
+        let schema = schema_builder(&config.graphql).data(db.clone()).data(delivery.clone()).finish();
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("PARLEY_LISTEN: cannot listen on {}", config.listen))?;
         let address = listener.local_addr().context("failed to read the bound address")?;
-        let state = AppState { db, auth, schema, config: Arc::new(config) };
+        let state = AppState { db, auth, schema, config: Arc::new(config), delivery };
         Ok(Self { listener, address, state })
     }
 
@@ -89,15 +93,24 @@ impl Application {
     /// When serving fails.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace;
+        let config = &self.state.config;
+        let worker = Worker {
+            db: self.state.db.clone(),
+            whatsapp: WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?,
+            sms: SmsGateway::new(config.sms.as_ref())?,
+            policy: config.delivery.clone(),
+            handle: self.state.delivery.clone(),
+        };
         let router = http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(worker.run(stopping_rx.clone()));
         let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
             let _ = stopping_tx.send(true);
         });
         let mut stopping = stopping_rx;
-        tokio::select! {
+        let result = tokio::select! {
             result = server => result.context("server failed"),
             () = async move {
                 let _ = stopping.wait_for(|s| *s).await;
@@ -106,7 +119,10 @@ impl Application {
                 tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; stopping");
                 Ok(())
             }
-        }
+        };
+        // The worker finishes the batch in hand (it saw the stop signal), bounded by the grace.
+        let _ = tokio::time::timeout(grace, worker).await;
+        result
     }
 
     /// Serves until SIGINT or SIGTERM.

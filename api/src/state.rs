@@ -6,6 +6,7 @@ use persistence::Database;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::delivery::DeliveryHandle;
 use crate::graphql::ParleySchema;
 
 /// Shared application state (cheap to clone).
@@ -15,4 +16,5 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub schema: ParleySchema,
     pub config: Arc<Config>,
+    pub delivery: DeliveryHandle,
 }

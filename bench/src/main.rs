@@ -56,7 +56,9 @@ enum Scenario {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Server { database_url, listen } => server(&database_url, &listen).await,
-        Scenario::Ingest { database_url, requests, concurrency } => ingest(database_url, requests, concurrency).await,
+        Scenario::Ingest { database_url, requests, concurrency } => {
+            ingest(database_url, requests, concurrency).await
+        }
     }
 }
 
@@ -72,16 +74,24 @@ async fn server(database_url: &str, listen: &str) -> anyhow::Result<()> {
 async fn fresh_database(url: Option<String>) -> anyhow::Result<(String, &'static str)> {
     match url {
         None => {
-            let path = std::env::temp_dir().join(format!("parley-bench-{}.db", uuid::Uuid::new_v4().simple()));
+            let path =
+                std::env::temp_dir().join(format!("parley-bench-{}.db", uuid::Uuid::new_v4().simple()));
             Ok((format!("sqlite://{}?mode=rwc", path.display()), "SQLite"))
         }
         Some(url) if url.starts_with("sqlite:") => Ok((url, "SQLite")),
         Some(base) => {
             let name = format!("parley_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(base.as_str()).await.context("connect to --database-url")?;
+            let admin =
+                sea_orm::Database::connect(base.as_str()).await.context("connect to --database-url")?;
             admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
             admin.close().await?;
-            let server = base.split('?').next().unwrap_or(&base).rsplit_once('/').map_or(base.as_str(), |(s, _)| s).to_owned();
+            let server = base
+                .split('?')
+                .next()
+                .unwrap_or(&base)
+                .rsplit_once('/')
+                .map_or(base.as_str(), |(s, _)| s)
+                .to_owned();
             Ok((format!("{server}/{name}"), "PostgreSQL"))
         }
     }
@@ -179,12 +189,17 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
         .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.message()))?;
 
     // Baseline: durable single-row INSERT commits through the same driver and pool size.
-    db.conn().execute_unprepared("CREATE TABLE bench_baseline (id TEXT PRIMARY KEY, body TEXT NOT NULL)").await?;
+    db.conn()
+        .execute_unprepared("CREATE TABLE bench_baseline (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        .await?;
     let conn = db.conn().clone();
     let baseline = drive(requests, concurrency, move |i| {
         let conn = conn.clone();
         async move {
-            let sql = format!("INSERT INTO bench_baseline (id, body) VALUES ('{}', 'row {i}')", uuid::Uuid::now_v7());
+            let sql = format!(
+                "INSERT INTO bench_baseline (id, body) VALUES ('{}', 'row {i}')",
+                uuid::Uuid::now_v7()
+            );
             conn.execute_unprepared(&sql).await?;
             Ok(())
         }
@@ -271,7 +286,10 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
     let stored: i64 = {
         let row = db
             .conn()
-            .query_one_raw(sea_orm::Statement::from_string(db.backend(), "SELECT COUNT(*) AS n FROM messages"))
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.backend(),
+                "SELECT COUNT(*) AS n FROM messages",
+            ))
             .await?
             .context("count")?;
         row.try_get("", "n")?
@@ -280,10 +298,20 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
         bail!("{stored} messages stored for {requests} acknowledged webhooks");
     }
     let ratio = run.throughput() / baseline.throughput();
-    println!("ingest on {backend}, {requests} webhooks, {concurrency} concurrent senders, {} (every acknowledged webhook verified stored)", chrono::Utc::now().format("%Y-%m-%d"));
+    println!(
+        "ingest on {backend}, {requests} webhooks, {concurrency} concurrent senders, {} (every acknowledged webhook verified stored)",
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
     println!("{:<28} {:>10} {:>9} {:>9} {:>9}", "", "per sec", "p50 ms", "p99 ms", "p99.9 ms");
     for (name, r) in [("signed webhooks", &run), ("baseline: INSERT commits", &baseline)] {
-        println!("{:<28} {:>10.0} {:>9.2} {:>9.2} {:>9.2}", name, r.throughput(), r.ms(0.5), r.ms(0.99), r.ms(0.999));
+        println!(
+            "{:<28} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
+            name,
+            r.throughput(),
+            r.ms(0.5),
+            r.ms(0.99),
+            r.ms(0.999)
+        );
     }
     println!("ratio to baseline: {ratio:.2}   server peak RSS: {rss:.0} MB");
     let line = json!({

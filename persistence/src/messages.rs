@@ -102,3 +102,57 @@ pub async fn find_by_any_external_id(
         .await
         .context("failed to look up message by provider id")
 }
+
+/// The conversation's message sent with this idempotency key, if any.
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_idempotency_key(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    key: &str,
+) -> Result<Option<Model>, StoreError> {
+    Entity::find()
+        .filter(Column::ConversationId.eq(conversation.as_uuid()))
+        .filter(Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await
+        .context("failed to look up message by idempotency key")
+}
+
+/// Claims up to `limit` outbound messages due for delivery: marks each as attempted and leases
+/// it until `lease_until`, so no other worker (in this or another process) sends it meanwhile.
+/// On PostgreSQL rows locked by another claimer are skipped (`FOR UPDATE SKIP LOCKED`).
+/// Call it inside a transaction and commit before sending.
+///
+/// # Errors
+/// On a database failure.
+pub async fn claim_due(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Model>, StoreError> {
+    let mut query = Entity::find()
+        .filter(Column::Direction.eq(domain::Direction::Outbound.as_str()))
+        .filter(Column::Status.eq(domain::MessageStatus::Pending.as_str()))
+        .filter(Condition::any().add(Column::NextAttemptAt.is_null()).add(Column::NextAttemptAt.lte(now)))
+        .order_by_asc(Column::CreatedAt)
+        .limit(limit);
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        );
+    }
+    let due = query.all(db).await.context("failed to claim due messages")?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for message in due {
+        let attempts = message.attempts + 1;
+        let mut lease: ActiveModel = message.into();
+        lease.attempts = sea_orm::ActiveValue::Set(attempts);
+        lease.next_attempt_at = sea_orm::ActiveValue::Set(Some(lease_until));
+        claimed.push(lease.update(db).await.context("failed to lease message")?);
+    }
+    Ok(claimed)
+}

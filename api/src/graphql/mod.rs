@@ -39,7 +39,7 @@ pub struct Query(
 
 /// Every mutation, merged.
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::SetupMutation, mutation::ConversationMutation);
+pub struct Mutation(mutation::SetupMutation, mutation::ConversationMutation, mutation::MessagingMutation);
 
 /// The schema type.
 pub type ParleySchema = Schema<Query, Mutation, EmptySubscription>;

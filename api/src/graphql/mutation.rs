@@ -1,12 +1,14 @@
 //! Mutations, split per feature and merged into [`super::Mutation`]. Each calls one use case.
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
-use domain::{ConversationId, ConversationStatus};
+use domain::{ConversationId, ConversationStatus, TemplateId};
 
 use super::guards::RoleGuard;
 use super::query::parse_agent_id;
-use super::types::{Agent, Conversation, Template};
+use super::types::{Agent, Conversation, Message, Template};
 use super::{db, enums, now, parse_id, viewer};
+use crate::delivery::DeliveryHandle;
+use crate::service::outbound::NumberSource;
 use crate::service::{self, templates::TemplateInput};
 
 /// A new agent.
@@ -111,6 +113,138 @@ impl ConversationMutation {
             now(ctx),
         )
         .await?;
+        Ok(Conversation(saved))
+    }
+}
+
+/// Where the number of an outbound call comes from.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum CallNumberSource {
+    /// The conversation's own customer phone.
+    Conversation,
+    /// The phone of the contact the conversation is linked to.
+    Contact,
+}
+
+/// An outbound call for the workspace's telephony to place.
+#[derive(async_graphql::SimpleObject)]
+pub struct Call {
+    /// The conversation the call belongs to.
+    pub conversation_id: ID,
+    /// The number to dial, E.164.
+    pub phone_number: String,
+    /// Where the number comes from.
+    pub source: CallNumberSource,
+}
+
+/// Reaching the customer. Every action checks its capability first; a denied one fails with
+/// `CAPABILITY_DENIED` and stores and sends nothing.
+#[derive(Default)]
+pub struct MessagingMutation;
+
+fn wake(ctx: &Context<'_>) {
+    if let Some(handle) = ctx.data_opt::<DeliveryHandle>() {
+        handle.wake();
+    }
+}
+
+#[Object]
+impl MessagingMutation {
+    /// Sends a free-form message (inside WhatsApp's 24-hour window, or on SMS). With an
+    /// `idempotencyKey`, repeating the call returns the first message instead of sending twice.
+    async fn send_message(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        text: String,
+        idempotency_key: Option<String>,
+    ) -> Result<Message> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let sent = service::outbound::send_text(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            &text,
+            idempotency_key.as_deref(),
+            now(ctx),
+        )
+        .await?;
+        wake(ctx);
+        Ok(Message(sent))
+    }
+
+    /// Sends a template, its `{{n}}` parameters filled in order.
+    async fn send_template(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        template_id: ID,
+        parameters: Option<Vec<String>>,
+        idempotency_key: Option<String>,
+    ) -> Result<Message> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let template = parse_id::<TemplateId>(&template_id, "templateId")?;
+        let parameters = parameters.unwrap_or_default();
+        let sent = service::outbound::send_template(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            template,
+            &parameters,
+            idempotency_key.as_deref(),
+            now(ctx),
+        )
+        .await?;
+        wake(ctx);
+        Ok(Message(sent))
+    }
+
+    /// Asks the customer to share their phone number (WhatsApp's request-contact-info message).
+    async fn request_phone_number(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        text: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<Message> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let sent = service::outbound::request_phone_number(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            text.as_deref(),
+            idempotency_key.as_deref(),
+            now(ctx),
+        )
+        .await?;
+        wake(ctx);
+        Ok(Message(sent))
+    }
+
+    /// The number to dial for an outbound call (the conversation's, else its contact's).
+    async fn start_call(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Call> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let call = service::outbound::start_call(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?;
+        Ok(Call {
+            conversation_id: ID(call.conversation_id.to_string()),
+            phone_number: call.phone.as_str().to_owned(),
+            source: match call.source {
+                NumberSource::Conversation => CallNumberSource::Conversation,
+                NumberSource::Contact => CallNumberSource::Contact,
+            },
+        })
+    }
+
+    /// Moves the conversation's replies to SMS (needs a phone) or back to WhatsApp.
+    async fn switch_channel(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        channel: enums::Channel,
+    ) -> Result<Conversation> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let saved =
+            service::outbound::switch_channel(db(ctx)?, viewer(ctx)?, id, channel.into(), now(ctx)).await?;
         Ok(Conversation(saved))
     }
 }

@@ -5,6 +5,8 @@
 //! - [`agents`], [`templates`]: admin set-up.
 //! - [`conversations`]: the inbox: listing, capabilities, assignment, resolve/reopen.
 //! - [`ingest`]: inbound WhatsApp messages → threading → conversations and messages.
+//! - [`outbound`]: replies, templates, phone-number requests, calls, channel switches.
+//! - [`webhook`]: one Meta webhook in one transaction.
 //! - [`event_data`]: the `data` of each event type.
 //! - [`demo`]: the demo workspace of `parley serve --demo`.
 
@@ -13,6 +15,7 @@ pub mod conversations;
 pub mod demo;
 pub mod event_data;
 pub mod ingest;
+pub mod outbound;
 pub mod templates;
 pub mod webhook;
 pub mod workspaces;

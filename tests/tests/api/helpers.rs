@@ -118,12 +118,20 @@ pub async fn fresh_database(backend: Backend) -> Option<String> {
 
 /// Starts the server on a fresh database of `backend`.
 pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, |_| {}).await
+}
+
+/// Starts the server on a fresh database of `backend`, after `configure` adjusts the config.
+pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
     init_logs();
     let database_url = fresh_database(backend).await?;
     let mut config = Config::new(&database_url, JWT_SECRET).expect("config");
+    config.delivery.base = Duration::from_millis(20);
+    config.delivery.lease = Duration::from_secs(5);
     config.pool.max_connections = 5;
     config.whatsapp.app_secret = Some("test-app-secret".to_owned().into());
     config.whatsapp.verify_token = Some("test-verify-token".to_owned().into());
+    configure(&mut config);
     let app = Application::build(config).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
@@ -373,4 +381,71 @@ pub fn error_code(body: &Value) -> &str {
 fn rand_u32() -> u32 {
     let bytes = *uuid::Uuid::new_v4().as_bytes();
     u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// One request the fake provider received.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: String,
+}
+
+impl Recorded {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A local fake of Meta's Cloud API and of a Twilio-compatible SMS API: a real HTTP server on
+/// 127.0.0.1 that records every request and answers from a queue (success by default).
+#[derive(Clone)]
+pub struct FakeProvider {
+    pub url: String,
+    requests: Arc<std::sync::Mutex<Vec<Recorded>>>,
+    responses: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Value)>>>,
+}
+
+impl FakeProvider {
+    pub async fn start() -> Self {
+        use axum::extract::State;
+        use axum::http::{HeaderMap, StatusCode, Uri};
+        let fake = FakeProvider { url: String::new(), requests: Arc::default(), responses: Arc::default() };
+        let state = fake.clone();
+        let app = axum::Router::new().fallback(
+            |State(fake): State<FakeProvider>, uri: Uri, headers: HeaderMap, body: String| async move {
+                let n = {
+                    let mut requests = fake.requests.lock().unwrap();
+                    requests.push(Recorded {
+                        path: uri.path().to_owned(),
+                        authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned),
+                        body,
+                    });
+                    requests.len()
+                };
+                let queued = fake.responses.lock().unwrap().pop_front();
+                let (status, reply) = queued.unwrap_or_else(|| {
+                    if uri.path().ends_with("/Messages.json") {
+                        (201, json!({ "sid": format!("SM{n:032}") }))
+                    } else {
+                        (200, json!({ "messaging_product": "whatsapp", "messages": [{ "id": format!("wamid.FAKE{n}") }] }))
+                    }
+                });
+                (StatusCode::from_u16(status).unwrap(), axum::Json(reply))
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app.with_state(state)).await });
+        FakeProvider { url, ..fake }
+    }
+
+    /// Queues the next answers (status, JSON body).
+    pub fn answer(&self, replies: &[(u16, Value)]) {
+        self.responses.lock().unwrap().extend(replies.iter().cloned());
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
 }

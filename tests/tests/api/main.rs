@@ -9,6 +9,7 @@
 #[macro_use]
 mod helpers;
 
+mod actions;
 mod auth;
 mod conversations;
 mod isolation;
