@@ -42,6 +42,16 @@ enum Scenario {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// `sendMessage` through the sandbox gateway (stored, then delivered by the worker) versus
+    /// a trivial GraphQL query (`{ __typename }`) on the same server at the same concurrency.
+    Send {
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
     /// Internal: run the server (the child process of a scenario).
     #[command(hide = true)]
     Server {
@@ -58,6 +68,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Server { database_url, listen } => server(&database_url, &listen).await,
         Scenario::Ingest { database_url, requests, concurrency } => {
             ingest(database_url, requests, concurrency).await
+        }
+        Scenario::Send { database_url, requests, concurrency } => {
+            send(database_url, requests, concurrency).await
         }
     }
 }
@@ -168,25 +181,9 @@ fn peak_rss_mb(pid: u32) -> f64 {
 }
 
 async fn ingest(database_url: Option<String>, requests: usize, concurrency: usize) -> anyhow::Result<()> {
-    let (url, backend) = fresh_database(database_url).await?;
-    let mut config = api::Config::new(&url, SECRET)?;
-    config.pool.max_connections = u32::try_from(concurrency).unwrap_or(32);
-    let db = api::startup::connect_and_migrate(&config).await?;
-    let input = api::service::workspaces::BootstrapInput {
-        workspace_name: "Bench".into(),
-        admin_email: "bench@example.com".into(),
-        admin_name: "Bench".into(),
-        business_number: Some(api::service::workspaces::BusinessNumberInput {
-            phone_number_id: "106540352242922".into(),
-            display_phone_number: "15550783881".into(),
-            waba_id: "102290129340398".into(),
-            portfolio_id: "506914307656634".into(),
-            business_name: None,
-        }),
-    };
-    api::service::workspaces::bootstrap(&db, &input, chrono::Utc::now())
-        .await
-        .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.message()))?;
+    let mut env = start(database_url, concurrency).await?;
+    let (db, backend, client, pid) = (env.db.clone(), env.backend, env.client.clone(), env.pid);
+    let base = env.base.clone();
 
     // Baseline: durable single-row INSERT commits through the same driver and pool size.
     db.conn()
@@ -205,32 +202,6 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
         }
     })
     .await?;
-
-    // The server, as a child process.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?.port()
-    };
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["server", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().unwrap_or(0);
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let mut ready = false;
-    for _ in 0..200 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if !ready {
-        bail!("the server did not become ready");
-    }
 
     // Customers: a quarter as many as messages, so most messages join an existing thread;
     // 30% of them hide their phone.
@@ -281,7 +252,7 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
     })
     .await?;
     let rss = peak_rss_mb(pid);
-    child.kill().await.ok();
+    env.child.kill().await.ok();
 
     let stored: i64 = {
         let row = db
@@ -321,5 +292,189 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
         "ratio": ratio, "server_peak_rss_mb": rss,
     });
     println!("{line}");
+    Ok(())
+}
+
+/// A seeded database with a server running on it.
+struct Env {
+    backend: &'static str,
+    db: persistence::Database,
+    base: String,
+    client: reqwest::Client,
+    child: tokio::process::Child,
+    pid: u32,
+    token: String,
+}
+
+async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Result<Env> {
+    let (url, backend) = fresh_database(database_url).await?;
+    let mut config = api::Config::new(&url, SECRET)?;
+    config.pool.max_connections = u32::try_from(concurrency).unwrap_or(32);
+    let db = api::startup::connect_and_migrate(&config).await?;
+    let input = api::service::workspaces::BootstrapInput {
+        workspace_name: "Bench".into(),
+        admin_email: "bench@example.com".into(),
+        admin_name: "Bench".into(),
+        business_number: Some(api::service::workspaces::BusinessNumberInput {
+            phone_number_id: "106540352242922".into(),
+            display_phone_number: "15550783881".into(),
+            waba_id: "102290129340398".into(),
+            portfolio_id: "506914307656634".into(),
+            business_name: None,
+        }),
+    };
+    let created = api::service::workspaces::bootstrap(&db, &input, chrono::Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.message()))?;
+    let auth = api::auth::Authenticator::new(&config.jwt)?;
+    let token =
+        auth.issue(created.admin_id, created.workspace_id, Duration::from_secs(3600), chrono::Utc::now())?;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["server", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(Env { backend, db, base, client, child, pid, token });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the server did not become ready")
+}
+
+async fn graphql(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let reply: serde_json::Value =
+        client.post(url).bearer_auth(token).json(body).send().await?.json().await?;
+    if reply.get("errors").is_some() {
+        bail!("GraphQL error: {reply}");
+    }
+    Ok(reply)
+}
+
+fn print_table(title: &str, rows: &[(&str, &Run)], ratio: f64, rss: f64, json_line: serde_json::Value) {
+    println!("{title}");
+    println!("{:<28} {:>10} {:>9} {:>9} {:>9}", "", "per sec", "p50 ms", "p99 ms", "p99.9 ms");
+    for (name, r) in rows {
+        println!(
+            "{:<28} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
+            name,
+            r.throughput(),
+            r.ms(0.5),
+            r.ms(0.99),
+            r.ms(0.999)
+        );
+    }
+    println!("ratio to baseline: {ratio:.2}   server peak RSS: {rss:.0} MB");
+    println!("{json_line}");
+}
+
+async fn send(database_url: Option<String>, requests: usize, concurrency: usize) -> anyhow::Result<()> {
+    let mut env = start(database_url, concurrency).await?;
+    // Open conversations through the webhook: 200 customers who wrote a minute ago.
+    let now = chrono::Utc::now().timestamp();
+    for c in 0..200 {
+        let body = serde_json::to_vec(&json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
+                "contacts": [{ "profile": { "name": format!("C{c}") }, "user_id": format!("US.{}", 5_000 + c) }],
+                "messages": [{ "from_user_id": format!("US.{}", 5_000 + c), "id": format!("wamid.SEED{c}"), "timestamp": (now - 60).to_string(), "type": "text", "text": { "body": "hi" } }],
+            } }] }],
+        }))?;
+        env.client
+            .post(format!("{}/webhooks/whatsapp", env.base))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", sign(&body)?)
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let url = format!("{}/graphql", env.base);
+    let list = graphql(
+        &env.client,
+        &url,
+        &env.token,
+        &json!({ "query": "{ conversations(first: 100) { nodes { id } } }" }),
+    )
+    .await?;
+    let ids: Vec<String> = list["data"]["conversations"]["nodes"]
+        .as_array()
+        .context("conversations")?
+        .iter()
+        .filter_map(|n| n["id"].as_str().map(str::to_owned))
+        .collect();
+    let ids = Arc::new(ids);
+
+    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
+    let baseline = drive(requests, concurrency, move |_| {
+        let (client, token, url) = (client.clone(), token.clone(), u.clone());
+        async move { graphql(&client, &url, &token, &json!({ "query": "{ __typename }" })).await.map(|_| ()) }
+    })
+    .await?;
+    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
+    let started = Instant::now();
+    let run = drive(requests, concurrency, move |i| {
+        let (client, token, url, ids) = (client.clone(), token.clone(), u.clone(), Arc::clone(&ids));
+        async move {
+            let body = json!({
+                "query": "mutation($c: ID!, $t: String!) { sendMessage(conversationId: $c, text: $t) { id } }",
+                "variables": { "c": ids[i % ids.len()], "t": format!("reply {i}") },
+            });
+            graphql(&client, &url, &token, &body).await.map(|_| ())
+        }
+    })
+    .await?;
+    // Wait until the worker has delivered every message (sandbox gateway).
+    let mut delivered_after = None;
+    for _ in 0..6_000 {
+        let row = env
+            .db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                env.db.backend(),
+                "SELECT COUNT(*) AS n FROM messages WHERE direction = 'OUTBOUND' AND status = 'SENT'",
+            ))
+            .await?
+            .context("count")?;
+        let sent: i64 = row.try_get("", "n")?;
+        if usize::try_from(sent).unwrap_or(0) >= requests {
+            delivered_after = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss = peak_rss_mb(env.pid);
+    env.child.kill().await.ok();
+    let delivered = delivered_after.context("not every message was delivered within 5 minutes")?;
+    let ratio = run.throughput() / baseline.throughput();
+    let title = format!(
+        "send on {}, {requests} sendMessage calls, {concurrency} concurrent agents, {}; all delivered (sandbox) after {:.1} s",
+        env.backend,
+        chrono::Utc::now().format("%Y-%m-%d"),
+        delivered.as_secs_f64()
+    );
+    let line = json!({
+        "scenario": "send", "backend": env.backend, "requests": requests, "concurrency": concurrency,
+        "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
+        "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
+        "ratio": ratio, "server_peak_rss_mb": rss, "all_delivered_after_s": delivered.as_secs_f64(),
+    });
+    print_table(&title, &[("sendMessage", &run), ("baseline: { __typename }", &baseline)], ratio, rss, line);
     Ok(())
 }
