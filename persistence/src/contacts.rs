@@ -213,3 +213,63 @@ pub async fn list(
         .await
         .context("failed to list contacts")
 }
+
+/// Removes the identities a conversation's link added to a contact (what `unlinkContact`
+/// undoes); identities the contact had before stay.
+///
+/// # Errors
+/// On a database failure.
+pub async fn remove_identities_from(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    contact: ContactId,
+    conversation: ConversationId,
+) -> Result<u64, StoreError> {
+    let result = contact_identity::Entity::delete_many()
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(contact_identity::Column::ContactId.eq(contact.as_uuid()))
+        .filter(contact_identity::Column::SourceConversationId.eq(conversation.as_uuid()))
+        .exec(db)
+        .await
+        .context("failed to remove contact identities")?;
+    Ok(result.rows_affected)
+}
+
+/// The owners of any of these identities (for suggestions), by kind and comparison key.
+///
+/// # Errors
+/// On a database failure.
+pub async fn owners_of(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    keys: &[(IdentityKind, String)],
+) -> Result<Vec<contact_identity::Model>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<String> = keys.iter().map(|(_, k)| k.clone()).collect();
+    let kinds: Vec<&str> = keys.iter().map(|(kind, _)| kind.as_str()).collect();
+    let rows = contact_identity::Entity::find()
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(contact_identity::Column::Kind.is_in(kinds))
+        .filter(contact_identity::Column::ValueKey.is_in(values))
+        .all(db)
+        .await
+        .context("failed to look up identity owners")?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| keys.iter().any(|(kind, key)| kind.as_str() == row.kind && *key == row.value_key))
+        .collect())
+}
+
+/// Writes changed columns of a contact.
+///
+/// # Errors
+/// On a database failure.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    model: contact::ActiveModel,
+) -> Result<contact::Model, StoreError> {
+    use sea_orm::ActiveModelTrait;
+    model.update(db).await.context("failed to update contact")
+}

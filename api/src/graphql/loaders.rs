@@ -112,6 +112,27 @@ async fn load_identities(
     Ok(grouped)
 }
 
+/// Key of the identity-owner loader: an identity kind and its comparison key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OwnerKey(pub domain::IdentityKind, pub String);
+
+impl Loader<OwnerKey> for WorkspaceLoader {
+    type Value = contact_identity::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[OwnerKey]) -> Result<HashMap<OwnerKey, Self::Value>, Self::Error> {
+        let pairs: Vec<(domain::IdentityKind, String)> = keys.iter().map(|k| (k.0, k.1.clone())).collect();
+        let rows = contacts::owners_of(self.db.conn(), self.workspace, &pairs).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let kind = row.kind.parse::<domain::IdentityKind>().ok()?;
+                Some((OwnerKey(kind, row.value_key.clone()), row))
+            })
+            .collect())
+    }
+}
+
 keyed!(ContactKey, contact::Model, load_contacts);
 keyed!(AgentKey, agent::Model, load_agents);
 keyed!(BusinessNumberKey, business_number::Model, load_numbers);

@@ -39,7 +39,12 @@ pub struct Query(
 
 /// Every mutation, merged.
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::SetupMutation, mutation::ConversationMutation, mutation::MessagingMutation);
+pub struct Mutation(
+    mutation::SetupMutation,
+    mutation::ConversationMutation,
+    mutation::MessagingMutation,
+    mutation::ContactMutation,
+);
 
 /// The schema type.
 pub type ParleySchema = Schema<Query, Mutation, EmptySubscription>;

@@ -1,11 +1,11 @@
 //! Mutations, split per feature and merged into [`super::Mutation`]. Each calls one use case.
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
-use domain::{ConversationId, ConversationStatus, TemplateId};
+use domain::{ContactId, ConversationId, ConversationStatus, TemplateId};
 
 use super::guards::RoleGuard;
 use super::query::parse_agent_id;
-use super::types::{Agent, Conversation, Message, Template};
+use super::types::{Agent, Contact, Conversation, Message, Template};
 use super::{db, enums, now, parse_id, viewer};
 use crate::delivery::DeliveryHandle;
 use crate::service::outbound::NumberSource;
@@ -246,5 +246,62 @@ impl MessagingMutation {
         let saved =
             service::outbound::switch_channel(db(ctx)?, viewer(ctx)?, id, channel.into(), now(ctx)).await?;
         Ok(Conversation(saved))
+    }
+}
+
+/// A contact created from a conversation.
+#[derive(InputObject)]
+pub struct CreateContactInput {
+    /// Name (1 to 200 characters).
+    pub name: String,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Phone number, any common formatting; stored E.164.
+    pub phone_number: Option<String>,
+}
+
+/// Linking conversations to CRM contacts.
+#[derive(Default)]
+pub struct ContactMutation;
+
+#[Object]
+impl ContactMutation {
+    /// Creates a contact from a conversation (its username, BSUID and phone become the
+    /// contact's identities) and links the conversation to it.
+    async fn create_contact(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        input: CreateContactInput,
+    ) -> Result<Contact> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let input = service::contacts::ContactInput {
+            name: input.name,
+            email: input.email,
+            phone_number: input.phone_number,
+        };
+        let (contact, _) =
+            service::contacts::create_contact(db(ctx)?, viewer(ctx)?, id, &input, now(ctx)).await?;
+        Ok(Contact(contact))
+    }
+
+    /// Links a conversation to an existing contact (idempotent; relinking needs ADMIN).
+    async fn link_to_existing(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        contact_id: ID,
+    ) -> Result<Conversation> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let contact = parse_id::<ContactId>(&contact_id, "contactId")?;
+        Ok(Conversation(
+            service::contacts::link_to_existing(db(ctx)?, viewer(ctx)?, id, contact, now(ctx)).await?,
+        ))
+    }
+
+    /// Unlinks a conversation from its contact (ADMIN, or the agent who linked it within 24 h).
+    async fn unlink_contact(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Conversation> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        Ok(Conversation(service::contacts::unlink(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?))
     }
 }

@@ -14,7 +14,7 @@ use persistence::entities::{
 use persistence::messages::{self, MessageCursor};
 
 use super::enums;
-use super::loaders::{AgentKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey};
+use super::loaders::{AgentKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, OwnerKey};
 use super::pagination;
 use super::{db, loaders, now, viewer};
 use crate::error::ApiError;
@@ -135,20 +135,35 @@ impl Conversation {
         }
     }
 
-    /// The contact this customer probably is (the contact of `previousConversation`), offered
-    /// so that linking is one `linkToExisting` call. Null once the conversation is linked.
+    /// The contact this customer probably is, offered so that linking is one `linkToExisting`
+    /// call: the contact of `previousConversation`, else the one contact that already has this
+    /// conversation's BSUID or username. Null once the conversation is linked, and nothing is
+    /// linked automatically.
     async fn suggested_contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
         if self.0.contact_id.is_some() {
             return Ok(None);
         }
-        let Some(previous) = self.0.previous_conversation_id else { return Ok(None) };
         let loader = loaders(ctx)?;
-        let previous = loader.load_one(ConversationKey(previous)).await.map_err(ApiError::from)?;
-        match previous.and_then(|p| p.contact_id) {
-            Some(contact) => {
-                Ok(loader.load_one(ContactKey(contact)).await.map_err(ApiError::from)?.map(Contact))
+        if let Some(previous) = self.0.previous_conversation_id {
+            let previous = loader.load_one(ConversationKey(previous)).await.map_err(ApiError::from)?;
+            if let Some(contact) = previous.and_then(|p| p.contact_id) {
+                return Ok(loader.load_one(ContactKey(contact)).await.map_err(ApiError::from)?.map(Contact));
             }
-            None => Ok(None),
+        }
+        let mut keys = Vec::new();
+        if let Some(bsuid) = &self.0.customer_bsuid {
+            keys.push(OwnerKey(domain::IdentityKind::Bsuid, bsuid.clone()));
+        }
+        if let Some(key) = &self.0.customer_username_key {
+            keys.push(OwnerKey(domain::IdentityKind::Username, key.clone()));
+        }
+        let owners = loader.load_many(keys).await.map_err(ApiError::from)?;
+        let mut contacts: Vec<uuid::Uuid> = owners.values().map(|o| o.contact_id).collect();
+        contacts.sort();
+        contacts.dedup();
+        match contacts.as_slice() {
+            [only] => Ok(loader.load_one(ContactKey(*only)).await.map_err(ApiError::from)?.map(Contact)),
+            _ => Ok(None),
         }
     }
 

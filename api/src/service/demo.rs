@@ -5,18 +5,18 @@
 //! timestamps relative to now so the 24-hour windows are meaningful.
 
 use chrono::{DateTime, Duration, Utc};
-use domain::{ContactId, ConversationStatus, IdentityKind, PhoneNumber, TemplateCategory, WorkspaceId};
+use domain::{ConversationStatus, Role, TemplateCategory};
 use persistence::entities::business_number;
-use persistence::events::{self, NewEvent, types};
-use persistence::{Database, business_numbers, contacts, conversations, templates};
+use persistence::{Database, business_numbers, templates};
 use rand::Rng;
-use sea_orm::ActiveValue::Set;
-use sea_orm::IntoActiveModel;
 use serde_json::{Value, json};
 
+use super::commit_error;
+use super::contacts::{ContactInput, create_contact};
+use super::conversations::set_status;
 use super::ingest::{self, IngestOutcome};
 use super::workspaces::{BootstrapInput, Bootstrapped, BusinessNumberInput, bootstrap};
-use super::{commit_error, event_data};
+use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::whatsapp::inbound::read_message;
 use crate::whatsapp::payload::ContactInfo;
@@ -130,7 +130,9 @@ pub async fn create_demo(db: &Database, now: DateTime<Utc>) -> ApiResult<Bootstr
         ago: Duration::days(10),
     };
     let first = deliver(db, &number, &amelia_then, now).await?;
-    link_demo_contact(db, ws, first, "Amelia Hart", "amelia@example.co.uk", now - Duration::days(10)).await?;
+    let admin = Viewer { agent_id: created.admin_id, workspace_id: ws, role: Role::Admin };
+    link_demo_contact(db, &admin, first, "Amelia Hart", "amelia@example.co.uk", now - Duration::days(10))
+        .await?;
     // ...who writes again today with the number hidden: a new thread that points at the old one.
     let amelia_now = DemoMessage {
         phone: None,
@@ -176,63 +178,14 @@ pub async fn create_demo(db: &Database, now: DateTime<Utc>) -> ApiResult<Bootstr
 /// `createContact`), then resolves the conversation.
 async fn link_demo_contact(
     db: &Database,
-    ws: WorkspaceId,
+    admin: &Viewer,
     conversation: domain::ConversationId,
     name: &str,
     email: &str,
     at: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let txn = db.begin().await.map_err(commit_error)?;
-    let current =
-        conversations::find(&*txn, ws, conversation).await?.ok_or(ApiError::NotFound("conversation"))?;
-    let email =
-        domain::Email::parse(email).map_err(|e| ApiError::internal(anyhow::anyhow!("demo email: {e}")))?;
-    let phone = current.customer_phone.as_deref().and_then(|p| PhoneNumber::parse(p).ok());
-    let contact_id = ContactId::new();
-    let new = contacts::NewContact {
-        id: contact_id,
-        workspace_id: ws,
-        name,
-        email: Some(&email),
-        phone: phone.as_ref(),
-        created_by: None,
-    };
-    contacts::create(&*txn, new, at).await?;
-    let mut identities = Vec::new();
-    if let Some(p) = &phone {
-        identities.push((IdentityKind::Phone, p.as_str().to_owned(), p.as_str().to_owned()));
-    }
-    if let Some(b) = &current.customer_bsuid {
-        identities.push((IdentityKind::Bsuid, b.clone(), b.clone()));
-    }
-    if let Some(u) = &current.customer_username {
-        identities.push((IdentityKind::Username, u.clone(), domain::Username::key_of(u)));
-    }
-    for (kind, value, key) in identities {
-        let identity = contacts::NewIdentity {
-            workspace_id: ws,
-            contact_id,
-            kind,
-            value: &value,
-            key: &key,
-            source: Some(conversation),
-        };
-        contacts::add_identity(&*txn, identity, at).await?;
-    }
-    let mut change = current.into_active_model();
-    change.contact_id = Set(Some(contact_id.as_uuid()));
-    change.linked_at = Set(Some(at));
-    change.status = Set(ConversationStatus::Resolved.as_str().to_owned());
-    let saved = conversations::update(&*txn, change).await?;
-    let contact = contacts::find(&*txn, ws, contact_id).await?.ok_or(ApiError::NotFound("contact"))?;
-    for (event_type, data) in [
-        (types::CONTACT_CREATED, event_data::contact(&contact)),
-        (types::CONVERSATION_LINKED, event_data::conversation(&saved)),
-    ] {
-        let event =
-            NewEvent { event_type, conversation_id: Some(conversation), contact_id: Some(contact_id), data };
-        events::append(&*txn, ws, event, at).await?;
-    }
-    txn.commit().await.map_err(commit_error)?;
+    let input = ContactInput { name: name.to_owned(), email: Some(email.to_owned()), phone_number: None };
+    create_contact(db, admin, conversation, &input, at).await?;
+    set_status(db, admin, conversation, ConversationStatus::Resolved, at).await?;
     Ok(())
 }

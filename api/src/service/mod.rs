@@ -11,6 +11,7 @@
 //! - [`demo`]: the demo workspace of `parley serve --demo`.
 
 pub mod agents;
+pub mod contacts;
 pub mod conversations;
 pub mod demo;
 pub mod event_data;

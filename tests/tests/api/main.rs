@@ -11,6 +11,7 @@ mod helpers;
 
 mod actions;
 mod auth;
+mod contacts;
 mod conversations;
 mod isolation;
 mod mutations;
