@@ -38,10 +38,8 @@ fn identities_of(
 ) -> Vec<(IdentityKind, String, String)> {
     let mut out = Vec::new();
     let mut phones: Vec<String> = c.customer_phone.iter().cloned().collect();
-    if let Some(p) = extra_phone {
-        if !phones.iter().any(|known| known == p.as_str()) {
-            phones.push(p.as_str().to_owned());
-        }
+    if let Some(p) = extra_phone.filter(|p| !phones.iter().any(|known| known == p.as_str())) {
+        phones.push(p.as_str().to_owned());
     }
     for phone in phones {
         out.push((IdentityKind::Phone, phone.clone(), phone));
