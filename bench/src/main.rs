@@ -52,6 +52,18 @@ enum Scenario {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// `@username` prefix and name substring searches of the inbox over N seeded conversations
+    /// versus `{ __typename }` on the same server.
+    Search {
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 100_000)]
+        conversations: usize,
+        #[arg(long, default_value_t = 4_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Internal: run the server (the child process of a scenario).
     #[command(hide = true)]
     Server {
@@ -71,6 +83,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Send { database_url, requests, concurrency } => {
             send(database_url, requests, concurrency).await
+        }
+        Scenario::Search { database_url, conversations, requests, concurrency } => {
+            search(database_url, conversations, requests, concurrency).await
         }
     }
 }
@@ -298,6 +313,8 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
 /// A seeded database with a server running on it.
 struct Env {
     backend: &'static str,
+    workspace: domain::WorkspaceId,
+    number: domain::BusinessNumberId,
     db: persistence::Database,
     base: String,
     client: reqwest::Client,
@@ -344,7 +361,9 @@ async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Resu
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
         if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Ok(Env { backend, db, base, client, child, pid, token });
+            let workspace = created.workspace_id;
+            let number = created.business_number_id.context("no business number")?;
+            return Ok(Env { backend, workspace, number, db, base, client, child, pid, token });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -476,5 +495,125 @@ async fn send(database_url: Option<String>, requests: usize, concurrency: usize)
         "ratio": ratio, "server_peak_rss_mb": rss, "all_delivered_after_s": delivered.as_secs_f64(),
     });
     print_table(&title, &[("sendMessage", &run), ("baseline: { __typename }", &baseline)], ratio, rss, line);
+    Ok(())
+}
+
+const FIRST: &[&str] =
+    &["Ana", "Carlos", "Élodie", "Wei", "Fatima", "João", "Priya", "Sven", "Amara", "Noah", "Mei", "Lucía"];
+const LAST: &[&str] =
+    &["García", "Nguyen", "Dupont", "Okafor", "Schmidt", "Silva", "Kumar", "Johansson", "Haddad", "Smith"];
+
+/// Bulk-inserts `n` conversations (30% username-only) with realistic identities.
+async fn seed_conversations(env: &Env, n: usize) -> anyhow::Result<()> {
+    use persistence::entities::conversation;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let now = chrono::Utc::now();
+    let mut batch = Vec::with_capacity(1000);
+    for i in 0..n {
+        let hidden = i % 10 < 3;
+        let name = format!("{} {} {i}", FIRST[i % FIRST.len()], LAST[(i / FIRST.len()) % LAST.len()]);
+        let username =
+            format!("{}_{}{}", FIRST[i % FIRST.len()].to_lowercase(), i, if i % 2 == 0 { ".mx" } else { "" });
+        let bsuid = format!("US.{}", 100_000_000 + i);
+        let phone = (!hidden).then(|| format!("+1650{:07}", i));
+        let at = now - chrono::Duration::seconds(i64::try_from(i).unwrap_or(0));
+        batch.push(conversation::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            workspace_id: Set(env.workspace.as_uuid()),
+            business_number_id: Set(env.number.as_uuid()),
+            channel: Set("WHATSAPP".into()),
+            active_channel: Set("WHATSAPP".into()),
+            key_kind: Set(if hidden { "BSUID".into() } else { "PHONE".into() }),
+            key_value: Set(phone.clone().unwrap_or_else(|| bsuid.clone())),
+            customer_phone: Set(phone),
+            customer_bsuid: Set(Some(bsuid)),
+            customer_parent_bsuid: Set(None),
+            customer_username: Set(Some(format!("@{username}"))),
+            customer_username_key: Set(Some(username.to_lowercase())),
+            customer_profile_name: Set(Some(name.clone())),
+            customer_profile_name_folded: Set(Some(name.to_lowercase())),
+            contact_id: Set(None),
+            linked_by_agent_id: Set(None),
+            linked_at: Set(None),
+            assignee_id: Set(None),
+            status: Set("OPEN".into()),
+            origin: Set("FIRST_CONTACT".into()),
+            previous_conversation_id: Set(None),
+            last_inbound_at: Set(Some(at)),
+            last_activity_at: Set(at),
+            created_at: Set(at),
+            updated_at: Set(at),
+        });
+        if batch.len() == 1000 || i + 1 == n {
+            conversation::Entity::insert_many(std::mem::take(&mut batch)).exec(env.db.conn()).await?;
+        }
+    }
+    if env.backend == "PostgreSQL" {
+        env.db.conn().execute_unprepared("ANALYZE").await?;
+    }
+    Ok(())
+}
+
+async fn search(
+    database_url: Option<String>,
+    conversations: usize,
+    requests: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let mut env = start(database_url, concurrency).await?;
+    let seeded = Instant::now();
+    seed_conversations(&env, conversations).await?;
+    let seed_secs = seeded.elapsed().as_secs_f64();
+    let url = format!("{}/graphql", env.base);
+    let query = "query($s: String) { conversations(first: 20, filter: { search: $s }) { nodes { id displayName customer { username } } } }";
+    let mut rows = Vec::new();
+    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
+    let baseline = drive(requests, concurrency, move |_| {
+        let (client, token, url) = (client.clone(), token.clone(), u.clone());
+        async move { graphql(&client, &url, &token, &json!({ "query": "{ __typename }" })).await.map(|_| ()) }
+    })
+    .await?;
+    for (label, make) in [
+        (
+            "@username prefix",
+            (|i: usize| format!("@{}_{}", FIRST[i % FIRST.len()].to_lowercase(), (i * 37) % 10_000))
+                as fn(usize) -> String,
+        ),
+        ("name substring", |i: usize| {
+            format!("{} {}", LAST[i % LAST.len()].to_lowercase(), (i * 53) % 1_000)
+        }),
+    ] {
+        let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
+        let run = drive(requests, concurrency, move |i| {
+            let (client, token, url) = (client.clone(), token.clone(), u.clone());
+            let text = make(i);
+            async move {
+                graphql(&client, &url, &token, &json!({ "query": query, "variables": { "s": text } }))
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await?;
+        rows.push((label, run));
+    }
+    let rss = peak_rss_mb(env.pid);
+    env.child.kill().await.ok();
+    let title = format!(
+        "search on {}, {conversations} conversations (seeded in {seed_secs:.1} s), {requests} searches per kind, {concurrency} concurrent clients, {}",
+        env.backend,
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    let worst = rows.iter().map(|(_, r)| r.throughput()).fold(f64::INFINITY, f64::min);
+    let ratio = worst / baseline.throughput();
+    let line = json!({
+        "scenario": "search", "backend": env.backend, "conversations": conversations, "requests": requests, "concurrency": concurrency,
+        "username_prefix": { "throughput": rows[0].1.throughput(), "p50_ms": rows[0].1.ms(0.5), "p99_ms": rows[0].1.ms(0.99), "p999_ms": rows[0].1.ms(0.999) },
+        "name_substring": { "throughput": rows[1].1.throughput(), "p50_ms": rows[1].1.ms(0.5), "p99_ms": rows[1].1.ms(0.99), "p999_ms": rows[1].1.ms(0.999) },
+        "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
+        "ratio": ratio, "server_peak_rss_mb": rss,
+    });
+    let mut table: Vec<(&str, &Run)> = rows.iter().map(|(l, r)| (*l, r)).collect();
+    table.push(("baseline: { __typename }", &baseline));
+    print_table(&title, &table, ratio, rss, line);
     Ok(())
 }

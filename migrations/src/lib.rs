@@ -5,12 +5,15 @@
 //!
 //! - [`m20261122_000001_create_schema`]: every table of the product, with the indexes for the
 //!   inbox order, the threading look-ups and search.
+//! - [`m20261122_000002_add_trigram_search_indexes`]: PostgreSQL trigram indexes for substring
+//!   search (skipped cleanly where `pg_trgm` is unavailable).
 
 pub use sea_orm_migration::prelude::*;
 
 mod builders;
 
 pub mod m20261122_000001_create_schema;
+pub mod m20261122_000002_add_trigram_search_indexes;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -19,6 +22,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_create_schema::Migration)]
+        vec![
+            Box::new(m20261122_000001_create_schema::Migration),
+            Box::new(m20261122_000002_add_trigram_search_indexes::Migration),
+        ]
     }
 }

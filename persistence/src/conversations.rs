@@ -6,7 +6,7 @@ use domain::{
     AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, ThreadKeyKind,
     WorkspaceId,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -211,7 +211,7 @@ pub async fn list(
         None => {}
     }
     if let Some(search) = &filter.search {
-        query = query.filter(search_condition(workspace, search));
+        query = query.filter(search_condition(db, workspace, search));
     }
     if let Some(cursor) = after {
         query = query.filter(
@@ -231,26 +231,59 @@ pub async fn list(
         .context("failed to list conversations")
 }
 
-fn search_condition(workspace: WorkspaceId, search: &SearchQuery) -> Condition {
-    let mut any = Condition::any().add(
-        Expr::col(Column::CustomerUsernameKey)
-            .like(like(format!("{}%", like_escape(&search.username_prefix)))),
-    );
+/// The search as one condition per matching path, each able to use its own index: username
+/// prefix (B-tree with pattern ops), profile name and phone substring (trigram indexes on
+/// PostgreSQL), contact name (through the contacts table).
+fn search_paths(workspace: WorkspaceId, search: &SearchQuery) -> Vec<Condition> {
+    let mut paths = vec![
+        Condition::all().add(
+            Expr::col(Column::CustomerUsernameKey)
+                .like(like(format!("{}%", like_escape(&search.username_prefix)))),
+        ),
+    ];
     if let Some(text) = &search.name_contains {
         let pattern = format!("%{}%", like_escape(text));
-        any = any.add(Expr::col(Column::CustomerProfileNameFolded).like(like(pattern.clone())));
+        paths.push(
+            Condition::all().add(Expr::col(Column::CustomerProfileNameFolded).like(like(pattern.clone()))),
+        );
         let contacts = Query::select()
             .column(contact::Column::Id)
             .from(contact::Entity)
             .and_where(Expr::col(contact::Column::WorkspaceId).eq(workspace.as_uuid()))
             .and_where(Expr::col(contact::Column::NameFolded).like(like(pattern)))
             .to_owned();
-        any = any.add(Expr::col(Column::ContactId).in_subquery(contacts));
+        paths.push(Condition::all().add(Expr::col(Column::ContactId).in_subquery(contacts)));
     }
     if let Some(digits) = &search.phone_digits {
-        any = any.add(Expr::col(Column::CustomerPhone).like(like(format!("%{}%", like_escape(digits)))));
+        paths.push(
+            Condition::all()
+                .add(Expr::col(Column::CustomerPhone).like(like(format!("%{}%", like_escape(digits))))),
+        );
     }
-    any
+    paths
+}
+
+fn search_condition(db: &impl ConnectionTrait, workspace: WorkspaceId, search: &SearchQuery) -> Condition {
+    let paths = search_paths(workspace, search);
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return paths.into_iter().fold(Condition::any(), Condition::add);
+    }
+    // PostgreSQL plans `a OR b OR c` with an ORDER BY … LIMIT as a scan of the inbox index that
+    // filters every row; a union of the paths, evaluated once, lets each use its own index.
+    let mut branches = paths.into_iter().map(|path| {
+        Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .and_where(Expr::col(Column::WorkspaceId).eq(workspace.as_uuid()))
+            .cond_where(path)
+            .to_owned()
+    });
+    let Some(mut union) = branches.next() else { return Condition::all() };
+    for branch in branches {
+        union.union(sea_orm::sea_query::UnionType::Distinct, branch);
+    }
+    let ids = Expr::SubQuery(None, Box::new(union.into_sub_query_statement()));
+    Condition::all().add(Expr::cust_with_expr("\"conversations\".\"id\" = ANY(ARRAY($1))", ids))
 }
 
 #[cfg(test)]

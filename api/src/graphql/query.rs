@@ -9,8 +9,9 @@ use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor}
 use persistence::{agents, business_numbers, contacts, conversations, dead_letters, events, templates};
 
 use super::guards::RoleGuard;
+use super::loaders::prefetch_conversations;
 use super::types::{Agent, BusinessNumber, Contact, Conversation, DeadLetter, Event, Template, connection};
-use super::{db, enums, pagination, parse_id, viewer};
+use super::{db, enums, loaders, pagination, parse_id, viewer};
 use crate::error::ApiError;
 
 /// The signed-in agent.
@@ -91,6 +92,7 @@ impl ConversationQuery {
         )
         .await
         .map_err(ApiError::from)?;
+        prefetch_conversations(loaders(ctx)?, &rows).await.map_err(ApiError::from)?;
         Ok(connection(
             rows,
             limit,

@@ -477,6 +477,7 @@ impl Contact {
         )
         .await
         .map_err(ApiError::from)?;
+        super::loaders::prefetch_conversations(loaders(ctx)?, &rows).await.map_err(ApiError::from)?;
         Ok(connection(
             rows,
             limit,
