@@ -26,6 +26,9 @@ pub enum ApiError {
     CapabilityDenied { capability: &'static str, reason: &'static str },
     /// The change conflicts with stored data.
     Conflict(String),
+    /// WhatsApp (or Parley applying WhatsApp's rules) refused a business-username change;
+    /// `whatsapp_code` is Meta's error code (100, 147001, 147005…).
+    WhatsApp { code: &'static str, whatsapp_code: i64, message: String },
     /// The database cannot be reached right now.
     Unavailable,
     /// Anything else; logged, never shown.
@@ -57,6 +60,7 @@ impl ApiError {
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
             ApiError::CapabilityDenied { .. } => "CAPABILITY_DENIED",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::WhatsApp { code, .. } => code,
             ApiError::Unavailable => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
@@ -68,7 +72,9 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated(m) | ApiError::Forbidden(m) => (*m).to_owned(),
             ApiError::NotFound(what) => format!("{what} not found"),
-            ApiError::BadUserInput(m) | ApiError::Conflict(m) => m.clone(),
+            ApiError::BadUserInput(m) | ApiError::Conflict(m) | ApiError::WhatsApp { message: m, .. } => {
+                m.clone()
+            }
             ApiError::CapabilityDenied { reason, .. } => (*reason).to_owned(),
             ApiError::Unavailable => "The service is temporarily unavailable; retry shortly.".to_owned(),
             ApiError::Internal(_) => "Internal server error".to_owned(),
@@ -106,11 +112,18 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::CapabilityDenied { capability, reason } => Some((*capability, *reason)),
             _ => None,
         };
+        let whatsapp_code = match &err {
+            ApiError::WhatsApp { whatsapp_code, .. } => Some(*whatsapp_code),
+            _ => None,
+        };
         async_graphql::Error::new(err.message()).extend_with(|_, ext| {
             ext.set("code", code);
             if let Some((capability, reason)) = extra {
                 ext.set("capability", capability);
                 ext.set("reason", reason);
+            }
+            if let Some(whatsapp_code) = whatsapp_code {
+                ext.set("whatsappCode", whatsapp_code);
             }
         })
     }

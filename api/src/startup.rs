@@ -53,7 +53,9 @@ impl Application {
     pub async fn build_with_db(config: Config, db: Database) -> anyhow::Result<Self> {
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
         let delivery = DeliveryHandle::default();
-        let schema = schema_builder(&config.graphql).data(db.clone()).data(delivery.clone()).finish();
+        let gateway = WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?;
+        let schema =
+            schema_builder(&config.graphql).data(db.clone()).data(delivery.clone()).data(gateway).finish();
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("PARLEY_LISTEN: cannot listen on {}", config.listen))?;

@@ -55,3 +55,21 @@ pub async fn next_event_cursor(db: &impl ConnectionTrait, id: WorkspaceId) -> Re
     let row = row.ok_or(StoreError::MissingReference { what: "workspace" })?;
     row.try_get::<i64>("", "event_seq").context("failed to read the event cursor")
 }
+
+/// Sets whether business usernames are live in the workspace's region (sandbox mode).
+///
+/// # Errors
+/// On a database failure.
+pub async fn set_usernames_live(
+    db: &impl ConnectionTrait,
+    id: WorkspaceId,
+    live: bool,
+) -> Result<(), StoreError> {
+    let stmt = Query::update()
+        .table(Entity)
+        .value(Column::UsernamesLive, live)
+        .and_where(Expr::col(Column::Id).eq(id.as_uuid()))
+        .to_owned();
+    db.execute(&stmt).await.context("failed to update workspace")?;
+    Ok(())
+}

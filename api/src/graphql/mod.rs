@@ -35,6 +35,7 @@ pub struct Query(
     query::SetupQuery,
     query::EventQuery,
     query::DeadLetterQuery,
+    query::UsernameQuery,
 );
 
 /// Every mutation, merged.
@@ -44,6 +45,7 @@ pub struct Mutation(
     mutation::ConversationMutation,
     mutation::MessagingMutation,
     mutation::ContactMutation,
+    mutation::UsernameMutation,
 );
 
 /// The schema type.

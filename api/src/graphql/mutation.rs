@@ -1,13 +1,14 @@
 //! Mutations, split per feature and merged into [`super::Mutation`]. Each calls one use case.
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
-use domain::{ContactId, ConversationId, ConversationStatus, TemplateId};
+use domain::{BusinessNumberId, ContactId, ConversationId, ConversationStatus, TemplateId};
 
 use super::guards::RoleGuard;
 use super::query::parse_agent_id;
-use super::types::{Agent, Contact, Conversation, Message, Template};
+use super::types::{Agent, BusinessNumber, Contact, Conversation, Message, Template};
 use super::{db, enums, now, parse_id, viewer};
 use crate::delivery::DeliveryHandle;
+use crate::gateway::whatsapp::WhatsappGateway;
 use crate::service::outbound::NumberSource;
 use crate::service::{self, templates::TemplateInput};
 
@@ -303,5 +304,80 @@ impl ContactMutation {
     async fn unlink_contact(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Conversation> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         Ok(Conversation(service::contacts::unlink(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?))
+    }
+}
+
+/// A business number's username as WhatsApp holds it.
+#[derive(async_graphql::SimpleObject)]
+pub struct BusinessUsername {
+    /// The username.
+    pub username: String,
+    /// APPROVED (visible where usernames are live) or RESERVED.
+    pub status: enums::BusinessUsernameStatus,
+}
+
+/// Business usernames (ADMIN).
+#[derive(Default)]
+pub struct UsernameMutation;
+
+fn gateway<'a>(ctx: &Context<'a>) -> Result<&'a WhatsappGateway> {
+    ctx.data::<WhatsappGateway>()
+}
+
+#[Object]
+impl UsernameMutation {
+    /// Adopts, changes or (with FORCE_TRANSFER) takes over from another number of the same
+    /// portfolio the username of a business number (ADMIN). Errors carry `whatsappCode`:
+    /// 100 (format rule), 147001 (unavailable), 147005 (transfer required)…
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn set_business_username(
+        &self,
+        ctx: &Context<'_>,
+        business_number_id: ID,
+        username: String,
+        #[graphql(desc = "NONE (the default) or FORCE_TRANSFER.")] transfer_action: Option<
+            enums::TransferAction,
+        >,
+    ) -> Result<BusinessUsername> {
+        let id = parse_id::<BusinessNumberId>(&business_number_id, "businessNumberId")?;
+        let saved = service::usernames::set(
+            db(ctx)?,
+            gateway(ctx)?,
+            viewer(ctx)?,
+            id,
+            &username,
+            transfer_action.map_or(domain::TransferAction::None, Into::into),
+            now(ctx),
+        )
+        .await?;
+        let status = saved
+            .username_status
+            .as_deref()
+            .map(service::stored::<domain::BusinessUsernameStatus>)
+            .transpose()?
+            .ok_or_else(|| {
+                crate::error::ApiError::internal(anyhow::anyhow!("username stored without status"))
+            })?;
+        Ok(BusinessUsername { username: saved.username.unwrap_or_default(), status: status.into() })
+    }
+
+    /// Deletes the username of a business number (ADMIN).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn delete_business_username(
+        &self,
+        ctx: &Context<'_>,
+        business_number_id: ID,
+    ) -> Result<BusinessNumber> {
+        let id = parse_id::<BusinessNumberId>(&business_number_id, "businessNumberId")?;
+        Ok(BusinessNumber(
+            service::usernames::delete(db(ctx)?, gateway(ctx)?, viewer(ctx)?, id, now(ctx)).await?,
+        ))
+    }
+
+    /// Sandbox mode: whether business usernames are live in the workspace's region, which
+    /// makes new usernames APPROVED instead of RESERVED (ADMIN).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn set_business_usernames_live(&self, ctx: &Context<'_>, live: bool) -> Result<bool> {
+        Ok(service::usernames::set_live(db(ctx)?, viewer(ctx)?, live).await?)
     }
 }

@@ -175,6 +175,26 @@ impl SetupQuery {
     }
 }
 
+/// Business username suggestions.
+#[derive(Default)]
+pub struct UsernameQuery;
+
+#[Object]
+impl UsernameQuery {
+    /// Usernames with a higher chance of approval for a business number: WhatsApp's reserved
+    /// suggestions (cloud), or valid, available names derived from the business name (sandbox).
+    async fn business_username_suggestions(
+        &self,
+        ctx: &Context<'_>,
+        business_number_id: ID,
+    ) -> Result<Vec<String>> {
+        let viewer = viewer(ctx)?;
+        let id = parse_id::<domain::BusinessNumberId>(&business_number_id, "businessNumberId")?;
+        let gateway = ctx.data::<crate::gateway::whatsapp::WhatsappGateway>()?;
+        Ok(crate::service::usernames::suggestions(db(ctx)?, gateway, viewer, id).await?)
+    }
+}
+
 /// The event history.
 #[derive(Default)]
 pub struct EventQuery;

@@ -18,6 +18,7 @@ pub mod event_data;
 pub mod ingest;
 pub mod outbound;
 pub mod templates;
+pub mod usernames;
 pub mod webhook;
 pub mod workspaces;
 
@@ -26,7 +27,7 @@ use std::str::FromStr;
 use crate::error::{ApiError, ApiResult};
 
 /// Reads an enum stored by Parley itself; an unknown value is a bug, hence internal.
-pub(crate) fn stored<T>(value: &str) -> ApiResult<T>
+pub fn stored<T>(value: &str) -> ApiResult<T>
 where
     T: FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,

@@ -386,6 +386,7 @@ fn rand_u32() -> u32 {
 /// One request the fake provider received.
 #[derive(Clone, Debug)]
 pub struct Recorded {
+    pub method: String,
     pub path: String,
     pub authorization: Option<String>,
     pub body: String,
@@ -413,10 +414,11 @@ impl FakeProvider {
         let fake = FakeProvider { url: String::new(), requests: Arc::default(), responses: Arc::default() };
         let state = fake.clone();
         let app = axum::Router::new().fallback(
-            |State(fake): State<FakeProvider>, uri: Uri, headers: HeaderMap, body: String| async move {
+            |State(fake): State<FakeProvider>, method: axum::http::Method, uri: Uri, headers: HeaderMap, body: String| async move {
                 let n = {
                     let mut requests = fake.requests.lock().unwrap();
                     requests.push(Recorded {
+                        method: method.to_string(),
                         path: uri.path().to_owned(),
                         authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned),
                         body,

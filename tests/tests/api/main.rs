@@ -17,4 +17,5 @@ mod isolation;
 mod mutations;
 mod schema;
 mod storage;
+mod usernames;
 mod webhooks;
