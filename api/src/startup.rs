@@ -103,6 +103,8 @@ impl Application {
             policy: config.delivery.clone(),
             handle: self.state.delivery.clone(),
         };
+        let listener = (self.state.db.backend() == persistence::DatabaseBackend::Postgres)
+            .then(|| tokio::spawn(relay_notifications(self.state.db.clone(), config.database_url.clone())));
         let router = http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(worker.run(stopping_rx.clone()));
@@ -124,6 +126,9 @@ impl Application {
         };
         // The worker finishes the batch in hand (it saw the stop signal), bounded by the grace.
         let _ = tokio::time::timeout(grace, worker).await;
+        if let Some(listener) = listener {
+            listener.abort();
+        }
         result
     }
 
@@ -155,5 +160,29 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+/// PostgreSQL: relays `NOTIFY parley_events` (sent by every process when it commits events)
+/// to this process's listeners, so a subscriber on one process sees events written on another
+/// at once. Reconnects after a failure; polling covers the gap.
+async fn relay_notifications(db: Database, url: secrecy::SecretString) {
+    use persistence::events::NOTIFY_CHANNEL;
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        match PgListener::connect(url.expose_secret()).await {
+            Ok(mut listener) => {
+                if let Err(err) = listener.listen(NOTIFY_CHANNEL).await {
+                    tracing::warn!(error = %err, "LISTEN failed");
+                } else {
+                    while listener.recv().await.is_ok() {
+                        db.notify_commit();
+                    }
+                    tracing::warn!("LISTEN connection lost; reconnecting");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot open the LISTEN connection"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }

@@ -36,6 +36,7 @@ pub struct Database {
     conn: DatabaseConnection,
     write_lock: Option<Arc<Mutex<()>>>,
     statements: Arc<AtomicU64>,
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A write transaction; on SQLite it also holds the process's write lock until it ends.
@@ -43,13 +44,19 @@ pub struct Database {
 pub struct WriteTransaction {
     txn: DatabaseTransaction,
     _guard: Option<OwnedMutexGuard<()>>,
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl WriteTransaction {
+    /// Commits, then tells this process's listeners (live subscriptions, dispatchers) that
+    /// something new may be readable.
+    ///
     /// # Errors
     /// When the commit fails; nothing of the transaction is then stored.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        self.txn.commit().await?;
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
     }
 }
 
@@ -96,7 +103,13 @@ impl Database {
         conn.set_metric_callback(move |_info| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        Ok(Self { conn, write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))), statements })
+        let (commits, _) = tokio::sync::watch::channel(0);
+        Ok(Self {
+            conn,
+            write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            statements,
+            commits: Arc::new(commits),
+        })
     }
 
     /// The pool, for reads and for repository calls outside a transaction.
@@ -120,7 +133,19 @@ impl Database {
             None => None,
         };
         let txn = self.conn.begin().await?;
-        Ok(WriteTransaction { txn, _guard: guard })
+        Ok(WriteTransaction { txn, _guard: guard, commits: Arc::clone(&self.commits) })
+    }
+
+    /// A receiver that changes after every commit of this process, and after every
+    /// [`Database::notify_commit`] (another process's commit, relayed by `LISTEN`).
+    #[must_use]
+    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
+    }
+
+    /// Wakes this process's commit listeners.
+    pub fn notify_commit(&self) {
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// How many SQL statements this pool has run: lets tests prove a page costs a fixed number.

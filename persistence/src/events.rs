@@ -87,7 +87,31 @@ pub async fn append(
         payload: Set(payload),
         occurred_at: Set(now),
     };
-    Entity::insert(model).exec_with_returning(db).await.context("failed to write event")
+    let saved = Entity::insert(model).exec_with_returning(db).await.context("failed to write event")?;
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // Delivered to every listening process when (and only if) the transaction commits.
+        db.execute_unprepared(&format!("SELECT pg_notify('{NOTIFY_CHANNEL}', '{workspace}')"))
+            .await
+            .context("failed to notify listeners")?;
+    }
+    Ok(saved)
+}
+
+/// The PostgreSQL `LISTEN` channel on which committed events are announced to all processes.
+pub const NOTIFY_CHANNEL: &str = "parley_events";
+
+/// The workspace's latest event cursor (0 when it has none).
+///
+/// # Errors
+/// On a database failure.
+pub async fn latest_cursor(db: &impl ConnectionTrait, workspace: WorkspaceId) -> Result<i64, StoreError> {
+    let found = Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .order_by_desc(Column::Cursor)
+        .one(db)
+        .await
+        .context("failed to read the latest event cursor")?;
+    Ok(found.map_or(0, |e| e.cursor))
 }
 
 /// Events of the workspace after `after` (exclusive), oldest first, optionally of some types.

@@ -3,6 +3,7 @@
 //! - [`types`]: object types (`Conversation`, `Message`, `Contact`…).
 //! - [`enums`]: GraphQL mirrors of the domain enums.
 //! - [`query`], [`mutation`]: thin resolvers, one use case each, merged per feature.
+//! - [`subscription`]: the live, resumable event stream.
 //! - [`loaders`]: per-request dataloaders (no N+1).
 //! - [`guards`]: role guards.
 //! - [`pagination`]: page sizes and cursors.
@@ -13,12 +14,13 @@ pub mod loaders;
 pub mod mutation;
 pub mod pagination;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
 use std::str::FromStr;
 
 use async_graphql::extensions::Tracing;
-use async_graphql::{Context, EmptySubscription, ID, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, ID, MergedObject, Schema, SchemaBuilder};
 use chrono::{DateTime, Utc};
 use persistence::Database;
 
@@ -49,12 +51,12 @@ pub struct Mutation(
 );
 
 /// The schema type.
-pub type ParleySchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ParleySchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// The schema with its limits, without any runtime data: enough to print the SDL.
 #[must_use]
-pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
+    let builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .extension(Tracing);

@@ -17,5 +17,6 @@ mod isolation;
 mod mutations;
 mod schema;
 mod storage;
+mod subscriptions;
 mod usernames;
 mod webhooks;
