@@ -109,6 +109,9 @@ struct ServeArgs {
     /// SMS sender (E.164 number).
     #[arg(long, env = "PARLEY_SMS_FROM")]
     sms_from: Option<String>,
+    /// Allow CRM webhook endpoints on private, loopback and link-local addresses.
+    #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
+    webhook_allow_private_targets: bool,
     /// Production mode: no introspection, no GraphiQL.
     #[arg(long, env = "PARLEY_PRODUCTION", default_value_t = false)]
     production: bool,
@@ -224,6 +227,7 @@ impl ServeArgs {
             access_token: non_empty_secret(self.whatsapp_access_token),
         };
         config.graphql = GraphqlConfig { production: self.production, ..GraphqlConfig::default() };
+        config.dispatch.allow_private_targets = self.webhook_allow_private_targets;
         config.sms = match (
             self.sms_api_base,
             self.sms_account_sid,

@@ -81,6 +81,8 @@ pub struct Config {
     pub sms: Option<crate::gateway::sms::SmsConfig>,
     /// Retries of outbound deliveries.
     pub delivery: crate::delivery::RetryPolicy,
+    /// CRM webhook dispatch.
+    pub dispatch: crate::dispatcher::DispatchConfig,
     /// How long in-flight requests may run after SIGTERM before the server stops anyway.
     pub shutdown_grace: Duration,
 }
@@ -112,6 +114,7 @@ impl Config {
             graphql: GraphqlConfig::default(),
             sms: None,
             delivery: crate::delivery::RetryPolicy::default(),
+            dispatch: crate::dispatcher::DispatchConfig::default(),
             shutdown_grace: Duration::from_secs(20),
         })
     }

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::delivery::{DeliveryHandle, Worker};
+use crate::dispatcher::Dispatcher;
 use crate::gateway::sms::SmsGateway;
 use crate::gateway::whatsapp::WhatsappGateway;
 use crate::graphql::schema_builder;
@@ -54,8 +55,12 @@ impl Application {
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
         let delivery = DeliveryHandle::default();
         let gateway = WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?;
-        let schema =
-            schema_builder(&config.graphql).data(db.clone()).data(delivery.clone()).data(gateway).finish();
+        let schema = schema_builder(&config.graphql)
+            .data(db.clone())
+            .data(delivery.clone())
+            .data(gateway)
+            .data(config.dispatch.clone())
+            .finish();
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("PARLEY_LISTEN: cannot listen on {}", config.listen))?;
@@ -103,11 +108,13 @@ impl Application {
             policy: config.delivery.clone(),
             handle: self.state.delivery.clone(),
         };
+        let dispatcher = Dispatcher::new(self.state.db.clone(), config.dispatch.clone())?;
         let listener = (self.state.db.backend() == persistence::DatabaseBackend::Postgres)
             .then(|| tokio::spawn(relay_notifications(self.state.db.clone(), config.database_url.clone())));
         let router = http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(worker.run(stopping_rx.clone()));
+        let dispatcher = tokio::spawn(dispatcher.run(stopping_rx.clone()));
         let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
@@ -125,7 +132,10 @@ impl Application {
             }
         };
         // The worker finishes the batch in hand (it saw the stop signal), bounded by the grace.
-        let _ = tokio::time::timeout(grace, worker).await;
+        let _ = tokio::time::timeout(grace, async move {
+            let _ = tokio::join!(worker, dispatcher);
+        })
+        .await;
         if let Some(listener) = listener {
             listener.abort();
         }

@@ -7,6 +7,7 @@
 //!   inbox order, the threading look-ups and search.
 //! - [`m20261122_000002_add_trigram_search_indexes`]: PostgreSQL trigram indexes for substring
 //!   search (skipped cleanly where `pg_trgm` is unavailable).
+//! - [`m20261122_000003_add_webhook_dispatch_columns`]: CRM webhook dispatch progress and leases.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -14,6 +15,7 @@ mod builders;
 
 pub mod m20261122_000001_create_schema;
 pub mod m20261122_000002_add_trigram_search_indexes;
+pub mod m20261122_000003_add_webhook_dispatch_columns;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_schema::Migration),
             Box::new(m20261122_000002_add_trigram_search_indexes::Migration),
+            Box::new(m20261122_000003_add_webhook_dispatch_columns::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@
 //!   [`contacts`], [`templates`]: repositories.
 //! - [`events`]: the transactional outbox (CloudEvents with a per-workspace cursor).
 //! - [`dead_letters`]: webhook payloads that could not be routed or understood.
+//! - [`webhooks`]: CRM webhook endpoints, their delivery queue and its claiming.
 
 pub mod agents;
 pub mod business_numbers;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod events;
 pub mod messages;
 pub mod templates;
+pub mod webhooks;
 pub mod workspaces;
 
 pub use db::{Database, PoolSettings, WriteTransaction};

@@ -38,6 +38,7 @@ pub struct Query(
     query::EventQuery,
     query::DeadLetterQuery,
     query::UsernameQuery,
+    query::WebhookQuery,
 );
 
 /// Every mutation, merged.
@@ -48,6 +49,7 @@ pub struct Mutation(
     mutation::MessagingMutation,
     mutation::ContactMutation,
     mutation::UsernameMutation,
+    mutation::WebhookMutation,
 );
 
 /// The schema type.

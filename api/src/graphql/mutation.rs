@@ -381,3 +381,82 @@ impl UsernameMutation {
         Ok(service::usernames::set_live(db(ctx)?, viewer(ctx)?, live).await?)
     }
 }
+
+/// A new CRM webhook endpoint.
+#[derive(InputObject)]
+pub struct CreateWebhookEndpointInput {
+    /// An http(s) URL (private and loopback targets are refused unless allowed by configuration).
+    pub url: String,
+    /// Event types to send (empty: all).
+    pub event_types: Vec<String>,
+}
+
+/// A created endpoint with its signing secret, shown only this once.
+#[derive(async_graphql::SimpleObject)]
+pub struct CreatedWebhookEndpoint {
+    /// The endpoint.
+    pub endpoint: super::types::WebhookEndpoint,
+    /// `whsec_…`: verify the `webhook-signature` header with it (Standard Webhooks).
+    pub secret: String,
+}
+
+/// CRM webhook endpoints (ADMIN).
+#[derive(Default)]
+pub struct WebhookMutation;
+
+#[Object]
+impl WebhookMutation {
+    /// Registers an endpoint that receives events from now on, signed per Standard Webhooks.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn create_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateWebhookEndpointInput,
+    ) -> Result<CreatedWebhookEndpoint> {
+        let allow_private =
+            ctx.data::<crate::dispatcher::DispatchConfig>().map(|c| c.allow_private_targets).unwrap_or(false);
+        let (endpoint, secret) = service::webhooks::create(
+            db(ctx)?,
+            viewer(ctx)?,
+            &input.url,
+            &input.event_types,
+            allow_private,
+            now(ctx),
+        )
+        .await?;
+        Ok(CreatedWebhookEndpoint { endpoint: super::types::WebhookEndpoint(endpoint), secret })
+    }
+
+    /// Deletes an endpoint and its delivery log.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let id = parse_id::<domain::WebhookEndpointId>(&id, "id")?;
+        Ok(service::webhooks::delete(db(ctx)?, viewer(ctx)?, id).await?)
+    }
+
+    /// Resumes a paused endpoint; its queued deliveries continue in order.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn resume_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<super::types::WebhookEndpoint> {
+        let id = parse_id::<domain::WebhookEndpointId>(&id, "id")?;
+        Ok(super::types::WebhookEndpoint(
+            service::webhooks::resume(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?,
+        ))
+    }
+
+    /// Sends a delivery again, whatever its state.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn redeliver_webhook(
+        &self,
+        ctx: &Context<'_>,
+        delivery_id: ID,
+    ) -> Result<super::types::WebhookDelivery> {
+        let id = parse_id::<domain::WebhookDeliveryId>(&delivery_id, "deliveryId")?;
+        Ok(super::types::WebhookDelivery(
+            service::webhooks::redeliver(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?,
+        ))
+    }
+}

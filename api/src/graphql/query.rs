@@ -241,6 +241,23 @@ impl DeadLetterQuery {
     }
 }
 
+/// CRM webhook endpoints.
+#[derive(Default)]
+pub struct WebhookQuery;
+
+#[Object]
+impl WebhookQuery {
+    /// The workspace's CRM webhook endpoints with their recent deliveries (ADMIN).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn webhook_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<super::types::WebhookEndpoint>> {
+        let viewer = viewer(ctx)?;
+        let rows = persistence::webhooks::list_endpoints(db(ctx)?.conn(), viewer.workspace_id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(super::types::WebhookEndpoint).collect())
+    }
+}
+
 /// Parses an optional agent id argument.
 pub(crate) fn parse_agent_id(id: Option<&ID>) -> Result<Option<AgentId>, ApiError> {
     id.map(|id| parse_id::<AgentId>(id, "agentId")).transpose()

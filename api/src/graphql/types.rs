@@ -674,3 +674,106 @@ impl DeadLetter {
         self.0.received_at
     }
 }
+
+/// A CRM endpoint that receives the workspace's events as signed POSTs.
+pub struct WebhookEndpoint(pub persistence::entities::webhook_endpoint::Model);
+
+/// A CRM endpoint that receives the workspace's events as signed POSTs.
+#[Object]
+impl WebhookEndpoint {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Where events are POSTed.
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// The event types it receives (empty: all).
+    async fn event_types(&self) -> Vec<String> {
+        serde_json::from_value(self.0.event_types.clone()).unwrap_or_default()
+    }
+
+    /// When it was paused after repeated failures (null: active).
+    async fn paused_at(&self) -> Option<DateTime<Utc>> {
+        self.0.paused_at
+    }
+
+    /// Failed attempts in a row.
+    async fn consecutive_failures(&self) -> i32 {
+        self.0.consecutive_failures
+    }
+
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Its most recent deliveries, newest event first.
+    async fn deliveries(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<WebhookDelivery>> {
+        let limit = pagination::page_size(first)?;
+        let rows = persistence::webhooks::recent_deliveries(
+            db(ctx)?.conn(),
+            WorkspaceId::from_uuid(self.0.workspace_id),
+            domain::WebhookEndpointId::from_uuid(self.0.id),
+            limit,
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(WebhookDelivery).collect())
+    }
+}
+
+/// One event sent (or to be sent) to one endpoint.
+pub struct WebhookDelivery(pub persistence::entities::webhook_delivery::Model);
+
+/// One event sent (or to be sent) to one endpoint.
+#[Object]
+impl WebhookDelivery {
+    /// Opaque id (pass it to `redeliverWebhook`).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The event (also the `webhook-id` header, stable across retries).
+    async fn event_id(&self) -> ID {
+        ID(self.0.event_id.to_string())
+    }
+
+    /// The event's cursor.
+    async fn event_cursor(&self) -> String {
+        self.0.event_cursor.to_string()
+    }
+
+    /// PENDING, DELIVERED or FAILED (retries exhausted; can be redelivered).
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+
+    /// Attempts so far.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+
+    /// The HTTP status of the last attempt.
+    async fn last_status_code(&self) -> Option<i32> {
+        self.0.last_status_code
+    }
+
+    /// What went wrong on the last attempt.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+
+    /// When the next attempt is due.
+    async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        self.0.next_attempt_at
+    }
+
+    /// When it was delivered.
+    async fn delivered_at(&self) -> Option<DateTime<Utc>> {
+        self.0.delivered_at
+    }
+}

@@ -20,6 +20,7 @@ pub mod outbound;
 pub mod templates;
 pub mod usernames;
 pub mod webhook;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::str::FromStr;

@@ -15,6 +15,8 @@ pub struct Model {
     pub active: bool,
     pub paused_at: Option<DateTimeUtc>,
     pub consecutive_failures: i32,
+    pub enqueued_cursor: i64,
+    pub lease_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -451,3 +451,24 @@ impl FakeProvider {
         self.requests.lock().unwrap().clone()
     }
 }
+
+/// A second server process on the same database as `app` (PostgreSQL: how Parley scales out).
+pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::new(&app.database_url, JWT_SECRET).expect("config");
+    config.pool.max_connections = 5;
+    config.whatsapp.app_secret = Some("test-app-secret".to_owned().into());
+    configure(&mut config);
+    let peer = Application::build(config).await.expect("build peer");
+    let address = format!("http://127.0.0.1:{}", peer.port());
+    let db = peer.db().clone();
+    let auth = peer.authenticator();
+    tokio::spawn(peer.run_until(std::future::pending()));
+    TestApp {
+        address,
+        db,
+        backend: app.backend,
+        client: app.client.clone(),
+        auth,
+        database_url: app.database_url.clone(),
+    }
+}

@@ -13,6 +13,7 @@ mod actions;
 mod auth;
 mod contacts;
 mod conversations;
+mod crm;
 mod isolation;
 mod mutations;
 mod schema;
