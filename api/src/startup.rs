@@ -101,14 +101,15 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace;
         let config = &self.state.config;
+        let background = self.state.db.sibling(4).await?;
         let worker = Worker {
-            db: self.state.db.clone(),
+            db: background.clone(),
             whatsapp: WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?,
             sms: SmsGateway::new(config.sms.as_ref())?,
             policy: config.delivery.clone(),
             handle: self.state.delivery.clone(),
         };
-        let dispatcher = Dispatcher::new(self.state.db.clone(), config.dispatch.clone())?;
+        let dispatcher = Dispatcher::new(background, config.dispatch.clone())?;
         let listener = (self.state.db.backend() == persistence::DatabaseBackend::Postgres)
             .then(|| tokio::spawn(relay_notifications(self.state.db.clone(), config.database_url.clone())));
         let router = http::router(self.state);

@@ -34,6 +34,7 @@ impl Default for PoolSettings {
 #[derive(Clone, Debug)]
 pub struct Database {
     conn: DatabaseConnection,
+    url: Arc<str>,
     write_lock: Option<Arc<Mutex<()>>>,
     statements: Arc<AtomicU64>,
     commits: Arc<tokio::sync::watch::Sender<u64>>,
@@ -77,6 +78,39 @@ impl Database {
     /// # Errors
     /// When the URL is not a supported database or the database cannot be reached.
     pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
+        let (conn, statements) = Self::pool(url, settings).await?;
+        let (commits, _) = tokio::sync::watch::channel(0);
+        Ok(Self {
+            conn,
+            url: Arc::from(url),
+            write_lock: url.starts_with("sqlite:").then(|| Arc::new(Mutex::new(()))),
+            statements,
+            commits: Arc::new(commits),
+        })
+    }
+
+    /// A second pool on the same database for background work (delivery, dispatch), so it
+    /// never competes with requests for connections. It shares the SQLite write lock and the
+    /// commit notifications, and counts its statements separately.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    pub async fn sibling(&self, max_connections: u32) -> anyhow::Result<Self> {
+        let settings = PoolSettings { max_connections, ..PoolSettings::default() };
+        let (conn, statements) = Self::pool(&self.url, &settings).await?;
+        Ok(Self {
+            conn,
+            url: Arc::clone(&self.url),
+            write_lock: self.write_lock.clone(),
+            statements,
+            commits: Arc::clone(&self.commits),
+        })
+    }
+
+    async fn pool(
+        url: &str,
+        settings: &PoolSettings,
+    ) -> anyhow::Result<(DatabaseConnection, Arc<AtomicU64>)> {
         let is_sqlite = url.starts_with("sqlite:");
         if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             anyhow::bail!("unsupported database URL scheme: use sqlite://… or postgres://…");
@@ -103,13 +137,7 @@ impl Database {
         conn.set_metric_callback(move |_info| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        let (commits, _) = tokio::sync::watch::channel(0);
-        Ok(Self {
-            conn,
-            write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
-            statements,
-            commits: Arc::new(commits),
-        })
+        Ok((conn, statements))
     }
 
     /// The pool, for reads and for repository calls outside a transaction.

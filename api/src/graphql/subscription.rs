@@ -34,6 +34,7 @@ struct Tail {
     commits: tokio::sync::watch::Receiver<u64>,
 }
 
+/// Live streams over WebSocket (`/graphql/ws`).
 #[Subscription]
 impl Subscription {
     /// The workspace's events as they are committed, optionally only some types; with `after`
