@@ -17,6 +17,7 @@ pub mod error;
 pub mod gateway;
 pub mod graphql;
 pub mod http;
+pub mod hub;
 pub mod service;
 pub mod startup;
 pub mod state;

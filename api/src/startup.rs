@@ -18,6 +18,7 @@ use crate::gateway::sms::SmsGateway;
 use crate::gateway::whatsapp::WhatsappGateway;
 use crate::graphql::schema_builder;
 use crate::http;
+use crate::hub::EventHub;
 use crate::state::AppState;
 
 /// Connects to the configured database and applies pending migrations.
@@ -35,6 +36,7 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     state: AppState,
+    hub: Arc<EventHub>,
 }
 
 impl Application {
@@ -54,19 +56,21 @@ impl Application {
     pub async fn build_with_db(config: Config, db: Database) -> anyhow::Result<Self> {
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
         let delivery = DeliveryHandle::default();
+        let hub = EventHub::new(db.clone());
         let gateway = WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?;
         let schema = schema_builder(&config.graphql)
             .data(db.clone())
             .data(delivery.clone())
             .data(gateway)
             .data(config.dispatch.clone())
+            .data(Arc::clone(&hub))
             .finish();
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("PARLEY_LISTEN: cannot listen on {}", config.listen))?;
         let address = listener.local_addr().context("failed to read the bound address")?;
         let state = AppState { db, auth, schema, config: Arc::new(config), delivery };
-        Ok(Self { listener, address, state })
+        Ok(Self { listener, address, state, hub })
     }
 
     /// The bound port.
@@ -116,6 +120,7 @@ impl Application {
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(worker.run(stopping_rx.clone()));
         let dispatcher = tokio::spawn(dispatcher.run(stopping_rx.clone()));
+        let hub = tokio::spawn(self.hub.run(stopping_rx.clone()));
         let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
@@ -140,6 +145,7 @@ impl Application {
         if let Some(listener) = listener {
             listener.abort();
         }
+        hub.abort();
         result
     }
 

@@ -64,6 +64,16 @@ enum Scenario {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Latency from a signed webhook posted to server A to (a) GraphQL subscribers on server B
+    /// and (b) a CRM receiver, on PostgreSQL with two server processes.
+    Events {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 1_000)]
+        subscriptions: usize,
+        #[arg(long, default_value_t = 300)]
+        webhooks: usize,
+    },
     /// Internal: run the server (the child process of a scenario).
     #[command(hide = true)]
     Server {
@@ -84,6 +94,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Send { database_url, requests, concurrency } => {
             send(database_url, requests, concurrency).await
         }
+        Scenario::Events { database_url, subscriptions, webhooks } => {
+            events(&database_url, subscriptions, webhooks).await
+        }
         Scenario::Search { database_url, conversations, requests, concurrency } => {
             search(database_url, conversations, requests, concurrency).await
         }
@@ -95,6 +108,8 @@ async fn server(database_url: &str, listen: &str) -> anyhow::Result<()> {
     config.listen = listen.parse()?;
     config.pool.max_connections = 32;
     config.whatsapp.app_secret = Some(APP_SECRET.to_owned().into());
+    // The benchmark's CRM receiver listens on loopback.
+    config.dispatch.allow_private_targets = true;
     api::Application::build(config).await?.run_until_stopped().await
 }
 
@@ -312,6 +327,7 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
 
 /// A seeded database with a server running on it.
 struct Env {
+    url: String,
     backend: &'static str,
     workspace: domain::WorkspaceId,
     number: domain::BusinessNumberId,
@@ -363,7 +379,7 @@ async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Resu
         if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
             let workspace = created.workspace_id;
             let number = created.business_number_id.context("no business number")?;
-            return Ok(Env { backend, workspace, number, db, base, client, child, pid, token });
+            return Ok(Env { url, backend, workspace, number, db, base, client, child, pid, token });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -615,5 +631,195 @@ async fn search(
     let mut table: Vec<(&str, &Run)> = rows.iter().map(|(l, r)| (*l, r)).collect();
     table.push(("baseline: { __typename }", &baseline));
     print_table(&title, &table, ratio, rss, line);
+    Ok(())
+}
+
+/// Starts another server process on `url`; returns it, its base URL and pid.
+async fn peer(url: &str, client: &reqwest::Client) -> anyhow::Result<(tokio::process::Child, String, u32)> {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["server", "--database-url", url, "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok((child, base, pid));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the second server did not become ready")
+}
+
+fn now_micros() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0)
+}
+
+/// The send time (µs) embedded in a benchmark message's text: `bench <micros>`.
+fn sent_micros(event: &serde_json::Value) -> Option<u64> {
+    event["data"]["text"].as_str()?.strip_prefix("bench ")?.parse().ok()
+}
+
+async fn events(database_url: &str, subscriptions: usize, webhooks: usize) -> anyhow::Result<()> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let mut env = start(Some(database_url.to_owned()), 32).await?;
+    if env.backend != "PostgreSQL" {
+        bail!("the events scenario needs --database-url postgres://…");
+    }
+    let (mut b, b_base, b_pid) = peer(&env.url, &env.client).await?;
+    let subscriber_latency = Arc::new(std::sync::Mutex::new(histogram()?));
+    let crm_latency = Arc::new(std::sync::Mutex::new(histogram()?));
+    let crm_count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    // The CRM receiver.
+    let (latency, count) = (Arc::clone(&crm_latency), Arc::clone(&crm_count));
+    let receiver = axum::Router::new().fallback(move |body: String| {
+        let (latency, count) = (Arc::clone(&latency), Arc::clone(&count));
+        async move {
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&body) {
+                if let Some(sent) = sent_micros(&event) {
+                    if let Ok(mut h) = latency.lock() {
+                        let _ = h.record(now_micros().saturating_sub(sent).max(1));
+                    }
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            axum::http::StatusCode::NO_CONTENT
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let receiver_url = format!("http://{}/crm", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let url = format!("{}/graphql", env.base);
+    let create = json!({
+        "query": "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { secret } }",
+        "variables": { "i": { "url": receiver_url, "eventTypes": ["message.received"] } },
+    });
+    graphql(&env.client, &url, &env.token, &create).await?;
+
+    // Subscriptions on server B.
+    let ws_url = b_base.replace("http://", "ws://") + "/graphql/ws";
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut sockets = Vec::new();
+    for _ in 0..subscriptions {
+        let mut request = ws_url.clone().into_client_request()?;
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", env.token) } });
+        socket.send(Ws::text(init.to_string())).await?;
+        socket.next().await.context("no connection_ack")??;
+        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription { events(types: [\"message.received\"]) { payload } }" } });
+        socket.send(Ws::text(subscribe.to_string())).await?;
+        sockets.push(socket);
+    }
+    let mut readers = Vec::new();
+    for mut socket in sockets {
+        let (latency, received) = (Arc::clone(&subscriber_latency), Arc::clone(&received));
+        readers.push(tokio::spawn(async move {
+            while let Some(Ok(message)) = socket.next().await {
+                if let Ws::Text(text) = message {
+                    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+                    if let Some(sent) = sent_micros(&v["payload"]["data"]["events"]["payload"]) {
+                        if let Ok(mut h) = latency.lock() {
+                            let _ = h.record(now_micros().saturating_sub(sent).max(1));
+                        }
+                        received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_idle = peak_rss_mb(b_pid);
+
+    // Webhooks to server A, one every 20 ms.
+    let webhook_url = format!("{}/webhooks/whatsapp", env.base);
+    let started_at = chrono::Utc::now().timestamp();
+    for i in 0..webhooks {
+        let body = serde_json::to_vec(&json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
+                "contacts": [{ "profile": { "name": "Bench" }, "user_id": format!("US.{}", 700 + i % 50) }],
+                "messages": [{ "from_user_id": format!("US.{}", 700 + i % 50), "id": format!("wamid.EV{i}"),
+                    "timestamp": started_at.to_string(), "type": "text", "text": { "body": format!("bench {}", now_micros()) } }],
+            } }] }],
+        }))?;
+        env.client
+            .post(&webhook_url)
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", sign(&body)?)
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let expected = webhooks * subscriptions;
+    for _ in 0..600 {
+        let done = received.load(std::sync::atomic::Ordering::Relaxed) >= expected
+            && crm_count.load(std::sync::atomic::Ordering::Relaxed) >= webhooks;
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss = peak_rss_mb(b_pid);
+    env.child.kill().await.ok();
+    b.kill().await.ok();
+    for r in readers {
+        r.abort();
+    }
+    let got = received.load(std::sync::atomic::Ordering::Relaxed);
+    let crm_got = crm_count.load(std::sync::atomic::Ordering::Relaxed);
+    let sub = subscriber_latency.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+    let crm = crm_latency.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "events on PostgreSQL, two server processes, {subscriptions} subscriptions on B, {webhooks} webhooks to A, {}",
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    println!("{:<34} {:>10} {:>9} {:>9} {:>9}", "", "received", "p50 ms", "p99 ms", "p99.9 ms");
+    println!(
+        "{:<34} {:>10} {:>9.2} {:>9.2} {:>9.2}",
+        "webhook → subscriber (on B)",
+        got,
+        ms(&sub, 0.5),
+        ms(&sub, 0.99),
+        ms(&sub, 0.999)
+    );
+    println!(
+        "{:<34} {:>10} {:>9.2} {:>9.2} {:>9.2}",
+        "webhook → CRM receiver",
+        crm_got,
+        ms(&crm, 0.5),
+        ms(&crm, 0.99),
+        ms(&crm, 0.999)
+    );
+    println!(
+        "server B peak RSS: {rss:.0} MB ({rss_idle:.0} MB with the subscriptions open, before the load)"
+    );
+    let line = json!({
+        "scenario": "events", "backend": "PostgreSQL", "processes": 2, "subscriptions": subscriptions, "webhooks": webhooks,
+        "subscriber_received": got, "subscriber_expected": expected,
+        "subscriber_p50_ms": ms(&sub, 0.5), "subscriber_p99_ms": ms(&sub, 0.99), "subscriber_p999_ms": ms(&sub, 0.999),
+        "crm_received": crm_got, "crm_p50_ms": ms(&crm, 0.5), "crm_p99_ms": ms(&crm, 0.99), "crm_p999_ms": ms(&crm, 0.999),
+        "server_b_peak_rss_mb": rss, "server_b_rss_with_subscriptions_mb": rss_idle,
+    });
+    println!("{line}");
+    if got < expected || crm_got < webhooks {
+        bail!("not every event arrived: {got}/{expected} to subscribers, {crm_got}/{webhooks} to the CRM");
+    }
     Ok(())
 }

@@ -1,25 +1,24 @@
 //! The live event stream: `subscription { events(types, after) }` over WebSocket.
 //!
-//! With `after`, it first replays every event after that cursor, then streams new ones; the
-//! cursor is per workspace, gap-free and in commit order, so reading "after the last one I
-//! saw" can neither skip nor repeat an event, across the replay and the live part alike.
-//! Without `after`, it starts at the workspace's latest event.
+//! With `after`, it first replays every event after that cursor from the database, then
+//! streams new ones from the process's [`EventHub`]. It subscribes to the hub *before* reading
+//! the database, and skips anything at or below the last cursor it yielded, so the seam has no
+//! gap and no duplicate; the cursor is per workspace, gap-free and in commit order. A
+//! subscriber that falls behind the hub's buffer re-reads from the database.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_graphql::{Context, Result, Subscription};
 use futures::Stream;
 use persistence::entities::event;
 use persistence::events;
+use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::types::Event;
 use super::{db, pagination, viewer};
 use crate::error::ApiError;
-
-/// How often a stream looks for new events without a wake-up (a safety net: commits in this
-/// process and, on PostgreSQL, `NOTIFY` from other processes wake it at once).
-const POLL: Duration = Duration::from_secs(2);
+use crate::hub::EventHub;
 
 /// Every subscription.
 #[derive(Default)]
@@ -30,8 +29,45 @@ struct Tail {
     workspace: domain::WorkspaceId,
     types: Option<Vec<String>>,
     cursor: i64,
-    buffer: VecDeque<event::Model>,
-    commits: tokio::sync::watch::Receiver<u64>,
+    backlog: VecDeque<event::Model>,
+    /// Whether the database may hold events after `cursor` not yet in `backlog`.
+    behind: bool,
+    live: Receiver<Arc<event::Model>>,
+}
+
+impl Tail {
+    fn wanted(&self, e: &event::Model) -> bool {
+        self.types.as_ref().is_none_or(|t| t.contains(&e.event_type))
+    }
+
+    async fn next(&mut self) -> Option<Result<Event>> {
+        loop {
+            while let Some(e) = self.backlog.pop_front() {
+                if e.cursor > self.cursor {
+                    self.cursor = e.cursor;
+                    if self.wanted(&e) {
+                        return Some(Ok(Event(e)));
+                    }
+                }
+            }
+            if self.behind {
+                match events::list(self.db.conn(), self.workspace, self.cursor, 500, None).await {
+                    Ok(rows) => {
+                        self.behind = rows.len() == 500;
+                        self.backlog.extend(rows);
+                        continue;
+                    }
+                    Err(err) => return Some(Err(ApiError::from(err).into())),
+                }
+            }
+            match self.live.recv().await {
+                Ok(e) if e.cursor <= self.cursor => {}
+                Ok(e) => self.backlog.push_back((*e).clone()),
+                Err(RecvError::Lagged(_)) => self.behind = true,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
 }
 
 /// Live streams over WebSocket (`/graphql/ws`).
@@ -50,41 +86,28 @@ impl Subscription {
         if let Some(bad) = types.iter().flatten().find(|t| !events::types::ALL.contains(&t.as_str())) {
             return Err(ApiError::bad_input(format!("unknown event type {bad:?}")).into());
         }
-        let commits = db.subscribe_commits();
-        let cursor = match after {
-            Some(after) => pagination::decode_sequence(Some(&after))?,
-            None => events::latest_cursor(db.conn(), viewer.workspace_id).await.map_err(ApiError::from)?,
-        };
-        let tail =
-            Tail { db, workspace: viewer.workspace_id, types, cursor, buffer: VecDeque::new(), commits };
-        Ok(futures::stream::unfold(tail, |mut tail| async move {
-            loop {
-                if let Some(next) = tail.buffer.pop_front() {
-                    return Some((Ok(Event(next)), tail));
-                }
-                tail.commits.borrow_and_update();
-                let read = events::list(tail.db.conn(), tail.workspace, tail.cursor, 200, None).await;
-                match read {
-                    Ok(rows) if !rows.is_empty() => {
-                        if let Some(last) = rows.last() {
-                            tail.cursor = last.cursor;
-                        }
-                        let wanted =
-                            |e: &event::Model| tail.types.as_ref().is_none_or(|t| t.contains(&e.event_type));
-                        tail.buffer.extend(rows.into_iter().filter(wanted));
-                    }
-                    Ok(_) => {
-                        tokio::select! {
-                            changed = tail.commits.changed() => if changed.is_err() { return None },
-                            () = tokio::time::sleep(POLL) => {}
-                        }
-                    }
-                    Err(err) => {
-                        let err: async_graphql::Error = ApiError::from(err).into();
-                        return Some((Err(err), tail));
-                    }
-                }
+        let after = after.as_deref().map(|a| pagination::decode_sequence(Some(a))).transpose()?;
+        let hub = ctx.data::<Arc<EventHub>>()?;
+        // Subscribe first, then read the database: no event can fall between the two.
+        let live = hub.subscribe(viewer.workspace_id).await.map_err(ApiError::from)?;
+        let (cursor, behind) = match after {
+            Some(after) => (after, true),
+            None => {
+                (events::latest_cursor(db.conn(), viewer.workspace_id).await.map_err(ApiError::from)?, false)
             }
-        }))
+        };
+        let tail = Tail {
+            db,
+            workspace: viewer.workspace_id,
+            types,
+            cursor,
+            backlog: VecDeque::new(),
+            behind,
+            live,
+        };
+        Ok(futures::stream::unfold(
+            tail,
+            |mut tail| async move { tail.next().await.map(|item| (item, tail)) },
+        ))
     }
 }
