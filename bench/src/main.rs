@@ -685,7 +685,8 @@ async fn events(database_url: &str, subscriptions: usize, webhooks: usize) -> an
     let receiver = axum::Router::new().fallback(move |body: String| {
         let (latency, count) = (Arc::clone(&latency), Arc::clone(&count));
         async move {
-            let sent = serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|event| sent_micros(&event));
+            let sent =
+                serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|event| sent_micros(&event));
             if let Some(sent) = sent {
                 if let Ok(mut h) = latency.lock() {
                     let _ = h.record(now_micros().saturating_sub(sent).max(1));

@@ -5,13 +5,14 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use domain::search::SearchQuery;
 use domain::{AgentId, ContactId, ConversationId};
 use persistence::contacts::ContactCursor;
-use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor};
-use persistence::{agents, business_numbers, contacts, conversations, dead_letters, events, templates};
+use persistence::conversations::ConversationFilter as StoreFilter;
+use persistence::{agents, business_numbers, contacts, dead_letters, events, templates};
 
 use super::guards::RoleGuard;
-use super::loaders::prefetch_conversations;
-use super::types::{Agent, BusinessNumber, Contact, Conversation, DeadLetter, Event, Template, connection};
-use super::{db, enums, loaders, pagination, parse_id, viewer};
+use super::types::{
+    Agent, BusinessNumber, Contact, Conversation, DeadLetter, Event, Template, connection, conversation_page,
+};
+use super::{db, enums, pagination, parse_id, viewer};
 use crate::error::ApiError;
 
 /// The signed-in agent.
@@ -69,8 +70,6 @@ impl ConversationQuery {
         filter: Option<ConversationFilter>,
     ) -> Result<Connection<String, Conversation>> {
         let viewer = viewer(ctx)?;
-        let limit = pagination::page_size(first)?;
-        let after = after.as_deref().map(pagination::decode).transpose()?;
         let filter = filter.unwrap_or_default();
         let store_filter = StoreFilter {
             status: filter.status.map(Into::into),
@@ -83,23 +82,7 @@ impl ConversationQuery {
             username_only: filter.username_only,
             search: filter.search.as_deref().and_then(SearchQuery::parse),
         };
-        let rows = conversations::list(
-            db(ctx)?.conn(),
-            viewer.workspace_id,
-            &store_filter,
-            after.map(|(last_activity_at, id)| InboxCursor { last_activity_at, id }),
-            limit + 1,
-        )
-        .await
-        .map_err(ApiError::from)?;
-        prefetch_conversations(loaders(ctx)?, &rows).await.map_err(ApiError::from)?;
-        Ok(connection(
-            rows,
-            limit,
-            after.is_some(),
-            |c| pagination::encode(c.last_activity_at, c.id),
-            Conversation,
-        ))
+        conversation_page(ctx, viewer.workspace_id, &store_filter, first, after).await
     }
 
     /// One conversation of the workspace.

@@ -196,6 +196,39 @@ impl Conversation {
     }
 }
 
+/// One page of conversations (the inbox, a contact's history), relations prefetched in a
+/// fixed number of batches.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for the page arguments; storage failures.
+pub(crate) async fn conversation_page(
+    ctx: &Context<'_>,
+    workspace: WorkspaceId,
+    filter: &ConversationFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<String, Conversation>> {
+    let limit = pagination::page_size(first)?;
+    let after = after.as_deref().map(pagination::decode).transpose()?;
+    let rows = conversation_store::list(
+        db(ctx)?.conn(),
+        workspace,
+        filter,
+        after.map(|(last_activity_at, id)| InboxCursor { last_activity_at, id }),
+        limit + 1,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    super::loaders::prefetch_conversations(loaders(ctx)?, &rows).await.map_err(ApiError::from)?;
+    Ok(connection(
+        rows,
+        limit,
+        after.is_some(),
+        |c| pagination::encode(c.last_activity_at, c.id),
+        Conversation,
+    ))
+}
+
 /// Builds a Relay connection from `limit + 1` rows.
 pub(crate) fn connection<M, N: async_graphql::OutputType>(
     mut rows: Vec<M>,
@@ -462,29 +495,11 @@ impl Contact {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Conversation>> {
-        let limit = pagination::page_size(first)?;
-        let after = after.as_deref().map(pagination::decode).transpose()?;
         let filter = ConversationFilter {
             contact: Some(domain::ContactId::from_uuid(self.0.id)),
             ..Default::default()
         };
-        let rows = conversation_store::list(
-            db(ctx)?.conn(),
-            WorkspaceId::from_uuid(self.0.workspace_id),
-            &filter,
-            after.map(|(last_activity_at, id)| InboxCursor { last_activity_at, id }),
-            limit + 1,
-        )
-        .await
-        .map_err(ApiError::from)?;
-        super::loaders::prefetch_conversations(loaders(ctx)?, &rows).await.map_err(ApiError::from)?;
-        Ok(connection(
-            rows,
-            limit,
-            after.is_some(),
-            |c| pagination::encode(c.last_activity_at, c.id),
-            Conversation,
-        ))
+        conversation_page(ctx, WorkspaceId::from_uuid(self.0.workspace_id), &filter, first, after).await
     }
 }
 

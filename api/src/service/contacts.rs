@@ -19,6 +19,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::IntoActiveModel;
 
 use super::agents::valid_name;
+use super::conversations::get_for_update;
 use super::{commit_error, event_data};
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
@@ -167,16 +168,6 @@ async fn attach(
     Ok(saved)
 }
 
-async fn load(
-    db: &impl ConnectionTrait,
-    viewer: &Viewer,
-    id: ConversationId,
-) -> ApiResult<conversation::Model> {
-    conversations::find_for_update(db, viewer.workspace_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))
-}
-
 /// Creates a contact from a conversation and links it.
 ///
 /// # Errors
@@ -207,7 +198,7 @@ pub async fn create_contact(
         .map_err(|e| ApiError::bad_input(format!("phoneNumber: {e}")))?;
 
     let txn = db.begin().await.map_err(commit_error)?;
-    let mut current = load(&*txn, viewer, id).await?;
+    let mut current = get_for_update(&*txn, viewer, id).await?;
     if current.contact_id.is_some() {
         viewer.require_admin().map_err(|_| {
             ApiError::Forbidden("Relinking a conversation to another contact requires the ADMIN role.")
@@ -256,7 +247,7 @@ pub async fn link_to_existing(
     now: DateTime<Utc>,
 ) -> ApiResult<conversation::Model> {
     let txn = db.begin().await.map_err(commit_error)?;
-    let mut current = load(&*txn, viewer, id).await?;
+    let mut current = get_for_update(&*txn, viewer, id).await?;
     let contact =
         contacts::find(&*txn, viewer.workspace_id, contact_id).await?.ok_or(ApiError::NotFound("contact"))?;
     if current.contact_id == Some(contact.id) {
@@ -304,7 +295,7 @@ pub async fn unlink(
     now: DateTime<Utc>,
 ) -> ApiResult<conversation::Model> {
     let txn = db.begin().await.map_err(commit_error)?;
-    let current = load(&*txn, viewer, id).await?;
+    let current = get_for_update(&*txn, viewer, id).await?;
     if current.contact_id.is_none() {
         return Ok(current);
     }

@@ -51,7 +51,12 @@ pub async fn get(
     conversations::find(db, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("conversation"))
 }
 
-async fn get_for_update(
+/// A conversation of the viewer's workspace, locked for a change (see
+/// [`conversations::find_for_update`]).
+///
+/// # Errors
+/// `NOT_FOUND` when it does not exist in the workspace.
+pub async fn get_for_update(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     id: ConversationId,

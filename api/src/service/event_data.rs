@@ -2,7 +2,7 @@
 //! phone is `null`, never omitted and never guessed.
 
 use domain::Username;
-use persistence::entities::{contact, conversation, message};
+use persistence::entities::{business_number, contact, conversation, message};
 use serde_json::{Value, json};
 
 /// The customer as an integration sees it.
@@ -63,5 +63,17 @@ pub fn contact(c: &contact::Model) -> Value {
         "name": c.name,
         "email": c.email,
         "phoneNumber": c.phone,
+    })
+}
+
+/// A business number's username and status.
+#[must_use]
+pub fn business_username(number: &business_number::Model) -> Value {
+    json!({
+        "businessNumberId": number.id,
+        "phoneNumberId": number.phone_number_id,
+        "displayPhoneNumber": number.display_phone_number,
+        "username": number.username,
+        "status": number.username_status,
     })
 }

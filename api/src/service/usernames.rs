@@ -44,22 +44,20 @@ fn parse_status(status: &str) -> ApiResult<BusinessUsernameStatus> {
     }
 }
 
-async fn event(
+/// Writes `business_username.updated` for a number (also used by the webhook).
+///
+/// # Errors
+/// On a database failure.
+pub async fn event(
     db: &impl ConnectionTrait,
     number: &business_number::Model,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> Result<(), persistence::StoreError> {
     let new = NewEvent {
         event_type: types::BUSINESS_USERNAME_UPDATED,
         conversation_id: None,
         contact_id: None,
-        data: json!({
-            "businessNumberId": number.id,
-            "phoneNumberId": number.phone_number_id,
-            "displayPhoneNumber": number.display_phone_number,
-            "username": number.username,
-            "status": number.username_status,
-        }),
+        data: super::event_data::business_username(number),
     };
     events::append(db, WorkspaceId::from_uuid(number.workspace_id), new, now).await?;
     Ok(())

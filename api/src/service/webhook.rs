@@ -26,7 +26,8 @@ use super::event_data;
 use super::ingest::{self, IngestOutcome, external_id_digest};
 use crate::whatsapp::inbound::{IdentityChange, InboundError, read_message};
 use crate::whatsapp::payload::{
-    BusinessUsernameUpdate, Change, MessagesValue, StatusItem, UserIdUpdateValue, Webhook, read_value,
+    BusinessUsernameUpdate, Change, MessagesValue, Metadata, StatusItem, UserIdUpdateValue, Webhook,
+    read_value,
 };
 
 /// What one webhook did.
@@ -99,6 +100,31 @@ impl<C: ConnectionTrait> Router<'_, C> {
         Ok(found)
     }
 
+    /// Reads a change's value and finds its business number; what cannot be read or routed
+    /// becomes a dead letter and `None`.
+    async fn route<T: serde::de::DeserializeOwned>(
+        &mut self,
+        waba: Option<&str>,
+        change: &Change,
+        whole: &Value,
+        metadata: fn(&T) -> &Metadata,
+    ) -> Result<Option<(T, business_number::Model)>, StoreError> {
+        let value: T = match read_value(&change.field, &change.value) {
+            Ok(v) => v,
+            Err(reason) => {
+                self.dead_letter(None, waba, &reason, whole).await?;
+                return Ok(None);
+            }
+        };
+        let phone_number_id = metadata(&value).phone_number_id.clone();
+        let Some(number) = self.number(&phone_number_id).await? else {
+            let reason = format!("unknown phone_number_id {phone_number_id:?}");
+            self.dead_letter(None, waba, &reason, whole).await?;
+            return Ok(None);
+        };
+        Ok(Some((value, number)))
+    }
+
     /// Keeps what could not be applied. The workspace is the number's or, failing that, the
     /// one owning the WABA of the entry, so its admins can see it.
     async fn dead_letter(
@@ -154,13 +180,9 @@ async fn messages_change<C: ConnectionTrait>(
     change: &Change,
     whole: &Value,
 ) -> Result<(), StoreError> {
-    let value: MessagesValue = match read_value("messages", &change.value) {
-        Ok(v) => v,
-        Err(reason) => return router.dead_letter(None, waba, &reason, whole).await,
-    };
-    let Some(number) = router.number(&value.metadata.phone_number_id).await? else {
-        let reason = format!("unknown phone_number_id {:?}", value.metadata.phone_number_id);
-        return router.dead_letter(None, waba, &reason, whole).await;
+    let Some((value, number)) = router.route(waba, change, whole, |v: &MessagesValue| &v.metadata).await?
+    else {
+        return Ok(());
     };
     let workspace = WorkspaceId::from_uuid(number.workspace_id);
     for raw in &value.messages {
@@ -287,13 +309,10 @@ async fn user_id_update<C: ConnectionTrait>(
     change: &Change,
     whole: &Value,
 ) -> Result<(), StoreError> {
-    let value: UserIdUpdateValue = match read_value("user_id_update", &change.value) {
-        Ok(v) => v,
-        Err(reason) => return router.dead_letter(None, waba, &reason, whole).await,
-    };
-    let Some(number) = router.number(&value.metadata.phone_number_id).await? else {
-        let reason = format!("unknown phone_number_id {:?}", value.metadata.phone_number_id);
-        return router.dead_letter(None, waba, &reason, whole).await;
+    let Some((value, number)) =
+        router.route(waba, change, whole, |v: &UserIdUpdateValue| &v.metadata).await?
+    else {
+        return Ok(());
     };
     let workspace = WorkspaceId::from_uuid(number.workspace_id);
     for update in &value.user_id_update {
@@ -389,33 +408,13 @@ async fn business_username_update<C: ConnectionTrait>(
             if holder.id != number.id {
                 let released =
                     business_numbers::set_username(router.db, holder, None, None, router.now).await?;
-                username_event(router, &released).await?;
+                super::usernames::event(router.db, &released, router.now).await?;
             }
         }
     }
     let saved =
         business_numbers::set_username(router.db, number, username.as_ref(), status, router.now).await?;
-    username_event(router, &saved).await?;
+    super::usernames::event(router.db, &saved, router.now).await?;
     router.summary.usernames += 1;
-    Ok(())
-}
-
-async fn username_event<C: ConnectionTrait>(
-    router: &mut Router<'_, C>,
-    number: &business_number::Model,
-) -> Result<(), StoreError> {
-    let event = NewEvent {
-        event_type: types::BUSINESS_USERNAME_UPDATED,
-        conversation_id: None,
-        contact_id: None,
-        data: json!({
-            "businessNumberId": number.id,
-            "phoneNumberId": number.phone_number_id,
-            "displayPhoneNumber": number.display_phone_number,
-            "username": number.username,
-            "status": number.username_status,
-        }),
-    };
-    events::append(router.db, WorkspaceId::from_uuid(number.workspace_id), event, router.now).await?;
     Ok(())
 }

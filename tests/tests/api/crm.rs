@@ -101,7 +101,7 @@ async fn app_for_crm(backend: Backend, pause_after: i32) -> Option<TestApp> {
     spawn_with(backend, move |config| {
         config.dispatch.allow_private_targets = true;
         config.dispatch.retry_base = Duration::from_millis(30);
-        config.dispatch.timeout = Duration::from_millis(800);
+        config.dispatch.timeout = Duration::from_secs(5);
         config.dispatch.pause_after = pause_after;
     })
     .await
@@ -251,7 +251,7 @@ async fn two_processes_share_one_postgresql() {
         json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", t.token) } });
     socket.send(Ws::text(init.to_string())).await.unwrap();
     let _ack = socket.next().await;
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { events { cursor type } }" } });
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { events(after: \"0\") { cursor type } }" } });
     socket.send(Ws::text(subscribe.to_string())).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 

@@ -116,7 +116,9 @@ async fn subscriptions_are_authenticated_and_scoped_to_the_workspace(app: TestAp
 
     let (mut socket, ack) = connect(&app, Some(&b.token)).await;
     assert_eq!(ack["type"], "connection_ack");
-    subscribe(&mut socket, None, None).await;
+    // From the start of B's stream (a subscription without `after` starts at the moment the
+    // server handles it, which a client cannot observe).
+    subscribe(&mut socket, Some("0"), None).await;
     app.deliver(&a, &[&Inbound::hidden("US.1", "@alpha", "Alpha")]).await;
     app.deliver(&b, &[&Inbound::hidden("US.2", "@beta", "Beta")]).await;
     let seen = events(&mut socket, 2).await;
