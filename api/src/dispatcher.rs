@@ -134,12 +134,16 @@ impl Dispatcher {
         let claimed = webhooks::claim_heads(&*txn, now, lease, 32).await?;
         txn.commit().await.map_err(|e| StoreError::Unexpected(e.into()))?;
         let count = claimed.len();
-        let sends = claimed.into_iter().map(|c| async move {
-            let outcome = self.send(&c).await;
-            self.record(c, outcome).await
-        });
-        for result in futures::future::join_all(sends).await {
-            result?;
+        // Each send runs on its own: a slow or hanging endpoint holds only its own lease, and the
+        // next pass goes on with every other endpoint.
+        for c in claimed {
+            let dispatcher = self.clone();
+            tokio::spawn(async move {
+                let outcome = dispatcher.send(&c).await;
+                if let Err(err) = dispatcher.record(c, outcome).await {
+                    tracing::warn!(error = ?err, "could not record a webhook delivery; its lease will expire and it is retried");
+                }
+            });
         }
         Ok(count)
     }
