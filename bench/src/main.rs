@@ -74,6 +74,19 @@ enum Scenario {
         #[arg(long, default_value_t = 300)]
         webhooks: usize,
     },
+    /// The agent's first inbox page (50 conversations with display name, customer,
+    /// capabilities, contact and last message) over N seeded conversations with 10 messages
+    /// each, versus `{ __typename }` on the same server.
+    Inbox {
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 100_000)]
+        conversations: usize,
+        #[arg(long, default_value_t = 5_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
     /// Internal: run the server (the child process of a scenario).
     #[command(hide = true)]
     Server {
@@ -93,6 +106,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Send { database_url, requests, concurrency } => {
             send(database_url, requests, concurrency).await
+        }
+        Scenario::Inbox { database_url, conversations, requests, concurrency } => {
+            inbox(database_url, conversations, requests, concurrency).await
         }
         Scenario::Events { database_url, subscriptions, webhooks } => {
             events(&database_url, subscriptions, webhooks).await
@@ -328,6 +344,7 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
 /// A seeded database with a server running on it.
 struct Env {
     url: String,
+    admin: domain::AgentId,
     backend: &'static str,
     workspace: domain::WorkspaceId,
     number: domain::BusinessNumberId,
@@ -379,7 +396,8 @@ async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Resu
         if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
             let workspace = created.workspace_id;
             let number = created.business_number_id.context("no business number")?;
-            return Ok(Env { url, backend, workspace, number, db, base, client, child, pid, token });
+            let admin = created.admin_id;
+            return Ok(Env { url, admin, backend, workspace, number, db, base, client, child, pid, token });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -821,5 +839,138 @@ async fn events(database_url: &str, subscriptions: usize, webhooks: usize) -> an
     if got < expected || crm_got < webhooks {
         bail!("not every event arrived: {got}/{expected} to subscribers, {crm_got}/{webhooks} to the CRM");
     }
+    Ok(())
+}
+
+/// Ten messages per conversation (alternating directions), ending at the conversation's
+/// last activity.
+async fn seed_messages(env: &Env, per_conversation: usize) -> anyhow::Result<()> {
+    use persistence::entities::{conversation, message};
+    use sea_orm::{ActiveValue::Set, EntityTrait, QueryFilter, QuerySelect};
+    let ids: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>)> = conversation::Entity::find()
+        .filter(sea_orm::ColumnTrait::eq(&conversation::Column::WorkspaceId, env.workspace.as_uuid()))
+        .select_only()
+        .column(conversation::Column::Id)
+        .column(conversation::Column::LastActivityAt)
+        .into_tuple()
+        .all(env.db.conn())
+        .await?;
+    let mut batch = Vec::with_capacity(1000);
+    let total = ids.len() * per_conversation;
+    let mut done = 0;
+    for (conversation, last) in ids {
+        for k in 0..per_conversation {
+            let inbound = k % 2 == 0;
+            batch.push(message::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                workspace_id: Set(env.workspace.as_uuid()),
+                conversation_id: Set(conversation),
+                business_number_id: Set(env.number.as_uuid()),
+                direction: Set(if inbound { "INBOUND".into() } else { "OUTBOUND".into() }),
+                channel: Set("WHATSAPP".into()),
+                kind: Set("text".into()),
+                text: Set(Some(format!("message {k} of the conversation"))),
+                content: Set(None),
+                template_id: Set(None),
+                template_name: Set(None),
+                template_category: Set(None),
+                status: Set(if inbound { "RECEIVED".into() } else { "READ".into() }),
+                external_id: Set(Some(format!("wamid.SEED{}", uuid::Uuid::new_v4().simple()))),
+                error_code: Set(None),
+                error_title: Set(None),
+                author_agent_id: Set(None),
+                idempotency_key: Set(None),
+                attempts: Set(0),
+                next_attempt_at: Set(None),
+                sent_at: Set(
+                    last - chrono::Duration::minutes(i64::try_from(per_conversation - k).unwrap_or(0))
+                ),
+                created_at: Set(last),
+                updated_at: Set(last),
+            });
+            done += 1;
+            if batch.len() == 1000 || done == total {
+                message::Entity::insert_many(std::mem::take(&mut batch)).exec(env.db.conn()).await?;
+            }
+        }
+    }
+    if env.backend == "PostgreSQL" {
+        env.db.conn().execute_unprepared("ANALYZE").await?;
+    }
+    Ok(())
+}
+
+const INBOX_PAGE: &str = "{ conversations(first: 50) { nodes { id displayName status origin lastInboundAt \
+    customer { phoneNumber bsuid username profileName phoneHidden notice } contact { id name } \
+    capabilities { reply { allowed reason } call { allowed reason } switchToSms { allowed reason } \
+    requestPhoneNumber { allowed reason } templates { category allowed reason } } \
+    lastMessage { text direction status createdAt } } } }";
+
+/// SQL statements one inbox page costs, counted in-process on the bench's own pool.
+async fn statements_per_page(env: &Env, first: usize) -> anyhow::Result<u64> {
+    let schema =
+        api::graphql::schema_builder(&api::config::GraphqlConfig::default()).data(env.db.clone()).finish();
+    let viewer =
+        api::auth::Viewer { agent_id: env.admin, workspace_id: env.workspace, role: domain::Role::Admin };
+    let query = INBOX_PAGE.replace("first: 50", &format!("first: {first}"));
+    let request = async_graphql::Request::new(query)
+        .data(api::graphql::RequestData { viewer: Some(viewer), now: chrono::Utc::now() })
+        .data(api::graphql::loaders::for_workspace(env.db.clone(), env.workspace));
+    let before = env.db.statement_count();
+    let response = schema.execute(request).await;
+    if !response.errors.is_empty() {
+        bail!("inbox page failed: {:?}", response.errors);
+    }
+    // Plus the one statement that authenticates the request on the server.
+    Ok(env.db.statement_count() - before + 1)
+}
+
+async fn inbox(
+    database_url: Option<String>,
+    conversations: usize,
+    requests: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let mut env = start(database_url, concurrency).await?;
+    let seeded = Instant::now();
+    seed_conversations(&env, conversations).await?;
+    seed_messages(&env, 10).await?;
+    let seed_secs = seeded.elapsed().as_secs_f64();
+    let small = statements_per_page(&env, 5).await?;
+    let full = statements_per_page(&env, 50).await?;
+    let url = format!("{}/graphql", env.base);
+    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
+    let baseline = drive(requests, concurrency, move |_| {
+        let (client, token, url) = (client.clone(), token.clone(), u.clone());
+        async move { graphql(&client, &url, &token, &json!({ "query": "{ __typename }" })).await.map(|_| ()) }
+    })
+    .await?;
+    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
+    let run = drive(requests, concurrency, move |_| {
+        let (client, token, url) = (client.clone(), token.clone(), u.clone());
+        async move { graphql(&client, &url, &token, &json!({ "query": INBOX_PAGE })).await.map(|_| ()) }
+    })
+    .await?;
+    let rss = peak_rss_mb(env.pid);
+    env.child.kill().await.ok();
+    let ratio = run.throughput() / baseline.throughput();
+    let title = format!(
+        "inbox on {}, {conversations} conversations × 10 messages (seeded in {seed_secs:.0} s), first page of 50, {concurrency} clients, {}; SQL statements per page: {small} for 5 rows, {full} for 50",
+        env.backend,
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    let line = json!({
+        "scenario": "inbox", "backend": env.backend, "conversations": conversations, "requests": requests, "concurrency": concurrency,
+        "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
+        "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
+        "ratio": ratio, "server_peak_rss_mb": rss, "statements_per_page_5": small, "statements_per_page_50": full,
+    });
+    print_table(
+        &title,
+        &[("inbox page (50)", &run), ("baseline: { __typename }", &baseline)],
+        ratio,
+        rss,
+        line,
+    );
     Ok(())
 }

@@ -156,3 +156,36 @@ pub async fn claim_due(
     }
     Ok(claimed)
 }
+
+/// The latest message of each of the given conversations (one query, any page size).
+///
+/// # Errors
+/// On a database failure.
+pub async fn latest_of(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    conversations: &[ConversationId],
+) -> Result<Vec<Model>, StoreError> {
+    if conversations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let placeholder = |n: usize| match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    let list: Vec<String> = (0..conversations.len()).map(|i| placeholder(i + 2)).collect();
+    let sql = format!(
+        "SELECT * FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.sent_at DESC, m.id DESC) AS parley_rank \
+         FROM messages m WHERE m.workspace_id = {} AND m.conversation_id IN ({})) ranked WHERE parley_rank = 1",
+        placeholder(1),
+        list.join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = vec![workspace.as_uuid().into()];
+    values.extend(conversations.iter().map(|c| sea_orm::Value::from(c.as_uuid())));
+    Entity::find()
+        .from_raw_sql(sea_orm::Statement::from_sql_and_values(backend, sql, values))
+        .all(db)
+        .await
+        .context("failed to load latest messages")
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use domain::{AgentId, BusinessNumberId, ContactId, ConversationId, WorkspaceId};
-use persistence::entities::{agent, business_number, contact, contact_identity, conversation};
+use persistence::entities::{agent, business_number, contact, contact_identity, conversation, message};
 use persistence::{Database, StoreError, agents, business_numbers, contacts, conversations};
 use uuid::Uuid;
 
@@ -133,6 +133,16 @@ impl Loader<OwnerKey> for WorkspaceLoader {
     }
 }
 
+async fn load_latest_messages(
+    db: &Database,
+    ws: WorkspaceId,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, message::Model>, StoreError> {
+    let ids: Vec<ConversationId> = ids.into_iter().map(ConversationId::from_uuid).collect();
+    Ok(by_id(persistence::messages::latest_of(db.conn(), ws, &ids).await?, |m| m.conversation_id))
+}
+
+keyed!(LastMessageKey, message::Model, load_latest_messages);
 keyed!(ContactKey, contact::Model, load_contacts);
 keyed!(AgentKey, agent::Model, load_agents);
 keyed!(BusinessNumberKey, business_number::Model, load_numbers);
@@ -164,7 +174,9 @@ pub async fn prefetch_conversations(loader: &Loaders, rows: &[conversation::Mode
         let username = c.customer_username_key.clone().map(|u| OwnerKey(domain::IdentityKind::Username, u));
         bsuid.into_iter().chain(username)
     });
-    let (_, _, _, previous, owners) = futures::try_join!(
+    let last = rows.iter().map(|c| LastMessageKey(c.id));
+    let (_, _, _, _, previous, owners) = futures::try_join!(
+        loader.load_many(last),
         loader.load_many(numbers),
         loader.load_many(contacts),
         loader.load_many(agents),

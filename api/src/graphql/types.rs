@@ -14,7 +14,9 @@ use persistence::entities::{
 use persistence::messages::{self, MessageCursor};
 
 use super::enums;
-use super::loaders::{AgentKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, OwnerKey};
+use super::loaders::{
+    AgentKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, LastMessageKey, OwnerKey,
+};
 use super::pagination;
 use super::{db, loaders, now, viewer};
 use crate::error::ApiError;
@@ -171,6 +173,11 @@ impl Conversation {
     async fn capabilities(&self, ctx: &Context<'_>) -> Result<ConversationCapabilities> {
         let contact_phone = self.linked_contact(ctx).await?.is_some_and(|c| c.phone.is_some());
         Ok(ConversationCapabilities(conversations::capabilities_of(&self.0, contact_phone, now(ctx))?))
+    }
+
+    /// The latest message in either direction (the inbox preview).
+    async fn last_message(&self, ctx: &Context<'_>) -> Result<Option<Message>> {
+        Ok(loaders(ctx)?.load_one(LastMessageKey(self.0.id)).await.map_err(ApiError::from)?.map(Message))
     }
 
     /// The messages, newest first.

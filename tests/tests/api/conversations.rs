@@ -18,6 +18,7 @@ query($first: Int, $after: String, $filter: ConversationFilter) {
       assignee { id }
       previousConversation { id }
       suggestedContact { id }
+      lastMessage { text direction }
       capabilities {
         reply { allowed reason } call { allowed reason } switchToSms { allowed reason }
         requestPhoneNumber { allowed reason } templates { category allowed reason }
@@ -54,6 +55,10 @@ async fn the_inbox_lists_newest_activity_first_and_pages_without_gaps(app: TestA
     }
     let first = app.ok(&t.token, INBOX, json!({ "first": 3 })).await;
     assert_eq!(names(&first), ["Customer 6", "Customer 5", "Customer 4"]);
+    assert_eq!(
+        first["conversations"]["nodes"][0]["lastMessage"],
+        json!({ "text": "Hello", "direction": "INBOUND" })
+    );
     assert_eq!(first["conversations"]["pageInfo"]["hasNextPage"], true);
     let mut all = names(&first);
     let mut after = first["conversations"]["pageInfo"]["endCursor"].clone();
