@@ -140,3 +140,126 @@ async fn serve_demo_serves_a_meaningful_inbox() {
     assert!(nodes.iter().any(|n| n["origin"] == "RETURNING_CUSTOMER_HID_NUMBER"));
     assert!(nodes.iter().any(|n| n["capabilities"]["reply"]["allowed"] == false));
 }
+
+/// Runs a whole username-only scenario against the real binary at debug level with JSON logs
+/// (span fields included) and checks that nothing it logged contains a token, a secret, a
+/// message body or the phone number a hidden customer's message id encodes.
+#[tokio::test]
+async fn logs_never_contain_tokens_secrets_bodies_or_hidden_phones() {
+    use hmac::Mac;
+    let db = temp_db();
+    let app_secret = "log-test-app-secret-0001";
+    let verify_token = "log-test-verify-token-0001";
+    let out = parley()
+        .args(["bootstrap", "--workspace", "Acme", "--admin-email", "admin@acme.example.com"])
+        .args(["--phone-number-id", "106540352242922", "--display-phone-number", "15550783881"])
+        .args(["--waba-id", "102290129340398", "--portfolio-id", "506914307656634", "--database-url", &db])
+        .env("PARLEY_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = parley()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db])
+        .env("PARLEY_JWT_SECRET", SECRET)
+        .env("PARLEY_WHATSAPP_APP_SECRET", app_secret)
+        .env("PARLEY_WHATSAPP_VERIFY_TOKEN", verify_token)
+        .env("RUST_LOG", "debug")
+        .env("PARLEY_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            all.push_str(&line.unwrap_or_default());
+            all.push('\n');
+        }
+        all
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // This wamid base64-decodes to a blob holding the phone 16503879439.
+    let wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=";
+    let body = serde_json::json!({ "object": "whatsapp_business_account", "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
+        "contacts": [{ "profile": { "name": "Sheena Nelson", "username": "@realsheenanelson" }, "user_id": "US.13491208655302741918" }],
+        "messages": [{ "from_user_id": "US.13491208655302741918", "id": wamid, "timestamp": chrono::Utc::now().timestamp().to_string(),
+                       "type": "text", "text": { "body": "INBOUND-BODY-my order 4471 is late" } }]
+    } }] }] });
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(app_secret.as_bytes()).unwrap();
+    mac.update(&bytes);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let hook = format!("{base}/webhooks/whatsapp");
+    let r =
+        client.post(&hook).header("x-hub-signature-256", signature).body(bytes.clone()).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    client.post(&hook).header("x-hub-signature-256", "sha256=00").body(bytes).send().await.unwrap();
+    client
+        .get(format!("{hook}?hub.mode=subscribe&hub.verify_token={verify_token}&hub.challenge=7"))
+        .send()
+        .await
+        .unwrap();
+    let gql = |query: serde_json::Value| {
+        let (client, url, token) = (client.clone(), format!("{base}/graphql"), token.clone());
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&query)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let list = gql(serde_json::json!({ "query": "{ conversations { nodes { id } } }" })).await;
+    let id = list["data"]["conversations"]["nodes"][0]["id"].clone();
+    let inline = format!(
+        "mutation {{ sendMessage(conversationId: \"{}\", text: \"OUTBOUND-BODY-inline reply\") {{ id }} }}",
+        id.as_str().unwrap()
+    );
+    gql(serde_json::json!({ "query": inline })).await;
+    gql(serde_json::json!({ "query": "mutation($c: ID!, $t: String!) { sendMessage(conversationId: $c, text: $t) { id } }", "variables": { "c": id, "t": "OUTBOUND-BODY-variable reply" } })).await;
+    gql(serde_json::json!({ "query": "mutation($c: ID!) { createContact(conversationId: $c, input: { name: \"Sheena\", phoneNumber: \"+1 650 555 0199\" }) { id } }", "variables": { "c": id } })).await;
+    gql(serde_json::json!({ "query": "{ nope }" })).await;
+    client
+        .post(format!("{base}/graphql"))
+        .bearer_auth("forged.token.value")
+        .json(&serde_json::json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    child.kill().ok();
+    child.wait().ok();
+    let logs = logs.join().unwrap();
+    assert!(logs.contains("webhook stored"), "the server did log: {logs}");
+    for secret in [
+        token.as_str(),
+        SECRET,
+        app_secret,
+        verify_token,
+        "forged.token.value",
+        "INBOUND-BODY",
+        "OUTBOUND-BODY",
+        wamid,
+        "HBgLMTY1MDM4Nzk0Mzk",
+        "16503879439",
+    ] {
+        assert!(!logs.contains(secret), "the logs contain {secret:?}");
+    }
+}
