@@ -62,6 +62,15 @@ fn early_error(err: &ApiError) -> Response {
 }
 
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+    // Only JSON bodies run operations: a cross-site form or text/plain POST cannot.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/json"));
+    if !json {
+        let body = json!({ "errors": [{ "message": "Send GraphQL requests as POST with Content-Type: application/json.", "extensions": { "code": "BAD_USER_INPUT" } }] });
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, axum::Json(body)).into_response();
+    }
     let now = Utc::now();
     let viewer = match headers.get(header::AUTHORIZATION) {
         None => None,

@@ -14,6 +14,7 @@ mod auth;
 mod contacts;
 mod conversations;
 mod crm;
+mod hardening;
 mod isolation;
 mod mutations;
 mod schema;

@@ -1,0 +1,86 @@
+//! GraphQL hardening: depth, complexity (alias overloading), batching, content types,
+//! production mode.
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, error_code, spawn_with};
+
+async fn deep_wide_batched_and_form_requests_are_refused(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    // Circular nesting beyond the depth limit.
+    let mut deep = String::from("id");
+    for _ in 0..10 {
+        deep = format!("previousConversation {{ {deep} }}");
+    }
+    let body = app
+        .graphql(Some(&t.token), &format!("{{ conversations {{ nodes {{ {deep} }} }} }}"), json!({}))
+        .await;
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("nested too deep"),
+        "{body}"
+    );
+    // Alias overloading beyond the complexity limit.
+    let aliases: String = (0..3000).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let body = app.graphql(Some(&t.token), &format!("{{ {aliases} }}"), json!({})).await;
+    assert!(body["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("complex"), "{body}");
+    // Array batching is not accepted.
+    let batch = json!([{ "query": "{ me { id } }" }, { "query": "{ me { id } }" }]);
+    let r = app.client.post(app.url("/graphql")).bearer_auth(&t.token).json(&batch).send().await.unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    // Form-encoded and text/plain POSTs (what a cross-site form can send) run nothing.
+    for content_type in ["application/x-www-form-urlencoded", "text/plain"] {
+        let r = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&t.token)
+            .header("content-type", content_type)
+            .body(r#"{"query":"mutation { resolveConversation(conversationId: \"x\") { id } }"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 415, "{content_type}");
+    }
+    // GET only serves GraphiQL; it never executes an operation.
+    let r = app.client.get(app.url("/graphql?query=mutation%7BcreateAgent%7D")).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("graphiql"));
+    // Out-of-range Int literals are validation errors, not server errors.
+    let body = app
+        .graphql(Some(&t.token), "{ conversations(first: 99999999999) { nodes { id } } }", json!({}))
+        .await;
+    assert!(body["errors"].is_array());
+    assert_ne!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+}
+
+async fn production_mode_hides_the_schema(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let body = app.graphql(Some(&t.token), "{ __schema { types { name } } }", json!({})).await;
+    assert!(body["data"]["__schema"].is_null() || body["errors"].is_array(), "introspection is off: {body}");
+    assert!(!body.to_string().contains("Conversation"), "{body}");
+    let body = app.graphql(Some(&t.token), "{ conversatons { nodes { id } } }", json!({})).await;
+    assert!(!body.to_string().contains("Did you mean"), "no field suggestions: {body}");
+    let r = app.client.get(app.url("/graphql")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404, "no GraphiQL");
+    let body = app.graphql(Some(&t.token), "{ me { role } }", json!({})).await;
+    assert_eq!(body["data"]["me"]["role"], "ADMIN", "operations still run");
+    let _ = error_code;
+}
+
+on_both!(deep_wide_batched_and_form_requests_are_refused);
+
+mod production_mode_hides_the_schema {
+    async fn app(backend: crate::helpers::Backend) -> Option<crate::helpers::TestApp> {
+        super::spawn_with(backend, |config| config.graphql.production = true).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::production_mode_hides_the_schema(app(crate::helpers::Backend::Sqlite).await.expect("app"))
+            .await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        match app(crate::helpers::Backend::Postgres).await {
+            Some(a) => super::production_mode_hides_the_schema(a).await,
+            None => crate::helpers::postgres_skipped(module_path!()),
+        }
+    }
+}
