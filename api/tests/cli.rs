@@ -263,3 +263,149 @@ async fn logs_never_contain_tokens_secrets_bodies_or_hidden_phones() {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
     }
 }
+
+/// Starts `parley serve` on a bootstrapped SQLite database; returns the child, its base URL.
+async fn serve_bootstrapped(db: &str, app_secret: &str) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = parley()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", db])
+        .env("PARLEY_JWT_SECRET", SECRET)
+        .env("PARLEY_WHATSAPP_APP_SECRET", app_secret)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    (child, base)
+}
+
+fn bootstrap(db: &str) {
+    let out = parley()
+        .args(["bootstrap", "--workspace", "Acme", "--admin-email", "admin@acme.example.com"])
+        .args(["--phone-number-id", "106540352242922", "--display-phone-number", "15550783881"])
+        .args(["--waba-id", "102290129340398", "--portfolio-id", "506914307656634", "--database-url", db])
+        .env("PARLEY_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+fn signed_webhook(app_secret: &str, i: usize) -> (String, Vec<u8>, String) {
+    use hmac::Mac;
+    let wamid = format!("wamid.KILL{i:06}");
+    let body = serde_json::json!({ "object": "whatsapp_business_account", "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550783881", "phone_number_id": "106540352242922" },
+        "contacts": [{ "profile": { "name": "C" }, "wa_id": format!("1650555{:04}", i % 50), "user_id": format!("US.{}", 900 + i % 50) }],
+        "messages": [{ "from": format!("1650555{:04}", i % 50), "from_user_id": format!("US.{}", 900 + i % 50), "id": wamid,
+                       "timestamp": chrono::Utc::now().timestamp().to_string(), "type": "text", "text": { "body": "hello" } }]
+    } }] }] });
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(app_secret.as_bytes()).unwrap();
+    mac.update(&bytes);
+    (wamid, bytes, format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
+}
+
+/// Fires `n` webhooks from 8 senders; returns the wamids that were acknowledged with 200.
+async fn fire(base: &str, app_secret: &str, n: usize) -> Vec<String> {
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (acked, next, url, secret) =
+            (acked.clone(), next.clone(), format!("{base}/webhooks/whatsapp"), app_secret.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let (wamid, body, signature) = signed_webhook(&secret, i);
+                let sent = client.post(&url).header("x-hub-signature-256", signature).body(body).send().await;
+                match sent {
+                    Ok(r) if r.status().as_u16() == 200 => acked.lock().unwrap().push(wamid),
+                    Ok(r) => assert_ne!(r.status().as_u16(), 500, "no server error under load"),
+                    Err(_) => {}
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    acked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_webhook_survives_sigkill() {
+    let db = temp_db();
+    let secret = "kill-test-app-secret";
+    bootstrap(&db);
+    let (mut child, base) = serve_bootstrapped(&db, secret).await;
+    let pid = child.id();
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    });
+    let acked = fire(&base, secret, 5_000).await;
+    killer.await.unwrap();
+    child.wait().ok();
+    assert!(
+        !acked.is_empty() && acked.len() < 5_000,
+        "the kill happened mid-load ({} acknowledged)",
+        acked.len()
+    );
+    // Restart on the same database: everything acknowledged is there.
+    let (mut child, _) = serve_bootstrapped(&db, secret).await;
+    let store = persistence::Database::connect(&db, &persistence::PoolSettings::default()).await.unwrap();
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    for chunk in acked.chunks(500) {
+        let found = persistence::entities::message::Entity::find()
+            .filter(persistence::entities::message::Column::ExternalId.is_in(chunk.to_vec()))
+            .all(store.conn())
+            .await
+            .unwrap();
+        assert_eq!(found.len(), chunk.len(), "an acknowledged webhook was lost");
+    }
+    child.kill().ok();
+    child.wait().ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
+    let db = temp_db();
+    let secret = "term-test-app-secret";
+    bootstrap(&db);
+    let (mut child, base) = serve_bootstrapped(&db, secret).await;
+    let pid = child.id();
+    let load = tokio::spawn({
+        let base = base.clone();
+        async move { fire(&base, secret, 2_000).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stopped_at = std::time::Instant::now();
+    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "clean exit: {status:?}");
+    assert!(stopped_at.elapsed() < std::time::Duration::from_secs(25), "bounded shutdown");
+    let acked = load.await.unwrap();
+    assert!(!acked.is_empty());
+    let store = persistence::Database::connect(&db, &persistence::PoolSettings::default()).await.unwrap();
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    for chunk in acked.chunks(500) {
+        let found = persistence::entities::message::Entity::find()
+            .filter(persistence::entities::message::Column::ExternalId.is_in(chunk.to_vec()))
+            .all(store.conn())
+            .await
+            .unwrap();
+        assert_eq!(found.len(), chunk.len(), "every acknowledged webhook is stored");
+    }
+}
