@@ -1,5 +1,7 @@
 //! The `parley` binary, run as an operator would.
 
+#![expect(clippy::unwrap_used, reason = "test helpers panic when set-up fails")]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
