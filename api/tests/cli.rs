@@ -342,8 +342,7 @@ async fn fire(base: &str, app_secret: &str, n: usize) -> Vec<String> {
     for t in tasks {
         t.await.unwrap();
     }
-    let acked = acked.lock().unwrap().clone();
-    acked
+    acked.lock().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
