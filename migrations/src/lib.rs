@@ -8,6 +8,7 @@
 //! - [`m20261122_000002_add_trigram_search_indexes`]: PostgreSQL trigram indexes for substring
 //!   search (skipped cleanly where `pg_trgm` is unavailable).
 //! - [`m20261122_000003_add_webhook_dispatch_columns`]: CRM webhook dispatch progress and leases.
+//! - [`m20261122_000004_create_audit_log`]: the audit trail.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -16,6 +17,7 @@ mod builders;
 pub mod m20261122_000001_create_schema;
 pub mod m20261122_000002_add_trigram_search_indexes;
 pub mod m20261122_000003_add_webhook_dispatch_columns;
+pub mod m20261122_000004_create_audit_log;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -28,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_schema::Migration),
             Box::new(m20261122_000002_add_trigram_search_indexes::Migration),
             Box::new(m20261122_000003_add_webhook_dispatch_columns::Migration),
+            Box::new(m20261122_000004_create_audit_log::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@
 //! - [`webhooks`]: CRM webhook endpoints, their delivery queue and its claiming.
 
 pub mod agents;
+pub mod audit;
 pub mod business_numbers;
 pub mod contacts;
 pub mod conversations;

@@ -39,6 +39,7 @@ pub struct Query(
     query::DeadLetterQuery,
     query::UsernameQuery,
     query::WebhookQuery,
+    query::AuditQuery,
 );
 
 /// Every mutation, merged.

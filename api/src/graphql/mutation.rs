@@ -431,7 +431,7 @@ impl WebhookMutation {
     #[graphql(guard = "RoleGuard::admin()")]
     async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let id = parse_id::<domain::WebhookEndpointId>(&id, "id")?;
-        Ok(service::webhooks::delete(db(ctx)?, viewer(ctx)?, id).await?)
+        Ok(service::webhooks::delete(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?)
     }
 
     /// Resumes a paused endpoint; its queued deliveries continue in order.

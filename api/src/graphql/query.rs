@@ -241,6 +241,29 @@ impl WebhookQuery {
     }
 }
 
+/// The audit trail.
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// Who linked, unlinked, relinked, assigned, changed a business username or a webhook
+    /// endpoint, and when; newest first (ADMIN).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<super::types::AuditEntry>> {
+        let viewer = viewer(ctx)?;
+        let limit = pagination::page_size(first)?;
+        let rows = persistence::audit::list(db(ctx)?.conn(), viewer.workspace_id, limit)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(super::types::AuditEntry).collect())
+    }
+}
+
 /// Parses an optional agent id argument.
 pub(crate) fn parse_agent_id(id: Option<&ID>) -> Result<Option<AgentId>, ApiError> {
     id.map(|id| parse_id::<AgentId>(id, "agentId")).transpose()

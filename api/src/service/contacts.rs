@@ -139,6 +139,8 @@ async fn detach(
     let mut data = event_data::conversation(&saved);
     data["previousContactId"] = serde_json::json!(previous.as_uuid());
     event(db, viewer, types::CONVERSATION_UNLINKED, Some(&saved), previous, data, now).await?;
+    let details = serde_json::json!({ "contactId": previous.as_uuid() });
+    super::audit(db, viewer, "conversation.unlinked", ("conversation", saved.id), details, now).await?;
     Ok(saved)
 }
 
@@ -165,6 +167,8 @@ async fn attach(
         now,
     )
     .await?;
+    let details = serde_json::json!({ "contactId": contact.id });
+    super::audit(db, viewer, "conversation.linked", ("conversation", saved.id), details, now).await?;
     Ok(saved)
 }
 

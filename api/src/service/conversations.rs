@@ -113,6 +113,8 @@ pub async fn assign(
     change.updated_at = Set(now);
     let saved = conversations::update(&*txn, change).await?;
     updated_event(&*txn, &saved, now).await?;
+    let details = serde_json::json!({ "assigneeId": assignee });
+    super::audit(&*txn, viewer, "conversation.assigned", ("conversation", saved.id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }

@@ -40,3 +40,23 @@ where
 pub(crate) fn commit_error(err: sea_orm::DbErr) -> ApiError {
     ApiError::from(persistence::StoreError::Unexpected(anyhow::Error::new(err).context("failed to commit")))
 }
+
+/// Records an admin-relevant action in the audit trail (inside the caller's transaction).
+pub(crate) async fn audit(
+    db: &impl persistence::ConnectionTrait,
+    viewer: &crate::auth::Viewer,
+    action: &str,
+    subject: (&str, uuid::Uuid),
+    details: serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<()> {
+    let entry = persistence::audit::Entry {
+        agent: Some(viewer.agent_id),
+        action,
+        subject_type: subject.0,
+        subject_id: subject.1,
+        details: Some(details),
+    };
+    persistence::audit::record(db, viewer.workspace_id, entry, now).await?;
+    Ok(())
+}

@@ -128,6 +128,16 @@ pub async fn set(
         // Transferred (or, in cloud mode, WhatsApp says this number holds it now).
         let released = business_numbers::set_username(&*txn, holder, None, None, now).await?;
         event(&*txn, &released, now).await?;
+        let details = json!({ "username": username.as_str(), "movedTo": number.id });
+        super::audit(
+            &*txn,
+            viewer,
+            "business_username.transferred_away",
+            ("business_number", released.id),
+            details,
+            now,
+        )
+        .await?;
     }
     let status = match remote_status {
         Some(status) => status,
@@ -148,6 +158,8 @@ pub async fn set(
     }
     let saved = business_numbers::set_username(&*txn, number, Some(&username), Some(status), now).await?;
     event(&*txn, &saved, now).await?;
+    let details = json!({ "username": username.as_str(), "status": status.as_str(), "transferAction": transfer.as_str() });
+    super::audit(&*txn, viewer, "business_username.set", ("business_number", saved.id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
@@ -177,8 +189,12 @@ pub async fn delete(
     }
     let txn = db.begin().await.map_err(commit_error)?;
     let number = load(&*txn, viewer, id).await?;
+    let previous = number.username.clone();
     let saved = business_numbers::set_username(&*txn, number, None, None, now).await?;
     event(&*txn, &saved, now).await?;
+    let details = json!({ "username": previous });
+    super::audit(&*txn, viewer, "business_username.deleted", ("business_number", saved.id), details, now)
+        .await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }

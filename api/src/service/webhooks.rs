@@ -99,28 +99,40 @@ pub async fn create(
         return Err(ApiError::bad_input(format!("unknown event type {bad:?}")));
     }
     let secret = new_secret();
-    let start = events::latest_cursor(db.conn(), viewer.workspace_id).await?;
-    let endpoint = webhooks::create_endpoint(
-        db.conn(),
-        viewer.workspace_id,
-        url.as_str(),
-        &secret,
-        event_types,
-        start,
-        now,
-    )
-    .await?;
+    let txn = db.begin().await.map_err(super::commit_error)?;
+    let start = events::latest_cursor(&*txn, viewer.workspace_id).await?;
+    let endpoint =
+        webhooks::create_endpoint(&*txn, viewer.workspace_id, url.as_str(), &secret, event_types, start, now)
+            .await?;
+    let details = serde_json::json!({ "url": endpoint.url, "eventTypes": event_types });
+    super::audit(&*txn, viewer, "webhook_endpoint.created", ("webhook_endpoint", endpoint.id), details, now)
+        .await?;
+    txn.commit().await.map_err(super::commit_error)?;
     Ok((endpoint, secret))
 }
 
 /// # Errors
 /// `FORBIDDEN`, `NOT_FOUND`.
-pub async fn delete(db: &Database, viewer: &Viewer, id: WebhookEndpointId) -> ApiResult<bool> {
+pub async fn delete(
+    db: &Database,
+    viewer: &Viewer,
+    id: WebhookEndpointId,
+    now: DateTime<Utc>,
+) -> ApiResult<bool> {
     viewer.require_admin()?;
     let txn = db.begin().await.map_err(super::commit_error)?;
     if !webhooks::delete_endpoint(&*txn, viewer.workspace_id, id).await? {
         return Err(ApiError::NotFound("webhook endpoint"));
     }
+    super::audit(
+        &*txn,
+        viewer,
+        "webhook_endpoint.deleted",
+        ("webhook_endpoint", id.as_uuid()),
+        serde_json::json!({}),
+        now,
+    )
+    .await?;
     txn.commit().await.map_err(super::commit_error)?;
     Ok(true)
 }
@@ -143,7 +155,19 @@ pub async fn resume(
     change.paused_at = Set(None);
     change.consecutive_failures = Set(0);
     change.updated_at = Set(now);
-    Ok(webhooks::update_endpoint(db.conn(), change).await?)
+    let txn = db.begin().await.map_err(super::commit_error)?;
+    let saved = webhooks::update_endpoint(&*txn, change).await?;
+    super::audit(
+        &*txn,
+        viewer,
+        "webhook_endpoint.resumed",
+        ("webhook_endpoint", saved.id),
+        serde_json::json!({}),
+        now,
+    )
+    .await?;
+    txn.commit().await.map_err(super::commit_error)?;
+    Ok(saved)
 }
 
 /// Sends a delivery again (whatever its state), as soon as possible.
@@ -166,8 +190,12 @@ pub async fn redeliver(
     change.next_attempt_at = Set(Some(now));
     change.created_at = Set(now);
     change.updated_at = Set(now);
-    let saved = webhooks::update_delivery(db.conn(), change).await?;
-    db.notify_commit();
+    let txn = db.begin().await.map_err(super::commit_error)?;
+    let saved = webhooks::update_delivery(&*txn, change).await?;
+    let details = serde_json::json!({ "endpointId": saved.endpoint_id, "eventId": saved.event_id });
+    super::audit(&*txn, viewer, "webhook_delivery.redelivered", ("webhook_delivery", saved.id), details, now)
+        .await?;
+    txn.commit().await.map_err(super::commit_error)?;
     Ok(saved)
 }
 

@@ -2,6 +2,7 @@
 //! it) and never leave this crate's repositories as API types.
 
 pub mod agent;
+pub mod audit_entry;
 pub mod business_number;
 pub mod contact;
 pub mod contact_identity;
@@ -34,5 +35,6 @@ pub fn tables() -> Vec<(&'static str, Vec<String>)> {
         (webhook_endpoint::Entity.table_name(), columns::<webhook_endpoint::Entity>()),
         (webhook_delivery::Entity.table_name(), columns::<webhook_delivery::Entity>()),
         (dead_letter::Entity.table_name(), columns::<dead_letter::Entity>()),
+        (audit_entry::Entity.table_name(), columns::<audit_entry::Entity>()),
     ]
 }

@@ -10,6 +10,7 @@
 mod helpers;
 
 mod actions;
+mod audit;
 mod auth;
 mod contacts;
 mod conversations;
