@@ -16,6 +16,7 @@ mod contacts;
 mod conversations;
 mod crm;
 mod hardening;
+mod hostile;
 mod isolation;
 mod mutations;
 mod schema;
