@@ -345,6 +345,20 @@ async fn fire(base: &str, app_secret: &str, n: usize) -> Vec<String> {
     acked.lock().unwrap().clone()
 }
 
+/// Every acknowledged wamid is a stored message.
+async fn assert_all_stored(db: &str, acked: &[String]) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let store = persistence::Database::connect(db, &persistence::PoolSettings::default()).await.unwrap();
+    for chunk in acked.chunks(500) {
+        let found = persistence::entities::message::Entity::find()
+            .filter(persistence::entities::message::Column::ExternalId.is_in(chunk.to_vec()))
+            .all(store.conn())
+            .await
+            .unwrap();
+        assert_eq!(found.len(), chunk.len(), "an acknowledged webhook was lost");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_webhook_survives_sigkill() {
     let db = temp_db();
@@ -366,16 +380,7 @@ async fn every_acknowledged_webhook_survives_sigkill() {
     );
     // Restart on the same database: everything acknowledged is there.
     let (mut child, _) = serve_bootstrapped(&db, secret).await;
-    let store = persistence::Database::connect(&db, &persistence::PoolSettings::default()).await.unwrap();
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    for chunk in acked.chunks(500) {
-        let found = persistence::entities::message::Entity::find()
-            .filter(persistence::entities::message::Column::ExternalId.is_in(chunk.to_vec()))
-            .all(store.conn())
-            .await
-            .unwrap();
-        assert_eq!(found.len(), chunk.len(), "an acknowledged webhook was lost");
-    }
+    assert_all_stored(&db, &acked).await;
     child.kill().ok();
     child.wait().ok();
 }
@@ -399,14 +404,5 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     assert!(stopped_at.elapsed() < std::time::Duration::from_secs(25), "bounded shutdown");
     let acked = load.await.unwrap();
     assert!(!acked.is_empty());
-    let store = persistence::Database::connect(&db, &persistence::PoolSettings::default()).await.unwrap();
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    for chunk in acked.chunks(500) {
-        let found = persistence::entities::message::Entity::find()
-            .filter(persistence::entities::message::Column::ExternalId.is_in(chunk.to_vec()))
-            .all(store.conn())
-            .await
-            .unwrap();
-        assert_eq!(found.len(), chunk.len(), "every acknowledged webhook is stored");
-    }
+    assert_all_stored(&db, &acked).await;
 }

@@ -379,29 +379,12 @@ async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Resu
     let auth = api::auth::Authenticator::new(&config.jwt)?;
     let token =
         auth.issue(created.admin_id, created.workspace_id, Duration::from_secs(3600), chrono::Utc::now())?;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?.port()
-    };
-    let child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["server", "--database-url", &url, "--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().unwrap_or(0);
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            let workspace = created.workspace_id;
-            let number = created.business_number_id.context("no business number")?;
-            let admin = created.admin_id;
-            return Ok(Env { url, admin, backend, workspace, number, db, base, client, child, pid, token });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("the server did not become ready")
+    let (child, base, pid) = peer(&url, &client).await?;
+    let workspace = created.workspace_id;
+    let number = created.business_number_id.context("no business number")?;
+    let admin = created.admin_id;
+    Ok(Env { url, admin, backend, workspace, number, db, base, client, child, pid, token })
 }
 
 async fn graphql(
@@ -652,7 +635,8 @@ async fn search(
     Ok(())
 }
 
-/// Starts another server process on `url`; returns it, its base URL and pid.
+/// Starts a server process (this binary in server mode) on `url`; returns it, its base URL and
+/// pid once it is ready.
 async fn peer(url: &str, client: &reqwest::Client) -> anyhow::Result<(tokio::process::Child, String, u32)> {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -672,7 +656,7 @@ async fn peer(url: &str, client: &reqwest::Client) -> anyhow::Result<(tokio::pro
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("the second server did not become ready")
+    bail!("the server did not become ready")
 }
 
 fn now_micros() -> u64 {
