@@ -315,29 +315,23 @@ async fn ingest(database_url: Option<String>, requests: usize, concurrency: usiz
         bail!("{stored} messages stored for {requests} acknowledged webhooks");
     }
     let ratio = run.throughput() / baseline.throughput();
-    println!(
+    let title = format!(
         "ingest on {backend}, {requests} webhooks, {concurrency} concurrent senders, {} (every acknowledged webhook verified stored)",
         chrono::Utc::now().format("%Y-%m-%d")
     );
-    println!("{:<28} {:>10} {:>9} {:>9} {:>9}", "", "per sec", "p50 ms", "p99 ms", "p99.9 ms");
-    for (name, r) in [("signed webhooks", &run), ("baseline: INSERT commits", &baseline)] {
-        println!(
-            "{:<28} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
-            name,
-            r.throughput(),
-            r.ms(0.5),
-            r.ms(0.99),
-            r.ms(0.999)
-        );
-    }
-    println!("ratio to baseline: {ratio:.2}   server peak RSS: {rss:.0} MB");
     let line = json!({
         "scenario": "ingest", "backend": backend, "requests": requests, "concurrency": concurrency,
         "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
         "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
         "ratio": ratio, "server_peak_rss_mb": rss,
     });
-    println!("{line}");
+    print_table(
+        &title,
+        &[("signed webhooks", &run), ("baseline: INSERT commits", &baseline)],
+        ratio,
+        rss,
+        line,
+    );
     Ok(())
 }
 
