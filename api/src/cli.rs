@@ -115,6 +115,18 @@ struct ServeArgs {
     /// Production mode: no introspection, no GraphiQL.
     #[arg(long, env = "PARLEY_PRODUCTION", default_value_t = false)]
     production: bool,
+    /// Deepest selection nesting a GraphQL document may have.
+    #[arg(long, env = "PARLEY_GRAPHQL_MAX_DEPTH", default_value_t = GraphqlConfig::default().max_depth)]
+    graphql_max_depth: usize,
+    /// Highest complexity (selected fields, counted through aliases and fragments) a document may have.
+    #[arg(long, env = "PARLEY_GRAPHQL_MAX_COMPLEXITY", default_value_t = GraphqlConfig::default().max_complexity)]
+    graphql_max_complexity: usize,
+    /// Most aliased fields a GraphQL document may contain.
+    #[arg(long, env = "PARLEY_GRAPHQL_MAX_ALIASES", default_value_t = GraphqlConfig::default().max_aliases)]
+    graphql_max_aliases: usize,
+    /// Most directives one field may carry.
+    #[arg(long, env = "PARLEY_GRAPHQL_MAX_DIRECTIVES", default_value_t = GraphqlConfig::default().max_directives)]
+    graphql_max_directives: usize,
 }
 
 #[derive(Debug, Args)]
@@ -226,7 +238,22 @@ impl ServeArgs {
             api_base: self.whatsapp_api_base.trim_end_matches('/').to_owned(),
             access_token: non_empty_secret(self.whatsapp_access_token),
         };
-        config.graphql = GraphqlConfig { production: self.production, ..GraphqlConfig::default() };
+        for (setting, value) in [
+            ("PARLEY_GRAPHQL_MAX_DEPTH", self.graphql_max_depth),
+            ("PARLEY_GRAPHQL_MAX_COMPLEXITY", self.graphql_max_complexity),
+            ("PARLEY_GRAPHQL_MAX_DIRECTIVES", self.graphql_max_directives),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(setting, "must be at least 1"));
+            }
+        }
+        config.graphql = GraphqlConfig {
+            max_depth: self.graphql_max_depth,
+            max_complexity: self.graphql_max_complexity,
+            max_aliases: self.graphql_max_aliases,
+            max_directives: self.graphql_max_directives,
+            production: self.production,
+        };
         config.dispatch.allow_private_targets = self.webhook_allow_private_targets;
         config.sms = match (
             self.sms_api_base,

@@ -58,13 +58,17 @@ pub struct WhatsappConfig {
 pub struct GraphqlConfig {
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// Aliased fields one document may contain (alias overloading).
+    pub max_aliases: usize,
+    /// Directives one field may carry (directive overloading).
+    pub max_directives: usize,
     /// Production mode: no introspection, no GraphiQL page.
     pub production: bool,
 }
 
 impl Default for GraphqlConfig {
     fn default() -> Self {
-        Self { max_depth: 12, max_complexity: 2_000, production: false }
+        Self { max_depth: 12, max_complexity: 2_000, max_aliases: 100, max_directives: 5, production: false }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::delivery::DeliveryHandle;
 use crate::graphql::ParleySchema;
+use crate::service::group_commit::WebhookCommitter;
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
@@ -17,4 +18,6 @@ pub struct AppState {
     pub schema: ParleySchema,
     pub config: Arc<Config>,
     pub delivery: DeliveryHandle,
+    /// Stores Meta webhooks, committing concurrent ones together.
+    pub webhooks: WebhookCommitter,
 }

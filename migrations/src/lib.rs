@@ -9,6 +9,7 @@
 //!   search (skipped cleanly where `pg_trgm` is unavailable).
 //! - [`m20261122_000003_add_webhook_dispatch_columns`]: CRM webhook dispatch progress and leases.
 //! - [`m20261122_000004_create_audit_log`]: the audit trail.
+//! - [`m20261122_000005_notify_events_by_trigger`]: PostgreSQL announces events from a trigger.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -18,6 +19,7 @@ pub mod m20261122_000001_create_schema;
 pub mod m20261122_000002_add_trigram_search_indexes;
 pub mod m20261122_000003_add_webhook_dispatch_columns;
 pub mod m20261122_000004_create_audit_log;
+pub mod m20261122_000005_notify_events_by_trigger;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -31,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_add_trigram_search_indexes::Migration),
             Box::new(m20261122_000003_add_webhook_dispatch_columns::Migration),
             Box::new(m20261122_000004_create_audit_log::Migration),
+            Box::new(m20261122_000005_notify_events_by_trigger::Migration),
         ]
     }
 }

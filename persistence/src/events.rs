@@ -88,16 +88,12 @@ pub async fn append(
         occurred_at: Set(now),
     };
     let saved = Entity::insert(model).exec_with_returning(db).await.context("failed to write event")?;
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        // Delivered to every listening process when (and only if) the transaction commits.
-        db.execute_unprepared(&format!("SELECT pg_notify('{NOTIFY_CHANNEL}', '{workspace}')"))
-            .await
-            .context("failed to notify listeners")?;
-    }
+    // On PostgreSQL a trigger announces the event on NOTIFY_CHANNEL at commit (migration 5).
     Ok(saved)
 }
 
-/// The PostgreSQL `LISTEN` channel on which committed events are announced to all processes.
+/// The PostgreSQL `LISTEN` channel on which committed events are announced to all processes
+/// (by the `events_notify` trigger; the payload is the workspace id).
 pub const NOTIFY_CHANNEL: &str = "parley_events";
 
 /// The workspace's latest event cursor (0 when it has none).

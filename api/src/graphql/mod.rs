@@ -6,10 +6,12 @@
 //! - [`subscription`]: the live, resumable event stream.
 //! - [`loaders`]: per-request dataloaders (no N+1).
 //! - [`guards`]: role guards.
+//! - [`limits`]: limits on a document's shape (aliases).
 //! - [`pagination`]: page sizes and cursors.
 
 pub mod enums;
 pub mod guards;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod pagination;
@@ -62,6 +64,8 @@ pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, 
     let builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
+        .limit_directives(config.max_directives)
+        .extension(limits::DocumentLimits { max_aliases: config.max_aliases })
         .extension(Tracing);
     if config.production { builder.disable_introspection().disable_suggestions() } else { builder }
 }

@@ -19,7 +19,6 @@ use serde_json::json;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::service::webhook;
 use crate::state::AppState;
 use crate::whatsapp::payload::Webhook;
 
@@ -82,7 +81,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             return reply(StatusCode::BAD_REQUEST, &message);
         }
     };
-    match webhook::process(&state.db, &webhook, Utc::now()).await {
+    match state.webhooks.submit(webhook, Utc::now()).await {
         Ok(summary) => {
             tracing::info!(
                 messages = summary.messages,

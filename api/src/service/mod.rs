@@ -15,6 +15,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod demo;
 pub mod event_data;
+pub mod group_commit;
 pub mod ingest;
 pub mod outbound;
 pub mod templates;

@@ -148,7 +148,7 @@ impl<C: ConnectionTrait> Router<'_, C> {
     }
 }
 
-async fn apply(
+pub(super) async fn apply(
     db: &impl ConnectionTrait,
     webhook: &Webhook,
     now: DateTime<Utc>,

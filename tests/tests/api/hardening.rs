@@ -19,10 +19,38 @@ async fn deep_wide_batched_and_form_requests_are_refused(app: TestApp) {
         body["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("nested too deep"),
         "{body}"
     );
-    // Alias overloading beyond the complexity limit.
+    // Alias overloading.
     let aliases: String = (0..3000).map(|i| format!("a{i}: me {{ id }} ")).collect();
     let body = app.graphql(Some(&t.token), &format!("{{ {aliases} }}"), json!({})).await;
-    assert!(body["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("complex"), "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("3000 aliases"), "{body}");
+    // Alias overloading within the complexity limit is still bounded by the alias limit.
+    let aliases: String = (0..101).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let body = app.graphql(Some(&t.token), &format!("{{ {aliases} }}"), json!({})).await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("101 aliases; at most 100"), "{body}");
+    assert!(body["data"].is_null(), "nothing ran: {body}");
+    let aliases: String = (0..100).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let body = app.graphql(Some(&t.token), &format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(body["data"]["a99"]["id"], t.admin.to_string(), "100 aliases are allowed: {body}");
+    // Directive overloading: many directives on one field.
+    let directives = "@include(if: true) ".repeat(50);
+    let body = app.graphql(Some(&t.token), &format!("{{ me {directives} {{ id }} }}"), json!({})).await;
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("directives"), "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    // Circular introspection (types → fields → type → fields …) hits the depth limit.
+    let mut circular = String::from("name");
+    for _ in 0..8 {
+        circular = format!("fields {{ type {{ {circular} }} }}");
+    }
+    let body =
+        app.graphql(Some(&t.token), &format!("{{ __schema {{ types {{ {circular} }} }} }}"), json!({})).await;
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("nested too deep"),
+        "{body}"
+    );
+    // No tracing or debug output travels with responses.
+    let body = app.graphql(Some(&t.token), "{ me { id } }", json!({})).await;
+    assert!(body.get("extensions").is_none(), "{body}");
     // Array batching is not accepted.
     let batch = json!([{ "query": "{ me { id } }" }, { "query": "{ me { id } }" }]);
     let r = app.client.post(app.url("/graphql")).bearer_auth(&t.token).json(&batch).send().await.unwrap();
@@ -66,6 +94,35 @@ async fn production_mode_hides_the_schema(app: TestApp) {
 }
 
 on_both!(deep_wide_batched_and_form_requests_are_refused);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_limit_is_configurable() {
+    let app = spawn_with(crate::helpers::Backend::Sqlite, |config| {
+        config.graphql.max_depth = 3;
+        config.graphql.max_complexity = 40;
+        config.graphql.max_aliases = 10_000;
+        config.graphql.max_directives = 1;
+    })
+    .await
+    .unwrap();
+    let t = app.tenant("Acme").await;
+    let message =
+        |body: &serde_json::Value| body["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
+    let aliases: String = (0..60).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let body = app.graphql(Some(&t.token), &format!("{{ {aliases} }}"), json!({})).await;
+    assert!(message(&body).to_lowercase().contains("complex"), "complexity 120 > 40: {body}");
+    let aliases: String = (0..15).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let body = app.graphql(Some(&t.token), &format!("{{ {aliases} }}"), json!({})).await;
+    assert!(body.get("errors").is_none(), "complexity 30 is allowed: {body}");
+    let body =
+        app.graphql(Some(&t.token), "{ conversations { nodes { customer { username } } } }", json!({})).await;
+    assert!(message(&body).to_lowercase().contains("nested too deep"), "depth 4 > 3: {body}");
+    let body =
+        app.graphql(Some(&t.token), "{ me @include(if: true) @skip(if: false) { id } }", json!({})).await;
+    assert!(message(&body).contains("directives"), "2 directives > 1: {body}");
+    let body = app.graphql(Some(&t.token), "{ me @include(if: true) { id } }", json!({})).await;
+    assert_eq!(body["data"]["me"]["id"], t.admin.to_string(), "{body}");
+}
 
 mod production_mode_hides_the_schema {
     async fn app(backend: crate::helpers::Backend) -> Option<crate::helpers::TestApp> {

@@ -18,6 +18,7 @@ mod crm;
 mod hardening;
 mod hostile;
 mod isolation;
+mod jwt;
 mod mutations;
 mod schema;
 mod storage;

@@ -398,8 +398,50 @@ async fn nothing_stored_reveals_a_hidden_phone(app: TestApp) {
     }
 }
 
+/// Concurrent webhooks are committed together (group commit); each is still applied on its
+/// own: a customer's first two messages arriving at once open one conversation, a webhook and
+/// its duplicate arriving at once store one message, and every 200 means stored.
+async fn concurrent_webhooks_are_committed_together_and_each_applied_once(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let customers: Vec<Inbound> = (0..5)
+        .map(|i| Inbound::hidden(&format!("US.9{i:019}"), &format!("user_{i}"), &format!("User {i}")))
+        .collect();
+    let mut bodies = Vec::new();
+    for round in 0..4 {
+        for customer in &customers {
+            let message = customer.clone().fresh_id();
+            let value = message.value(&t.number.phone_number_id);
+            let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [{ "field": "messages", "value": value }] }] });
+            // Every message is delivered twice at once, as Meta may.
+            bodies.push((round, body.clone()));
+            bodies.push((round, body));
+        }
+    }
+    let answers = futures::future::join_all(bodies.iter().map(|(_, body)| app.post_webhook(body))).await;
+    let (mut stored, mut duplicates) = (0, 0);
+    for (status, summary) in &answers {
+        assert_eq!(*status, 200, "{summary}");
+        stored += summary["messages"].as_u64().unwrap();
+        duplicates += summary["duplicates"].as_u64().unwrap();
+    }
+    assert_eq!((stored, duplicates), (20, 20), "each message stored once, each copy a duplicate");
+    assert_eq!(app.count("messages").await, 20);
+    assert_eq!(app.count("conversations").await, 5, "one thread per customer");
+    let created = app.count("events WHERE event_type = 'conversation.created'").await;
+    let received = app.count("events WHERE event_type = 'message.received'").await;
+    assert_eq!((created, received), (5, 20));
+    let cursors: Vec<i64> = persistence::events::list(app.db.conn(), t.workspace, 0, 1_000, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.cursor)
+        .collect();
+    assert_eq!(cursors, (1..=cursors.len() as i64).collect::<Vec<_>>(), "cursors stay gap-free");
+}
+
 on_both!(
     the_subscription_handshake_echoes_the_challenge,
+    concurrent_webhooks_are_committed_together_and_each_applied_once,
     bad_signatures_and_malformed_json_store_nothing,
     every_reference_payload_is_answered_and_applied,
     a_username_only_customer_keeps_one_thread_and_a_hidden_phone_opens_another,

@@ -1,0 +1,146 @@
+//! Group commit for Meta webhooks.
+//!
+//! A webhook is acknowledged only after the transaction that stores it has committed, and a
+//! commit costs one durable flush. Committing each webhook alone caps ingestion at the disk's
+//! flush rate (and, on PostgreSQL, serialises a workspace's webhooks on its event cursor for
+//! the whole flush). The committer instead takes every webhook that is waiting when it becomes
+//! free, applies each in its own savepoint of one shared transaction, commits once, and only
+//! then answers each request — so a burst of N webhooks costs one flush, and every 200 still
+//! means "durable".
+//!
+//! Isolation between the webhooks of a batch is kept: one that fails rolls back to its own
+//! savepoint and gets its own error (its sender answers 503 and Meta retries it); the others
+//! are committed. When the shared commit fails, every webhook of the batch gets the error and
+//! nothing of any of them is stored.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use persistence::{Database, StoreError};
+use sea_orm::TransactionTrait;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::webhook::{self, WebhookSummary};
+use crate::whatsapp::payload::Webhook;
+
+/// The most webhooks one shared transaction takes.
+pub const MAX_BATCH: usize = 64;
+
+struct Job {
+    webhook: Webhook,
+    received_at: DateTime<Utc>,
+    reply: oneshot::Sender<Result<WebhookSummary, StoreError>>,
+}
+
+/// Hands webhooks to the committer tasks. Cheap to clone; the tasks stop when the last handle
+/// is dropped (after finishing what they hold).
+#[derive(Clone)]
+pub struct WebhookCommitter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl WebhookCommitter {
+    /// Starts `lanes` committer tasks on `db` (one is right for SQLite, which has one writer).
+    #[must_use]
+    pub fn start(db: Database, lanes: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 4);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..lanes.max(1) {
+            tokio::spawn(run_lane(db.clone(), Arc::clone(&queue)));
+        }
+        Self { jobs }
+    }
+
+    /// Stores one webhook; returns once it is committed (or definitely not stored).
+    ///
+    /// # Errors
+    /// When the webhook could not be stored: nothing of it is.
+    pub async fn submit(
+        &self,
+        webhook: Webhook,
+        received_at: DateTime<Utc>,
+    ) -> Result<WebhookSummary, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unexpected(anyhow::anyhow!("the webhook committer has stopped"));
+        self.jobs.send(Job { webhook, received_at, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run_lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        {
+            let mut queue = queue.lock().await;
+            if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
+        }
+        let results = commit_batch(&db, &batch).await;
+        for (job, result) in batch.into_iter().zip(results) {
+            // A sender that went away (client disconnected) needs no answer; what committed stays.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Applies the batch in one transaction, each webhook in its own savepoint; one result per
+/// webhook, in order.
+async fn commit_batch(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary, StoreError>> {
+    if let [only] = batch {
+        return vec![webhook::process(db, &only.webhook, only.received_at).await];
+    }
+    let failed = |err: &sea_orm::DbErr, doing: &'static str| -> Vec<Result<WebhookSummary, StoreError>> {
+        batch.iter().map(|_| Err(shared_failure(err, doing))).collect()
+    };
+    let txn = match db.begin().await {
+        Ok(txn) => txn,
+        Err(err) => return failed(&err, "failed to begin"),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        results.push(apply_in_savepoint(&txn, &job.webhook, job.received_at).await);
+    }
+    match txn.commit().await {
+        Ok(()) => results,
+        Err(err) => failed(&err, "failed to commit"),
+    }
+}
+
+async fn apply_in_savepoint(
+    txn: &sea_orm::DatabaseTransaction,
+    webhook: &Webhook,
+    received_at: DateTime<Utc>,
+) -> Result<WebhookSummary, StoreError> {
+    let begin_failed =
+        |e| StoreError::Unexpected(anyhow::Error::new(e).context("failed to open a savepoint"));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let savepoint = txn.begin().await.map_err(begin_failed)?;
+        match webhook::apply(&savepoint, webhook, received_at).await {
+            Ok(summary) => {
+                savepoint.commit().await.map_err(|e| {
+                    StoreError::Unexpected(anyhow::Error::new(e).context("failed to release a savepoint"))
+                })?;
+                return Ok(summary);
+            }
+            // Another process opened the same conversation first; it has committed by now
+            // (the unique index waited for it), so a second try sees it.
+            Err(StoreError::Duplicate { .. }) if attempt < 3 => {
+                let _ = savepoint.rollback().await;
+                tracing::debug!(attempt, "webhook raced another one; retrying");
+            }
+            Err(err) => {
+                let _ = savepoint.rollback().await;
+                return Err(err);
+            }
+        }
+    }
+}
+
+/// The error each webhook of a batch gets when the shared transaction fails (the database
+/// error itself, so that an outage still reads as "unavailable").
+fn shared_failure(err: &sea_orm::DbErr, doing: &'static str) -> StoreError {
+    StoreError::Unexpected(anyhow::Error::new(err.clone()).context(doing))
+}
