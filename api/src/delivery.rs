@@ -210,6 +210,7 @@ impl Worker {
                 update.error_code = Set(None);
                 update.error_title = Set(None);
                 update.next_attempt_at = Set(None);
+                metrics::counter!("parley_outbound_sends_total", "outcome" => "sent").increment(1);
                 Some(MessageStatus::Sent)
             }
             Err(err) if err.retryable && attempts < self.policy.max_attempts => {
@@ -217,6 +218,7 @@ impl Worker {
                 update.error_title = Set(Some(err.title.clone()));
                 update.next_attempt_at = Set(Some(now + to_chrono(self.policy.backoff(attempts))));
                 tracing::info!(attempts, code = ?err.code, "send failed; will retry");
+                metrics::counter!("parley_outbound_sends_total", "outcome" => "retry").increment(1);
                 None
             }
             Err(err) => {
@@ -225,6 +227,7 @@ impl Worker {
                 update.error_title = Set(Some(err.title.clone()));
                 update.next_attempt_at = Set(None);
                 tracing::warn!(attempts, code = ?err.code, "send failed for good");
+                metrics::counter!("parley_outbound_sends_total", "outcome" => "failed").increment(1);
                 Some(MessageStatus::Failed)
             }
         };

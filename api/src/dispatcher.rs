@@ -230,6 +230,12 @@ impl Dispatcher {
         let mut d = delivery.into_active_model();
         let mut e = endpoint.clone().into_active_model();
         e.lease_until = Set(None);
+        let label = match &outcome {
+            Outcome::Delivered(_) => "delivered",
+            Outcome::Failed { permanent: true, .. } => "refused",
+            Outcome::Failed { .. } => "failed",
+        };
+        metrics::counter!("parley_crm_deliveries_total", "outcome" => label).increment(1);
         match outcome {
             Outcome::Delivered(code) => {
                 d.status = Set(status::DELIVERED.to_owned());

@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod graphql;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod state;

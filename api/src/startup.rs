@@ -55,6 +55,7 @@ impl Application {
     /// # Errors
     /// On a configuration or bind failure.
     pub async fn build_with_db(config: Config, db: Database) -> anyhow::Result<Self> {
+        crate::metrics::handle();
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
         let delivery = DeliveryHandle::default();
         let hub = EventHub::new(db.clone());

@@ -33,6 +33,7 @@ struct Tail {
     /// Whether the database may hold events after `cursor` not yet in `backlog`.
     behind: bool,
     live: Receiver<Arc<event::Model>>,
+    _open: crate::metrics::OpenSubscription,
 }
 
 impl Tail {
@@ -104,6 +105,7 @@ impl Subscription {
             backlog: VecDeque::new(),
             behind,
             live,
+            _open: crate::metrics::OpenSubscription::new(),
         };
         Ok(futures::stream::unfold(
             tail,

@@ -37,8 +37,10 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::render))
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
         .merge(webhooks)
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             // The path only: query strings can carry tokens (webhook handshakes).

@@ -90,6 +90,13 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
                 dead_letters = summary.dead_letters,
                 "webhook stored"
             );
+            for (outcome, n) in [
+                ("stored", summary.messages),
+                ("duplicate", summary.duplicates),
+                ("dead_letter", summary.dead_letters),
+            ] {
+                metrics::counter!("parley_inbound_messages_total", "outcome" => outcome).increment(n as u64);
+            }
             (StatusCode::OK, axum::Json(summary)).into_response()
         }
         Err(err) if err.is_unavailable() => {

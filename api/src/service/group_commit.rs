@@ -76,6 +76,8 @@ async fn run_lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
                 return;
             }
         }
+        #[allow(clippy::cast_precision_loss)]
+        metrics::histogram!("parley_webhook_batch_size").record(batch.len() as f64);
         let results = commit_batch(&db, &batch).await;
         for (job, result) in batch.into_iter().zip(results) {
             // A sender that went away (client disconnected) needs no answer; what committed stays.

@@ -135,6 +135,13 @@ async fn health_and_readiness_answer(app: TestApp) {
     assert_eq!(health.status().as_u16(), 200);
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status().as_u16(), 200);
+    assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains(r#"parley_http_requests_total{route="/healthz",status="200"}"#), "{text}");
+    assert!(text.contains("parley_http_request_duration_seconds_bucket"), "{text}");
+    assert!(text.contains("parley_db_statements_total"), "{text}");
 }
 
 on_both!(
