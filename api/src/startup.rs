@@ -19,7 +19,7 @@ use crate::gateway::whatsapp::WhatsappGateway;
 use crate::graphql::schema_builder;
 use crate::http;
 use crate::hub::EventHub;
-use crate::service::group_commit::WebhookCommitter;
+use crate::service::group_commit::{self, WebhookCommitter};
 use crate::state::AppState;
 
 /// Connects to the configured database and applies pending migrations.
@@ -71,7 +71,7 @@ impl Application {
             .await
             .with_context(|| format!("PARLEY_LISTEN: cannot listen on {}", config.listen))?;
         let address = listener.local_addr().context("failed to read the bound address")?;
-        let webhooks = WebhookCommitter::start(db.clone(), 1);
+        let webhooks = WebhookCommitter::start(db.clone(), group_commit::lanes_for(db.backend()));
         let state = AppState { db, auth, schema, config: Arc::new(config), delivery, webhooks };
         Ok(Self { listener, address, state, hub })
     }

@@ -10,6 +10,7 @@
 //! - [`m20261122_000003_add_webhook_dispatch_columns`]: CRM webhook dispatch progress and leases.
 //! - [`m20261122_000004_create_audit_log`]: the audit trail.
 //! - [`m20261122_000005_notify_events_by_trigger`]: PostgreSQL announces events from a trigger.
+//! - [`m20261122_000006_defer_event_cursors`]: PostgreSQL assigns event cursors at commit.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -20,6 +21,7 @@ pub mod m20261122_000002_add_trigram_search_indexes;
 pub mod m20261122_000003_add_webhook_dispatch_columns;
 pub mod m20261122_000004_create_audit_log;
 pub mod m20261122_000005_notify_events_by_trigger;
+pub mod m20261122_000006_defer_event_cursors;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -34,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_add_webhook_dispatch_columns::Migration),
             Box::new(m20261122_000004_create_audit_log::Migration),
             Box::new(m20261122_000005_notify_events_by_trigger::Migration),
+            Box::new(m20261122_000006_defer_event_cursors::Migration),
         ]
     }
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -55,9 +56,22 @@ impl WriteTransaction {
     /// # Errors
     /// When the commit fails; nothing of the transaction is then stored.
     pub async fn commit(self) -> Result<(), DbErr> {
+        if self.txn.get_database_backend() == DatabaseBackend::Postgres {
+            crate::events::assign_pending_cursors(&self.txn).await?;
+        }
         self.txn.commit().await?;
         self.commits.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
+    }
+}
+
+impl WriteTransaction {
+    /// Rolls back: nothing of the transaction is stored.
+    ///
+    /// # Errors
+    /// When the rollback fails (the connection is then closed, which rolls back as well).
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
     }
 }
 

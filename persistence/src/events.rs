@@ -2,12 +2,15 @@
 //! transaction as the change, so no event is lost and none describes a rolled-back change.
 //!
 //! Each event is stored as a whole CloudEvents 1.0 object with a per-workspace, gap-free,
-//! monotonically increasing cursor (see [`crate::workspaces::next_event_cursor`]).
+//! monotonically increasing cursor in commit order: on SQLite taken as the event is written
+//! ([`crate::workspaces::next_event_cursor`]), on PostgreSQL right before commit
+//! ([`assign_pending_cursors`]).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{ContactId, ConversationId, EventId, WorkspaceId};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use serde_json::{Value, json};
 
@@ -55,7 +58,9 @@ pub struct NewEvent {
     pub data: Value,
 }
 
-/// Writes one event. Call it with the transaction that makes the change.
+/// Writes one event. Call it with the transaction that makes the change (a
+/// [`crate::WriteTransaction`]: on PostgreSQL its commit assigns the cursor, so the returned
+/// model carries a temporary negative cursor there and no `sequence` yet).
 ///
 /// # Errors
 /// On a database failure.
@@ -65,9 +70,11 @@ pub async fn append(
     new: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<event::Model, StoreError> {
-    let cursor = workspaces::next_event_cursor(db, workspace).await?;
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    // PostgreSQL: a pending cursor, numbered at commit (see `assign_pending_cursors`).
+    let cursor = if postgres { 0 } else { workspaces::next_event_cursor(db, workspace).await? };
     let id = EventId::new();
-    let payload = json!({
+    let mut payload = json!({
         "specversion": "1.0",
         "id": id.to_string(),
         "source": format!("/parley/workspaces/{workspace}"),
@@ -77,6 +84,29 @@ pub async fn append(
         "sequence": cursor.to_string(),
         "data": new.data,
     });
+    if postgres {
+        if let Some(object) = payload.as_object_mut() {
+            object.remove("sequence");
+        }
+        let stmt = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "INSERT INTO events (id, workspace_id, cursor, event_type, conversation_id, contact_id, payload, occurred_at) \
+             VALUES ($1, $2, -nextval('parley_pending_events'), $3, $4, $5, $6, $7) RETURNING *",
+            [
+                id.as_uuid().into(),
+                workspace.as_uuid().into(),
+                new.event_type.into(),
+                new.conversation_id.map(|c| c.as_uuid()).into(),
+                new.contact_id.map(|c| c.as_uuid()).into(),
+                payload.into(),
+                now.into(),
+            ],
+        );
+        let saved = Entity::find().from_raw_sql(stmt).one(db).await.context("failed to write event")?;
+        // On PostgreSQL a trigger also announces the event on NOTIFY_CHANNEL at commit (migration 5).
+        return saved
+            .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("the event insert returned no row")));
+    }
     let model = event::ActiveModel {
         id: Set(id.as_uuid()),
         workspace_id: Set(workspace.as_uuid()),
@@ -87,9 +117,40 @@ pub async fn append(
         payload: Set(payload),
         occurred_at: Set(now),
     };
-    let saved = Entity::insert(model).exec_with_returning(db).await.context("failed to write event")?;
-    // On PostgreSQL a trigger announces the event on NOTIFY_CHANNEL at commit (migration 5).
-    Ok(saved)
+    Entity::insert(model).exec_with_returning(db).await.context("failed to write event")
+}
+
+/// PostgreSQL: numbers the transaction's pending events (those [`append`] wrote with a
+/// negative cursor) after their workspace's latest cursor, in the order they were written, and
+/// records each one's `sequence` in its payload. [`crate::WriteTransaction::commit`] runs it
+/// right before committing: the workspace row it locks orders cursors by commit, and it is
+/// held only for this statement and the commit. Other transactions' pending events are
+/// uncommitted, hence invisible here.
+///
+/// # Errors
+/// On a database failure (the error itself, so a lost connection still reads as one).
+pub async fn assign_pending_cursors(db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+    // One round trip (simple protocol, several statements). The plan settings keep it on the
+    // indexes: the partial index of pending events walked in order (a plain index scan also
+    // marks the entries of already numbered rows dead, so they cost nothing next time), and
+    // the primary key for the update, whatever the statistics say.
+    const SQL: &str = "\
+        SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; \
+        SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
+        WITH pending AS ( \
+            SELECT id, workspace_id, \
+                   row_number() OVER (PARTITION BY workspace_id ORDER BY cursor DESC) AS n \
+            FROM events WHERE cursor < 0), \
+        counts AS (SELECT workspace_id, count(*) AS k FROM pending GROUP BY workspace_id), \
+        bumped AS ( \
+            UPDATE workspaces w SET event_seq = w.event_seq + c.k FROM counts c \
+            WHERE w.id = c.workspace_id RETURNING w.id, w.event_seq - c.k AS base) \
+        UPDATE events e \
+        SET cursor = b.base + p.n, \
+            payload = jsonb_set(e.payload, '{sequence}', to_jsonb((b.base + p.n)::text)) \
+        FROM pending p JOIN bumped b ON b.id = p.workspace_id \
+        WHERE e.id = p.id AND e.cursor < 0";
+    db.execute_unprepared(SQL).await.map(|_| ())
 }
 
 /// The PostgreSQL `LISTEN` channel on which committed events are announced to all processes

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use domain::{BusinessNumberId, ConversationId, WorkspaceId};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -95,12 +96,23 @@ pub async fn find_by_any_external_id(
     business_number: BusinessNumberId,
     external_ids: &[String],
 ) -> Result<Option<Model>, StoreError> {
-    Entity::find()
-        .filter(Column::BusinessNumberId.eq(business_number.as_uuid()))
-        .filter(Column::ExternalId.is_in(external_ids.iter().cloned()))
-        .one(db)
-        .await
-        .context("failed to look up message by provider id")
+    // One equality look-up per id, joined with UNION ALL: each is a point query on the
+    // (business_number_id, external_id) index whatever plan the database caches (with
+    // `external_id IN (…)` PostgreSQL's generic plan scanned all of the number's messages).
+    let mut lookups = external_ids.iter().map(|id| {
+        Query::select()
+            .columns(Column::iter().map(|c| (Entity, c)))
+            .from(Entity)
+            .and_where(Expr::col(Column::BusinessNumberId).eq(business_number.as_uuid()))
+            .and_where(Expr::col(Column::ExternalId).eq(id.as_str()))
+            .to_owned()
+    });
+    let Some(mut query) = lookups.next() else { return Ok(None) };
+    for other in lookups {
+        query.union(UnionType::All, other);
+    }
+    let stmt = db.get_database_backend().build(&query);
+    Entity::find().from_raw_sql(stmt).one(db).await.context("failed to look up message by provider id")
 }
 
 /// The conversation's message sent with this idempotency key, if any.

@@ -38,7 +38,8 @@ pub async fn find(
     Entity::find_by_id(id.as_uuid()).one(db).await.context("failed to load workspace")
 }
 
-/// Hands out the next event cursor of the workspace. Call it inside the transaction that
+/// Hands out the next event cursor of the workspace (SQLite; PostgreSQL numbers events at
+/// commit, see [`crate::events::assign_pending_cursors`]). Call it inside the transaction that
 /// writes the event: the row lock it takes orders the workspace's events by commit, so a
 /// reader never sees cursor N+1 committed before N.
 ///

@@ -4,20 +4,20 @@
 //! commit costs one durable flush. Committing each webhook alone caps ingestion at the disk's
 //! flush rate (and, on PostgreSQL, serialises a workspace's webhooks on its event cursor for
 //! the whole flush). The committer instead takes every webhook that is waiting when it becomes
-//! free, applies each in its own savepoint of one shared transaction, commits once, and only
+//! free, applies them one after the other in one shared transaction, commits once, and only
 //! then answers each request — so a burst of N webhooks costs one flush, and every 200 still
 //! means "durable".
 //!
-//! Isolation between the webhooks of a batch is kept: one that fails rolls back to its own
-//! savepoint and gets its own error (its sender answers 503 and Meta retries it); the others
-//! are committed. When the shared commit fails, every webhook of the batch gets the error and
+//! Isolation between the webhooks of a batch is kept: when one fails, the shared transaction
+//! is rolled back and each webhook is applied again in a transaction of its own, so the
+//! failing one gets its own error (its sender answers 503 and Meta retries it) and the others
+//! are stored. When the shared commit fails, every webhook of the batch gets the error and
 //! nothing of any of them is stored.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use persistence::{Database, StoreError};
-use sea_orm::TransactionTrait;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::webhook::{self, WebhookSummary};
@@ -25,6 +25,14 @@ use crate::whatsapp::payload::Webhook;
 
 /// The most webhooks one shared transaction takes.
 pub const MAX_BATCH: usize = 64;
+
+/// How many batches may be in flight at once: one on SQLite (one writer at a time), several on
+/// PostgreSQL, where a batch's statements wait on the network more than on the database and
+/// batches of one workspace serialise only on their last statement and commit.
+#[must_use]
+pub fn lanes_for(backend: persistence::DatabaseBackend) -> usize {
+    if backend == persistence::DatabaseBackend::Postgres { 4 } else { 1 }
+}
 
 struct Job {
     webhook: Webhook,
@@ -86,8 +94,10 @@ async fn run_lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
     }
 }
 
-/// Applies the batch in one transaction, each webhook in its own savepoint; one result per
-/// webhook, in order.
+/// Applies the batch in one transaction; one result per webhook, in order. Should any
+/// webhook fail (a race with another process, a bad row), the shared transaction is rolled
+/// back and each webhook is applied again in its own transaction, so the others are not held
+/// back by it and it gets its own answer.
 async fn commit_batch(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary, StoreError>> {
     if let [only] = batch {
         return vec![webhook::process(db, &only.webhook, only.received_at).await];
@@ -99,46 +109,31 @@ async fn commit_batch(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary
         Ok(txn) => txn,
         Err(err) => return failed(&err, "failed to begin"),
     };
-    let mut results = Vec::with_capacity(batch.len());
+    let mut summaries = Vec::with_capacity(batch.len());
     for job in batch {
-        results.push(apply_in_savepoint(&txn, &job.webhook, job.received_at).await);
+        match webhook::apply(&*txn, &job.webhook, job.received_at).await {
+            Ok(summary) => summaries.push(summary),
+            Err(err) => {
+                tracing::debug!(error = %err, "a webhook of the batch failed; applying each on its own");
+                if let Err(err) = txn.rollback().await {
+                    tracing::warn!(error = %err, "rolling back a failed batch failed");
+                }
+                return one_by_one(db, batch).await;
+            }
+        }
     }
     match txn.commit().await {
-        Ok(()) => results,
+        Ok(()) => summaries.into_iter().map(Ok).collect(),
         Err(err) => failed(&err, "failed to commit"),
     }
 }
 
-async fn apply_in_savepoint(
-    txn: &sea_orm::DatabaseTransaction,
-    webhook: &Webhook,
-    received_at: DateTime<Utc>,
-) -> Result<WebhookSummary, StoreError> {
-    let begin_failed =
-        |e| StoreError::Unexpected(anyhow::Error::new(e).context("failed to open a savepoint"));
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let savepoint = txn.begin().await.map_err(begin_failed)?;
-        match webhook::apply(&savepoint, webhook, received_at).await {
-            Ok(summary) => {
-                savepoint.commit().await.map_err(|e| {
-                    StoreError::Unexpected(anyhow::Error::new(e).context("failed to release a savepoint"))
-                })?;
-                return Ok(summary);
-            }
-            // Another process opened the same conversation first; it has committed by now
-            // (the unique index waited for it), so a second try sees it.
-            Err(StoreError::Duplicate { .. }) if attempt < 3 => {
-                let _ = savepoint.rollback().await;
-                tracing::debug!(attempt, "webhook raced another one; retrying");
-            }
-            Err(err) => {
-                let _ = savepoint.rollback().await;
-                return Err(err);
-            }
-        }
+async fn one_by_one(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary, StoreError>> {
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        results.push(webhook::process(db, &job.webhook, job.received_at).await);
     }
+    results
 }
 
 /// The error each webhook of a batch gets when the shared transaction fails (the database

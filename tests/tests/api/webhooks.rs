@@ -400,7 +400,8 @@ async fn nothing_stored_reveals_a_hidden_phone(app: TestApp) {
 
 /// Concurrent webhooks are committed together (group commit); each is still applied on its
 /// own: a customer's first two messages arriving at once open one conversation, a webhook and
-/// its duplicate arriving at once store one message, and every 200 means stored.
+/// its duplicate arriving at once store one message (also when two processes race), and every
+/// 200 means stored.
 async fn concurrent_webhooks_are_committed_together_and_each_applied_once(app: TestApp) {
     let t = app.tenant("Acme").await;
     let customers: Vec<Inbound> = (0..5)
@@ -417,7 +418,20 @@ async fn concurrent_webhooks_are_committed_together_and_each_applied_once(app: T
             bodies.push((round, body));
         }
     }
-    let answers = futures::future::join_all(bodies.iter().map(|(_, body)| app.post_webhook(body))).await;
+    // On PostgreSQL half of them go to a second server process, so the two race to open the
+    // same conversations (the loser's batch rolls back and is applied webhook by webhook).
+    let peer = match app.backend {
+        crate::helpers::Backend::Postgres => Some(crate::helpers::spawn_peer(&app, |_| {}).await),
+        crate::helpers::Backend::Sqlite => None,
+    };
+    let answers = futures::future::join_all(bodies.iter().enumerate().map(|(i, (_, body))| {
+        let target = match &peer {
+            Some(peer) if i % 2 == 1 => peer,
+            _ => &app,
+        };
+        target.post_webhook(body)
+    }))
+    .await;
     let (mut stored, mut duplicates) = (0, 0);
     for (status, summary) in &answers {
         assert_eq!(*status, 200, "{summary}");
