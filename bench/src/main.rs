@@ -97,6 +97,10 @@ enum Scenario {
     },
 }
 
+/// The same allocator as the `parley` binary (the `server` subcommand runs Parley in-process).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {

@@ -21,7 +21,6 @@ pub mod types;
 
 use std::str::FromStr;
 
-use async_graphql::extensions::Tracing;
 use async_graphql::{Context, ID, MergedObject, Schema, SchemaBuilder};
 use chrono::{DateTime, Utc};
 use persistence::Database;
@@ -65,8 +64,7 @@ pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, 
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_directives(config.max_directives)
-        .extension(limits::DocumentLimits { max_aliases: config.max_aliases })
-        .extension(Tracing);
+        .extension(limits::DocumentLimits { max_aliases: config.max_aliases });
     if config.production { builder.disable_introspection().disable_suggestions() } else { builder }
 }
 
