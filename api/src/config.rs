@@ -68,7 +68,8 @@ pub struct GraphqlConfig {
 
 impl Default for GraphqlConfig {
     fn default() -> Self {
-        Self { max_depth: 12, max_complexity: 2_000, max_aliases: 100, max_directives: 5, production: false }
+        // Depth 16: the standard introspection query (GraphiQL, graphql-js) needs 15.
+        Self { max_depth: 16, max_complexity: 2_000, max_aliases: 100, max_directives: 5, production: false }
     }
 }
 

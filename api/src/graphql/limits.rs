@@ -1,14 +1,19 @@
-//! Limits on the shape of a GraphQL document, checked right after parsing, before validation
-//! or execution. async-graphql bounds depth, complexity and directives per field; this adds a
-//! bound on aliases (the "alias overloading" attack: one request asking the same expensive
-//! field thousands of times under different names) and on the number of operations and
-//! fragments a single document may define.
+//! Checks on a GraphQL document right after parsing, before validation or execution, and the
+//! labels of errors async-graphql raises itself.
+//!
+//! async-graphql bounds depth, complexity and directives per field; this adds a bound on
+//! aliases (the "alias overloading" attack: one request asking the same expensive field
+//! thousands of times under different names), and refuses integer literals outside GraphQL's
+//! 32-bit `Int` as a validation error (async-graphql would only notice while executing).
+//! [`label_errors`] gives every error an `extensions.code`, so a client (or a fuzzer) can tell
+//! a refused request from a server fault.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Variables};
+use async_graphql::{ErrorExtensionValues, Pos, Response, ServerError, ServerResult, Value, Variables};
 
 /// Refuses documents with more than `max_aliases` aliased fields (counted once per place they
 /// appear in the text, fragments included).
@@ -35,12 +40,85 @@ impl Extension for DocumentLimits {
         let document = next.run(ctx, query, variables).await?;
         let aliases = count_aliases(&document);
         if aliases > self.max_aliases {
-            return Err(ServerError::new(
+            return Err(invalid(
                 format!("The query uses {aliases} aliases; at most {} are allowed.", self.max_aliases),
                 None,
             ));
         }
+        if let Some((number, pos)) = first_out_of_range_int(&document) {
+            return Err(invalid(
+                format!("{number} is out of range: Int values are 32-bit (-2147483648 to 2147483647)."),
+                Some(pos),
+            ));
+        }
         Ok(document)
+    }
+}
+
+fn invalid(message: String, pos: Option<Pos>) -> ServerError {
+    let mut err = ServerError::new(message, pos);
+    err.extensions = Some(code_extension(VALIDATION_FAILED));
+    err
+}
+
+/// The code of an error in the request itself, found before anything ran.
+pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+fn code_extension(code: &str) -> ErrorExtensionValues {
+    let mut values = ErrorExtensionValues::default();
+    values.set("code", code);
+    values
+}
+
+/// Gives each error that has no `extensions.code` one: errors without a path were raised
+/// while parsing or validating the document (`GRAPHQL_VALIDATION_FAILED`); errors with a path
+/// are argument values async-graphql could not read (`BAD_USER_INPUT`). Parley's own errors
+/// carry their code already (see `error.rs`).
+pub fn label_errors(response: &mut Response) {
+    for err in &mut response.errors {
+        if err.extensions.as_ref().is_some_and(|e| e.get("code").is_some()) {
+            continue;
+        }
+        let code = if err.path.is_empty() { VALIDATION_FAILED } else { "BAD_USER_INPUT" };
+        err.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", code);
+    }
+}
+
+/// The first integer literal of the document that does not fit GraphQL's 32-bit `Int`.
+fn first_out_of_range_int(document: &ExecutableDocument) -> Option<(String, Pos)> {
+    let operations = document.operations.iter().map(|(_, op)| &op.node.selection_set.node);
+    let fragments = document.fragments.values().map(|f| &f.node.selection_set.node);
+    operations.chain(fragments).find_map(int_in_set)
+}
+
+fn int_in_set(set: &SelectionSet) -> Option<(String, Pos)> {
+    set.items.iter().find_map(|item| match &item.node {
+        Selection::Field(field) => field
+            .node
+            .arguments
+            .iter()
+            .chain(field.node.directives.iter().flat_map(|d| d.node.arguments.iter()))
+            .find_map(|(_, value)| {
+                // Variables are checked by their declared type when the operation runs.
+                let literal = value.node.clone().into_const_with(|_| Ok::<_, Infallible>(Value::Null));
+                literal.ok().as_ref().and_then(int_in_value).map(|n| (n, value.pos))
+            })
+            .or_else(|| int_in_set(&field.node.selection_set.node)),
+        Selection::InlineFragment(fragment) => int_in_set(&fragment.node.selection_set.node),
+        Selection::FragmentSpread(_) => None,
+    })
+}
+
+fn int_in_value(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(n) if n.is_f64() => None,
+        Value::Number(n) => {
+            let fits = n.as_i64().is_some_and(|i| i32::try_from(i).is_ok());
+            (!fits).then(|| n.to_string())
+        }
+        Value::List(items) => items.iter().find_map(int_in_value),
+        Value::Object(fields) => fields.values().find_map(int_in_value),
+        _ => None,
     }
 }
 
@@ -79,5 +157,29 @@ mod tests {
         assert_eq!(count("{ a: me { id } b: me { x: id } }"), 3);
         assert_eq!(count("{ ... on Query { a: me { id } } ...F } fragment F on Query { b: me { id } }"), 2);
         assert_eq!(count("query A { a: me { id } } query B { b: me { id } c: me { id } }"), 3);
+    }
+
+    fn out_of_range(query: &str) -> Option<String> {
+        first_out_of_range_int(&async_graphql::parser::parse_query(query).unwrap()).map(|(n, _)| n)
+    }
+
+    #[test]
+    fn integer_literals_must_fit_32_bits() {
+        assert_eq!(out_of_range("{ conversations(first: 2147483647) { nodes { id } } }"), None);
+        assert_eq!(out_of_range("{ conversations(first: -2147483648) { nodes { id } } }"), None);
+        assert_eq!(out_of_range("{ a(x: 1.5e300) }"), None);
+        assert_eq!(
+            out_of_range("{ conversations(first: 2147483648) { nodes { id } } }").as_deref(),
+            Some("2147483648")
+        );
+        assert_eq!(out_of_range("{ a { b(x: [1, {y: -99999999999}]) } }").as_deref(), Some("-99999999999"));
+        assert_eq!(
+            out_of_range("{ a @include(if: true) { b @skip(n: 99999999999) } }").as_deref(),
+            Some("99999999999")
+        );
+        assert_eq!(
+            out_of_range("query { ...F } fragment F on Query { a(first: 18446744073709551615) }").as_deref(),
+            Some("18446744073709551615")
+        );
     }
 }

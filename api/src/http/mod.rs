@@ -99,7 +99,9 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
     if let Some(viewer) = viewer {
         request = request.data(loaders::for_workspace(state.db.clone(), viewer.workspace_id));
     }
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let mut response = state.schema.execute(request).await;
+    crate::graphql::limits::label_errors(&mut response);
+    GraphQLResponse::from(response).into_response()
 }
 
 async fn graphiql(State(state): State<AppState>) -> Response {

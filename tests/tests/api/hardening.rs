@@ -5,11 +5,22 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, error_code, spawn_with};
 
+/// graphql-js' `getIntrospectionQuery()` (what GraphiQL and most clients send).
+const INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name } \
+    subscriptionType { name } types { ...FullType } directives { name description locations args { ...InputValue } } } } \
+    fragment FullType on __Type { kind name description fields(includeDeprecated: true) { name description \
+    args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue } \
+    interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } \
+    possibleTypes { ...TypeRef } } \
+    fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue } \
+    fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name \
+    ofType { kind name ofType { kind name ofType { kind name } } } } } } } }";
+
 async fn deep_wide_batched_and_form_requests_are_refused(app: TestApp) {
     let t = app.tenant("Acme").await;
     // Circular nesting beyond the depth limit.
     let mut deep = String::from("id");
-    for _ in 0..10 {
+    for _ in 0..14 {
         deep = format!("previousConversation {{ {deep} }}");
     }
     let body = app
@@ -48,6 +59,10 @@ async fn deep_wide_batched_and_form_requests_are_refused(app: TestApp) {
         body["errors"][0]["message"].as_str().unwrap().to_lowercase().contains("nested too deep"),
         "{body}"
     );
+    // The standard introspection query (what GraphiQL sends) fits within the limits.
+    let body = app.graphql(Some(&t.token), INTROSPECTION, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["__schema"]["types"].as_array().is_some_and(|t| t.len() > 30), "{body}");
     // No tracing or debug output travels with responses.
     let body = app.graphql(Some(&t.token), "{ me { id } }", json!({})).await;
     assert!(body.get("extensions").is_none(), "{body}");
@@ -75,8 +90,25 @@ async fn deep_wide_batched_and_form_requests_are_refused(app: TestApp) {
     let body = app
         .graphql(Some(&t.token), "{ conversations(first: 99999999999) { nodes { id } } }", json!({}))
         .await;
-    assert!(body["errors"].is_array());
-    assert_ne!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert!(body["errors"][0].get("path").is_none(), "refused before execution: {body}");
+    assert!(body["data"].is_null(), "{body}");
+    // Errors async-graphql raises itself carry a code too: a bad argument value…
+    let body =
+        app.graphql(Some(&t.token), "{ conversations(first: \"ten\") { nodes { id } } }", json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    let body = app
+        .graphql(
+            Some(&t.token),
+            "query($n: Int) { conversations(first: $n) { nodes { id } } }",
+            json!({ "n": 1e12 }),
+        )
+        .await;
+    let code = &body["errors"][0]["extensions"]["code"];
+    assert!(code == "BAD_USER_INPUT" || code == "GRAPHQL_VALIDATION_FAILED", "{body}");
+    // …and a syntax error.
+    let body = app.graphql(Some(&t.token), "{ conversations(", json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
 }
 
 async fn production_mode_hides_the_schema(app: TestApp) {
