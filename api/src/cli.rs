@@ -54,6 +54,13 @@ struct DatabaseArgs {
     /// Largest number of pooled database connections.
     #[arg(long, env = "PARLEY_DB_MAX_CONNECTIONS", default_value_t = 16)]
     db_max_connections: u32,
+    /// How long a request waits for a database connection before answering UNAVAILABLE.
+    #[arg(long, env = "PARLEY_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    db_acquire_timeout: Duration,
+    /// PostgreSQL: the longest a statement may run (lock waits included) before it is
+    /// cancelled and the request answers UNAVAILABLE.
+    #[arg(long, env = "PARLEY_DB_STATEMENT_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    db_statement_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +215,8 @@ fn base_config(database: &DatabaseArgs, jwt: JwtConfig) -> Result<Config, Config
     let mut config = Config::new(&database.database_url, "x".repeat(32).as_str())?;
     config.jwt = jwt;
     config.pool.max_connections = database.db_max_connections;
+    config.pool.acquire_timeout = database.db_acquire_timeout;
+    config.pool.statement_timeout = database.db_statement_timeout;
     Ok(config)
 }
 

@@ -21,13 +21,22 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
     pub max_connections: u32,
-    /// How long a request waits for a free connection before failing (instead of hanging).
+    /// How long a request waits for a free connection (or, on SQLite, for the write lock)
+    /// before failing with "unavailable" instead of hanging.
     pub acquire_timeout: Duration,
+    /// PostgreSQL: the longest one statement may run, lock waits included, before the database
+    /// cancels it (`statement_timeout`); the caller then gets "unavailable". SQLite waits at
+    /// most `acquire_timeout` for its write lock and 5 s for a busy database file.
+    pub statement_timeout: Duration,
 }
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(15),
+        }
     }
 }
 
@@ -37,6 +46,7 @@ pub struct Database {
     conn: DatabaseConnection,
     url: Arc<str>,
     write_lock: Option<Arc<Mutex<()>>>,
+    lock_timeout: Duration,
     statements: Arc<AtomicU64>,
     commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -98,6 +108,7 @@ impl Database {
             conn,
             url: Arc::from(url),
             write_lock: url.starts_with("sqlite:").then(|| Arc::new(Mutex::new(()))),
+            lock_timeout: settings.acquire_timeout,
             statements,
             commits: Arc::new(commits),
         })
@@ -116,6 +127,7 @@ impl Database {
             conn,
             url: Arc::clone(&self.url),
             write_lock: self.write_lock.clone(),
+            lock_timeout: self.lock_timeout,
             statements,
             commits: Arc::clone(&self.commits),
         })
@@ -129,6 +141,7 @@ impl Database {
         if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             anyhow::bail!("unsupported database URL scheme: use sqlite://… or postgres://…");
         }
+        let statement_timeout = settings.statement_timeout.as_millis().to_string();
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .max_connections(settings.max_connections)
@@ -142,6 +155,9 @@ impl Database {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5))
                     .create_if_missing(true)
+            })
+            .map_sqlx_postgres_opts(move |opts| {
+                opts.options([("statement_timeout", statement_timeout.as_str())])
             });
         let mut conn = sea_orm::Database::connect(options)
             .await
@@ -171,7 +187,12 @@ impl Database {
     /// When no connection can be had or `BEGIN` fails.
     pub async fn begin(&self) -> Result<WriteTransaction, DbErr> {
         let guard = match &self.write_lock {
-            Some(lock) => Some(Arc::clone(lock).lock_owned().await),
+            Some(lock) => {
+                match tokio::time::timeout(self.lock_timeout, Arc::clone(lock).lock_owned()).await {
+                    Ok(guard) => Some(guard),
+                    Err(_) => return Err(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)),
+                }
+            }
             None => None,
         };
         let txn = self.conn.begin().await?;

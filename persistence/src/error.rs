@@ -29,18 +29,33 @@ impl StoreError {
         }
     }
 
-    /// Whether the database itself is unreachable (the caller may answer "retry later").
+    /// Whether the database is unreachable, saturated or too slow right now (the caller may
+    /// answer "retry later"): no connection within the acquire timeout, a lost connection, a
+    /// statement cancelled by `statement_timeout` or a lock wait, or a busy SQLite file.
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Unexpected(err) => err.chain().any(|cause| {
-                cause
-                    .downcast_ref::<DbErr>()
-                    .is_some_and(|db| matches!(db, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)))
+                cause.downcast_ref::<DbErr>().is_some_and(|db| match db {
+                    DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+                    other => transient_code(other),
+                })
             }),
             _ => false,
         }
     }
+}
+
+/// SQLSTATE 57014 (statement timeout or cancel), 55P03 (lock not available), 40001 and 40P01
+/// (serialization failure, deadlock); SQLite 5 and 6 (busy, locked).
+fn transient_code(err: &DbErr) -> bool {
+    let runtime = match err {
+        DbErr::Query(e) | DbErr::Exec(e) => e,
+        _ => return false,
+    };
+    let sea_orm::RuntimeErr::SqlxError(sqlx) = runtime else { return false };
+    let Some(db) = sqlx.as_database_error() else { return false };
+    matches!(db.code().as_deref(), Some("57014" | "55P03" | "40001" | "40P01" | "5" | "6" | "517" | "261"))
 }
 
 /// `.context("…")` for sea-orm results, turning them into [`StoreError::Unexpected`].

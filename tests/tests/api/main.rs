@@ -15,6 +15,7 @@ mod auth;
 mod contacts;
 mod conversations;
 mod crm;
+mod faults;
 mod hardening;
 mod hostile;
 mod isolation;
