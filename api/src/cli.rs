@@ -119,6 +119,10 @@ struct ServeArgs {
     /// Allow CRM webhook endpoints on private, loopback and link-local addresses.
     #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
     webhook_allow_private_targets: bool,
+    /// Time limit of one POST to a CRM endpoint; an endpoint whose sender died is retried after
+    /// three times this.
+    #[arg(long, env = "PARLEY_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    webhook_timeout: Duration,
     /// Production mode: no introspection, no GraphiQL.
     #[arg(long, env = "PARLEY_PRODUCTION", default_value_t = false)]
     production: bool,
@@ -264,6 +268,7 @@ impl ServeArgs {
             production: self.production,
         };
         config.dispatch.allow_private_targets = self.webhook_allow_private_targets;
+        config.dispatch.timeout = self.webhook_timeout;
         config.sms = match (
             self.sms_api_base,
             self.sms_account_sid,

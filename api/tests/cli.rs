@@ -273,6 +273,8 @@ async fn serve_bootstrapped(db: &str, app_secret: &str) -> (std::process::Child,
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", db])
         .env("PARLEY_JWT_SECRET", SECRET)
         .env("PARLEY_WHATSAPP_APP_SECRET", app_secret)
+        .env("PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+        .env("PARLEY_WEBHOOK_TIMEOUT", "1s")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -287,7 +289,8 @@ async fn serve_bootstrapped(db: &str, app_secret: &str) -> (std::process::Child,
     (child, base)
 }
 
-fn bootstrap(db: &str) {
+/// Bootstraps the workspace; returns the admin's token.
+fn bootstrap(db: &str) -> String {
     let out = parley()
         .args(["bootstrap", "--workspace", "Acme", "--admin-email", "admin@acme.example.com"])
         .args(["--phone-number-id", "106540352242922", "--display-phone-number", "15550783881"])
@@ -296,6 +299,8 @@ fn bootstrap(db: &str) {
         .output()
         .unwrap();
     assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["token"].as_str().unwrap().to_owned()
 }
 
 fn signed_webhook(app_secret: &str, i: usize) -> (String, Vec<u8>, String) {
@@ -359,12 +364,115 @@ async fn assert_all_stored(db: &str, acked: &[String]) {
     }
 }
 
+/// A CRM receiver on a local port: collects the CloudEvent ids it is sent (answers 200).
+async fn crm_receiver() -> (String, std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let store = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                if let Some(id) = event["id"].as_str() {
+                    store.lock().unwrap().insert(id.to_owned());
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (url, seen)
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Subscribes to every event after `after`; returns the socket once the server acknowledged.
+async fn subscriber(base: &str, token: &str, after: Option<i64>) -> Socket {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = (base.replace("http://", "ws://") + "/graphql/ws").into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = serde_json::json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+    socket.send(Ws::text(init.to_string())).await.unwrap();
+    let query = "subscription($after: String) { events(after: $after) { cursor } }";
+    let subscribe = serde_json::json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": { "after": after.map(|a| a.to_string()) } } });
+    socket.send(Ws::text(subscribe.to_string())).await.unwrap();
+    socket
+}
+
+/// Reads event cursors from the socket until it closes or `until` is seen (or 60 s pass).
+async fn read_cursors(socket: &mut Socket, seen: &mut Vec<i64>, until: Option<i64>) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while until.is_none_or(|u| seen.last().is_none_or(|l| *l < u)) {
+        let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await else { return };
+        let Ws::Text(text) = message else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        match v["type"].as_str() {
+            Some("ping") => {
+                socket.send(Ws::text(r#"{"type":"pong"}"#)).await.ok();
+            }
+            Some("next") => {
+                let cursor = v["payload"]["data"]["events"]["cursor"].as_str().unwrap();
+                seen.push(cursor.parse().unwrap());
+            }
+            Some("error" | "complete") => panic!("subscription ended: {v}"),
+            _ => {}
+        }
+    }
+}
+
+/// Every stored event: (cursor, CloudEvent id), in cursor order.
+async fn stored_events(db: &str) -> Vec<(i64, String)> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let store = persistence::Database::connect(db, &persistence::PoolSettings::default()).await.unwrap();
+    persistence::entities::event::Entity::find()
+        .order_by_asc(persistence::entities::event::Column::Cursor)
+        .all(store.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.cursor, e.id.to_string()))
+        .collect()
+}
+
+/// SIGKILL under ingest load, with a live subscriber and a CRM endpoint: after a restart,
+/// every acknowledged webhook is stored, the subscriber (resuming from the last cursor it saw)
+/// has every event exactly once and in order, and the CRM endpoint receives every event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_webhook_survives_sigkill() {
+async fn every_acknowledged_webhook_and_its_events_survive_sigkill() {
     let db = temp_db();
     let secret = "kill-test-app-secret";
-    bootstrap(&db);
+    let token = bootstrap(&db);
+    let (crm_url, crm_seen) = crm_receiver().await;
     let (mut child, base) = serve_bootstrapped(&db, secret).await;
+    let create = serde_json::json!({ "query": "mutation($u: String!) { createWebhookEndpoint(input: { url: $u, eventTypes: [] }) { endpoint { id } } }", "variables": { "u": crm_url } });
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&token)
+        .json(&create)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(created["data"]["createWebhookEndpoint"]["endpoint"]["id"].is_string(), "{created}");
+
+    let mut socket = subscriber(&base, &token, None).await;
+    let live = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        read_cursors(&mut socket, &mut seen, None).await;
+        seen
+    });
     let pid = child.id();
     let killer = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
@@ -378,9 +486,35 @@ async fn every_acknowledged_webhook_survives_sigkill() {
         "the kill happened mid-load ({} acknowledged)",
         acked.len()
     );
-    // Restart on the same database: everything acknowledged is there.
-    let (mut child, _) = serve_bootstrapped(&db, secret).await;
+    let mut seen = live.await.unwrap();
+    assert!(!seen.is_empty(), "the subscriber was live before the kill");
+    let crm_before = crm_seen.lock().unwrap().len();
+    assert!(crm_before > 0, "the CRM endpoint was receiving before the kill");
+
+    // Restart on the same database: everything acknowledged is there…
+    let (mut child, base) = serve_bootstrapped(&db, secret).await;
     assert_all_stored(&db, &acked).await;
+    let stored = stored_events(&db).await;
+    let last = stored.last().map_or(0, |(cursor, _)| *cursor);
+    assert_eq!(
+        stored.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        (1..=last).collect::<Vec<_>>(),
+        "cursors are gap-free after the crash"
+    );
+    // …the subscriber resumes after the last cursor it saw and gets the rest…
+    let mut socket = subscriber(&base, &token, seen.last().copied()).await;
+    read_cursors(&mut socket, &mut seen, Some(last)).await;
+    assert_eq!(seen, (1..=last).collect::<Vec<_>>(), "every event once, in order");
+    // …and the CRM endpoint receives every event (at least once).
+    let want: std::collections::HashSet<String> = stored.into_iter().map(|(_, id)| id).collect();
+    for _ in 0..600 {
+        if want.is_subset(&crm_seen.lock().unwrap()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let missing = want.difference(&crm_seen.lock().unwrap()).count();
+    assert_eq!(missing, 0, "{missing} of {} events never reached the CRM endpoint", want.len());
     child.kill().ok();
     child.wait().ok();
 }
@@ -389,7 +523,7 @@ async fn every_acknowledged_webhook_survives_sigkill() {
 async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     let db = temp_db();
     let secret = "term-test-app-secret";
-    bootstrap(&db);
+    let _ = bootstrap(&db);
     let (mut child, base) = serve_bootstrapped(&db, secret).await;
     let pid = child.id();
     let load = tokio::spawn({
