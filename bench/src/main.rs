@@ -57,7 +57,7 @@ enum Scenario {
     Search {
         #[arg(long)]
         database_url: Option<String>,
-        #[arg(long, default_value_t = 100_000)]
+        #[arg(long, default_value_t = 1_000_000)]
         conversations: usize,
         #[arg(long, default_value_t = 4_000)]
         requests: usize,

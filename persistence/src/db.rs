@@ -156,8 +156,11 @@ impl Database {
                     .busy_timeout(Duration::from_secs(5))
                     .create_if_missing(true)
             })
+            // JIT compilation pays off for long analytical queries, not for Parley's short ones:
+            // a search's cost estimate crossed `jit_above_cost` and spent 13 ms compiling a
+            // query that runs in 2 ms.
             .map_sqlx_postgres_opts(move |opts| {
-                opts.options([("statement_timeout", statement_timeout.as_str())])
+                opts.options([("statement_timeout", statement_timeout.as_str()), ("jit", "off")])
             });
         let mut conn = sea_orm::Database::connect(options)
             .await
