@@ -21,6 +21,11 @@ fn temp_db() -> String {
 
 const SECRET: &str = "cli-test-secret-cli-test-secret-cli-test";
 
+async fn graphql_post(url: &str, token: &str, body: &serde_json::Value) -> serde_json::Value {
+    let response = reqwest::Client::new().post(url).bearer_auth(token).json(body).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 #[test]
 fn bootstrap_prints_ids_and_a_token_and_token_issues_another() {
     let db = temp_db();
@@ -118,16 +123,7 @@ async fn serve_demo_serves_a_meaningful_inbox() {
     .unwrap();
     let query = "{ conversations(first: 10) { nodes { displayName origin customer { username phoneNumber notice } \
                  capabilities { reply { allowed reason } call { allowed reason } } } } }";
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "query": query }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = graphql_post(&url, &token, &serde_json::json!({ "query": query })).await;
     child.kill().ok();
     child.wait().ok();
     let nodes = body["data"]["conversations"]["nodes"].as_array().unwrap_or_else(|| panic!("{body}"));
@@ -455,16 +451,7 @@ async fn every_acknowledged_webhook_and_its_events_survive_sigkill() {
     let (crm_url, crm_seen) = crm_receiver().await;
     let (mut child, base) = serve_bootstrapped(&db, secret).await;
     let create = serde_json::json!({ "query": "mutation($u: String!) { createWebhookEndpoint(input: { url: $u, eventTypes: [] }) { endpoint { id } } }", "variables": { "u": crm_url } });
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .bearer_auth(&token)
-        .json(&create)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = graphql_post(&format!("{base}/graphql"), &token, &create).await;
     assert!(created["data"]["createWebhookEndpoint"]["endpoint"]["id"].is_string(), "{created}");
 
     let mut socket = subscriber(&base, &token, None).await;

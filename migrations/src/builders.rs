@@ -110,3 +110,15 @@ pub(crate) async fn create_table(
 pub(crate) async fn drop_table(manager: &SchemaManager<'_>, name: &str) -> Result<(), DbErr> {
     manager.drop_table(Table::drop().table(Alias::new(name)).if_exists().to_owned()).await
 }
+
+/// Runs `statements` in order on PostgreSQL; does nothing on SQLite (for changes only
+/// PostgreSQL needs: triggers, sequences, partial indexes).
+pub(crate) async fn on_postgres(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    for statement in statements {
+        manager.get_connection().execute_unprepared(statement).await?;
+    }
+    Ok(())
+}

@@ -4,7 +4,8 @@
 //! are folded into one. SQLite: nothing to do (one process, notified in memory).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
+
+use crate::builders::on_postgres;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -12,30 +13,26 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared(
-            "CREATE OR REPLACE FUNCTION parley_notify_event() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN PERFORM pg_notify('parley_events', NEW.workspace_id::text); RETURN NULL; END $$",
+        on_postgres(
+            manager,
+            &[
+                "CREATE OR REPLACE FUNCTION parley_notify_event() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN PERFORM pg_notify('parley_events', NEW.workspace_id::text); RETURN NULL; END $$",
+                "CREATE TRIGGER events_notify AFTER INSERT ON events \
+                 FOR EACH ROW EXECUTE FUNCTION parley_notify_event()",
+            ],
         )
-        .await?;
-        db.execute_unprepared(
-            "CREATE TRIGGER events_notify AFTER INSERT ON events \
-             FOR EACH ROW EXECUTE FUNCTION parley_notify_event()",
-        )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared("DROP TRIGGER IF EXISTS events_notify ON events").await?;
-        db.execute_unprepared("DROP FUNCTION IF EXISTS parley_notify_event()").await?;
-        Ok(())
+        on_postgres(
+            manager,
+            &[
+                "DROP TRIGGER IF EXISTS events_notify ON events",
+                "DROP FUNCTION IF EXISTS parley_notify_event()",
+            ],
+        )
+        .await
     }
 }

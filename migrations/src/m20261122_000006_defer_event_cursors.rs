@@ -9,7 +9,8 @@
 //! SQLite: nothing to do (one writer at a time; cursors are assigned as events are written).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
+
+use crate::builders::on_postgres;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -17,25 +18,21 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared("CREATE SEQUENCE IF NOT EXISTS parley_pending_events").await?;
-        db.execute_unprepared(
-            "CREATE INDEX IF NOT EXISTS ix_events_pending ON events (cursor) WHERE cursor < 0",
+        on_postgres(
+            manager,
+            &[
+                "CREATE SEQUENCE IF NOT EXISTS parley_pending_events",
+                "CREATE INDEX IF NOT EXISTS ix_events_pending ON events (cursor) WHERE cursor < 0",
+            ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        db.execute_unprepared("DROP INDEX IF EXISTS ix_events_pending").await?;
-        db.execute_unprepared("DROP SEQUENCE IF EXISTS parley_pending_events").await?;
-        Ok(())
+        on_postgres(
+            manager,
+            &["DROP INDEX IF EXISTS ix_events_pending", "DROP SEQUENCE IF EXISTS parley_pending_events"],
+        )
+        .await
     }
 }
