@@ -203,7 +203,13 @@ impl EventQuery {
         let rows = events::list(db(ctx)?.conn(), viewer.workspace_id, after_seq, limit + 1, types.as_deref())
             .await
             .map_err(ApiError::from)?;
-        Ok(connection(rows, limit, after_seq > 0, |e| e.cursor.to_string(), Event))
+        Ok(connection(
+            rows,
+            limit,
+            after_seq > 0,
+            |e| e.cursor.to_string(),
+            |e| Event(std::sync::Arc::new(e)),
+        ))
     }
 }
 

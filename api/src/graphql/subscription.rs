@@ -29,7 +29,7 @@ struct Tail {
     workspace: domain::WorkspaceId,
     types: Option<Vec<String>>,
     cursor: i64,
-    backlog: VecDeque<event::Model>,
+    backlog: VecDeque<Arc<event::Model>>,
     /// Whether the database may hold events after `cursor` not yet in `backlog`.
     behind: bool,
     live: Receiver<Arc<event::Model>>,
@@ -55,7 +55,7 @@ impl Tail {
                 match events::list(self.db.conn(), self.workspace, self.cursor, 500, None).await {
                     Ok(rows) => {
                         self.behind = rows.len() == 500;
-                        self.backlog.extend(rows);
+                        self.backlog.extend(rows.into_iter().map(Arc::new));
                         continue;
                     }
                     Err(err) => return Some(Err(ApiError::from(err).into())),
@@ -63,7 +63,7 @@ impl Tail {
             }
             match self.live.recv().await {
                 Ok(e) if e.cursor <= self.cursor => {}
-                Ok(e) => self.backlog.push_back((*e).clone()),
+                Ok(e) => self.backlog.push_back(e),
                 Err(RecvError::Lagged(_)) => self.behind = true,
                 Err(RecvError::Closed) => return None,
             }

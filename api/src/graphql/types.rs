@@ -628,7 +628,8 @@ impl Template {
 }
 
 /// A durable event (CloudEvents 1.0).
-pub struct Event(pub event::Model);
+/// Shared: a live event is resolved once per subscriber, without copying it.
+pub struct Event(pub std::sync::Arc<event::Model>);
 
 /// A durable event (CloudEvents 1.0).
 #[Object]
@@ -665,8 +666,8 @@ impl Event {
     }
 
     /// The whole CloudEvent.
-    async fn payload(&self) -> Json<serde_json::Value> {
-        Json(self.0.payload.clone())
+    async fn payload(&self) -> Json<&serde_json::Value> {
+        Json(&self.0.payload)
     }
 }
 
