@@ -155,7 +155,9 @@ async fn fresh_database(url: Option<String>) -> anyhow::Result<(String, &'static
                 .rsplit_once('/')
                 .map_or(base.as_str(), |(s, _)| s)
                 .to_owned();
-            Ok((format!("{server}/{name}"), "PostgreSQL"))
+            // Connection parameters (`?sslmode=disable`…) carry over to the new database.
+            let params = base.split_once('?').map_or(String::new(), |(_, q)| format!("?{q}"));
+            Ok((format!("{server}/{name}{params}"), "PostgreSQL"))
         }
     }
 }
