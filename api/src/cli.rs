@@ -339,15 +339,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             now,
         )?;
         let base = format!("http://{}", app.address());
-        println!("Parley demo workspace is ready.");
-        println!("  GraphQL (POST, and GraphiQL in a browser): {base}/graphql");
-        println!("  Health: {base}/healthz   Readiness: {base}/readyz");
-        println!("  Admin token (12 h): {token}");
-        println!();
-        println!("  export TOKEN={token}");
-        println!(
-            "  curl -s {base}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    -d '{{\"query\":\"{{ conversations(first: 10) {{ nodes {{ displayName origin customer {{ username phoneNumber notice }} capabilities {{ reply {{ allowed reason }} call {{ allowed reason }} }} }} }} }}\"}}'"
+        let banner = format!(
+            "Parley demo workspace is ready.\n  GraphQL (POST, and GraphiQL in a browser): {base}/graphql\n  \
+             Health: {base}/healthz   Readiness: {base}/readyz\n  Admin token (12 h): {token}\n\n  \
+             export TOKEN={token}\n  \
+             curl -s {base}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \
+             -d '{{\"query\":\"{{ conversations(first: 10) {{ nodes {{ displayName origin customer {{ username phoneNumber notice }} capabilities {{ reply {{ allowed reason }} call {{ allowed reason }} }} }} }} }}\"}}'\n"
         );
+        // A closed stdout (the reader went away, `| head`) must not stop the server, as
+        // `println!` would by panicking.
+        let mut out = std::io::stdout().lock();
+        if std::io::Write::write_all(&mut out, banner.as_bytes())
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .is_err()
+        {
+            tracing::warn!("could not print the demo banner: stdout is closed");
+        }
     }
     tracing::info!(address = %app.address(), "parley is listening");
     app.run_until_stopped().await

@@ -121,6 +121,8 @@ async fn serve_demo_serves_a_meaningful_inbox() {
     })
     .await
     .unwrap();
+    // The test stopped reading stdout (the pipe is closed): the server must keep serving.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let query = "{ conversations(first: 10) { nodes { displayName origin customer { username phoneNumber notice } \
                  capabilities { reply { allowed reason } call { allowed reason } } } } }";
     let body = graphql_post(&url, &token, &serde_json::json!({ "query": query })).await;
