@@ -793,22 +793,11 @@ async fn events(database_url: &str, subscriptions: usize, webhooks: usize) -> an
         chrono::Utc::now().format("%Y-%m-%d")
     );
     println!("{:<34} {:>10} {:>9} {:>9} {:>9}", "", "received", "p50 ms", "p99 ms", "p99.9 ms");
-    println!(
-        "{:<34} {:>10} {:>9.2} {:>9.2} {:>9.2}",
-        "webhook → subscriber (on B)",
-        got,
-        ms(&sub, 0.5),
-        ms(&sub, 0.99),
-        ms(&sub, 0.999)
-    );
-    println!(
-        "{:<34} {:>10} {:>9.2} {:>9.2} {:>9.2}",
-        "webhook → CRM receiver",
-        crm_got,
-        ms(&crm, 0.5),
-        ms(&crm, 0.99),
-        ms(&crm, 0.999)
-    );
+    for (label, received, h) in
+        [("webhook → subscriber (on B)", got, &sub), ("webhook → CRM receiver", crm_got, &crm)]
+    {
+        println!("{label:<34} {received:>10} {:>9.2} {:>9.2} {:>9.2}", ms(h, 0.5), ms(h, 0.99), ms(h, 0.999));
+    }
     println!(
         "server B peak RSS: {rss:.0} MB ({rss_idle:.0} MB with the subscriptions open, before the load)"
     );

@@ -70,9 +70,6 @@ pub async fn append(
     new: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<event::Model, StoreError> {
-    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
-    // PostgreSQL: a pending cursor, numbered at commit (see `assign_pending_cursors`).
-    let cursor = if postgres { 0 } else { workspaces::next_event_cursor(db, workspace).await? };
     let id = EventId::new();
     let mut payload = json!({
         "specversion": "1.0",
@@ -81,13 +78,10 @@ pub async fn append(
         "type": new.event_type,
         "time": now.to_rfc3339_opts(SecondsFormat::Micros, true),
         "datacontenttype": "application/json",
-        "sequence": cursor.to_string(),
         "data": new.data,
     });
-    if postgres {
-        if let Some(object) = payload.as_object_mut() {
-            object.remove("sequence");
-        }
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        // A pending cursor, numbered (and `sequence` written) at commit: `assign_pending_cursors`.
         let stmt = Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "INSERT INTO events (id, workspace_id, cursor, event_type, conversation_id, contact_id, payload, occurred_at) \
@@ -107,6 +101,8 @@ pub async fn append(
         return saved
             .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("the event insert returned no row")));
     }
+    let cursor = workspaces::next_event_cursor(db, workspace).await?;
+    payload["sequence"] = json!(cursor.to_string());
     let model = event::ActiveModel {
         id: Set(id.as_uuid()),
         workspace_id: Set(workspace.as_uuid()),

@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, Pos, Response, ServerError, ServerResult, Value, Variables};
 
 /// Refuses documents with more than `max_aliases` aliased fields (counted once per place they
@@ -38,14 +38,15 @@ impl Extension for DocumentLimits {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
+        let fields = fields(&document);
+        let aliases = count_aliases(&fields);
         if aliases > self.max_aliases {
             return Err(invalid(
                 format!("The query uses {aliases} aliases; at most {} are allowed.", self.max_aliases),
                 None,
             ));
         }
-        if let Some((number, pos)) = first_out_of_range_int(&document) {
+        if let Some((number, pos)) = first_out_of_range_int(&fields) {
             return Err(invalid(
                 format!("{number} is out of range: Int values are 32-bit (-2147483648 to 2147483647)."),
                 Some(pos),
@@ -57,17 +58,15 @@ impl Extension for DocumentLimits {
 
 fn invalid(message: String, pos: Option<Pos>) -> ServerError {
     let mut err = ServerError::new(message, pos);
-    err.extensions = Some(code_extension(VALIDATION_FAILED));
+    set_code(&mut err, VALIDATION_FAILED);
     err
 }
 
 /// The code of an error in the request itself, found before anything ran.
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
-fn code_extension(code: &str) -> ErrorExtensionValues {
-    let mut values = ErrorExtensionValues::default();
-    values.set("code", code);
-    values
+fn set_code(err: &mut ServerError, code: &str) {
+    err.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", code);
 }
 
 /// Gives each error that has no `extensions.code` one: errors without a path were raised
@@ -80,32 +79,43 @@ pub fn label_errors(response: &mut Response) {
             continue;
         }
         let code = if err.path.is_empty() { VALIDATION_FAILED } else { "BAD_USER_INPUT" };
-        err.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", code);
+        set_code(err, code);
     }
 }
 
-/// The first integer literal of the document that does not fit GraphQL's 32-bit `Int`.
-fn first_out_of_range_int(document: &ExecutableDocument) -> Option<(String, Pos)> {
+/// Every field of the document, operations and fragment definitions, in document order
+/// (a field before the fields of its selection).
+fn fields(document: &ExecutableDocument) -> Vec<&Field> {
+    fn walk<'a>(set: &'a SelectionSet, out: &mut Vec<&'a Field>) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    out.push(&field.node);
+                    walk(&field.node.selection_set.node, out);
+                }
+                Selection::InlineFragment(fragment) => walk(&fragment.node.selection_set.node, out),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
     let operations = document.operations.iter().map(|(_, op)| &op.node.selection_set.node);
     let fragments = document.fragments.values().map(|f| &f.node.selection_set.node);
-    operations.chain(fragments).find_map(int_in_set)
+    let mut out = Vec::new();
+    for set in operations.chain(fragments) {
+        walk(set, &mut out);
+    }
+    out
 }
 
-fn int_in_set(set: &SelectionSet) -> Option<(String, Pos)> {
-    set.items.iter().find_map(|item| match &item.node {
-        Selection::Field(field) => field
-            .node
-            .arguments
-            .iter()
-            .chain(field.node.directives.iter().flat_map(|d| d.node.arguments.iter()))
-            .find_map(|(_, value)| {
-                // Variables are checked by their declared type when the operation runs.
-                let literal = value.node.clone().into_const_with(|_| Ok::<_, Infallible>(Value::Null));
-                literal.ok().as_ref().and_then(int_in_value).map(|n| (n, value.pos))
-            })
-            .or_else(|| int_in_set(&field.node.selection_set.node)),
-        Selection::InlineFragment(fragment) => int_in_set(&fragment.node.selection_set.node),
-        Selection::FragmentSpread(_) => None,
+/// The first integer literal of the document that does not fit GraphQL's 32-bit `Int`.
+fn first_out_of_range_int(fields: &[&Field]) -> Option<(String, Pos)> {
+    fields.iter().find_map(|field| {
+        let directive_arguments = field.directives.iter().flat_map(|d| d.node.arguments.iter());
+        field.arguments.iter().chain(directive_arguments).find_map(|(_, value)| {
+            // Variables are checked by their declared type when the operation runs.
+            let literal = value.node.clone().into_const_with(|_| Ok::<_, Infallible>(Value::Null));
+            literal.ok().as_ref().and_then(int_in_value).map(|n| (n, value.pos))
+        })
     })
 }
 
@@ -122,25 +132,9 @@ fn int_in_value(value: &Value) -> Option<String> {
     }
 }
 
-/// How many fields of the document carry an alias.
-#[must_use]
-pub fn count_aliases(document: &ExecutableDocument) -> usize {
-    let operations = document.operations.iter().map(|(_, op)| count_in(&op.node.selection_set.node));
-    let fragments = document.fragments.values().map(|f| count_in(&f.node.selection_set.node));
-    operations.chain(fragments).sum()
-}
-
-fn count_in(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(field) => {
-                usize::from(field.node.alias.is_some()) + count_in(&field.node.selection_set.node)
-            }
-            Selection::InlineFragment(fragment) => count_in(&fragment.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+/// How many of the fields carry an alias.
+fn count_aliases(fields: &[&Field]) -> usize {
+    fields.iter().filter(|field| field.alias.is_some()).count()
 }
 
 #[cfg(test)]
@@ -148,7 +142,7 @@ mod tests {
     use super::*;
 
     fn count(query: &str) -> usize {
-        count_aliases(&async_graphql::parser::parse_query(query).unwrap())
+        count_aliases(&fields(&async_graphql::parser::parse_query(query).unwrap()))
     }
 
     #[test]
@@ -160,7 +154,7 @@ mod tests {
     }
 
     fn out_of_range(query: &str) -> Option<String> {
-        first_out_of_range_int(&async_graphql::parser::parse_query(query).unwrap()).map(|(n, _)| n)
+        first_out_of_range_int(&fields(&async_graphql::parser::parse_query(query).unwrap())).map(|(n, _)| n)
     }
 
     #[test]

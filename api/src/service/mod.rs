@@ -7,6 +7,8 @@
 //! - [`ingest`]: inbound WhatsApp messages → threading → conversations and messages.
 //! - [`outbound`]: replies, templates, phone-number requests, calls, channel switches.
 //! - [`webhook`]: one Meta webhook in one transaction.
+//! - [`group_commit`]: concurrent Meta webhooks committed together, each answered after the
+//!   shared commit.
 //! - [`event_data`]: the `data` of each event type.
 //! - [`demo`]: the demo workspace of `parley serve --demo`.
 
