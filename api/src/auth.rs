@@ -164,7 +164,7 @@ impl Authenticator {
             .await?
             .filter(|a| a.active)
             .ok_or(ApiError::Unauthenticated("The agent of this token does not exist or is inactive."))?;
-        let role = agent.role.parse::<Role>().map_err(ApiError::internal)?;
+        let role = agent.role;
         Ok(Viewer { agent_id, workspace_id, role })
     }
 }

@@ -9,18 +9,19 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
-use domain::{AgentId, WorkspaceId};
-use persistence::agents;
+use domain::AgentId;
+use persistence::dialect::Dialect;
+use persistence::{PoolSettings, agents};
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::Authenticator;
 use crate::config::{
     Config, ConfigError, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_WHATSAPP_API_BASE, GraphqlConfig,
     JwtConfig, WhatsappConfig, parse_duration, validate_jwt_secret,
 };
-use crate::service::{demo, workspaces};
+use crate::setup::{demo, workspaces};
 use crate::startup::{Application, connect_and_migrate};
 
 /// Parley: a contact-center inbox backend for WhatsApp, built for customers who hide their
@@ -104,17 +105,18 @@ struct ServeArgs {
     /// Cloud API access token; unset means the sandbox gateway (no network).
     #[arg(long, env = "PARLEY_WHATSAPP_ACCESS_TOKEN", hide_env_values = true)]
     whatsapp_access_token: Option<String>,
-    /// Twilio-compatible SMS API base URL; with the three settings below it enables real SMS.
-    #[arg(long, env = "PARLEY_SMS_API_BASE")]
+    /// Twilio-compatible SMS API base URL; with the three settings below (all four or none) it
+    /// enables real SMS.
+    #[arg(long, env = "PARLEY_SMS_API_BASE", requires_all = ["sms_account_sid", "sms_auth_token", "sms_from"])]
     sms_api_base: Option<String>,
     /// SMS account SID.
-    #[arg(long, env = "PARLEY_SMS_ACCOUNT_SID")]
+    #[arg(long, env = "PARLEY_SMS_ACCOUNT_SID", requires_all = ["sms_api_base", "sms_auth_token", "sms_from"])]
     sms_account_sid: Option<String>,
     /// SMS auth token.
-    #[arg(long, env = "PARLEY_SMS_AUTH_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "PARLEY_SMS_AUTH_TOKEN", hide_env_values = true, requires_all = ["sms_api_base", "sms_account_sid", "sms_from"])]
     sms_auth_token: Option<String>,
     /// SMS sender (E.164 number).
-    #[arg(long, env = "PARLEY_SMS_FROM")]
+    #[arg(long, env = "PARLEY_SMS_FROM", requires_all = ["sms_api_base", "sms_account_sid", "sms_auth_token"])]
     sms_from: Option<String>,
     /// Allow CRM webhook endpoints on private, loopback and link-local addresses.
     #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
@@ -155,17 +157,17 @@ struct BootstrapArgs {
     /// The first admin's name.
     #[arg(long, default_value = "Admin")]
     admin_name: String,
-    /// Meta phone_number_id of the first business number.
+    /// Meta phone_number_id of the first business number (with the three below, all or none).
     #[arg(long, requires_all = ["display_phone_number", "waba_id", "portfolio_id"])]
     phone_number_id: Option<String>,
     /// Its display number (digits, as WhatsApp shows it).
-    #[arg(long)]
+    #[arg(long, requires_all = ["phone_number_id", "waba_id", "portfolio_id"])]
     display_phone_number: Option<String>,
     /// Its WhatsApp Business Account id.
-    #[arg(long)]
+    #[arg(long, requires_all = ["phone_number_id", "display_phone_number", "portfolio_id"])]
     waba_id: Option<String>,
     /// Its business portfolio id.
-    #[arg(long)]
+    #[arg(long, requires_all = ["phone_number_id", "display_phone_number", "waba_id"])]
     portfolio_id: Option<String>,
     /// Lifetime of the printed token.
     #[arg(long, default_value = "12h", value_parser = parse_duration)]
@@ -209,18 +211,28 @@ fn jwt_config(args: &JwtArgs, generated: Option<String>) -> Result<JwtConfig, Co
     })
 }
 
+impl DatabaseArgs {
+    /// The database URL and pool settings.
+    fn pool(&self) -> Result<(&str, PoolSettings), ConfigError> {
+        if Dialect::from_url(&self.database_url).is_none() {
+            return Err(ConfigError::new("DATABASE_URL", "must start with sqlite: or postgres://"));
+        }
+        if self.db_max_connections == 0 {
+            return Err(ConfigError::new("PARLEY_DB_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        let pool = PoolSettings {
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_acquire_timeout,
+            statement_timeout: self.db_statement_timeout,
+        };
+        Ok((&self.database_url, pool))
+    }
+}
+
 fn base_config(database: &DatabaseArgs, jwt: JwtConfig) -> Result<Config, ConfigError> {
-    if !database.database_url.starts_with("sqlite:") && !database.database_url.starts_with("postgres") {
-        return Err(ConfigError::new("DATABASE_URL", "must start with sqlite: or postgres://"));
-    }
-    if database.db_max_connections == 0 {
-        return Err(ConfigError::new("PARLEY_DB_MAX_CONNECTIONS", "must be at least 1"));
-    }
-    let mut config = Config::new(&database.database_url, "x".repeat(32).as_str())?;
-    config.jwt = jwt;
-    config.pool.max_connections = database.db_max_connections;
-    config.pool.acquire_timeout = database.db_acquire_timeout;
-    config.pool.statement_timeout = database.db_statement_timeout;
+    let (url, pool) = database.pool()?;
+    let mut config = Config::with_jwt(url, jwt);
+    config.pool = pool;
     Ok(config)
 }
 
@@ -269,25 +281,20 @@ impl ServeArgs {
         };
         config.dispatch.allow_private_targets = self.webhook_allow_private_targets;
         config.dispatch.timeout = self.webhook_timeout;
+        // All four or none: clap refuses a partial set (`requires_all`); an empty token is none.
         config.sms = match (
             self.sms_api_base,
             self.sms_account_sid,
             non_empty_secret(self.sms_auth_token),
             self.sms_from,
         ) {
-            (None, None, None, None) => None,
             (Some(api_base), Some(account_sid), Some(auth_token), Some(from)) => {
                 if !api_base.starts_with("http://") && !api_base.starts_with("https://") {
                     return Err(ConfigError::new("PARLEY_SMS_API_BASE", "must be an http(s) URL"));
                 }
-                Some(crate::gateway::sms::SmsConfig { api_base, account_sid, auth_token, from })
+                Some(crate::config::SmsConfig { api_base, account_sid, auth_token, from })
             }
-            _ => {
-                return Err(ConfigError::new(
-                    "PARLEY_SMS_API_BASE",
-                    "set all of PARLEY_SMS_API_BASE, PARLEY_SMS_ACCOUNT_SID, PARLEY_SMS_AUTH_TOKEN and PARLEY_SMS_FROM, or none",
-                ));
-            }
+            _ => None,
         };
         Ok(config)
     }
@@ -303,8 +310,8 @@ pub async fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => {
-            let config = base_config(&args, jwt_config(&JwtArgs::none(), Some(random_secret()))?)?;
-            connect_and_migrate(&config).await?;
+            let (url, pool) = args.pool()?;
+            connect_and_migrate(url, &pool).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -314,12 +321,6 @@ pub async fn run() -> anyhow::Result<()> {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
-    }
-}
-
-impl JwtArgs {
-    fn none() -> Self {
-        Self { jwt_secret: None, jwt_issuer: None, jwt_audience: None, jwt_public_key_file: None }
     }
 }
 
@@ -362,7 +363,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     let config = base_config(&args.database, jwt_config(&args.jwt, None)?)?;
-    let db = connect_and_migrate(&config).await?;
+    let db = connect_and_migrate(config.database_url.expose_secret(), &config.pool).await?;
     let number = match (args.phone_number_id, args.display_phone_number, args.waba_id, args.portfolio_id) {
         (Some(phone_number_id), Some(display_phone_number), Some(waba_id), Some(portfolio_id)) => {
             Some(workspaces::BusinessNumberInput {
@@ -400,7 +401,7 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
     let config = base_config(&args.database, jwt_config(&args.jwt, None)?)?;
     let agent_id: AgentId =
         args.agent_id.parse().map_err(|_| anyhow::anyhow!("--agent-id: not a valid agent id"))?;
-    let db = connect_and_migrate(&config).await?;
+    let db = connect_and_migrate(config.database_url.expose_secret(), &config.pool).await?;
     let agent = agents::find_any(db.conn(), agent_id)
         .await
         .context("failed to load the agent")?
@@ -408,12 +409,7 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
     if !agent.active {
         anyhow::bail!("--agent-id: the agent is inactive");
     }
-    let token = Authenticator::new(&config.jwt)?.issue(
-        agent_id,
-        WorkspaceId::from_uuid(agent.workspace_id),
-        args.ttl,
-        Utc::now(),
-    )?;
+    let token = Authenticator::new(&config.jwt)?.issue(agent_id, agent.workspace_id, args.ttl, Utc::now())?;
     println!("{token}");
     Ok(())
 }

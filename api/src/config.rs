@@ -73,6 +73,77 @@ impl Default for GraphqlConfig {
     }
 }
 
+/// Twilio-compatible settings.
+#[derive(Clone, Debug)]
+pub struct SmsConfig {
+    pub api_base: String,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    /// The sending number (E.164) or messaging service.
+    pub from: String,
+}
+
+/// Retry policy.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Wait before the second attempt; doubled each time.
+    pub base: Duration,
+    /// Longest wait between attempts.
+    pub max: Duration,
+    /// Attempts before the message is marked failed.
+    pub max_attempts: i32,
+    /// How long a claimed message is reserved for one sender.
+    pub lease: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(300),
+            max_attempts: 8,
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub(crate) fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+        self.base.saturating_mul(2u32.saturating_pow(exponent)).min(self.max)
+    }
+}
+
+/// CRM webhook dispatch settings.
+#[derive(Clone, Debug)]
+pub struct DispatchConfig {
+    /// Allow endpoints on private, loopback and link-local addresses.
+    pub allow_private_targets: bool,
+    /// First retry delay; doubled (with jitter) each attempt.
+    pub retry_base: Duration,
+    /// Longest delay between attempts.
+    pub retry_max: Duration,
+    /// How long a delivery is retried before it is marked failed.
+    pub retry_window: Duration,
+    /// Consecutive failed attempts after which an endpoint is paused.
+    pub pause_after: i32,
+    /// Time limit of one POST.
+    pub timeout: Duration,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(3600),
+            retry_window: Duration::from_secs(24 * 3600),
+            pause_after: 50,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Everything the server needs.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -83,11 +154,11 @@ pub struct Config {
     pub whatsapp: WhatsappConfig,
     pub graphql: GraphqlConfig,
     /// Twilio-compatible SMS provider; unset: the SMS sandbox.
-    pub sms: Option<crate::gateway::sms::SmsConfig>,
+    pub sms: Option<SmsConfig>,
     /// Retries of outbound deliveries.
-    pub delivery: crate::delivery::RetryPolicy,
+    pub delivery: RetryPolicy,
     /// CRM webhook dispatch.
-    pub dispatch: crate::dispatcher::DispatchConfig,
+    pub dispatch: DispatchConfig,
     /// How long in-flight requests may run after SIGTERM before the server stops anyway.
     pub shutdown_grace: Duration,
 }
@@ -100,16 +171,24 @@ impl Config {
     /// When the secret is too short (see [`validate_jwt_secret`]).
     pub fn new(database_url: &str, jwt_secret: &str) -> Result<Self, ConfigError> {
         validate_jwt_secret(jwt_secret)?;
-        Ok(Self {
+        let jwt = JwtConfig {
+            secret: SecretString::from(jwt_secret.to_owned()),
+            public_key_pem: None,
+            issuer: None,
+            audience: None,
+        };
+        Ok(Self::with_jwt(database_url, jwt))
+    }
+
+    /// Defaults for everything but the database and a token configuration already checked
+    /// (the command line builds its [`JwtConfig`] from flags and files first).
+    #[must_use]
+    pub fn with_jwt(database_url: &str, jwt: JwtConfig) -> Self {
+        Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: SecretString::from(database_url.to_owned()),
             pool: PoolSettings::default(),
-            jwt: JwtConfig {
-                secret: SecretString::from(jwt_secret.to_owned()),
-                public_key_pem: None,
-                issuer: None,
-                audience: None,
-            },
+            jwt,
             whatsapp: WhatsappConfig {
                 app_secret: None,
                 verify_token: None,
@@ -118,10 +197,10 @@ impl Config {
             },
             graphql: GraphqlConfig::default(),
             sms: None,
-            delivery: crate::delivery::RetryPolicy::default(),
-            dispatch: crate::dispatcher::DispatchConfig::default(),
+            delivery: RetryPolicy::default(),
+            dispatch: DispatchConfig::default(),
             shutdown_grace: Duration::from_secs(20),
-        })
+        }
     }
 }
 

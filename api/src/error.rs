@@ -9,7 +9,6 @@
 
 use async_graphql::ErrorExtensions;
 use domain::capabilities::Denial;
-use persistence::StoreError;
 
 /// A failure a client may see.
 #[derive(Debug)]
@@ -91,15 +90,16 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
+impl From<persistence::Error> for ApiError {
+    fn from(err: persistence::Error) -> Self {
         if err.is_unavailable() {
             return ApiError::Unavailable;
         }
         match err {
-            StoreError::Duplicate { what } => ApiError::Conflict(format!("{what} already exists")),
-            StoreError::MissingReference { what } => ApiError::NotFound(what),
-            StoreError::Unexpected(err) => ApiError::Internal(err),
+            persistence::Error::Duplicate { what } => ApiError::Conflict(format!("{what} already exists")),
+            persistence::Error::MissingReference { what } => ApiError::NotFound(what),
+            corrupt @ persistence::Error::Corrupt { .. } => ApiError::Internal(anyhow::Error::new(corrupt)),
+            persistence::Error::Unexpected(err) => ApiError::Internal(err),
         }
     }
 }

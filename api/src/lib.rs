@@ -1,29 +1,38 @@
 //! Parley's server as a library: the `parley` binary and the black-box tests both build it
-//! with [`Application::build`].
+//! with [`Application::build`]. One folder per flow; each folder's `mod.rs` maps its files.
 //!
-//! - [`config`]: typed configuration.
-//! - [`startup`]: [`Application`]: connect, migrate, bind, serve, shut down.
-//! - [`http`]: routes and layers; [`graphql`]: the schema; [`auth`]: JWTs and the viewer.
-//! - [`service`]: the use cases; [`whatsapp`]: Meta's webhook formats.
-//! - [`gateway`]: WhatsApp and SMS providers; [`delivery`]: the worker that sends through them.
-//! - [`error`]: the one error edge; [`telemetry`]: logging; [`cli`]: the command line.
+//! - [`inbound`]: Meta's webhooks: signature, batching, reading every payload shape, threading,
+//!   statuses, identity changes, business-username updates.
+//! - [`outbound`]: agent actions that reach the customer, the delivery worker, the gateways.
+//! - [`crm`]: CRM webhook endpoints, the dispatcher, the outbound-URL (SSRF) guard.
+//! - [`contacts`]: contacts and linking.
+//! - [`workflow`]: capabilities, assignment, resolve and reopen.
+//! - [`setup`]: workspaces, agents, templates, business usernames, the demo.
+//! - [`events`]: the `data` of each event, the live fan-out to subscriptions.
+//! - [`graphql`]: the schema, its types and resolvers, loaders, limits, guards.
+//! - [`http`]: the router, auth at the edge, health, metrics.
+//! - [`input`]: checks of free text typed by agents.
+//! - [`auth`]: JWTs and the viewer; [`config`]: the one typed configuration; [`error`]: the
+//!   one error edge; [`store`]: what use cases share around a transaction; [`telemetry`]:
+//!   logging and metrics; [`startup`]: [`Application`]; [`cli`]: the command line.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod delivery;
-pub mod dispatcher;
+pub mod contacts;
+pub mod crm;
 pub mod error;
-pub mod gateway;
+pub mod events;
 pub mod graphql;
 pub mod http;
-pub mod hub;
-pub mod metrics;
-pub mod service;
+pub mod inbound;
+pub mod input;
+pub mod outbound;
+pub mod setup;
 pub mod startup;
-pub mod state;
+pub mod store;
 pub mod telemetry;
-pub mod whatsapp;
+pub mod workflow;
 
 pub use config::Config;
 pub use startup::Application;

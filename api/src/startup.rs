@@ -6,28 +6,28 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use migrations::{Migrator, MigratorTrait};
-use persistence::Database;
+use persistence::{Database, PoolSettings};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::delivery::{DeliveryHandle, Worker};
-use crate::dispatcher::Dispatcher;
-use crate::gateway::sms::SmsGateway;
-use crate::gateway::whatsapp::WhatsappGateway;
+use crate::crm::dispatcher::Dispatcher;
+use crate::events::hub::EventHub;
 use crate::graphql::schema_builder;
 use crate::http;
-use crate::hub::EventHub;
-use crate::service::group_commit::{self, WebhookCommitter};
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::inbound::batch::WebhookCommitter;
+use crate::outbound::delivery::{DeliveryHandle, Worker};
+use crate::outbound::gateway::sms::SmsGateway;
+use crate::outbound::gateway::whatsapp::WhatsappGateway;
 
-/// Connects to the configured database and applies pending migrations.
+/// Connects to a database and applies pending migrations.
 ///
 /// # Errors
 /// When the database cannot be reached or a migration fails.
-pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Database> {
-    let db = Database::connect(config.database_url.expose_secret(), &config.pool).await?;
+pub async fn connect_and_migrate(url: &str, pool: &PoolSettings) -> anyhow::Result<Database> {
+    let db = Database::connect(url, pool).await?;
     Migrator::up(db.conn(), None).await.context("failed to apply database migrations")?;
     Ok(db)
 }
@@ -46,7 +46,7 @@ impl Application {
     /// # Errors
     /// On a configuration, database or bind failure.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = connect_and_migrate(&config).await?;
+        let db = connect_and_migrate(config.database_url.expose_secret(), &config.pool).await?;
         Self::build_with_db(config, db).await
     }
 
@@ -55,7 +55,7 @@ impl Application {
     /// # Errors
     /// On a configuration or bind failure.
     pub async fn build_with_db(config: Config, db: Database) -> anyhow::Result<Self> {
-        crate::metrics::handle();
+        crate::telemetry::handle();
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
         let delivery = DeliveryHandle::default();
         let hub = EventHub::new(db.clone());
@@ -71,7 +71,7 @@ impl Application {
             .await
             .with_context(|| format!("PARLEY_LISTEN: cannot listen on {}", config.listen))?;
         let address = listener.local_addr().context("failed to read the bound address")?;
-        let webhooks = WebhookCommitter::start(db.clone(), group_commit::lanes_for(db.backend()));
+        let webhooks = WebhookCommitter::start(db.clone(), db.dialect().write_lanes());
         let state = AppState { db, auth, schema, config: Arc::new(config), delivery, webhooks };
         Ok(Self { listener, address, state, hub })
     }
@@ -117,8 +117,7 @@ impl Application {
             handle: self.state.delivery.clone(),
         };
         let dispatcher = Dispatcher::new(background, config.dispatch.clone())?;
-        let listener = (self.state.db.backend() == persistence::DatabaseBackend::Postgres)
-            .then(|| tokio::spawn(relay_notifications(self.state.db.clone(), config.database_url.clone())));
+        let listener = self.state.db.relay_other_processes();
         let router = http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(worker.run(stopping_rx.clone()));
@@ -180,29 +179,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
-    }
-}
-
-/// PostgreSQL: relays `NOTIFY parley_events` (sent by every process when it commits events)
-/// to this process's listeners, so a subscriber on one process sees events written on another
-/// at once. Reconnects after a failure; polling covers the gap.
-async fn relay_notifications(db: Database, url: secrecy::SecretString) {
-    use persistence::events::NOTIFY_CHANNEL;
-    use sea_orm::sqlx::postgres::PgListener;
-    loop {
-        match PgListener::connect(url.expose_secret()).await {
-            Ok(mut listener) => {
-                if let Err(err) = listener.listen(NOTIFY_CHANNEL).await {
-                    tracing::warn!(error = %err, "LISTEN failed");
-                } else {
-                    while listener.recv().await.is_ok() {
-                        db.notify_commit();
-                    }
-                    tracing::warn!("LISTEN connection lost; reconnecting");
-                }
-            }
-            Err(err) => tracing::warn!(error = %err, "cannot open the LISTEN connection"),
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }

@@ -360,12 +360,12 @@ async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Resu
     let (url, backend) = fresh_database(database_url).await?;
     let mut config = api::Config::new(&url, SECRET)?;
     config.pool.max_connections = u32::try_from(concurrency).unwrap_or(32);
-    let db = api::startup::connect_and_migrate(&config).await?;
-    let input = api::service::workspaces::BootstrapInput {
+    let db = api::startup::connect_and_migrate(&url, &config.pool).await?;
+    let input = api::setup::workspaces::BootstrapInput {
         workspace_name: "Bench".into(),
         admin_email: "bench@example.com".into(),
         admin_name: "Bench".into(),
-        business_number: Some(api::service::workspaces::BusinessNumberInput {
+        business_number: Some(api::setup::workspaces::BusinessNumberInput {
             phone_number_id: "106540352242922".into(),
             display_phone_number: "15550783881".into(),
             waba_id: "102290129340398".into(),
@@ -373,7 +373,7 @@ async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Resu
             business_name: None,
         }),
     };
-    let created = api::service::workspaces::bootstrap(&db, &input, chrono::Utc::now())
+    let created = api::setup::workspaces::bootstrap(&db, &input, chrono::Utc::now())
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.message()))?;
     let auth = api::auth::Authenticator::new(&config.jwt)?;
@@ -522,8 +522,8 @@ const LAST: &[&str] =
 
 /// Bulk-inserts `n` conversations (30% username-only) with realistic identities.
 async fn seed_conversations(env: &Env, n: usize) -> anyhow::Result<()> {
-    use persistence::entities::conversation;
-    use sea_orm::{ActiveValue::Set, EntityTrait};
+    use domain::threading::ThreadKey;
+    use persistence::conversations::{self, CustomerFacts, NewConversation};
     let now = chrono::Utc::now();
     let mut batch = Vec::with_capacity(1000);
     for i in 0..n {
@@ -531,38 +531,32 @@ async fn seed_conversations(env: &Env, n: usize) -> anyhow::Result<()> {
         let name = format!("{} {} {i}", FIRST[i % FIRST.len()], LAST[(i / FIRST.len()) % LAST.len()]);
         let username =
             format!("{}_{}{}", FIRST[i % FIRST.len()].to_lowercase(), i, if i % 2 == 0 { ".mx" } else { "" });
-        let bsuid = format!("US.{}", 100_000_000 + i);
-        let phone = (!hidden).then(|| format!("+1650{:07}", i));
+        let bsuid = domain::Bsuid::parse(&format!("US.{}", 100_000_000 + i))?;
+        let phone = (!hidden).then(|| domain::PhoneNumber::parse(&format!("+1650{:07}", i))).transpose()?;
         let at = now - chrono::Duration::seconds(i64::try_from(i).unwrap_or(0));
-        batch.push(conversation::ActiveModel {
-            id: Set(uuid::Uuid::now_v7()),
-            workspace_id: Set(env.workspace.as_uuid()),
-            business_number_id: Set(env.number.as_uuid()),
-            channel: Set("WHATSAPP".into()),
-            active_channel: Set("WHATSAPP".into()),
-            key_kind: Set(if hidden { "BSUID".into() } else { "PHONE".into() }),
-            key_value: Set(phone.clone().unwrap_or_else(|| bsuid.clone())),
-            customer_phone: Set(phone),
-            customer_bsuid: Set(Some(bsuid)),
-            customer_parent_bsuid: Set(None),
-            customer_username: Set(Some(format!("@{username}"))),
-            customer_username_key: Set(Some(username.to_lowercase())),
-            customer_profile_name: Set(Some(name.clone())),
-            customer_profile_name_folded: Set(Some(name.to_lowercase())),
-            contact_id: Set(None),
-            linked_by_agent_id: Set(None),
-            linked_at: Set(None),
-            assignee_id: Set(None),
-            status: Set("OPEN".into()),
-            origin: Set("FIRST_CONTACT".into()),
-            previous_conversation_id: Set(None),
-            last_inbound_at: Set(Some(at)),
-            last_activity_at: Set(at),
-            created_at: Set(at),
-            updated_at: Set(at),
+        let key = match &phone {
+            Some(p) => ThreadKey::Phone(p.clone()),
+            None => ThreadKey::Bsuid(bsuid.clone()),
+        };
+        batch.push(NewConversation {
+            workspace_id: env.workspace,
+            business_number_id: env.number,
+            channel: domain::Channel::Whatsapp,
+            key,
+            customer: CustomerFacts {
+                phone,
+                bsuid: Some(bsuid),
+                parent_bsuid: None,
+                username: Some(domain::Username::parse(&format!("@{username}"))?),
+                profile_name: Some(name),
+            },
+            origin: domain::ThreadOrigin::FirstContact,
+            previous: None,
+            last_inbound_at: Some(at),
+            last_activity_at: at,
         });
         if batch.len() == 1000 || i + 1 == n {
-            conversation::Entity::insert_many(std::mem::take(&mut batch)).exec(env.db.conn()).await?;
+            conversations::insert_many(env.db.conn(), std::mem::take(&mut batch)).await?;
         }
     }
     if env.backend == "PostgreSQL" {
@@ -818,52 +812,41 @@ async fn events(database_url: &str, subscriptions: usize, webhooks: usize) -> an
 /// Ten messages per conversation (alternating directions), ending at the conversation's
 /// last activity.
 async fn seed_messages(env: &Env, per_conversation: usize) -> anyhow::Result<()> {
-    use persistence::entities::{conversation, message};
-    use sea_orm::{ActiveValue::Set, EntityTrait, QueryFilter, QuerySelect};
-    let ids: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>)> = conversation::Entity::find()
-        .filter(sea_orm::ColumnTrait::eq(&conversation::Column::WorkspaceId, env.workspace.as_uuid()))
-        .select_only()
-        .column(conversation::Column::Id)
-        .column(conversation::Column::LastActivityAt)
-        .into_tuple()
-        .all(env.db.conn())
-        .await?;
+    use persistence::content::MessageContent;
+    use persistence::messages::{self, NewMessage, Origin, Thread};
+    let threads = persistence::conversations::activity_of_all(env.db.conn(), env.workspace).await?;
     let mut batch = Vec::with_capacity(1000);
-    let total = ids.len() * per_conversation;
+    let total = threads.len() * per_conversation;
     let mut done = 0;
-    for (conversation, last) in ids {
+    for (conversation, last) in threads {
+        let thread = Thread {
+            workspace_id: env.workspace,
+            conversation_id: conversation,
+            business_number_id: env.number,
+        };
         for k in 0..per_conversation {
             let inbound = k % 2 == 0;
-            batch.push(message::ActiveModel {
-                id: Set(uuid::Uuid::now_v7()),
-                workspace_id: Set(env.workspace.as_uuid()),
-                conversation_id: Set(conversation),
-                business_number_id: Set(env.number.as_uuid()),
-                direction: Set(if inbound { "INBOUND".into() } else { "OUTBOUND".into() }),
-                channel: Set("WHATSAPP".into()),
-                kind: Set("text".into()),
-                text: Set(Some(format!("message {k} of the conversation"))),
-                content: Set(None),
-                template_id: Set(None),
-                template_name: Set(None),
-                template_category: Set(None),
-                status: Set(if inbound { "RECEIVED".into() } else { "READ".into() }),
-                external_id: Set(Some(format!("wamid.SEED{}", uuid::Uuid::new_v4().simple()))),
-                error_code: Set(None),
-                error_title: Set(None),
-                author_agent_id: Set(None),
-                idempotency_key: Set(None),
-                attempts: Set(0),
-                next_attempt_at: Set(None),
-                sent_at: Set(
-                    last - chrono::Duration::minutes(i64::try_from(per_conversation - k).unwrap_or(0))
+            let (direction, status) = if inbound {
+                (domain::Direction::Inbound, domain::MessageStatus::Received)
+            } else {
+                (domain::Direction::Outbound, domain::MessageStatus::Read)
+            };
+            let external_id = Some(format!("wamid.SEED{}", uuid::Uuid::new_v4().simple()));
+            let text = format!("message {k} of the conversation");
+            let new = NewMessage {
+                origin: Origin::Imported { direction, status, external_id },
+                channel: domain::Channel::Whatsapp,
+                kind: "text".into(),
+                content: MessageContent::Inbound(
+                    serde_json::json!({ "type": "text", "text": { "body": text } }),
                 ),
-                created_at: Set(last),
-                updated_at: Set(last),
-            });
+                text,
+                sent_at: last - chrono::Duration::minutes(i64::try_from(per_conversation - k).unwrap_or(0)),
+            };
+            batch.push((thread, new));
             done += 1;
             if batch.len() == 1000 || done == total {
-                message::Entity::insert_many(std::mem::take(&mut batch)).exec(env.db.conn()).await?;
+                messages::insert_many(env.db.conn(), std::mem::take(&mut batch)).await?;
             }
         }
     }

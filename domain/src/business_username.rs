@@ -10,6 +10,18 @@ use thiserror::Error;
 
 /// A valid business username, kept as the admin typed it; compared by [`BusinessUsername::key`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Serialised as its text; read back only through `parse`.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
+#[cfg_attr(
+    feature = "sea-orm",
+    sea_orm(
+        value_type = "String",
+        from_str = "BusinessUsername::parse",
+        to_str = "BusinessUsername::as_str"
+    )
+)]
 pub struct BusinessUsername(String);
 
 /// Which format rule a business username broke.

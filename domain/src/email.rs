@@ -7,6 +7,14 @@ use thiserror::Error;
 /// An e-mail address: one `@`, a non-empty local part, a dotted domain, no spaces; the domain
 /// is lower-cased (the local part is kept: some servers treat it case-sensitively).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Serialised as its text; read back only through `parse`.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
+#[cfg_attr(
+    feature = "sea-orm",
+    sea_orm(value_type = "String", from_str = "Email::parse", to_str = "Email::as_str")
+)]
 pub struct Email(String);
 
 /// Why an e-mail address was refused.

@@ -12,6 +12,14 @@ use thiserror::Error;
 /// spaces, dashes and brackets ([`PhoneNumber::parse`]). Both end up as the same value, so the
 /// same function serves matching and sending.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Serialised as its text; read back only through `parse`.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
+#[cfg_attr(
+    feature = "sea-orm",
+    sea_orm(value_type = "String", from_str = "PhoneNumber::parse", to_str = "PhoneNumber::as_str")
+)]
 pub struct PhoneNumber(String);
 
 /// Why a phone number was refused.
@@ -145,6 +153,14 @@ fn check_body(body: &str) -> Result<(), BsuidError> {
 /// Stored whole and compared exactly. It is never put in the Cloud API `to` field (WhatsApp
 /// silently drops such sends); a send to a BSUID uses the top-level `recipient` field.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Serialised as its text; read back only through `parse`.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
+#[cfg_attr(
+    feature = "sea-orm",
+    sea_orm(value_type = "String", from_str = "Bsuid::parse", to_str = "Bsuid::as_str")
+)]
 pub struct Bsuid(String);
 
 impl Bsuid {
@@ -180,6 +196,14 @@ impl fmt::Display for Bsuid {
 
 /// A parent BSUID, shared by the portfolios of one parent account: `CC.ENT.` + alphanumerics.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Serialised as its text; read back only through `parse`.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
+#[cfg_attr(
+    feature = "sea-orm",
+    sea_orm(value_type = "String", from_str = "ParentBsuid::parse", to_str = "ParentBsuid::as_str")
+)]
 pub struct ParentBsuid(String);
 
 impl ParentBsuid {
@@ -210,6 +234,14 @@ impl fmt::Display for ParentBsuid {
 /// A display and search attribute, never a key: for comparison one leading `@` is stripped and
 /// case is folded ([`Username::key`]); `.` and `_` stay significant (`my.id` ≠ `my_id`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Serialised as its text; read back only through `parse`.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
+#[cfg_attr(
+    feature = "sea-orm",
+    sea_orm(value_type = "String", from_str = "Username::parse", to_str = "Username::as_str")
+)]
 pub struct Username(String);
 
 /// Why a username was refused.

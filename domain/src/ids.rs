@@ -11,7 +11,16 @@ macro_rules! typed_id {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
+        #[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
         pub struct $name(Uuid);
+
+        /// Ids are never numbered by the database, so no integer converts to one.
+        #[cfg(feature = "sea-orm")]
+        impl sea_orm::TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+                Err(sea_orm::DbErr::ConvertFromU64(stringify!($name)))
+            }
+        }
 
         impl $name {
             /// A new random, time-ordered id.
@@ -20,7 +29,8 @@ macro_rules! typed_id {
                 Self(Uuid::now_v7())
             }
 
-            /// Wraps an id read back from storage or from a verified token.
+            /// Wraps an id from a verified token or a benchmark's own rows; storage reads typed
+            /// columns and never needs it.
             #[must_use]
             pub const fn from_uuid(id: Uuid) -> Self {
                 Self(id)

@@ -18,8 +18,15 @@ macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "sea-orm", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+        #[cfg_attr(feature = "sea-orm", sea_orm(rs_type = "String", db_type = "Text"))]
         pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+            $(
+                $(#[$vdoc])*
+                #[serde(rename = $text)]
+                #[cfg_attr(feature = "sea-orm", sea_orm(string_value = $text))]
+                $variant
+            ),+
         }
 
         impl $name {
@@ -110,6 +117,15 @@ text_enum!(
 text_enum!(
     /// State of a business username at WhatsApp.
     BusinessUsernameStatus { Approved => "APPROVED", Reserved => "RESERVED" }
+);
+text_enum!(
+    /// State of one event's delivery to one CRM webhook endpoint.
+    DeliveryStatus {
+        Pending => "PENDING",
+        Delivered => "DELIVERED",
+        /// Retries exhausted; an admin may redeliver it.
+        Failed => "FAILED",
+    }
 );
 text_enum!(
     /// A kind of identifier saved on a contact.

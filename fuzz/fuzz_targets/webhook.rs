@@ -5,26 +5,26 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(webhook) = serde_json::from_slice::<api::whatsapp::payload::Webhook>(data) else { return };
+    let Ok(webhook) = serde_json::from_slice::<api::inbound::payload::Webhook>(data) else { return };
     for entry in &webhook.entry {
         for change in &entry.changes {
-            let value: Result<api::whatsapp::payload::MessagesValue, _> =
-                api::whatsapp::payload::read_value("messages", &change.value);
+            let value: Result<api::inbound::payload::MessagesValue, _> =
+                api::inbound::payload::read_value("messages", &change.value);
             if let Ok(value) = value {
                 for raw in &value.messages {
-                    let _ = api::whatsapp::inbound::read_message(raw, &value.contacts);
+                    let _ = api::inbound::read::read_message(raw, &value.contacts);
                 }
                 for raw in &value.statuses {
-                    let _ = api::whatsapp::payload::read_value::<api::whatsapp::payload::StatusItem>(
+                    let _ = api::inbound::payload::read_value::<api::inbound::payload::StatusItem>(
                         "statuses", raw,
                     );
                 }
             }
-            let _ = api::whatsapp::payload::read_value::<api::whatsapp::payload::UserIdUpdateValue>(
+            let _ = api::inbound::payload::read_value::<api::inbound::payload::UserIdUpdateValue>(
                 "user_id_update",
                 &change.value,
             );
-            let _ = api::whatsapp::payload::read_value::<api::whatsapp::payload::BusinessUsernameUpdate>(
+            let _ = api::inbound::payload::read_value::<api::inbound::payload::BusinessUsernameUpdate>(
                 "business_username_update",
                 &change.value,
             );

@@ -5,7 +5,7 @@ use domain::{AgentId, Email, Role, WorkspaceId};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::entities::agent::{self, Column, Entity};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 
 /// A new agent.
 #[derive(Debug)]
@@ -18,18 +18,18 @@ pub struct NewAgent<'a> {
 }
 
 /// # Errors
-/// [`StoreError::Duplicate`] when the workspace already has an agent with this e-mail.
+/// [`Error::Duplicate`] when the workspace already has an agent with this e-mail.
 pub async fn create(
     db: &impl ConnectionTrait,
     new: NewAgent<'_>,
     now: DateTime<Utc>,
-) -> Result<agent::Model, StoreError> {
+) -> Result<agent::Model, Error> {
     let model = agent::ActiveModel {
-        id: Set(new.id.as_uuid()),
-        workspace_id: Set(new.workspace_id.as_uuid()),
-        email: Set(new.email.as_str().to_owned()),
+        id: Set(new.id),
+        workspace_id: Set(new.workspace_id),
+        email: Set(new.email.clone()),
         name: Set(new.name.to_owned()),
-        role: Set(new.role.as_str().to_owned()),
+        role: Set(new.role),
         active: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
@@ -37,7 +37,7 @@ pub async fn create(
     Entity::insert(model)
         .exec_with_returning(db)
         .await
-        .map_err(|e| StoreError::from_db(e, "failed to create agent", "an agent with this e-mail"))
+        .map_err(|e| Error::from_db(e, "failed to create agent", "an agent with this e-mail"))
 }
 
 /// An agent of the workspace, active or not.
@@ -48,9 +48,9 @@ pub async fn find(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: AgentId,
-) -> Result<Option<agent::Model>, StoreError> {
-    Entity::find_by_id(id.as_uuid())
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+) -> Result<Option<agent::Model>, Error> {
+    Entity::find_by_id(id)
+        .filter(Column::WorkspaceId.eq(workspace))
         .one(db)
         .await
         .context("failed to load agent")
@@ -60,8 +60,8 @@ pub async fn find(
 ///
 /// # Errors
 /// On a database failure.
-pub async fn find_any(db: &impl ConnectionTrait, id: AgentId) -> Result<Option<agent::Model>, StoreError> {
-    Entity::find_by_id(id.as_uuid()).one(db).await.context("failed to load agent")
+pub async fn find_any(db: &impl ConnectionTrait, id: AgentId) -> Result<Option<agent::Model>, Error> {
+    Entity::find_by_id(id).one(db).await.context("failed to load agent")
 }
 
 /// Agents of the workspace among `ids` (for the dataloader).
@@ -72,10 +72,10 @@ pub async fn find_by_ids(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     ids: &[AgentId],
-) -> Result<Vec<agent::Model>, StoreError> {
+) -> Result<Vec<agent::Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
-        .filter(Column::Id.is_in(ids.iter().map(AgentId::as_uuid)))
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await
         .context("failed to load agents")
@@ -85,14 +85,46 @@ pub async fn find_by_ids(
 ///
 /// # Errors
 /// On a database failure.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    workspace: WorkspaceId,
-) -> Result<Vec<agent::Model>, StoreError> {
+pub async fn list(db: &impl ConnectionTrait, workspace: WorkspaceId) -> Result<Vec<agent::Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::WorkspaceId.eq(workspace))
         .order_by_asc(Column::Name)
         .all(db)
         .await
         .context("failed to list agents")
+}
+
+/// What to change on an agent; `None` leaves it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AgentChange {
+    pub active: Option<bool>,
+    pub role: Option<Role>,
+}
+
+/// Changes an agent; `false` when the workspace has no such agent.
+///
+/// # Errors
+/// On a database failure.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    id: AgentId,
+    change: AgentChange,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    use sea_orm::sea_query::Expr;
+    let mut update = Entity::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
+    if let Some(active) = change.active {
+        update = update.col_expr(Column::Active, Expr::value(active));
+    }
+    if let Some(role) = change.role {
+        update = update.col_expr(Column::Role, Expr::value(role));
+    }
+    let result = update
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await
+        .context("failed to update agent")?;
+    Ok(result.rows_affected > 0)
 }

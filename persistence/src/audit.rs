@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::entities::audit_entry::{self, Column, Entity};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 
 /// One audited action.
 #[derive(Debug)]
@@ -30,11 +30,11 @@ pub async fn record(
     workspace: WorkspaceId,
     entry: Entry<'_>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<(), Error> {
     let model = audit_entry::ActiveModel {
         id: Set(Uuid::now_v7()),
-        workspace_id: Set(workspace.as_uuid()),
-        agent_id: Set(entry.agent.map(|a| a.as_uuid())),
+        workspace_id: Set(workspace),
+        agent_id: Set(entry.agent),
         action: Set(entry.action.to_owned()),
         subject_type: Set(entry.subject_type.to_owned()),
         subject_id: Set(entry.subject_id),
@@ -53,9 +53,9 @@ pub async fn list(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     limit: u64,
-) -> Result<Vec<audit_entry::Model>, StoreError> {
+) -> Result<Vec<audit_entry::Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::WorkspaceId.eq(workspace))
         .order_by_desc(Column::OccurredAt)
         .order_by_desc(Column::Id)
         .limit(limit)

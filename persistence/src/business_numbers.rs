@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::entities::business_number::{self, Column, Entity};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 
 /// A new business number.
 #[derive(Debug)]
@@ -22,17 +22,17 @@ pub struct NewBusinessNumber<'a> {
 }
 
 /// # Errors
-/// [`StoreError::Duplicate`] when the `phone_number_id` is already registered (by any workspace).
+/// [`Error::Duplicate`] when the `phone_number_id` is already registered (by any workspace).
 pub async fn create(
     db: &impl ConnectionTrait,
     new: NewBusinessNumber<'_>,
     now: DateTime<Utc>,
-) -> Result<business_number::Model, StoreError> {
+) -> Result<business_number::Model, Error> {
     let model = business_number::ActiveModel {
-        id: Set(new.id.as_uuid()),
-        workspace_id: Set(new.workspace_id.as_uuid()),
+        id: Set(new.id),
+        workspace_id: Set(new.workspace_id),
         phone_number_id: Set(new.phone_number_id.to_owned()),
-        display_phone_number: Set(new.display_phone_number.as_str().to_owned()),
+        display_phone_number: Set(new.display_phone_number.clone()),
         waba_id: Set(new.waba_id.to_owned()),
         portfolio_id: Set(new.portfolio_id.to_owned()),
         business_name: Set(new.business_name.map(str::to_owned)),
@@ -43,11 +43,7 @@ pub async fn create(
         updated_at: Set(now),
     };
     Entity::insert(model).exec_with_returning(db).await.map_err(|e| {
-        StoreError::from_db(
-            e,
-            "failed to create business number",
-            "a business number with this phone_number_id",
-        )
+        Error::from_db(e, "failed to create business number", "a business number with this phone_number_id")
     })
 }
 
@@ -59,7 +55,7 @@ pub async fn create(
 pub async fn find_by_phone_number_id(
     db: &impl ConnectionTrait,
     phone_number_id: &str,
-) -> Result<Option<business_number::Model>, StoreError> {
+) -> Result<Option<business_number::Model>, Error> {
     Entity::find()
         .filter(Column::PhoneNumberId.eq(phone_number_id))
         .one(db)
@@ -73,9 +69,9 @@ pub async fn find(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: BusinessNumberId,
-) -> Result<Option<business_number::Model>, StoreError> {
-    Entity::find_by_id(id.as_uuid())
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+) -> Result<Option<business_number::Model>, Error> {
+    Entity::find_by_id(id)
+        .filter(Column::WorkspaceId.eq(workspace))
         .one(db)
         .await
         .context("failed to load business number")
@@ -87,10 +83,10 @@ pub async fn find_by_ids(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     ids: &[BusinessNumberId],
-) -> Result<Vec<business_number::Model>, StoreError> {
+) -> Result<Vec<business_number::Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
-        .filter(Column::Id.is_in(ids.iter().map(BusinessNumberId::as_uuid)))
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await
         .context("failed to load business numbers")
@@ -101,9 +97,9 @@ pub async fn find_by_ids(
 pub async fn list(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
-) -> Result<Vec<business_number::Model>, StoreError> {
+) -> Result<Vec<business_number::Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::WorkspaceId.eq(workspace))
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
         .all(db)
@@ -118,7 +114,7 @@ pub async fn list(
 pub async fn find_by_waba_id(
     db: &impl ConnectionTrait,
     waba_id: &str,
-) -> Result<Option<business_number::Model>, StoreError> {
+) -> Result<Option<business_number::Model>, Error> {
     Entity::find()
         .filter(Column::WabaId.eq(waba_id))
         .one(db)
@@ -135,7 +131,7 @@ pub async fn find_by_waba_and_display(
     db: &impl ConnectionTrait,
     waba_id: &str,
     display: &PhoneNumber,
-) -> Result<Option<business_number::Model>, StoreError> {
+) -> Result<Option<business_number::Model>, Error> {
     Entity::find()
         .filter(Column::WabaId.eq(waba_id))
         .filter(Column::DisplayPhoneNumber.eq(display.as_str()))
@@ -151,7 +147,7 @@ pub async fn find_by_waba_and_display(
 pub async fn holding_username(
     db: &impl ConnectionTrait,
     username_key: &str,
-) -> Result<Vec<business_number::Model>, StoreError> {
+) -> Result<Vec<business_number::Model>, Error> {
     Entity::find()
         .filter(Column::UsernameKey.eq(username_key))
         .all(db)
@@ -162,20 +158,21 @@ pub async fn holding_username(
 /// Sets (or clears, with `None`) a number's username and status.
 ///
 /// # Errors
-/// [`StoreError::Duplicate`] when another number holds the username.
+/// [`Error::Duplicate`] when another number holds the username.
 pub async fn set_username(
     db: &impl ConnectionTrait,
     number: business_number::Model,
     username: Option<&BusinessUsername>,
     status: Option<BusinessUsernameStatus>,
     now: DateTime<Utc>,
-) -> Result<business_number::Model, StoreError> {
+) -> Result<business_number::Model, Error> {
     let mut update: business_number::ActiveModel = number.into();
-    update.username = Set(username.map(|u| u.as_str().to_owned()));
+    update.username = Set(username.cloned());
     update.username_key = Set(username.map(BusinessUsername::key));
-    update.username_status = Set(status.map(|s| s.as_str().to_owned()));
+    update.username_status = Set(status);
     update.updated_at = Set(now);
-    update.update(db).await.map_err(|e| {
-        StoreError::from_db(e, "failed to set business username", "this username on another number")
-    })
+    update
+        .update(db)
+        .await
+        .map_err(|e| Error::from_db(e, "failed to set business username", "this username on another number"))
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::search::{SearchQuery, fold_name};
-use domain::{ContactId, ConversationId, Email, IdentityKind, PhoneNumber, WorkspaceId};
+use domain::{AgentId, ContactId, ConversationId, Email, IdentityKind, PhoneNumber, WorkspaceId};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::conversations::{like, like_escape};
 use crate::entities::{contact, contact_identity};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 
 /// A new contact.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub struct NewContact<'a> {
     pub name: &'a str,
     pub email: Option<&'a Email>,
     pub phone: Option<&'a PhoneNumber>,
-    pub created_by: Option<Uuid>,
+    pub created_by: Option<AgentId>,
 }
 
 /// # Errors
@@ -31,14 +31,14 @@ pub async fn create(
     db: &impl ConnectionTrait,
     new: NewContact<'_>,
     now: DateTime<Utc>,
-) -> Result<contact::Model, StoreError> {
+) -> Result<contact::Model, Error> {
     let model = contact::ActiveModel {
-        id: Set(new.id.as_uuid()),
-        workspace_id: Set(new.workspace_id.as_uuid()),
+        id: Set(new.id),
+        workspace_id: Set(new.workspace_id),
         name: Set(new.name.trim().to_owned()),
         name_folded: Set(fold_name(new.name)),
-        email: Set(new.email.map(|e| e.as_str().to_owned())),
-        phone: Set(new.phone.map(|p| p.as_str().to_owned())),
+        email: Set(new.email.cloned()),
+        phone: Set(new.phone.cloned()),
         created_by_agent_id: Set(new.created_by),
         created_at: Set(now),
         updated_at: Set(now),
@@ -46,7 +46,7 @@ pub async fn create(
     contact::Entity::insert(model)
         .exec_with_returning(db)
         .await
-        .map_err(|e| StoreError::from_db(e, "failed to create contact", "a contact"))
+        .map_err(|e| Error::from_db(e, "failed to create contact", "a contact"))
 }
 
 /// An identity to save on a contact.
@@ -66,26 +66,26 @@ pub struct NewIdentity<'a> {
 /// Saves an identity on a contact.
 ///
 /// # Errors
-/// [`StoreError::Duplicate`] when the workspace already has this identity on a contact.
+/// [`Error::Duplicate`] when the workspace already has this identity on a contact.
 pub async fn add_identity(
     db: &impl ConnectionTrait,
     new: NewIdentity<'_>,
     now: DateTime<Utc>,
-) -> Result<contact_identity::Model, StoreError> {
+) -> Result<contact_identity::Model, Error> {
     let model = contact_identity::ActiveModel {
         id: Set(Uuid::now_v7()),
-        workspace_id: Set(new.workspace_id.as_uuid()),
-        contact_id: Set(new.contact_id.as_uuid()),
-        kind: Set(new.kind.as_str().to_owned()),
+        workspace_id: Set(new.workspace_id),
+        contact_id: Set(new.contact_id),
+        kind: Set(new.kind),
         value: Set(new.value.to_owned()),
         value_key: Set(new.key.to_owned()),
-        source_conversation_id: Set(new.source.map(|c| c.as_uuid())),
+        source_conversation_id: Set(new.source),
         created_at: Set(now),
     };
     contact_identity::Entity::insert(model)
         .exec_with_returning(db)
         .await
-        .map_err(|e| StoreError::from_db(e, "failed to save contact identity", "this identity on a contact"))
+        .map_err(|e| Error::from_db(e, "failed to save contact identity", "this identity on a contact"))
 }
 
 /// The contact that owns an identity, if any.
@@ -97,10 +97,10 @@ pub async fn owner_of_identity(
     workspace: WorkspaceId,
     kind: IdentityKind,
     key: &str,
-) -> Result<Option<contact_identity::Model>, StoreError> {
+) -> Result<Option<contact_identity::Model>, Error> {
     contact_identity::Entity::find()
-        .filter(contact_identity::Column::WorkspaceId.eq(workspace.as_uuid()))
-        .filter(contact_identity::Column::Kind.eq(kind.as_str()))
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace))
+        .filter(contact_identity::Column::Kind.eq(kind))
         .filter(contact_identity::Column::ValueKey.eq(key))
         .one(db)
         .await
@@ -113,9 +113,9 @@ pub async fn find(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: ContactId,
-) -> Result<Option<contact::Model>, StoreError> {
-    contact::Entity::find_by_id(id.as_uuid())
-        .filter(contact::Column::WorkspaceId.eq(workspace.as_uuid()))
+) -> Result<Option<contact::Model>, Error> {
+    contact::Entity::find_by_id(id)
+        .filter(contact::Column::WorkspaceId.eq(workspace))
         .one(db)
         .await
         .context("failed to load contact")
@@ -127,10 +127,10 @@ pub async fn find_by_ids(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     ids: &[ContactId],
-) -> Result<Vec<contact::Model>, StoreError> {
+) -> Result<Vec<contact::Model>, Error> {
     contact::Entity::find()
-        .filter(contact::Column::WorkspaceId.eq(workspace.as_uuid()))
-        .filter(contact::Column::Id.is_in(ids.iter().map(ContactId::as_uuid)))
+        .filter(contact::Column::WorkspaceId.eq(workspace))
+        .filter(contact::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await
         .context("failed to load contacts")
@@ -144,9 +144,9 @@ pub async fn identities_of(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     contacts: &[ContactId],
-) -> Result<Vec<contact_identity::Model>, StoreError> {
+) -> Result<Vec<contact_identity::Model>, Error> {
     contact_identity::Entity::find()
-        .filter(contact_identity::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace))
         .filter(contact_identity::Column::ContactId.is_in(contacts.iter().map(ContactId::as_uuid)))
         .order_by_asc(contact_identity::Column::CreatedAt)
         .order_by_asc(contact_identity::Column::Id)
@@ -159,7 +159,7 @@ pub async fn identities_of(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ContactCursor {
     pub created_at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: ContactId,
 }
 
 /// One page of the workspace's contacts, newest first, optionally searched by name
@@ -173,14 +173,14 @@ pub async fn list(
     search: Option<&SearchQuery>,
     after: Option<ContactCursor>,
     limit: u64,
-) -> Result<Vec<contact::Model>, StoreError> {
-    let mut query = contact::Entity::find().filter(contact::Column::WorkspaceId.eq(workspace.as_uuid()));
+) -> Result<Vec<contact::Model>, Error> {
+    let mut query = contact::Entity::find().filter(contact::Column::WorkspaceId.eq(workspace));
     if let Some(search) = search {
         let usernames = Query::select()
             .column(contact_identity::Column::ContactId)
             .from(contact_identity::Entity)
-            .and_where(Expr::col(contact_identity::Column::WorkspaceId).eq(workspace.as_uuid()))
-            .and_where(Expr::col(contact_identity::Column::Kind).eq(IdentityKind::Username.as_str()))
+            .and_where(Expr::col(contact_identity::Column::WorkspaceId).eq(workspace))
+            .and_where(Expr::col(contact_identity::Column::Kind).eq(IdentityKind::Username))
             .and_where(
                 Expr::col(contact_identity::Column::ValueKey)
                     .like(like(format!("{}%", like_escape(&search.username_prefix)))),
@@ -224,11 +224,11 @@ pub async fn remove_identities_from(
     workspace: WorkspaceId,
     contact: ContactId,
     conversation: ConversationId,
-) -> Result<u64, StoreError> {
+) -> Result<u64, Error> {
     let result = contact_identity::Entity::delete_many()
-        .filter(contact_identity::Column::WorkspaceId.eq(workspace.as_uuid()))
-        .filter(contact_identity::Column::ContactId.eq(contact.as_uuid()))
-        .filter(contact_identity::Column::SourceConversationId.eq(conversation.as_uuid()))
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace))
+        .filter(contact_identity::Column::ContactId.eq(contact))
+        .filter(contact_identity::Column::SourceConversationId.eq(conversation))
         .exec(db)
         .await
         .context("failed to remove contact identities")?;
@@ -243,14 +243,14 @@ pub async fn owners_of(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     keys: &[(IdentityKind, String)],
-) -> Result<Vec<contact_identity::Model>, StoreError> {
+) -> Result<Vec<contact_identity::Model>, Error> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let values: Vec<String> = keys.iter().map(|(_, k)| k.clone()).collect();
-    let kinds: Vec<&str> = keys.iter().map(|(kind, _)| kind.as_str()).collect();
+    let kinds: Vec<IdentityKind> = keys.iter().map(|(kind, _)| *kind).collect();
     let rows = contact_identity::Entity::find()
-        .filter(contact_identity::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace))
         .filter(contact_identity::Column::Kind.is_in(kinds))
         .filter(contact_identity::Column::ValueKey.is_in(values))
         .all(db)
@@ -258,18 +258,21 @@ pub async fn owners_of(
         .context("failed to look up identity owners")?;
     Ok(rows
         .into_iter()
-        .filter(|row| keys.iter().any(|(kind, key)| kind.as_str() == row.kind && *key == row.value_key))
+        .filter(|row| keys.iter().any(|(kind, key)| *kind == row.kind && *key == row.value_key))
         .collect())
 }
 
-/// Writes changed columns of a contact.
+/// Marks a contact as changed now (an identity was added to it).
 ///
 /// # Errors
 /// On a database failure.
-pub async fn update(
+pub async fn touch(
     db: &impl ConnectionTrait,
-    model: contact::ActiveModel,
-) -> Result<contact::Model, StoreError> {
-    use sea_orm::ActiveModelTrait;
-    model.update(db).await.context("failed to update contact")
+    contact: contact::Model,
+    now: DateTime<Utc>,
+) -> Result<contact::Model, Error> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let mut change = contact.into_active_model();
+    change.updated_at = Set(now);
+    change.update(db).await.context("failed to update contact")
 }

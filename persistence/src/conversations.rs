@@ -1,39 +1,196 @@
 //! Conversations: the inbox, the threading look-ups and search.
 
 use chrono::{DateTime, Utc};
-use domain::search::SearchQuery;
+use domain::search::{SearchQuery, fold_name};
+use domain::threading::ThreadKey;
 use domain::{
-    AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, ThreadKeyKind,
-    WorkspaceId,
+    AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, ParentBsuid,
+    PhoneNumber, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, QueryStatementBuilder};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
 };
-use uuid::Uuid;
 
+use crate::dialect::Dialect;
 use crate::entities::contact;
 use crate::entities::conversation::{ActiveModel, Column, Entity, Model};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 
-/// Inserts a new conversation.
-///
-/// # Errors
-/// [`StoreError::Duplicate`] when the business number already has a conversation with this key
-/// on this channel (two webhooks raced: the caller retries and appends instead).
-pub async fn insert(db: &impl ConnectionTrait, model: ActiveModel) -> Result<Model, StoreError> {
-    Entity::insert(model)
-        .exec_with_returning(db)
-        .await
-        .map_err(|e| StoreError::from_db(e, "failed to create conversation", "a conversation with this key"))
+/// What WhatsApp told us about a customer, as recorded on a conversation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomerFacts {
+    pub phone: Option<PhoneNumber>,
+    pub bsuid: Option<Bsuid>,
+    pub parent_bsuid: Option<ParentBsuid>,
+    pub username: Option<Username>,
+    pub profile_name: Option<String>,
 }
 
-/// Writes changed columns of a conversation.
+/// A conversation to open.
+#[derive(Clone, Debug)]
+pub struct NewConversation {
+    pub workspace_id: WorkspaceId,
+    pub business_number_id: BusinessNumberId,
+    pub channel: Channel,
+    pub key: ThreadKey,
+    pub customer: CustomerFacts,
+    pub origin: ThreadOrigin,
+    pub previous: Option<ConversationId>,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub last_activity_at: DateTime<Utc>,
+}
+
+/// Inserts a new conversation (open, unassigned, unlinked).
+///
+/// # Errors
+/// [`Error::Duplicate`] when the business number already has a conversation with this key
+/// on this channel (two webhooks raced: the caller retries and appends instead).
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    new: NewConversation,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    Entity::insert(row(new, now))
+        .exec_with_returning(db)
+        .await
+        .map_err(|e| Error::from_db(e, "failed to create conversation", "a conversation with this key"))
+}
+
+/// Inserts many conversations at once (imports, benchmarks); each is dated by its last
+/// activity. Returns nothing: read them back if needed.
+///
+/// # Errors
+/// [`Error::Duplicate`] when a key is taken.
+pub async fn insert_many(db: &impl ConnectionTrait, news: Vec<NewConversation>) -> Result<(), Error> {
+    if news.is_empty() {
+        return Ok(());
+    }
+    let rows = news.into_iter().map(|new| {
+        let at = new.last_activity_at;
+        row(new, at)
+    });
+    Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::from_db(e, "failed to import conversations", "a conversation with this key"))
+}
+
+fn row(new: NewConversation, now: DateTime<Utc>) -> ActiveModel {
+    let customer = new.customer;
+    ActiveModel {
+        id: Set(ConversationId::new()),
+        workspace_id: Set(new.workspace_id),
+        business_number_id: Set(new.business_number_id),
+        channel: Set(new.channel),
+        active_channel: Set(new.channel),
+        key_kind: Set(new.key.kind()),
+        key_value: Set(new.key.value().to_owned()),
+        customer_username_key: Set(customer.username.as_ref().map(Username::key)),
+        customer_profile_name_folded: Set(customer.profile_name.as_deref().map(fold_name)),
+        customer_phone: Set(customer.phone),
+        customer_bsuid: Set(customer.bsuid),
+        customer_parent_bsuid: Set(customer.parent_bsuid),
+        customer_username: Set(customer.username),
+        customer_profile_name: Set(customer.profile_name),
+        contact_id: Set(None),
+        linked_by_agent_id: Set(None),
+        linked_at: Set(None),
+        assignee_id: Set(None),
+        status: Set(ConversationStatus::Open),
+        origin: Set(new.origin),
+        previous_conversation_id: Set(new.previous),
+        last_inbound_at: Set(new.last_inbound_at),
+        last_activity_at: Set(new.last_activity_at),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Who linked a conversation to which contact, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub contact: ContactId,
+    pub by: AgentId,
+    pub at: DateTime<Utc>,
+}
+
+/// The columns of a conversation to change; `None` leaves a column as it is. The folded
+/// search columns follow the username and profile name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConversationChange {
+    pub customer_phone: Option<PhoneNumber>,
+    pub customer_bsuid: Option<Bsuid>,
+    pub customer_parent_bsuid: Option<ParentBsuid>,
+    pub customer_username: Option<Username>,
+    pub customer_profile_name: Option<String>,
+    /// A BSUID-keyed thread re-keyed to the customer's new BSUID.
+    pub key_value: Option<String>,
+    pub status: Option<ConversationStatus>,
+    pub active_channel: Option<Channel>,
+    /// `Some(None)` unassigns.
+    pub assignee: Option<Option<AgentId>>,
+    /// `Some(None)` unlinks.
+    pub link: Option<Option<Link>>,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+/// Writes a change of `current` (and `updated_at = now`).
 ///
 /// # Errors
 /// On a database failure.
-pub async fn update(db: &impl ConnectionTrait, model: ActiveModel) -> Result<Model, StoreError> {
+pub async fn update(
+    db: &impl ConnectionTrait,
+    current: Model,
+    change: ConversationChange,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    let mut model = current.into_active_model();
+    if let Some(phone) = change.customer_phone {
+        model.customer_phone = Set(Some(phone));
+    }
+    if let Some(bsuid) = change.customer_bsuid {
+        model.customer_bsuid = Set(Some(bsuid));
+    }
+    if let Some(parent) = change.customer_parent_bsuid {
+        model.customer_parent_bsuid = Set(Some(parent));
+    }
+    if let Some(username) = change.customer_username {
+        model.customer_username_key = Set(Some(username.key()));
+        model.customer_username = Set(Some(username));
+    }
+    if let Some(profile) = change.customer_profile_name {
+        model.customer_profile_name_folded = Set(Some(fold_name(&profile)));
+        model.customer_profile_name = Set(Some(profile));
+    }
+    if let Some(key) = change.key_value {
+        model.key_value = Set(key);
+    }
+    if let Some(status) = change.status {
+        model.status = Set(status);
+    }
+    if let Some(channel) = change.active_channel {
+        model.active_channel = Set(channel);
+    }
+    if let Some(assignee) = change.assignee {
+        model.assignee_id = Set(assignee);
+    }
+    if let Some(link) = change.link {
+        model.contact_id = Set(link.map(|l| l.contact));
+        model.linked_by_agent_id = Set(link.map(|l| l.by));
+        model.linked_at = Set(link.map(|l| l.at));
+    }
+    if let Some(at) = change.last_inbound_at {
+        model.last_inbound_at = Set(Some(at));
+    }
+    if let Some(at) = change.last_activity_at {
+        model.last_activity_at = Set(at);
+    }
+    model.updated_at = Set(now);
     model.update(db).await.context("failed to update conversation")
 }
 
@@ -43,9 +200,9 @@ pub async fn find(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: ConversationId,
-) -> Result<Option<Model>, StoreError> {
-    Entity::find_by_id(id.as_uuid())
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+) -> Result<Option<Model>, Error> {
+    Entity::find_by_id(id)
+        .filter(Column::WorkspaceId.eq(workspace))
         .one(db)
         .await
         .context("failed to load conversation")
@@ -60,12 +217,9 @@ pub async fn find_for_update(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: ConversationId,
-) -> Result<Option<Model>, StoreError> {
-    let mut query = Entity::find_by_id(id.as_uuid()).filter(Column::WorkspaceId.eq(workspace.as_uuid()));
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        query = query.lock_exclusive();
-    }
-    query.one(db).await.context("failed to load conversation for update")
+) -> Result<Option<Model>, Error> {
+    let query = Entity::find_by_id(id).filter(Column::WorkspaceId.eq(workspace));
+    Dialect::of(db).lock_for_update(query).one(db).await.context("failed to load conversation for update")
 }
 
 /// # Errors
@@ -74,10 +228,10 @@ pub async fn find_by_ids(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     ids: &[ConversationId],
-) -> Result<Vec<Model>, StoreError> {
+) -> Result<Vec<Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
-        .filter(Column::Id.is_in(ids.iter().map(ConversationId::as_uuid)))
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await
         .context("failed to load conversations")
@@ -93,11 +247,11 @@ pub async fn find_by_key(
     channel: Channel,
     kind: ThreadKeyKind,
     value: &str,
-) -> Result<Option<Model>, StoreError> {
+) -> Result<Option<Model>, Error> {
     Entity::find()
-        .filter(Column::BusinessNumberId.eq(business_number.as_uuid()))
-        .filter(Column::Channel.eq(channel.as_str()))
-        .filter(Column::KeyKind.eq(kind.as_str()))
+        .filter(Column::BusinessNumberId.eq(business_number))
+        .filter(Column::Channel.eq(channel))
+        .filter(Column::KeyKind.eq(kind))
         .filter(Column::KeyValue.eq(value))
         .one(db)
         .await
@@ -112,15 +266,34 @@ pub async fn latest_with_bsuid(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     bsuid: &Bsuid,
-) -> Result<Option<Model>, StoreError> {
+) -> Result<Option<Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::WorkspaceId.eq(workspace))
         .filter(Column::CustomerBsuid.eq(bsuid.as_str()))
         .order_by_desc(Column::LastActivityAt)
         .order_by_desc(Column::Id)
         .one(db)
         .await
         .context("failed to look up conversations by BSUID")
+}
+
+/// Every conversation of the workspace with its last activity (imports, benchmarks).
+///
+/// # Errors
+/// On a database failure.
+pub async fn activity_of_all(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+) -> Result<Vec<(ConversationId, DateTime<Utc>)>, Error> {
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace))
+        .select_only()
+        .column(Column::Id)
+        .column(Column::LastActivityAt)
+        .into_tuple()
+        .all(db)
+        .await
+        .context("failed to list conversations")
 }
 
 /// Every conversation of the workspace on which `bsuid` is recorded.
@@ -131,9 +304,9 @@ pub async fn with_bsuid(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     bsuid: &Bsuid,
-) -> Result<Vec<Model>, StoreError> {
+) -> Result<Vec<Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::WorkspaceId.eq(workspace))
         .filter(Column::CustomerBsuid.eq(bsuid.as_str()))
         .order_by_asc(Column::CreatedAt)
         .all(db)
@@ -156,7 +329,7 @@ pub struct ConversationFilter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InboxCursor {
     pub last_activity_at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: ConversationId,
 }
 
 impl InboxCursor {
@@ -194,16 +367,16 @@ pub async fn list(
     filter: &ConversationFilter,
     after: Option<InboxCursor>,
     limit: u64,
-) -> Result<Vec<Model>, StoreError> {
-    let mut query = Entity::find().filter(Column::WorkspaceId.eq(workspace.as_uuid()));
+) -> Result<Vec<Model>, Error> {
+    let mut query = Entity::find().filter(Column::WorkspaceId.eq(workspace));
     if let Some(status) = filter.status {
-        query = query.filter(Column::Status.eq(status.as_str()));
+        query = query.filter(Column::Status.eq(status));
     }
     if let Some(assignee) = filter.assignee {
-        query = query.filter(Column::AssigneeId.eq(assignee.as_uuid()));
+        query = query.filter(Column::AssigneeId.eq(assignee));
     }
     if let Some(contact) = filter.contact {
-        query = query.filter(Column::ContactId.eq(contact.as_uuid()));
+        query = query.filter(Column::ContactId.eq(contact));
     }
     match filter.username_only {
         Some(true) => query = query.filter(Column::CustomerPhone.is_null()),
@@ -249,7 +422,7 @@ fn search_paths(workspace: WorkspaceId, search: &SearchQuery) -> Vec<Condition> 
         let contacts = Query::select()
             .column(contact::Column::Id)
             .from(contact::Entity)
-            .and_where(Expr::col(contact::Column::WorkspaceId).eq(workspace.as_uuid()))
+            .and_where(Expr::col(contact::Column::WorkspaceId).eq(workspace))
             .and_where(Expr::col(contact::Column::NameFolded).like(like(pattern)))
             .to_owned();
         paths.push(Condition::all().add(Expr::col(Column::ContactId).in_subquery(contacts)));
@@ -265,25 +438,14 @@ fn search_paths(workspace: WorkspaceId, search: &SearchQuery) -> Vec<Condition> 
 
 fn search_condition(db: &impl ConnectionTrait, workspace: WorkspaceId, search: &SearchQuery) -> Condition {
     let paths = search_paths(workspace, search);
-    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        return paths.into_iter().fold(Condition::any(), Condition::add);
-    }
-    // PostgreSQL plans `a OR b OR c` with an ORDER BY … LIMIT as a scan of the inbox index that
-    // filters every row; a union of the paths, evaluated once, lets each use its own index.
-    let mut branches = paths.into_iter().map(|path| {
+    Dialect::of(db).any_of_paths(paths, |path| {
         Query::select()
             .column(Column::Id)
             .from(Entity)
-            .and_where(Expr::col(Column::WorkspaceId).eq(workspace.as_uuid()))
+            .and_where(Expr::col(Column::WorkspaceId).eq(workspace))
             .cond_where(path)
             .to_owned()
-    });
-    let Some(mut union) = branches.next() else { return Condition::all() };
-    for branch in branches {
-        union.union(sea_orm::sea_query::UnionType::Distinct, branch);
-    }
-    let ids = Expr::SubQuery(None, Box::new(union.into_sub_query_statement()));
-    Condition::all().add(Expr::cust_with_expr("\"conversations\".\"id\" = ANY(ARRAY($1))", ids))
+    })
 }
 
 #[cfg(test)]

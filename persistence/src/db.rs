@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    TransactionTrait,
+    ConnectOptions, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::dialect::Dialect;
 
 /// Pool sizing and time limits.
 #[derive(Clone, Debug)]
@@ -66,7 +67,7 @@ impl WriteTransaction {
     /// # Errors
     /// When the commit fails; nothing of the transaction is then stored.
     pub async fn commit(self) -> Result<(), DbErr> {
-        if self.txn.get_database_backend() == DatabaseBackend::Postgres {
+        if Dialect::of(&self.txn).numbers_events_at_commit() {
             crate::events::assign_pending_cursors(&self.txn).await?;
         }
         self.txn.commit().await?;
@@ -107,7 +108,9 @@ impl Database {
         Ok(Self {
             conn,
             url: Arc::from(url),
-            write_lock: url.starts_with("sqlite:").then(|| Arc::new(Mutex::new(()))),
+            write_lock: Dialect::from_url(url)
+                .is_some_and(Dialect::serialises_writes)
+                .then(|| Arc::new(Mutex::new(()))),
             lock_timeout: settings.acquire_timeout,
             statements,
             commits: Arc::new(commits),
@@ -137,8 +140,7 @@ impl Database {
         url: &str,
         settings: &PoolSettings,
     ) -> anyhow::Result<(DatabaseConnection, Arc<AtomicU64>)> {
-        let is_sqlite = url.starts_with("sqlite:");
-        if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        if Dialect::from_url(url).is_none() {
             anyhow::bail!("unsupported database URL scheme: use sqlite://… or postgres://…");
         }
         let statement_timeout = settings.statement_timeout.as_millis().to_string();
@@ -182,6 +184,43 @@ impl Database {
     #[must_use]
     pub fn backend(&self) -> DatabaseBackend {
         self.conn.get_database_backend()
+    }
+
+    /// The SQL dialect of this database.
+    #[must_use]
+    pub fn dialect(&self) -> Dialect {
+        Dialect::from_backend(self.backend())
+    }
+
+    /// Where the dialect has it (PostgreSQL), relays other processes' commits (`NOTIFY`, sent
+    /// by a trigger when events are committed) to this process's commit listeners until the
+    /// task is aborted, reconnecting after a failure (polling covers the gap). `None` on
+    /// SQLite, where only this process writes.
+    #[must_use]
+    pub fn relay_other_processes(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.dialect().notifies_other_processes() {
+            return None;
+        }
+        let db = self.clone();
+        Some(tokio::spawn(async move {
+            use sea_orm::sqlx::postgres::PgListener;
+            loop {
+                match PgListener::connect(&db.url).await {
+                    Ok(mut listener) => {
+                        if let Err(err) = listener.listen(crate::events::NOTIFY_CHANNEL).await {
+                            tracing::warn!(error = %err, "LISTEN failed");
+                        } else {
+                            while listener.recv().await.is_ok() {
+                                db.notify_commit();
+                            }
+                            tracing::warn!("LISTEN connection lost; reconnecting");
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cannot open the LISTEN connection"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }))
     }
 
     /// Opens a write transaction (serialised on SQLite, see the module doc).

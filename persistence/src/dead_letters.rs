@@ -8,7 +8,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::dead_letter::{self, Column, Entity};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 
 /// # Errors
 /// On a database failure.
@@ -18,10 +18,10 @@ pub async fn create(
     reason: &str,
     payload: &str,
     now: DateTime<Utc>,
-) -> Result<dead_letter::Model, StoreError> {
+) -> Result<dead_letter::Model, Error> {
     let model = dead_letter::ActiveModel {
         id: Set(Uuid::now_v7()),
-        workspace_id: Set(workspace.map(|w| w.as_uuid())),
+        workspace_id: Set(workspace),
         reason: Set(reason.to_owned()),
         payload: Set(payload.to_owned()),
         received_at: Set(now),
@@ -37,9 +37,9 @@ pub async fn list(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     limit: u64,
-) -> Result<Vec<dead_letter::Model>, StoreError> {
+) -> Result<Vec<dead_letter::Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::WorkspaceId.eq(workspace))
         .order_by_desc(Column::ReceivedAt)
         .limit(limit)
         .all(db)

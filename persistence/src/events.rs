@@ -9,13 +9,15 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{ContactId, ConversationId, EventId, WorkspaceId};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
 };
+
+use crate::dialect::Dialect;
 use serde_json::{Value, json};
 
 use crate::entities::event::{self, Column, Entity};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 use crate::workspaces;
 
 /// Event types (PRODUCT.md section 6).
@@ -69,7 +71,7 @@ pub async fn append(
     workspace: WorkspaceId,
     new: NewEvent,
     now: DateTime<Utc>,
-) -> Result<event::Model, StoreError> {
+) -> Result<event::Model, Error> {
     let id = EventId::new();
     let mut payload = json!({
         "specversion": "1.0",
@@ -80,36 +82,35 @@ pub async fn append(
         "datacontenttype": "application/json",
         "data": new.data,
     });
-    if db.get_database_backend() == DatabaseBackend::Postgres {
+    if Dialect::of(db).numbers_events_at_commit() {
         // A pending cursor, numbered (and `sequence` written) at commit: `assign_pending_cursors`.
         let stmt = Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
+            Dialect::Postgres.backend(),
             "INSERT INTO events (id, workspace_id, cursor, event_type, conversation_id, contact_id, payload, occurred_at) \
              VALUES ($1, $2, -nextval('parley_pending_events'), $3, $4, $5, $6, $7) RETURNING *",
             [
-                id.as_uuid().into(),
-                workspace.as_uuid().into(),
+                id.into(),
+                workspace.into(),
                 new.event_type.into(),
-                new.conversation_id.map(|c| c.as_uuid()).into(),
-                new.contact_id.map(|c| c.as_uuid()).into(),
+                new.conversation_id.into(),
+                new.contact_id.into(),
                 payload.into(),
                 now.into(),
             ],
         );
         let saved = Entity::find().from_raw_sql(stmt).one(db).await.context("failed to write event")?;
         // On PostgreSQL a trigger also announces the event on NOTIFY_CHANNEL at commit (migration 5).
-        return saved
-            .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("the event insert returned no row")));
+        return saved.ok_or_else(|| Error::Unexpected(anyhow::anyhow!("the event insert returned no row")));
     }
     let cursor = workspaces::next_event_cursor(db, workspace).await?;
     payload["sequence"] = json!(cursor.to_string());
     let model = event::ActiveModel {
-        id: Set(id.as_uuid()),
-        workspace_id: Set(workspace.as_uuid()),
+        id: Set(id),
+        workspace_id: Set(workspace),
         cursor: Set(cursor),
         event_type: Set(new.event_type.to_owned()),
-        conversation_id: Set(new.conversation_id.map(|c| c.as_uuid())),
-        contact_id: Set(new.contact_id.map(|c| c.as_uuid())),
+        conversation_id: Set(new.conversation_id),
+        contact_id: Set(new.contact_id),
         payload: Set(payload),
         occurred_at: Set(now),
     };
@@ -157,9 +158,9 @@ pub const NOTIFY_CHANNEL: &str = "parley_events";
 ///
 /// # Errors
 /// On a database failure.
-pub async fn latest_cursor(db: &impl ConnectionTrait, workspace: WorkspaceId) -> Result<i64, StoreError> {
+pub async fn latest_cursor(db: &impl ConnectionTrait, workspace: WorkspaceId) -> Result<i64, Error> {
     let found = Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::WorkspaceId.eq(workspace))
         .order_by_desc(Column::Cursor)
         .one(db)
         .await
@@ -177,9 +178,8 @@ pub async fn list(
     after: i64,
     limit: u64,
     event_types: Option<&[String]>,
-) -> Result<Vec<event::Model>, StoreError> {
-    let mut query =
-        Entity::find().filter(Column::WorkspaceId.eq(workspace.as_uuid())).filter(Column::Cursor.gt(after));
+) -> Result<Vec<event::Model>, Error> {
+    let mut query = Entity::find().filter(Column::WorkspaceId.eq(workspace)).filter(Column::Cursor.gt(after));
     if let Some(types) = event_types {
         query = query.filter(Column::EventType.is_in(types.iter().cloned()));
     }
@@ -194,10 +194,10 @@ pub async fn for_conversation(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     conversation: ConversationId,
-) -> Result<Vec<event::Model>, StoreError> {
+) -> Result<Vec<event::Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
-        .filter(Column::ConversationId.eq(conversation.as_uuid()))
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::ConversationId.eq(conversation))
         .order_by_asc(Column::Cursor)
         .all(db)
         .await

@@ -4,7 +4,7 @@
 //! data takes the workspace id, so a forgotten check cannot leak another tenant's row.
 //!
 //! - [`db`]: [`Database`]: connecting (SQLite or PostgreSQL), write transactions, statement count.
-//! - [`error`]: [`StoreError`]: constraint violations as named errors, the rest opaque.
+//! - [`error`]: [`Error`]: constraint violations as named errors, the rest opaque.
 //! - [`entities`]: one sea-orm entity per table.
 //! - [`workspaces`], [`agents`], [`business_numbers`], [`conversations`], [`messages`],
 //!   [`contacts`], [`templates`]: repositories.
@@ -16,9 +16,11 @@ pub mod agents;
 pub mod audit;
 pub mod business_numbers;
 pub mod contacts;
+pub mod content;
 pub mod conversations;
 pub mod db;
 pub mod dead_letters;
+pub mod dialect;
 pub mod entities;
 pub mod error;
 pub mod events;
@@ -28,5 +30,5 @@ pub mod webhooks;
 pub mod workspaces;
 
 pub use db::{Database, PoolSettings, WriteTransaction};
-pub use error::StoreError;
+pub use error::Error;
 pub use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};

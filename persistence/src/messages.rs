@@ -1,35 +1,233 @@
 //! Messages of conversations.
 
 use chrono::{DateTime, Utc};
-use domain::{BusinessNumberId, ConversationId, WorkspaceId};
+use domain::{
+    AgentId, BusinessNumberId, Channel, ConversationId, Direction, MessageId, MessageStatus,
+    TemplateCategory, TemplateId, WorkspaceId,
+};
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable,
+    QueryFilter, QueryOrder, QuerySelect,
 };
-use uuid::Uuid;
 
+use sha2::{Digest, Sha256};
+
+use crate::content::MessageContent;
+use crate::dialect::Dialect;
+use crate::entities::conversation;
 use crate::entities::message::{ActiveModel, Column, Entity, Model};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 
-/// Inserts a message.
-///
-/// # Errors
-/// [`StoreError::Duplicate`] when a message with the same provider id (`wamid`) exists for the
-/// business number, or the same idempotency key for the conversation.
-pub async fn insert(db: &impl ConnectionTrait, model: ActiveModel) -> Result<Model, StoreError> {
-    Entity::insert(model)
-        .exec_with_returning(db)
-        .await
-        .map_err(|e| StoreError::from_db(e, "failed to store message", "a message with this id"))
+/// The digest form of a provider message id.
+#[must_use]
+pub fn external_id_digest(wamid: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(wamid.as_bytes())))
 }
 
-/// Writes changed columns of a message.
+/// How a provider id is stored: as sent when the customer's phone is known, else as a digest
+/// (a `wamid` can encode the sender's phone; the digest still deduplicates and matches status
+/// webhooks).
+#[must_use]
+pub fn stored_external_id(wamid: &str, phone_known: bool) -> String {
+    if phone_known { wamid.to_owned() } else { external_id_digest(wamid) }
+}
+
+/// Who wrote a new message, and how it travels.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    /// From the customer, with the provider's id as Parley stores it.
+    Inbound { external_id: String },
+    /// From an agent, queued for the delivery worker.
+    Outbound { author: AgentId, idempotency_key: Option<String>, template: Option<TemplateRef> },
+    /// History brought in from elsewhere (imports, benchmarks): stored as given, never sent.
+    Imported { direction: Direction, status: MessageStatus, external_id: Option<String> },
+}
+
+/// The conversation a message belongs to (and its workspace and business number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thread {
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub business_number_id: BusinessNumberId,
+}
+
+impl From<&conversation::Model> for Thread {
+    fn from(c: &conversation::Model) -> Self {
+        Self { workspace_id: c.workspace_id, conversation_id: c.id, business_number_id: c.business_number_id }
+    }
+}
+
+/// The template an outbound message was made from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateRef {
+    pub id: TemplateId,
+    pub name: String,
+    pub category: TemplateCategory,
+}
+
+/// A message to store on a conversation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewMessage {
+    pub origin: Origin,
+    pub channel: Channel,
+    /// The provider's message type (`text`, `image`, …).
+    pub kind: String,
+    /// The text, or a readable summary.
+    pub text: String,
+    pub content: MessageContent,
+    /// When it was written (the provider's own timestamp for inbound messages).
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Inserts a message on `conversation`: inbound ones as `RECEIVED`, outbound ones as `PENDING`.
+///
+/// # Errors
+/// [`Error::Duplicate`] when a message with the same provider id (`wamid`) exists for the
+/// business number, or the same idempotency key for the conversation.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    conversation: &conversation::Model,
+    new: NewMessage,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    Entity::insert(row(conversation.into(), new, now))
+        .exec_with_returning(db)
+        .await
+        .map_err(|e| Error::from_db(e, "failed to store message", "a message with this id"))
+}
+
+/// Inserts many messages at once (imports, benchmarks), each dated by its `sent_at`.
+///
+/// # Errors
+/// [`Error::Duplicate`] when a provider id is taken.
+pub async fn insert_many(db: &impl ConnectionTrait, news: Vec<(Thread, NewMessage)>) -> Result<(), Error> {
+    if news.is_empty() {
+        return Ok(());
+    }
+    let rows = news.into_iter().map(|(thread, new)| {
+        let at = new.sent_at;
+        row(thread, new, at)
+    });
+    Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::from_db(e, "failed to import messages", "a message with this id"))
+}
+
+fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> ActiveModel {
+    let (direction, status, external_id, author, key, template) = match new.origin {
+        Origin::Inbound { external_id } => {
+            (Direction::Inbound, MessageStatus::Received, Some(external_id), None, None, None)
+        }
+        Origin::Outbound { author, idempotency_key, template } => {
+            (Direction::Outbound, MessageStatus::Pending, None, Some(author), idempotency_key, template)
+        }
+        Origin::Imported { direction, status, external_id } => {
+            (direction, status, external_id, None, None, None)
+        }
+    };
+    ActiveModel {
+        id: Set(MessageId::new()),
+        workspace_id: Set(thread.workspace_id),
+        conversation_id: Set(thread.conversation_id),
+        business_number_id: Set(thread.business_number_id),
+        direction: Set(direction),
+        channel: Set(new.channel),
+        kind: Set(new.kind),
+        text: Set(Some(new.text)),
+        content: Set(Some(new.content)),
+        template_id: Set(template.as_ref().map(|t| t.id)),
+        template_name: Set(template.as_ref().map(|t| t.name.clone())),
+        template_category: Set(template.map(|t| t.category)),
+        status: Set(status),
+        external_id: Set(external_id),
+        error_code: Set(None),
+        error_title: Set(None),
+        author_agent_id: Set(author),
+        idempotency_key: Set(key),
+        attempts: Set(0),
+        next_attempt_at: Set(None),
+        sent_at: Set(new.sent_at),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// The provider's error for a failed message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProviderError {
+    pub code: Option<i64>,
+    pub title: Option<String>,
+}
+
+/// Moves a message to `status` (a status webhook); a failure records the provider's error.
 ///
 /// # Errors
 /// On a database failure.
-pub async fn update(db: &impl ConnectionTrait, model: ActiveModel) -> Result<Model, StoreError> {
-    model.update(db).await.context("failed to update message")
+pub async fn set_status(
+    db: &impl ConnectionTrait,
+    message: Model,
+    status: MessageStatus,
+    error: Option<ProviderError>,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    let mut change = message.into_active_model();
+    change.status = Set(status);
+    if let Some(error) = error {
+        change.error_code = Set(error.code);
+        change.error_title = Set(error.title);
+    }
+    change.updated_at = Set(now);
+    change.update(db).await.context("failed to update message status")
+}
+
+/// What one delivery attempt of an outbound message came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendResult {
+    /// The provider accepted it, under this id (as Parley stores it).
+    Sent { external_id: String },
+    /// Worth another attempt at `retry_at`.
+    Retry { error: ProviderError, retry_at: DateTime<Utc> },
+    /// Given up.
+    Failed { error: ProviderError },
+}
+
+/// Records a delivery attempt (and ends the worker's lease unless it retries).
+///
+/// # Errors
+/// On a database failure.
+pub async fn record_send(
+    db: &impl ConnectionTrait,
+    message: Model,
+    result: SendResult,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    let mut change = message.into_active_model();
+    match result {
+        SendResult::Sent { external_id } => {
+            change.status = Set(MessageStatus::Sent);
+            change.external_id = Set(Some(external_id));
+            change.error_code = Set(None);
+            change.error_title = Set(None);
+            change.next_attempt_at = Set(None);
+        }
+        SendResult::Retry { error, retry_at } => {
+            change.error_code = Set(error.code);
+            change.error_title = Set(error.title);
+            change.next_attempt_at = Set(Some(retry_at));
+        }
+        SendResult::Failed { error } => {
+            change.status = Set(MessageStatus::Failed);
+            change.error_code = Set(error.code);
+            change.error_title = Set(error.title);
+            change.next_attempt_at = Set(None);
+        }
+    }
+    change.updated_at = Set(now);
+    change.update(db).await.context("failed to record the delivery attempt")
 }
 
 /// The message with this provider id (`wamid`) on this business number.
@@ -40,9 +238,9 @@ pub async fn find_by_external_id(
     db: &impl ConnectionTrait,
     business_number: BusinessNumberId,
     external_id: &str,
-) -> Result<Option<Model>, StoreError> {
+) -> Result<Option<Model>, Error> {
     Entity::find()
-        .filter(Column::BusinessNumberId.eq(business_number.as_uuid()))
+        .filter(Column::BusinessNumberId.eq(business_number))
         .filter(Column::ExternalId.eq(external_id))
         .one(db)
         .await
@@ -53,7 +251,7 @@ pub async fn find_by_external_id(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MessageCursor {
     pub sent_at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: MessageId,
 }
 
 /// One page of a conversation's messages, newest first.
@@ -66,10 +264,10 @@ pub async fn list(
     conversation: ConversationId,
     after: Option<MessageCursor>,
     limit: u64,
-) -> Result<Vec<Model>, StoreError> {
+) -> Result<Vec<Model>, Error> {
     let mut query = Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
-        .filter(Column::ConversationId.eq(conversation.as_uuid()));
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::ConversationId.eq(conversation));
     if let Some(cursor) = after {
         query = query.filter(
             Condition::any()
@@ -95,7 +293,7 @@ pub async fn find_by_any_external_id(
     db: &impl ConnectionTrait,
     business_number: BusinessNumberId,
     external_ids: &[String],
-) -> Result<Option<Model>, StoreError> {
+) -> Result<Option<Model>, Error> {
     // One equality look-up per id, joined with UNION ALL: each is a point query on the
     // (business_number_id, external_id) index whatever plan the database caches (with
     // `external_id IN (…)` PostgreSQL's generic plan scanned all of the number's messages).
@@ -103,7 +301,7 @@ pub async fn find_by_any_external_id(
         Query::select()
             .columns(Column::iter().map(|c| (Entity, c)))
             .from(Entity)
-            .and_where(Expr::col(Column::BusinessNumberId).eq(business_number.as_uuid()))
+            .and_where(Expr::col(Column::BusinessNumberId).eq(business_number))
             .and_where(Expr::col(Column::ExternalId).eq(id.as_str()))
             .to_owned()
     });
@@ -111,7 +309,7 @@ pub async fn find_by_any_external_id(
     for other in lookups {
         query.union(UnionType::All, other);
     }
-    let stmt = db.get_database_backend().build(&query);
+    let stmt = Dialect::of(db).backend().build(&query);
     Entity::find().from_raw_sql(stmt).one(db).await.context("failed to look up message by provider id")
 }
 
@@ -123,9 +321,9 @@ pub async fn find_by_idempotency_key(
     db: &impl ConnectionTrait,
     conversation: ConversationId,
     key: &str,
-) -> Result<Option<Model>, StoreError> {
+) -> Result<Option<Model>, Error> {
     Entity::find()
-        .filter(Column::ConversationId.eq(conversation.as_uuid()))
+        .filter(Column::ConversationId.eq(conversation))
         .filter(Column::IdempotencyKey.eq(key))
         .one(db)
         .await
@@ -144,26 +342,20 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<Model>, StoreError> {
-    let mut query = Entity::find()
-        .filter(Column::Direction.eq(domain::Direction::Outbound.as_str()))
-        .filter(Column::Status.eq(domain::MessageStatus::Pending.as_str()))
+) -> Result<Vec<Model>, Error> {
+    let query = Entity::find()
+        .filter(Column::Direction.eq(Direction::Outbound))
+        .filter(Column::Status.eq(MessageStatus::Pending))
         .filter(Condition::any().add(Column::NextAttemptAt.is_null()).add(Column::NextAttemptAt.lte(now)))
         .order_by_asc(Column::CreatedAt)
         .limit(limit);
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        query = query.lock_with_behavior(
-            sea_orm::sea_query::LockType::Update,
-            sea_orm::sea_query::LockBehavior::SkipLocked,
-        );
-    }
-    let due = query.all(db).await.context("failed to claim due messages")?;
+    let due = Dialect::of(db).claim(query).all(db).await.context("failed to claim due messages")?;
     let mut claimed = Vec::with_capacity(due.len());
     for message in due {
         let attempts = message.attempts + 1;
-        let mut lease: ActiveModel = message.into();
-        lease.attempts = sea_orm::ActiveValue::Set(attempts);
-        lease.next_attempt_at = sea_orm::ActiveValue::Set(Some(lease_until));
+        let mut lease = message.into_active_model();
+        lease.attempts = Set(attempts);
+        lease.next_attempt_at = Set(Some(lease_until));
         claimed.push(lease.update(db).await.context("failed to lease message")?);
     }
     Ok(claimed)
@@ -177,15 +369,12 @@ pub async fn latest_of(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     conversations: &[ConversationId],
-) -> Result<Vec<Model>, StoreError> {
+) -> Result<Vec<Model>, Error> {
     if conversations.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = db.get_database_backend();
-    let placeholder = |n: usize| match backend {
-        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    };
+    let dialect = Dialect::of(db);
+    let placeholder = |n: usize| dialect.placeholder(n);
     let list: Vec<String> = (0..conversations.len()).map(|i| placeholder(i + 2)).collect();
     let sql = format!(
         "SELECT * FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.sent_at DESC, m.id DESC) AS parley_rank \
@@ -193,10 +382,10 @@ pub async fn latest_of(
         placeholder(1),
         list.join(", ")
     );
-    let mut values: Vec<sea_orm::Value> = vec![workspace.as_uuid().into()];
-    values.extend(conversations.iter().map(|c| sea_orm::Value::from(c.as_uuid())));
+    let mut values: Vec<sea_orm::Value> = vec![workspace.into()];
+    values.extend(conversations.iter().map(|c| sea_orm::Value::from(*c)));
     Entity::find()
-        .from_raw_sql(sea_orm::Statement::from_sql_and_values(backend, sql, values))
+        .from_raw_sql(sea_orm::Statement::from_sql_and_values(dialect.backend(), sql, values))
         .all(db)
         .await
         .context("failed to load latest messages")

@@ -5,7 +5,7 @@ use domain::{TemplateCategory, TemplateId, WorkspaceId};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::entities::template::{self, Column, Entity};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 
 /// A new template.
 #[derive(Debug)]
@@ -19,24 +19,25 @@ pub struct NewTemplate<'a> {
 }
 
 /// # Errors
-/// [`StoreError::Duplicate`] when the workspace has a template of that name and language.
+/// [`Error::Duplicate`] when the workspace has a template of that name and language.
 pub async fn create(
     db: &impl ConnectionTrait,
     new: NewTemplate<'_>,
     now: DateTime<Utc>,
-) -> Result<template::Model, StoreError> {
+) -> Result<template::Model, Error> {
     let model = template::ActiveModel {
-        id: Set(new.id.as_uuid()),
-        workspace_id: Set(new.workspace_id.as_uuid()),
+        id: Set(new.id),
+        workspace_id: Set(new.workspace_id),
         name: Set(new.name.to_owned()),
         language: Set(new.language.to_owned()),
-        category: Set(new.category.as_str().to_owned()),
+        category: Set(new.category),
         body: Set(new.body.to_owned()),
         created_at: Set(now),
     };
-    Entity::insert(model).exec_with_returning(db).await.map_err(|e| {
-        StoreError::from_db(e, "failed to create template", "a template with this name and language")
-    })
+    Entity::insert(model)
+        .exec_with_returning(db)
+        .await
+        .map_err(|e| Error::from_db(e, "failed to create template", "a template with this name and language"))
 }
 
 /// # Errors
@@ -45,9 +46,9 @@ pub async fn find(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: TemplateId,
-) -> Result<Option<template::Model>, StoreError> {
-    Entity::find_by_id(id.as_uuid())
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+) -> Result<Option<template::Model>, Error> {
+    Entity::find_by_id(id)
+        .filter(Column::WorkspaceId.eq(workspace))
         .one(db)
         .await
         .context("failed to load template")
@@ -55,12 +56,9 @@ pub async fn find(
 
 /// # Errors
 /// On a database failure.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    workspace: WorkspaceId,
-) -> Result<Vec<template::Model>, StoreError> {
+pub async fn list(db: &impl ConnectionTrait, workspace: WorkspaceId) -> Result<Vec<template::Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(Column::WorkspaceId.eq(workspace))
         .order_by_asc(Column::Name)
         .order_by_asc(Column::Language)
         .all(db)

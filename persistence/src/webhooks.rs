@@ -1,23 +1,16 @@
 //! CRM webhook endpoints and their deliveries.
 
+use crate::content::EventTypes;
+use crate::dialect::Dialect;
+use crate::entities::{event, webhook_delivery, webhook_endpoint};
+use crate::error::{DbContext, Error};
 use chrono::{DateTime, Utc};
-use domain::{WebhookDeliveryId, WebhookEndpointId, WorkspaceId};
+use domain::{DeliveryStatus, WebhookDeliveryId, WebhookEndpointId, WorkspaceId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde_json::Value;
-
-use crate::entities::{event, webhook_delivery, webhook_endpoint};
-use crate::error::{DbContext, StoreError};
-
-/// Delivery states.
-pub mod status {
-    pub const PENDING: &str = "PENDING";
-    pub const DELIVERED: &str = "DELIVERED";
-    pub const FAILED: &str = "FAILED";
-}
 
 /// # Errors
 /// On a database failure.
@@ -29,13 +22,13 @@ pub async fn create_endpoint(
     event_types: &[String],
     start_after: i64,
     now: DateTime<Utc>,
-) -> Result<webhook_endpoint::Model, StoreError> {
+) -> Result<webhook_endpoint::Model, Error> {
     let model = webhook_endpoint::ActiveModel {
-        id: Set(WebhookEndpointId::new().as_uuid()),
-        workspace_id: Set(workspace.as_uuid()),
+        id: Set(WebhookEndpointId::new()),
+        workspace_id: Set(workspace),
         url: Set(url.to_owned()),
         secret: Set(secret.to_owned()),
-        event_types: Set(Value::from(event_types.to_vec())),
+        event_types: Set(EventTypes(event_types.to_vec())),
         active: Set(true),
         paused_at: Set(None),
         consecutive_failures: Set(0),
@@ -56,9 +49,9 @@ pub async fn find_endpoint(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: WebhookEndpointId,
-) -> Result<Option<webhook_endpoint::Model>, StoreError> {
-    webhook_endpoint::Entity::find_by_id(id.as_uuid())
-        .filter(webhook_endpoint::Column::WorkspaceId.eq(workspace.as_uuid()))
+) -> Result<Option<webhook_endpoint::Model>, Error> {
+    webhook_endpoint::Entity::find_by_id(id)
+        .filter(webhook_endpoint::Column::WorkspaceId.eq(workspace))
         .one(db)
         .await
         .context("failed to load webhook endpoint")
@@ -69,9 +62,9 @@ pub async fn find_endpoint(
 pub async fn list_endpoints(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
-) -> Result<Vec<webhook_endpoint::Model>, StoreError> {
+) -> Result<Vec<webhook_endpoint::Model>, Error> {
     webhook_endpoint::Entity::find()
-        .filter(webhook_endpoint::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(webhook_endpoint::Column::WorkspaceId.eq(workspace))
         .order_by_asc(webhook_endpoint::Column::CreatedAt)
         .all(db)
         .await
@@ -86,29 +79,36 @@ pub async fn delete_endpoint(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: WebhookEndpointId,
-) -> Result<bool, StoreError> {
+) -> Result<bool, Error> {
     webhook_delivery::Entity::delete_many()
-        .filter(webhook_delivery::Column::EndpointId.eq(id.as_uuid()))
-        .filter(webhook_delivery::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(webhook_delivery::Column::EndpointId.eq(id))
+        .filter(webhook_delivery::Column::WorkspaceId.eq(workspace))
         .exec(db)
         .await
         .context("failed to delete deliveries")?;
     let result = webhook_endpoint::Entity::delete_many()
-        .filter(webhook_endpoint::Column::Id.eq(id.as_uuid()))
-        .filter(webhook_endpoint::Column::WorkspaceId.eq(workspace.as_uuid()))
+        .filter(webhook_endpoint::Column::Id.eq(id))
+        .filter(webhook_endpoint::Column::WorkspaceId.eq(workspace))
         .exec(db)
         .await
         .context("failed to delete webhook endpoint")?;
     Ok(result.rows_affected > 0)
 }
 
+/// Un-pauses an endpoint: its failure count starts again from zero.
+///
 /// # Errors
 /// On a database failure.
-pub async fn update_endpoint(
+pub async fn resume_endpoint(
     db: &impl ConnectionTrait,
-    model: webhook_endpoint::ActiveModel,
-) -> Result<webhook_endpoint::Model, StoreError> {
-    model.update(db).await.context("failed to update webhook endpoint")
+    endpoint: webhook_endpoint::Model,
+    now: DateTime<Utc>,
+) -> Result<webhook_endpoint::Model, Error> {
+    let mut change = endpoint.into_active_model();
+    change.paused_at = Set(None);
+    change.consecutive_failures = Set(0);
+    change.updated_at = Set(now);
+    change.update(db).await.context("failed to resume webhook endpoint")
 }
 
 /// The most recent deliveries of an endpoint.
@@ -120,10 +120,10 @@ pub async fn recent_deliveries(
     workspace: WorkspaceId,
     endpoint: WebhookEndpointId,
     limit: u64,
-) -> Result<Vec<webhook_delivery::Model>, StoreError> {
+) -> Result<Vec<webhook_delivery::Model>, Error> {
     webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::WorkspaceId.eq(workspace.as_uuid()))
-        .filter(webhook_delivery::Column::EndpointId.eq(endpoint.as_uuid()))
+        .filter(webhook_delivery::Column::WorkspaceId.eq(workspace))
+        .filter(webhook_delivery::Column::EndpointId.eq(endpoint))
         .order_by_desc(webhook_delivery::Column::EventCursor)
         .limit(limit)
         .all(db)
@@ -137,21 +137,91 @@ pub async fn find_delivery(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: WebhookDeliveryId,
-) -> Result<Option<webhook_delivery::Model>, StoreError> {
-    webhook_delivery::Entity::find_by_id(id.as_uuid())
-        .filter(webhook_delivery::Column::WorkspaceId.eq(workspace.as_uuid()))
+) -> Result<Option<webhook_delivery::Model>, Error> {
+    webhook_delivery::Entity::find_by_id(id)
+        .filter(webhook_delivery::Column::WorkspaceId.eq(workspace))
         .one(db)
         .await
         .context("failed to load delivery")
 }
 
+/// Queues a delivery again, due now, with a fresh retry window (manual redelivery).
+///
 /// # Errors
 /// On a database failure.
-pub async fn update_delivery(
+pub async fn requeue_delivery(
     db: &impl ConnectionTrait,
-    model: webhook_delivery::ActiveModel,
-) -> Result<webhook_delivery::Model, StoreError> {
-    model.update(db).await.context("failed to update delivery")
+    delivery: webhook_delivery::Model,
+    now: DateTime<Utc>,
+) -> Result<webhook_delivery::Model, Error> {
+    let mut change = delivery.into_active_model();
+    change.status = Set(DeliveryStatus::Pending);
+    change.attempts = Set(0);
+    change.next_attempt_at = Set(Some(now));
+    change.created_at = Set(now);
+    change.updated_at = Set(now);
+    change.update(db).await.context("failed to requeue delivery")
+}
+
+/// What one POST to an endpoint came to, as the dispatcher decided it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptResult {
+    Delivered {
+        status_code: i32,
+    },
+    /// Failed; `retry_at` is `None` when the delivery is given up (`FAILED`).
+    Failed {
+        status_code: Option<i32>,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Records an attempt on a claimed delivery and releases the endpoint's lease: a success
+/// resets the endpoint's failure count, a failure increments it and pauses the endpoint when it
+/// reaches `pause_after`. Returns the endpoint as saved.
+///
+/// # Errors
+/// On a database failure.
+pub async fn record_attempt(
+    db: &impl ConnectionTrait,
+    claimed: Claimed,
+    result: AttemptResult,
+    pause_after: i32,
+    now: DateTime<Utc>,
+) -> Result<webhook_endpoint::Model, Error> {
+    let Claimed { endpoint, delivery, .. } = claimed;
+    let failures = endpoint.consecutive_failures;
+    let mut d = delivery.into_active_model();
+    let mut e = endpoint.into_active_model();
+    e.lease_until = Set(None);
+    match result {
+        AttemptResult::Delivered { status_code } => {
+            d.status = Set(DeliveryStatus::Delivered);
+            d.last_status_code = Set(Some(status_code));
+            d.last_error = Set(None);
+            d.delivered_at = Set(Some(now));
+            d.next_attempt_at = Set(None);
+            e.consecutive_failures = Set(0);
+        }
+        AttemptResult::Failed { status_code, error, retry_at } => {
+            d.last_status_code = Set(status_code);
+            d.last_error = Set(Some(error));
+            d.next_attempt_at = Set(retry_at);
+            if retry_at.is_none() {
+                d.status = Set(DeliveryStatus::Failed);
+            }
+            let failures = failures + 1;
+            e.consecutive_failures = Set(failures);
+            if failures >= pause_after {
+                e.paused_at = Set(Some(now));
+            }
+        }
+    }
+    d.updated_at = Set(now);
+    e.updated_at = Set(now);
+    d.update(db).await.context("failed to record the delivery attempt")?;
+    e.update(db).await.context("failed to update webhook endpoint")
 }
 
 /// Creates the deliveries of new events for every endpoint (paused ones too: nothing is lost
@@ -163,7 +233,7 @@ pub async fn enqueue(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     per_endpoint: u64,
-) -> Result<usize, StoreError> {
+) -> Result<usize, Error> {
     let endpoints = webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::Active.eq(true))
         .all(db)
@@ -180,17 +250,16 @@ pub async fn enqueue(
             .await
             .context("failed to read events to enqueue")?;
         let Some(last) = events.last().map(|e| e.cursor) else { continue };
-        let wanted: Vec<String> = serde_json::from_value(endpoint.event_types.clone()).unwrap_or_default();
         let rows: Vec<webhook_delivery::ActiveModel> = events
             .iter()
-            .filter(|e| wanted.is_empty() || wanted.contains(&e.event_type))
+            .filter(|e| endpoint.event_types.wants(&e.event_type))
             .map(|e| webhook_delivery::ActiveModel {
-                id: Set(WebhookDeliveryId::new().as_uuid()),
+                id: Set(WebhookDeliveryId::new()),
                 workspace_id: Set(endpoint.workspace_id),
                 endpoint_id: Set(endpoint.id),
                 event_id: Set(e.id),
                 event_cursor: Set(e.cursor),
-                status: Set(status::PENDING.to_owned()),
+                status: Set(DeliveryStatus::Pending),
                 attempts: Set(0),
                 next_attempt_at: Set(Some(now)),
                 last_status_code: Set(None),
@@ -241,8 +310,8 @@ pub async fn claim_heads(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<Claimed>, StoreError> {
-    let mut query = webhook_endpoint::Entity::find()
+) -> Result<Vec<Claimed>, Error> {
+    let query = webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::Active.eq(true))
         .filter(webhook_endpoint::Column::PausedAt.is_null())
         .filter(
@@ -252,18 +321,12 @@ pub async fn claim_heads(
         )
         .order_by_asc(webhook_endpoint::Column::Id)
         .limit(limit);
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        query = query.lock_with_behavior(
-            sea_orm::sea_query::LockType::Update,
-            sea_orm::sea_query::LockBehavior::SkipLocked,
-        );
-    }
-    let endpoints = query.all(db).await.context("failed to claim endpoints")?;
+    let endpoints = Dialect::of(db).claim(query).all(db).await.context("failed to claim endpoints")?;
     let mut claimed = Vec::new();
     for endpoint in endpoints {
         let head = webhook_delivery::Entity::find()
             .filter(webhook_delivery::Column::EndpointId.eq(endpoint.id))
-            .filter(webhook_delivery::Column::Status.eq(status::PENDING))
+            .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
             .order_by_asc(webhook_delivery::Column::EventCursor)
             .one(db)
             .await

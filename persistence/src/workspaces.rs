@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 
 use crate::entities::workspace::{self, Column, Entity};
-use crate::error::{DbContext, StoreError};
+use crate::error::{DbContext, Error};
 
 /// # Errors
 /// On a database failure.
@@ -15,9 +15,9 @@ pub async fn create(
     id: WorkspaceId,
     name: &str,
     now: DateTime<Utc>,
-) -> Result<workspace::Model, StoreError> {
+) -> Result<workspace::Model, Error> {
     let model = workspace::ActiveModel {
-        id: Set(id.as_uuid()),
+        id: Set(id),
         name: Set(name.to_owned()),
         event_seq: Set(0),
         usernames_live: Set(false),
@@ -26,16 +26,13 @@ pub async fn create(
     Entity::insert(model)
         .exec_with_returning(db)
         .await
-        .map_err(|e| StoreError::from_db(e, "failed to create workspace", "workspace"))
+        .map_err(|e| Error::from_db(e, "failed to create workspace", "workspace"))
 }
 
 /// # Errors
 /// On a database failure.
-pub async fn find(
-    db: &impl ConnectionTrait,
-    id: WorkspaceId,
-) -> Result<Option<workspace::Model>, StoreError> {
-    Entity::find_by_id(id.as_uuid()).one(db).await.context("failed to load workspace")
+pub async fn find(db: &impl ConnectionTrait, id: WorkspaceId) -> Result<Option<workspace::Model>, Error> {
+    Entity::find_by_id(id).one(db).await.context("failed to load workspace")
 }
 
 /// Hands out the next event cursor of the workspace (SQLite; PostgreSQL numbers events at
@@ -45,15 +42,15 @@ pub async fn find(
 ///
 /// # Errors
 /// On a database failure, or when the workspace does not exist.
-pub async fn next_event_cursor(db: &impl ConnectionTrait, id: WorkspaceId) -> Result<i64, StoreError> {
+pub async fn next_event_cursor(db: &impl ConnectionTrait, id: WorkspaceId) -> Result<i64, Error> {
     let stmt = Query::update()
         .table(Entity)
         .value(Column::EventSeq, Expr::col(Column::EventSeq).add(1))
-        .and_where(Expr::col(Column::Id).eq(id.as_uuid()))
+        .and_where(Expr::col(Column::Id).eq(id))
         .returning(Query::returning().column(Column::EventSeq))
         .to_owned();
     let row = db.query_one(&stmt).await.context("failed to allocate an event cursor")?;
-    let row = row.ok_or(StoreError::MissingReference { what: "workspace" })?;
+    let row = row.ok_or(Error::MissingReference { what: "workspace" })?;
     row.try_get::<i64>("", "event_seq").context("failed to read the event cursor")
 }
 
@@ -61,15 +58,11 @@ pub async fn next_event_cursor(db: &impl ConnectionTrait, id: WorkspaceId) -> Re
 ///
 /// # Errors
 /// On a database failure.
-pub async fn set_usernames_live(
-    db: &impl ConnectionTrait,
-    id: WorkspaceId,
-    live: bool,
-) -> Result<(), StoreError> {
+pub async fn set_usernames_live(db: &impl ConnectionTrait, id: WorkspaceId, live: bool) -> Result<(), Error> {
     let stmt = Query::update()
         .table(Entity)
         .value(Column::UsernamesLive, live)
-        .and_where(Expr::col(Column::Id).eq(id.as_uuid()))
+        .and_where(Expr::col(Column::Id).eq(id))
         .to_owned();
     db.execute(&stmt).await.context("failed to update workspace")?;
     Ok(())

@@ -1,1 +1,4 @@
-//! Black-box tests live in `tests/api/`; this crate has no library code.
+//! Black-box tests live in `tests/api/`; this library holds the [`fixtures`] they share with
+//! `parley-bench`.
+
+pub mod fixtures;

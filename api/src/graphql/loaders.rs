@@ -7,14 +7,13 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use domain::{AgentId, BusinessNumberId, ContactId, ConversationId, WorkspaceId};
 use persistence::entities::{agent, business_number, contact, contact_identity, conversation, message};
-use persistence::{Database, StoreError, agents, business_numbers, contacts, conversations};
-use uuid::Uuid;
+use persistence::{Database, agents, business_numbers, contacts, conversations, messages};
 
 use crate::error::ApiError;
 
 /// A failed batch load, shared by every field that waited on it.
 #[derive(Clone, Debug)]
-pub struct LoadError(Arc<StoreError>);
+pub struct LoadError(Arc<persistence::Error>);
 
 impl From<LoadError> for ApiError {
     fn from(err: LoadError) -> Self {
@@ -25,8 +24,8 @@ impl From<LoadError> for ApiError {
     }
 }
 
-impl From<StoreError> for LoadError {
-    fn from(err: StoreError) -> Self {
+impl From<persistence::Error> for LoadError {
+    fn from(err: persistence::Error) -> Self {
         LoadError(Arc::new(err))
     }
 }
@@ -38,81 +37,68 @@ pub struct WorkspaceLoader {
     workspace: WorkspaceId,
 }
 
-fn by_id<M>(rows: Vec<M>, id: impl Fn(&M) -> Uuid) -> HashMap<Uuid, M> {
-    rows.into_iter().map(|m| (id(&m), m)).collect()
-}
-
-/// Marker keys, one per relation, so one loader type serves several tables.
+/// One loader per relation: a key wraps the id it loads by; a page of any size costs one
+/// query per relation.
 macro_rules! keyed {
-    ($key:ident, $model:ty, $load:expr) => {
-        /// Key for the loader of one relation.
+    ($(#[$doc:meta])* $key:ident($id:ty) => $model:ty, $load:path, $id_of:expr) => {
+        $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub struct $key(pub Uuid);
+        pub struct $key(pub $id);
 
         impl Loader<$key> for WorkspaceLoader {
             type Value = $model;
             type Error = LoadError;
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
-                let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-                let rows = $load(&self.db, self.workspace, ids).await?;
-                Ok(rows.into_iter().map(|(k, v)| ($key(k), v)).collect())
+                let ids: Vec<$id> = keys.iter().map(|k| k.0).collect();
+                let rows = $load(self.db.conn(), self.workspace, &ids).await?;
+                Ok(rows.into_iter().map(|m| ($key($id_of(&m)), m)).collect())
             }
         }
     };
 }
 
-async fn load_contacts(
-    db: &Database,
-    ws: WorkspaceId,
-    ids: Vec<Uuid>,
-) -> Result<HashMap<Uuid, contact::Model>, StoreError> {
-    let ids: Vec<ContactId> = ids.into_iter().map(ContactId::from_uuid).collect();
-    Ok(by_id(contacts::find_by_ids(db.conn(), ws, &ids).await?, |m| m.id))
-}
+keyed!(
+    /// The latest message of a conversation.
+    LastMessageKey(ConversationId) => message::Model, messages::latest_of, |m: &message::Model| m.conversation_id
+);
+keyed!(
+    /// A contact by id.
+    ContactKey(ContactId) => contact::Model, contacts::find_by_ids, |m: &contact::Model| m.id
+);
+keyed!(
+    /// An agent by id.
+    AgentKey(AgentId) => agent::Model, agents::find_by_ids, |m: &agent::Model| m.id
+);
+keyed!(
+    /// A business number by id.
+    BusinessNumberKey(BusinessNumberId) => business_number::Model, business_numbers::find_by_ids, |m: &business_number::Model| m.id
+);
+keyed!(
+    /// A conversation by id.
+    ConversationKey(ConversationId) => conversation::Model, conversations::find_by_ids, |m: &conversation::Model| m.id
+);
 
-async fn load_agents(
-    db: &Database,
-    ws: WorkspaceId,
-    ids: Vec<Uuid>,
-) -> Result<HashMap<Uuid, agent::Model>, StoreError> {
-    let ids: Vec<AgentId> = ids.into_iter().map(AgentId::from_uuid).collect();
-    Ok(by_id(agents::find_by_ids(db.conn(), ws, &ids).await?, |m| m.id))
-}
+/// The identities saved on a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IdentitiesKey(pub ContactId);
 
-async fn load_numbers(
-    db: &Database,
-    ws: WorkspaceId,
-    ids: Vec<Uuid>,
-) -> Result<HashMap<Uuid, business_number::Model>, StoreError> {
-    let ids: Vec<BusinessNumberId> = ids.into_iter().map(BusinessNumberId::from_uuid).collect();
-    Ok(by_id(business_numbers::find_by_ids(db.conn(), ws, &ids).await?, |m| m.id))
-}
+impl Loader<IdentitiesKey> for WorkspaceLoader {
+    type Value = Vec<contact_identity::Model>;
+    type Error = LoadError;
 
-async fn load_conversations(
-    db: &Database,
-    ws: WorkspaceId,
-    ids: Vec<Uuid>,
-) -> Result<HashMap<Uuid, conversation::Model>, StoreError> {
-    let ids: Vec<ConversationId> = ids.into_iter().map(ConversationId::from_uuid).collect();
-    Ok(by_id(conversations::find_by_ids(db.conn(), ws, &ids).await?, |m| m.id))
-}
-
-async fn load_identities(
-    db: &Database,
-    ws: WorkspaceId,
-    ids: Vec<Uuid>,
-) -> Result<HashMap<Uuid, Vec<contact_identity::Model>>, StoreError> {
-    let ids: Vec<ContactId> = ids.into_iter().map(ContactId::from_uuid).collect();
-    let mut grouped: HashMap<Uuid, Vec<contact_identity::Model>> =
-        ids.iter().map(|id| (id.as_uuid(), Vec::new())).collect();
-    for identity in contacts::identities_of(db.conn(), ws, &ids).await? {
-        grouped.entry(identity.contact_id).or_default().push(identity);
+    async fn load(&self, keys: &[IdentitiesKey]) -> Result<HashMap<IdentitiesKey, Self::Value>, Self::Error> {
+        let ids: Vec<ContactId> = keys.iter().map(|k| k.0).collect();
+        let mut grouped: HashMap<IdentitiesKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for identity in contacts::identities_of(self.db.conn(), self.workspace, &ids).await? {
+            grouped.entry(IdentitiesKey(identity.contact_id)).or_default().push(identity);
+        }
+        Ok(grouped)
     }
-    Ok(grouped)
 }
 
-/// Key of the identity-owner loader: an identity kind and its comparison key.
+/// The contact owning an identity (kind and comparison key), for suggestions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OwnerKey(pub domain::IdentityKind, pub String);
 
@@ -123,33 +109,10 @@ impl Loader<OwnerKey> for WorkspaceLoader {
     async fn load(&self, keys: &[OwnerKey]) -> Result<HashMap<OwnerKey, Self::Value>, Self::Error> {
         let pairs: Vec<(domain::IdentityKind, String)> = keys.iter().map(|k| (k.0, k.1.clone())).collect();
         let rows = contacts::owners_of(self.db.conn(), self.workspace, &pairs).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| {
-                let kind = row.kind.parse::<domain::IdentityKind>().ok()?;
-                Some((OwnerKey(kind, row.value_key.clone()), row))
-            })
-            .collect())
+        Ok(rows.into_iter().map(|row| (OwnerKey(row.kind, row.value_key.clone()), row)).collect())
     }
 }
 
-async fn load_latest_messages(
-    db: &Database,
-    ws: WorkspaceId,
-    ids: Vec<Uuid>,
-) -> Result<HashMap<Uuid, message::Model>, StoreError> {
-    let ids: Vec<ConversationId> = ids.into_iter().map(ConversationId::from_uuid).collect();
-    Ok(by_id(persistence::messages::latest_of(db.conn(), ws, &ids).await?, |m| m.conversation_id))
-}
-
-keyed!(LastMessageKey, message::Model, load_latest_messages);
-keyed!(ContactKey, contact::Model, load_contacts);
-keyed!(AgentKey, agent::Model, load_agents);
-keyed!(BusinessNumberKey, business_number::Model, load_numbers);
-keyed!(ConversationKey, conversation::Model, load_conversations);
-keyed!(IdentitiesKey, Vec<contact_identity::Model>, load_identities);
-
-/// The per-request loader.
 pub type Loaders = DataLoader<WorkspaceLoader, HashMapCache>;
 
 /// A loader for one request of the given workspace. It caches for the request, so a page
@@ -170,7 +133,8 @@ pub async fn prefetch_conversations(loader: &Loaders, rows: &[conversation::Mode
     let agents = rows.iter().filter_map(|c| c.assignee_id.map(AgentKey));
     let previous = rows.iter().filter_map(|c| c.previous_conversation_id.map(ConversationKey));
     let owners = rows.iter().filter(|c| c.contact_id.is_none()).flat_map(|c| {
-        let bsuid = c.customer_bsuid.clone().map(|b| OwnerKey(domain::IdentityKind::Bsuid, b));
+        let bsuid =
+            c.customer_bsuid.as_ref().map(|b| OwnerKey(domain::IdentityKind::Bsuid, b.as_str().to_owned()));
         let username = c.customer_username_key.clone().map(|u| OwnerKey(domain::IdentityKind::Username, u));
         bsuid.into_iter().chain(username)
     });

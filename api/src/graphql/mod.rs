@@ -1,23 +1,36 @@
-//! The GraphQL API: schema, types, loaders and the request context.
+//! The GraphQL API: schema, one module per feature (each type beside its resolvers), loaders
+//! and the request context. Resolvers stay thin: read the context, call one use case or
+//! loader, map the error.
 //!
-//! - [`types`]: object types (`Conversation`, `Message`, `Contact`…).
+//! - [`conversations`]: `Conversation`, its customer and capabilities; the inbox; assign,
+//!   resolve, reopen.
+//! - [`messages`]: `Message`; sending, templates, phone-number requests, calls, channel switch.
+//! - [`contacts`]: `Contact`; the contact list; create, link, unlink.
+//! - [`setup`]: `me`, agents, business numbers, templates.
+//! - [`usernames`]: business usernames.
+//! - [`events`]: the event history and dead letters; [`subscription`]: the live stream.
+//! - [`crm`]: CRM webhook endpoints and deliveries.
+//! - [`audit`]: the audit trail.
 //! - [`enums`]: GraphQL mirrors of the domain enums.
-//! - [`query`], [`mutation`]: thin resolvers, one use case each, merged per feature.
-//! - [`subscription`]: the live, resumable event stream.
 //! - [`loaders`]: per-request dataloaders (no N+1).
 //! - [`guards`]: role guards.
 //! - [`limits`]: limits on a document's shape (aliases).
 //! - [`pagination`]: page sizes and cursors.
 
+pub mod audit;
+pub mod contacts;
+pub mod conversations;
+pub mod crm;
 pub mod enums;
+pub mod events;
 pub mod guards;
 pub mod limits;
 pub mod loaders;
-pub mod mutation;
+pub mod messages;
 pub mod pagination;
-pub mod query;
+pub mod setup;
 pub mod subscription;
-pub mod types;
+pub mod usernames;
 
 use std::str::FromStr;
 
@@ -32,26 +45,26 @@ use crate::error::{ApiError, ApiResult};
 /// Every query, merged.
 #[derive(MergedObject, Default)]
 pub struct Query(
-    query::ViewerQuery,
-    query::ConversationQuery,
-    query::ContactQuery,
-    query::SetupQuery,
-    query::EventQuery,
-    query::DeadLetterQuery,
-    query::UsernameQuery,
-    query::WebhookQuery,
-    query::AuditQuery,
+    setup::ViewerQuery,
+    conversations::ConversationQuery,
+    contacts::ContactQuery,
+    setup::SetupQuery,
+    events::EventQuery,
+    events::DeadLetterQuery,
+    usernames::UsernameQuery,
+    crm::WebhookQuery,
+    audit::AuditQuery,
 );
 
 /// Every mutation, merged.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
-    mutation::SetupMutation,
-    mutation::ConversationMutation,
-    mutation::MessagingMutation,
-    mutation::ContactMutation,
-    mutation::UsernameMutation,
-    mutation::WebhookMutation,
+    setup::SetupMutation,
+    conversations::ConversationMutation,
+    messages::MessagingMutation,
+    contacts::ContactMutation,
+    usernames::UsernameMutation,
+    crm::WebhookMutation,
 );
 
 /// The schema type.

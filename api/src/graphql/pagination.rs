@@ -1,9 +1,9 @@
 //! Relay pagination: page sizes and opaque cursors.
 
+use async_graphql::connection::{Connection, Edge};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -24,7 +24,7 @@ pub fn page_size(first: Option<i32>) -> ApiResult<u64> {
 
 /// Encodes a (time, id) position.
 #[must_use]
-pub fn encode(at: DateTime<Utc>, id: Uuid) -> String {
+pub fn encode(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
     let nanos = at.timestamp_nanos_opt().unwrap_or(i64::MAX);
     URL_SAFE_NO_PAD.encode(format!("{nanos}:{id}"))
 }
@@ -33,13 +33,13 @@ pub fn encode(at: DateTime<Utc>, id: Uuid) -> String {
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for anything else.
-pub fn decode(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
+pub fn decode<I: std::str::FromStr>(cursor: &str) -> ApiResult<(DateTime<Utc>, I)> {
     let bad = || ApiError::bad_input("after is not a cursor returned by this API");
     let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (nanos, id) = text.split_once(':').ok_or_else(bad)?;
     let nanos: i64 = nanos.parse().map_err(|_| bad())?;
-    let id = Uuid::parse_str(id).map_err(|_| bad())?;
+    let id = id.parse::<I>().map_err(|_| bad())?;
     Ok((DateTime::from_timestamp_nanos(nanos), id))
 }
 
@@ -59,17 +59,34 @@ pub fn decode_sequence(cursor: Option<&str>) -> ApiResult<i64> {
     }
 }
 
+/// Builds a Relay connection from `limit + 1` rows.
+pub(crate) fn connection<M, N: async_graphql::OutputType>(
+    mut rows: Vec<M>,
+    limit: u64,
+    has_previous: bool,
+    cursor: impl Fn(&M) -> String,
+    node: impl Fn(M) -> N,
+) -> Connection<String, N> {
+    let has_next = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut page = Connection::new(has_previous, has_next);
+    page.edges.extend(rows.into_iter().map(|row| Edge::new(cursor(&row), node(row))));
+    page
+}
+
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let at = Utc::now();
         let id = Uuid::now_v7();
-        assert_eq!(decode(&encode(at, id)).unwrap(), (at, id));
-        assert!(decode("not-a-cursor").is_err());
-        assert!(decode(&URL_SAFE_NO_PAD.encode("12:nope")).is_err());
+        assert_eq!(decode::<Uuid>(&encode(at, id)).unwrap(), (at, id));
+        assert!(decode::<Uuid>("not-a-cursor").is_err());
+        assert!(decode::<Uuid>(&URL_SAFE_NO_PAD.encode("12:nope")).is_err());
         assert!(page_size(Some(0)).is_err());
         assert!(page_size(Some(101)).is_err());
         assert_eq!(page_size(None).unwrap(), 20);

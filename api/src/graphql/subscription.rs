@@ -15,10 +15,10 @@ use persistence::entities::event;
 use persistence::events;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use super::types::Event;
+use super::events::Event;
 use super::{db, pagination, viewer};
 use crate::error::ApiError;
-use crate::hub::EventHub;
+use crate::events::hub::EventHub;
 
 /// Every subscription.
 #[derive(Default)]
@@ -33,7 +33,7 @@ struct Tail {
     /// Whether the database may hold events after `cursor` not yet in `backlog`.
     behind: bool,
     live: Receiver<Arc<event::Model>>,
-    _open: crate::metrics::OpenSubscription,
+    _open: crate::telemetry::OpenSubscription,
 }
 
 impl Tail {
@@ -105,7 +105,7 @@ impl Subscription {
             backlog: VecDeque::new(),
             behind,
             live,
-            _open: crate::metrics::OpenSubscription::new(),
+            _open: crate::telemetry::OpenSubscription::new(),
         };
         Ok(futures::stream::unfold(
             tail,

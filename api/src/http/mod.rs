@@ -2,7 +2,8 @@
 //! checks, the WhatsApp webhook, and the tower layers (tracing without query strings, body
 //! limits, timeouts).
 
-pub mod whatsapp;
+pub mod metrics;
+pub mod state;
 
 use std::time::Duration;
 
@@ -22,7 +23,8 @@ use tower_http::trace::TraceLayer;
 use crate::auth::bearer_token;
 use crate::error::ApiError;
 use crate::graphql::{RequestData, loaders};
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::inbound::http as whatsapp;
 
 /// Largest GraphQL request body accepted.
 const GRAPHQL_BODY_LIMIT: usize = 1024 * 1024;
@@ -37,10 +39,10 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::render))
+        .route("/metrics", get(crate::http::metrics::render))
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
         .merge(webhooks)
-        .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .route_layer(axum::middleware::from_fn(crate::http::metrics::track))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             // The path only: query strings can carry tokens (webhook handshakes).

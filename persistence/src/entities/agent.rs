@@ -1,16 +1,17 @@
 //! The `agents` table.
 
+use domain::{AgentId, Email, Role, WorkspaceId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "agents")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub workspace_id: Uuid,
-    pub email: String,
+    pub id: AgentId,
+    pub workspace_id: WorkspaceId,
+    pub email: Email,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub active: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

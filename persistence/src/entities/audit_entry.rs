@@ -1,5 +1,6 @@
 //! The `audit_log` table.
 
+use domain::{AgentId, WorkspaceId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -7,8 +8,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub workspace_id: Uuid,
-    pub agent_id: Option<Uuid>,
+    pub workspace_id: WorkspaceId,
+    pub agent_id: Option<AgentId>,
     pub action: String,
     pub subject_type: String,
     pub subject_id: Uuid,

@@ -1,18 +1,19 @@
 //! The `contacts` table.
 
+use domain::{AgentId, ContactId, Email, PhoneNumber, WorkspaceId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "contacts")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub workspace_id: Uuid,
+    pub id: ContactId,
+    pub workspace_id: WorkspaceId,
     pub name: String,
     pub name_folded: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub created_by_agent_id: Option<Uuid>,
+    pub email: Option<Email>,
+    pub phone: Option<PhoneNumber>,
+    pub created_by_agent_id: Option<AgentId>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,5 +1,6 @@
 //! The `contact_identities` table.
 
+use domain::{ContactId, ConversationId, IdentityKind, WorkspaceId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -7,12 +8,12 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub workspace_id: Uuid,
-    pub contact_id: Uuid,
-    pub kind: String,
+    pub workspace_id: WorkspaceId,
+    pub contact_id: ContactId,
+    pub kind: IdentityKind,
     pub value: String,
     pub value_key: String,
-    pub source_conversation_id: Option<Uuid>,
+    pub source_conversation_id: Option<ConversationId>,
     pub created_at: DateTimeUtc,
 }
 

@@ -1,32 +1,39 @@
 //! The `conversations` table.
 
+use domain::{
+    AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, ParentBsuid,
+    PhoneNumber, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
+};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "conversations")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub workspace_id: Uuid,
-    pub business_number_id: Uuid,
-    pub channel: String,
-    pub active_channel: String,
-    pub key_kind: String,
+    pub id: ConversationId,
+    pub workspace_id: WorkspaceId,
+    pub business_number_id: BusinessNumberId,
+    /// The channel the conversation was opened on (fixed).
+    pub channel: Channel,
+    /// The channel replies go through now (`switchChannel`).
+    pub active_channel: Channel,
+    pub key_kind: ThreadKeyKind,
+    /// The phone or BSUID the conversation is keyed by, as stored in `customer_*`.
     pub key_value: String,
-    pub customer_phone: Option<String>,
-    pub customer_bsuid: Option<String>,
-    pub customer_parent_bsuid: Option<String>,
-    pub customer_username: Option<String>,
+    pub customer_phone: Option<PhoneNumber>,
+    pub customer_bsuid: Option<Bsuid>,
+    pub customer_parent_bsuid: Option<ParentBsuid>,
+    pub customer_username: Option<Username>,
     pub customer_username_key: Option<String>,
     pub customer_profile_name: Option<String>,
     pub customer_profile_name_folded: Option<String>,
-    pub contact_id: Option<Uuid>,
-    pub linked_by_agent_id: Option<Uuid>,
+    pub contact_id: Option<ContactId>,
+    pub linked_by_agent_id: Option<AgentId>,
     pub linked_at: Option<DateTimeUtc>,
-    pub assignee_id: Option<Uuid>,
-    pub status: String,
-    pub origin: String,
-    pub previous_conversation_id: Option<Uuid>,
+    pub assignee_id: Option<AgentId>,
+    pub status: ConversationStatus,
+    pub origin: ThreadOrigin,
+    pub previous_conversation_id: Option<ConversationId>,
     pub last_inbound_at: Option<DateTimeUtc>,
     pub last_activity_at: DateTimeUtc,
     pub created_at: DateTimeUtc,

@@ -1,29 +1,36 @@
 //! The `messages` table.
 
+use domain::{
+    AgentId, BusinessNumberId, Channel, ConversationId, Direction, MessageId, MessageStatus,
+    TemplateCategory, TemplateId, WorkspaceId,
+};
 use sea_orm::entity::prelude::*;
+
+use crate::content::MessageContent;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "messages")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub workspace_id: Uuid,
-    pub conversation_id: Uuid,
-    pub business_number_id: Uuid,
-    pub direction: String,
-    pub channel: String,
+    pub id: MessageId,
+    pub workspace_id: WorkspaceId,
+    pub conversation_id: ConversationId,
+    pub business_number_id: BusinessNumberId,
+    pub direction: Direction,
+    pub channel: Channel,
+    /// The provider's message type (`text`, `image`, …): an open set, kept as sent.
     pub kind: String,
     pub text: Option<String>,
     #[sea_orm(column_type = "JsonBinary", nullable)]
-    pub content: Option<Json>,
-    pub template_id: Option<Uuid>,
+    pub content: Option<MessageContent>,
+    pub template_id: Option<TemplateId>,
     pub template_name: Option<String>,
-    pub template_category: Option<String>,
-    pub status: String,
+    pub template_category: Option<TemplateCategory>,
+    pub status: MessageStatus,
     pub external_id: Option<String>,
     pub error_code: Option<i64>,
     pub error_title: Option<String>,
-    pub author_agent_id: Option<Uuid>,
+    pub author_agent_id: Option<AgentId>,
     pub idempotency_key: Option<String>,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTimeUtc>,

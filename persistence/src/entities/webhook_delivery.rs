@@ -1,17 +1,18 @@
 //! The `webhook_deliveries` table.
 
+use domain::{DeliveryStatus, EventId, WebhookDeliveryId, WebhookEndpointId, WorkspaceId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhook_deliveries")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub workspace_id: Uuid,
-    pub endpoint_id: Uuid,
-    pub event_id: Uuid,
+    pub id: WebhookDeliveryId,
+    pub workspace_id: WorkspaceId,
+    pub endpoint_id: WebhookEndpointId,
+    pub event_id: EventId,
     pub event_cursor: i64,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTimeUtc>,
     pub last_status_code: Option<i32>,

@@ -1,17 +1,20 @@
 //! The `webhook_endpoints` table.
 
+use domain::{WebhookEndpointId, WorkspaceId};
+
+use crate::content::EventTypes;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhook_endpoints")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub workspace_id: Uuid,
+    pub id: WebhookEndpointId,
+    pub workspace_id: WorkspaceId,
     pub url: String,
     pub secret: String,
     #[sea_orm(column_type = "JsonBinary")]
-    pub event_types: Json,
+    pub event_types: EventTypes,
     pub active: bool,
     pub paused_at: Option<DateTimeUtc>,
     pub consecutive_failures: i32,

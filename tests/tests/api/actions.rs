@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use domain::{ContactId, ConversationId, PhoneNumber};
-use persistence::entities::conversation;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, FakeProvider, Inbound, Tenant, TestApp, error_code, spawn_with};
@@ -34,7 +32,7 @@ async fn setup(backend: Backend) -> Option<Setup> {
     let app = spawn_with(backend, move |config| {
         config.whatsapp.api_base = url.clone();
         config.whatsapp.access_token = Some("test-access-token".to_owned().into());
-        config.sms = Some(api::gateway::sms::SmsConfig {
+        config.sms = Some(api::config::SmsConfig {
             api_base: url,
             account_sid: "AC123".into(),
             auth_token: "sms-token".to_owned().into(),
@@ -111,11 +109,14 @@ async fn link_contact(s: &Setup, conversation: ConversationId, phone: &str) {
         created_by: None,
     };
     persistence::contacts::create(s.app.db.conn(), new, Utc::now()).await.unwrap();
-    let row =
-        conversation::Entity::find_by_id(conversation.as_uuid()).one(s.app.db.conn()).await.unwrap().unwrap();
-    let mut change: conversation::ActiveModel = row.into();
-    change.contact_id = Set(Some(contact.as_uuid()));
-    change.update(s.app.db.conn()).await.unwrap();
+    let row = persistence::conversations::find(s.app.db.conn(), s.t.workspace, conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    let link = persistence::conversations::Link { contact, by: s.t.admin, at: Utc::now() };
+    let change =
+        persistence::conversations::ConversationChange { link: Some(Some(link)), ..Default::default() };
+    persistence::conversations::update(s.app.db.conn(), row, change, Utc::now()).await.unwrap();
 }
 
 fn vars(c: ConversationId) -> Value {

@@ -7,8 +7,6 @@ use api::auth::Authenticator;
 use api::config::JwtConfig;
 use chrono::Utc;
 use domain::AgentId;
-use persistence::entities::agent;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::json;
 
 use crate::helpers::{TestApp, error_code};
@@ -84,10 +82,10 @@ async fn a_deactivated_agent_loses_access_at_once(app: TestApp) {
     let t = app.tenant("Acme").await;
     let data = app.ok(&t.token, ME, json!({})).await;
     assert_eq!(data["me"]["role"], "ADMIN");
-    let row = agent::Entity::find_by_id(t.admin.as_uuid()).one(app.db.conn()).await.unwrap().unwrap();
-    let mut change: agent::ActiveModel = row.into();
-    change.active = Set(false);
-    change.update(app.db.conn()).await.unwrap();
+    let change = persistence::agents::AgentChange { active: Some(false), role: None };
+    assert!(
+        persistence::agents::update(app.db.conn(), t.workspace, t.admin, change, Utc::now()).await.unwrap()
+    );
     let body = app.graphql(Some(&t.token), ME, json!({})).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
 }
@@ -97,10 +95,10 @@ async fn a_demoted_admin_loses_admin_rights_at_once(app: TestApp) {
     let create = r#"mutation($input: CreateAgentInput!) { createAgent(input: $input) { id role } }"#;
     let input = json!({ "input": { "email": "ana@acme.example.com", "name": "Ana", "role": "AGENT" } });
     app.ok(&t.token, create, input).await;
-    let row = agent::Entity::find_by_id(t.admin.as_uuid()).one(app.db.conn()).await.unwrap().unwrap();
-    let mut change: agent::ActiveModel = row.into();
-    change.role = Set("AGENT".to_owned());
-    change.update(app.db.conn()).await.unwrap();
+    let change = persistence::agents::AgentChange { active: None, role: Some(domain::Role::Agent) };
+    assert!(
+        persistence::agents::update(app.db.conn(), t.workspace, t.admin, change, Utc::now()).await.unwrap()
+    );
     let input = json!({ "input": { "email": "bo@acme.example.com", "name": "Bo", "role": "AGENT" } });
     let body = app.graphql(Some(&t.token), create, input).await;
     assert_eq!(error_code(&body), "FORBIDDEN");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::json;
 
-use crate::helpers::{Backend, Inbound, TestApp, error_code, spawn_with};
+use crate::helpers::{Backend, Inbound, TestApp, error_code, fixtures, spawn_with};
 
 const LIST: &str = "{ conversations(first: 5) { nodes { id status } } }";
 const RESOLVE: &str = "mutation($id: ID!) { resolveConversation(conversationId: $id) { id status } }";
@@ -34,7 +34,7 @@ async fn an_exhausted_pool_answers_unavailable_within_the_timeout(app: TestApp) 
     assert!(started.elapsed() < Duration::from_secs(3), "answered in {:?}", started.elapsed());
 
     let value = message.value(&t.number.phone_number_id);
-    let webhook = json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [{ "field": "messages", "value": value }] }] });
+    let webhook = fixtures::webhook(&t.number.waba_id, "messages", value);
     let started = Instant::now();
     let (status, _) = app.post_webhook(&webhook).await;
     assert_eq!(status, 503, "Meta is told to retry");

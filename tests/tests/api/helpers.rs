@@ -4,10 +4,10 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use api::auth::Authenticator;
-use api::service::ingest::{self, IngestOutcome};
-use api::service::workspaces::{BootstrapInput, Bootstrapped, BusinessNumberInput, bootstrap};
-use api::whatsapp::inbound::read_message;
-use api::whatsapp::payload::ContactInfo;
+use api::inbound::messages::{self as ingest, IngestOutcome};
+use api::inbound::payload::ContactInfo;
+use api::inbound::read::read_message;
+use api::setup::workspaces::{BootstrapInput, Bootstrapped, BusinessNumberInput, bootstrap};
 use api::{Application, Config};
 use chrono::Utc;
 use domain::{AgentId, ConversationId, WorkspaceId};
@@ -141,85 +141,7 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -
     Some(TestApp { address, db, backend, client, auth, database_url })
 }
 
-/// A customer message, as Meta would deliver it.
-#[derive(Clone, Debug)]
-pub struct Inbound {
-    pub name: Option<String>,
-    pub username: Option<String>,
-    pub phone: Option<String>,
-    pub bsuid: Option<String>,
-    pub text: String,
-    pub ago: chrono::Duration,
-    pub wamid: String,
-}
-
-impl Inbound {
-    /// A username-only customer (no phone).
-    pub fn hidden(bsuid: &str, username: &str, name: &str) -> Self {
-        Self {
-            name: Some(name.to_owned()),
-            username: Some(username.to_owned()),
-            phone: None,
-            bsuid: Some(bsuid.to_owned()),
-            text: "Hello".to_owned(),
-            ago: chrono::Duration::minutes(1),
-            wamid: format!("wamid.TEST{}", uuid::Uuid::new_v4().simple()),
-        }
-    }
-
-    /// A customer whose phone is shown.
-    pub fn with_phone(phone: &str, bsuid: &str, name: &str) -> Self {
-        Self { phone: Some(phone.to_owned()), username: None, ..Self::hidden(bsuid, "x", name) }
-    }
-
-    pub fn ago(mut self, ago: chrono::Duration) -> Self {
-        self.ago = ago;
-        self
-    }
-
-    pub fn without_phone(mut self) -> Self {
-        self.phone = None;
-        self
-    }
-
-    pub fn fresh_id(mut self) -> Self {
-        self.wamid = format!("wamid.TEST{}", uuid::Uuid::new_v4().simple());
-        self
-    }
-
-    /// The `value` of a `messages` change.
-    pub fn value(&self, phone_number_id: &str) -> Value {
-        let sent = Utc::now() - self.ago;
-        let mut profile = json!({});
-        if let Some(n) = &self.name {
-            profile["name"] = json!(n);
-        }
-        if let Some(u) = &self.username {
-            profile["username"] = json!(u);
-        }
-        let mut contact = json!({ "profile": profile });
-        let mut message = json!({
-            "id": self.wamid,
-            "timestamp": sent.timestamp().to_string(),
-            "type": "text",
-            "text": { "body": self.text },
-        });
-        if let Some(b) = &self.bsuid {
-            contact["user_id"] = json!(b);
-            message["from_user_id"] = json!(b);
-        }
-        if let Some(p) = &self.phone {
-            contact["wa_id"] = json!(p);
-            message["from"] = json!(p);
-        }
-        json!({
-            "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": "15550783881", "phone_number_id": phone_number_id },
-            "contacts": [contact],
-            "messages": [message],
-        })
-    }
-}
+pub use tests::fixtures::{self, Inbound};
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
@@ -330,13 +252,9 @@ impl TestApp {
 
     /// Delivers customer messages through the signed HTTP webhook; returns the summary.
     pub async fn deliver(&self, tenant: &Tenant, messages: &[&Inbound]) -> Value {
-        let mut value = messages[0].value(&tenant.number.phone_number_id);
-        for extra in &messages[1..] {
-            let v = extra.value(&tenant.number.phone_number_id);
-            value["contacts"].as_array_mut().unwrap().push(v["contacts"][0].clone());
-            value["messages"].as_array_mut().unwrap().push(v["messages"][0].clone());
-        }
-        let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": tenant.number.waba_id, "changes": [{ "field": "messages", "value": value }] }] });
+        let messages: Vec<Inbound> = messages.iter().map(|m| (*m).clone()).collect();
+        let value = fixtures::messages_value(&tenant.number.phone_number_id, &messages);
+        let body = fixtures::webhook(&tenant.number.waba_id, "messages", value);
         let (status, summary) = self.post_webhook(&body).await;
         assert_eq!(status, 200, "{summary}");
         summary
@@ -357,10 +275,7 @@ impl TestApp {
 
 /// `X-Hub-Signature-256` for a body, with the test app secret.
 pub fn sign(body: &[u8]) -> String {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"test-app-secret").unwrap();
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    tests::fixtures::sign(b"test-app-secret", body)
 }
 
 /// A payload from `tests/data/payloads`, with Meta's `<PLACEHOLDERS>` filled in.

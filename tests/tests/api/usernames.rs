@@ -92,7 +92,7 @@ async fn a_username_moves_within_a_portfolio_only_with_force_transfer(app: TestA
     assert_eq!(data["setBusinessUsername"]["username"], "acme");
     assert_eq!(app.count("events").await, before + 2, "both numbers' changes are events");
     let numbers = app.ok(&a.token, NUMBERS, json!({})).await;
-    let by_id = |id: uuid::Uuid| {
+    let by_id = |id: domain::BusinessNumberId| {
         numbers["businessNumbers"]
             .as_array()
             .unwrap()

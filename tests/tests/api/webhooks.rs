@@ -3,10 +3,10 @@
 
 use chrono::{Duration, Utc};
 use persistence::entities::message;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{Inbound, Tenant, TestApp, fixture, sign};
+use crate::helpers::{Inbound, Tenant, TestApp, fixture, fixtures, sign};
 
 const BSUID: &str = "US.13491208655302741918";
 const NEW_BSUID: &str = "US.77771208655302741918";
@@ -210,7 +210,7 @@ async fn a_phone_shared_through_the_request_button_unlocks_capabilities(app: Tes
         v["messages"][0]["contacts"] = json!([{ "origin": origin, "name": { "formatted_name": "Someone" },
             "phones": [{ "phone": "+16505551234", "wa_id": "16505551234", "type": "CELL" }] }]);
         v["messages"][0].as_object_mut().unwrap().remove("text");
-        json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [{ "field": "messages", "value": v }] }] })
+        fixtures::webhook(&t.number.waba_id, "messages", v)
     };
     let query = "{ conversations { nodes { customer { phoneNumber phoneHidden notice } capabilities { call { allowed } templates { category allowed } } } } }";
     assert_eq!(app.post_webhook(&card("other")).await.0, 200);
@@ -241,7 +241,7 @@ async fn a_bsuid_change_keeps_the_customer_on_the_same_thread(app: TestApp) {
         v["messages"][0]["system"] =
             json!({ "body": "changed", "user_id": NEW_BSUID, "type": "user_changed_user_id" });
         v["messages"][0].as_object_mut().unwrap().remove("text");
-        json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [{ "field": "messages", "value": v }] }] })
+        fixtures::webhook(&t.number.waba_id, "messages", v)
     };
     assert_eq!(app.post_webhook(&system).await.0, 200);
     app.deliver(&t, &[&Inbound::hidden(NEW_BSUID, "@sheena", "Sheena")]).await;
@@ -281,35 +281,19 @@ async fn statuses_move_forward_only_and_keep_failure_details(app: TestApp) {
     let conversation = app.deliver(&t, &[&Inbound::with_phone("16505551234", BSUID, "Pablo")]).await;
     assert_eq!(conversation["messages"], 1);
     let data = app.ok(&t.token, "{ conversations { nodes { id } } }", json!({})).await;
-    let conversation_id: uuid::Uuid =
+    let conversation_id: domain::ConversationId =
         data["conversations"]["nodes"][0]["id"].as_str().unwrap().parse().unwrap();
-    let outbound = |wamid: &str| message::ActiveModel {
-        id: Set(uuid::Uuid::now_v7()),
-        workspace_id: Set(t.workspace.as_uuid()),
-        conversation_id: Set(conversation_id),
-        business_number_id: Set(t.number.id),
-        direction: Set("OUTBOUND".into()),
-        channel: Set("WHATSAPP".into()),
-        kind: Set("text".into()),
-        text: Set(Some("Hi".into())),
-        content: Set(None),
-        template_id: Set(None),
-        template_name: Set(None),
-        template_category: Set(None),
-        status: Set("SENT".into()),
-        external_id: Set(Some(wamid.into())),
-        error_code: Set(None),
-        error_title: Set(None),
-        author_agent_id: Set(None),
-        idempotency_key: Set(None),
-        attempts: Set(1),
-        next_attempt_at: Set(None),
-        sent_at: Set(Utc::now()),
-        created_at: Set(Utc::now()),
-        updated_at: Set(Utc::now()),
+    let thread = persistence::messages::Thread {
+        workspace_id: t.workspace,
+        conversation_id,
+        business_number_id: t.number.id,
     };
-    message::Entity::insert(outbound("wamid.OUT1")).exec(app.db.conn()).await.unwrap();
-    message::Entity::insert(outbound("wamid.OUT2")).exec(app.db.conn()).await.unwrap();
+    let outbound = |wamid: &str| {
+        let (direction, status) = (domain::Direction::Outbound, domain::MessageStatus::Sent);
+        fixtures::imported_message(thread, direction, status, Some(wamid.into()), "Hi", Utc::now())
+    };
+    let sent = vec![outbound("wamid.OUT1"), outbound("wamid.OUT2")];
+    persistence::messages::insert_many(app.db.conn(), sent).await.unwrap();
     let status = |id: &str, status: &str, extra: Value| {
         let mut s =
             json!({ "id": id, "status": status, "timestamp": "1750030073", "recipient_id": "16505551234" });
@@ -412,7 +396,7 @@ async fn concurrent_webhooks_are_committed_together_and_each_applied_once(app: T
         for customer in &customers {
             let message = customer.clone().fresh_id();
             let value = message.value(&t.number.phone_number_id);
-            let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": t.number.waba_id, "changes": [{ "field": "messages", "value": value }] }] });
+            let body = fixtures::webhook(&t.number.waba_id, "messages", value);
             // Every message is delivered twice at once, as Meta may.
             bodies.push((round, body.clone()));
             bodies.push((round, body));

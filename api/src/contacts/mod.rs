@@ -1,0 +1,291 @@
+//! Contacts (PRODUCT.md section 5): creating one from a conversation, linking a conversation to
+//! an existing one, unlinking. A contact is never created automatically; a returning customer's
+//! new thread is only *suggested* a contact until an agent links it.
+//!
+//! Rules:
+//! - the conversation's username, BSUID and phone become the contact's identities (each unique
+//!   in the workspace: one owned by another contact is a `CONFLICT` naming that contact);
+//! - relinking a conversation already linked to another contact needs `ADMIN`;
+//! - linking is idempotent;
+//! - `unlinkContact` is for admins, and for the agent who made the link within 24 hours of it
+//!   (to undo a mistake); it removes only the identities that link added.
+
+use chrono::{DateTime, Utc};
+use domain::contacts::{LinkedBy, may_relink, may_unlink};
+use domain::{ContactId, ConversationId, Email, IdentityKind, PhoneNumber};
+use persistence::conversations::{ConversationChange, Link};
+use persistence::entities::{contact, conversation};
+use persistence::events::{self, NewEvent, types};
+use persistence::{ConnectionTrait, Database, contacts, conversations};
+
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult};
+use crate::events::data as event_data;
+use crate::input::valid_name;
+use crate::store::commit_error;
+use crate::workflow::conversations::get_for_update;
+
+/// What an agent types to create a contact.
+#[derive(Debug, Clone, Default)]
+pub struct ContactInput {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+}
+
+/// The identities a conversation contributes: (kind, value as shown, comparison key).
+fn identities_of(
+    c: &conversation::Model,
+    extra_phone: Option<&PhoneNumber>,
+) -> Vec<(IdentityKind, String, String)> {
+    let mut out = Vec::new();
+    let mut phones: Vec<&PhoneNumber> = c.customer_phone.iter().collect();
+    if let Some(p) = extra_phone.filter(|p| !phones.contains(p)) {
+        phones.push(p);
+    }
+    for phone in phones {
+        out.push((IdentityKind::Phone, phone.as_str().to_owned(), phone.as_str().to_owned()));
+    }
+    if let Some(b) = &c.customer_bsuid {
+        out.push((IdentityKind::Bsuid, b.as_str().to_owned(), b.as_str().to_owned()));
+    }
+    if let Some(u) = &c.customer_username {
+        out.push((IdentityKind::Username, u.as_str().to_owned(), u.key()));
+    }
+    out
+}
+
+/// Saves the identities the contact does not have yet; one owned by another contact is a conflict.
+async fn add_identities(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    contact: ContactId,
+    conversation: ConversationId,
+    identities: Vec<(IdentityKind, String, String)>,
+    now: DateTime<Utc>,
+) -> ApiResult<usize> {
+    let mut added = 0;
+    for (kind, value, key) in identities {
+        match contacts::owner_of_identity(db, viewer.workspace_id, kind, &key).await? {
+            Some(owner) if owner.contact_id == contact => {}
+            Some(owner) => {
+                let what = match kind {
+                    IdentityKind::Phone => "phone number",
+                    IdentityKind::Bsuid => "BSUID",
+                    IdentityKind::Username => "username",
+                };
+                return Err(ApiError::Conflict(format!(
+                    "this {what} already belongs to contact {}",
+                    owner.contact_id
+                )));
+            }
+            None => {
+                let identity = contacts::NewIdentity {
+                    workspace_id: viewer.workspace_id,
+                    contact_id: contact,
+                    kind,
+                    value: &value,
+                    key: &key,
+                    source: Some(conversation),
+                };
+                contacts::add_identity(db, identity, now).await?;
+                added += 1;
+            }
+        }
+    }
+    Ok(added)
+}
+
+async fn event(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    event_type: &'static str,
+    conversation: Option<&conversation::Model>,
+    contact: ContactId,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let new =
+        NewEvent { event_type, conversation_id: conversation.map(|c| c.id), contact_id: Some(contact), data };
+    events::append(db, viewer.workspace_id, new, now).await?;
+    Ok(())
+}
+
+fn linked_data(c: &conversation::Model, contact: &contact::Model) -> serde_json::Value {
+    let mut data = event_data::conversation(c);
+    data["contact"] = event_data::contact(contact);
+    data
+}
+
+/// Unlinks `current` from its contact inside the caller's transaction (writes the event).
+async fn detach(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    current: conversation::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<conversation::Model> {
+    let Some(previous) = current.contact_id else { return Ok(current) };
+    contacts::remove_identities_from(db, viewer.workspace_id, previous, current.id).await?;
+    let change = ConversationChange { link: Some(None), ..ConversationChange::default() };
+    let saved = conversations::update(db, current, change, now).await?;
+    let mut data = event_data::conversation(&saved);
+    data["previousContactId"] = serde_json::json!(previous);
+    event(db, viewer, types::CONVERSATION_UNLINKED, Some(&saved), previous, data, now).await?;
+    let details = serde_json::json!({ "contactId": previous });
+    crate::store::audit(db, viewer, "conversation.unlinked", ("conversation", saved.id), details, now)
+        .await?;
+    Ok(saved)
+}
+
+async fn attach(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    current: conversation::Model,
+    contact: &contact::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<conversation::Model> {
+    let link = Link { contact: contact.id, by: viewer.agent_id, at: now };
+    let change = ConversationChange { link: Some(Some(link)), ..ConversationChange::default() };
+    let saved = conversations::update(db, current, change, now).await?;
+    event(
+        db,
+        viewer,
+        types::CONVERSATION_LINKED,
+        Some(&saved),
+        contact.id,
+        linked_data(&saved, contact),
+        now,
+    )
+    .await?;
+    let details = serde_json::json!({ "contactId": contact.id });
+    crate::store::audit(db, viewer, "conversation.linked", ("conversation", saved.id), details, now).await?;
+    Ok(saved)
+}
+
+/// Creates a contact from a conversation and links it.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for the fields, `CONFLICT` for an identity owned by another contact,
+/// `FORBIDDEN` when relinking without `ADMIN`, `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn create_contact(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    input: &ContactInput,
+    now: DateTime<Utc>,
+) -> ApiResult<(contact::Model, conversation::Model)> {
+    let name = valid_name("name", &input.name)?;
+    let email = input
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_input(format!("email: {e}")))?;
+    let typed_phone = input
+        .phone_number
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+        .map(PhoneNumber::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_input(format!("phoneNumber: {e}")))?;
+
+    let txn = db.begin().await.map_err(commit_error)?;
+    let mut current = get_for_update(&*txn, viewer, id).await?;
+    if current.contact_id.is_some() {
+        may_relink(viewer.role).map_err(ApiError::Forbidden)?;
+        current = detach(&*txn, viewer, current, now).await?;
+    }
+    let phone = typed_phone.clone().or_else(|| current.customer_phone.clone());
+    let contact_id = ContactId::new();
+    let new = contacts::NewContact {
+        id: contact_id,
+        workspace_id: viewer.workspace_id,
+        name: &name,
+        email: email.as_ref(),
+        phone: phone.as_ref(),
+        created_by: Some(viewer.agent_id),
+    };
+    let contact = contacts::create(&*txn, new, now).await?;
+    add_identities(&*txn, viewer, contact_id, id, identities_of(&current, typed_phone.as_ref()), now).await?;
+    event(
+        &*txn,
+        viewer,
+        types::CONTACT_CREATED,
+        Some(&current),
+        contact_id,
+        event_data::contact(&contact),
+        now,
+    )
+    .await?;
+    let saved = attach(&*txn, viewer, current, &contact, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok((contact, saved))
+}
+
+/// Links a conversation to an existing contact (idempotent).
+///
+/// # Errors
+/// `FORBIDDEN` when relinking without `ADMIN`, `CONFLICT` for an identity owned by another
+/// contact, `NOT_FOUND` for either id.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id, contact_id = %contact_id))]
+pub async fn link_to_existing(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    contact_id: ContactId,
+    now: DateTime<Utc>,
+) -> ApiResult<conversation::Model> {
+    let txn = db.begin().await.map_err(commit_error)?;
+    let mut current = get_for_update(&*txn, viewer, id).await?;
+    let contact =
+        contacts::find(&*txn, viewer.workspace_id, contact_id).await?.ok_or(ApiError::NotFound("contact"))?;
+    if current.contact_id == Some(contact.id) {
+        return Ok(current);
+    }
+    if current.contact_id.is_some() {
+        may_relink(viewer.role).map_err(ApiError::Forbidden)?;
+        current = detach(&*txn, viewer, current, now).await?;
+    }
+    let added = add_identities(&*txn, viewer, contact_id, id, identities_of(&current, None), now).await?;
+    if added > 0 {
+        let touched = contacts::touch(&*txn, contact.clone(), now).await?;
+        event(
+            &*txn,
+            viewer,
+            types::CONTACT_UPDATED,
+            Some(&current),
+            contact_id,
+            event_data::contact(&touched),
+            now,
+        )
+        .await?;
+    }
+    let saved = attach(&*txn, viewer, current, &contact, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}
+
+/// Unlinks a conversation from its contact, removing the identities that link added.
+///
+/// # Errors
+/// `FORBIDDEN` unless `ADMIN` or the linking agent within 24 hours; `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn unlink(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    now: DateTime<Utc>,
+) -> ApiResult<conversation::Model> {
+    let txn = db.begin().await.map_err(commit_error)?;
+    let current = get_for_update(&*txn, viewer, id).await?;
+    if current.contact_id.is_none() {
+        return Ok(current);
+    }
+    let link = LinkedBy { agent: current.linked_by_agent_id, at: current.linked_at };
+    may_unlink(viewer.role, viewer.agent_id, link, now).map_err(ApiError::Forbidden)?;
+    let saved = detach(&*txn, viewer, current, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}

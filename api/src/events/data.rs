@@ -1,0 +1,79 @@
+//! The `data` of events: everything an integration needs without a second call. A hidden
+//! phone is `null`, never omitted and never guessed.
+
+use domain::Username;
+use persistence::entities::{business_number, contact, conversation, message};
+use serde_json::{Value, json};
+
+/// The customer as an integration sees it.
+#[must_use]
+pub fn customer(c: &conversation::Model) -> Value {
+    json!({
+        "phoneNumber": c.customer_phone,
+        "phoneHidden": c.customer_phone.is_none(),
+        "bsuid": c.customer_bsuid,
+        "parentBsuid": c.customer_parent_bsuid,
+        "username": c.customer_username.as_ref().map(Username::display),
+        "profileName": c.customer_profile_name,
+    })
+}
+
+/// A conversation snapshot.
+#[must_use]
+pub fn conversation(c: &conversation::Model) -> Value {
+    json!({
+        "conversationId": c.id,
+        "businessNumberId": c.business_number_id,
+        "channel": c.active_channel,
+        "status": c.status,
+        "origin": c.origin,
+        "previousConversationId": c.previous_conversation_id,
+        "contactId": c.contact_id,
+        "assigneeId": c.assignee_id,
+        "lastInboundAt": c.last_inbound_at,
+        "customer": customer(c),
+    })
+}
+
+/// A message with its conversation's customer.
+#[must_use]
+pub fn message(m: &message::Model, c: &conversation::Model) -> Value {
+    json!({
+        "messageId": m.id,
+        "conversationId": c.id,
+        "businessNumberId": c.business_number_id,
+        "contactId": c.contact_id,
+        "direction": m.direction,
+        "channel": m.channel,
+        "kind": m.kind,
+        "text": m.text,
+        "status": m.status,
+        "templateName": m.template_name,
+        "templateCategory": m.template_category,
+        "sentAt": m.sent_at,
+        "customer": customer(c),
+    })
+}
+
+/// A contact snapshot.
+#[must_use]
+pub fn contact(c: &contact::Model) -> Value {
+    json!({
+        "contactId": c.id,
+        "name": c.name,
+        "email": c.email,
+        "phoneNumber": c.phone,
+    })
+}
+
+/// A business number's username and status.
+#[must_use]
+pub fn business_username(number: &business_number::Model) -> Value {
+    json!({
+        "businessNumberId": number.id,
+        "phoneNumberId": number.phone_number_id,
+        "displayPhoneNumber": number.display_phone_number,
+        "username": number.username,
+        "status": number.username_status,
+    })
+}

@@ -1,0 +1,111 @@
+//! Live event fan-out inside one process: one reader per workspace with subscribers, however
+//! many subscriptions it has. On every commit (or `NOTIFY` from another process) the hub reads
+//! each active workspace's new events once, in cursor order, and broadcasts them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::WorkspaceId;
+use persistence::entities::event;
+use persistence::{Database, events};
+use tokio::sync::broadcast;
+
+/// Events buffered per workspace for slow subscribers (a subscriber that falls further behind
+/// re-reads from the database, so nothing is lost).
+const BUFFER: usize = 4096;
+
+struct Topic {
+    sender: broadcast::Sender<Arc<event::Model>>,
+    cursor: i64,
+}
+
+/// The hub.
+pub struct EventHub {
+    db: Database,
+    topics: Mutex<HashMap<WorkspaceId, Topic>>,
+}
+
+impl std::fmt::Debug for EventHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventHub").finish_non_exhaustive()
+    }
+}
+
+impl EventHub {
+    #[must_use]
+    pub fn new(db: Database) -> Arc<Self> {
+        Arc::new(Self { db, topics: Mutex::new(HashMap::new()) })
+    }
+
+    /// A receiver of the workspace's events committed from now on.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn subscribe(
+        &self,
+        workspace: WorkspaceId,
+    ) -> Result<broadcast::Receiver<Arc<event::Model>>, persistence::Error> {
+        if let Some(topic) = self.lock().get(&workspace) {
+            return Ok(topic.sender.subscribe());
+        }
+        let cursor = events::latest_cursor(self.db.conn(), workspace).await?;
+        let mut topics = self.lock();
+        let topic =
+            topics.entry(workspace).or_insert_with(|| Topic { sender: broadcast::channel(BUFFER).0, cursor });
+        Ok(topic.sender.subscribe())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, Topic>> {
+        self.topics.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads and broadcasts new events of every workspace with subscribers.
+    async fn pump(&self) {
+        let active: Vec<(WorkspaceId, i64)> = {
+            let mut topics = self.lock();
+            topics.retain(|_, t| t.sender.receiver_count() > 0);
+            topics.iter().map(|(w, t)| (*w, t.cursor)).collect()
+        };
+        for (workspace, mut cursor) in active {
+            loop {
+                let rows = match events::list(self.db.conn(), workspace, cursor, 500, None).await {
+                    Ok(rows) => rows,
+                    Err(err) => {
+                        tracing::warn!(error = ?err, "event hub read failed");
+                        break;
+                    }
+                };
+                let Some(last) = rows.last().map(|e| e.cursor) else { break };
+                let full = rows.len() == 500;
+                if let Some(topic) = self.lock().get_mut(&workspace) {
+                    for row in rows {
+                        let _ = topic.sender.send(Arc::new(row));
+                    }
+                    topic.cursor = last;
+                }
+                cursor = last;
+                if !full {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Runs until `stop` flips to true.
+    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut commits = self.db.subscribe_commits();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            commits.borrow_and_update();
+            self.pump().await;
+            tokio::select! {
+                _ = commits.changed() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}

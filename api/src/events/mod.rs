@@ -1,0 +1,33 @@
+//! Events for integrations (the outbox itself is `persistence::events`).
+//!
+//! - [`data`]: the `data` of each event type.
+//! - [`hub`]: the live fan-out of committed events to this process's subscriptions.
+//! - [`business_username_updated`]: the one event two flows write (the admin's username API
+//!   calls and Meta's `business_username_update` webhook).
+
+pub mod data;
+pub mod hub;
+
+use chrono::{DateTime, Utc};
+use persistence::ConnectionTrait;
+use persistence::entities::business_number;
+use persistence::events::{self, NewEvent, types};
+
+/// Writes `business_username.updated` for a number.
+///
+/// # Errors
+/// On a database failure.
+pub async fn business_username_updated(
+    db: &impl ConnectionTrait,
+    number: &business_number::Model,
+    now: DateTime<Utc>,
+) -> Result<(), persistence::Error> {
+    let new = NewEvent {
+        event_type: types::BUSINESS_USERNAME_UPDATED,
+        conversation_id: None,
+        contact_id: None,
+        data: data::business_username(number),
+    };
+    events::append(db, number.workspace_id, new, now).await?;
+    Ok(())
+}

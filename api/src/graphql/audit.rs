@@ -1,0 +1,71 @@
+//! The audit trail (admins).
+
+use super::guards::RoleGuard;
+use super::{db, pagination, viewer};
+use crate::error::ApiError;
+use async_graphql::{Context, ID, Json, Object, Result};
+use chrono::{DateTime, Utc};
+
+/// One audited action.
+pub struct AuditEntry(pub persistence::entities::audit_entry::Model);
+
+/// One audited action: who did what to which record, and when.
+#[Object]
+impl AuditEntry {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// What was done: `conversation.linked`, `conversation.unlinked`, `conversation.assigned`,
+    /// `business_username.set`, `business_username.deleted`, `business_username.transferred_away`,
+    /// `webhook_endpoint.created`, `webhook_endpoint.deleted`, `webhook_endpoint.resumed`,
+    /// `webhook_delivery.redelivered`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+
+    /// The agent who did it.
+    async fn agent_id(&self) -> Option<ID> {
+        self.0.agent_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The kind of record acted on.
+    async fn subject_type(&self) -> &str {
+        &self.0.subject_type
+    }
+
+    /// The record acted on.
+    async fn subject_id(&self) -> ID {
+        ID(self.0.subject_id.to_string())
+    }
+
+    /// What changed.
+    async fn details(&self) -> Option<Json<serde_json::Value>> {
+        self.0.details.clone().map(Json)
+    }
+
+    /// When.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+}
+
+/// The audit trail.
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// Who linked, unlinked, relinked, assigned, changed a business username or a webhook
+    /// endpoint, and when; newest first (ADMIN).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn audit_log(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<AuditEntry>> {
+        let viewer = viewer(ctx)?;
+        let limit = pagination::page_size(first)?;
+        let rows = persistence::audit::list(db(ctx)?.conn(), viewer.workspace_id, limit)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(AuditEntry).collect())
+    }
+}

@@ -1,0 +1,455 @@
+//! Conversations: the `Conversation` type with its customer and capabilities, the inbox
+//! query and filter, and the mutations that change a conversation's state (assign, resolve,
+//! reopen).
+
+use super::contacts::Contact;
+use super::loaders::{AgentKey, BusinessNumberKey, ContactKey, ConversationKey, LastMessageKey, OwnerKey};
+use super::messages::Message;
+use super::setup::{Agent, BusinessNumber, parse_agent_id};
+use super::{db, enums, loaders, now, pagination, parse_id, viewer};
+use crate::error::ApiError;
+use crate::workflow::conversations;
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::capabilities::Capability;
+use domain::display::{display_name, phone_notice};
+use domain::search::SearchQuery;
+use domain::{ContactId, ConversationId, ConversationStatus, WorkspaceId};
+use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor};
+use persistence::entities::{contact, conversation};
+use persistence::messages::MessageCursor;
+use persistence::{conversations as conversation_store, messages};
+
+/// A conversation: the messages between one business number and one customer on one channel.
+pub struct Conversation(pub conversation::Model);
+
+impl Conversation {
+    async fn linked_contact(&self, ctx: &Context<'_>) -> Result<Option<contact::Model>> {
+        match self.0.contact_id {
+            Some(id) => Ok(loaders(ctx)?.load_one(ContactKey(id)).await.map_err(ApiError::from)?),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A conversation: the messages between one business number and one customer on one channel.
+#[Object]
+impl Conversation {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The channel the conversation's replies go through now.
+    async fn channel(&self) -> enums::Channel {
+        self.0.active_channel.into()
+    }
+
+    /// Whether agents still need to act on it.
+    async fn status(&self) -> enums::ConversationStatus {
+        self.0.status.into()
+    }
+
+    /// Why the conversation exists.
+    async fn origin(&self) -> enums::ThreadOrigin {
+        self.0.origin.into()
+    }
+
+    /// The customer's name for agents: linked contact's name, else WhatsApp profile name, else
+    /// `@username`, else phone number.
+    async fn display_name(&self, ctx: &Context<'_>) -> Result<String> {
+        let contact = self.linked_contact(ctx).await?;
+        Ok(display_name(
+            contact.as_ref().map(|c| c.name.as_str()),
+            self.0.customer_profile_name.as_deref(),
+            self.0.customer_username.as_ref(),
+            self.0.customer_phone.as_ref(),
+        ))
+    }
+
+    /// When the conversation was opened.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When anything last changed on it.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// When the customer's latest message was written (drives the 24-hour window).
+    async fn last_inbound_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_inbound_at
+    }
+
+    /// When the latest message in either direction was written (the inbox order).
+    async fn last_activity_at(&self) -> DateTime<Utc> {
+        self.0.last_activity_at
+    }
+
+    /// When free-form replies stop being allowed (WhatsApp; null before any inbound message).
+    async fn service_window_ends_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(conversations::capabilities_of(&self.0, false, now(ctx)).service_window_ends_at)
+    }
+
+    /// The business number the customer wrote to.
+    async fn business_number(&self, ctx: &Context<'_>) -> Result<BusinessNumber> {
+        let number = loaders(ctx)?
+            .load_one(BusinessNumberKey(self.0.business_number_id))
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("conversation without business number")))?;
+        Ok(BusinessNumber(number))
+    }
+
+    /// What WhatsApp told us about the customer.
+    async fn customer(&self) -> Customer {
+        Customer(self.0.clone())
+    }
+
+    /// The contact this conversation is linked to.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        Ok(self.linked_contact(ctx).await?.map(Contact))
+    }
+
+    /// The agent working the conversation.
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<Agent>> {
+        match self.0.assignee_id {
+            Some(id) => Ok(loaders(ctx)?.load_one(AgentKey(id)).await.map_err(ApiError::from)?.map(Agent)),
+            None => Ok(None),
+        }
+    }
+
+    /// For a returning customer who hid the number: the earlier conversation it probably
+    /// continues. Nothing is linked automatically.
+    async fn previous_conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>> {
+        match self.0.previous_conversation_id {
+            Some(id) => Ok(loaders(ctx)?
+                .load_one(ConversationKey(id))
+                .await
+                .map_err(ApiError::from)?
+                .map(Conversation)),
+            None => Ok(None),
+        }
+    }
+
+    /// The contact this customer probably is, offered so that linking is one `linkToExisting`
+    /// call: the contact of `previousConversation`, else the one contact that already has this
+    /// conversation's BSUID or username. Null once the conversation is linked, and nothing is
+    /// linked automatically.
+    async fn suggested_contact(&self, ctx: &Context<'_>) -> Result<Option<Contact>> {
+        if self.0.contact_id.is_some() {
+            return Ok(None);
+        }
+        let loader = loaders(ctx)?;
+        let previous_contact = match self.0.previous_conversation_id {
+            Some(previous) => loader
+                .load_one(ConversationKey(previous))
+                .await
+                .map_err(ApiError::from)?
+                .and_then(|p| p.contact_id),
+            None => None,
+        };
+        let mut keys = Vec::new();
+        if previous_contact.is_none() {
+            if let Some(bsuid) = &self.0.customer_bsuid {
+                keys.push(OwnerKey(domain::IdentityKind::Bsuid, bsuid.as_str().to_owned()));
+            }
+            if let Some(key) = &self.0.customer_username_key {
+                keys.push(OwnerKey(domain::IdentityKind::Username, key.clone()));
+            }
+        }
+        let owners: Vec<domain::ContactId> =
+            loader.load_many(keys).await.map_err(ApiError::from)?.values().map(|o| o.contact_id).collect();
+        match domain::contacts::suggested_contact(false, previous_contact, &owners) {
+            Some(id) => Ok(loader.load_one(ContactKey(id)).await.map_err(ApiError::from)?.map(Contact)),
+            None => Ok(None),
+        }
+    }
+
+    /// What an agent may do here now, and why not.
+    async fn capabilities(&self, ctx: &Context<'_>) -> Result<ConversationCapabilities> {
+        let contact_phone = self.linked_contact(ctx).await?.is_some_and(|c| c.phone.is_some());
+        Ok(ConversationCapabilities(conversations::capabilities_of(&self.0, contact_phone, now(ctx))))
+    }
+
+    /// The latest message in either direction (the inbox preview).
+    async fn last_message(&self, ctx: &Context<'_>) -> Result<Option<Message>> {
+        Ok(loaders(ctx)?.load_one(LastMessageKey(self.0.id)).await.map_err(ApiError::from)?.map(Message))
+    }
+
+    /// The messages, newest first.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Message>> {
+        let limit = pagination::page_size(first)?;
+        let after = after.as_deref().map(pagination::decode::<domain::MessageId>).transpose()?;
+        let viewer = viewer(ctx)?;
+        let rows = messages::list(
+            db(ctx)?.conn(),
+            viewer.workspace_id,
+            self.0.id,
+            after.map(|(sent_at, id)| MessageCursor { sent_at, id }),
+            limit + 1,
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(pagination::connection(
+            rows,
+            limit,
+            after.is_some(),
+            |m| pagination::encode(m.sent_at, m.id),
+            Message,
+        ))
+    }
+}
+
+/// One page of conversations (the inbox, a contact's history), relations prefetched in a
+/// fixed number of batches.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for the page arguments; storage failures.
+pub(crate) async fn conversation_page(
+    ctx: &Context<'_>,
+    workspace: WorkspaceId,
+    filter: &StoreFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<String, Conversation>> {
+    let limit = pagination::page_size(first)?;
+    let after = after.as_deref().map(pagination::decode::<domain::ConversationId>).transpose()?;
+    let rows = conversation_store::list(
+        db(ctx)?.conn(),
+        workspace,
+        filter,
+        after.map(|(last_activity_at, id)| InboxCursor { last_activity_at, id }),
+        limit + 1,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    super::loaders::prefetch_conversations(loaders(ctx)?, &rows).await.map_err(ApiError::from)?;
+    Ok(pagination::connection(
+        rows,
+        limit,
+        after.is_some(),
+        |c| pagination::encode(c.last_activity_at, c.id),
+        Conversation,
+    ))
+}
+
+/// What WhatsApp told us about the customer of a conversation.
+pub struct Customer(conversation::Model);
+
+/// What WhatsApp told us about the customer of a conversation.
+#[Object]
+impl Customer {
+    /// E.164 phone number; null when the customer hid it.
+    async fn phone_number(&self) -> Option<&str> {
+        self.0.customer_phone.as_ref().map(domain::PhoneNumber::as_str)
+    }
+
+    /// Business-scoped user id (`CC.…`).
+    async fn bsuid(&self) -> Option<&str> {
+        self.0.customer_bsuid.as_ref().map(domain::Bsuid::as_str)
+    }
+
+    /// Parent BSUID (`CC.ENT.…`), when the business is enrolled in parent BSUIDs.
+    async fn parent_bsuid(&self) -> Option<&str> {
+        self.0.customer_parent_bsuid.as_ref().map(domain::ParentBsuid::as_str)
+    }
+
+    /// WhatsApp username, shown as `@name`.
+    async fn username(&self) -> Option<String> {
+        self.0.customer_username.as_ref().map(domain::Username::display)
+    }
+
+    /// WhatsApp profile name.
+    async fn profile_name(&self) -> Option<&str> {
+        self.0.customer_profile_name.as_deref()
+    }
+
+    /// True when the customer's phone number is unknown to the business.
+    async fn phone_hidden(&self) -> bool {
+        self.0.customer_phone.is_none()
+    }
+
+    /// `No phone number provided by user.` when the phone is unknown.
+    async fn notice(&self) -> Option<&'static str> {
+        phone_notice(self.0.customer_phone.as_ref())
+    }
+}
+
+/// Whether one action is allowed, and why not.
+#[derive(SimpleObject)]
+pub struct CapabilityState {
+    /// Whether the action is allowed now.
+    pub allowed: bool,
+    /// Why not, when it is not.
+    pub reason: Option<String>,
+}
+
+impl From<Capability> for CapabilityState {
+    fn from(c: Capability) -> Self {
+        Self { allowed: c.allowed(), reason: c.reason().map(str::to_owned) }
+    }
+}
+
+/// Whether templates of one category may be sent, and why not.
+#[derive(SimpleObject)]
+pub struct TemplateCapability {
+    /// The template category.
+    pub category: enums::TemplateCategory,
+    /// Whether templates of this category may be sent now.
+    pub allowed: bool,
+    /// Why not, when they may not.
+    pub reason: Option<String>,
+}
+
+/// Everything an agent may or may not do in a conversation now.
+pub struct ConversationCapabilities(domain::Capabilities);
+
+/// Everything an agent may or may not do in a conversation now.
+#[Object]
+impl ConversationCapabilities {
+    /// Send a free-form message.
+    async fn reply(&self) -> CapabilityState {
+        self.0.reply.into()
+    }
+
+    /// Place an outbound phone call through the workspace's telephony.
+    async fn call(&self) -> CapabilityState {
+        self.0.call.into()
+    }
+
+    /// Move the conversation to SMS.
+    async fn switch_to_sms(&self) -> CapabilityState {
+        self.0.switch_to_sms.into()
+    }
+
+    /// Ask the customer to share their phone number.
+    async fn request_phone_number(&self) -> CapabilityState {
+        self.0.request_phone_number.into()
+    }
+
+    /// Send a template, per category.
+    async fn templates(&self) -> Vec<TemplateCapability> {
+        domain::TemplateCategory::ALL
+            .iter()
+            .map(|category| {
+                let c = self.0.template(*category);
+                TemplateCapability {
+                    category: (*category).into(),
+                    allowed: c.allowed(),
+                    reason: c.reason().map(str::to_owned),
+                }
+            })
+            .collect()
+    }
+}
+
+/// How the inbox may be filtered.
+#[derive(InputObject, Default)]
+pub struct ConversationFilter {
+    /// `@username` (exact or prefix, `@` optional, case-insensitive), profile or contact name
+    /// (case-insensitive substring), or phone digits.
+    pub search: Option<String>,
+    /// Only conversations with this status.
+    pub status: Option<enums::ConversationStatus>,
+    /// Only conversations assigned to the signed-in agent.
+    pub assigned_to_me: Option<bool>,
+    /// Only conversations linked to this contact.
+    pub contact_id: Option<ID>,
+    /// Only customers whose phone number is unknown (true) or known (false).
+    pub username_only: Option<bool>,
+}
+
+/// The inbox.
+#[derive(Default)]
+pub struct ConversationQuery;
+
+#[Object]
+impl ConversationQuery {
+    /// The workspace's conversations, newest activity first.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ConversationFilter>,
+    ) -> Result<Connection<String, Conversation>> {
+        let viewer = viewer(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let store_filter = StoreFilter {
+            status: filter.status.map(Into::into),
+            assignee: filter.assigned_to_me.unwrap_or(false).then_some(viewer.agent_id),
+            contact: filter
+                .contact_id
+                .as_ref()
+                .map(|id| parse_id::<ContactId>(id, "contactId"))
+                .transpose()?,
+            username_only: filter.username_only,
+            search: filter.search.as_deref().and_then(SearchQuery::parse),
+        };
+        conversation_page(ctx, viewer.workspace_id, &store_filter, first, after).await
+    }
+
+    /// One conversation of the workspace.
+    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> Result<Conversation> {
+        let viewer = viewer(ctx)?;
+        let id = parse_id::<ConversationId>(&id, "id")?;
+        Ok(Conversation(crate::workflow::conversations::get(db(ctx)?.conn(), viewer, id).await?))
+    }
+}
+
+/// Working the inbox.
+#[derive(Default)]
+pub struct ConversationMutation;
+
+#[Object]
+impl ConversationMutation {
+    /// Assigns a conversation to an agent of the workspace; a null `agentId` unassigns it.
+    async fn assign_conversation(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        agent_id: Option<ID>,
+    ) -> Result<Conversation> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let agent = parse_agent_id(agent_id.as_ref())?;
+        let saved =
+            crate::workflow::conversations::assign(db(ctx)?, viewer(ctx)?, id, agent, now(ctx)).await?;
+        Ok(Conversation(saved))
+    }
+
+    /// Marks a conversation resolved. A new inbound message reopens it.
+    async fn resolve_conversation(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Conversation> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let saved = crate::workflow::conversations::set_status(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            ConversationStatus::Resolved,
+            now(ctx),
+        )
+        .await?;
+        Ok(Conversation(saved))
+    }
+
+    /// Reopens a resolved conversation.
+    async fn reopen_conversation(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Conversation> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let saved = crate::workflow::conversations::set_status(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            ConversationStatus::Open,
+            now(ctx),
+        )
+        .await?;
+        Ok(Conversation(saved))
+    }
+}

@@ -1,0 +1,133 @@
+//! Events and dead letters: the history query (the live stream is [`super::subscription`]).
+
+use super::guards::RoleGuard;
+use super::{db, pagination, viewer};
+use crate::error::ApiError;
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, Json, Object, Result};
+use chrono::{DateTime, Utc};
+use persistence::entities::event;
+use persistence::{dead_letters, events};
+
+/// A durable event (CloudEvents 1.0).
+/// Shared: a live event is resolved once per subscriber, without copying it.
+pub struct Event(pub std::sync::Arc<event::Model>);
+
+/// A durable event (CloudEvents 1.0).
+#[Object]
+impl Event {
+    /// The CloudEvent id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Position in the workspace's event stream; pass it as `after` to resume.
+    async fn cursor(&self) -> String {
+        self.0.cursor.to_string()
+    }
+
+    /// Event type, such as `message.received`.
+    #[graphql(name = "type")]
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+
+    /// When it happened.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+
+    /// The conversation it concerns.
+    async fn conversation_id(&self) -> Option<ID> {
+        self.0.conversation_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The contact it concerns.
+    async fn contact_id(&self) -> Option<ID> {
+        self.0.contact_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The whole CloudEvent.
+    async fn payload(&self) -> Json<&serde_json::Value> {
+        Json(&self.0.payload)
+    }
+}
+
+/// A webhook change Parley could not route or read, kept whole for an admin.
+pub struct DeadLetter(pub persistence::entities::dead_letter::Model);
+
+/// A webhook change Parley could not route or read, kept whole for an admin.
+#[Object]
+impl DeadLetter {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Why it could not be applied.
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// The change as Meta sent it (JSON text).
+    async fn payload(&self) -> &str {
+        &self.0.payload
+    }
+
+    /// When it arrived.
+    async fn received_at(&self) -> DateTime<Utc> {
+        self.0.received_at
+    }
+}
+
+/// The event history.
+#[derive(Default)]
+pub struct EventQuery;
+
+#[Object]
+impl EventQuery {
+    /// Events after a cursor, oldest first (ADMIN and INTEGRATION).
+    #[graphql(guard = "RoleGuard::admin_or_integration()")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        first: Option<i32>,
+        types: Option<Vec<String>>,
+    ) -> Result<Connection<String, Event>> {
+        let viewer = viewer(ctx)?;
+        let limit = pagination::page_size(first)?;
+        let after_seq = pagination::decode_sequence(after.as_deref())?;
+        let unknown = types.iter().flatten().find(|t| !events::types::ALL.contains(&t.as_str()));
+        if let Some(bad) = unknown {
+            return Err(ApiError::bad_input(format!("unknown event type {bad:?}")).into());
+        }
+        let rows = events::list(db(ctx)?.conn(), viewer.workspace_id, after_seq, limit + 1, types.as_deref())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(pagination::connection(
+            rows,
+            limit,
+            after_seq > 0,
+            |e| e.cursor.to_string(),
+            |e| Event(std::sync::Arc::new(e)),
+        ))
+    }
+}
+
+/// Webhook changes that could not be applied.
+#[derive(Default)]
+pub struct DeadLetterQuery;
+
+#[Object]
+impl DeadLetterQuery {
+    /// The workspace's dead-lettered webhook changes, newest first (ADMIN).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn dead_letters(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<DeadLetter>> {
+        let viewer = viewer(ctx)?;
+        let limit = pagination::page_size(first)?;
+        let rows =
+            dead_letters::list(db(ctx)?.conn(), viewer.workspace_id, limit).await.map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(DeadLetter).collect())
+    }
+}

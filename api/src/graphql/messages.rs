@@ -1,0 +1,213 @@
+//! Messages: the `Message` type and the mutations that reach the customer (replies,
+//! templates, the phone-number request, calls, the channel switch).
+
+use super::conversations::Conversation;
+use super::{db, enums, now, parse_id, viewer};
+use crate::outbound::actions::NumberSource;
+use crate::outbound::delivery::DeliveryHandle;
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use domain::{ConversationId, TemplateId};
+use persistence::entities::message;
+
+/// One message.
+pub struct Message(pub message::Model);
+
+/// One message.
+#[Object]
+impl Message {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Who wrote it.
+    async fn direction(&self) -> enums::Direction {
+        self.0.direction.into()
+    }
+
+    /// WhatsApp message type: text, image, audio, video, document, sticker, location,
+    /// contacts, interactive, button, reaction, order, system, unsupported, template.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// The text, or a readable summary for other types (`[image] caption`).
+    async fn text(&self) -> Option<&str> {
+        self.0.text.as_deref()
+    }
+
+    /// The template's name, for template messages.
+    async fn template_name(&self) -> Option<&str> {
+        self.0.template_name.as_deref()
+    }
+
+    /// The template's category, for template messages.
+    async fn template_category(&self) -> Option<enums::TemplateCategory> {
+        self.0.template_category.map(Into::into)
+    }
+
+    /// Delivery state.
+    async fn status(&self) -> enums::MessageStatus {
+        self.0.status.into()
+    }
+
+    /// The provider's message id. For a customer who hid the number this is a digest
+    /// (`sha256:…`), because WhatsApp ids can encode the phone number.
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
+    }
+
+    /// The channel it went through.
+    async fn channel(&self) -> enums::Channel {
+        self.0.channel.into()
+    }
+
+    /// When it was written (WhatsApp's own timestamp for inbound messages).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.sent_at
+    }
+
+    /// The provider's error code, for failed messages.
+    async fn error_code(&self) -> Option<i64> {
+        self.0.error_code
+    }
+
+    /// The provider's error title, for failed messages.
+    async fn error_title(&self) -> Option<&str> {
+        self.0.error_title.as_deref()
+    }
+}
+
+/// Where the number of an outbound call comes from.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum CallNumberSource {
+    /// The conversation's own customer phone.
+    Conversation,
+    /// The phone of the contact the conversation is linked to.
+    Contact,
+}
+
+/// An outbound call for the workspace's telephony to place.
+#[derive(async_graphql::SimpleObject)]
+pub struct Call {
+    /// The conversation the call belongs to.
+    pub conversation_id: ID,
+    /// The number to dial, E.164.
+    pub phone_number: String,
+    /// Where the number comes from.
+    pub source: CallNumberSource,
+}
+
+/// Reaching the customer. Every action checks its capability first; a denied one fails with
+/// `CAPABILITY_DENIED` and stores and sends nothing.
+#[derive(Default)]
+pub struct MessagingMutation;
+
+fn wake(ctx: &Context<'_>) {
+    if let Some(handle) = ctx.data_opt::<DeliveryHandle>() {
+        handle.wake();
+    }
+}
+
+#[Object]
+impl MessagingMutation {
+    /// Sends a free-form message (inside WhatsApp's 24-hour window, or on SMS). With an
+    /// `idempotencyKey`, repeating the call returns the first message instead of sending twice.
+    async fn send_message(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        text: String,
+        idempotency_key: Option<String>,
+    ) -> Result<Message> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let sent = crate::outbound::actions::send_text(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            &text,
+            idempotency_key.as_deref(),
+            now(ctx),
+        )
+        .await?;
+        wake(ctx);
+        Ok(Message(sent))
+    }
+
+    /// Sends a template, its `{{n}}` parameters filled in order.
+    async fn send_template(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        template_id: ID,
+        parameters: Option<Vec<String>>,
+        idempotency_key: Option<String>,
+    ) -> Result<Message> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let template = parse_id::<TemplateId>(&template_id, "templateId")?;
+        let parameters = parameters.unwrap_or_default();
+        let sent = crate::outbound::actions::send_template(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            template,
+            &parameters,
+            idempotency_key.as_deref(),
+            now(ctx),
+        )
+        .await?;
+        wake(ctx);
+        Ok(Message(sent))
+    }
+
+    /// Asks the customer to share their phone number (WhatsApp's request-contact-info message).
+    async fn request_phone_number(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        text: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<Message> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let sent = crate::outbound::actions::request_phone_number(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            text.as_deref(),
+            idempotency_key.as_deref(),
+            now(ctx),
+        )
+        .await?;
+        wake(ctx);
+        Ok(Message(sent))
+    }
+
+    /// The number to dial for an outbound call (the conversation's, else its contact's).
+    async fn start_call(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Call> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let call = crate::outbound::actions::start_call(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?;
+        Ok(Call {
+            conversation_id: ID(call.conversation_id.to_string()),
+            phone_number: call.phone.as_str().to_owned(),
+            source: match call.source {
+                NumberSource::Conversation => CallNumberSource::Conversation,
+                NumberSource::Contact => CallNumberSource::Contact,
+            },
+        })
+    }
+
+    /// Moves the conversation's replies to SMS (needs a phone) or back to WhatsApp.
+    async fn switch_channel(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        channel: enums::Channel,
+    ) -> Result<Conversation> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let saved =
+            crate::outbound::actions::switch_channel(db(ctx)?, viewer(ctx)?, id, channel.into(), now(ctx))
+                .await?;
+        Ok(Conversation(saved))
+    }
+}

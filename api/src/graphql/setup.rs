@@ -1,0 +1,230 @@
+//! Setting up: the viewer (`me`), agents, business numbers and templates.
+
+use super::guards::RoleGuard;
+use super::{db, enums, now, parse_id, viewer};
+use crate::error::ApiError;
+use crate::setup::templates::TemplateInput;
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use domain::AgentId;
+use persistence::entities::{agent, business_number, template};
+use persistence::{agents, business_numbers, templates};
+
+/// A person or integration that calls the API.
+pub struct Agent(pub agent::Model);
+
+/// A person or integration that calls the API.
+#[Object]
+impl Agent {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// E-mail address.
+    async fn email(&self) -> &str {
+        self.0.email.as_str()
+    }
+
+    /// Role; read from the database on every request.
+    async fn role(&self) -> enums::Role {
+        self.0.role.into()
+    }
+
+    /// Inactive agents cannot call the API.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+
+    /// The agent's workspace.
+    async fn workspace_id(&self) -> ID {
+        ID(self.0.workspace_id.to_string())
+    }
+}
+
+/// A WhatsApp business phone number of the workspace.
+pub struct BusinessNumber(pub business_number::Model);
+
+/// A WhatsApp business phone number of the workspace.
+#[Object]
+impl BusinessNumber {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Meta's `phone_number_id`.
+    async fn phone_number_id(&self) -> &str {
+        &self.0.phone_number_id
+    }
+
+    /// The number customers see, E.164.
+    async fn display_phone_number(&self) -> &str {
+        self.0.display_phone_number.as_str()
+    }
+
+    /// The WhatsApp Business Account id.
+    async fn waba_id(&self) -> &str {
+        &self.0.waba_id
+    }
+
+    /// The business portfolio id (BSUIDs are scoped to it).
+    async fn portfolio_id(&self) -> &str {
+        &self.0.portfolio_id
+    }
+
+    /// The business username, if any.
+    async fn username(&self) -> Option<&str> {
+        self.0.username.as_ref().map(domain::BusinessUsername::as_str)
+    }
+
+    /// The business username's status.
+    async fn username_status(&self) -> Option<enums::BusinessUsernameStatus> {
+        self.0.username_status.map(Into::into)
+    }
+}
+
+/// A message template.
+pub struct Template(pub template::Model);
+
+/// A message template.
+#[Object]
+impl Template {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// WhatsApp template name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Language code, such as `en_US`.
+    async fn language(&self) -> &str {
+        &self.0.language
+    }
+
+    /// Category (decides when it may be sent).
+    async fn category(&self) -> enums::TemplateCategory {
+        self.0.category.into()
+    }
+
+    /// Body with `{{1}}`-style parameters.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+}
+
+/// The signed-in agent.
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// The agent the token belongs to.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Agent> {
+        let viewer = viewer(ctx)?;
+        let agent = agents::find(db(ctx)?.conn(), viewer.workspace_id, viewer.agent_id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or(ApiError::Unauthenticated("The agent of this token does not exist or is inactive."))?;
+        Ok(Agent(agent))
+    }
+
+    /// Every agent of the workspace.
+    async fn agents(&self, ctx: &Context<'_>) -> Result<Vec<Agent>> {
+        let viewer = viewer(ctx)?;
+        let rows = agents::list(db(ctx)?.conn(), viewer.workspace_id).await.map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(Agent).collect())
+    }
+}
+
+/// Workspace set-up: templates and business numbers.
+#[derive(Default)]
+pub struct SetupQuery;
+
+#[Object]
+impl SetupQuery {
+    /// The workspace's message templates.
+    async fn templates(&self, ctx: &Context<'_>) -> Result<Vec<Template>> {
+        let viewer = viewer(ctx)?;
+        let rows = templates::list(db(ctx)?.conn(), viewer.workspace_id).await.map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(Template).collect())
+    }
+
+    /// The workspace's WhatsApp business numbers.
+    async fn business_numbers(&self, ctx: &Context<'_>) -> Result<Vec<BusinessNumber>> {
+        let viewer = viewer(ctx)?;
+        let rows =
+            business_numbers::list(db(ctx)?.conn(), viewer.workspace_id).await.map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(BusinessNumber).collect())
+    }
+}
+
+/// Parses an optional agent id argument.
+pub(crate) fn parse_agent_id(id: Option<&ID>) -> Result<Option<AgentId>, ApiError> {
+    id.map(|id| parse_id::<AgentId>(id, "agentId")).transpose()
+}
+
+/// A new agent.
+#[derive(InputObject)]
+pub struct CreateAgentInput {
+    /// E-mail address, unique in the workspace.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: enums::Role,
+}
+
+/// A new message template.
+#[derive(InputObject)]
+pub struct CreateTemplateInput {
+    /// WhatsApp template name: lower-case letters, digits and underscores.
+    pub name: String,
+    /// Language code, such as `en` or `en_US`.
+    pub language: String,
+    /// Category.
+    pub category: enums::TemplateCategory,
+    /// Body with `{{1}}`-style parameters.
+    pub body: String,
+}
+
+/// Workspace set-up (admins).
+#[derive(Default)]
+pub struct SetupMutation;
+
+#[Object]
+impl SetupMutation {
+    /// Adds an agent to the workspace (ADMIN).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn create_agent(&self, ctx: &Context<'_>, input: CreateAgentInput) -> Result<Agent> {
+        let agent = crate::setup::agents::create(
+            db(ctx)?,
+            viewer(ctx)?,
+            &input.email,
+            &input.name,
+            input.role.into(),
+            now(ctx),
+        )
+        .await?;
+        Ok(Agent(agent))
+    }
+
+    /// Adds a message template (ADMIN).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn create_template(&self, ctx: &Context<'_>, input: CreateTemplateInput) -> Result<Template> {
+        let template_input = TemplateInput {
+            name: &input.name,
+            language: &input.language,
+            category: input.category.into(),
+            body: &input.body,
+        };
+        Ok(Template(crate::setup::templates::create(db(ctx)?, viewer(ctx)?, template_input, now(ctx)).await?))
+    }
+}

@@ -1,0 +1,50 @@
+//! Prometheus metrics, served as text on `GET /metrics`.
+//!
+//! One recorder per process (the `metrics` facade is global). Labels never carry tenant ids,
+//! phone numbers or anything a request sent: only routes, status classes and outcomes.
+//!
+//! - `parley_http_requests_total{route,status}` and `parley_http_request_duration_seconds{route}`
+//! - `parley_inbound_messages_total{outcome}`: messages of Meta webhooks stored / duplicate /
+//!   kept as dead letters (the webhooks themselves: `parley_http_requests_total`)
+//! - `parley_webhook_batch_size`: webhooks committed together (group commit)
+//! - `parley_subscriptions_open`: live GraphQL subscriptions of this process
+//! - `parley_crm_deliveries_total{outcome}`: CRM webhook delivery attempts
+//! - `parley_outbound_sends_total{outcome}`: WhatsApp/SMS send attempts
+//! - `parley_db_statements_total{pool}`: SQL statements run
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::http::state::AppState;
+use crate::telemetry;
+
+/// `GET /metrics`.
+pub async fn render(State(state): State<AppState>) -> Response {
+    metrics::counter!("parley_db_statements_total", "pool" => "requests")
+        .absolute(state.db.statement_count());
+    let text = telemetry::handle().map_or_else(String::new, |h| {
+        h.run_upkeep();
+        h.render()
+    });
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Middleware recording every request by its route pattern (never its concrete path).
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("parley_http_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("parley_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

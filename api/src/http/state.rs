@@ -1,0 +1,31 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use persistence::Database;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::graphql::ParleySchema;
+use crate::inbound::batch::WebhookCommitter;
+use crate::inbound::http::InboundState;
+use crate::outbound::delivery::DeliveryHandle;
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub auth: Arc<Authenticator>,
+    pub schema: ParleySchema,
+    pub config: Arc<Config>,
+    pub delivery: DeliveryHandle,
+    /// Stores Meta webhooks, committing concurrent ones together.
+    pub webhooks: WebhookCommitter,
+}
+
+impl FromRef<AppState> for InboundState {
+    fn from_ref(state: &AppState) -> Self {
+        Self { config: Arc::clone(&state.config), webhooks: state.webhooks.clone() }
+    }
+}

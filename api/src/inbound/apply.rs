@@ -1,0 +1,395 @@
+//! One Meta webhook, applied in one transaction (PRODUCT.md section 7).
+//!
+//! Every `entry[].changes[]` is routed by its business number. Messages go through
+//! threading ([`super::messages`]); statuses move outbound messages forward only; BSUID rotations
+//! re-key conversations; business username updates keep the number's username in step. A
+//! change Parley cannot route or read is kept whole as a dead letter (Meta is answered 200,
+//! so it does not retry for a week), and the rest of the webhook is still applied.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use domain::statuses::{self, UsernameState};
+use domain::{BusinessUsername, MessageStatus, WorkspaceId};
+use persistence::conversations::ConversationChange;
+use persistence::entities::business_number;
+use persistence::events::{self, NewEvent, types};
+use persistence::messages::{ProviderError, external_id_digest};
+use persistence::{ConnectionTrait, Database, business_numbers, conversations, dead_letters, messages};
+use serde_json::{Value, json};
+
+use super::messages::{self as ingest, IngestOutcome};
+use crate::events::data as event_data;
+use crate::inbound::payload::{
+    BusinessUsernameUpdate, Change, MessagesValue, Metadata, StatusItem, UserIdUpdateValue, Webhook,
+    read_value,
+};
+use crate::inbound::read::{IdentityChange, InboundError, read_message};
+
+/// What one webhook did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSummary {
+    /// New messages stored.
+    pub messages: usize,
+    /// Messages already stored (Meta's retries and duplicate deliveries).
+    pub duplicates: usize,
+    /// Status updates applied.
+    pub statuses: usize,
+    /// Identity changes applied (conversations updated).
+    pub identity_changes: usize,
+    /// Business username updates applied.
+    pub usernames: usize,
+    /// Changes or items kept as dead letters.
+    pub dead_letters: usize,
+    /// Items understood and deliberately ignored (statuses of messages Parley did not send…).
+    pub ignored: usize,
+}
+
+/// Applies a webhook in one transaction. A race with a concurrent webhook that opened the same
+/// conversation rolls back and retries, so nothing is stored twice or half.
+///
+/// # Errors
+/// On a database failure: nothing of the webhook is stored, and the caller answers so that
+/// Meta retries.
+pub async fn process(
+    db: &Database,
+    webhook: &Webhook,
+    now: DateTime<Utc>,
+) -> Result<WebhookSummary, persistence::Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let txn = db
+            .begin()
+            .await
+            .map_err(|e| persistence::Error::Unexpected(anyhow::Error::new(e).context("failed to begin")))?;
+        match apply(&*txn, webhook, now).await {
+            Ok(summary) => {
+                txn.commit().await.map_err(|e| {
+                    persistence::Error::Unexpected(anyhow::Error::new(e).context("failed to commit"))
+                })?;
+                return Ok(summary);
+            }
+            Err(persistence::Error::Duplicate { .. }) if attempt < 3 => {
+                tracing::debug!(attempt, "webhook raced another one; retrying");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+struct Router<'a, C> {
+    db: &'a C,
+    now: DateTime<Utc>,
+    numbers: HashMap<String, Option<business_number::Model>>,
+    summary: WebhookSummary,
+}
+
+impl<C: ConnectionTrait> Router<'_, C> {
+    async fn number(
+        &mut self,
+        phone_number_id: &str,
+    ) -> Result<Option<business_number::Model>, persistence::Error> {
+        if let Some(found) = self.numbers.get(phone_number_id) {
+            return Ok(found.clone());
+        }
+        let found = business_numbers::find_by_phone_number_id(self.db, phone_number_id).await?;
+        self.numbers.insert(phone_number_id.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// Reads a change's value and finds its business number; what cannot be read or routed
+    /// becomes a dead letter and `None`.
+    async fn route<T: serde::de::DeserializeOwned>(
+        &mut self,
+        waba: Option<&str>,
+        change: &Change,
+        whole: &Value,
+        metadata: fn(&T) -> &Metadata,
+    ) -> Result<Option<(T, business_number::Model)>, persistence::Error> {
+        let value: T = match read_value(&change.field, &change.value) {
+            Ok(v) => v,
+            Err(reason) => {
+                self.dead_letter(None, waba, &reason, whole).await?;
+                return Ok(None);
+            }
+        };
+        let phone_number_id = metadata(&value).phone_number_id.clone();
+        let Some(number) = self.number(&phone_number_id).await? else {
+            let reason = format!("unknown phone_number_id {phone_number_id:?}");
+            self.dead_letter(None, waba, &reason, whole).await?;
+            return Ok(None);
+        };
+        Ok(Some((value, number)))
+    }
+
+    /// Keeps what could not be applied. The workspace is the number's or, failing that, the
+    /// one owning the WABA of the entry, so its admins can see it.
+    async fn dead_letter(
+        &mut self,
+        workspace: Option<WorkspaceId>,
+        waba_id: Option<&str>,
+        reason: &str,
+        payload: &Value,
+    ) -> Result<(), persistence::Error> {
+        let workspace = match (workspace, waba_id) {
+            (Some(ws), _) => Some(ws),
+            (None, Some(waba)) => {
+                business_numbers::find_by_waba_id(self.db, waba).await?.map(|n| n.workspace_id)
+            }
+            (None, None) => None,
+        };
+        tracing::warn!(reason, "webhook change kept as a dead letter");
+        dead_letters::create(self.db, workspace, reason, &payload.to_string(), self.now).await?;
+        self.summary.dead_letters += 1;
+        Ok(())
+    }
+}
+
+pub(super) async fn apply(
+    db: &impl ConnectionTrait,
+    webhook: &Webhook,
+    now: DateTime<Utc>,
+) -> Result<WebhookSummary, persistence::Error> {
+    let mut router = Router { db, now, numbers: HashMap::new(), summary: WebhookSummary::default() };
+    for entry in &webhook.entry {
+        let waba = entry.id.as_deref();
+        for change in &entry.changes {
+            let whole = json!({ "entry": entry.id, "field": change.field, "value": change.value });
+            match change.field.as_str() {
+                "messages" => messages_change(&mut router, waba, change, &whole).await?,
+                "user_id_update" => user_id_update(&mut router, waba, change, &whole).await?,
+                "business_username_update" | "business_username_updates" => {
+                    business_username_update(&mut router, waba, change, &whole).await?;
+                }
+                other => {
+                    let reason = format!("unsupported webhook field {other:?}");
+                    router.dead_letter(None, waba, &reason, &whole).await?;
+                }
+            }
+        }
+    }
+    Ok(router.summary)
+}
+
+async fn messages_change<C: ConnectionTrait>(
+    router: &mut Router<'_, C>,
+    waba: Option<&str>,
+    change: &Change,
+    whole: &Value,
+) -> Result<(), persistence::Error> {
+    let Some((value, number)) = router.route(waba, change, whole, |v: &MessagesValue| &v.metadata).await?
+    else {
+        return Ok(());
+    };
+    let workspace = number.workspace_id;
+    for raw in &value.messages {
+        match read_message(raw, &value.contacts) {
+            Ok(message) => match ingest::record_inbound(router.db, &number, &message, router.now).await? {
+                IngestOutcome::Stored { .. } => router.summary.messages += 1,
+                IngestOutcome::Duplicate => router.summary.duplicates += 1,
+            },
+            Err(err) => {
+                let reason = match err {
+                    InboundError::Group => err.to_string(),
+                    other => format!("unreadable message: {other}"),
+                };
+                let item =
+                    json!({ "field": "messages", "metadata": change.value.get("metadata"), "message": raw });
+                router.dead_letter(Some(workspace), waba, &reason, &item).await?;
+            }
+        }
+    }
+    for raw in &value.statuses {
+        match read_value::<StatusItem>("statuses", raw) {
+            Ok(status) => apply_status(router, &number, &status).await?,
+            Err(reason) => {
+                let item =
+                    json!({ "field": "statuses", "metadata": change.value.get("metadata"), "status": raw });
+                router.dead_letter(Some(workspace), waba, &reason, &item).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves an outbound message forward (never backwards: a late `delivered` leaves `read`).
+async fn apply_status<C: ConnectionTrait>(
+    router: &mut Router<'_, C>,
+    number: &business_number::Model,
+    status: &StatusItem,
+) -> Result<(), persistence::Error> {
+    let Some(next) = statuses::message_status(&status.status) else {
+        router.summary.ignored += 1;
+        return Ok(());
+    };
+    let ids = [status.id.clone(), external_id_digest(&status.id)];
+    let Some(message) = messages::find_by_any_external_id(router.db, number.id, &ids).await? else {
+        tracing::debug!("status for a message Parley did not send; ignored");
+        router.summary.ignored += 1;
+        return Ok(());
+    };
+    let current = message.status;
+    if !current.advances_to(next) {
+        router.summary.ignored += 1;
+        return Ok(());
+    }
+    let workspace = message.workspace_id;
+    let error = (next == MessageStatus::Failed).then(|| {
+        let first = status.errors.first();
+        ProviderError {
+            code: first.and_then(|e| e.code),
+            title: first.and_then(|e| e.title.clone().or_else(|| e.message.clone())),
+        }
+    });
+    let saved = messages::set_status(router.db, message, next, error, router.now).await?;
+    let conversation = conversations::find(router.db, workspace, saved.conversation_id)
+        .await?
+        .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
+    record_aliases(router, &conversation, status).await?;
+    let mut data = event_data::message(&saved, &conversation);
+    data["previousStatus"] = json!(current.as_str());
+    data["errorCode"] = json!(saved.error_code);
+    data["errorTitle"] = json!(saved.error_title);
+    let event = NewEvent {
+        event_type: types::MESSAGE_STATUS_UPDATED,
+        conversation_id: Some(conversation.id),
+        contact_id: conversation.contact_id,
+        data,
+    };
+    events::append(router.db, workspace, event, router.now).await?;
+    router.summary.statuses += 1;
+    Ok(())
+}
+
+/// A status may tell us the BSUID (or parent BSUID) of a conversation that lacked it: record
+/// it as an alias. Statuses never create identities or overwrite known ones.
+async fn record_aliases<C: ConnectionTrait>(
+    router: &mut Router<'_, C>,
+    conversation: &persistence::entities::conversation::Model,
+    status: &StatusItem,
+) -> Result<(), persistence::Error> {
+    let bsuid = status.recipient_user_id.as_deref().and_then(|b| domain::Bsuid::parse(b).ok());
+    let parent = status.parent_bsuid().and_then(|b| domain::ParentBsuid::parse(b).ok());
+    let add_bsuid = conversation.customer_bsuid.is_none() && bsuid.is_some();
+    let add_parent = conversation.customer_parent_bsuid.is_none() && parent.is_some();
+    if !add_bsuid && !add_parent {
+        return Ok(());
+    }
+    let update = ConversationChange {
+        customer_bsuid: bsuid.filter(|_| add_bsuid),
+        customer_parent_bsuid: parent.filter(|_| add_parent),
+        ..ConversationChange::default()
+    };
+    conversations::update(router.db, conversation.clone(), update, router.now).await?;
+    Ok(())
+}
+
+async fn user_id_update<C: ConnectionTrait>(
+    router: &mut Router<'_, C>,
+    waba: Option<&str>,
+    change: &Change,
+    whole: &Value,
+) -> Result<(), persistence::Error> {
+    let Some((value, number)) =
+        router.route(waba, change, whole, |v: &UserIdUpdateValue| &v.metadata).await?
+    else {
+        return Ok(());
+    };
+    let workspace = number.workspace_id;
+    for update in &value.user_id_update {
+        let bsuid = |v: Option<&String>| v.and_then(|b| domain::Bsuid::parse(b).ok());
+        let previous = bsuid(update.user_id.previous.as_ref());
+        let current = bsuid(update.user_id.current.as_ref());
+        if previous.is_none() || current.is_none() {
+            let item = json!({ "field": "user_id_update", "metadata": change.value.get("metadata"), "update": update.user_id.previous });
+            router
+                .dead_letter(
+                    Some(workspace),
+                    waba,
+                    "user_id_update without a valid previous and current BSUID",
+                    &item,
+                )
+                .await?;
+            continue;
+        }
+        let identity_change = IdentityChange {
+            previous_bsuid: previous,
+            new_bsuid: current,
+            new_parent_bsuid: update
+                .parent_user_id
+                .as_ref()
+                .and_then(|p| p.current.as_deref())
+                .and_then(|p| domain::ParentBsuid::parse(p).ok()),
+            new_phone: update.wa_id.as_deref().and_then(|p| domain::PhoneNumber::from_whatsapp(p).ok()),
+        };
+        router.summary.identity_changes +=
+            ingest::apply_identity_change(router.db, workspace, None, &identity_change, router.now).await?;
+    }
+    Ok(())
+}
+
+async fn business_username_update<C: ConnectionTrait>(
+    router: &mut Router<'_, C>,
+    waba: Option<&str>,
+    change: &Change,
+    whole: &Value,
+) -> Result<(), persistence::Error> {
+    let value: BusinessUsernameUpdate = match read_value(&change.field, &change.value) {
+        Ok(v) => v,
+        Err(reason) => return router.dead_letter(None, waba, &reason, whole).await,
+    };
+    let display = domain::PhoneNumber::from_whatsapp(&value.display_phone_number).ok();
+    let number = match (waba, &display) {
+        (Some(waba), Some(display)) => {
+            business_numbers::find_by_waba_and_display(router.db, waba, display).await?
+        }
+        _ => None,
+    };
+    let Some(number) = number else {
+        let reason = "business username update for an unknown business number";
+        return router.dead_letter(None, waba, reason, whole).await;
+    };
+    let workspace = number.workspace_id;
+    let (username, status) = match statuses::username_state(&value.status) {
+        Some(UsernameState::Deleted) => (None, None),
+        Some(UsernameState::Held(status)) => match value.username.as_deref().map(BusinessUsername::parse) {
+            Some(Ok(username)) => (Some(username), Some(status)),
+            _ => {
+                return router
+                    .dead_letter(
+                        Some(workspace),
+                        waba,
+                        "business username update without a valid username",
+                        whole,
+                    )
+                    .await;
+            }
+        },
+        None => {
+            let reason = format!("unknown business username status {:?}", value.status);
+            return router.dead_letter(Some(workspace), waba, &reason, whole).await;
+        }
+    };
+    let unchanged = number.username == username && number.username_status == status;
+    if unchanged {
+        router.summary.ignored += 1;
+        return Ok(());
+    }
+    if let Some(username) = &username {
+        // WhatsApp says this number holds it now: whichever number Parley thought held it loses it.
+        for holder in business_numbers::holding_username(router.db, &username.key()).await? {
+            if holder.id != number.id {
+                let released =
+                    business_numbers::set_username(router.db, holder, None, None, router.now).await?;
+                crate::events::business_username_updated(router.db, &released, router.now).await?;
+            }
+        }
+    }
+    let saved =
+        business_numbers::set_username(router.db, number, username.as_ref(), status, router.now).await?;
+    crate::events::business_username_updated(router.db, &saved, router.now).await?;
+    router.summary.usernames += 1;
+    Ok(())
+}

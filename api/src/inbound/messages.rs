@@ -1,0 +1,278 @@
+//! One inbound WhatsApp message, applied inside the webhook's transaction: the threading
+//! decision of PRODUCT.md section 3, then the domain's append plan or a new conversation, the
+//! message row and its events.
+//!
+//! Privacy: a `wamid` can encode the sender's phone number. For a conversation whose customer
+//! hid the number, Parley stores only a SHA-256 digest of the `wamid` (enough to deduplicate
+//! and to match status webhooks) and strips ids from the stored message content, so the hidden
+//! number cannot be derived from anything Parley keeps.
+
+use chrono::{DateTime, Utc};
+use domain::appending::{self, Arrival, PhoneSource, Thread};
+use domain::identity_change::{self, IdentityChange, Keyed};
+use domain::threading::{self, KnownThread, ThreadDecision, ThreadLookup};
+use domain::{Channel, ConversationId, IdentityKind, MessageId, ThreadKeyKind, WorkspaceId};
+use persistence::content::MessageContent;
+use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
+use persistence::entities::{business_number, conversation};
+use persistence::events::{self, NewEvent, types};
+use persistence::messages::{NewMessage, Origin, external_id_digest, stored_external_id};
+use persistence::{ConnectionTrait, Error, contacts, conversations, messages};
+
+use super::read::InboundMessage;
+use crate::events::data as event_data;
+
+/// What happened to one inbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Already stored (Meta delivers at least once): nothing changed, no event.
+    Duplicate,
+    Stored {
+        conversation: ConversationId,
+        message: MessageId,
+        opened: bool,
+    },
+}
+
+fn known(c: &conversation::Model) -> KnownThread {
+    KnownThread { id: c.id, phone: c.customer_phone.clone(), bsuid: c.customer_bsuid.clone() }
+}
+
+/// Stores one inbound message on business number `number`, inside the caller's transaction.
+///
+/// # Errors
+/// On a database failure. [`Error::Duplicate`] means a concurrent webhook opened the same
+/// conversation first: roll back and retry the webhook.
+pub async fn record_inbound(
+    db: &impl ConnectionTrait,
+    number: &business_number::Model,
+    msg: &InboundMessage,
+    now: DateTime<Utc>,
+) -> Result<IngestOutcome, Error> {
+    let workspace = number.workspace_id;
+    let ids = [msg.wamid.clone(), external_id_digest(&msg.wamid)];
+    if messages::find_by_any_external_id(db, number.id, &ids).await?.is_some() {
+        return Ok(IngestOutcome::Duplicate);
+    }
+
+    let identity = &msg.identity;
+    let keyed_by_phone = match identity.phone() {
+        Some(p) => {
+            conversations::find_by_key(db, number.id, Channel::Whatsapp, ThreadKeyKind::Phone, p.as_str())
+                .await?
+        }
+        None => None,
+    };
+    let keyed_by_bsuid = match (identity.bsuid(), &keyed_by_phone) {
+        (Some(b), None) => {
+            conversations::find_by_key(db, number.id, Channel::Whatsapp, ThreadKeyKind::Bsuid, b.as_str())
+                .await?
+        }
+        _ => None,
+    };
+    let latest_with_bsuid = match (identity.phone(), identity.bsuid(), &keyed_by_phone, &keyed_by_bsuid) {
+        (None, Some(b), None, None) => conversations::latest_with_bsuid(db, workspace, b).await?,
+        _ => None,
+    };
+    let lookup = ThreadLookup {
+        keyed_by_phone: keyed_by_phone.as_ref().map(known),
+        keyed_by_bsuid: keyed_by_bsuid.as_ref().map(known),
+        latest_with_bsuid: latest_with_bsuid.as_ref().map(|c| c.id),
+    };
+
+    let mut pending_events = Vec::new();
+    let mut phone_source = PhoneSource::Whatsapp;
+    let (conversation, opened) = match threading::decide(identity, &lookup) {
+        ThreadDecision::Append { conversation: id, record_bsuid, record_phone } => {
+            let current =
+                [keyed_by_phone, keyed_by_bsuid].into_iter().flatten().find(|c| c.id == id).ok_or_else(
+                    || Error::Unexpected(anyhow::anyhow!("threading chose a conversation it was not given")),
+                )?;
+            let plan = appending::plan(&thread_of(&current), &arrival_of(msg), record_bsuid, record_phone);
+            if plan.changes_conversation() {
+                pending_events.push(types::CONVERSATION_UPDATED);
+            }
+            if let Some(source) = plan.phone_shared {
+                phone_source = source;
+                pending_events.push(types::CUSTOMER_PHONE_SHARED);
+            }
+            let change = ConversationChange {
+                customer_phone: plan.record_phone,
+                customer_bsuid: plan.record_bsuid,
+                customer_parent_bsuid: plan.parent_bsuid,
+                customer_username: plan.username,
+                customer_profile_name: plan.profile_name,
+                status: plan.reopen.then_some(domain::ConversationStatus::Open),
+                last_inbound_at: plan.last_inbound_at,
+                last_activity_at: Some(plan.last_activity_at),
+                ..ConversationChange::default()
+            };
+            (conversations::update(db, current, change, now).await?, false)
+        }
+        ThreadDecision::Open { key, origin, previous } => {
+            let new = NewConversation {
+                workspace_id: workspace,
+                business_number_id: number.id,
+                channel: Channel::Whatsapp,
+                key,
+                customer: CustomerFacts {
+                    phone: identity.phone().or(msg.shared_phone.as_ref()).cloned(),
+                    bsuid: identity.bsuid().cloned(),
+                    parent_bsuid: msg.parent_bsuid.clone(),
+                    username: msg.username.clone(),
+                    profile_name: msg.profile_name.clone(),
+                },
+                origin,
+                previous,
+                last_inbound_at: msg.counts_for_window.then_some(msg.sent_at),
+                last_activity_at: msg.sent_at,
+            };
+            (conversations::insert(db, new, now).await?, true)
+        }
+    };
+
+    let phone_known = conversation.customer_phone.is_some();
+    let new = NewMessage {
+        origin: Origin::Inbound { external_id: stored_external_id(&msg.wamid, phone_known) },
+        channel: Channel::Whatsapp,
+        kind: msg.kind.clone(),
+        text: msg.summary.clone(),
+        content: MessageContent::Inbound(msg.content.clone()),
+        sent_at: msg.sent_at,
+    };
+    let message = messages::insert(db, &conversation, new, now).await?;
+
+    if opened {
+        pending_events.insert(0, types::CONVERSATION_CREATED);
+    }
+    pending_events.push(types::MESSAGE_RECEIVED);
+    for event_type in pending_events {
+        let data = match event_type {
+            types::MESSAGE_RECEIVED => event_data::message(&message, &conversation),
+            types::CUSTOMER_PHONE_SHARED => serde_json::json!({
+                "conversationId": conversation.id,
+                "phoneNumber": conversation.customer_phone,
+                "source": phone_source.as_str(),
+                "customer": event_data::customer(&conversation),
+            }),
+            _ => event_data::conversation(&conversation),
+        };
+        let event = NewEvent {
+            event_type,
+            conversation_id: Some(conversation.id),
+            contact_id: conversation.contact_id,
+            data,
+        };
+        events::append(db, workspace, event, now).await?;
+    }
+    if let Some(change) = &msg.identity_change {
+        apply_identity_change(db, workspace, Some(&conversation), change, now).await?;
+    }
+    Ok(IngestOutcome::Stored { conversation: conversation.id, message: message.id, opened })
+}
+
+fn thread_of(c: &conversation::Model) -> Thread<'_> {
+    Thread {
+        phone: c.customer_phone.as_ref(),
+        bsuid: c.customer_bsuid.as_ref(),
+        parent_bsuid: c.customer_parent_bsuid.as_ref(),
+        username: c.customer_username.as_ref(),
+        profile_name: c.customer_profile_name.as_deref(),
+        status: c.status,
+        last_inbound_at: c.last_inbound_at,
+        last_activity_at: c.last_activity_at,
+    }
+}
+
+fn arrival_of(msg: &InboundMessage) -> Arrival<'_> {
+    Arrival {
+        bsuid: msg.identity.bsuid(),
+        parent_bsuid: msg.parent_bsuid.as_ref(),
+        username: msg.username.as_ref(),
+        profile_name: msg.profile_name.as_deref(),
+        shared_phone: msg.shared_phone.as_ref(),
+        sent_at: msg.sent_at,
+        counts_for_window: msg.counts_for_window,
+    }
+}
+
+/// Records a customer's new BSUID (and parent BSUID or phone) on every conversation of the
+/// workspace that carries the old one (the domain's [`identity_change::plan`] per
+/// conversation), re-keying BSUID-keyed threads so the next message from the new BSUID joins
+/// the same conversation; saves the new BSUID on the contact that owns the old one. Safe to
+/// apply twice (a rotation arrives as a `system` message *and* a `user_id_update`): the second
+/// time finds nothing to change and writes no event.
+///
+/// # Errors
+/// On a database failure.
+pub async fn apply_identity_change(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    sender: Option<&conversation::Model>,
+    change: &IdentityChange,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let mut targets = match &change.previous_bsuid {
+        Some(old) => conversations::with_bsuid(db, workspace, old).await?,
+        None => Vec::new(),
+    };
+    if let Some(sender) = sender.filter(|_| change.previous_bsuid.is_none()) {
+        targets.push(sender.clone());
+    }
+    let mut changed = 0;
+    for current in targets {
+        let keyed = Keyed {
+            key_kind: current.key_kind,
+            key_value: &current.key_value,
+            bsuid: current.customer_bsuid.as_ref(),
+            parent_bsuid: current.customer_parent_bsuid.as_ref(),
+            phone: current.customer_phone.as_ref(),
+        };
+        let Some(plan) = identity_change::plan(change, &keyed) else { continue };
+        let key_value = match plan.rekey_to {
+            Some(new) => conversations::find_by_key(
+                db,
+                current.business_number_id,
+                current.channel,
+                ThreadKeyKind::Bsuid,
+                new.as_str(),
+            )
+            .await?
+            .is_none()
+            .then(|| new.as_str().to_owned()),
+            None => None,
+        };
+        let update = ConversationChange {
+            customer_bsuid: plan.bsuid,
+            customer_parent_bsuid: plan.parent_bsuid,
+            customer_phone: plan.phone,
+            key_value,
+            ..ConversationChange::default()
+        };
+        let saved = conversations::update(db, current, update, now).await?;
+        let event = NewEvent {
+            event_type: types::CONVERSATION_UPDATED,
+            conversation_id: Some(saved.id),
+            contact_id: saved.contact_id,
+            data: event_data::conversation(&saved),
+        };
+        events::append(db, workspace, event, now).await?;
+        changed += 1;
+    }
+    if let (Some(old), Some(new)) = (&change.previous_bsuid, &change.new_bsuid) {
+        let owner = contacts::owner_of_identity(db, workspace, IdentityKind::Bsuid, old.as_str()).await?;
+        let taken = contacts::owner_of_identity(db, workspace, IdentityKind::Bsuid, new.as_str()).await?;
+        if let (Some(owner), None) = (owner, taken) {
+            let identity = contacts::NewIdentity {
+                workspace_id: workspace,
+                contact_id: owner.contact_id,
+                kind: IdentityKind::Bsuid,
+                value: new.as_str(),
+                key: new.as_str(),
+                source: owner.source_conversation_id,
+            };
+            contacts::add_identity(db, identity, now).await?;
+        }
+    }
+    Ok(changed)
+}

@@ -1,0 +1,19 @@
+//! Meta's inbound webhooks, from the HTTP request to the stored rows and events.
+//!
+//! - [`http`]: `GET|POST /webhooks/whatsapp`: the handshake, the signature check over the raw
+//!   body, the answer Meta gets.
+//! - [`payload`]: serde types of Meta's webhook envelope, lenient where Meta varies.
+//! - [`read`]: the one reader of Meta's payloads: messages, statuses, identity changes and
+//!   business-username updates become typed values (or a reason to dead-letter them).
+//! - [`batch`]: group commit: concurrent webhooks applied in one transaction, each answered
+//!   after the shared commit.
+//! - [`apply`]: one webhook in one transaction: routing by business number, statuses, identity
+//!   changes, business-username updates, dead letters.
+//! - [`messages`]: one inbound message: threading (PRODUCT.md section 3) and the append plan.
+
+pub mod apply;
+pub mod batch;
+pub mod http;
+pub mod messages;
+pub mod payload;
+pub mod read;

@@ -1,0 +1,355 @@
+//! Agent actions that reach the customer: replies, templates, the phone-number request, calls
+//! and the channel switch. Each checks its capability (the same domain function the API shows)
+//! inside the transaction; a denied action fails with `CAPABILITY_DENIED` and stores and sends
+//! nothing. An allowed send is stored as `PENDING` with its `message.sent` event in one
+//! transaction; the delivery worker ([`crate::outbound::delivery`]) then sends it.
+
+use chrono::{DateTime, Utc};
+use domain::capabilities::Capabilities;
+use domain::content::OutboundContent;
+use domain::{Channel, ConversationId, PhoneNumber, TemplateId};
+use persistence::content::MessageContent;
+use persistence::conversations::ConversationChange;
+use persistence::entities::{contact, conversation, message};
+use persistence::events::{self, NewEvent, types};
+use persistence::messages::{NewMessage, Origin, TemplateRef};
+use persistence::{ConnectionTrait, Database, contacts, conversations, messages, templates};
+
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult};
+use crate::events::data as event_data;
+use crate::store::commit_error;
+use crate::workflow::conversations::capabilities_of;
+
+/// WhatsApp's limit for a text body.
+const MAX_TEXT: usize = 4096;
+/// What the request-contact-info message says unless the agent writes something else.
+pub const DEFAULT_PHONE_REQUEST: &str = "Could you share your phone number with us? Tap the button below.";
+
+/// A conversation with what its capabilities depend on, loaded inside a transaction.
+struct Loaded {
+    conversation: conversation::Model,
+    contact: Option<contact::Model>,
+    capabilities: Capabilities,
+}
+
+async fn load(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: ConversationId,
+    now: DateTime<Utc>,
+) -> ApiResult<Loaded> {
+    let conversation = conversations::find_for_update(db, viewer.workspace_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))?;
+    let contact = match conversation.contact_id {
+        Some(c) => contacts::find(db, viewer.workspace_id, c).await?,
+        None => None,
+    };
+    let capabilities =
+        capabilities_of(&conversation, contact.as_ref().is_some_and(|c| c.phone.is_some()), now);
+    Ok(Loaded { conversation, contact, capabilities })
+}
+
+fn valid_idempotency_key(key: Option<&str>) -> ApiResult<Option<String>> {
+    match key.map(str::trim) {
+        None => Ok(None),
+        Some(k) if !k.is_empty() && k.len() <= 128 && k.chars().all(|c| c.is_ascii_graphic()) => {
+            Ok(Some(k.to_owned()))
+        }
+        Some(_) => Err(ApiError::bad_input("idempotencyKey must be 1 to 128 visible ASCII characters")),
+    }
+}
+
+fn valid_text(field: &str, text: &str) -> ApiResult<String> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_TEXT {
+        return Err(ApiError::bad_input(format!("{field} must be 1 to {MAX_TEXT} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+/// What an agent asked to send.
+struct Outgoing {
+    text: String,
+    content: OutboundContent,
+    template: Option<TemplateRef>,
+}
+
+/// Stores an allowed send (or returns the first result for a repeated idempotency key).
+async fn store(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+    decide: impl FnOnce(&Loaded) -> ApiResult<Outgoing>,
+) -> ApiResult<message::Model> {
+    let key = valid_idempotency_key(idempotency_key)?;
+    let txn = db.begin().await.map_err(commit_error)?;
+    let loaded = load(&*txn, viewer, id, now).await?;
+    let existing = match &key {
+        Some(key) => messages::find_by_idempotency_key(&*txn, id, key).await?,
+        None => None,
+    };
+    if let Some(existing) = existing {
+        return Ok(existing);
+    }
+    let outgoing = decide(&loaded)?;
+    let new = NewMessage {
+        origin: Origin::Outbound {
+            author: viewer.agent_id,
+            idempotency_key: key,
+            template: outgoing.template,
+        },
+        channel: loaded.conversation.active_channel,
+        kind: outgoing.content.kind().to_owned(),
+        text: outgoing.text,
+        content: MessageContent::Outbound(outgoing.content),
+        sent_at: now,
+    };
+    let saved = match messages::insert(&*txn, &loaded.conversation, new, now).await {
+        Ok(saved) => saved,
+        // Two requests with one idempotency key raced: the other one committed first.
+        Err(persistence::Error::Duplicate { .. }) => {
+            return Err(ApiError::Conflict(
+                "a send with this idempotencyKey is in progress; retry".to_owned(),
+            ));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let last_activity_at = now.max(loaded.conversation.last_activity_at);
+    let touch =
+        ConversationChange { last_activity_at: Some(last_activity_at), ..ConversationChange::default() };
+    let conversation = conversations::update(&*txn, loaded.conversation, touch, now).await?;
+    let event = NewEvent {
+        event_type: types::MESSAGE_SENT,
+        conversation_id: Some(id),
+        contact_id: conversation.contact_id,
+        data: event_data::message(&saved, &conversation),
+    };
+    events::append(&*txn, viewer.workspace_id, event, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}
+
+/// A free-form reply.
+///
+/// # Errors
+/// `CAPABILITY_DENIED` (`reply`) outside the service window, `BAD_USER_INPUT`, `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn send_text(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    text: &str,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<message::Model> {
+    let text = valid_text("text", text)?;
+    store(db, viewer, id, idempotency_key, now, |loaded| {
+        loaded.capabilities.reply.check().map_err(|d| ApiError::denied("reply", d))?;
+        Ok(Outgoing { content: OutboundContent::Text { body: text.clone() }, text, template: None })
+    })
+    .await
+}
+
+/// Fills `{{1}}`, `{{2}}`… with the parameters, requiring exactly as many as the body uses.
+///
+/// # Errors
+/// `BAD_USER_INPUT` when the count differs or a parameter is empty.
+pub fn render_template(body: &str, parameters: &[String]) -> ApiResult<String> {
+    let mut highest = 0;
+    let mut rest = body;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        if let Ok(n) = after[..end].trim().parse::<usize>() {
+            highest = highest.max(n);
+        }
+        rest = &after[end + 2..];
+    }
+    if parameters.len() != highest {
+        return Err(ApiError::bad_input(format!(
+            "this template needs {highest} parameter(s), got {}",
+            parameters.len()
+        )));
+    }
+    if parameters.iter().any(|p| p.trim().is_empty() || p.chars().count() > 1024) {
+        return Err(ApiError::bad_input("template parameters must be 1 to 1024 characters"));
+    }
+    let mut text = body.to_owned();
+    for (i, p) in parameters.iter().enumerate().rev() {
+        text = text.replace(&format!("{{{{{}}}}}", i + 1), p.trim());
+    }
+    Ok(text)
+}
+
+/// A template message.
+///
+/// # Errors
+/// `CAPABILITY_DENIED` (`templates.AUTHENTICATION` without the customer's phone, or not on
+/// WhatsApp), `BAD_USER_INPUT` for parameters, `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn send_template(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    template_id: TemplateId,
+    parameters: &[String],
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<message::Model> {
+    let template = templates::find(db.conn(), viewer.workspace_id, template_id)
+        .await?
+        .ok_or(ApiError::NotFound("template"))?;
+    let category = template.category;
+    let text = render_template(&template.body, parameters)?;
+    store(db, viewer, id, idempotency_key, now, |loaded| {
+        let name = match category {
+            domain::TemplateCategory::Marketing => "templates.MARKETING",
+            domain::TemplateCategory::Utility => "templates.UTILITY",
+            domain::TemplateCategory::Authentication => "templates.AUTHENTICATION",
+        };
+        loaded.capabilities.template(category).check().map_err(|d| ApiError::denied(name, d))?;
+        Ok(Outgoing {
+            content: OutboundContent::Template {
+                name: template.name.clone(),
+                language: template.language.clone(),
+                parameters: parameters.to_vec(),
+            },
+            text,
+            template: Some(TemplateRef { id: template_id, name: template.name.clone(), category }),
+        })
+    })
+    .await
+}
+
+/// WhatsApp's request-contact-info message.
+///
+/// # Errors
+/// `CAPABILITY_DENIED` (`requestPhoneNumber`) when the phone is known or the window closed.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn request_phone_number(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    text: Option<&str>,
+    idempotency_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<message::Model> {
+    let text = valid_text("text", text.unwrap_or(DEFAULT_PHONE_REQUEST))?;
+    store(db, viewer, id, idempotency_key, now, |loaded| {
+        loaded
+            .capabilities
+            .request_phone_number
+            .check()
+            .map_err(|d| ApiError::denied("requestPhoneNumber", d))?;
+        Ok(Outgoing {
+            content: OutboundContent::RequestContactInfo { body: text.clone() },
+            text,
+            template: None,
+        })
+    })
+    .await
+}
+
+/// Where the number to dial comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberSource {
+    Conversation,
+    Contact,
+}
+
+/// An outbound call to place through the workspace's telephony.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub conversation_id: ConversationId,
+    pub phone: PhoneNumber,
+    pub source: NumberSource,
+}
+
+/// The customer's phone: the conversation's own, else the linked contact's.
+fn reachable_phone(loaded: &Loaded) -> Option<(PhoneNumber, NumberSource)> {
+    if let Some(p) = &loaded.conversation.customer_phone {
+        return Some((p.clone(), NumberSource::Conversation));
+    }
+    loaded.contact.as_ref().and_then(|c| c.phone.clone()).map(|p| (p, NumberSource::Contact))
+}
+
+/// The number to dial for an outbound call.
+///
+/// # Errors
+/// `CAPABILITY_DENIED` (`call`) without a known phone.
+pub async fn start_call(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    now: DateTime<Utc>,
+) -> ApiResult<Call> {
+    let loaded = load(db.conn(), viewer, id, now).await?;
+    loaded.capabilities.call.check().map_err(|d| ApiError::denied("call", d))?;
+    let (phone, source) = reachable_phone(&loaded)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("call allowed without a phone")))?;
+    tracing::info!(source = ?source, "outbound call requested");
+    Ok(Call { conversation_id: id, phone, source })
+}
+
+/// Moves the conversation's replies to SMS (needs a phone) or back to WhatsApp.
+///
+/// # Errors
+/// `CAPABILITY_DENIED` (`switchToSms`) without a phone; `BAD_USER_INPUT` for a conversation
+/// that did not start on WhatsApp.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn switch_channel(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    channel: Channel,
+    now: DateTime<Utc>,
+) -> ApiResult<conversation::Model> {
+    let txn = db.begin().await.map_err(commit_error)?;
+    let loaded = load(&*txn, viewer, id, now).await?;
+    if channel == Channel::Sms {
+        loaded.capabilities.switch_to_sms.check().map_err(|d| ApiError::denied("switchToSms", d))?;
+    } else if loaded.conversation.channel != Channel::Whatsapp {
+        return Err(ApiError::bad_input("only a WhatsApp conversation can switch back to WhatsApp"));
+    }
+    if loaded.conversation.active_channel == channel {
+        return Ok(loaded.conversation);
+    }
+    let change = ConversationChange { active_channel: Some(channel), ..ConversationChange::default() };
+    let saved = conversations::update(&*txn, loaded.conversation, change, now).await?;
+    let event = NewEvent {
+        event_type: types::CONVERSATION_UPDATED,
+        conversation_id: Some(id),
+        contact_id: saved.contact_id,
+        data: event_data::conversation(&saved),
+    };
+    events::append(&*txn, viewer.workspace_id, event, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_filled_with_exactly_their_parameters() {
+        let body = "Hi {{1}}, order {{2}} ships {{2}} times";
+        assert_eq!(
+            render_template(body, &["Ana".into(), "42".into()]).unwrap(),
+            "Hi Ana, order 42 ships 42 times"
+        );
+        assert!(render_template(body, &["Ana".into()]).is_err());
+        assert!(render_template("No params", &["x".into()]).is_err());
+        assert_eq!(render_template("No params", &[]).unwrap(), "No params");
+        assert!(render_template("{{1}}", &[" ".into()]).is_err());
+        assert_eq!(
+            render_template("{{1}} and {{10}}", &(1..=10).map(|i| i.to_string()).collect::<Vec<_>>())
+                .unwrap(),
+            "1 and 10"
+        );
+    }
+}

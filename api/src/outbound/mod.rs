@@ -1,0 +1,10 @@
+//! What reaches the customer: agent actions, the delivery worker and the providers.
+//!
+//! - [`actions`]: replies, templates, the phone-number request, calls, channel switches; each
+//!   checks its capability and stores a `PENDING` message with its event.
+//! - [`delivery`]: the worker that sends pending messages through the gateways, with retries.
+//! - [`gateway`]: the wire formats of the WhatsApp Cloud API and a Twilio-compatible SMS API.
+
+pub mod actions;
+pub mod delivery;
+pub mod gateway;

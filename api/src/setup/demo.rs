@@ -1,0 +1,191 @@
+//! The demo workspace of `parley serve --demo`: a realistic inbox in one call.
+//!
+//! Every conversation is created the way production creates it: a Meta-shaped webhook
+//! payload is read by the WhatsApp reader and stored by the ingestion use case, with message
+//! timestamps relative to now so the 24-hour windows are meaningful.
+
+use chrono::{DateTime, Duration, Utc};
+use domain::{ConversationStatus, Role, TemplateCategory};
+use persistence::entities::business_number;
+use persistence::{Database, business_numbers, templates};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use super::workspaces::{BootstrapInput, Bootstrapped, BusinessNumberInput, bootstrap};
+use crate::auth::Viewer;
+use crate::contacts::{ContactInput, create_contact};
+use crate::error::{ApiError, ApiResult};
+use crate::inbound::messages::{self as ingest, IngestOutcome};
+use crate::inbound::payload::ContactInfo;
+use crate::inbound::read::read_message;
+use crate::store::commit_error;
+use crate::workflow::conversations::set_status;
+
+/// A customer writing in the demo.
+struct DemoMessage<'a> {
+    name: &'a str,
+    username: Option<&'a str>,
+    phone: Option<&'a str>,
+    bsuid: &'a str,
+    text: &'a str,
+    ago: Duration,
+}
+
+fn payload(m: &DemoMessage<'_>, sent_at: DateTime<Utc>) -> (Value, Vec<ContactInfo>) {
+    let mut profile = json!({ "name": m.name });
+    if let Some(u) = m.username {
+        profile["username"] = json!(u);
+    }
+    let mut contact = json!({ "profile": profile, "user_id": m.bsuid });
+    let mut message = json!({
+        "from_user_id": m.bsuid,
+        "id": format!("wamid.DEMO{}", uuid::Uuid::new_v4().simple()),
+        "timestamp": sent_at.timestamp().to_string(),
+        "type": "text",
+        "text": { "body": m.text },
+    });
+    if let Some(p) = m.phone {
+        contact["wa_id"] = json!(p);
+        message["from"] = json!(p);
+    }
+    let contacts: Vec<ContactInfo> = serde_json::from_value(json!([contact])).unwrap_or_default();
+    (message, contacts)
+}
+
+async fn deliver(
+    db: &Database,
+    number: &business_number::Model,
+    m: &DemoMessage<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<domain::ConversationId> {
+    let (raw, contacts) = payload(m, now - m.ago);
+    let inbound = read_message(&raw, &contacts)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("demo payload: {e}")))?;
+    let txn = db.begin().await.map_err(commit_error)?;
+    let outcome = ingest::record_inbound(&*txn, number, &inbound, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    match outcome {
+        IngestOutcome::Stored { conversation, .. } => Ok(conversation),
+        IngestOutcome::Duplicate => Err(ApiError::internal(anyhow::anyhow!("demo message stored twice"))),
+    }
+}
+
+/// Creates the demo workspace and returns what was created.
+///
+/// # Errors
+/// On a database failure.
+pub async fn create_demo(db: &Database, now: DateTime<Utc>) -> ApiResult<Bootstrapped> {
+    let phone_number_id = format!("10{}", rand::rng().random_range(1_000_000_000_000u64..9_999_999_999_999));
+    let created = bootstrap(
+        db,
+        &BootstrapInput {
+            workspace_name: "Parley Demo".to_owned(),
+            admin_email: "admin@demo.parley.dev".to_owned(),
+            admin_name: "Demo Admin".to_owned(),
+            business_number: Some(BusinessNumberInput {
+                phone_number_id,
+                display_phone_number: "15550783881".to_owned(),
+                waba_id: "102290129340398".to_owned(),
+                portfolio_id: "506914307656634".to_owned(),
+                business_name: Some("Jasper's Market".to_owned()),
+            }),
+        },
+        now,
+    )
+    .await?;
+    let ws = created.workspace_id;
+    let number_id =
+        created.business_number_id.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no demo number")))?;
+    let number = business_numbers::find(db.conn(), ws, number_id)
+        .await?
+        .ok_or(ApiError::NotFound("business number"))?;
+
+    for (name, category, body) in [
+        (
+            "spring_sale",
+            TemplateCategory::Marketing,
+            "Hi {{1}}, our spring sale starts today: 20% off everything.",
+        ),
+        ("order_update", TemplateCategory::Utility, "Your order {{1}} has shipped and arrives {{2}}."),
+        ("login_code", TemplateCategory::Authentication, "{{1}} is your verification code."),
+    ] {
+        let new = templates::NewTemplate {
+            id: domain::TemplateId::new(),
+            workspace_id: ws,
+            name,
+            language: "en_US",
+            category,
+            body,
+        };
+        templates::create(db.conn(), new, now).await?;
+    }
+
+    // A returning customer: a phone conversation ten days ago, linked to a contact and resolved...
+    let amelia_then = DemoMessage {
+        name: "Amelia Hart",
+        username: Some("@amelia.hart"),
+        phone: Some("447700900123"),
+        bsuid: "GB.88231740092153376",
+        text: "Hi! Can I change the delivery address of order 4471?",
+        ago: Duration::days(10),
+    };
+    let first = deliver(db, &number, &amelia_then, now).await?;
+    let admin = Viewer { agent_id: created.admin_id, workspace_id: ws, role: Role::Admin };
+    link_demo_contact(db, &admin, first, "Amelia Hart", "amelia@example.co.uk", now - Duration::days(10))
+        .await?;
+    // ...who writes again today with the number hidden: a new thread that points at the old one.
+    let amelia_now = DemoMessage {
+        phone: None,
+        text: "Hello again, my parcel never arrived.",
+        ago: Duration::minutes(5),
+        ..amelia_then
+    };
+    deliver(db, &number, &amelia_now, now).await?;
+
+    let others = [
+        DemoMessage {
+            name: "Sheena Nelson",
+            username: Some("@realsheenanelson"),
+            phone: None,
+            bsuid: "US.13491208655302741918",
+            text: "Does it come in another color?",
+            ago: Duration::minutes(20),
+        },
+        DemoMessage {
+            name: "Pablo Morales",
+            username: Some("@pablomorales"),
+            phone: Some("16505551234"),
+            bsuid: "US.20077812365480912233",
+            text: "I'd like to return the blue jacket.",
+            ago: Duration::hours(2),
+        },
+        DemoMessage {
+            name: "Carlos",
+            username: Some("@carlos_mx"),
+            phone: None,
+            bsuid: "MX.55500912873465019283",
+            text: "¿Tienen envío a Monterrey?",
+            ago: Duration::hours(30),
+        },
+    ];
+    for m in &others {
+        deliver(db, &number, m, now).await?;
+    }
+    Ok(created)
+}
+
+/// Creates a contact for a conversation and links it (what an agent does with
+/// `createContact`), then resolves the conversation.
+async fn link_demo_contact(
+    db: &Database,
+    admin: &Viewer,
+    conversation: domain::ConversationId,
+    name: &str,
+    email: &str,
+    at: DateTime<Utc>,
+) -> ApiResult<()> {
+    let input = ContactInput { name: name.to_owned(), email: Some(email.to_owned()), phone_number: None };
+    create_contact(db, admin, conversation, &input, at).await?;
+    set_status(db, admin, conversation, ConversationStatus::Resolved, at).await?;
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! Setting a workspace up: what admins and operators do before agents work the inbox.
+//!
+//! - [`workspaces`]: bootstrap a workspace with its admin and business number.
+//! - [`agents`]: create agents.
+//! - [`templates`]: message templates.
+//! - [`usernames`]: the business username of a number (Cloud API calls, the
+//!   `business_username.updated` event).
+//! - [`demo`]: the demo workspace of `parley serve --demo`.
+
+pub mod agents;
+pub mod demo;
+pub mod templates;
+pub mod usernames;
+pub mod workspaces;

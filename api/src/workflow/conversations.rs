@@ -1,0 +1,139 @@
+//! The inbox: reading conversations, their capabilities, and the state changes agents make
+//! (assign, resolve, reopen). Each change writes its event in the same transaction.
+
+use chrono::{DateTime, Utc};
+use domain::capabilities::{self, Capabilities, ConversationFacts};
+use domain::{AgentId, ConversationId, ConversationStatus};
+use persistence::conversations::ConversationChange;
+use persistence::entities::conversation;
+use persistence::events::{self, NewEvent, types};
+use persistence::{ConnectionTrait, Database, agents, conversations};
+
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult};
+use crate::events::data as event_data;
+use crate::store::commit_error;
+
+/// The capability facts of a conversation; `contact_phone_known` comes from its linked contact.
+#[must_use]
+pub fn facts(c: &conversation::Model, contact_phone_known: bool) -> ConversationFacts {
+    ConversationFacts {
+        channel: c.active_channel,
+        customer_phone_known: c.customer_phone.is_some(),
+        contact_phone_known,
+        last_inbound_at: c.last_inbound_at,
+    }
+}
+
+/// The capabilities of a conversation at `now`.
+#[must_use]
+pub fn capabilities_of(
+    c: &conversation::Model,
+    contact_phone_known: bool,
+    now: DateTime<Utc>,
+) -> Capabilities {
+    capabilities::capabilities(&facts(c, contact_phone_known), now)
+}
+
+/// A conversation of the viewer's workspace.
+///
+/// # Errors
+/// `NOT_FOUND` when it does not exist in the workspace.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: ConversationId,
+) -> ApiResult<conversation::Model> {
+    conversations::find(db, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("conversation"))
+}
+
+/// A conversation of the viewer's workspace, locked for a change (see
+/// [`conversations::find_for_update`]).
+///
+/// # Errors
+/// `NOT_FOUND` when it does not exist in the workspace.
+pub async fn get_for_update(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: ConversationId,
+) -> ApiResult<conversation::Model> {
+    conversations::find_for_update(db, viewer.workspace_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("conversation"))
+}
+
+/// Writes `conversation.updated` for a changed conversation.
+async fn updated_event(
+    db: &impl ConnectionTrait,
+    c: &conversation::Model,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let event = NewEvent {
+        event_type: types::CONVERSATION_UPDATED,
+        conversation_id: Some(c.id),
+        contact_id: c.contact_id,
+        data: event_data::conversation(c),
+    };
+    events::append(db, c.workspace_id, event, now).await?;
+    Ok(())
+}
+
+/// Assigns a conversation to an active agent of the workspace, or unassigns it (`None`).
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown conversation or agent (also another workspace's),
+/// `BAD_USER_INPUT` for an inactive agent.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn assign(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    agent: Option<AgentId>,
+    now: DateTime<Utc>,
+) -> ApiResult<conversation::Model> {
+    let txn = db.begin().await.map_err(commit_error)?;
+    let current = get_for_update(&*txn, viewer, id).await?;
+    if let Some(agent) = agent {
+        let found =
+            agents::find(&*txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
+        if !found.active {
+            return Err(ApiError::bad_input("agentId names an inactive agent"));
+        }
+    }
+    if current.assignee_id == agent {
+        return Ok(current);
+    }
+    let change = ConversationChange { assignee: Some(agent), ..ConversationChange::default() };
+    let saved = conversations::update(&*txn, current, change, now).await?;
+    updated_event(&*txn, &saved, now).await?;
+    let details = serde_json::json!({ "assigneeId": agent });
+    crate::store::audit(&*txn, viewer, "conversation.assigned", ("conversation", saved.id), details, now)
+        .await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}
+
+/// Sets the status (resolve or reopen). Setting the current status changes nothing and
+/// writes no event.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown conversation.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id, status = %status))]
+pub async fn set_status(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    status: ConversationStatus,
+    now: DateTime<Utc>,
+) -> ApiResult<conversation::Model> {
+    let txn = db.begin().await.map_err(commit_error)?;
+    let current = get_for_update(&*txn, viewer, id).await?;
+    if current.status == status {
+        return Ok(current);
+    }
+    let change = ConversationChange { status: Some(status), ..ConversationChange::default() };
+    let saved = conversations::update(&*txn, current, change, now).await?;
+    updated_event(&*txn, &saved, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}

@@ -1,0 +1,27 @@
+//! What an agent sends: the content of an outbound message, as stored and as handed to a
+//! gateway. One serde type for both, so what the delivery worker sends is exactly what the
+//! agent's request stored.
+
+/// What to send.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OutboundContent {
+    /// A free-form text (inside the service window, or on SMS).
+    Text { body: String },
+    /// A WhatsApp template with its positional parameters.
+    Template { name: String, language: String, parameters: Vec<String> },
+    /// WhatsApp's interactive "request contact info" message (inside the service window).
+    RequestContactInfo { body: String },
+}
+
+impl OutboundContent {
+    /// The message kind shown to agents (`text`, `template`, `interactive`).
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            OutboundContent::Text { .. } => "text",
+            OutboundContent::Template { .. } => "template",
+            OutboundContent::RequestContactInfo { .. } => "interactive",
+        }
+    }
+}

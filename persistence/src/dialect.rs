@@ -1,0 +1,161 @@
+//! Every difference between SQLite and PostgreSQL that Parley relies on, in one place.
+//! Repositories ask the [`Dialect`] of their connection instead of branching on the backend.
+//!
+//! | concern | SQLite | PostgreSQL |
+//! |---|---|---|
+//! | concurrent writers | one at a time: Parley serialises write transactions in-process | row locks |
+//! | loading a row for a change | the write lock is enough | `FOR UPDATE` |
+//! | claiming queued work | the write lock is enough | `FOR UPDATE SKIP LOCKED` |
+//! | event cursors | taken from the workspace row as each event is written | numbered right before commit |
+//! | telling other processes | (one process) | `NOTIFY` by trigger, `LISTEN` relay |
+//! | search over several indexed paths | `a OR b OR c` | a `UNION` of one query per path |
+//! | bind parameters in raw SQL | `?` | `$n` |
+//! | concurrent group-commit lanes | 1 | 4 |
+
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, QueryStatementBuilder, SelectStatement, UnionType};
+use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, QuerySelect};
+
+/// The SQL dialect of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect of a connection (pool or transaction).
+    #[must_use]
+    pub fn of(db: &impl ConnectionTrait) -> Self {
+        Self::from_backend(db.get_database_backend())
+    }
+
+    /// MySQL is not compiled in; anything but SQLite reads as PostgreSQL.
+    #[must_use]
+    pub fn from_backend(backend: DatabaseBackend) -> Self {
+        match backend {
+            DatabaseBackend::Sqlite => Dialect::Sqlite,
+            _ => Dialect::Postgres,
+        }
+    }
+
+    /// The dialect a database URL names, or `None` for an unsupported scheme.
+    #[must_use]
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Dialect::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Dialect::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// Whether Parley must serialise write transactions itself (SQLite refuses a second
+    /// writer instead of waiting for it).
+    #[must_use]
+    pub const fn serialises_writes(self) -> bool {
+        matches!(self, Dialect::Sqlite)
+    }
+
+    /// Whether event cursors are numbered right before commit (PostgreSQL), rather than as
+    /// each event is written.
+    #[must_use]
+    pub const fn numbers_events_at_commit(self) -> bool {
+        matches!(self, Dialect::Postgres)
+    }
+
+    /// Whether other processes learn of commits through `LISTEN/NOTIFY`.
+    #[must_use]
+    pub const fn notifies_other_processes(self) -> bool {
+        matches!(self, Dialect::Postgres)
+    }
+
+    /// How many group-commit batches may be in flight at once: one on SQLite (one writer),
+    /// several on PostgreSQL, where a batch waits on the network more than on the database.
+    #[must_use]
+    pub const fn write_lanes(self) -> usize {
+        match self {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => 4,
+        }
+    }
+
+    /// Locks the selected rows until the transaction ends (so two changes of one row apply one
+    /// after the other).
+    #[must_use]
+    pub fn lock_for_update<Q: QuerySelect>(self, query: Q) -> Q {
+        match self {
+            Dialect::Sqlite => query,
+            Dialect::Postgres => query.lock_exclusive(),
+        }
+    }
+
+    /// Locks the selected rows, skipping those another claimer holds (queue claims across
+    /// processes).
+    #[must_use]
+    pub fn claim<Q: QuerySelect>(self, query: Q) -> Q {
+        match self {
+            Dialect::Sqlite => query,
+            Dialect::Postgres => query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked),
+        }
+    }
+
+    /// Rows matching any of `paths`. PostgreSQL plans `a OR b OR c` with an `ORDER BY … LIMIT`
+    /// as a scan of the order's index that filters every row; a union of one id query per path
+    /// (`select_ids`), evaluated once, lets each path use its own index.
+    #[must_use]
+    pub fn any_of_paths(
+        self,
+        paths: Vec<Condition>,
+        select_ids: impl Fn(Condition) -> SelectStatement,
+    ) -> Condition {
+        if self == Dialect::Sqlite {
+            return paths.into_iter().fold(Condition::any(), Condition::add);
+        }
+        let mut branches = paths.into_iter().map(select_ids);
+        let Some(mut union) = branches.next() else { return Condition::all() };
+        for branch in branches {
+            union.union(UnionType::Distinct, branch);
+        }
+        let ids = Expr::SubQuery(None, Box::new(union.into_sub_query_statement()));
+        Condition::all().add(Expr::cust_with_expr("\"conversations\".\"id\" = ANY(ARRAY($1))", ids))
+    }
+
+    /// The `n`th (1-based) bind parameter in hand-written SQL.
+    #[must_use]
+    pub fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => "?".to_owned(),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    /// The sea-orm backend, for building statements.
+    #[must_use]
+    pub const fn backend(self) -> DatabaseBackend {
+        match self {
+            Dialect::Sqlite => DatabaseBackend::Sqlite,
+            Dialect::Postgres => DatabaseBackend::Postgres,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_dialect() {
+        assert_eq!(Dialect::from_url("sqlite://parley.db?mode=rwc"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("sqlite::memory:"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::from_url("postgres://u@h/db"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::from_url("postgresql://u@h/db"), Some(Dialect::Postgres));
+        assert_eq!(Dialect::from_url("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        assert_eq!(Dialect::Sqlite.placeholder(3), "?");
+        assert_eq!(Dialect::Postgres.placeholder(3), "$3");
+    }
+}
