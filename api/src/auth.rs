@@ -44,6 +44,17 @@ pub struct Viewer {
 impl Viewer {
     /// # Errors
     /// `FORBIDDEN` unless the viewer is an admin.
+    /// Admins and integrations (machine clients reading events and data).
+    ///
+    /// # Errors
+    /// `FORBIDDEN` for agents.
+    pub fn require_admin_or_integration(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin | Role::Integration => Ok(()),
+            Role::Agent => Err(ApiError::Forbidden("This requires the ADMIN or INTEGRATION role.")),
+        }
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.role.is_admin() {
             Ok(())

@@ -236,6 +236,12 @@ fn base_config(database: &DatabaseArgs, jwt: JwtConfig) -> Result<Config, Config
     Ok(config)
 }
 
+/// Clap's message up to its usage block, on one line.
+fn one_line(message: &str) -> String {
+    let head = message.split("\n\n").next().unwrap_or(message);
+    head.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn random_secret() -> String {
     rand::rng().sample_iter(&Alphanumeric).take(48).map(char::from).collect()
 }
@@ -305,7 +311,16 @@ impl ServeArgs {
 /// # Errors
 /// Any failure, as one line for the operator.
 pub async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => err.exit(),
+        // A bad command line is bad configuration: one line naming the setting, as for every
+        // other (clap's own message lists missing arguments on lines of their own).
+        Err(err) => {
+            eprintln!("{}", one_line(&err.render().to_string()));
+            std::process::exit(2);
+        }
+    };
     crate::telemetry::init(std::io::stderr);
     match cli.command {
         Command::Serve(args) => serve(args).await,

@@ -71,8 +71,8 @@ impl Application {
             .await
             .with_context(|| format!("PARLEY_LISTEN: cannot listen on {}", config.listen))?;
         let address = listener.local_addr().context("failed to read the bound address")?;
-        let webhooks = WebhookCommitter::start(db.clone(), db.dialect().write_lanes());
-        let state = AppState { db, auth, schema, config: Arc::new(config), delivery, webhooks };
+        let committer = WebhookCommitter::start(db.clone(), db.dialect().write_lanes());
+        let state = AppState { db, auth, schema, config: Arc::new(config), delivery, committer };
         Ok(Self { listener, address, state, hub })
     }
 

@@ -1,4 +1,5 @@
-//! What every use case shares around its transaction: the commit error and the audit trail.
+//! What every use case shares around its transaction: the commit error, and the audit trail
+//! (writing it, and reading it for admins).
 
 use chrono::{DateTime, Utc};
 use persistence::ConnectionTrait;
@@ -7,7 +8,7 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 
 /// Maps a database error raised while beginning or committing a transaction.
-pub(crate) fn commit_error(err: sea_orm::DbErr) -> ApiError {
+pub(crate) fn commit_error(err: persistence::DbErr) -> ApiError {
     ApiError::from(persistence::Error::Unexpected(anyhow::Error::new(err).context("failed to commit")))
 }
 
@@ -29,4 +30,17 @@ pub(crate) async fn audit(
     };
     persistence::audit::record(db, viewer.workspace_id, entry, now).await?;
     Ok(())
+}
+
+/// The workspace's audit trail, newest first (admins).
+///
+/// # Errors
+/// `FORBIDDEN` for non-admins, storage failures.
+pub async fn audit_log(
+    db: &persistence::Database,
+    viewer: &Viewer,
+    limit: u64,
+) -> ApiResult<Vec<persistence::entities::audit_entry::Model>> {
+    viewer.require_admin()?;
+    Ok(persistence::audit::list(db.conn(), viewer.workspace_id, limit).await?)
 }

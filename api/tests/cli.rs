@@ -102,6 +102,7 @@ fn settings_that_go_together_are_all_or_none() {
         .unwrap();
     assert!(!sms.status.success());
     let stderr = String::from_utf8_lossy(&sms.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--sms-account-sid") && stderr.contains("--sms-auth-token"), "{stderr}");
     let number = parley()
         .args(["bootstrap", "--database-url", &db, "--workspace", "Acme", "--admin-email", "a@acme.test"])
@@ -111,6 +112,7 @@ fn settings_that_go_together_are_all_or_none() {
         .unwrap();
     assert!(!number.status.success(), "a business number needs all four ids");
     let stderr = String::from_utf8_lossy(&number.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--phone-number-id"), "{stderr}");
     let path = db.trim_start_matches("sqlite://").split('?').next().unwrap_or_default().to_owned();
     assert!(!std::path::Path::new(&path).exists(), "nothing was created");

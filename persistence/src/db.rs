@@ -259,6 +259,19 @@ impl Database {
         self.statements.load(Ordering::Relaxed)
     }
 
+    /// Refreshes the planner's statistics after a bulk import (PostgreSQL `ANALYZE`; SQLite
+    /// plans without them).
+    ///
+    /// # Errors
+    /// When the statement fails.
+    pub async fn refresh_statistics(&self) -> Result<(), DbErr> {
+        use sea_orm::ConnectionTrait;
+        match self.dialect() {
+            Dialect::Postgres => self.conn.execute_unprepared("ANALYZE").await.map(|_| ()),
+            Dialect::Sqlite => Ok(()),
+        }
+    }
+
     /// Checks the database answers (for `/readyz`).
     ///
     /// # Errors

@@ -4,13 +4,16 @@
 //! data takes the workspace id, so a forgotten check cannot leak another tenant's row.
 //!
 //! - [`db`]: [`Database`]: connecting (SQLite or PostgreSQL), write transactions, statement count.
-//! - [`error`]: [`Error`]: constraint violations as named errors, the rest opaque.
+//! - [`error`]: [`Error`]: constraint violations as named errors, unreadable stored values as
+//!   [`Error::Corrupt`], the rest opaque.
 //! - [`entities`]: one sea-orm entity per table.
 //! - [`workspaces`], [`agents`], [`business_numbers`], [`conversations`], [`messages`],
 //!   [`contacts`], [`templates`]: repositories.
 //! - [`events`]: the transactional outbox (CloudEvents with a per-workspace cursor).
-//! - [`dead_letters`]: webhook payloads that could not be routed or understood.
-//! - [`webhooks`]: CRM webhook endpoints, their delivery queue and its claiming.
+//! - [`dead_letters`]: Meta webhook payloads that could not be routed or understood.
+//! - [`crm`]: CRM webhook endpoints, their delivery queue and its claiming.
+//! - [`content`]: the JSON columns as serde types (message content, endpoint event types).
+//! - [`dialect`]: [`dialect::Dialect`], every SQLite/PostgreSQL difference in one place.
 
 pub mod agents;
 pub mod audit;
@@ -18,6 +21,7 @@ pub mod business_numbers;
 pub mod contacts;
 pub mod content;
 pub mod conversations;
+pub mod crm;
 pub mod db;
 pub mod dead_letters;
 pub mod dialect;
@@ -26,7 +30,6 @@ pub mod error;
 pub mod events;
 pub mod messages;
 pub mod templates;
-pub mod webhooks;
 pub mod workspaces;
 
 pub use db::{Database, PoolSettings, WriteTransaction};

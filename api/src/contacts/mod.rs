@@ -289,3 +289,27 @@ pub async fn unlink(
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
+
+/// One page of the workspace's contacts, newest first, optionally searched (name substring,
+/// `@username` prefix, phone digits).
+///
+/// # Errors
+/// Storage failures.
+pub async fn list(
+    db: &Database,
+    viewer: &Viewer,
+    search: Option<&str>,
+    after: Option<contacts::ContactCursor>,
+    limit: u64,
+) -> ApiResult<Vec<contact::Model>> {
+    let search = search.and_then(domain::search::SearchQuery::parse);
+    Ok(contacts::list(db.conn(), viewer.workspace_id, search.as_ref(), after, limit).await?)
+}
+
+/// A contact of the viewer's workspace.
+///
+/// # Errors
+/// `NOT_FOUND` when it does not exist in the workspace.
+pub async fn get(db: &Database, viewer: &Viewer, id: ContactId) -> ApiResult<contact::Model> {
+    contacts::find(db.conn(), viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("contact"))
+}

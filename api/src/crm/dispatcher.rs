@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use persistence::Database;
-use persistence::webhooks::{self, AttemptResult, Claimed};
+use persistence::crm::{self, AttemptResult, Claimed};
 use rand::Rng;
 use sha2::Sha256;
 
@@ -97,10 +97,10 @@ impl Dispatcher {
     /// On a database failure.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        webhooks::enqueue(&*txn, now, 500).await?;
+        crm::enqueue(&*txn, now, 500).await?;
         let lease = now
             + chrono::Duration::from_std(self.config.timeout * 3).unwrap_or(chrono::Duration::seconds(30));
-        let claimed = webhooks::claim_heads(&*txn, now, lease, 32).await?;
+        let claimed = crm::claim_heads(&*txn, now, lease, 32).await?;
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
         let count = claimed.len();
         // Each send runs on its own: a slow or hanging endpoint holds only its own lease, and the
@@ -211,7 +211,7 @@ impl Dispatcher {
             }
         };
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let endpoint = webhooks::record_attempt(&*txn, claimed, result, self.config.pause_after, now).await?;
+        let endpoint = crm::record_attempt(&*txn, claimed, result, self.config.pause_after, now).await?;
         if endpoint.paused_at == Some(now) {
             tracing::warn!(
                 endpoint_id = %endpoint.id,

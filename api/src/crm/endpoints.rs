@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::{WebhookDeliveryId, WebhookEndpointId};
 use persistence::entities::{webhook_delivery, webhook_endpoint};
-use persistence::{Database, events, webhooks};
+use persistence::{Database, crm, events};
 use rand::RngCore;
 
 use super::guard::validate_url;
@@ -39,7 +39,7 @@ pub async fn create(
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
     let start = events::latest_cursor(&*txn, viewer.workspace_id).await?;
     let endpoint =
-        webhooks::create_endpoint(&*txn, viewer.workspace_id, url.as_str(), &secret, event_types, start, now)
+        crm::create_endpoint(&*txn, viewer.workspace_id, url.as_str(), &secret, event_types, start, now)
             .await?;
     let details = serde_json::json!({ "url": endpoint.url, "eventTypes": event_types });
     crate::store::audit(
@@ -65,7 +65,7 @@ pub async fn delete(
 ) -> ApiResult<bool> {
     viewer.require_admin()?;
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    if !webhooks::delete_endpoint(&*txn, viewer.workspace_id, id).await? {
+    if !crm::delete_endpoint(&*txn, viewer.workspace_id, id).await? {
         return Err(ApiError::NotFound("webhook endpoint"));
     }
     crate::store::audit(
@@ -92,11 +92,11 @@ pub async fn resume(
     now: DateTime<Utc>,
 ) -> ApiResult<webhook_endpoint::Model> {
     viewer.require_admin()?;
-    let endpoint = webhooks::find_endpoint(db.conn(), viewer.workspace_id, id)
+    let endpoint = crm::find_endpoint(db.conn(), viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("webhook endpoint"))?;
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    let saved = webhooks::resume_endpoint(&*txn, endpoint, now).await?;
+    let saved = crm::resume_endpoint(&*txn, endpoint, now).await?;
     crate::store::audit(
         &*txn,
         viewer,
@@ -121,11 +121,11 @@ pub async fn redeliver(
     now: DateTime<Utc>,
 ) -> ApiResult<webhook_delivery::Model> {
     viewer.require_admin()?;
-    let delivery = webhooks::find_delivery(db.conn(), viewer.workspace_id, id)
+    let delivery = crm::find_delivery(db.conn(), viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("webhook delivery"))?;
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    let saved = webhooks::requeue_delivery(&*txn, delivery, now).await?;
+    let saved = crm::requeue_delivery(&*txn, delivery, now).await?;
     let details = serde_json::json!({ "endpointId": saved.endpoint_id, "eventId": saved.event_id });
     crate::store::audit(
         &*txn,
@@ -138,6 +138,28 @@ pub async fn redeliver(
     .await?;
     txn.commit().await.map_err(crate::store::commit_error)?;
     Ok(saved)
+}
+
+/// The workspace's CRM endpoints (admins).
+///
+/// # Errors
+/// `FORBIDDEN` for non-admins, storage failures.
+pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<webhook_endpoint::Model>> {
+    viewer.require_admin()?;
+    Ok(crm::list_endpoints(db.conn(), viewer.workspace_id).await?)
+}
+
+/// An endpoint's most recent deliveries, newest event first.
+///
+/// # Errors
+/// Storage failures.
+pub async fn deliveries(
+    db: &Database,
+    workspace: domain::WorkspaceId,
+    endpoint: WebhookEndpointId,
+    limit: u64,
+) -> ApiResult<Vec<webhook_delivery::Model>> {
+    Ok(crm::recent_deliveries(db.conn(), workspace, endpoint, limit).await?)
 }
 
 #[cfg(test)]

@@ -31,3 +31,31 @@ pub async fn business_username_updated(
     events::append(db, number.workspace_id, new, now).await?;
     Ok(())
 }
+
+/// Events after cursor `after`, oldest first, optionally of some types (admins and
+/// integrations).
+///
+/// # Errors
+/// `FORBIDDEN` for agents, `BAD_USER_INPUT` for an unknown type, storage failures.
+pub async fn history(
+    db: &persistence::Database,
+    viewer: &crate::auth::Viewer,
+    after: i64,
+    limit: u64,
+    types: Option<&[String]>,
+) -> crate::error::ApiResult<Vec<persistence::entities::event::Model>> {
+    viewer.require_admin_or_integration()?;
+    validate_types(types)?;
+    Ok(events::list(db.conn(), viewer.workspace_id, after, limit, types).await?)
+}
+
+/// Checks event-type filters against the known types.
+///
+/// # Errors
+/// `BAD_USER_INPUT` naming the first unknown type.
+pub fn validate_types(types: Option<&[String]>) -> crate::error::ApiResult<()> {
+    match types.into_iter().flatten().find(|t| !types::ALL.contains(&t.as_str())) {
+        Some(bad) => Err(crate::error::ApiError::bad_input(format!("unknown event type {bad:?}"))),
+        None => Ok(()),
+    }
+}

@@ -2,7 +2,6 @@
 
 use super::guards::RoleGuard;
 use super::{db, pagination, viewer};
-use crate::error::ApiError;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 
@@ -63,9 +62,7 @@ impl AuditQuery {
     async fn audit_log(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<AuditEntry>> {
         let viewer = viewer(ctx)?;
         let limit = pagination::page_size(first)?;
-        let rows = persistence::audit::list(db(ctx)?.conn(), viewer.workspace_id, limit)
-            .await
-            .map_err(ApiError::from)?;
+        let rows = crate::store::audit_log(db(ctx)?, viewer, limit).await?;
         Ok(rows.into_iter().map(AuditEntry).collect())
     }
 }

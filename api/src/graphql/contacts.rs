@@ -7,9 +7,7 @@ use crate::error::ApiError;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use domain::search::SearchQuery;
 use domain::{ContactId, ConversationId};
-use persistence::contacts;
 use persistence::contacts::ContactCursor;
 use persistence::conversations::ConversationFilter as StoreFilter;
 use persistence::entities::{contact, contact_identity};
@@ -80,7 +78,7 @@ impl Contact {
         after: Option<String>,
     ) -> Result<Connection<String, Conversation>> {
         let filter = StoreFilter { contact: Some(self.0.id), ..Default::default() };
-        conversation_page(ctx, self.0.workspace_id, &filter, first, after).await
+        conversation_page(ctx, &filter, first, after).await
     }
 }
 
@@ -99,19 +97,11 @@ impl ContactQuery {
         after: Option<String>,
         search: Option<String>,
     ) -> Result<Connection<String, Contact>> {
-        let viewer = viewer(ctx)?;
         let limit = pagination::page_size(first)?;
         let after = after.as_deref().map(pagination::decode).transpose()?;
-        let search = search.as_deref().and_then(SearchQuery::parse);
-        let rows = contacts::list(
-            db(ctx)?.conn(),
-            viewer.workspace_id,
-            search.as_ref(),
-            after.map(|(created_at, id)| ContactCursor { created_at, id }),
-            limit + 1,
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let cursor = after.map(|(created_at, id)| ContactCursor { created_at, id });
+        let rows =
+            crate::contacts::list(db(ctx)?, viewer(ctx)?, search.as_deref(), cursor, limit + 1).await?;
         Ok(pagination::connection(
             rows,
             limit,
@@ -123,13 +113,8 @@ impl ContactQuery {
 
     /// One contact of the workspace.
     async fn contact(&self, ctx: &Context<'_>, id: ID) -> Result<Contact> {
-        let viewer = viewer(ctx)?;
         let id = parse_id::<ContactId>(&id, "id")?;
-        let contact = contacts::find(db(ctx)?.conn(), viewer.workspace_id, id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::NotFound("contact"))?;
-        Ok(Contact(contact))
+        Ok(Contact(crate::contacts::get(db(ctx)?, viewer(ctx)?, id).await?))
     }
 }
 

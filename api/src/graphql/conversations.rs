@@ -15,11 +15,10 @@ use chrono::{DateTime, Utc};
 use domain::capabilities::Capability;
 use domain::display::{display_name, phone_notice};
 use domain::search::SearchQuery;
-use domain::{ContactId, ConversationId, ConversationStatus, WorkspaceId};
+use domain::{ContactId, ConversationId, ConversationStatus};
 use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor};
 use persistence::entities::{contact, conversation};
 use persistence::messages::MessageCursor;
-use persistence::{conversations as conversation_store, messages};
 
 /// A conversation: the messages between one business number and one customer on one channel.
 pub struct Conversation(pub conversation::Model);
@@ -188,16 +187,8 @@ impl Conversation {
     ) -> Result<Connection<String, Message>> {
         let limit = pagination::page_size(first)?;
         let after = after.as_deref().map(pagination::decode::<domain::MessageId>).transpose()?;
-        let viewer = viewer(ctx)?;
-        let rows = messages::list(
-            db(ctx)?.conn(),
-            viewer.workspace_id,
-            self.0.id,
-            after.map(|(sent_at, id)| MessageCursor { sent_at, id }),
-            limit + 1,
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let cursor = after.map(|(sent_at, id)| MessageCursor { sent_at, id });
+        let rows = conversations::messages(db(ctx)?, viewer(ctx)?, self.0.id, cursor, limit + 1).await?;
         Ok(pagination::connection(
             rows,
             limit,
@@ -215,22 +206,14 @@ impl Conversation {
 /// `BAD_USER_INPUT` for the page arguments; storage failures.
 pub(crate) async fn conversation_page(
     ctx: &Context<'_>,
-    workspace: WorkspaceId,
     filter: &StoreFilter,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Connection<String, Conversation>> {
     let limit = pagination::page_size(first)?;
     let after = after.as_deref().map(pagination::decode::<domain::ConversationId>).transpose()?;
-    let rows = conversation_store::list(
-        db(ctx)?.conn(),
-        workspace,
-        filter,
-        after.map(|(last_activity_at, id)| InboxCursor { last_activity_at, id }),
-        limit + 1,
-    )
-    .await
-    .map_err(ApiError::from)?;
+    let cursor = after.map(|(last_activity_at, id)| InboxCursor { last_activity_at, id });
+    let rows = conversations::list(db(ctx)?, viewer(ctx)?, filter, cursor, limit + 1).await?;
     super::loaders::prefetch_conversations(loaders(ctx)?, &rows).await.map_err(ApiError::from)?;
     Ok(pagination::connection(
         rows,
@@ -394,7 +377,7 @@ impl ConversationQuery {
             username_only: filter.username_only,
             search: filter.search.as_deref().and_then(SearchQuery::parse),
         };
-        conversation_page(ctx, viewer.workspace_id, &store_filter, first, after).await
+        conversation_page(ctx, &store_filter, first, after).await
     }
 
     /// One conversation of the workspace.

@@ -2,7 +2,6 @@
 
 use super::guards::RoleGuard;
 use super::{db, now, pagination, parse_id, viewer};
-use crate::error::ApiError;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
@@ -45,10 +44,7 @@ impl WebhookEndpoint {
     /// Its most recent deliveries, newest event first.
     async fn deliveries(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<WebhookDelivery>> {
         let limit = pagination::page_size(first)?;
-        let rows =
-            persistence::webhooks::recent_deliveries(db(ctx)?.conn(), self.0.workspace_id, self.0.id, limit)
-                .await
-                .map_err(ApiError::from)?;
+        let rows = crate::crm::endpoints::deliveries(db(ctx)?, self.0.workspace_id, self.0.id, limit).await?;
         Ok(rows.into_iter().map(WebhookDelivery).collect())
     }
 }
@@ -115,9 +111,7 @@ impl WebhookQuery {
     #[graphql(guard = "RoleGuard::admin()")]
     async fn webhook_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<WebhookEndpoint>> {
         let viewer = viewer(ctx)?;
-        let rows = persistence::webhooks::list_endpoints(db(ctx)?.conn(), viewer.workspace_id)
-            .await
-            .map_err(ApiError::from)?;
+        let rows = crate::crm::endpoints::list(db(ctx)?, viewer).await?;
         Ok(rows.into_iter().map(WebhookEndpoint).collect())
     }
 }

@@ -2,12 +2,10 @@
 
 use super::guards::RoleGuard;
 use super::{db, pagination, viewer};
-use crate::error::ApiError;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use persistence::entities::event;
-use persistence::{dead_letters, events};
 
 /// A durable event (CloudEvents 1.0).
 /// Shared: a live event is resolved once per subscriber, without copying it.
@@ -95,16 +93,10 @@ impl EventQuery {
         first: Option<i32>,
         types: Option<Vec<String>>,
     ) -> Result<Connection<String, Event>> {
-        let viewer = viewer(ctx)?;
         let limit = pagination::page_size(first)?;
         let after_seq = pagination::decode_sequence(after.as_deref())?;
-        let unknown = types.iter().flatten().find(|t| !events::types::ALL.contains(&t.as_str()));
-        if let Some(bad) = unknown {
-            return Err(ApiError::bad_input(format!("unknown event type {bad:?}")).into());
-        }
-        let rows = events::list(db(ctx)?.conn(), viewer.workspace_id, after_seq, limit + 1, types.as_deref())
-            .await
-            .map_err(ApiError::from)?;
+        let rows =
+            crate::events::history(db(ctx)?, viewer(ctx)?, after_seq, limit + 1, types.as_deref()).await?;
         Ok(pagination::connection(
             rows,
             limit,
@@ -124,10 +116,8 @@ impl DeadLetterQuery {
     /// The workspace's dead-lettered webhook changes, newest first (ADMIN).
     #[graphql(guard = "RoleGuard::admin()")]
     async fn dead_letters(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<DeadLetter>> {
-        let viewer = viewer(ctx)?;
         let limit = pagination::page_size(first)?;
-        let rows =
-            dead_letters::list(db(ctx)?.conn(), viewer.workspace_id, limit).await.map_err(ApiError::from)?;
+        let rows = crate::inbound::apply::dead_letters(db(ctx)?, viewer(ctx)?, limit).await?;
         Ok(rows.into_iter().map(DeadLetter).collect())
     }
 }

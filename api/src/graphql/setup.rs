@@ -7,7 +7,6 @@ use crate::setup::templates::TemplateInput;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use domain::AgentId;
 use persistence::entities::{agent, business_number, template};
-use persistence::{agents, business_numbers, templates};
 
 /// A person or integration that calls the API.
 pub struct Agent(pub agent::Model);
@@ -128,18 +127,12 @@ pub struct ViewerQuery;
 impl ViewerQuery {
     /// The agent the token belongs to.
     async fn me(&self, ctx: &Context<'_>) -> Result<Agent> {
-        let viewer = viewer(ctx)?;
-        let agent = agents::find(db(ctx)?.conn(), viewer.workspace_id, viewer.agent_id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or(ApiError::Unauthenticated("The agent of this token does not exist or is inactive."))?;
-        Ok(Agent(agent))
+        Ok(Agent(crate::setup::agents::me(db(ctx)?, viewer(ctx)?).await?))
     }
 
     /// Every agent of the workspace.
     async fn agents(&self, ctx: &Context<'_>) -> Result<Vec<Agent>> {
-        let viewer = viewer(ctx)?;
-        let rows = agents::list(db(ctx)?.conn(), viewer.workspace_id).await.map_err(ApiError::from)?;
+        let rows = crate::setup::agents::list(db(ctx)?, viewer(ctx)?).await?;
         Ok(rows.into_iter().map(Agent).collect())
     }
 }
@@ -152,16 +145,13 @@ pub struct SetupQuery;
 impl SetupQuery {
     /// The workspace's message templates.
     async fn templates(&self, ctx: &Context<'_>) -> Result<Vec<Template>> {
-        let viewer = viewer(ctx)?;
-        let rows = templates::list(db(ctx)?.conn(), viewer.workspace_id).await.map_err(ApiError::from)?;
+        let rows = crate::setup::templates::list(db(ctx)?, viewer(ctx)?).await?;
         Ok(rows.into_iter().map(Template).collect())
     }
 
     /// The workspace's WhatsApp business numbers.
     async fn business_numbers(&self, ctx: &Context<'_>) -> Result<Vec<BusinessNumber>> {
-        let viewer = viewer(ctx)?;
-        let rows =
-            business_numbers::list(db(ctx)?.conn(), viewer.workspace_id).await.map_err(ApiError::from)?;
+        let rows = crate::setup::workspaces::business_numbers(db(ctx)?, viewer(ctx)?).await?;
         Ok(rows.into_iter().map(BusinessNumber).collect())
     }
 }

@@ -21,11 +21,11 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub delivery: DeliveryHandle,
     /// Stores Meta webhooks, committing concurrent ones together.
-    pub webhooks: WebhookCommitter,
+    pub committer: WebhookCommitter,
 }
 
 impl FromRef<AppState> for InboundState {
     fn from_ref(state: &AppState) -> Self {
-        Self { config: Arc::clone(&state.config), webhooks: state.webhooks.clone() }
+        Self { config: Arc::clone(&state.config), committer: state.committer.clone() }
     }
 }

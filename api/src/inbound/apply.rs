@@ -9,22 +9,23 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use domain::statuses::{self, UsernameState};
-use domain::{BusinessUsername, MessageStatus, WorkspaceId};
+use domain::WorkspaceId;
 use persistence::conversations::ConversationChange;
 use persistence::entities::business_number;
 use persistence::events::{self, NewEvent, types};
-use persistence::messages::{ProviderError, external_id_digest};
+use persistence::messages::external_id_digest;
 use persistence::{ConnectionTrait, Database, business_numbers, conversations, dead_letters, messages};
 use serde_json::{Value, json};
 
 use super::messages::{self as ingest, IngestOutcome};
 use crate::events::data as event_data;
 use crate::inbound::payload::{
-    BusinessUsernameUpdate, Change, MessagesValue, Metadata, StatusItem, UserIdUpdateValue, Webhook,
-    read_value,
+    BusinessUsernameUpdate, Change, MessagesValue, Metadata, UserIdUpdateValue, Webhook, read_value,
 };
-use crate::inbound::read::{IdentityChange, InboundError, read_message};
+use crate::inbound::read::{
+    InboundError, StatusUpdate, read_identity_change, read_message, read_status, read_username_update,
+    username_update_number,
+};
 
 /// What one webhook did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -202,7 +203,7 @@ async fn messages_change<C: ConnectionTrait>(
         }
     }
     for raw in &value.statuses {
-        match read_value::<StatusItem>("statuses", raw) {
+        match read_status(raw) {
             Ok(status) => apply_status(router, &number, &status).await?,
             Err(reason) => {
                 let item =
@@ -218,13 +219,13 @@ async fn messages_change<C: ConnectionTrait>(
 async fn apply_status<C: ConnectionTrait>(
     router: &mut Router<'_, C>,
     number: &business_number::Model,
-    status: &StatusItem,
+    status: &StatusUpdate,
 ) -> Result<(), persistence::Error> {
-    let Some(next) = statuses::message_status(&status.status) else {
+    let Some(next) = status.status else {
         router.summary.ignored += 1;
         return Ok(());
     };
-    let ids = [status.id.clone(), external_id_digest(&status.id)];
+    let ids = [status.wamid.clone(), external_id_digest(&status.wamid)];
     let Some(message) = messages::find_by_any_external_id(router.db, number.id, &ids).await? else {
         tracing::debug!("status for a message Parley did not send; ignored");
         router.summary.ignored += 1;
@@ -236,14 +237,7 @@ async fn apply_status<C: ConnectionTrait>(
         return Ok(());
     }
     let workspace = message.workspace_id;
-    let error = (next == MessageStatus::Failed).then(|| {
-        let first = status.errors.first();
-        ProviderError {
-            code: first.and_then(|e| e.code),
-            title: first.and_then(|e| e.title.clone().or_else(|| e.message.clone())),
-        }
-    });
-    let saved = messages::set_status(router.db, message, next, error, router.now).await?;
+    let saved = messages::set_status(router.db, message, next, status.error.clone(), router.now).await?;
     let conversation = conversations::find(router.db, workspace, saved.conversation_id)
         .await?
         .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
@@ -268,10 +262,10 @@ async fn apply_status<C: ConnectionTrait>(
 async fn record_aliases<C: ConnectionTrait>(
     router: &mut Router<'_, C>,
     conversation: &persistence::entities::conversation::Model,
-    status: &StatusItem,
+    status: &StatusUpdate,
 ) -> Result<(), persistence::Error> {
-    let bsuid = status.recipient_user_id.as_deref().and_then(|b| domain::Bsuid::parse(b).ok());
-    let parent = status.parent_bsuid().and_then(|b| domain::ParentBsuid::parse(b).ok());
+    let bsuid = status.recipient_bsuid.clone();
+    let parent = status.recipient_parent_bsuid.clone();
     let add_bsuid = conversation.customer_bsuid.is_none() && bsuid.is_some();
     let add_parent = conversation.customer_parent_bsuid.is_none() && parent.is_some();
     if !add_bsuid && !add_parent {
@@ -299,30 +293,13 @@ async fn user_id_update<C: ConnectionTrait>(
     };
     let workspace = number.workspace_id;
     for update in &value.user_id_update {
-        let bsuid = |v: Option<&String>| v.and_then(|b| domain::Bsuid::parse(b).ok());
-        let previous = bsuid(update.user_id.previous.as_ref());
-        let current = bsuid(update.user_id.current.as_ref());
-        if previous.is_none() || current.is_none() {
-            let item = json!({ "field": "user_id_update", "metadata": change.value.get("metadata"), "update": update.user_id.previous });
-            router
-                .dead_letter(
-                    Some(workspace),
-                    waba,
-                    "user_id_update without a valid previous and current BSUID",
-                    &item,
-                )
-                .await?;
-            continue;
-        }
-        let identity_change = IdentityChange {
-            previous_bsuid: previous,
-            new_bsuid: current,
-            new_parent_bsuid: update
-                .parent_user_id
-                .as_ref()
-                .and_then(|p| p.current.as_deref())
-                .and_then(|p| domain::ParentBsuid::parse(p).ok()),
-            new_phone: update.wa_id.as_deref().and_then(|p| domain::PhoneNumber::from_whatsapp(p).ok()),
+        let identity_change = match read_identity_change(update) {
+            Ok(change) => change,
+            Err(reason) => {
+                let item = json!({ "field": "user_id_update", "metadata": change.value.get("metadata"), "update": update.user_id.previous });
+                router.dead_letter(Some(workspace), waba, reason, &item).await?;
+                continue;
+            }
         };
         router.summary.identity_changes +=
             ingest::apply_identity_change(router.db, workspace, None, &identity_change, router.now).await?;
@@ -340,7 +317,7 @@ async fn business_username_update<C: ConnectionTrait>(
         Ok(v) => v,
         Err(reason) => return router.dead_letter(None, waba, &reason, whole).await,
     };
-    let display = domain::PhoneNumber::from_whatsapp(&value.display_phone_number).ok();
+    let display = username_update_number(&value);
     let number = match (waba, &display) {
         (Some(waba), Some(display)) => {
             business_numbers::find_by_waba_and_display(router.db, waba, display).await?
@@ -352,25 +329,9 @@ async fn business_username_update<C: ConnectionTrait>(
         return router.dead_letter(None, waba, reason, whole).await;
     };
     let workspace = number.workspace_id;
-    let (username, status) = match statuses::username_state(&value.status) {
-        Some(UsernameState::Deleted) => (None, None),
-        Some(UsernameState::Held(status)) => match value.username.as_deref().map(BusinessUsername::parse) {
-            Some(Ok(username)) => (Some(username), Some(status)),
-            _ => {
-                return router
-                    .dead_letter(
-                        Some(workspace),
-                        waba,
-                        "business username update without a valid username",
-                        whole,
-                    )
-                    .await;
-            }
-        },
-        None => {
-            let reason = format!("unknown business username status {:?}", value.status);
-            return router.dead_letter(Some(workspace), waba, &reason, whole).await;
-        }
+    let (username, status) = match read_username_update(&value) {
+        Ok(read) => read,
+        Err(reason) => return router.dead_letter(Some(workspace), waba, &reason, whole).await,
     };
     let unchanged = number.username == username && number.username_status == status;
     if unchanged {
@@ -392,4 +353,17 @@ async fn business_username_update<C: ConnectionTrait>(
     crate::events::business_username_updated(router.db, &saved, router.now).await?;
     router.summary.usernames += 1;
     Ok(())
+}
+
+/// The workspace's dead-lettered webhook changes, newest first (admins).
+///
+/// # Errors
+/// `FORBIDDEN` for non-admins, storage failures.
+pub async fn dead_letters(
+    db: &Database,
+    viewer: &crate::auth::Viewer,
+    limit: u64,
+) -> crate::error::ApiResult<Vec<persistence::entities::dead_letter::Model>> {
+    viewer.require_admin()?;
+    Ok(dead_letters::list(db.conn(), viewer.workspace_id, limit).await?)
 }

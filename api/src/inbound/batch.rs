@@ -95,7 +95,7 @@ async fn commit_batch(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary
         return vec![webhook::process(db, &only.webhook, only.received_at).await];
     }
     let failed =
-        |err: &sea_orm::DbErr, doing: &'static str| -> Vec<Result<WebhookSummary, persistence::Error>> {
+        |err: &persistence::DbErr, doing: &'static str| -> Vec<Result<WebhookSummary, persistence::Error>> {
             batch.iter().map(|_| Err(shared_failure(err, doing))).collect()
         };
     let txn = match db.begin().await {
@@ -131,6 +131,6 @@ async fn one_by_one(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary, 
 
 /// The error each webhook of a batch gets when the shared transaction fails (the database
 /// error itself, so that an outage still reads as "unavailable").
-fn shared_failure(err: &sea_orm::DbErr, doing: &'static str) -> persistence::Error {
+fn shared_failure(err: &persistence::DbErr, doing: &'static str) -> persistence::Error {
     persistence::Error::Unexpected(anyhow::Error::new(err.clone()).context(doing))
 }

@@ -29,7 +29,7 @@ use crate::config::Config;
 pub struct InboundState {
     pub config: Arc<Config>,
     /// Stores Meta webhooks, committing concurrent ones together.
-    pub webhooks: WebhookCommitter,
+    pub committer: WebhookCommitter,
 }
 
 /// Meta sends up to 3 MB; a little headroom.
@@ -91,7 +91,7 @@ pub async fn receive(State(state): State<InboundState>, headers: HeaderMap, body
             return reply(StatusCode::BAD_REQUEST, &message);
         }
     };
-    match state.webhooks.submit(webhook, Utc::now()).await {
+    match state.committer.submit(webhook, Utc::now()).await {
         Ok(summary) => {
             tracing::info!(
                 messages = summary.messages,

@@ -35,3 +35,21 @@ pub async fn create(
     };
     Ok(agents::create(db.conn(), new, now).await?)
 }
+
+/// The signed-in agent.
+///
+/// # Errors
+/// `UNAUTHENTICATED` when the agent is gone (it was removed after its token was checked).
+pub async fn me(db: &Database, viewer: &Viewer) -> ApiResult<agent::Model> {
+    agents::find(db.conn(), viewer.workspace_id, viewer.agent_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated("The agent of this token does not exist or is inactive."))
+}
+
+/// Every agent of the workspace, by name.
+///
+/// # Errors
+/// Storage failures.
+pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<agent::Model>> {
+    Ok(agents::list(db.conn(), viewer.workspace_id).await?)
+}

@@ -63,6 +63,14 @@ pub async fn create(
     Ok(templates::create(db.conn(), new, now).await?)
 }
 
+/// The workspace's templates, by name and language.
+///
+/// # Errors
+/// Storage failures.
+pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<template::Model>> {
+    Ok(templates::list(db.conn(), viewer.workspace_id).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

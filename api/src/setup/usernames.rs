@@ -36,7 +36,7 @@ fn from_meta(err: UsernameError) -> ApiError {
 }
 
 /// The state the username API answered; anything but a held username is unexpected there.
-fn parse_status(status: &str) -> ApiResult<BusinessUsernameStatus> {
+fn held_status(status: &str) -> ApiResult<BusinessUsernameStatus> {
     match domain::statuses::username_state(status) {
         Some(domain::statuses::UsernameState::Held(status)) => Ok(status),
         _ => Err(ApiError::internal(anyhow::anyhow!("unknown username status {status:?} from WhatsApp"))),
@@ -82,7 +82,7 @@ pub async fn set(
             .username_call(reqwest::Method::POST, &number.phone_number_id, "username", Some(body))
             .await
         {
-            Ok(UsernameReply::Status(status)) => Some(parse_status(&status)?),
+            Ok(UsernameReply::Status(status)) => Some(held_status(&status)?),
             Ok(other) => {
                 return Err(ApiError::internal(anyhow::anyhow!("unexpected username reply {other:?}")));
             }

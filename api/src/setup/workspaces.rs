@@ -90,3 +90,14 @@ pub async fn bootstrap(db: &Database, input: &BootstrapInput, now: DateTime<Utc>
     txn.commit().await.map_err(commit_error)?;
     Ok(Bootstrapped { workspace_id, admin_id, business_number_id })
 }
+
+/// The workspace's business numbers.
+///
+/// # Errors
+/// Storage failures.
+pub async fn business_numbers(
+    db: &Database,
+    viewer: &crate::auth::Viewer,
+) -> ApiResult<Vec<persistence::entities::business_number::Model>> {
+    Ok(persistence::business_numbers::list(db.conn(), viewer.workspace_id).await?)
+}

@@ -1,12 +1,13 @@
-//! The inbox: reading conversations, their capabilities, and the state changes agents make
-//! (assign, resolve, reopen). Each change writes its event in the same transaction.
+//! The inbox: reading conversations and their messages, their capabilities, and the state
+//! changes agents make (assign, resolve, reopen). Each change writes its event in the same transaction.
 
 use chrono::{DateTime, Utc};
 use domain::capabilities::{self, Capabilities, ConversationFacts};
 use domain::{AgentId, ConversationId, ConversationStatus};
-use persistence::conversations::ConversationChange;
-use persistence::entities::conversation;
+use persistence::conversations::{ConversationChange, ConversationFilter, InboxCursor};
+use persistence::entities::{conversation, message};
 use persistence::events::{self, NewEvent, types};
+use persistence::messages::MessageCursor;
 use persistence::{ConnectionTrait, Database, agents, conversations};
 
 use crate::auth::Viewer;
@@ -136,4 +137,32 @@ pub async fn set_status(
     updated_event(&*txn, &saved, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
+}
+
+/// One page of the viewer's inbox (or of a contact's history): `limit` rows after `after`.
+///
+/// # Errors
+/// Storage failures.
+pub async fn list(
+    db: &Database,
+    viewer: &Viewer,
+    filter: &ConversationFilter,
+    after: Option<InboxCursor>,
+    limit: u64,
+) -> ApiResult<Vec<conversation::Model>> {
+    Ok(conversations::list(db.conn(), viewer.workspace_id, filter, after, limit).await?)
+}
+
+/// One page of a conversation's messages, newest first.
+///
+/// # Errors
+/// Storage failures.
+pub async fn messages(
+    db: &Database,
+    viewer: &Viewer,
+    conversation: ConversationId,
+    after: Option<MessageCursor>,
+    limit: u64,
+) -> ApiResult<Vec<message::Model>> {
+    Ok(persistence::messages::list(db.conn(), viewer.workspace_id, conversation, after, limit).await?)
 }

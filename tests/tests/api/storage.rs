@@ -3,7 +3,9 @@
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
-use crate::helpers::{Backend, TestApp};
+use serde_json::json;
+
+use crate::helpers::{Backend, Inbound, TestApp, error_code};
 
 async fn table_columns(app: &TestApp, table: &str) -> Vec<String> {
     let conn = app.db.conn();
@@ -47,7 +49,56 @@ async fn the_database_backend_is_the_one_asked_for(app: TestApp) {
     assert_eq!(app.db.backend(), expected, "{}", app.database_url.split('@').next_back().unwrap_or_default());
 }
 
+/// A stored value this version of Parley cannot read back (written by hand, by another tool,
+/// by a broken migration) is one internal error with a fixed message wherever it is read: the
+/// inbox, a relation loaded in a batch, a use case. Nothing of it reaches the client, and the
+/// rest of the data stays readable once it is repaired.
+async fn a_stored_value_that_cannot_be_read_is_an_internal_error_everywhere(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    app.deliver(&t, &[&Inbound::with_phone("16505551234", "US.13491208655302741918", "Pablo")]).await;
+    let inbox =
+        "{ conversations { nodes { id customer { phoneNumber } contact { id } suggestedContact { id } } } }";
+    let id = app.ok(&t.token, inbox, json!({})).await["conversations"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let create = "mutation($c: ID!) { createContact(conversationId: $c, input: { name: \"Pablo\" }) { id } }";
+    app.ok(&t.token, create, json!({ "c": id })).await;
+    let conn = app.db.conn();
+    let sends = "mutation($c: ID!) { sendMessage(conversationId: $c, text: \"Hi\") { id } }";
+    let contact = "{ contacts { nodes { bsuids usernames } } }";
+    let cases = [
+        ("UPDATE conversations SET customer_phone = 'not a phone'", inbox, "not a phone"),
+        ("UPDATE conversations SET status = 'ARCHIVED'", inbox, "ARCHIVED"),
+        ("UPDATE contact_identities SET kind = 'FAX'", contact, "FAX"),
+    ];
+    for (corrupt, query, text) in cases {
+        conn.execute_unprepared(corrupt).await.unwrap();
+        let body = app.graphql(Some(&t.token), query, json!({})).await;
+        assert_eq!(error_code(&body), "INTERNAL", "{corrupt}: {body}");
+        assert!(
+            !body.to_string().contains(text),
+            "{corrupt}: the stored text must not reach the client: {body}"
+        );
+        let body = app.graphql(Some(&t.token), sends, json!({ "c": id })).await;
+        if query == inbox {
+            assert_eq!(error_code(&body), "INTERNAL", "a use case reading it fails the same way: {body}");
+        }
+        conn.execute_unprepared("UPDATE conversations SET customer_phone = '+16505551234', status = 'OPEN'")
+            .await
+            .unwrap();
+        conn.execute_unprepared("UPDATE contact_identities SET kind = 'BSUID' WHERE value LIKE 'US.%'")
+            .await
+            .unwrap();
+        conn.execute_unprepared("UPDATE contact_identities SET kind = 'PHONE' WHERE value LIKE '+%'")
+            .await
+            .unwrap();
+        app.ok(&t.token, query, json!({})).await;
+    }
+}
+
 on_both!(
+    a_stored_value_that_cannot_be_read_is_an_internal_error_everywhere,
     entities_and_migrations_agree,
     every_migration_rolls_back_and_reapplies,
     the_database_backend_is_the_one_asked_for

@@ -1,4 +1,5 @@
-//! CRM webhook endpoints and their deliveries.
+//! CRM webhook endpoints and their deliveries (Meta's inbound webhooks are not stored here:
+//! they become messages, statuses and dead letters).
 
 use crate::content::EventTypes;
 use crate::dialect::Dialect;

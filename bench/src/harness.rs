@@ -1,0 +1,245 @@
+//! What every scenario uses: a fresh database, the server as a child process, a load driver
+//! with latency histograms, GraphQL calls, and the printed table.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use hdrhistogram::Histogram;
+use sea_orm::ConnectionTrait;
+use tests::fixtures::Inbound;
+
+pub(crate) const SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
+
+/// The bench business number's Meta ids.
+pub(crate) const PHONE_NUMBER_ID: &str = "106540352242922";
+pub(crate) const WABA_ID: &str = "102290129340398";
+pub(crate) const APP_SECRET: &str = "bench-app-secret";
+
+pub(crate) async fn server(database_url: &str, listen: &str) -> anyhow::Result<()> {
+    let mut config = api::Config::new(database_url, SECRET)?;
+    config.listen = listen.parse()?;
+    config.pool.max_connections = 32;
+    config.whatsapp.app_secret = Some(APP_SECRET.to_owned().into());
+    // The benchmark's CRM receiver listens on loopback.
+    config.dispatch.allow_private_targets = true;
+    api::Application::build(config).await?.run_until_stopped().await
+}
+
+/// A fresh database for one run.
+pub(crate) async fn fresh_database(url: Option<String>) -> anyhow::Result<(String, &'static str)> {
+    match url {
+        None => {
+            let path =
+                std::env::temp_dir().join(format!("parley-bench-{}.db", uuid::Uuid::new_v4().simple()));
+            Ok((format!("sqlite://{}?mode=rwc", path.display()), "SQLite"))
+        }
+        Some(url) if url.starts_with("sqlite:") => Ok((url, "SQLite")),
+        Some(base) => {
+            let name = format!("parley_bench_{}", uuid::Uuid::new_v4().simple());
+            let admin =
+                sea_orm::Database::connect(base.as_str()).await.context("connect to --database-url")?;
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+            admin.close().await?;
+            let server = base
+                .split('?')
+                .next()
+                .unwrap_or(&base)
+                .rsplit_once('/')
+                .map_or(base.as_str(), |(s, _)| s)
+                .to_owned();
+            // Connection parameters (`?sslmode=disable`…) carry over to the new database.
+            let params = base.split_once('?').map_or(String::new(), |(_, q)| format!("?{q}"));
+            Ok((format!("{server}/{name}{params}"), "PostgreSQL"))
+        }
+    }
+}
+
+pub(crate) struct Run {
+    pub(crate) requests: usize,
+    pub(crate) elapsed: Duration,
+    pub(crate) latencies: Histogram<u64>,
+}
+
+impl Run {
+    pub(crate) fn throughput(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    pub(crate) fn ms(&self, q: f64) -> f64 {
+        self.latencies.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+pub(crate) fn histogram() -> anyhow::Result<Histogram<u64>> {
+    Ok(Histogram::new_with_bounds(1, 60_000_000, 3)?)
+}
+
+/// Runs `total` operations over `concurrency` tasks; `op(i)` performs operation `i`.
+pub(crate) async fn drive<F, Fut>(total: usize, concurrency: usize, op: F) -> anyhow::Result<Run>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let op = Arc::clone(&op);
+        let next = Arc::clone(&next);
+        tasks.push(tokio::spawn(async move {
+            let mut h = histogram()?;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t = Instant::now();
+                op(i).await?;
+                h.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+            }
+            anyhow::Ok(h)
+        }));
+    }
+    let mut latencies = histogram()?;
+    for task in tasks {
+        latencies.add(task.await??)?;
+    }
+    Ok(Run { requests: total, elapsed: started.elapsed(), latencies })
+}
+
+/// Meta's signature of a webhook body under the bench's app secret.
+pub(crate) fn sign(body: &[u8]) -> String {
+    tests::fixtures::sign(APP_SECRET.as_bytes(), body)
+}
+
+/// The signed-webhook envelope of one customer message to the bench's business number.
+pub(crate) fn webhook(inbound: &Inbound) -> serde_json::Value {
+    tests::fixtures::webhook(WABA_ID, "messages", inbound.value(PHONE_NUMBER_ID))
+}
+
+pub(crate) fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+/// A seeded database with a server running on it.
+pub(crate) struct Env {
+    pub(crate) url: String,
+    pub(crate) admin: domain::AgentId,
+    pub(crate) backend: &'static str,
+    pub(crate) workspace: domain::WorkspaceId,
+    pub(crate) number: domain::BusinessNumberId,
+    pub(crate) db: persistence::Database,
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) child: tokio::process::Child,
+    pub(crate) pid: u32,
+    pub(crate) token: String,
+}
+
+pub(crate) async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Result<Env> {
+    let (url, backend) = fresh_database(database_url).await?;
+    let mut config = api::Config::new(&url, SECRET)?;
+    config.pool.max_connections = u32::try_from(concurrency).unwrap_or(32);
+    let db = api::startup::connect_and_migrate(&url, &config.pool).await?;
+    let input = api::setup::workspaces::BootstrapInput {
+        workspace_name: "Bench".into(),
+        admin_email: "bench@example.com".into(),
+        admin_name: "Bench".into(),
+        business_number: Some(api::setup::workspaces::BusinessNumberInput {
+            phone_number_id: PHONE_NUMBER_ID.into(),
+            display_phone_number: "15550783881".into(),
+            waba_id: WABA_ID.into(),
+            portfolio_id: "506914307656634".into(),
+            business_name: None,
+        }),
+    };
+    let created = api::setup::workspaces::bootstrap(&db, &input, chrono::Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap: {}", e.message()))?;
+    let auth = api::auth::Authenticator::new(&config.jwt)?;
+    let token =
+        auth.issue(created.admin_id, created.workspace_id, Duration::from_secs(3600), chrono::Utc::now())?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let (child, base, pid) = peer(&url, &client).await?;
+    let workspace = created.workspace_id;
+    let number = created.business_number_id.context("no business number")?;
+    let admin = created.admin_id;
+    Ok(Env { url, admin, backend, workspace, number, db, base, client, child, pid, token })
+}
+
+pub(crate) async fn graphql(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let reply: serde_json::Value =
+        client.post(url).bearer_auth(token).json(body).send().await?.json().await?;
+    if reply.get("errors").is_some() {
+        bail!("GraphQL error: {reply}");
+    }
+    Ok(reply)
+}
+
+pub(crate) fn print_table(
+    title: &str,
+    rows: &[(&str, &Run)],
+    ratio: f64,
+    rss: f64,
+    json_line: serde_json::Value,
+) {
+    println!("{title}");
+    println!("{:<28} {:>10} {:>9} {:>9} {:>9}", "", "per sec", "p50 ms", "p99 ms", "p99.9 ms");
+    for (name, r) in rows {
+        println!(
+            "{:<28} {:>10.0} {:>9.2} {:>9.2} {:>9.2}",
+            name,
+            r.throughput(),
+            r.ms(0.5),
+            r.ms(0.99),
+            r.ms(0.999)
+        );
+    }
+    println!("ratio to baseline: {ratio:.2}   server peak RSS: {rss:.0} MB");
+    println!("{json_line}");
+}
+
+/// Starts a server process (this binary in server mode) on `url`; returns it, its base URL and
+/// pid once it is ready.
+pub(crate) async fn peer(
+    url: &str,
+    client: &reqwest::Client,
+) -> anyhow::Result<(tokio::process::Child, String, u32)> {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["server", "--database-url", url, "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok((child, base, pid));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the server did not become ready")
+}
+
+pub(crate) fn now_micros() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0)
+}

@@ -1,0 +1,84 @@
+//! The `inbox` scenario.
+
+use std::time::Instant;
+
+use anyhow::bail;
+use serde_json::json;
+
+use crate::harness::{Env, drive, graphql, peak_rss_mb, print_table, start};
+use crate::seed::{seed_conversations, seed_messages};
+
+pub(crate) const INBOX_PAGE: &str = "{ conversations(first: 50) { nodes { id displayName status origin lastInboundAt \
+    customer { phoneNumber bsuid username profileName phoneHidden notice } contact { id name } \
+    capabilities { reply { allowed reason } call { allowed reason } switchToSms { allowed reason } \
+    requestPhoneNumber { allowed reason } templates { category allowed reason } } \
+    lastMessage { text direction status createdAt } } } }";
+
+/// SQL statements one inbox page costs, counted in-process on the bench's own pool.
+pub(crate) async fn statements_per_page(env: &Env, first: usize) -> anyhow::Result<u64> {
+    let schema =
+        api::graphql::schema_builder(&api::config::GraphqlConfig::default()).data(env.db.clone()).finish();
+    let viewer =
+        api::auth::Viewer { agent_id: env.admin, workspace_id: env.workspace, role: domain::Role::Admin };
+    let query = INBOX_PAGE.replace("first: 50", &format!("first: {first}"));
+    let request = async_graphql::Request::new(query)
+        .data(api::graphql::RequestData { viewer: Some(viewer), now: chrono::Utc::now() })
+        .data(api::graphql::loaders::for_workspace(env.db.clone(), env.workspace));
+    let before = env.db.statement_count();
+    let response = schema.execute(request).await;
+    if !response.errors.is_empty() {
+        bail!("inbox page failed: {:?}", response.errors);
+    }
+    // Plus the one statement that authenticates the request on the server.
+    Ok(env.db.statement_count() - before + 1)
+}
+
+pub(crate) async fn inbox(
+    database_url: Option<String>,
+    conversations: usize,
+    requests: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let mut env = start(database_url, concurrency).await?;
+    let seeded = Instant::now();
+    seed_conversations(&env, conversations).await?;
+    seed_messages(&env, 10).await?;
+    let seed_secs = seeded.elapsed().as_secs_f64();
+    let small = statements_per_page(&env, 5).await?;
+    let full = statements_per_page(&env, 50).await?;
+    let url = format!("{}/graphql", env.base);
+    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
+    let baseline = drive(requests, concurrency, move |_| {
+        let (client, token, url) = (client.clone(), token.clone(), u.clone());
+        async move { graphql(&client, &url, &token, &json!({ "query": "{ __typename }" })).await.map(|_| ()) }
+    })
+    .await?;
+    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
+    let run = drive(requests, concurrency, move |_| {
+        let (client, token, url) = (client.clone(), token.clone(), u.clone());
+        async move { graphql(&client, &url, &token, &json!({ "query": INBOX_PAGE })).await.map(|_| ()) }
+    })
+    .await?;
+    let rss = peak_rss_mb(env.pid);
+    env.child.kill().await.ok();
+    let ratio = run.throughput() / baseline.throughput();
+    let title = format!(
+        "inbox on {}, {conversations} conversations × 10 messages (seeded in {seed_secs:.0} s), first page of 50, {concurrency} clients, {}; SQL statements per page: {small} for 5 rows, {full} for 50",
+        env.backend,
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    let line = json!({
+        "scenario": "inbox", "backend": env.backend, "conversations": conversations, "requests": requests, "concurrency": concurrency,
+        "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
+        "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
+        "ratio": ratio, "server_peak_rss_mb": rss, "statements_per_page_5": small, "statements_per_page_50": full,
+    });
+    print_table(
+        &title,
+        &[("inbox page (50)", &run), ("baseline: { __typename }", &baseline)],
+        ratio,
+        rss,
+        line,
+    );
+    Ok(())
+}
