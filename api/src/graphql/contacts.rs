@@ -1,86 +1,11 @@
 //! Contacts: the `Contact` type, the contact list, and creating, linking and unlinking.
 
-use super::conversations::{Conversation, conversation_page};
-use super::loaders::IdentitiesKey;
-use super::{db, loaders, now, pagination, parse_id, viewer};
-use crate::error::ApiError;
+use super::conversations::{Contact, Conversation};
+use super::{db, now, pagination, parse_id, viewer};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
-use chrono::{DateTime, Utc};
 use domain::{ContactId, ConversationId};
 use persistence::contacts::ContactCursor;
-use persistence::conversations::ConversationFilter as StoreFilter;
-use persistence::entities::{contact, contact_identity};
-
-/// A CRM record that agents create or link.
-pub struct Contact(pub contact::Model);
-
-impl Contact {
-    async fn identities(&self, ctx: &Context<'_>) -> Result<Vec<contact_identity::Model>> {
-        Ok(loaders(ctx)?
-            .load_one(IdentitiesKey(self.0.id))
-            .await
-            .map_err(ApiError::from)?
-            .unwrap_or_default())
-    }
-}
-
-fn values_of(identities: &[contact_identity::Model], kind: domain::IdentityKind) -> Vec<String> {
-    identities.iter().filter(|i| i.kind == kind).map(|i| i.value.clone()).collect()
-}
-
-/// A CRM record that agents create or link.
-#[Object]
-impl Contact {
-    /// Opaque id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    /// Name.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// E-mail address.
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_ref().map(domain::Email::as_str)
-    }
-
-    /// E.164 phone number.
-    async fn phone_number(&self) -> Option<&str> {
-        self.0.phone.as_ref().map(domain::PhoneNumber::as_str)
-    }
-
-    /// WhatsApp usernames saved on the contact, as `@name`.
-    async fn usernames(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(values_of(&self.identities(ctx).await?, domain::IdentityKind::Username)
-            .into_iter()
-            .map(|u| domain::Username::parse(&u).map(|u| u.display()).unwrap_or(u))
-            .collect())
-    }
-
-    /// BSUIDs saved on the contact.
-    async fn bsuids(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(values_of(&self.identities(ctx).await?, domain::IdentityKind::Bsuid))
-    }
-
-    /// When the contact was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-
-    /// Every conversation linked to the contact (its history), newest activity first.
-    async fn conversations(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> Result<Connection<String, Conversation>> {
-        let filter = StoreFilter { contact: Some(self.0.id), ..Default::default() };
-        conversation_page(ctx, &filter, first, after).await
-    }
-}
 
 /// Contacts.
 #[derive(Default)]

@@ -1,10 +1,11 @@
-//! Conversations: the `Conversation` type with its customer and capabilities, the inbox
-//! query and filter, and the mutations that change a conversation's state (assign, resolve,
-//! reopen).
+//! Conversations: the thread's object graph (`Conversation`, its `Customer` and capabilities,
+//! its `Message`s and its `Contact`, which reference one another and so live together), the
+//! inbox query and filter, and the mutations that change a conversation's state (assign,
+//! resolve, reopen).
 
-use super::contacts::Contact;
-use super::loaders::{AgentKey, BusinessNumberKey, ContactKey, ConversationKey, LastMessageKey, OwnerKey};
-use super::messages::Message;
+use super::loaders::{
+    AgentKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, LastMessageKey, OwnerKey,
+};
 use super::setup::{Agent, BusinessNumber, parse_agent_id};
 use super::{db, enums, loaders, now, pagination, parse_id, viewer};
 use crate::error::ApiError;
@@ -17,7 +18,7 @@ use domain::display::{display_name, phone_notice};
 use domain::search::SearchQuery;
 use domain::{ContactId, ConversationId, ConversationStatus};
 use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor};
-use persistence::entities::{contact, conversation};
+use persistence::entities::{contact, contact_identity, conversation, message};
 use persistence::messages::MessageCursor;
 
 /// A conversation: the messages between one business number and one customer on one channel.
@@ -434,5 +435,144 @@ impl ConversationMutation {
         )
         .await?;
         Ok(Conversation(saved))
+    }
+}
+
+/// One message.
+pub struct Message(pub message::Model);
+
+/// One message.
+#[Object]
+impl Message {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Who wrote it.
+    async fn direction(&self) -> enums::Direction {
+        self.0.direction.into()
+    }
+
+    /// WhatsApp message type: text, image, audio, video, document, sticker, location,
+    /// contacts, interactive, button, reaction, order, system, unsupported, template.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// The text, or a readable summary for other types (`[image] caption`).
+    async fn text(&self) -> Option<&str> {
+        self.0.text.as_deref()
+    }
+
+    /// The template's name, for template messages.
+    async fn template_name(&self) -> Option<&str> {
+        self.0.template_name.as_deref()
+    }
+
+    /// The template's category, for template messages.
+    async fn template_category(&self) -> Option<enums::TemplateCategory> {
+        self.0.template_category.map(Into::into)
+    }
+
+    /// Delivery state.
+    async fn status(&self) -> enums::MessageStatus {
+        self.0.status.into()
+    }
+
+    /// The provider's message id. For a customer who hid the number this is a digest
+    /// (`sha256:…`), because WhatsApp ids can encode the phone number.
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
+    }
+
+    /// The channel it went through.
+    async fn channel(&self) -> enums::Channel {
+        self.0.channel.into()
+    }
+
+    /// When it was written (WhatsApp's own timestamp for inbound messages).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.sent_at
+    }
+
+    /// The provider's error code, for failed messages.
+    async fn error_code(&self) -> Option<i64> {
+        self.0.error_code
+    }
+
+    /// The provider's error title, for failed messages.
+    async fn error_title(&self) -> Option<&str> {
+        self.0.error_title.as_deref()
+    }
+}
+
+/// A CRM record that agents create or link.
+pub struct Contact(pub contact::Model);
+
+impl Contact {
+    async fn identities(&self, ctx: &Context<'_>) -> Result<Vec<contact_identity::Model>> {
+        Ok(loaders(ctx)?
+            .load_one(IdentitiesKey(self.0.id))
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or_default())
+    }
+}
+
+fn values_of(identities: &[contact_identity::Model], kind: domain::IdentityKind) -> Vec<String> {
+    identities.iter().filter(|i| i.kind == kind).map(|i| i.value.clone()).collect()
+}
+
+/// A CRM record that agents create or link.
+#[Object]
+impl Contact {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// E-mail address.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_ref().map(domain::Email::as_str)
+    }
+
+    /// E.164 phone number.
+    async fn phone_number(&self) -> Option<&str> {
+        self.0.phone.as_ref().map(domain::PhoneNumber::as_str)
+    }
+
+    /// WhatsApp usernames saved on the contact, as `@name`.
+    async fn usernames(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(values_of(&self.identities(ctx).await?, domain::IdentityKind::Username)
+            .into_iter()
+            .map(|u| domain::Username::parse(&u).map(|u| u.display()).unwrap_or(u))
+            .collect())
+    }
+
+    /// BSUIDs saved on the contact.
+    async fn bsuids(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(values_of(&self.identities(ctx).await?, domain::IdentityKind::Bsuid))
+    }
+
+    /// When the contact was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Every conversation linked to the contact (its history), newest activity first.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Conversation>> {
+        let filter = StoreFilter { contact: Some(self.0.id), ..Default::default() };
+        conversation_page(ctx, &filter, first, after).await
     }
 }

@@ -1,83 +1,12 @@
 //! Messages: the `Message` type and the mutations that reach the customer (replies,
 //! templates, the phone-number request, calls, the channel switch).
 
-use super::conversations::Conversation;
+use super::conversations::{Conversation, Message};
 use super::{db, enums, now, parse_id, viewer};
 use crate::outbound::actions::NumberSource;
 use crate::outbound::delivery::DeliveryHandle;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 use domain::{ConversationId, TemplateId};
-use persistence::entities::message;
-
-/// One message.
-pub struct Message(pub message::Model);
-
-/// One message.
-#[Object]
-impl Message {
-    /// Opaque id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    /// Who wrote it.
-    async fn direction(&self) -> enums::Direction {
-        self.0.direction.into()
-    }
-
-    /// WhatsApp message type: text, image, audio, video, document, sticker, location,
-    /// contacts, interactive, button, reaction, order, system, unsupported, template.
-    async fn kind(&self) -> &str {
-        &self.0.kind
-    }
-
-    /// The text, or a readable summary for other types (`[image] caption`).
-    async fn text(&self) -> Option<&str> {
-        self.0.text.as_deref()
-    }
-
-    /// The template's name, for template messages.
-    async fn template_name(&self) -> Option<&str> {
-        self.0.template_name.as_deref()
-    }
-
-    /// The template's category, for template messages.
-    async fn template_category(&self) -> Option<enums::TemplateCategory> {
-        self.0.template_category.map(Into::into)
-    }
-
-    /// Delivery state.
-    async fn status(&self) -> enums::MessageStatus {
-        self.0.status.into()
-    }
-
-    /// The provider's message id. For a customer who hid the number this is a digest
-    /// (`sha256:…`), because WhatsApp ids can encode the phone number.
-    async fn external_id(&self) -> Option<&str> {
-        self.0.external_id.as_deref()
-    }
-
-    /// The channel it went through.
-    async fn channel(&self) -> enums::Channel {
-        self.0.channel.into()
-    }
-
-    /// When it was written (WhatsApp's own timestamp for inbound messages).
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.sent_at
-    }
-
-    /// The provider's error code, for failed messages.
-    async fn error_code(&self) -> Option<i64> {
-        self.0.error_code
-    }
-
-    /// The provider's error title, for failed messages.
-    async fn error_title(&self) -> Option<&str> {
-        self.0.error_title.as_deref()
-    }
-}
 
 /// Where the number of an outbound call comes from.
 #[derive(async_graphql::Enum, Copy, Clone, Debug, Eq, PartialEq)]
