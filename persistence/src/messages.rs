@@ -76,7 +76,9 @@ pub struct NewMessage {
     pub kind: String,
     /// The text, or a readable summary.
     pub text: String,
-    pub content: MessageContent,
+    /// What was sent or received, in full; `None` only for imported history that has just
+    /// its text.
+    pub content: Option<MessageContent>,
     /// When it was written (the provider's own timestamp for inbound messages).
     pub sent_at: DateTime<Utc>,
 }
@@ -138,7 +140,7 @@ fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> ActiveModel {
         channel: Set(new.channel),
         kind: Set(new.kind),
         text: Set(Some(new.text)),
-        content: Set(Some(new.content)),
+        content: Set(new.content),
         template_id: Set(template.as_ref().map(|t| t.id)),
         template_name: Set(template.as_ref().map(|t| t.name.clone())),
         template_category: Set(template.map(|t| t.category)),

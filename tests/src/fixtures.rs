@@ -3,10 +3,8 @@
 //! history. One builder each, so a shape fixed here is fixed for both.
 
 use chrono::{DateTime, Duration, Utc};
-use domain::content::OutboundContent;
 use domain::{Channel, Direction, MessageStatus};
 use hmac::Mac;
-use persistence::content::MessageContent;
 use persistence::messages::{NewMessage, Origin, Thread};
 use serde_json::{Value, json};
 
@@ -142,7 +140,8 @@ pub fn sign(app_secret: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// A message row brought in as history (never sent): `direction` and `status` as given.
+/// A message row brought in as history (never sent, text only): `direction` and `status` as
+/// given.
 #[must_use]
 pub fn imported_message(
     thread: Thread,
@@ -152,16 +151,12 @@ pub fn imported_message(
     text: &str,
     sent_at: DateTime<Utc>,
 ) -> (Thread, NewMessage) {
-    let content = match direction {
-        Direction::Outbound => MessageContent::Outbound(OutboundContent::Text { body: text.to_owned() }),
-        Direction::Inbound => MessageContent::Inbound(json!({ "type": "text", "text": { "body": text } })),
-    };
     let new = NewMessage {
         origin: Origin::Imported { direction, status, external_id },
         channel: Channel::Whatsapp,
         kind: "text".into(),
         text: text.to_owned(),
-        content,
+        content: None,
         sent_at,
     };
     (thread, new)

@@ -2,10 +2,11 @@
 //! and the request context. Resolvers stay thin: read the context, call one use case or
 //! loader, map the error.
 //!
-//! - [`conversations`]: `Conversation`, its customer and capabilities; the inbox; assign,
-//!   resolve, reopen.
-//! - [`messages`]: `Message`; sending, templates, phone-number requests, calls, channel switch.
-//! - [`contacts`]: `Contact`; the contact list; create, link, unlink.
+//! - [`conversations`]: the thread's object graph (`Conversation`, its customer and
+//!   capabilities, `Message`, `Contact`: they reference one another, so they live together and
+//!   the other modules import them); the inbox; assign, resolve, reopen.
+//! - [`messages`]: sending, templates, phone-number requests, calls, channel switch.
+//! - [`contacts`]: the contact list; create, link, unlink.
 //! - [`setup`]: `me`, agents, business numbers, templates.
 //! - [`usernames`]: business usernames.
 //! - [`events`]: the event history and dead letters; [`subscription`]: the live stream.

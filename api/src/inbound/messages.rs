@@ -137,7 +137,7 @@ pub async fn record_inbound(
         channel: Channel::Whatsapp,
         kind: msg.kind.clone(),
         text: msg.summary.clone(),
-        content: MessageContent::Inbound(msg.content.clone()),
+        content: Some(MessageContent::Inbound(msg.content.clone())),
         sent_at: msg.sent_at,
     };
     let message = messages::insert(db, &conversation, new, now).await?;

@@ -105,7 +105,7 @@ async fn store(
         channel: loaded.conversation.active_channel,
         kind: outgoing.content.kind().to_owned(),
         text: outgoing.text,
-        content: MessageContent::Outbound(outgoing.content),
+        content: Some(MessageContent::Outbound(outgoing.content)),
         sent_at: now,
     };
     let saved = match messages::insert(&*txn, &loaded.conversation, new, now).await {

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 use tests::fixtures::Inbound;
 
-use crate::harness::{graphql, histogram, now_micros, peak_rss_mb, peer, sign, start, webhook};
+use crate::harness::{graphql, histogram, now_micros, peak_rss_mb, peer, post_webhook, start};
 
 /// The send time (µs) embedded in a benchmark message's text: `bench <micros>`.
 pub(crate) fn sent_micros(event: &serde_json::Value) -> Option<u64> {
@@ -100,15 +100,7 @@ pub(crate) async fn events(database_url: &str, subscriptions: usize, webhooks: u
             .wamid(format!("wamid.EV{i}"))
             .text(format!("bench {}", now_micros()))
             .ago(chrono::Duration::seconds(chrono::Utc::now().timestamp() - started_at));
-        let body = serde_json::to_vec(&webhook(&inbound))?;
-        env.client
-            .post(&webhook_url)
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", sign(&body))
-            .body(body)
-            .send()
-            .await?
-            .error_for_status()?;
+        post_webhook(&env.client, &webhook_url, &inbound).await?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let expected = webhooks * subscriptions;

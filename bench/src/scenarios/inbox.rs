@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::bail;
 use serde_json::json;
 
-use crate::harness::{Env, drive, graphql, peak_rss_mb, print_table, start};
+use crate::harness::{Env, drive, graphql, peak_rss_mb, print_table, start, typename_baseline};
 use crate::seed::{seed_conversations, seed_messages};
 
 pub(crate) const INBOX_PAGE: &str = "{ conversations(first: 50) { nodes { id displayName status origin lastInboundAt \
@@ -47,12 +47,7 @@ pub(crate) async fn inbox(
     let small = statements_per_page(&env, 5).await?;
     let full = statements_per_page(&env, 50).await?;
     let url = format!("{}/graphql", env.base);
-    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
-    let baseline = drive(requests, concurrency, move |_| {
-        let (client, token, url) = (client.clone(), token.clone(), u.clone());
-        async move { graphql(&client, &url, &token, &json!({ "query": "{ __typename }" })).await.map(|_| ()) }
-    })
-    .await?;
+    let baseline = typename_baseline(&env, requests, concurrency).await?;
     let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
     let run = drive(requests, concurrency, move |_| {
         let (client, token, url) = (client.clone(), token.clone(), u.clone());

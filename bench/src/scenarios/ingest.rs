@@ -5,7 +5,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::json;
 use tests::fixtures::Inbound;
 
-use crate::harness::{drive, peak_rss_mb, print_table, sign, start, webhook};
+use crate::harness::{drive, peak_rss_mb, post_webhook, print_table, start};
 
 pub(crate) async fn ingest(
     database_url: Option<String>,
@@ -55,18 +55,7 @@ pub(crate) async fn ingest(
             if !hidden {
                 inbound.phone = Some(format!("1650{:07}", customer));
             }
-            let body = serde_json::to_vec(&webhook(&inbound))?;
-            let response = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("x-hub-signature-256", sign(&body))
-                .body(body)
-                .send()
-                .await?;
-            if !response.status().is_success() {
-                bail!("webhook answered {}", response.status());
-            }
-            Ok(())
+            post_webhook(&client, &url, &inbound).await
         }
     })
     .await?;

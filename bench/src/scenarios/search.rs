@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::harness::{Run, drive, graphql, peak_rss_mb, print_table, start};
+use crate::harness::{Run, drive, graphql, peak_rss_mb, print_table, start, typename_baseline};
 use crate::seed::{FIRST, LAST, seed_conversations};
 
 pub(crate) async fn search(
@@ -20,12 +20,7 @@ pub(crate) async fn search(
     let url = format!("{}/graphql", env.base);
     let query = "query($s: String) { conversations(first: 20, filter: { search: $s }) { nodes { id displayName customer { username } } } }";
     let mut rows = Vec::new();
-    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
-    let baseline = drive(requests, concurrency, move |_| {
-        let (client, token, url) = (client.clone(), token.clone(), u.clone());
-        async move { graphql(&client, &url, &token, &json!({ "query": "{ __typename }" })).await.map(|_| ()) }
-    })
-    .await?;
+    let baseline = typename_baseline(&env, requests, concurrency).await?;
     for (label, make) in [
         (
             "@username prefix",

@@ -8,7 +8,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::json;
 use tests::fixtures::Inbound;
 
-use crate::harness::{drive, graphql, peak_rss_mb, print_table, sign, start, webhook};
+use crate::harness::{drive, graphql, peak_rss_mb, post_webhook, print_table, start, typename_baseline};
 
 pub(crate) async fn send(
     database_url: Option<String>,
@@ -21,15 +21,7 @@ pub(crate) async fn send(
     for c in 0..200 {
         let customer = Inbound::hidden(&format!("US.{}", 5_000 + c), "", &format!("C{c}"));
         let inbound = Inbound { username: None, ..customer }.wamid(format!("wamid.SEED{c}")).text("hi");
-        let body = serde_json::to_vec(&webhook(&inbound))?;
-        env.client
-            .post(format!("{}/webhooks/whatsapp", env.base))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", sign(&body))
-            .body(body)
-            .send()
-            .await?
-            .error_for_status()?;
+        post_webhook(&env.client, &format!("{}/webhooks/whatsapp", env.base), &inbound).await?;
     }
     let url = format!("{}/graphql", env.base);
     let list = graphql(
@@ -47,12 +39,7 @@ pub(crate) async fn send(
         .collect();
     let ids = Arc::new(ids);
 
-    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
-    let baseline = drive(requests, concurrency, move |_| {
-        let (client, token, url) = (client.clone(), token.clone(), u.clone());
-        async move { graphql(&client, &url, &token, &json!({ "query": "{ __typename }" })).await.map(|_| ()) }
-    })
-    .await?;
+    let baseline = typename_baseline(&env, requests, concurrency).await?;
     let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
     let started = Instant::now();
     let run = drive(requests, concurrency, move |i| {
