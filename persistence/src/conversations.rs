@@ -438,7 +438,7 @@ fn search_paths(workspace: WorkspaceId, search: &SearchQuery) -> Vec<Condition> 
 
 fn search_condition(db: &impl ConnectionTrait, workspace: WorkspaceId, search: &SearchQuery) -> Condition {
     let paths = search_paths(workspace, search);
-    Dialect::of(db).any_of_paths(paths, |path| {
+    Dialect::of(db).any_of_paths((Entity, Column::Id), paths, |path| {
         Query::select()
             .column(Column::Id)
             .from(Entity)

@@ -12,7 +12,9 @@
 //! | bind parameters in raw SQL | `?` | `$n` |
 //! | concurrent group-commit lanes | 1 | 4 |
 
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, QueryStatementBuilder, SelectStatement, UnionType};
+use sea_orm::sea_query::{
+    Expr, IntoColumnRef, LockBehavior, LockType, QueryStatementBuilder, SelectStatement, UnionType,
+};
 use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, QuerySelect};
 
 /// The SQL dialect of a connection.
@@ -102,10 +104,11 @@ impl Dialect {
 
     /// Rows matching any of `paths`. PostgreSQL plans `a OR b OR c` with an `ORDER BY … LIMIT`
     /// as a scan of the order's index that filters every row; a union of one id query per path
-    /// (`select_ids`), evaluated once, lets each path use its own index.
+    /// (`select_ids`, each selecting `id`), evaluated once, lets each path use its own index.
     #[must_use]
     pub fn any_of_paths(
         self,
+        id: impl IntoColumnRef,
         paths: Vec<Condition>,
         select_ids: impl Fn(Condition) -> SelectStatement,
     ) -> Condition {
@@ -118,7 +121,7 @@ impl Dialect {
             union.union(UnionType::Distinct, branch);
         }
         let ids = Expr::SubQuery(None, Box::new(union.into_sub_query_statement()));
-        Condition::all().add(Expr::cust_with_expr("\"conversations\".\"id\" = ANY(ARRAY($1))", ids))
+        Condition::all().add(Expr::cust_with_exprs("$1 = ANY(ARRAY($2))", [Expr::col(id), ids]))
     }
 
     /// The `n`th (1-based) bind parameter in hand-written SQL.

@@ -32,9 +32,7 @@ pub async fn create(
 ) -> ApiResult<(webhook_endpoint::Model, String)> {
     viewer.require_admin()?;
     let url = validate_url(url, allow_private)?;
-    if let Some(bad) = event_types.iter().find(|t| !events::types::ALL.contains(&t.as_str())) {
-        return Err(ApiError::bad_input(format!("unknown event type {bad:?}")));
-    }
+    crate::events::validate_types(Some(event_types))?;
     let secret = new_secret();
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
     let start = events::latest_cursor(&*txn, viewer.workspace_id).await?;

@@ -2,15 +2,19 @@
 //!
 //! - [`data`]: the `data` of each event type.
 //! - [`hub`]: the live fan-out of committed events to this process's subscriptions.
-//! - [`business_username_updated`]: the one event two flows write (the admin's username API
-//!   calls and Meta's `business_username_update` webhook).
+//! - [`business_username_updated`], [`message_status_updated`]: the events two flows write
+//!   (the admin's username API calls and Meta's `business_username_update` webhook; Meta's
+//!   status webhooks and the delivery worker).
+//! - [`history`], [`validate_types`]: the event history, and the one check of type filters
+//!   (history, subscriptions, CRM endpoints).
 
 pub mod data;
 pub mod hub;
 
 use chrono::{DateTime, Utc};
+use domain::MessageStatus;
 use persistence::ConnectionTrait;
-use persistence::entities::business_number;
+use persistence::entities::{business_number, conversation, message};
 use persistence::events::{self, NewEvent, types};
 
 /// Writes `business_username.updated` for a number.
@@ -29,6 +33,32 @@ pub async fn business_username_updated(
         data: data::business_username(number),
     };
     events::append(db, number.workspace_id, new, now).await?;
+    Ok(())
+}
+
+/// Writes `message.status_updated` for a message that moved from `previous` to its stored
+/// status, with the provider's error when there is one.
+///
+/// # Errors
+/// On a database failure.
+pub async fn message_status_updated(
+    db: &impl ConnectionTrait,
+    message: &message::Model,
+    conversation: &conversation::Model,
+    previous: MessageStatus,
+    now: DateTime<Utc>,
+) -> Result<(), persistence::Error> {
+    let mut data = data::message(message, conversation);
+    data["previousStatus"] = serde_json::json!(previous.as_str());
+    data["errorCode"] = serde_json::json!(message.error_code);
+    data["errorTitle"] = serde_json::json!(message.error_title);
+    let new = NewEvent {
+        event_type: types::MESSAGE_STATUS_UPDATED,
+        conversation_id: Some(conversation.id),
+        contact_id: conversation.contact_id,
+        data,
+    };
+    events::append(db, conversation.workspace_id, new, now).await?;
     Ok(())
 }
 

@@ -84,9 +84,7 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<Event>> + use<>> {
         let viewer = viewer(ctx)?;
         let db = db(ctx)?.clone();
-        if let Some(bad) = types.iter().flatten().find(|t| !events::types::ALL.contains(&t.as_str())) {
-            return Err(ApiError::bad_input(format!("unknown event type {bad:?}")).into());
-        }
+        crate::events::validate_types(types.as_deref())?;
         let after = after.as_deref().map(|a| pagination::decode_sequence(Some(a))).transpose()?;
         let hub = ctx.data::<Arc<EventHub>>()?;
         // Subscribe first, then read the database: no event can fall between the two.

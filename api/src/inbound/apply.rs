@@ -12,13 +12,11 @@ use chrono::{DateTime, Utc};
 use domain::WorkspaceId;
 use persistence::conversations::ConversationChange;
 use persistence::entities::business_number;
-use persistence::events::{self, NewEvent, types};
 use persistence::messages::external_id_digest;
 use persistence::{ConnectionTrait, Database, business_numbers, conversations, dead_letters, messages};
 use serde_json::{Value, json};
 
 use super::messages::{self as ingest, IngestOutcome};
-use crate::events::data as event_data;
 use crate::inbound::payload::{
     BusinessUsernameUpdate, Change, MessagesValue, Metadata, UserIdUpdateValue, Webhook, read_value,
 };
@@ -242,17 +240,7 @@ async fn apply_status<C: ConnectionTrait>(
         .await?
         .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
     record_aliases(router, &conversation, status).await?;
-    let mut data = event_data::message(&saved, &conversation);
-    data["previousStatus"] = json!(current.as_str());
-    data["errorCode"] = json!(saved.error_code);
-    data["errorTitle"] = json!(saved.error_title);
-    let event = NewEvent {
-        event_type: types::MESSAGE_STATUS_UPDATED,
-        conversation_id: Some(conversation.id),
-        contact_id: conversation.contact_id,
-        data,
-    };
-    events::append(router.db, workspace, event, router.now).await?;
+    crate::events::message_status_updated(router.db, &saved, &conversation, current, router.now).await?;
     router.summary.statuses += 1;
     Ok(())
 }

@@ -14,14 +14,11 @@ use chrono::{DateTime, Utc};
 use domain::{Channel, MessageStatus};
 use persistence::content::MessageContent;
 use persistence::entities::{conversation, message};
-use persistence::events::{self, NewEvent, types};
 use persistence::messages::{ProviderError, SendResult};
 use persistence::{Database, business_numbers, contacts, conversations, messages};
-use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::config::RetryPolicy;
-use crate::events::data as event_data;
 use crate::outbound::gateway::sms::SmsGateway;
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
 use crate::outbound::gateway::{Accepted, GatewayError, Recipient};
@@ -152,7 +149,7 @@ impl Worker {
         result: Result<Accepted, GatewayError>,
     ) -> Result<(), persistence::Error> {
         let now = Utc::now();
-        let workspace = message.workspace_id;
+        let _workspace = message.workspace_id;
         let attempts = message.attempts;
         let provider_error =
             |err: &GatewayError| ProviderError { code: err.code, title: Some(err.title.clone()) };
@@ -178,17 +175,8 @@ impl Worker {
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
         let saved = messages::record_send(&*txn, message, result, now).await?;
         if let Some(status) = status {
-            let mut data = event_data::message(&saved, conversation);
-            data["previousStatus"] = Value::from(MessageStatus::Pending.as_str());
-            data["errorCode"] = Value::from(saved.error_code);
-            data["errorTitle"] = Value::from(saved.error_title.clone());
-            let event = NewEvent {
-                event_type: types::MESSAGE_STATUS_UPDATED,
-                conversation_id: Some(conversation.id),
-                contact_id: conversation.contact_id,
-                data,
-            };
-            events::append(&*txn, workspace, event, now).await?;
+            let previous = MessageStatus::Pending;
+            crate::events::message_status_updated(&*txn, &saved, conversation, previous, now).await?;
             tracing::debug!(status = %status, "outbound message recorded");
         }
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
