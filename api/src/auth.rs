@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::{AgentId, Role, WorkspaceId};
+use domain::{AgentId, Permission, Role, WorkspaceId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use persistence::{Database, agents};
 use secrecy::ExposeSecret;
@@ -42,26 +42,46 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    /// # Errors
-    /// `FORBIDDEN` unless the viewer is an admin.
-    /// Admins and integrations (machine clients reading events and data).
+    /// Checks the viewer's role against section 10's table.
     ///
     /// # Errors
-    /// `FORBIDDEN` for agents.
-    pub fn require_admin_or_integration(&self) -> Result<(), ApiError> {
-        match self.role {
-            Role::Admin | Role::Integration => Ok(()),
-            Role::Agent => Err(ApiError::Forbidden("This requires the ADMIN or INTEGRATION role.")),
-        }
+    /// `FORBIDDEN` naming the roles that may, when the viewer's may not.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.role.allows(permission) { Ok(()) } else { Err(ApiError::Forbidden(refusal(permission))) }
     }
 
+    /// Shorthand for [`Viewer::require`] with [`Permission::Administer`].
+    ///
+    /// # Errors
+    /// `FORBIDDEN` unless the viewer is an admin.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.role.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("This action requires the ADMIN role."))
-        }
+        self.require(Permission::Administer)
     }
+}
+
+/// What a refused role is told.
+#[must_use]
+pub const fn refusal(permission: Permission) -> &'static str {
+    match permission {
+        Permission::Read => "Your role cannot read this workspace.",
+        Permission::ReachCustomer => {
+            "Reaching the customer requires the AGENT or ADMIN role (an integration sends with an agent's token)."
+        }
+        Permission::WorkConversations => "Working conversations requires the AGENT or ADMIN role.",
+        Permission::EditContacts => "Editing contacts requires the AGENT, ADMIN or INTEGRATION role.",
+        Permission::LiveEvents => "Live events require the AGENT, ADMIN or INTEGRATION role.",
+        Permission::EventHistory => "The event history requires the ADMIN or INTEGRATION role.",
+        Permission::Administer => "This action requires the ADMIN role.",
+    }
+}
+
+/// What a valid token says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub agent: AgentId,
+    pub workspace: WorkspaceId,
+    /// The `exp` claim.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Verifies and issues tokens. Keys are built once, at start-up.
@@ -140,7 +160,7 @@ impl Authenticator {
     ///
     /// # Errors
     /// `UNAUTHENTICATED` with a generic message (the precise cause is only logged at debug).
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<(AgentId, WorkspaceId), ApiError> {
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Verified, ApiError> {
         let invalid = ApiError::Unauthenticated("The access token is invalid or expired.");
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|err| {
@@ -157,7 +177,8 @@ impl Authenticator {
             .parse::<AgentId>()
             .map_err(|_| ApiError::Unauthenticated("The access token is invalid or expired."))?;
         let workspace = claims.ws.parse::<WorkspaceId>().map_err(|_| invalid)?;
-        Ok((agent, workspace))
+        let expires_at = DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        Ok(Verified { agent, workspace, expires_at })
     }
 
     /// Verifies a token and loads its agent: the full check for every request.
@@ -170,13 +191,26 @@ impl Authenticator {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Viewer, ApiError> {
-        let (agent_id, workspace_id) = self.verify(token, now)?;
+        Ok(self.authenticate_until(db, token, now).await?.0)
+    }
+
+    /// [`Authenticator::authenticate`], also saying when the token expires (a WebSocket is
+    /// closed then).
+    ///
+    /// # Errors
+    /// As [`Authenticator::authenticate`].
+    pub async fn authenticate_until(
+        &self,
+        db: &Database,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Viewer, DateTime<Utc>), ApiError> {
+        let Verified { agent: agent_id, workspace: workspace_id, expires_at } = self.verify(token, now)?;
         let agent = agents::find(db.conn(), workspace_id, agent_id)
             .await?
             .filter(|a| a.active)
             .ok_or(ApiError::Unauthenticated("The agent of this token does not exist or is inactive."))?;
-        let role = agent.role;
-        Ok(Viewer { agent_id, workspace_id, role })
+        Ok((Viewer { agent_id, workspace_id, role: agent.role }, expires_at))
     }
 }
 
@@ -237,7 +271,9 @@ mod tests {
         let (agent, ws) = (AgentId::new(), WorkspaceId::new());
         let now = Utc::now();
         let token = auth.issue(agent, ws, Duration::from_secs(3600), now).unwrap();
-        assert_eq!(auth.verify(&token, now).unwrap(), (agent, ws));
+        let verified = auth.verify(&token, now).unwrap();
+        assert_eq!((verified.agent, verified.workspace), (agent, ws));
+        assert_eq!(verified.expires_at.timestamp(), now.timestamp() + 3600);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 use domain::AgentId;
 use persistence::dialect::Dialect;
+use persistence::sealed::Keyring;
 use persistence::{PoolSettings, agents};
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -93,6 +94,15 @@ struct ServeArgs {
     /// Fill a new demo workspace with realistic conversations and print an admin token.
     #[arg(long)]
     demo: bool,
+    /// 32 random bytes as base64 (`openssl rand -base64 32`): seals secrets at rest (CRM
+    /// endpoint secrets, access tokens, hidden customers' message ids). Required, except with
+    /// --demo, which keeps a generated key in a file beside the database.
+    #[arg(long, env = "PARLEY_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Keys used before PARLEY_SECRET_KEY, comma-separated: they still open what they sealed,
+    /// and start-up re-seals it under the current key.
+    #[arg(long, env = "PARLEY_SECRET_KEY_PREVIOUS", hide_env_values = true)]
+    secret_key_previous: Option<String>,
     /// Meta app secret that signs webhooks.
     #[arg(long, env = "PARLEY_WHATSAPP_APP_SECRET", hide_env_values = true)]
     whatsapp_app_secret: Option<String>,
@@ -128,6 +138,9 @@ struct ServeArgs {
     /// Production mode: no introspection, no GraphiQL.
     #[arg(long, env = "PARLEY_PRODUCTION", default_value_t = false)]
     production: bool,
+    /// When set, GET /metrics needs `Authorization: Bearer <this token>`.
+    #[arg(long, env = "PARLEY_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// Deepest selection nesting a GraphQL document may have.
     #[arg(long, env = "PARLEY_GRAPHQL_MAX_DEPTH", default_value_t = GraphqlConfig::default().max_depth)]
     graphql_max_depth: usize,
@@ -250,6 +263,36 @@ fn non_empty_secret(value: Option<String>) -> Option<SecretString> {
     value.filter(|v| !v.trim().is_empty()).map(SecretString::from)
 }
 
+/// The demo's secret key: kept in a file beside the SQLite database (`parley.db.key`, or
+/// `parley-demo.key` in the working directory for other databases), made on first use and
+/// readable by its owner only, so a restarted demo still opens its secrets.
+fn demo_secret_key(database_url: &str) -> Result<SecretString, ConfigError> {
+    let file = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|path| !path.is_empty() && !path.starts_with(':'))
+        .map_or_else(|| std::path::PathBuf::from("parley-demo.key"), |path| format!("{path}.key").into());
+    let bad = |problem: String| ConfigError::new("PARLEY_SECRET_KEY", problem);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => return Ok(SecretString::from(text.trim().to_owned())),
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            return Err(bad(format!("cannot read the demo key {}: {err}", file.display())));
+        }
+        Err(_) => {}
+    }
+    let (_, key) = Keyring::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out =
+        options.open(&file).map_err(|e| bad(format!("cannot write the demo key {}: {e}", file.display())))?;
+    std::io::Write::write_all(&mut out, key.expose_secret().as_bytes())
+        .map_err(|e| bad(format!("cannot write the demo key {}: {e}", file.display())))?;
+    Ok(key)
+}
+
 impl ServeArgs {
     fn config(self) -> Result<Config, ConfigError> {
         let generated = self.demo.then(random_secret);
@@ -284,7 +327,21 @@ impl ServeArgs {
             max_aliases: self.graphql_max_aliases,
             max_directives: self.graphql_max_directives,
             production: self.production,
+            ..GraphqlConfig::default()
         };
+        let key = match (non_empty_secret(self.secret_key), self.demo) {
+            (Some(key), _) => key,
+            (None, true) => demo_secret_key(&self.database.database_url)?,
+            (None, false) => {
+                return Err(ConfigError::new(
+                    "PARLEY_SECRET_KEY",
+                    "is required: 32 random bytes as base64 (openssl rand -base64 32)",
+                ));
+            }
+        };
+        config.secrets = Keyring::from_config(&key, non_empty_secret(self.secret_key_previous).as_ref())
+            .map_err(|e| ConfigError::new("PARLEY_SECRET_KEY", e.to_string()))?;
+        config.metrics_token = non_empty_secret(self.metrics_token);
         config.dispatch.allow_private_targets = self.webhook_allow_private_targets;
         config.dispatch.timeout = self.webhook_timeout;
         // All four or none: clap refuses a partial set (`requires_all`); an empty token is none.
@@ -345,7 +402,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     if demo {
         let now = Utc::now();
-        let created = demo::create_demo(app.db(), now)
+        let created = demo::create_demo(app.db(), app.keyring(), now)
             .await
             .map_err(|e| anyhow::anyhow!("demo failed: {}", e.message()))?;
         let token = app.authenticator().issue(

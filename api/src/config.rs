@@ -2,10 +2,14 @@
 //! defaults (see `cli.rs`). Secrets are `SecretString`s: they never appear in `Debug` output or
 //! logs. A bad value stops start-up with one line naming the setting.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+
 use persistence::PoolSettings;
+use persistence::sealed::Keyring;
 use secrecy::SecretString;
 
 /// The default embedded database: a SQLite file in the working directory.
@@ -64,12 +68,26 @@ pub struct GraphqlConfig {
     pub max_directives: usize,
     /// Production mode: no introspection, no GraphiQL page.
     pub production: bool,
+    /// Longest a query or mutation may run (over HTTP and over a WebSocket alike).
+    pub operation_timeout: Duration,
 }
 
 impl Default for GraphqlConfig {
     fn default() -> Self {
         // Depth 16: the standard introspection query (GraphiQL, graphql-js) needs 15.
-        Self { max_depth: 16, max_complexity: 2_000, max_aliases: 100, max_directives: 5, production: false }
+        // Complexity 10,000: a page is priced `first × what each row selects`, so the desktop's
+        // inbox (50 conversations with everything a row shows, about 3,000) and an admin's view of
+        // 20 CRM endpoints with 50 deliveries each (about 6,000) pass, while a page of pages
+        // (`conversations(first:100){…contact{conversations(first:100){…}}}`, over 20,000) or 99
+        // aliased pages inside a page (about 3,000,000) are refused before any SQL runs.
+        Self {
+            max_depth: 16,
+            max_complexity: 10_000,
+            max_aliases: 100,
+            max_directives: 5,
+            production: false,
+            operation_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -114,6 +132,30 @@ impl RetryPolicy {
     }
 }
 
+/// Answers a host name with its addresses: the system resolver, or a test's (the CRM client
+/// resolves through it, see `crm::guard`).
+pub trait Lookup: Send + Sync {
+    fn lookup(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>>;
+}
+
+impl std::fmt::Debug for dyn Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lookup")
+    }
+}
+
+/// The operating system's resolver.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn lookup(&self, host: String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> {
+        Box::pin(
+            async move { Ok(tokio::net::lookup_host((host.as_str(), 0)).await?.map(|a| a.ip()).collect()) },
+        )
+    }
+}
+
 /// CRM webhook dispatch settings.
 #[derive(Clone, Debug)]
 pub struct DispatchConfig {
@@ -129,6 +171,8 @@ pub struct DispatchConfig {
     pub pause_after: i32,
     /// Time limit of one POST.
     pub timeout: Duration,
+    /// How endpoint host names are resolved (each connection resolves once, through the guard).
+    pub lookup: Arc<dyn Lookup>,
 }
 
 impl Default for DispatchConfig {
@@ -140,6 +184,7 @@ impl Default for DispatchConfig {
             retry_window: Duration::from_secs(24 * 3600),
             pause_after: 50,
             timeout: Duration::from_secs(10),
+            lookup: Arc::new(SystemLookup),
         }
     }
 }
@@ -161,6 +206,11 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// How long in-flight requests may run after SIGTERM before the server stops anyway.
     pub shutdown_grace: Duration,
+    /// When set, `GET /metrics` needs `Authorization: Bearer <this>` (`PARLEY_METRICS_TOKEN`).
+    pub metrics_token: Option<SecretString>,
+    /// The keys that seal secrets at rest (`PARLEY_SECRET_KEY`, and
+    /// `PARLEY_SECRET_KEY_PREVIOUS` during a rotation).
+    pub secrets: Keyring,
 }
 
 impl Config {
@@ -181,7 +231,8 @@ impl Config {
     }
 
     /// Defaults for everything but the database and a token configuration already checked
-    /// (the command line builds its [`JwtConfig`] from flags and files first).
+    /// (the command line builds its [`JwtConfig`] from flags and files first). The secret key is
+    /// a fresh random one: the command line replaces it with `PARLEY_SECRET_KEY`.
     #[must_use]
     pub fn with_jwt(database_url: &str, jwt: JwtConfig) -> Self {
         Self {
@@ -200,6 +251,8 @@ impl Config {
             delivery: RetryPolicy::default(),
             dispatch: DispatchConfig::default(),
             shutdown_grace: Duration::from_secs(20),
+            metrics_token: None,
+            secrets: Keyring::generate().0,
         }
     }
 }

@@ -17,3 +17,18 @@ pub fn valid_name(field: &str, name: &str) -> ApiResult<String> {
     }
     Ok(name.to_owned())
 }
+
+/// The longest search text accepted (a search box, not a document).
+pub const MAX_SEARCH: usize = 200;
+
+/// Reads a search box: `None` for a blank one, which filters nothing.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for more than [`MAX_SEARCH`] characters.
+pub fn valid_search(text: Option<&str>) -> ApiResult<Option<domain::search::SearchQuery>> {
+    let Some(text) = text else { return Ok(None) };
+    if text.chars().count() > MAX_SEARCH {
+        return Err(ApiError::bad_input(format!("search must be at most {MAX_SEARCH} characters")));
+    }
+    Ok(domain::search::SearchQuery::parse(text))
+}

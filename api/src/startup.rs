@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use migrations::{Migrator, MigratorTrait};
+use persistence::sealed::{KeyCheck, Resealed};
 use persistence::{Database, PoolSettings};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -15,6 +16,7 @@ use crate::config::Config;
 use crate::crm::dispatcher::Dispatcher;
 use crate::events::hub::EventHub;
 use crate::graphql::schema_builder;
+use crate::graphql::session::SocketRegistry;
 use crate::http;
 use crate::http::state::AppState;
 use crate::inbound::batch::WebhookCommitter;
@@ -31,6 +33,10 @@ pub async fn connect_and_migrate(url: &str, pool: &PoolSettings) -> anyhow::Resu
     Migrator::up(db.conn(), None).await.context("failed to apply database migrations")?;
     Ok(db)
 }
+
+/// How often the open WebSockets are checked against their agents and tokens (a socket closes
+/// within this much, plus one query, of its agent's deactivation or its token's expiry).
+const SOCKET_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A built server, bound to its port, not yet serving.
 pub struct Application {
@@ -56,6 +62,22 @@ impl Application {
     /// On a configuration or bind failure.
     pub async fn build_with_db(config: Config, db: Database) -> anyhow::Result<Self> {
         crate::telemetry::handle();
+        let resealed = persistence::sealed::reseal_stored(db.conn(), &config.secrets).await.map_err(
+            |err| match err {
+                KeyCheck::Storage(err) => {
+                    anyhow::Error::new(err).context("failed to check the stored secrets")
+                }
+                refused => anyhow::anyhow!("PARLEY_SECRET_KEY: {refused}"),
+            },
+        )?;
+        if resealed != Resealed::default() {
+            tracing::info!(
+                sealed_plaintext = resealed.sealed_plaintext,
+                rotated = resealed.rotated,
+                key_id = config.secrets.current_id(),
+                "stored secrets sealed under the current key"
+            );
+        }
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
         let delivery = DeliveryHandle::default();
         let hub = EventHub::new(db.clone());
@@ -65,14 +87,17 @@ impl Application {
             .data(delivery.clone())
             .data(gateway)
             .data(config.dispatch.clone())
+            .data(config.secrets.clone())
             .data(Arc::clone(&hub))
             .finish();
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("PARLEY_LISTEN: cannot listen on {}", config.listen))?;
         let address = listener.local_addr().context("failed to read the bound address")?;
-        let committer = WebhookCommitter::start(db.clone(), db.dialect().write_lanes());
-        let state = AppState { db, auth, schema, config: Arc::new(config), delivery, committer };
+        let keyring = Arc::new(config.secrets.clone());
+        let committer = WebhookCommitter::start(db.clone(), db.dialect().write_lanes(), Arc::clone(&keyring));
+        let sockets = SocketRegistry::default();
+        let state = AppState { db, auth, schema, config: Arc::new(config), delivery, committer, sockets };
         Ok(Self { listener, address, state, hub })
     }
 
@@ -92,6 +117,12 @@ impl Application {
     #[must_use]
     pub fn db(&self) -> &Database {
         &self.state.db
+    }
+
+    /// The keys that seal secrets at rest (for tests that write rows directly).
+    #[must_use]
+    pub fn keyring(&self) -> &persistence::sealed::Keyring {
+        &self.state.config.secrets
     }
 
     /// The token issuer/verifier (for the CLI and tests).
@@ -115,11 +146,17 @@ impl Application {
             sms: SmsGateway::new(config.sms.as_ref())?,
             policy: config.delivery.clone(),
             handle: self.state.delivery.clone(),
+            keyring: Arc::new(config.secrets.clone()),
         };
-        let dispatcher = Dispatcher::new(background, config.dispatch.clone())?;
+        let dispatcher = Dispatcher::new(background, config.dispatch.clone(), config.secrets.clone())?;
         let listener = self.state.db.relay_other_processes();
-        let router = http::router(self.state);
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let sweeper = tokio::spawn(self.state.sockets.clone().run(
+            self.state.db.clone(),
+            SOCKET_SWEEP,
+            stopping_rx.clone(),
+        ));
+        let router = http::router(self.state);
         let worker = tokio::spawn(worker.run(stopping_rx.clone()));
         let dispatcher = tokio::spawn(dispatcher.run(stopping_rx.clone()));
         let hub = tokio::spawn(self.hub.run(stopping_rx.clone()));
@@ -148,6 +185,7 @@ impl Application {
             listener.abort();
         }
         hub.abort();
+        sweeper.abort();
         result
     }
 

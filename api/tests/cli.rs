@@ -7,7 +7,11 @@ use std::process::{Command, Stdio};
 
 fn parley() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley"));
-    cmd.env_remove("DATABASE_URL").env_remove("PARLEY_JWT_SECRET").env("RUST_LOG", "warn");
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("PARLEY_JWT_SECRET")
+        .env_remove("PARLEY_SECRET_KEY_PREVIOUS")
+        .env("PARLEY_SECRET_KEY", SECRET_KEY)
+        .env("RUST_LOG", "warn");
     cmd
 }
 
@@ -20,6 +24,8 @@ fn temp_db() -> String {
 }
 
 const SECRET: &str = "cli-test-secret-cli-test-secret-cli-test";
+/// 32 bytes of base64, the `PARLEY_SECRET_KEY` of the servers these tests start.
+const SECRET_KEY: &str = "Y2xpLXRlc3Qta2V5LWNsaS10ZXN0LWtleS0wMTIzNDU=";
 
 async fn graphql_post(url: &str, token: &str, body: &serde_json::Value) -> serde_json::Value {
     let response = reqwest::Client::new().post(url).bearer_auth(token).json(body).send().await.unwrap();
@@ -67,8 +73,14 @@ fn bootstrap_prints_ids_and_a_token_and_token_issues_another() {
 #[test]
 fn bad_configuration_stops_with_one_line_naming_the_setting() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case<'_>; 4] = [
+    let cases: [Case<'_>; 6] = [
         (&["serve"], &[], "PARLEY_JWT_SECRET"),
+        (&["serve"], &[("PARLEY_JWT_SECRET", SECRET), ("PARLEY_SECRET_KEY", "")], "PARLEY_SECRET_KEY"),
+        (
+            &["serve"],
+            &[("PARLEY_JWT_SECRET", SECRET), ("PARLEY_SECRET_KEY", "c2hvcnQ=")],
+            "PARLEY_SECRET_KEY",
+        ),
         (&["serve"], &[("PARLEY_JWT_SECRET", "short")], "PARLEY_JWT_SECRET"),
         (&["serve", "--listen", "nowhere"], &[("PARLEY_JWT_SECRET", SECRET)], "PARLEY_LISTEN"),
         (&["migrate", "--database-url", "mysql://x"], &[], "DATABASE_URL"),
@@ -127,10 +139,12 @@ fn schema_prints_the_committed_sdl() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }
 
-#[tokio::test]
-async fn serve_demo_serves_a_meaningful_inbox() {
+/// Starts `parley serve --demo` (without `PARLEY_SECRET_KEY`); returns the child, the GraphQL
+/// URL and the admin token it printed.
+async fn serve_demo(db: &str) -> (std::process::Child, String, String) {
     let mut child = parley()
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--database-url", &temp_db()])
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--database-url", db])
+        .env_remove("PARLEY_SECRET_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -151,6 +165,13 @@ async fn serve_demo_serves_a_meaningful_inbox() {
     })
     .await
     .unwrap();
+    (child, url, token)
+}
+
+#[tokio::test]
+async fn serve_demo_serves_a_meaningful_inbox() {
+    let db = temp_db();
+    let (mut child, url, token) = serve_demo(&db).await;
     // The test stopped reading stdout (the pipe is closed): the server must keep serving.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let query = "{ conversations(first: 10) { nodes { displayName origin customer { username phoneNumber notice } \
@@ -169,6 +190,16 @@ async fn serve_demo_serves_a_meaningful_inbox() {
     }
     assert!(nodes.iter().any(|n| n["origin"] == "RETURNING_CUSTOMER_HID_NUMBER"));
     assert!(nodes.iter().any(|n| n["capabilities"]["reply"]["allowed"] == false));
+
+    // Restarted on the same database, the demo reads the key it kept beside it (its hidden
+    // customers' message ids are sealed under that key).
+    let key_file = format!("{}.key", db.trim_start_matches("sqlite://").split('?').next().unwrap());
+    assert!(std::path::Path::new(&key_file).exists(), "{key_file}");
+    let (mut child, url, token) = serve_demo(&db).await;
+    let body = graphql_post(&url, &token, &serde_json::json!({ "query": "{ me { role } }" })).await;
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(body["data"]["me"]["role"], "ADMIN", "{body}");
 }
 
 /// Runs a whole username-only scenario against the real binary at debug level with JSON logs
@@ -292,6 +323,97 @@ async fn logs_never_contain_tokens_secrets_bodies_or_hidden_phones() {
     ] {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
     }
+}
+
+/// Starts `parley serve` with a secret key (and previous keys); returns the child and its base
+/// URL once ready, or what it printed when it stopped instead.
+async fn serve_with_key(
+    db: &str,
+    key: &str,
+    previous: Option<&str>,
+) -> Result<(std::process::Child, String), String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = parley();
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", db])
+        .env("PARLEY_JWT_SECRET", SECRET)
+        .env("PARLEY_SECRET_KEY", key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(previous) = previous {
+        cmd.env("PARLEY_SECRET_KEY_PREVIOUS", previous);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            return Err(format!("{status}: {stderr}"));
+        }
+        if reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+            return Ok((child, base));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.kill().ok();
+    panic!("the server neither started nor stopped");
+}
+
+async fn stored_secret(db: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let conn = sea_orm::Database::connect(db).await.unwrap();
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT secret FROM webhook_endpoints",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<String>("", "secret").unwrap()
+}
+
+/// CRM secrets are stored sealed; a server with the wrong key (or none) refuses to start with
+/// one line; a new key with the old one as previous starts, and re-seals under the new key.
+#[tokio::test]
+async fn stored_secrets_need_their_key_and_rotate_to_a_new_one() {
+    let db = temp_db();
+    let token = bootstrap(&db);
+    let (mut child, base) = serve_with_key(&db, SECRET_KEY, None).await.unwrap();
+    let create = "mutation { createWebhookEndpoint(input: { url: \"https://crm.example.com/h\", eventTypes: [] }) { secret } }";
+    let body =
+        graphql_post(&format!("{base}/graphql"), &token, &serde_json::json!({ "query": create })).await;
+    child.kill().ok();
+    child.wait().ok();
+    let secret = body["data"]["createWebhookEndpoint"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let stored = stored_secret(&db).await;
+    assert!(stored.starts_with("v1:") && !stored.contains(&secret), "sealed: {stored}");
+    let old_id = stored.split(':').nth(1).unwrap().to_owned();
+
+    let other = "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMDE=";
+    let refused = match serve_with_key(&db, other, None).await {
+        Ok((mut child, _)) => {
+            child.kill().ok();
+            panic!("a wrong key must stop start-up");
+        }
+        Err(printed) => printed,
+    };
+    let line = refused.split_once(": ").map_or(refused.as_str(), |(_, rest)| rest).trim().to_owned();
+    assert_eq!(line.lines().count(), 1, "{refused}");
+    assert!(line.contains("PARLEY_SECRET_KEY") && line.contains(&old_id), "{refused}");
+    assert!(!line.contains(SECRET_KEY) && !line.contains(other));
+
+    let (mut child, _) = serve_with_key(&db, other, Some(SECRET_KEY)).await.unwrap();
+    child.kill().ok();
+    child.wait().ok();
+    let resealed = stored_secret(&db).await;
+    assert_ne!(resealed.split(':').nth(1).unwrap(), old_id, "re-sealed under the new key: {resealed}");
+    let (mut child, _) = serve_with_key(&db, other, None).await.expect("the new key alone opens everything");
+    child.kill().ok();
+    child.wait().ok();
 }
 
 /// Starts `parley serve` on a bootstrapped SQLite database; returns the child, its base URL.

@@ -18,6 +18,7 @@
 //! - [`statuses`]: Meta's status words, and the forward-only order of message statuses.
 //! - [`capabilities`]: what an agent may do in a conversation now, and why not (section 4).
 //! - [`display`]: the display-name rule and the hidden-phone notice (section 5).
+//! - [`roles`]: who may do what ([`roles::Permission`], section 10's table).
 //! - [`search`]: how a search string is read (username prefix, name substring, phone digits).
 
 pub mod appending;
@@ -31,6 +32,7 @@ pub mod identity;
 pub mod identity_change;
 pub mod ids;
 pub mod model;
+pub mod roles;
 pub mod search;
 pub mod statuses;
 pub mod threading;
@@ -41,3 +43,4 @@ pub use email::{Email, EmailError};
 pub use identity::{Bsuid, BsuidError, ParentBsuid, PhoneNumber, PhoneNumberError, Username, UsernameError};
 pub use ids::*;
 pub use model::*;
+pub use roles::Permission;

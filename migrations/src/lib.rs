@@ -11,6 +11,8 @@
 //! - [`m20261122_000004_create_audit_log`]: the audit trail.
 //! - [`m20261122_000005_notify_events_by_trigger`]: PostgreSQL announces events from a trigger.
 //! - [`m20261122_000006_defer_event_cursors`]: PostgreSQL assigns event cursors at commit.
+//! - [`m20261202_000001_seal_secrets`]: a rotated endpoint's previous secret, sealed message ids.
+//! - [`m20261202_000002_create_webhook_receipts`]: digests of applied username updates.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -22,6 +24,8 @@ pub mod m20261122_000003_add_webhook_dispatch_columns;
 pub mod m20261122_000004_create_audit_log;
 pub mod m20261122_000005_notify_events_by_trigger;
 pub mod m20261122_000006_defer_event_cursors;
+pub mod m20261202_000001_seal_secrets;
+pub mod m20261202_000002_create_webhook_receipts;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -37,6 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_audit_log::Migration),
             Box::new(m20261122_000005_notify_events_by_trigger::Migration),
             Box::new(m20261122_000006_defer_event_cursors::Migration),
+            Box::new(m20261202_000001_seal_secrets::Migration),
+            Box::new(m20261202_000002_create_webhook_receipts::Migration),
         ]
     }
 }

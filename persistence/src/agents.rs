@@ -64,6 +64,22 @@ pub async fn find_any(db: &impl ConnectionTrait, id: AgentId) -> Result<Option<a
     Entity::find_by_id(id).one(db).await.context("failed to load agent")
 }
 
+/// Agents among `ids`, whatever their workspace (the sweep of open WebSockets, which checks
+/// every connected agent of the process at once).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_any_of(db: &impl ConnectionTrait, ids: &[AgentId]) -> Result<Vec<agent::Model>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+        .context("failed to load agents")
+}
+
 /// Agents of the workspace among `ids` (for the dataloader).
 ///
 /// # Errors

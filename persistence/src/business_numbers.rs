@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::{BusinessNumberId, BusinessUsername, BusinessUsernameStatus, PhoneNumber, WorkspaceId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::entities::business_number::{self, Column, Entity};
@@ -107,23 +108,33 @@ pub async fn list(
         .context("failed to list business numbers")
 }
 
-/// Any number of the WABA (to attribute a dead letter to a workspace).
+/// The workspace owning the WABA, when exactly one does (several workspaces may have entered
+/// the same WABA id: then none is named, so a webhook is never attributed to the wrong tenant).
 ///
 /// # Errors
 /// On a database failure.
-pub async fn find_by_waba_id(
+pub async fn sole_workspace_of_waba(
     db: &impl ConnectionTrait,
     waba_id: &str,
-) -> Result<Option<business_number::Model>, Error> {
-    Entity::find()
+) -> Result<Option<WorkspaceId>, Error> {
+    let owners: Vec<WorkspaceId> = Entity::find()
+        .select_only()
+        .column(Column::WorkspaceId)
+        .distinct()
         .filter(Column::WabaId.eq(waba_id))
-        .one(db)
+        .limit(2)
+        .into_tuple()
+        .all(db)
         .await
-        .context("failed to load business number by WABA")
+        .context("failed to load the workspaces of a WABA")?;
+    Ok(match owners.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    })
 }
 
 /// The number of a WABA with this display number (business username webhooks name no
-/// `phone_number_id`).
+/// `phone_number_id`), when exactly one number matches.
 ///
 /// # Errors
 /// On a database failure.
@@ -132,12 +143,14 @@ pub async fn find_by_waba_and_display(
     waba_id: &str,
     display: &PhoneNumber,
 ) -> Result<Option<business_number::Model>, Error> {
-    Entity::find()
+    let mut found = Entity::find()
         .filter(Column::WabaId.eq(waba_id))
         .filter(Column::DisplayPhoneNumber.eq(display.as_str()))
-        .one(db)
+        .limit(2)
+        .all(db)
         .await
-        .context("failed to load business number by display number")
+        .context("failed to load business number by display number")?;
+    Ok(if found.len() == 1 { found.pop() } else { None })
 }
 
 /// Numbers holding a username (by its case-folded key): at most one, by the unique index.

@@ -2,9 +2,10 @@
 //! they become messages, statuses and dead letters).
 
 use crate::content::EventTypes;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, ids_in_turns};
 use crate::entities::{event, webhook_delivery, webhook_endpoint};
 use crate::error::{DbContext, Error};
+use crate::sealed::Sealed;
 use chrono::{DateTime, Utc};
 use domain::{DeliveryStatus, WebhookDeliveryId, WebhookEndpointId, WorkspaceId};
 use sea_orm::sea_query::OnConflict;
@@ -19,7 +20,7 @@ pub async fn create_endpoint(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     url: &str,
-    secret: &str,
+    secret: Sealed,
     event_types: &[String],
     start_after: i64,
     now: DateTime<Utc>,
@@ -28,7 +29,9 @@ pub async fn create_endpoint(
         id: Set(WebhookEndpointId::new()),
         workspace_id: Set(workspace),
         url: Set(url.to_owned()),
-        secret: Set(secret.to_owned()),
+        secret: Set(secret),
+        previous_secret: Set(None),
+        previous_secret_until: Set(None),
         event_types: Set(EventTypes(event_types.to_vec())),
         active: Set(true),
         paused_at: Set(None),
@@ -94,6 +97,26 @@ pub async fn delete_endpoint(
         .await
         .context("failed to delete webhook endpoint")?;
     Ok(result.rows_affected > 0)
+}
+
+/// Replaces an endpoint's secret; the one it replaces keeps signing until `previous_until`.
+///
+/// # Errors
+/// On a database failure.
+pub async fn rotate_secret(
+    db: &impl ConnectionTrait,
+    endpoint: webhook_endpoint::Model,
+    secret: Sealed,
+    previous_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<webhook_endpoint::Model, Error> {
+    let previous = endpoint.secret.clone();
+    let mut change = endpoint.into_active_model();
+    change.secret = Set(secret);
+    change.previous_secret = Set(Some(previous));
+    change.previous_secret_until = Set(Some(previous_until));
+    change.updated_at = Set(now);
+    change.update(db).await.context("failed to rotate the webhook secret")
 }
 
 /// Un-pauses an endpoint: its failure count starts again from zero.
@@ -300,9 +323,36 @@ pub struct Claimed {
     pub event: event::Model,
 }
 
-/// Claims the head-of-line delivery (lowest cursor still pending) of endpoints that are due:
-/// active, not paused, not leased by another sender, head due. Leases the endpoint until
-/// `lease_until` so one endpoint is sent to by one sender at a time, in cursor order.
+/// The endpoints whose head-of-line delivery (lowest cursor still pending) is due, free of any
+/// sender's lease, in serving order: round-robin across workspaces (each workspace's
+/// least recently served endpoint first, then each one's second…), so one tenant's many
+/// endpoints, busy or idle, never starve another's. Only endpoints with due work are named:
+/// idle ones cost nothing.
+async fn due_in_turn(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<WebhookEndpointId>, Error> {
+    let p = |n| Dialect::of(db).placeholder(n);
+    let filter = format!(
+        "active = {active} AND paused_at IS NULL AND (lease_until IS NULL OR lease_until < {now}) \
+         AND EXISTS (SELECT 1 FROM webhook_deliveries d \
+           WHERE d.endpoint_id = webhook_endpoints.id AND d.status = {pending} \
+             AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= {now}) \
+             AND d.event_cursor = (SELECT MIN(h.event_cursor) FROM webhook_deliveries h \
+                                   WHERE h.endpoint_id = webhook_endpoints.id AND h.status = {pending}))",
+        active = p(1),
+        now = p(2),
+        pending = p(3),
+    );
+    let values = vec![true.into(), now.into(), DeliveryStatus::Pending.as_str().into()];
+    ids_in_turns(db, "webhook_endpoints", "updated_at", &filter, values, limit).await
+}
+
+/// Claims the head-of-line delivery of up to `limit` endpoints that are due (see
+/// [`due_in_turn`] for the order). Leases each endpoint until `lease_until` so one endpoint is
+/// sent to by one sender at a time, in cursor order; on PostgreSQL an endpoint another process
+/// is claiming right now is skipped (`FOR UPDATE SKIP LOCKED`).
 ///
 /// # Errors
 /// On a database failure.
@@ -312,17 +362,19 @@ pub async fn claim_heads(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Claimed>, Error> {
+    let order = due_in_turn(db, now, limit).await?;
+    if order.is_empty() {
+        return Ok(Vec::new());
+    }
     let query = webhook_endpoint::Entity::find()
-        .filter(webhook_endpoint::Column::Active.eq(true))
-        .filter(webhook_endpoint::Column::PausedAt.is_null())
+        .filter(webhook_endpoint::Column::Id.is_in(order.iter().copied()))
         .filter(
             Condition::any()
                 .add(webhook_endpoint::Column::LeaseUntil.is_null())
                 .add(webhook_endpoint::Column::LeaseUntil.lt(now)),
-        )
-        .order_by_asc(webhook_endpoint::Column::Id)
-        .limit(limit);
-    let endpoints = Dialect::of(db).claim(query).all(db).await.context("failed to claim endpoints")?;
+        );
+    let mut endpoints = Dialect::of(db).claim(query).all(db).await.context("failed to claim endpoints")?;
+    endpoints.sort_by_key(|e| order.iter().position(|id| *id == e.id));
     let mut claimed = Vec::new();
     for endpoint in endpoints {
         let head = webhook_delivery::Entity::find()
@@ -349,4 +401,17 @@ pub async fn claim_heads(
         claimed.push(Claimed { endpoint, delivery, event });
     }
     Ok(claimed)
+}
+
+/// How many endpoints the workspace has.
+///
+/// # Errors
+/// On a database failure.
+pub async fn count_endpoints(db: &impl ConnectionTrait, workspace: WorkspaceId) -> Result<u64, Error> {
+    use sea_orm::PaginatorTrait;
+    webhook_endpoint::Entity::find()
+        .filter(webhook_endpoint::Column::WorkspaceId.eq(workspace))
+        .count(db)
+        .await
+        .context("failed to count webhook endpoints")
 }

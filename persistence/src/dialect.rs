@@ -9,7 +9,7 @@
 //! | event cursors | taken from the workspace row as each event is written | numbered right before commit |
 //! | telling other processes | (one process) | `NOTIFY` by trigger, `LISTEN` relay |
 //! | search over several indexed paths | `a OR b OR c` | a `UNION` of one query per path |
-//! | bind parameters in raw SQL | `?` | `$n` |
+//! | bind parameters in raw SQL | `?n` | `$n` |
 //! | concurrent group-commit lanes | 1 | 4 |
 
 use sea_orm::sea_query::{
@@ -124,11 +124,12 @@ impl Dialect {
         Condition::all().add(Expr::cust_with_exprs("$1 = ANY(ARRAY($2))", [Expr::col(id), ids]))
     }
 
-    /// The `n`th (1-based) bind parameter in hand-written SQL.
+    /// The `n`th (1-based) bind parameter in hand-written SQL. Numbered on both, so one
+    /// parameter may appear several times in a statement.
     #[must_use]
     pub fn placeholder(self, n: usize) -> String {
         match self {
-            Dialect::Sqlite => "?".to_owned(),
+            Dialect::Sqlite => format!("?{n}"),
             Dialect::Postgres => format!("${n}"),
         }
     }
@@ -141,6 +142,38 @@ impl Dialect {
             Dialect::Postgres => DatabaseBackend::Postgres,
         }
     }
+}
+
+/// The ids of `table`'s rows matching `filter` (raw SQL whose bind parameters are `values`, as
+/// `$1…` / `?1…`), workspaces taking turns: each workspace's first row by `order` (a column),
+/// then each one's second, and so on, up to `limit`. Queues claim in this order so one tenant's
+/// backlog never starves another's. Window functions run on both databases (SQLite 3.25+).
+///
+/// # Errors
+/// On a database failure.
+pub(crate) async fn ids_in_turns<Id: sea_orm::TryGetable>(
+    db: &impl ConnectionTrait,
+    table: &str,
+    order: &str,
+    filter: &str,
+    mut values: Vec<sea_orm::Value>,
+    limit: u64,
+) -> Result<Vec<Id>, crate::Error> {
+    use crate::error::DbContext;
+    let dialect = Dialect::of(db);
+    let sql = format!(
+        "SELECT id FROM (\
+           SELECT id, {order}, ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY {order}, id) AS turn \
+           FROM {table} WHERE {filter}\
+         ) due ORDER BY turn, {order}, id LIMIT {limit}",
+        limit = dialect.placeholder(values.len() + 1),
+    );
+    values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(dialect.backend(), sql, values))
+        .await
+        .context("failed to find queued work")?;
+    rows.iter().map(|row| row.try_get::<Id>("", "id")).collect::<Result<_, _>>().context("failed to read ids")
 }
 
 #[cfg(test)]
@@ -158,7 +191,7 @@ mod tests {
 
     #[test]
     fn placeholders_follow_the_dialect() {
-        assert_eq!(Dialect::Sqlite.placeholder(3), "?");
+        assert_eq!(Dialect::Sqlite.placeholder(3), "?3");
         assert_eq!(Dialect::Postgres.placeholder(3), "$3");
     }
 }

@@ -10,9 +10,11 @@
 //! - [`workspaces`], [`agents`], [`business_numbers`], [`conversations`], [`messages`],
 //!   [`contacts`], [`templates`]: repositories.
 //! - [`events`]: the transactional outbox (CloudEvents with a per-workspace cursor).
+//! - [`receipts`]: digests of webhook changes applied once only (replays change nothing).
 //! - [`dead_letters`]: Meta webhook payloads that could not be routed or understood.
 //! - [`crm`]: CRM webhook endpoints, their delivery queue and its claiming.
 //! - [`content`]: the JSON columns as serde types (message content, endpoint event types).
+//! - [`sealed`]: secrets at rest (AES-256-GCM under `PARLEY_SECRET_KEY`, key ids for rotation).
 //! - [`dialect`]: [`dialect::Dialect`], every SQLite/PostgreSQL difference in one place.
 
 pub mod agents;
@@ -29,6 +31,8 @@ pub mod entities;
 pub mod error;
 pub mod events;
 pub mod messages;
+pub mod receipts;
+pub mod sealed;
 pub mod templates;
 pub mod workspaces;
 

@@ -15,10 +15,11 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 
 use crate::content::MessageContent;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, ids_in_turns};
 use crate::entities::conversation;
 use crate::entities::message::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
+use crate::sealed::{Keyring, Purpose, Sealed};
 
 /// The digest form of a provider message id.
 #[must_use]
@@ -26,23 +27,69 @@ pub fn external_id_digest(wamid: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(wamid.as_bytes())))
 }
 
-/// How a provider id is stored: as sent when the customer's phone is known, else as a digest
-/// (a `wamid` can encode the sender's phone; the digest still deduplicates and matches status
-/// webhooks).
+/// Replaces every string that starts with `wamid.`, at any depth of `value`, by its digest
+/// (nested ids: a reaction's `message_id`, a reply's `context.id`, …). For a customer who hid the
+/// number nothing Parley keeps may hold a `wamid`, which can encode the phone.
+pub fn digest_wamids(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) if text.starts_with("wamid.") => *text = external_id_digest(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(digest_wamids),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(digest_wamids),
+        _ => {}
+    }
+}
+
+/// [`digest_wamids`] for free text: every `wamid.…` run (base64 characters) becomes its digest.
 #[must_use]
-pub fn stored_external_id(wamid: &str, phone_known: bool) -> String {
-    if phone_known { wamid.to_owned() } else { external_id_digest(wamid) }
+pub fn scrub_wamids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("wamid.") {
+        out.push_str(&rest[..start]);
+        let id_len = rest[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "._-+/=".contains(c)))
+            .unwrap_or(rest.len() - start);
+        out.push_str(&external_id_digest(&rest[start..start + id_len]));
+        rest = &rest[start + id_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A provider id as Parley stores it: as sent when the customer's phone is known; else as a
+/// digest (a `wamid` can encode the sender's phone; the digest still deduplicates and matches
+/// status webhooks), with the raw id kept only sealed, for replies, reactions and read
+/// receipts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredId {
+    pub external_id: String,
+    pub sealed: Option<Sealed>,
+}
+
+impl StoredId {
+    /// How `wamid` is stored for a conversation whose customer phone is known or not.
+    #[must_use]
+    pub fn of(wamid: &str, phone_known: bool, keyring: &Keyring) -> Self {
+        if phone_known {
+            Self { external_id: wamid.to_owned(), sealed: None }
+        } else {
+            Self {
+                external_id: external_id_digest(wamid),
+                sealed: Some(keyring.seal(Purpose::MessageId, wamid)),
+            }
+        }
+    }
 }
 
 /// Who wrote a new message, and how it travels.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Origin {
     /// From the customer, with the provider's id as Parley stores it.
-    Inbound { external_id: String },
+    Inbound { id: StoredId },
     /// From an agent, queued for the delivery worker.
     Outbound { author: AgentId, idempotency_key: Option<String>, template: Option<TemplateRef> },
     /// History brought in from elsewhere (imports, benchmarks): stored as given, never sent.
-    Imported { direction: Direction, status: MessageStatus, external_id: Option<String> },
+    Imported { direction: Direction, status: MessageStatus, id: Option<StoredId> },
 }
 
 /// The conversation a message belongs to (and its workspace and business number).
@@ -120,16 +167,16 @@ pub async fn insert_many(db: &impl ConnectionTrait, news: Vec<(Thread, NewMessag
 }
 
 fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> ActiveModel {
-    let (direction, status, external_id, author, key, template) = match new.origin {
-        Origin::Inbound { external_id } => {
-            (Direction::Inbound, MessageStatus::Received, Some(external_id), None, None, None)
-        }
+    let (direction, status, id, author, key, template) = match new.origin {
+        Origin::Inbound { id } => (Direction::Inbound, MessageStatus::Received, Some(id), None, None, None),
         Origin::Outbound { author, idempotency_key, template } => {
             (Direction::Outbound, MessageStatus::Pending, None, Some(author), idempotency_key, template)
         }
-        Origin::Imported { direction, status, external_id } => {
-            (direction, status, external_id, None, None, None)
-        }
+        Origin::Imported { direction, status, id } => (direction, status, id, None, None, None),
+    };
+    let (external_id, external_id_sealed) = match id {
+        Some(StoredId { external_id, sealed }) => (Some(external_id), sealed),
+        None => (None, None),
     };
     ActiveModel {
         id: Set(MessageId::new()),
@@ -146,6 +193,7 @@ fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> ActiveModel {
         template_category: Set(template.map(|t| t.category)),
         status: Set(status),
         external_id: Set(external_id),
+        external_id_sealed: Set(external_id_sealed),
         error_code: Set(None),
         error_title: Set(None),
         author_agent_id: Set(author),
@@ -190,7 +238,7 @@ pub async fn set_status(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendResult {
     /// The provider accepted it, under this id (as Parley stores it).
-    Sent { external_id: String },
+    Sent { id: StoredId },
     /// Worth another attempt at `retry_at`.
     Retry { error: ProviderError, retry_at: DateTime<Utc> },
     /// Given up.
@@ -209,9 +257,10 @@ pub async fn record_send(
 ) -> Result<Model, Error> {
     let mut change = message.into_active_model();
     match result {
-        SendResult::Sent { external_id } => {
+        SendResult::Sent { id } => {
             change.status = Set(MessageStatus::Sent);
-            change.external_id = Set(Some(external_id));
+            change.external_id = Set(Some(id.external_id));
+            change.external_id_sealed = Set(id.sealed);
             change.error_code = Set(None);
             change.error_title = Set(None);
             change.next_attempt_at = Set(None);
@@ -334,8 +383,10 @@ pub async fn find_by_idempotency_key(
 
 /// Claims up to `limit` outbound messages due for delivery: marks each as attempted and leases
 /// it until `lease_until`, so no other worker (in this or another process) sends it meanwhile.
-/// On PostgreSQL rows locked by another claimer are skipped (`FOR UPDATE SKIP LOCKED`).
-/// Call it inside a transaction and commit before sending.
+/// Workspaces take turns (each one's oldest due message, then each one's second…), so one
+/// tenant's bulk send delays another's reply by at most one batch. On PostgreSQL rows locked by
+/// another claimer are skipped (`FOR UPDATE SKIP LOCKED`). Call it inside a transaction and
+/// commit before sending.
 ///
 /// # Errors
 /// On a database failure.
@@ -345,13 +396,27 @@ pub async fn claim_due(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
+    let dialect = Dialect::of(db);
+    let p = |n| dialect.placeholder(n);
+    let filter = format!(
+        "status = {pending} AND direction = {outbound} AND (next_attempt_at IS NULL OR next_attempt_at <= {now})",
+        pending = p(1),
+        outbound = p(2),
+        now = p(3),
+    );
+    let values =
+        vec![MessageStatus::Pending.as_str().into(), Direction::Outbound.as_str().into(), now.into()];
+    let order: Vec<MessageId> = ids_in_turns(db, "messages", "created_at", &filter, values, limit).await?;
+    if order.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Locked and checked again: another claimer may have taken some since.
     let query = Entity::find()
-        .filter(Column::Direction.eq(Direction::Outbound))
+        .filter(Column::Id.is_in(order.iter().copied()))
         .filter(Column::Status.eq(MessageStatus::Pending))
-        .filter(Condition::any().add(Column::NextAttemptAt.is_null()).add(Column::NextAttemptAt.lte(now)))
-        .order_by_asc(Column::CreatedAt)
-        .limit(limit);
-    let due = Dialect::of(db).claim(query).all(db).await.context("failed to claim due messages")?;
+        .filter(Condition::any().add(Column::NextAttemptAt.is_null()).add(Column::NextAttemptAt.lte(now)));
+    let mut due = dialect.claim(query).all(db).await.context("failed to claim due messages")?;
+    due.sort_by_key(|m| order.iter().position(|id| *id == m.id));
     let mut claimed = Vec::with_capacity(due.len());
     for message in due {
         let attempts = message.attempts + 1;
@@ -391,4 +456,36 @@ pub async fn latest_of(
         .all(db)
         .await
         .context("failed to load latest messages")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn wamids_are_digested_at_any_depth_and_in_text() {
+        let mut content = json!({
+            "type": "reaction",
+            "reaction": { "message_id": "wamid.HBgLMTY1", "emoji": "👍" },
+            "context": { "id": "wamid.ABC=", "from": "15550783881" },
+            "list": ["wamid.X", "plain", 3],
+        });
+        digest_wamids(&mut content);
+        let text = content.to_string();
+        assert!(!text.contains("wamid."), "{text}");
+        assert_eq!(content["reaction"]["message_id"], external_id_digest("wamid.HBgLMTY1"));
+        assert_eq!(content["reaction"]["emoji"], "👍");
+        assert_eq!(content["list"][1], "plain");
+        let reason = scrub_wamids("no message wamid.HBgL+/= here, nor \"wamid.Q\"");
+        assert_eq!(
+            reason,
+            format!(
+                "no message {} here, nor \"{}\"",
+                external_id_digest("wamid.HBgL+/="),
+                external_id_digest("wamid.Q")
+            )
+        );
+    }
 }

@@ -35,6 +35,19 @@ pub async fn find(db: &impl ConnectionTrait, id: WorkspaceId) -> Result<Option<w
     Entity::find_by_id(id).one(db).await.context("failed to load workspace")
 }
 
+/// Locks the workspace row until the transaction ends (PostgreSQL; SQLite's write lock is
+/// enough), so workspace-wide limits (`count`, then insert) hold under concurrent requests.
+///
+/// # Errors
+/// On a database failure.
+pub async fn lock(db: &impl ConnectionTrait, id: WorkspaceId) -> Result<Option<workspace::Model>, Error> {
+    crate::dialect::Dialect::of(db)
+        .lock_for_update(Entity::find_by_id(id))
+        .one(db)
+        .await
+        .context("failed to lock workspace")
+}
+
 /// Hands out the next event cursor of the workspace (SQLite; PostgreSQL numbers events at
 /// commit, see [`crate::events::assign_pending_cursors`]). Call it inside the transaction that
 /// writes the event: the row lock it takes orders the workspace's events by commit, so a

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::{Channel, Direction, MessageStatus};
 use hmac::Mac;
-use persistence::messages::{NewMessage, Origin, Thread};
+use persistence::messages::{NewMessage, Origin, StoredId, Thread};
 use serde_json::{Value, json};
 
 /// The display number of every fixture business number (digits, as Meta sends it).
@@ -152,7 +152,11 @@ pub fn imported_message(
     sent_at: DateTime<Utc>,
 ) -> (Thread, NewMessage) {
     let new = NewMessage {
-        origin: Origin::Imported { direction, status, external_id },
+        origin: Origin::Imported {
+            direction,
+            status,
+            id: external_id.map(|external_id| StoredId { external_id, sealed: None }),
+        },
         channel: Channel::Whatsapp,
         kind: "text".into(),
         text: text.to_owned(),

@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::contacts::{LinkedBy, may_relink, may_unlink};
-use domain::{ContactId, ConversationId, Email, IdentityKind, PhoneNumber};
+use domain::{ContactId, ConversationId, Email, IdentityKind, Permission, PhoneNumber};
 use persistence::conversations::{ConversationChange, Link};
 use persistence::entities::{contact, conversation};
 use persistence::events::{self, NewEvent, types};
@@ -175,6 +175,7 @@ pub async fn create_contact(
     input: &ContactInput,
     now: DateTime<Utc>,
 ) -> ApiResult<(contact::Model, conversation::Model)> {
+    viewer.require(Permission::EditContacts)?;
     let name = valid_name("name", &input.name)?;
     let email = input
         .email
@@ -237,6 +238,7 @@ pub async fn link_to_existing(
     contact_id: ContactId,
     now: DateTime<Utc>,
 ) -> ApiResult<conversation::Model> {
+    viewer.require(Permission::EditContacts)?;
     let txn = db.begin().await.map_err(commit_error)?;
     let mut current = get_for_update(&*txn, viewer, id).await?;
     let contact =
@@ -278,6 +280,7 @@ pub async fn unlink(
     id: ConversationId,
     now: DateTime<Utc>,
 ) -> ApiResult<conversation::Model> {
+    viewer.require(Permission::EditContacts)?;
     let txn = db.begin().await.map_err(commit_error)?;
     let current = get_for_update(&*txn, viewer, id).await?;
     if current.contact_id.is_none() {
@@ -294,7 +297,7 @@ pub async fn unlink(
 /// `@username` prefix, phone digits).
 ///
 /// # Errors
-/// Storage failures.
+/// `BAD_USER_INPUT` for an over-long search; storage failures.
 pub async fn list(
     db: &Database,
     viewer: &Viewer,
@@ -302,7 +305,7 @@ pub async fn list(
     after: Option<contacts::ContactCursor>,
     limit: u64,
 ) -> ApiResult<Vec<contact::Model>> {
-    let search = search.and_then(domain::search::SearchQuery::parse);
+    let search = crate::input::valid_search(search)?;
     Ok(contacts::list(db.conn(), viewer.workspace_id, search.as_ref(), after, limit).await?)
 }
 

@@ -14,7 +14,7 @@
 //!   PostgreSQL), so one endpoint is sent to by one process at a time and no delivery is sent
 //!   twice concurrently.
 
-use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -23,11 +23,25 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use persistence::Database;
 use persistence::crm::{self, AttemptResult, Claimed};
+use persistence::sealed::{Keyring, Purpose};
 use rand::Rng;
+use secrecy::ExposeSecret;
 use sha2::Sha256;
 
 use crate::config::DispatchConfig;
-use crate::crm::guard::is_private;
+use crate::crm::guard::{GuardedResolver, PrivateTarget, host_is_private};
+
+/// Whether a send failed because the guard refused what the host resolved to.
+fn is_private_target(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if cause.is::<PrivateTarget>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
 
 /// The Standard Webhooks signature header value.
 ///
@@ -47,6 +61,8 @@ pub struct Dispatcher {
     pub db: Database,
     pub client: reqwest::Client,
     pub config: DispatchConfig,
+    /// Opens the endpoints' sealed secrets.
+    pub keyring: Arc<Keyring>,
 }
 
 enum Outcome {
@@ -57,12 +73,16 @@ enum Outcome {
 impl Dispatcher {
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(db: Database, config: DispatchConfig) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
+    pub fn new(db: Database, config: DispatchConfig, keyring: Keyring) -> anyhow::Result<Self> {
+        let mut client = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { db, client, config })
+            .no_proxy();
+        if !config.allow_private_targets {
+            client = client.dns_resolver(Arc::new(GuardedResolver::new(Arc::clone(&config.lookup))));
+        }
+        let client = client.build()?;
+        Ok(Self { db, client, config, keyring: Arc::new(keyring) })
     }
 
     /// Runs until `stop` flips to true.
@@ -117,22 +137,12 @@ impl Dispatcher {
         Ok(count)
     }
 
-    async fn target_allowed(&self, url: &reqwest::Url) -> Result<(), String> {
-        if self.config.allow_private_targets {
-            return Ok(());
-        }
-        let host = url.host_str().ok_or("no host")?.trim_matches(['[', ']']).to_owned();
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
-            Err(_) => tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map_err(|e| format!("cannot resolve {host}: {e}"))?
-                .map(|a| a.ip())
-                .collect(),
-        };
-        if addresses.iter().any(|ip| is_private(*ip)) {
-            return Err("the endpoint resolves to a private or loopback address".to_owned());
+    /// A literal address in the URL is checked here (names are checked by the client's
+    /// resolver, once per connection).
+    fn target_allowed(&self, url: &reqwest::Url) -> Result<(), String> {
+        let host = url.host().ok_or("no host")?;
+        if !self.config.allow_private_targets && host_is_private(&host) {
+            return Err("the endpoint targets a private or loopback address".to_owned());
         }
         Ok(())
     }
@@ -144,18 +154,19 @@ impl Dispatcher {
                 return Outcome::Failed { status: None, error: format!("bad url: {e}"), permanent: true };
             }
         };
-        if let Err(error) = self.target_allowed(&url).await {
+        if let Err(error) = self.target_allowed(&url) {
             return Outcome::Failed { status: None, error, permanent: true };
         }
         let body = claimed.event.payload.to_string().into_bytes();
         let id = claimed.event.id.to_string();
-        let timestamp = Utc::now().timestamp();
-        let signature = match sign(&claimed.endpoint.secret, &id, timestamp, &body) {
+        let now = Utc::now();
+        let signature = match self.signatures(&claimed.endpoint, &id, now, &body) {
             Ok(s) => s,
             Err(e) => {
                 return Outcome::Failed { status: None, error: format!("cannot sign: {e}"), permanent: true };
             }
         };
+        let timestamp = now.timestamp();
         let response = self
             .client
             .post(url)
@@ -175,11 +186,36 @@ impl Dispatcher {
                 permanent: false,
             },
             Err(e) => {
+                if is_private_target(&e) {
+                    let error = PrivateTarget.to_string();
+                    return Outcome::Failed { status: None, error, permanent: true };
+                }
                 let error =
                     if e.is_timeout() { "timed out".to_owned() } else { "connection failed".to_owned() };
                 Outcome::Failed { status: None, error, permanent: false }
             }
         }
+    }
+
+    /// The `webhook-signature` value: the current secret's signature, and the previous one's
+    /// while a rotation overlaps (space-separated, as Standard Webhooks allows).
+    fn signatures(
+        &self,
+        endpoint: &persistence::entities::webhook_endpoint::Model,
+        id: &str,
+        now: DateTime<Utc>,
+        body: &[u8],
+    ) -> anyhow::Result<String> {
+        let current = self.keyring.open(Purpose::WebhookSecret, &endpoint.secret)?;
+        let mut header = sign(current.expose_secret(), id, now.timestamp(), body)?;
+        if let (Some(previous), Some(until)) = (&endpoint.previous_secret, endpoint.previous_secret_until)
+            && now < until
+        {
+            let previous = self.keyring.open(Purpose::WebhookSecret, previous)?;
+            header.push(' ');
+            header.push_str(&sign(previous.expose_secret(), id, now.timestamp(), body)?);
+        }
+        Ok(header)
     }
 
     fn backoff(&self, attempts: i32) -> chrono::Duration {

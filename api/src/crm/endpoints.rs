@@ -5,12 +5,26 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::{WebhookDeliveryId, WebhookEndpointId};
 use persistence::entities::{webhook_delivery, webhook_endpoint};
-use persistence::{Database, crm, events};
+use persistence::sealed::{Keyring, Purpose};
+use persistence::{Database, crm, events, workspaces};
 use rand::RngCore;
 
 use super::guard::validate_url;
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
+
+/// Most CRM endpoints one workspace may have: the dispatcher serves workspaces in turn, and
+/// this keeps one tenant's share of every pass bounded.
+pub const MAX_ENDPOINTS_PER_WORKSPACE: u64 = 20;
+
+/// The complexity of the endpoint list: priced as a full workspace's worth of endpoints.
+#[must_use]
+pub fn list_cost(child_complexity: usize) -> usize {
+    usize::try_from(MAX_ENDPOINTS_PER_WORKSPACE)
+        .unwrap_or(20)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
 
 fn new_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -21,23 +35,32 @@ fn new_secret() -> String {
 /// Creates an endpoint that receives events from now on. Returns it and its secret.
 ///
 /// # Errors
-/// `FORBIDDEN`, `BAD_USER_INPUT` for the URL or an unknown event type.
+/// `FORBIDDEN`, `BAD_USER_INPUT` for the URL or an unknown event type, `CONFLICT` when the
+/// workspace has [`MAX_ENDPOINTS_PER_WORKSPACE`] already.
 pub async fn create(
     db: &Database,
     viewer: &Viewer,
     url: &str,
     event_types: &[String],
     allow_private: bool,
+    keyring: &Keyring,
     now: DateTime<Utc>,
 ) -> ApiResult<(webhook_endpoint::Model, String)> {
     viewer.require_admin()?;
     let url = validate_url(url, allow_private)?;
     crate::events::validate_types(Some(event_types))?;
     let secret = new_secret();
+    let sealed = keyring.seal(Purpose::WebhookSecret, &secret);
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
+    workspaces::lock(&*txn, viewer.workspace_id).await?;
+    if crm::count_endpoints(&*txn, viewer.workspace_id).await? >= MAX_ENDPOINTS_PER_WORKSPACE {
+        return Err(ApiError::Conflict(format!(
+            "A workspace may have at most {MAX_ENDPOINTS_PER_WORKSPACE} webhook endpoints; delete one first."
+        )));
+    }
     let start = events::latest_cursor(&*txn, viewer.workspace_id).await?;
     let endpoint =
-        crm::create_endpoint(&*txn, viewer.workspace_id, url.as_str(), &secret, event_types, start, now)
+        crm::create_endpoint(&*txn, viewer.workspace_id, url.as_str(), sealed, event_types, start, now)
             .await?;
     let details = serde_json::json!({ "url": endpoint.url, "eventTypes": event_types });
     crate::store::audit(
@@ -51,6 +74,43 @@ pub async fn create(
     .await?;
     txn.commit().await.map_err(crate::store::commit_error)?;
     Ok((endpoint, secret))
+}
+
+/// How long a rotated-out secret keeps signing, so receivers can switch without losing events.
+pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
+
+/// Gives an endpoint a new secret, returned once; for [`ROTATION_OVERLAP`] both the new and the
+/// old secret sign each delivery (Standard Webhooks allows several signatures).
+///
+/// # Errors
+/// `FORBIDDEN`, `NOT_FOUND`.
+pub async fn rotate_secret(
+    db: &Database,
+    viewer: &Viewer,
+    id: WebhookEndpointId,
+    keyring: &Keyring,
+    now: DateTime<Utc>,
+) -> ApiResult<(webhook_endpoint::Model, String)> {
+    viewer.require_admin()?;
+    let secret = new_secret();
+    let sealed = keyring.seal(Purpose::WebhookSecret, &secret);
+    let txn = db.begin().await.map_err(crate::store::commit_error)?;
+    let endpoint = crm::find_endpoint(&*txn, viewer.workspace_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("webhook endpoint"))?;
+    let saved = crm::rotate_secret(&*txn, endpoint, sealed, now + ROTATION_OVERLAP, now).await?;
+    let details = serde_json::json!({ "previousSecretUntil": saved.previous_secret_until });
+    crate::store::audit(
+        &*txn,
+        viewer,
+        "webhook_endpoint.secret_rotated",
+        ("webhook_endpoint", saved.id),
+        details,
+        now,
+    )
+    .await?;
+    txn.commit().await.map_err(crate::store::commit_error)?;
+    Ok((saved, secret))
 }
 
 /// # Errors
@@ -158,32 +218,4 @@ pub async fn deliveries(
     limit: u64,
 ) -> ApiResult<Vec<webhook_delivery::Model>> {
     Ok(crm::recent_deliveries(db.conn(), workspace, endpoint, limit).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_checked() {
-        assert!(validate_url("https://crm.example.com/hooks/parley", false).is_ok());
-        for bad in [
-            "ftp://crm.example.com/x",
-            "not a url",
-            "https://user:pw@crm.example.com/",
-            "http://127.0.0.1:8080/",
-            "http://localhost/x",
-            "http://10.1.2.3/",
-            "http://192.168.0.10/",
-            "http://172.16.5.4/",
-            "http://169.254.169.254/latest/meta-data",
-            "http://[::1]/",
-            "http://[fd00::1]/",
-            "http://0.0.0.0/",
-            "http://metadata.internal/",
-        ] {
-            assert!(validate_url(bad, false).is_err(), "{bad}");
-        }
-        assert!(validate_url("http://127.0.0.1:9000/hook", true).is_ok(), "allowed by the setting");
-    }
 }

@@ -74,7 +74,7 @@ pub async fn history(
     limit: u64,
     types: Option<&[String]>,
 ) -> crate::error::ApiResult<Vec<persistence::entities::event::Model>> {
-    viewer.require_admin_or_integration()?;
+    viewer.require(domain::Permission::EventHistory)?;
     validate_types(types)?;
     Ok(events::list(db.conn(), viewer.workspace_id, after, limit, types).await?)
 }

@@ -58,7 +58,10 @@ pub struct AuditQuery;
 impl AuditQuery {
     /// Who linked, unlinked, relinked, assigned, changed a business username or a webhook
     /// endpoint, and when; newest first (ADMIN).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(
+        guard = "RoleGuard::admin()",
+        complexity = "super::pagination::page_cost(first, child_complexity)"
+    )]
     async fn audit_log(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<AuditEntry>> {
         let viewer = viewer(ctx)?;
         let limit = pagination::page_size(first)?;

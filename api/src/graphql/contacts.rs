@@ -1,9 +1,11 @@
 //! Contacts: the `Contact` type, the contact list, and creating, linking and unlinking.
 
 use super::conversations::{Contact, Conversation};
+use super::guards::RoleGuard;
 use super::{db, now, pagination, parse_id, viewer};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
+use domain::Permission;
 use domain::{ContactId, ConversationId};
 use persistence::contacts::ContactCursor;
 
@@ -15,6 +17,7 @@ pub struct ContactQuery;
 impl ContactQuery {
     /// The workspace's contacts, newest first, optionally searched by name, `@username` or
     /// phone digits.
+    #[graphql(complexity = "super::pagination::page_cost(first, child_complexity)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,
@@ -62,6 +65,7 @@ pub struct ContactMutation;
 impl ContactMutation {
     /// Creates a contact from a conversation (its username, BSUID and phone become the
     /// contact's identities) and links the conversation to it.
+    #[graphql(guard = "RoleGuard::new(Permission::EditContacts)")]
     async fn create_contact(
         &self,
         ctx: &Context<'_>,
@@ -80,6 +84,7 @@ impl ContactMutation {
     }
 
     /// Links a conversation to an existing contact (idempotent; relinking needs ADMIN).
+    #[graphql(guard = "RoleGuard::new(Permission::EditContacts)")]
     async fn link_to_existing(
         &self,
         ctx: &Context<'_>,
@@ -94,6 +99,7 @@ impl ContactMutation {
     }
 
     /// Unlinks a conversation from its contact (ADMIN, or the agent who linked it within 24 h).
+    #[graphql(guard = "RoleGuard::new(Permission::EditContacts)")]
     async fn unlink_contact(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Conversation> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         Ok(Conversation(crate::contacts::unlink(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?))

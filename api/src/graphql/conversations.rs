@@ -3,6 +3,7 @@
 //! inbox query and filter, and the mutations that change a conversation's state (assign,
 //! resolve, reopen).
 
+use super::guards::RoleGuard;
 use super::loaders::{
     AgentKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, LastMessageKey, OwnerKey,
 };
@@ -13,9 +14,9 @@ use crate::workflow::conversations;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use domain::Permission;
 use domain::capabilities::Capability;
 use domain::display::{display_name, phone_notice};
-use domain::search::SearchQuery;
 use domain::{ContactId, ConversationId, ConversationStatus};
 use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor};
 use persistence::entities::{contact, contact_identity, conversation, message};
@@ -180,6 +181,7 @@ impl Conversation {
     }
 
     /// The messages, newest first.
+    #[graphql(complexity = "super::pagination::page_cost(first, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,
@@ -358,6 +360,7 @@ pub struct ConversationQuery;
 #[Object]
 impl ConversationQuery {
     /// The workspace's conversations, newest activity first.
+    #[graphql(complexity = "super::pagination::page_cost(first, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -376,7 +379,7 @@ impl ConversationQuery {
                 .map(|id| parse_id::<ContactId>(id, "contactId"))
                 .transpose()?,
             username_only: filter.username_only,
-            search: filter.search.as_deref().and_then(SearchQuery::parse),
+            search: crate::input::valid_search(filter.search.as_deref())?,
         };
         conversation_page(ctx, &store_filter, first, after).await
     }
@@ -396,6 +399,7 @@ pub struct ConversationMutation;
 #[Object]
 impl ConversationMutation {
     /// Assigns a conversation to an agent of the workspace; a null `agentId` unassigns it.
+    #[graphql(guard = "RoleGuard::new(Permission::WorkConversations)")]
     async fn assign_conversation(
         &self,
         ctx: &Context<'_>,
@@ -410,6 +414,7 @@ impl ConversationMutation {
     }
 
     /// Marks a conversation resolved. A new inbound message reopens it.
+    #[graphql(guard = "RoleGuard::new(Permission::WorkConversations)")]
     async fn resolve_conversation(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Conversation> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         let saved = crate::workflow::conversations::set_status(
@@ -424,6 +429,7 @@ impl ConversationMutation {
     }
 
     /// Reopens a resolved conversation.
+    #[graphql(guard = "RoleGuard::new(Permission::WorkConversations)")]
     async fn reopen_conversation(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Conversation> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         let saved = crate::workflow::conversations::set_status(
@@ -566,6 +572,7 @@ impl Contact {
     }
 
     /// Every conversation linked to the contact (its history), newest activity first.
+    #[graphql(complexity = "super::pagination::page_cost(first, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,

@@ -4,6 +4,7 @@ use super::guards::RoleGuard;
 use super::{db, now, pagination, parse_id, viewer};
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
+use persistence::sealed::Keyring;
 
 /// A CRM endpoint that receives the workspace's events as signed POSTs.
 pub struct WebhookEndpoint(pub persistence::entities::webhook_endpoint::Model);
@@ -41,7 +42,14 @@ impl WebhookEndpoint {
         self.0.created_at
     }
 
+    /// Until when the secret replaced by the last `rotateWebhookSecret` still signs (null when
+    /// only the current one does).
+    async fn previous_secret_until(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        self.0.previous_secret_until.filter(|until| *until > now(ctx))
+    }
+
     /// Its most recent deliveries, newest event first.
+    #[graphql(complexity = "super::pagination::page_cost(first, child_complexity)")]
     async fn deliveries(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<WebhookDelivery>> {
         let limit = pagination::page_size(first)?;
         let rows = crate::crm::endpoints::deliveries(db(ctx)?, self.0.workspace_id, self.0.id, limit).await?;
@@ -108,7 +116,10 @@ pub struct WebhookQuery;
 #[Object]
 impl WebhookQuery {
     /// The workspace's CRM webhook endpoints with their recent deliveries (ADMIN).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(
+        guard = "RoleGuard::admin()",
+        complexity = "crate::crm::endpoints::list_cost(child_complexity)"
+    )]
     async fn webhook_endpoints(&self, ctx: &Context<'_>) -> Result<Vec<WebhookEndpoint>> {
         let viewer = viewer(ctx)?;
         let rows = crate::crm::endpoints::list(db(ctx)?, viewer).await?;
@@ -155,6 +166,24 @@ impl WebhookMutation {
             &input.url,
             &input.event_types,
             allow_private,
+            ctx.data::<Keyring>()?,
+            now(ctx),
+        )
+        .await?;
+        Ok(CreatedWebhookEndpoint { endpoint: WebhookEndpoint(endpoint), secret })
+    }
+
+    /// Gives an endpoint a new `whsec_` secret, shown only this once. For 24 hours both the new
+    /// and the previous secret sign every delivery (two `v1,` signatures), so the receiver can
+    /// switch without missing an event.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn rotate_webhook_secret(&self, ctx: &Context<'_>, id: ID) -> Result<CreatedWebhookEndpoint> {
+        let id = parse_id::<domain::WebhookEndpointId>(&id, "id")?;
+        let (endpoint, secret) = crate::crm::endpoints::rotate_secret(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            ctx.data::<Keyring>()?,
             now(ctx),
         )
         .await?;

@@ -85,7 +85,10 @@ pub struct EventQuery;
 #[Object]
 impl EventQuery {
     /// Events after a cursor, oldest first (ADMIN and INTEGRATION).
-    #[graphql(guard = "RoleGuard::admin_or_integration()")]
+    #[graphql(
+        guard = "RoleGuard::new(domain::Permission::EventHistory)",
+        complexity = "super::pagination::page_cost(first, child_complexity)"
+    )]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -114,7 +117,10 @@ pub struct DeadLetterQuery;
 #[Object]
 impl DeadLetterQuery {
     /// The workspace's dead-lettered webhook changes, newest first (ADMIN).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(
+        guard = "RoleGuard::admin()",
+        complexity = "super::pagination::page_cost(first, child_complexity)"
+    )]
     async fn dead_letters(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<DeadLetter>> {
         let limit = pagination::page_size(first)?;
         let rows = crate::inbound::apply::dead_letters(db(ctx)?, viewer(ctx)?, limit).await?;

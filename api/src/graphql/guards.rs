@@ -1,35 +1,32 @@
-//! Role guards: `#[graphql(guard = "RoleGuard::admin()")]`.
+//! Role guards: `#[graphql(guard = "RoleGuard::new(Permission::Administer)")]`. The use case
+//! checks the same [`Permission`] again (section 10: guards and use cases both check).
 
 use async_graphql::{Context, Guard, Result};
-use domain::Role;
+use domain::Permission;
 
 use super::viewer;
-use crate::error::ApiError;
 
-/// Allows only the listed roles.
+/// Allows the roles that hold one permission.
 pub struct RoleGuard {
-    roles: &'static [Role],
+    permission: Permission,
 }
 
 impl RoleGuard {
     #[must_use]
-    pub const fn admin() -> Self {
-        Self { roles: &[Role::Admin] }
+    pub const fn new(permission: Permission) -> Self {
+        Self { permission }
     }
 
+    /// Admins only.
     #[must_use]
-    pub const fn admin_or_integration() -> Self {
-        Self { roles: &[Role::Admin, Role::Integration] }
+    pub const fn admin() -> Self {
+        Self::new(Permission::Administer)
     }
 }
 
 impl Guard for RoleGuard {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
-        let viewer = viewer(ctx)?;
-        if self.roles.contains(&viewer.role) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("Your role does not allow this.").into())
-        }
+        viewer(ctx)?.require(self.permission)?;
+        Ok(())
     }
 }

@@ -2,10 +2,12 @@
 //! templates, the phone-number request, calls, the channel switch).
 
 use super::conversations::{Conversation, Message};
+use super::guards::RoleGuard;
 use super::{db, enums, now, parse_id, viewer};
 use crate::outbound::actions::NumberSource;
 use crate::outbound::delivery::DeliveryHandle;
 use async_graphql::{Context, ID, Object, Result};
+use domain::Permission;
 use domain::{ConversationId, TemplateId};
 
 /// Where the number of an outbound call comes from.
@@ -43,6 +45,7 @@ fn wake(ctx: &Context<'_>) {
 impl MessagingMutation {
     /// Sends a free-form message (inside WhatsApp's 24-hour window, or on SMS). With an
     /// `idempotencyKey`, repeating the call returns the first message instead of sending twice.
+    #[graphql(guard = "RoleGuard::new(Permission::ReachCustomer)")]
     async fn send_message(
         &self,
         ctx: &Context<'_>,
@@ -65,6 +68,7 @@ impl MessagingMutation {
     }
 
     /// Sends a template, its `{{n}}` parameters filled in order.
+    #[graphql(guard = "RoleGuard::new(Permission::ReachCustomer)")]
     async fn send_template(
         &self,
         ctx: &Context<'_>,
@@ -91,6 +95,7 @@ impl MessagingMutation {
     }
 
     /// Asks the customer to share their phone number (WhatsApp's request-contact-info message).
+    #[graphql(guard = "RoleGuard::new(Permission::ReachCustomer)")]
     async fn request_phone_number(
         &self,
         ctx: &Context<'_>,
@@ -113,6 +118,7 @@ impl MessagingMutation {
     }
 
     /// The number to dial for an outbound call (the conversation's, else its contact's).
+    #[graphql(guard = "RoleGuard::new(Permission::ReachCustomer)")]
     async fn start_call(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Call> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         let call = crate::outbound::actions::start_call(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?;
@@ -127,6 +133,7 @@ impl MessagingMutation {
     }
 
     /// Moves the conversation's replies to SMS (needs a phone) or back to WhatsApp.
+    #[graphql(guard = "RoleGuard::new(Permission::ReachCustomer)")]
     async fn switch_channel(
         &self,
         ctx: &Context<'_>,

@@ -16,7 +16,9 @@
 //! - [`loaders`]: per-request dataloaders (no N+1).
 //! - [`guards`]: role guards.
 //! - [`limits`]: limits on a document's shape (aliases).
-//! - [`pagination`]: page sizes and cursors.
+//! - [`pagination`]: page sizes, cursors and the complexity of a page.
+//! - [`session`]: WebSocket sessions and the scope of each operation (fresh viewer, `now`,
+//!   loaders and time limit).
 
 pub mod audit;
 pub mod contacts;
@@ -29,6 +31,7 @@ pub mod limits;
 pub mod loaders;
 pub mod messages;
 pub mod pagination;
+pub mod session;
 pub mod setup;
 pub mod subscription;
 pub mod usernames;
@@ -78,7 +81,8 @@ pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, 
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_directives(config.max_directives)
-        .extension(limits::DocumentLimits { max_aliases: config.max_aliases });
+        .extension(limits::DocumentLimits { max_aliases: config.max_aliases })
+        .extension(session::OperationScope { time_limit: config.operation_timeout });
     if config.production { builder.disable_introspection().disable_suggestions() } else { builder }
 }
 

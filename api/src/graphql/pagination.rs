@@ -22,6 +22,17 @@ pub fn page_size(first: Option<i32>) -> ApiResult<u64> {
     Ok(u64::try_from(first).unwrap_or(20))
 }
 
+/// The complexity of a page field: the field itself plus `first` (its default when absent)
+/// times what each row selects. A nested page of pages is priced as what it fetches, so the
+/// schema's complexity limit refuses it before any SQL runs. A `first` outside 1–100 fetches
+/// nothing (the resolver refuses it with `BAD_USER_INPUT`), so it is priced as one row.
+#[must_use]
+pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.unwrap_or(DEFAULT_PAGE_SIZE);
+    let rows = if (1..=MAX_PAGE_SIZE).contains(&rows) { rows } else { 1 };
+    usize::try_from(rows).unwrap_or(1).saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// Encodes a (time, id) position.
 #[must_use]
 pub fn encode(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
@@ -91,6 +102,11 @@ mod tests {
         assert!(page_size(Some(101)).is_err());
         assert_eq!(page_size(None).unwrap(), 20);
         assert_eq!(decode_sequence(Some("42")).unwrap(), 42);
+        assert_eq!(page_cost(None, 3), 61);
+        assert_eq!(page_cost(Some(100), 3), 301);
+        assert_eq!(page_cost(Some(i32::MAX), 3), 4, "refused by the resolver, priced as one row");
+        assert_eq!(page_cost(Some(-5), 3), 4);
+        assert_eq!(page_cost(Some(50), usize::MAX), usize::MAX);
         assert!(decode_sequence(Some("-1")).is_err());
     }
 }

@@ -15,7 +15,10 @@ use persistence::entities::event;
 use persistence::events;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
+use domain::Permission;
+
 use super::events::Event;
+use super::session::{SocketSession, SubscriptionSlot};
 use super::{db, pagination, viewer};
 use crate::error::ApiError;
 use crate::events::hub::EventHub;
@@ -34,6 +37,8 @@ struct Tail {
     behind: bool,
     live: Receiver<Arc<event::Model>>,
     _open: crate::telemetry::OpenSubscription,
+    /// Its place on the socket (released with the stream).
+    _slot: Option<SubscriptionSlot>,
 }
 
 impl Tail {
@@ -75,7 +80,8 @@ impl Tail {
 #[Subscription]
 impl Subscription {
     /// The workspace's events as they are committed, optionally only some types; with `after`
-    /// (a cursor), first every event after it.
+    /// (a cursor), first every event after it (ADMIN and INTEGRATION; an AGENT gets live events
+    /// only).
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -83,8 +89,11 @@ impl Subscription {
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Event>> + use<>> {
         let viewer = viewer(ctx)?;
+        let needs = if after.is_some() { Permission::EventHistory } else { Permission::LiveEvents };
+        viewer.require(needs)?;
         let db = db(ctx)?.clone();
         crate::events::validate_types(types.as_deref())?;
+        let slot = ctx.data_opt::<Arc<SocketSession>>().map(|session| session.hold(needs)).transpose()?;
         let after = after.as_deref().map(|a| pagination::decode_sequence(Some(a))).transpose()?;
         let hub = ctx.data::<Arc<EventHub>>()?;
         // Subscribe first, then read the database: no event can fall between the two.
@@ -104,6 +113,7 @@ impl Subscription {
             behind,
             live,
             _open: crate::telemetry::OpenSubscription::new(),
+            _slot: slot,
         };
         Ok(futures::stream::unfold(
             tail,

@@ -6,6 +6,7 @@ use super::{db, enums, now, parse_id, viewer};
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
 use async_graphql::{Context, ID, Object, Result};
 use domain::BusinessNumberId;
+use domain::Permission;
 
 /// Business username suggestions.
 #[derive(Default)]
@@ -15,6 +16,7 @@ pub struct UsernameQuery;
 impl UsernameQuery {
     /// Usernames with a higher chance of approval for a business number: WhatsApp's reserved
     /// suggestions (cloud), or valid, available names derived from the business name (sandbox).
+    #[graphql(guard = "RoleGuard::new(Permission::Administer)")]
     async fn business_username_suggestions(
         &self,
         ctx: &Context<'_>,

@@ -11,19 +11,42 @@
 //! - `parley_crm_deliveries_total{outcome}`: CRM webhook delivery attempts
 //! - `parley_outbound_sends_total{outcome}`: WhatsApp/SMS send attempts
 //! - `parley_db_statements_total{pool}`: SQL statements run
+//! - `parley_dead_letters_total{kind}`: Meta webhook changes kept as dead letters, by kind
+//!   (the operator's view of what no tenant is shown)
+//!
+//! With `PARLEY_METRICS_TOKEN` set, the page needs `Authorization: Bearer <token>`.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
 
 use crate::http::state::AppState;
 use crate::telemetry;
 
-/// `GET /metrics`.
-pub async fn render(State(state): State<AppState>) -> Response {
+/// `GET /metrics`; with `PARLEY_METRICS_TOKEN` set, only for `Authorization: Bearer <token>`
+/// (compared in constant time).
+pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.config.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::auth::bearer_token(v).ok())
+            .unwrap_or_default();
+        let matches: bool = presented.as_bytes().ct_eq(expected.expose_secret().as_bytes()).into();
+        if !matches {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need Authorization: Bearer <PARLEY_METRICS_TOKEN>",
+            )
+                .into_response();
+        }
+    }
     metrics::counter!("parley_db_statements_total", "pool" => "requests")
         .absolute(state.db.statement_count());
     let text = telemetry::handle().map_or_else(String::new, |h| {

@@ -4,14 +4,14 @@
 
 pub mod metrics;
 pub mod state;
+pub mod websocket;
 
 use std::time::Duration;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(whatsapp::BODY_LIMIT));
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
-        .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/ws", get(websocket::upgrade))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::http::metrics::render))
@@ -126,36 +126,4 @@ async fn readyz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
-}
-
-/// GraphQL over WebSocket (`graphql-transport-ws`, and the older `graphql-ws`). Clients
-/// authenticate in the `connection_init` payload: `{"Authorization": "Bearer <JWT>"}`.
-async fn graphql_ws(
-    State(state): State<AppState>,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| {
-        let schema = state.schema.clone();
-        GraphQLWebSocket::new(socket, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                let header = payload
-                    .get("Authorization")
-                    .or_else(|| payload.get("authorization"))
-                    .and_then(serde_json::Value::as_str)
-                    .ok_or_else(|| {
-                        async_graphql::Error::from(ApiError::Unauthenticated(
-                            "Send {\"Authorization\": \"Bearer <token>\"} in connection_init.",
-                        ))
-                    })?;
-                let now = Utc::now();
-                let token = bearer_token(header)?;
-                let viewer = state.auth.authenticate(&state.db, token, now).await?;
-                let mut data = async_graphql::Data::default();
-                data.insert(RequestData { viewer: Some(viewer), now });
-                data.insert(loaders::for_workspace(state.db.clone(), viewer.workspace_id));
-                Ok(data)
-            })
-            .serve()
-    })
 }

@@ -8,6 +8,7 @@ use persistence::Database;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::graphql::ParleySchema;
+use crate::graphql::session::SocketRegistry;
 use crate::inbound::batch::WebhookCommitter;
 use crate::inbound::http::InboundState;
 use crate::outbound::delivery::DeliveryHandle;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub delivery: DeliveryHandle,
     /// Stores Meta webhooks, committing concurrent ones together.
     pub committer: WebhookCommitter,
+    /// The open WebSockets, swept for agents and tokens that no longer allow them.
+    pub sockets: SocketRegistry,
 }
 
 impl FromRef<AppState> for InboundState {

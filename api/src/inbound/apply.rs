@@ -12,8 +12,11 @@ use chrono::{DateTime, Utc};
 use domain::WorkspaceId;
 use persistence::conversations::ConversationChange;
 use persistence::entities::business_number;
-use persistence::messages::external_id_digest;
-use persistence::{ConnectionTrait, Database, business_numbers, conversations, dead_letters, messages};
+use persistence::messages::{digest_wamids, external_id_digest, scrub_wamids};
+use persistence::sealed::Keyring;
+use persistence::{
+    ConnectionTrait, Database, business_numbers, conversations, dead_letters, messages, receipts,
+};
 use serde_json::{Value, json};
 
 use super::messages::{self as ingest, IngestOutcome};
@@ -55,6 +58,7 @@ pub async fn process(
     db: &Database,
     webhook: &Webhook,
     now: DateTime<Utc>,
+    keyring: &Keyring,
 ) -> Result<WebhookSummary, persistence::Error> {
     let mut attempt = 0;
     loop {
@@ -63,7 +67,7 @@ pub async fn process(
             .begin()
             .await
             .map_err(|e| persistence::Error::Unexpected(anyhow::Error::new(e).context("failed to begin")))?;
-        match apply(&*txn, webhook, now).await {
+        match apply(&*txn, webhook, now, keyring).await {
             Ok(summary) => {
                 txn.commit().await.map_err(|e| {
                     persistence::Error::Unexpected(anyhow::Error::new(e).context("failed to commit"))
@@ -81,6 +85,7 @@ pub async fn process(
 struct Router<'a, C> {
     db: &'a C,
     now: DateTime<Utc>,
+    keyring: &'a Keyring,
     numbers: HashMap<String, Option<business_number::Model>>,
     summary: WebhookSummary,
 }
@@ -110,37 +115,44 @@ impl<C: ConnectionTrait> Router<'_, C> {
         let value: T = match read_value(&change.field, &change.value) {
             Ok(v) => v,
             Err(reason) => {
-                self.dead_letter(None, waba, &reason, whole).await?;
+                self.dead_letter(None, waba, "unreadable change", &reason, whole).await?;
                 return Ok(None);
             }
         };
         let phone_number_id = metadata(&value).phone_number_id.clone();
         let Some(number) = self.number(&phone_number_id).await? else {
-            let reason = format!("unknown phone_number_id {phone_number_id:?}");
-            self.dead_letter(None, waba, &reason, whole).await?;
+            let detail = format!("phone_number_id {phone_number_id:?}");
+            self.dead_letter(None, waba, "unknown business number", &detail, whole).await?;
             return Ok(None);
         };
         Ok(Some((value, number)))
     }
 
-    /// Keeps what could not be applied. The workspace is the number's or, failing that, the
-    /// one owning the WABA of the entry, so its admins can see it.
+    /// Keeps what could not be applied. It belongs to the number's workspace or, failing that,
+    /// to the workspace owning the entry's WABA when exactly one does; otherwise only the
+    /// operator sees it (logs, `/metrics`). Every `wamid` in it (payload and reason) is
+    /// replaced by its digest: it may be a hidden customer's, which can encode the phone. The
+    /// log names the `kind` only, never a payload value.
     async fn dead_letter(
         &mut self,
         workspace: Option<WorkspaceId>,
         waba_id: Option<&str>,
-        reason: &str,
+        kind: &'static str,
+        detail: &str,
         payload: &Value,
     ) -> Result<(), persistence::Error> {
         let workspace = match (workspace, waba_id) {
             (Some(ws), _) => Some(ws),
-            (None, Some(waba)) => {
-                business_numbers::find_by_waba_id(self.db, waba).await?.map(|n| n.workspace_id)
-            }
+            (None, Some(waba)) => business_numbers::sole_workspace_of_waba(self.db, waba).await?,
             (None, None) => None,
         };
-        tracing::warn!(reason, "webhook change kept as a dead letter");
-        dead_letters::create(self.db, workspace, reason, &payload.to_string(), self.now).await?;
+        tracing::warn!(kind, attributed = workspace.is_some(), "webhook change kept as a dead letter");
+        metrics::counter!("parley_dead_letters_total", "kind" => kind).increment(1);
+        let reason =
+            if detail.is_empty() { kind.to_owned() } else { scrub_wamids(&format!("{kind}: {detail}")) };
+        let mut payload = payload.clone();
+        digest_wamids(&mut payload);
+        dead_letters::create(self.db, workspace, &reason, &payload.to_string(), self.now).await?;
         self.summary.dead_letters += 1;
         Ok(())
     }
@@ -150,8 +162,9 @@ pub(super) async fn apply(
     db: &impl ConnectionTrait,
     webhook: &Webhook,
     now: DateTime<Utc>,
+    keyring: &Keyring,
 ) -> Result<WebhookSummary, persistence::Error> {
-    let mut router = Router { db, now, numbers: HashMap::new(), summary: WebhookSummary::default() };
+    let mut router = Router { db, now, keyring, numbers: HashMap::new(), summary: WebhookSummary::default() };
     for entry in &webhook.entry {
         let waba = entry.id.as_deref();
         for change in &entry.changes {
@@ -163,8 +176,8 @@ pub(super) async fn apply(
                     business_username_update(&mut router, waba, change, &whole).await?;
                 }
                 other => {
-                    let reason = format!("unsupported webhook field {other:?}");
-                    router.dead_letter(None, waba, &reason, &whole).await?;
+                    let detail = format!("{other:?}");
+                    router.dead_letter(None, waba, "unsupported webhook field", &detail, &whole).await?;
                 }
             }
         }
@@ -185,18 +198,21 @@ async fn messages_change<C: ConnectionTrait>(
     let workspace = number.workspace_id;
     for raw in &value.messages {
         match read_message(raw, &value.contacts) {
-            Ok(message) => match ingest::record_inbound(router.db, &number, &message, router.now).await? {
-                IngestOutcome::Stored { .. } => router.summary.messages += 1,
-                IngestOutcome::Duplicate => router.summary.duplicates += 1,
-            },
+            Ok(message) => {
+                match ingest::record_inbound(router.db, &number, &message, router.now, router.keyring).await?
+                {
+                    IngestOutcome::Stored { .. } => router.summary.messages += 1,
+                    IngestOutcome::Duplicate => router.summary.duplicates += 1,
+                }
+            }
             Err(err) => {
-                let reason = match err {
-                    InboundError::Group => err.to_string(),
-                    other => format!("unreadable message: {other}"),
+                let (kind, detail) = match err {
+                    InboundError::Group => ("group messages are not supported", String::new()),
+                    other => ("unreadable message", other.to_string()),
                 };
                 let item =
                     json!({ "field": "messages", "metadata": change.value.get("metadata"), "message": raw });
-                router.dead_letter(Some(workspace), waba, &reason, &item).await?;
+                router.dead_letter(Some(workspace), waba, kind, &detail, &item).await?;
             }
         }
     }
@@ -206,7 +222,7 @@ async fn messages_change<C: ConnectionTrait>(
             Err(reason) => {
                 let item =
                     json!({ "field": "statuses", "metadata": change.value.get("metadata"), "status": raw });
-                router.dead_letter(Some(workspace), waba, &reason, &item).await?;
+                router.dead_letter(Some(workspace), waba, "unreadable status", &reason, &item).await?;
             }
         }
     }
@@ -285,7 +301,9 @@ async fn user_id_update<C: ConnectionTrait>(
             Ok(change) => change,
             Err(reason) => {
                 let item = json!({ "field": "user_id_update", "metadata": change.value.get("metadata"), "update": update.user_id.previous });
-                router.dead_letter(Some(workspace), waba, reason, &item).await?;
+                router
+                    .dead_letter(Some(workspace), waba, "unreadable identity update", reason, &item)
+                    .await?;
                 continue;
             }
         };
@@ -303,7 +321,7 @@ async fn business_username_update<C: ConnectionTrait>(
 ) -> Result<(), persistence::Error> {
     let value: BusinessUsernameUpdate = match read_value(&change.field, &change.value) {
         Ok(v) => v,
-        Err(reason) => return router.dead_letter(None, waba, &reason, whole).await,
+        Err(reason) => return router.dead_letter(None, waba, "unreadable change", &reason, whole).await,
     };
     let display = username_update_number(&value);
     let number = match (waba, &display) {
@@ -313,14 +331,26 @@ async fn business_username_update<C: ConnectionTrait>(
         _ => None,
     };
     let Some(number) = number else {
-        let reason = "business username update for an unknown business number";
-        return router.dead_letter(None, waba, reason, whole).await;
+        return router
+            .dead_letter(None, waba, "username update for an unknown business number", "", whole)
+            .await;
     };
     let workspace = number.workspace_id;
     let (username, status) = match read_username_update(&value) {
         Ok(read) => read,
-        Err(reason) => return router.dead_letter(Some(workspace), waba, &reason, whole).await,
+        Err(reason) => {
+            return router
+                .dead_letter(Some(workspace), waba, "unreadable username update", &reason, whole)
+                .await;
+        }
     };
+    // A replay (the same body, whenever it comes back) changes nothing: an old update must not
+    // undo a newer one.
+    let digest = receipts::digest(whole);
+    if !receipts::first_time(router.db, number.id, "business_username_update", &digest, router.now).await? {
+        router.summary.ignored += 1;
+        return Ok(());
+    }
     let unchanged = number.username == username && number.username_status == status;
     if unchanged {
         router.summary.ignored += 1;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use persistence::Database;
+use persistence::sealed::Keyring;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::apply::{self as webhook, WebhookSummary};
@@ -42,11 +43,11 @@ pub struct WebhookCommitter {
 impl WebhookCommitter {
     /// Starts `lanes` committer tasks on `db` (one is right for SQLite, which has one writer).
     #[must_use]
-    pub fn start(db: Database, lanes: usize) -> Self {
+    pub fn start(db: Database, lanes: usize, keyring: Arc<Keyring>) -> Self {
         let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 4);
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..lanes.max(1) {
-            tokio::spawn(run_lane(db.clone(), Arc::clone(&queue)));
+            tokio::spawn(run_lane(db.clone(), Arc::clone(&keyring), Arc::clone(&queue)));
         }
         Self { jobs }
     }
@@ -67,7 +68,7 @@ impl WebhookCommitter {
     }
 }
 
-async fn run_lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn run_lane(db: Database, keyring: Arc<Keyring>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
     loop {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         {
@@ -78,7 +79,7 @@ async fn run_lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
         }
         #[allow(clippy::cast_precision_loss)]
         metrics::histogram!("parley_webhook_batch_size").record(batch.len() as f64);
-        let results = commit_batch(&db, &batch).await;
+        let results = commit_batch(&db, &keyring, &batch).await;
         for (job, result) in batch.into_iter().zip(results) {
             // A sender that went away (client disconnected) needs no answer; what committed stays.
             let _ = job.reply.send(result);
@@ -90,9 +91,13 @@ async fn run_lane(db: Database, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
 /// webhook fail (a race with another process, a bad row), the shared transaction is rolled
 /// back and each webhook is applied again in its own transaction, so the others are not held
 /// back by it and it gets its own answer.
-async fn commit_batch(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary, persistence::Error>> {
+async fn commit_batch(
+    db: &Database,
+    keyring: &Keyring,
+    batch: &[Job],
+) -> Vec<Result<WebhookSummary, persistence::Error>> {
     if let [only] = batch {
-        return vec![webhook::process(db, &only.webhook, only.received_at).await];
+        return vec![webhook::process(db, &only.webhook, only.received_at, keyring).await];
     }
     let failed =
         |err: &persistence::DbErr, doing: &'static str| -> Vec<Result<WebhookSummary, persistence::Error>> {
@@ -104,14 +109,14 @@ async fn commit_batch(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary
     };
     let mut summaries = Vec::with_capacity(batch.len());
     for job in batch {
-        match webhook::apply(&*txn, &job.webhook, job.received_at).await {
+        match webhook::apply(&*txn, &job.webhook, job.received_at, keyring).await {
             Ok(summary) => summaries.push(summary),
             Err(err) => {
                 tracing::debug!(error = %err, "a webhook of the batch failed; applying each on its own");
                 if let Err(err) = txn.rollback().await {
                     tracing::warn!(error = %err, "rolling back a failed batch failed");
                 }
-                return one_by_one(db, batch).await;
+                return one_by_one(db, keyring, batch).await;
             }
         }
     }
@@ -121,10 +126,14 @@ async fn commit_batch(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary
     }
 }
 
-async fn one_by_one(db: &Database, batch: &[Job]) -> Vec<Result<WebhookSummary, persistence::Error>> {
+async fn one_by_one(
+    db: &Database,
+    keyring: &Keyring,
+    batch: &[Job],
+) -> Vec<Result<WebhookSummary, persistence::Error>> {
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        results.push(webhook::process(db, &job.webhook, job.received_at).await);
+        results.push(webhook::process(db, &job.webhook, job.received_at, keyring).await);
     }
     results
 }

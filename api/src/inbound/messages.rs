@@ -3,9 +3,10 @@
 //! message row and its events.
 //!
 //! Privacy: a `wamid` can encode the sender's phone number. For a conversation whose customer
-//! hid the number, Parley stores only a SHA-256 digest of the `wamid` (enough to deduplicate
-//! and to match status webhooks) and strips ids from the stored message content, so the hidden
-//! number cannot be derived from anything Parley keeps.
+//! hid the number, Parley stores a SHA-256 digest of the `wamid` (enough to deduplicate and to
+//! match status webhooks) and the raw id only sealed (for replies, reactions and read
+//! receipts), and replaces every `wamid.` string at any depth of the stored content by its
+//! digest, so the hidden number cannot be derived from anything Parley keeps in the clear.
 
 use chrono::{DateTime, Utc};
 use domain::appending::{self, Arrival, PhoneSource, Thread};
@@ -16,7 +17,8 @@ use persistence::content::MessageContent;
 use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
 use persistence::entities::{business_number, conversation};
 use persistence::events::{self, NewEvent, types};
-use persistence::messages::{NewMessage, Origin, external_id_digest, stored_external_id};
+use persistence::messages::{NewMessage, Origin, StoredId, digest_wamids, external_id_digest};
+use persistence::sealed::Keyring;
 use persistence::{ConnectionTrait, Error, contacts, conversations, messages};
 
 use super::read::InboundMessage;
@@ -48,6 +50,7 @@ pub async fn record_inbound(
     number: &business_number::Model,
     msg: &InboundMessage,
     now: DateTime<Utc>,
+    keyring: &Keyring,
 ) -> Result<IngestOutcome, Error> {
     let workspace = number.workspace_id;
     let ids = [msg.wamid.clone(), external_id_digest(&msg.wamid)];
@@ -132,12 +135,16 @@ pub async fn record_inbound(
     };
 
     let phone_known = conversation.customer_phone.is_some();
+    let mut content = msg.content.clone();
+    if !phone_known {
+        digest_wamids(&mut content);
+    }
     let new = NewMessage {
-        origin: Origin::Inbound { external_id: stored_external_id(&msg.wamid, phone_known) },
+        origin: Origin::Inbound { id: StoredId::of(&msg.wamid, phone_known, keyring) },
         channel: Channel::Whatsapp,
         kind: msg.kind.clone(),
         text: msg.summary.clone(),
-        content: Some(MessageContent::Inbound(msg.content.clone())),
+        content: Some(MessageContent::Inbound(content)),
         sent_at: msg.sent_at,
     };
     let message = messages::insert(db, &conversation, new, now).await?;

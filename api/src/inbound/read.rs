@@ -236,12 +236,13 @@ fn matching_contact<'a>(head: &MessageHead, contacts: &'a [ContactInfo]) -> Opti
     by_bsuid.or_else(by_phone).or_else(|| if contacts.len() == 1 { contacts.first() } else { None })
 }
 
-/// The message object without `id`, `from` and reply `context`: a `wamid` can encode the
-/// sender's phone number, which must not be stored for a customer who hid it.
+/// The message object without its own `id` (stored apart), `from` and `timestamp`. Nested ids
+/// (a reply's `context`, a reaction's `message_id`) stay; the ingestion replaces them by their
+/// digests for a customer who hid the number, whose `wamid`s can encode the phone.
 fn storable_content(raw: &Value) -> Value {
     let mut content = raw.clone();
     if let Some(object) = content.as_object_mut() {
-        for key in ["id", "from", "context", "timestamp"] {
+        for key in ["id", "from", "timestamp"] {
             object.remove(key);
         }
     }

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use domain::capabilities::Capabilities;
 use domain::content::OutboundContent;
-use domain::{Channel, ConversationId, PhoneNumber, TemplateId};
+use domain::{Channel, ConversationId, Permission, PhoneNumber, TemplateId};
 use persistence::content::MessageContent;
 use persistence::conversations::ConversationChange;
 use persistence::entities::{contact, conversation, message};
@@ -146,6 +146,7 @@ pub async fn send_text(
     idempotency_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> ApiResult<message::Model> {
+    viewer.require(Permission::ReachCustomer)?;
     let text = valid_text("text", text)?;
     store(db, viewer, id, idempotency_key, now, |loaded| {
         loaded.capabilities.reply.check().map_err(|d| ApiError::denied("reply", d))?;
@@ -200,6 +201,7 @@ pub async fn send_template(
     idempotency_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> ApiResult<message::Model> {
+    viewer.require(Permission::ReachCustomer)?;
     let template = templates::find(db.conn(), viewer.workspace_id, template_id)
         .await?
         .ok_or(ApiError::NotFound("template"))?;
@@ -238,6 +240,7 @@ pub async fn request_phone_number(
     idempotency_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> ApiResult<message::Model> {
+    viewer.require(Permission::ReachCustomer)?;
     let text = valid_text("text", text.unwrap_or(DEFAULT_PHONE_REQUEST))?;
     store(db, viewer, id, idempotency_key, now, |loaded| {
         loaded
@@ -287,6 +290,7 @@ pub async fn start_call(
     id: ConversationId,
     now: DateTime<Utc>,
 ) -> ApiResult<Call> {
+    viewer.require(Permission::ReachCustomer)?;
     let loaded = load(db.conn(), viewer, id, now).await?;
     loaded.capabilities.call.check().map_err(|d| ApiError::denied("call", d))?;
     let (phone, source) = reachable_phone(&loaded)
@@ -308,6 +312,7 @@ pub async fn switch_channel(
     channel: Channel,
     now: DateTime<Utc>,
 ) -> ApiResult<conversation::Model> {
+    viewer.require(Permission::ReachCustomer)?;
     let txn = db.begin().await.map_err(commit_error)?;
     let loaded = load(&*txn, viewer, id, now).await?;
     if channel == Channel::Sms {

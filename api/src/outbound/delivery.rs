@@ -22,7 +22,8 @@ use crate::config::RetryPolicy;
 use crate::outbound::gateway::sms::SmsGateway;
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
 use crate::outbound::gateway::{Accepted, GatewayError, Recipient};
-use persistence::messages::stored_external_id;
+use persistence::messages::StoredId;
+use persistence::sealed::Keyring;
 
 /// Wakes the worker when a send is stored.
 #[derive(Clone, Debug, Default)]
@@ -42,6 +43,8 @@ pub struct Worker {
     pub sms: SmsGateway,
     pub policy: RetryPolicy,
     pub handle: DeliveryHandle,
+    /// Seals the provider's id of a message to a customer who hid the number.
+    pub keyring: Arc<Keyring>,
 }
 
 fn to_chrono(d: Duration) -> chrono::Duration {
@@ -156,9 +159,9 @@ impl Worker {
         let (result, status) = match result {
             Ok(accepted) => {
                 metrics::counter!("parley_outbound_sends_total", "outcome" => "sent").increment(1);
-                let external_id =
-                    stored_external_id(&accepted.provider_id, conversation.customer_phone.is_some());
-                (SendResult::Sent { external_id }, Some(MessageStatus::Sent))
+                let id =
+                    StoredId::of(&accepted.provider_id, conversation.customer_phone.is_some(), &self.keyring);
+                (SendResult::Sent { id }, Some(MessageStatus::Sent))
             }
             Err(err) if err.retryable && attempts < self.policy.max_attempts => {
                 tracing::info!(attempts, code = ?err.code, "send failed; will retry");

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::{ConversationStatus, Role, TemplateCategory};
 use persistence::entities::business_number;
+use persistence::sealed::Keyring;
 use persistence::{Database, business_numbers, templates};
 use rand::Rng;
 use serde_json::{Value, json};
@@ -57,12 +58,13 @@ async fn deliver(
     number: &business_number::Model,
     m: &DemoMessage<'_>,
     now: DateTime<Utc>,
+    keyring: &Keyring,
 ) -> ApiResult<domain::ConversationId> {
     let (raw, contacts) = payload(m, now - m.ago);
     let inbound = read_message(&raw, &contacts)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("demo payload: {e}")))?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let outcome = ingest::record_inbound(&*txn, number, &inbound, now).await?;
+    let outcome = ingest::record_inbound(&*txn, number, &inbound, now, keyring).await?;
     txn.commit().await.map_err(commit_error)?;
     match outcome {
         IngestOutcome::Stored { conversation, .. } => Ok(conversation),
@@ -74,7 +76,7 @@ async fn deliver(
 ///
 /// # Errors
 /// On a database failure.
-pub async fn create_demo(db: &Database, now: DateTime<Utc>) -> ApiResult<Bootstrapped> {
+pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -> ApiResult<Bootstrapped> {
     let phone_number_id = format!("10{}", rand::rng().random_range(1_000_000_000_000u64..9_999_999_999_999));
     let created = bootstrap(
         db,
@@ -129,7 +131,7 @@ pub async fn create_demo(db: &Database, now: DateTime<Utc>) -> ApiResult<Bootstr
         text: "Hi! Can I change the delivery address of order 4471?",
         ago: Duration::days(10),
     };
-    let first = deliver(db, &number, &amelia_then, now).await?;
+    let first = deliver(db, &number, &amelia_then, now, keyring).await?;
     let admin = Viewer { agent_id: created.admin_id, workspace_id: ws, role: Role::Admin };
     link_demo_contact(db, &admin, first, "Amelia Hart", "amelia@example.co.uk", now - Duration::days(10))
         .await?;
@@ -140,7 +142,7 @@ pub async fn create_demo(db: &Database, now: DateTime<Utc>) -> ApiResult<Bootstr
         ago: Duration::minutes(5),
         ..amelia_then
     };
-    deliver(db, &number, &amelia_now, now).await?;
+    deliver(db, &number, &amelia_now, now, keyring).await?;
 
     let others = [
         DemoMessage {
@@ -169,7 +171,7 @@ pub async fn create_demo(db: &Database, now: DateTime<Utc>) -> ApiResult<Bootstr
         },
     ];
     for m in &others {
-        deliver(db, &number, m, now).await?;
+        deliver(db, &number, m, now, keyring).await?;
     }
     Ok(created)
 }

@@ -8,7 +8,7 @@
 //! `business_username.updated`.
 
 use chrono::{DateTime, Utc};
-use domain::{BusinessNumberId, BusinessUsername, BusinessUsernameStatus, TransferAction};
+use domain::{BusinessNumberId, BusinessUsername, BusinessUsernameStatus, Permission, TransferAction};
 use persistence::entities::business_number;
 use persistence::{ConnectionTrait, Database, business_numbers, workspaces};
 use serde_json::json;
@@ -43,6 +43,15 @@ fn held_status(status: &str) -> ApiResult<BusinessUsernameStatus> {
     }
 }
 
+/// `147001` when a number of another workspace holds the username: a transfer moves a username
+/// between the numbers of one workspace only, and the refusal names nothing of the other.
+fn refuse_other_workspaces(holders: &[business_number::Model], viewer: &Viewer) -> ApiResult<()> {
+    if holders.iter().any(|h| h.workspace_id != viewer.workspace_id) {
+        return Err(whatsapp_error(147001, "This username is unavailable."));
+    }
+    Ok(())
+}
+
 async fn load(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -70,6 +79,9 @@ pub async fn set(
     let username = BusinessUsername::parse(username)
         .map_err(|rule| whatsapp_error(100, format!("Invalid username: {rule}.")))?;
     let number = load(db.conn(), viewer, id).await?;
+    // A username another workspace holds is never taken from it, whatever the transfer action
+    // (and WhatsApp is not even asked to move it).
+    refuse_other_workspaces(&business_numbers::holding_username(db.conn(), &username.key()).await?, viewer)?;
     let remote_status = if gateway.is_sandbox() {
         None
     } else {
@@ -93,6 +105,7 @@ pub async fn set(
     let txn = db.begin().await.map_err(commit_error)?;
     let number = load(&*txn, viewer, id).await?;
     let holders = business_numbers::holding_username(&*txn, &username.key()).await?;
+    refuse_other_workspaces(&holders, viewer)?;
     for holder in holders.into_iter().filter(|h| h.id != number.id) {
         if remote_status.is_none() {
             if holder.portfolio_id != number.portfolio_id {
@@ -231,6 +244,7 @@ pub async fn suggestions(
     viewer: &Viewer,
     id: BusinessNumberId,
 ) -> ApiResult<Vec<String>> {
+    viewer.require(Permission::Administer)?;
     let number = load(db.conn(), viewer, id).await?;
     if !gateway.is_sandbox() {
         return match gateway

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::capabilities::{self, Capabilities, ConversationFacts};
-use domain::{AgentId, ConversationId, ConversationStatus};
+use domain::{AgentId, ConversationId, ConversationStatus, Permission};
 use persistence::conversations::{ConversationChange, ConversationFilter, InboxCursor};
 use persistence::entities::{conversation, message};
 use persistence::events::{self, NewEvent, types};
@@ -92,6 +92,7 @@ pub async fn assign(
     agent: Option<AgentId>,
     now: DateTime<Utc>,
 ) -> ApiResult<conversation::Model> {
+    viewer.require(Permission::WorkConversations)?;
     let txn = db.begin().await.map_err(commit_error)?;
     let current = get_for_update(&*txn, viewer, id).await?;
     if let Some(agent) = agent {
@@ -127,6 +128,7 @@ pub async fn set_status(
     status: ConversationStatus,
     now: DateTime<Utc>,
 ) -> ApiResult<conversation::Model> {
+    viewer.require(Permission::WorkConversations)?;
     let txn = db.begin().await.map_err(commit_error)?;
     let current = get_for_update(&*txn, viewer, id).await?;
     if current.status == status {

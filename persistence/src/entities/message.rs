@@ -7,6 +7,7 @@ use domain::{
 use sea_orm::entity::prelude::*;
 
 use crate::content::MessageContent;
+use crate::sealed::Sealed;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "messages")]
@@ -28,6 +29,9 @@ pub struct Model {
     pub template_category: Option<TemplateCategory>,
     pub status: MessageStatus,
     pub external_id: Option<String>,
+    /// The raw provider id, sealed, when `external_id` is its digest (a customer who hid the
+    /// number): what replies, reactions and read receipts send to the provider.
+    pub external_id_sealed: Option<Sealed>,
     pub error_code: Option<i64>,
     pub error_title: Option<String>,
     pub author_agent_id: Option<AgentId>,

@@ -13,6 +13,7 @@ pub mod message;
 pub mod template;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
+pub mod webhook_receipt;
 pub mod workspace;
 
 /// Every table with its column names, for the test that compares entities and migrations.
@@ -36,5 +37,6 @@ pub fn tables() -> Vec<(&'static str, Vec<String>)> {
         (webhook_delivery::Entity.table_name(), columns::<webhook_delivery::Entity>()),
         (dead_letter::Entity.table_name(), columns::<dead_letter::Entity>()),
         (audit_entry::Entity.table_name(), columns::<audit_entry::Entity>()),
+        (webhook_receipt::Entity.table_name(), columns::<webhook_receipt::Entity>()),
     ]
 }

@@ -3,6 +3,7 @@
 use domain::{WebhookEndpointId, WorkspaceId};
 
 use crate::content::EventTypes;
+use crate::sealed::Sealed;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -12,7 +13,7 @@ pub struct Model {
     pub id: WebhookEndpointId,
     pub workspace_id: WorkspaceId,
     pub url: String,
-    pub secret: String,
+    pub secret: Sealed,
     #[sea_orm(column_type = "JsonBinary")]
     pub event_types: EventTypes,
     pub active: bool,
@@ -20,6 +21,9 @@ pub struct Model {
     pub consecutive_failures: i32,
     pub enqueued_cursor: i64,
     pub lease_until: Option<DateTimeUtc>,
+    /// The secret before the last rotation; it signs too until `previous_secret_until`.
+    pub previous_secret: Option<Sealed>,
+    pub previous_secret_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

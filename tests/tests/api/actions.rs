@@ -374,7 +374,53 @@ async fn switching_to_sms_texts_the_phone_and_switching_back_uses_whatsapp(s: Se
     assert_eq!(error_code(&body), "CAPABILITY_DENIED", "back on WhatsApp the window applies again");
 }
 
+/// A bulk send of one tenant (200 queued messages) delays another tenant's reply by at most one
+/// batch: workspaces take turns in the delivery worker.
+async fn one_tenants_bulk_send_delays_anothers_reply_by_at_most_one_batch(s: Setup) {
+    let bulk = s.app.receive(&s.t, &Inbound::with_phone("16505551234", "US.99", "Pablo")).await;
+    let conversation =
+        persistence::conversations::find(s.app.db.conn(), s.t.workspace, bulk).await.unwrap().unwrap();
+    s.fake.slow_down(Duration::from_millis(20));
+    let campaign: Vec<_> = (0..200)
+        .map(|i| {
+            let body = format!("Campaign message {i}");
+            let new = persistence::messages::NewMessage {
+                origin: persistence::messages::Origin::Outbound {
+                    author: s.t.admin,
+                    idempotency_key: None,
+                    template: None,
+                },
+                channel: domain::Channel::Whatsapp,
+                kind: "text".into(),
+                text: body.clone(),
+                content: Some(persistence::content::MessageContent::Outbound(
+                    domain::content::OutboundContent::Text { body },
+                )),
+                sent_at: Utc::now(),
+            };
+            ((&conversation).into(), new)
+        })
+        .collect();
+    persistence::messages::insert_many(s.app.db.conn(), campaign).await.unwrap();
+
+    let other = s.app.tenant("Other").await;
+    let reply = s.app.receive(&other, &Inbound::with_phone("447700900123", "GB.1", "Ana")).await;
+    s.app.ok(&other.token, SEND, vars(reply)).await;
+    let path = format!("/{}/messages", other.number.phone_number_id);
+    let mut position = None;
+    for _ in 0..400 {
+        position = s.fake.requests().iter().position(|r| r.path == path);
+        if position.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let position = position.expect("the other tenant's reply was sent");
+    assert!(position < 32, "the reply went out as request {position}, behind the other tenant's campaign");
+}
+
 with_fake!(
+    one_tenants_bulk_send_delays_anothers_reply_by_at_most_one_batch,
     each_kind_of_conversation_allows_and_denies_as_its_capabilities_say,
     the_gateway_sends_to_for_phones_and_recipient_for_bsuids,
     server_errors_are_retried_and_meta_errors_are_kept,

@@ -192,6 +192,14 @@ async fn endpoint_urls_and_roles_are_checked(app: TestApp) {
         "http://localhost/x",
         "http://10.0.0.8/x",
         "http://169.254.169.254/",
+        "http://[64:ff9b::7f00:1]/x",
+        "http://[2002:7f00:1::]/x",
+        "http://[::127.0.0.1]/x",
+        "http://[fec0::1]/x",
+        "http://192.0.0.8/x",
+        "http://198.18.0.1/x",
+        "http://224.0.0.1/x",
+        "http://240.0.0.1/x",
         "ftp://crm.example.com/",
         "nope",
     ] {
@@ -221,6 +229,136 @@ async fn endpoint_urls_and_roles_are_checked(app: TestApp) {
     let listed = app.ok(&other.token, ENDPOINTS, json!({})).await;
     assert_eq!(listed["webhookEndpoints"], json!([]));
     assert_eq!(app.ok(&t.token, delete, json!({ "id": id })).await["deleteWebhookEndpoint"], true);
+}
+
+/// Idle endpoints cost their workspace nothing and never starve another tenant's busy one: 32
+/// endpoints with nothing due in two workspaces, created first, and one busy endpoint in a
+/// third; its delivery arrives within 2 s. A workspace holds at most 20 endpoints.
+async fn idle_endpoints_never_starve_a_busy_one_in_another_workspace(backend: Backend) {
+    let Some(app) = app_for_crm(backend, 50).await else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let (a, b, c) = (app.tenant("Alpha").await, app.tenant("Beta").await, app.tenant("Gamma").await);
+    for (tenant, n) in [(&a, 20), (&b, 12)] {
+        for i in 0..n {
+            endpoint(&app, &tenant.token, &format!("http://127.0.0.1:9/idle/{i}"), &[]).await;
+        }
+    }
+    let body = app
+        .graphql(
+            Some(&a.token),
+            CREATE,
+            json!({ "i": { "url": "http://127.0.0.1:9/one-more", "eventTypes": [] } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "at most 20 endpoints per workspace: {body}");
+
+    let crm = Receiver::start(0, false).await;
+    endpoint(&app, &c.token, &crm.url, &["message.received"]).await;
+    let started = Instant::now();
+    app.deliver(&c, &[&Inbound::hidden("US.1", "@one", "One")]).await;
+    let got = crm.wait_for(1).await;
+    assert!(started.elapsed() < Duration::from_secs(2), "delivered after {:?}", started.elapsed());
+    assert_eq!(got.len(), 1);
+}
+
+/// Secrets are stored sealed; `rotateWebhookSecret` returns a new one, and for 24 hours both
+/// secrets sign each delivery (two `v1,` signatures), then only the new one.
+async fn webhook_secrets_are_sealed_and_a_rotation_signs_with_both(backend: Backend) {
+    let Some(app) = app_for_crm(backend, 50).await else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let t = app.tenant("Acme").await;
+    let crm = Receiver::start(0, false).await;
+    let (id, old) = endpoint(&app, &t.token, &crm.url, &["message.received"]).await;
+    let rotate =
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { previousSecretUntil } } }";
+    let data = app.ok(&t.token, rotate, json!({ "id": id })).await;
+    let new = data["rotateWebhookSecret"]["secret"].as_str().unwrap().to_owned();
+    assert!(new.starts_with("whsec_") && new != old);
+    assert!(data["rotateWebhookSecret"]["endpoint"]["previousSecretUntil"].is_string());
+    let stored = app.storage_text().await;
+    for secret in [&old, &new] {
+        let key = secret.trim_start_matches("whsec_");
+        assert!(!stored.contains(key), "a secret is stored in the clear");
+    }
+
+    app.deliver(&t, &[&Inbound::hidden("US.1", "@one", "One")]).await;
+    let first = crm.wait_for(1).await[0].clone();
+    assert_eq!(first.signature.split(' ').count(), 2, "{}", first.signature);
+    assert!(verify(&old, &first) && verify(&new, &first), "both secrets sign during the overlap");
+
+    // The overlap ends.
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        app.db.conn().get_database_backend(),
+        format!(
+            "UPDATE webhook_endpoints SET previous_secret_until = {}",
+            if backend == Backend::Sqlite { "?" } else { "$1" }
+        ),
+        [past.into()],
+    );
+    sea_orm::ConnectionTrait::execute_raw(app.db.conn(), stmt).await.unwrap();
+    app.deliver(&t, &[&Inbound::hidden("US.2", "@two", "Two")]).await;
+    let second = crm.wait_for(2).await[1].clone();
+    assert!(verify(&new, &second) && !verify(&old, &second), "only the new secret signs after 24 hours");
+    let audit = app.ok(&t.token, "{ auditLog { action } }", json!({})).await;
+    assert!(audit.to_string().contains("webhook_endpoint.secret_rotated"), "{audit}");
+}
+
+/// A resolver that answers a public address first and loopback afterwards (DNS rebinding).
+struct Rebinding {
+    asked: Mutex<usize>,
+}
+
+impl api::config::Lookup for Rebinding {
+    fn lookup(
+        &self,
+        _host: String,
+    ) -> futures::future::BoxFuture<'static, std::io::Result<Vec<std::net::IpAddr>>> {
+        let mut asked = self.asked.lock().unwrap();
+        *asked += 1;
+        let answer = if *asked == 1 { "93.184.216.34" } else { "127.0.0.1" };
+        Box::pin(async move { Ok(vec![answer.parse().unwrap()]) })
+    }
+}
+
+/// The connection goes only to the address that was checked: a name that answers public and
+/// then loopback never reaches the loopback service, and the delivery fails for good naming the
+/// private target (after the first, public answer failed to connect).
+async fn a_name_that_rebinds_to_loopback_never_reaches_it(backend: Backend) {
+    let crm = Receiver::start(0, false).await;
+    let port = crm.url.rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
+    let lookup = Arc::new(Rebinding { asked: Mutex::new(0) });
+    let resolver = Arc::clone(&lookup);
+    let Some(app) = spawn_with(backend, move |config| {
+        config.dispatch.lookup = resolver;
+        config.dispatch.retry_base = Duration::from_millis(30);
+        config.dispatch.timeout = Duration::from_millis(500);
+    })
+    .await
+    else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let t = app.tenant("Acme").await;
+    let url = format!("http://crm.rebind.example:{port}/hooks/parley");
+    endpoint(&app, &t.token, &url, &["message.received"]).await;
+    app.deliver(&t, &[&Inbound::hidden("US.1", "@one", "One")]).await;
+    let mut delivery = Value::Null;
+    for _ in 0..200 {
+        let data = app.ok(&t.token, ENDPOINTS, json!({})).await;
+        delivery = data["webhookEndpoints"][0]["deliveries"][0].clone();
+        if delivery["status"] == "FAILED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(delivery["status"], "FAILED", "{delivery}");
+    let errors = app.ok(&t.token, "{ webhookEndpoints { deliveries { lastError } } }", json!({})).await;
+    let last = errors["webhookEndpoints"][0]["deliveries"][0]["lastError"].as_str().unwrap().to_owned();
+    assert!(last.contains("private"), "{last}");
+    assert!(*lookup.asked.lock().unwrap() >= 2, "one resolution per connection attempt");
+    assert!(crm.received().is_empty(), "the loopback service was never reached");
 }
 
 /// PostgreSQL only: two server processes on one database. A webhook posted to A reaches a
@@ -317,3 +455,8 @@ mod a_failing_endpoint_is_paused_and_a_hanging_one_slows_no_one {
 }
 
 on_both!(endpoint_urls_and_roles_are_checked);
+on_both_backends!(
+    webhook_secrets_are_sealed_and_a_rotation_signs_with_both,
+    idle_endpoints_never_starve_a_busy_one_in_another_workspace,
+    a_name_that_rebinds_to_loopback_never_reaches_it
+);

@@ -45,6 +45,24 @@ macro_rules! on_both {
     )*};
 }
 
+/// Runs each named `async fn(Backend)` (a test that spawns its own configured app) on SQLite
+/// and on PostgreSQL; the function returns early with [`postgres_skipped`] when it gets no app.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::helpers::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
 /// A running server and what tests need to drive it.
 pub struct TestApp {
     pub address: String,
@@ -53,6 +71,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub auth: Arc<Authenticator>,
     pub database_url: String,
+    /// The keys the server seals secrets with.
+    pub keyring: persistence::sealed::Keyring,
 }
 
 /// A workspace with an admin and one business number.
@@ -136,9 +156,10 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
     let auth = app.authenticator();
+    let keyring = app.keyring().clone();
     tokio::spawn(app.run_until(std::future::pending()));
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-    Some(TestApp { address, db, backend, client, auth, database_url })
+    Some(TestApp { address, db, backend, client, auth, database_url, keyring })
 }
 
 pub use tests::fixtures::{self, Inbound};
@@ -183,6 +204,30 @@ impl TestApp {
         Tenant { workspace: created.workspace_id, admin: created.admin_id, token, number }
     }
 
+    /// A new agent of the tenant with `role` (`AGENT`, `ADMIN`, `INTEGRATION`), and its token.
+    pub async fn agent(&self, tenant: &Tenant, role: &str) -> (AgentId, String) {
+        let create = "mutation($i: CreateAgentInput!) { createAgent(input: $i) { id } }";
+        let email = format!("{}@agents.example.com", uuid::Uuid::new_v4().simple());
+        let input = json!({ "i": { "email": email, "name": format!("{role} agent"), "role": role } });
+        let data = self.ok(&tenant.token, create, input).await;
+        let id: AgentId = data["createAgent"]["id"].as_str().unwrap().parse().unwrap();
+        (id, self.token_for(id, tenant.workspace))
+    }
+
+    /// Changes an agent behind the API's back (as an operator or another process would).
+    pub async fn change_agent(
+        &self,
+        tenant: &Tenant,
+        agent: AgentId,
+        change: persistence::agents::AgentChange,
+    ) {
+        let changed =
+            persistence::agents::update(self.db.conn(), tenant.workspace, agent, change, Utc::now())
+                .await
+                .unwrap();
+        assert!(changed, "no such agent");
+    }
+
     pub fn token_for(&self, agent: AgentId, workspace: WorkspaceId) -> String {
         self.auth.issue(agent, workspace, Duration::from_secs(3600), Utc::now()).expect("token")
     }
@@ -193,7 +238,8 @@ impl TestApp {
         let contacts: Vec<ContactInfo> = serde_json::from_value(value["contacts"].clone()).unwrap();
         let inbound = read_message(&value["messages"][0], &contacts).expect("readable test message");
         let txn = self.db.begin().await.unwrap();
-        let outcome = ingest::record_inbound(&*txn, &tenant.number, &inbound, Utc::now()).await.unwrap();
+        let outcome =
+            ingest::record_inbound(&*txn, &tenant.number, &inbound, Utc::now(), &self.keyring).await.unwrap();
         txn.commit().await.unwrap();
         match outcome {
             IngestOutcome::Stored { conversation, .. } => conversation,
@@ -260,6 +306,36 @@ impl TestApp {
         summary
     }
 
+    /// Every value stored in every table (each column as text; SQLite blobs as hex), one per
+    /// line, prefixed with `table.column:`: what a test scans for data that must not be kept.
+    pub async fn storage_text(&self) -> String {
+        let conn = self.db.conn();
+        let sqlite = self.backend == Backend::Sqlite;
+        let mut out = String::new();
+        for (table, columns) in persistence::entities::tables() {
+            for column in columns {
+                let value = if sqlite {
+                    format!(
+                        "CASE WHEN typeof({column}) = 'blob' THEN hex({column}) ELSE CAST({column} AS TEXT) END"
+                    )
+                } else {
+                    format!("CAST({column} AS TEXT)")
+                };
+                let sql = format!("SELECT {value} AS v FROM {table}");
+                let rows = conn
+                    .query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql))
+                    .await
+                    .unwrap();
+                for row in rows {
+                    if let Some(v) = row.try_get::<Option<String>>("", "v").unwrap() {
+                        out.push_str(&format!("{table}.{column}: {v}\n"));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Counts rows of a table.
     pub async fn count(&self, table: &str) -> i64 {
         let conn = self.db.conn();
@@ -320,13 +396,20 @@ pub struct FakeProvider {
     pub url: String,
     requests: Arc<std::sync::Mutex<Vec<Recorded>>>,
     responses: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Value)>>>,
+    /// How long each answer takes (a provider under load).
+    delay: Arc<std::sync::Mutex<Duration>>,
 }
 
 impl FakeProvider {
     pub async fn start() -> Self {
         use axum::extract::State;
         use axum::http::{HeaderMap, StatusCode, Uri};
-        let fake = FakeProvider { url: String::new(), requests: Arc::default(), responses: Arc::default() };
+        let fake = FakeProvider {
+            url: String::new(),
+            requests: Arc::default(),
+            responses: Arc::default(),
+            delay: Arc::default(),
+        };
         let state = fake.clone();
         let app = axum::Router::new().fallback(
             |State(fake): State<FakeProvider>, method: axum::http::Method, uri: Uri, headers: HeaderMap, body: String| async move {
@@ -340,6 +423,8 @@ impl FakeProvider {
                     });
                     requests.len()
                 };
+                let delay = *fake.delay.lock().unwrap();
+                tokio::time::sleep(delay).await;
                 let queued = fake.responses.lock().unwrap().pop_front();
                 let (status, reply) = queued.unwrap_or_else(|| {
                     if uri.path().ends_with("/Messages.json") {
@@ -357,6 +442,11 @@ impl FakeProvider {
         FakeProvider { url, ..fake }
     }
 
+    /// Makes every later answer take `delay`.
+    pub fn slow_down(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
     /// Queues the next answers (status, JSON body).
     pub fn answer(&self, replies: &[(u16, Value)]) {
         self.responses.lock().unwrap().extend(replies.iter().cloned());
@@ -370,6 +460,7 @@ impl FakeProvider {
 /// A second server process on the same database as `app` (PostgreSQL: how Parley scales out).
 pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::new(&app.database_url, JWT_SECRET).expect("config");
+    config.secrets = app.keyring.clone();
     config.pool.max_connections = 5;
     config.whatsapp.app_secret = Some("test-app-secret".to_owned().into());
     configure(&mut config);
@@ -385,5 +476,6 @@ pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut Config)) -> T
         client: app.client.clone(),
         auth,
         database_url: app.database_url.clone(),
+        keyring: app.keyring.clone(),
     }
 }

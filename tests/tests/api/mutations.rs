@@ -164,7 +164,9 @@ async fn a_duplicate_message_changes_nothing_and_writes_no_event(app: TestApp) {
     let inbound = api::inbound::read::read_message(&value["messages"][0], &contacts).unwrap();
     let txn = app.db.begin().await.unwrap();
     let outcome =
-        api::inbound::messages::record_inbound(&*txn, &t.number, &inbound, chrono::Utc::now()).await.unwrap();
+        api::inbound::messages::record_inbound(&*txn, &t.number, &inbound, chrono::Utc::now(), &app.keyring)
+            .await
+            .unwrap();
     txn.commit().await.unwrap();
     assert_eq!(outcome, api::inbound::messages::IngestOutcome::Duplicate);
     let data = app.ok(&t.token, "{ events(first: 50) { nodes { type } } }", json!({})).await;

@@ -1,81 +1,10 @@
 //! The live event stream over WebSocket (`graphql-transport-ws`): authentication in
 //! `connection_init`, replay then live with no gap and no duplicate, workspace isolation.
 
-use std::time::Duration;
-
-use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message as Ws;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use serde_json::json;
 
 use crate::helpers::{Inbound, TestApp};
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(app: &TestApp, token: Option<&str>) -> (Socket, Value) {
-    let url = app.address.replace("http://", "ws://") + "/graphql/ws";
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let payload = match token {
-        Some(t) => json!({ "Authorization": format!("Bearer {t}") }),
-        None => json!({}),
-    };
-    socket
-        .send(Ws::text(json!({ "type": "connection_init", "payload": payload }).to_string()))
-        .await
-        .unwrap();
-    let ack = next_message(&mut socket).await.unwrap_or(Value::Null);
-    (socket, ack)
-}
-
-async fn next_message(socket: &mut Socket) -> Option<Value> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
-            Ok(Some(Ok(Ws::Text(text)))) => {
-                let v: Value = serde_json::from_str(&text).unwrap();
-                if v["type"] == "ping" {
-                    socket.send(Ws::text(json!({ "type": "pong" }).to_string())).await.ok();
-                    continue;
-                }
-                return Some(v);
-            }
-            Ok(Some(Ok(Ws::Close(frame)))) => {
-                return Some(json!({ "type": "close", "frame": format!("{frame:?}") }));
-            }
-            Ok(Some(Ok(_))) => continue,
-            _ => return None,
-        }
-    }
-}
-
-async fn subscribe(socket: &mut Socket, after: Option<&str>, types: Option<Vec<&str>>) {
-    let query = "subscription($after: String, $types: [String!]) { events(after: $after, types: $types) { cursor type conversationId } }";
-    let msg = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": { "after": after, "types": types } } });
-    socket.send(Ws::text(msg.to_string())).await.unwrap();
-}
-
-/// The next `n` events of the subscription.
-async fn events(socket: &mut Socket, n: usize) -> Vec<Value> {
-    let mut out = Vec::new();
-    while out.len() < n {
-        let msg = next_message(socket)
-            .await
-            .unwrap_or_else(|| panic!("only {} of {n} events arrived: {out:?}", out.len()));
-        assert_eq!(msg["type"], "next", "{msg}");
-        out.push(msg["payload"]["data"]["events"].clone());
-    }
-    out
-}
-
-async fn nothing_more(socket: &mut Socket) {
-    let quiet = tokio::time::timeout(Duration::from_millis(700), socket.next()).await;
-    assert!(quiet.is_err(), "unexpected message: {quiet:?}");
-}
-
-fn cursors(events: &[Value]) -> Vec<i64> {
-    events.iter().map(|e| e["cursor"].as_str().unwrap().parse().unwrap()).collect()
-}
+use crate::ws::{connect, cursors, events, nothing_more, subscribe};
 
 async fn a_subscriber_replays_then_streams_live_with_no_gap(app: TestApp) {
     let t = app.tenant("Acme").await;

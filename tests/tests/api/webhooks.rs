@@ -359,7 +359,7 @@ async fn duplicates_change_nothing_and_batches_store_what_they_can(app: TestApp)
     let data = app
         .ok(&t.token, "{ deadLetters { reason payload } conversations { nodes { displayName } } }", json!({}))
         .await;
-    assert_eq!(data["deadLetters"][0]["reason"], "unknown phone_number_id \"999999999\"");
+    assert_eq!(data["deadLetters"][0]["reason"], "unknown business number: phone_number_id \"999999999\"");
     assert!(data["deadLetters"][0]["payload"].as_str().unwrap().contains("@three"), "kept whole");
     assert_eq!(data["conversations"]["nodes"].as_array().unwrap().len(), 3);
 }

@@ -1,0 +1,112 @@
+//! `GET /graphql/ws`: GraphQL over WebSocket (`graphql-transport-ws`, and the older
+//! `graphql-ws`). The client authenticates in the `connection_init` payload
+//! (`{"Authorization": "Bearer <JWT>"}`); every operation is then authorised again when it
+//! runs, and the server closes the socket with code `4403` when the registry's sweep finds the
+//! agent or token no longer allows it (see [`crate::graphql::session`]).
+
+use std::sync::Arc;
+
+use std::str::FromStr;
+
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphqlSocket, WebSocketProtocols, WsMessage,
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::watch;
+
+use crate::auth::bearer_token;
+use crate::error::ApiError;
+use crate::graphql::session::{CloseReason, SocketSession};
+use crate::http::state::AppState;
+
+/// The close code of a socket the server closes because its agent or token no longer allows it.
+pub const CLOSE_FORBIDDEN: u16 = 4403;
+
+/// The upgrade handler; `400` when the client offers no GraphQL sub-protocol.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|offered| offered.split(',').find_map(|p| WebSocketProtocols::from_str(p.trim()).ok()));
+    let Some(protocol) = protocol else {
+        return (StatusCode::BAD_REQUEST, "Offer the graphql-transport-ws (or graphql-ws) sub-protocol.")
+            .into_response();
+    };
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| serve(socket, protocol, state))
+}
+
+/// Reads the token of a `connection_init` payload and opens the session.
+async fn open_session(
+    state: AppState,
+    payload: serde_json::Value,
+    close: watch::Sender<Option<CloseReason>>,
+) -> async_graphql::Result<async_graphql::Data> {
+    let header = payload
+        .get("Authorization")
+        .or_else(|| payload.get("authorization"))
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            async_graphql::Error::from(ApiError::Unauthenticated(
+                "Send {\"Authorization\": \"Bearer <token>\"} in connection_init.",
+            ))
+        })?;
+    let token = bearer_token(header)?;
+    let session = SocketSession::open(Arc::clone(&state.auth), &state.db, token, Utc::now(), close).await?;
+    state.sockets.register(&session);
+    let mut data = async_graphql::Data::default();
+    data.insert(session);
+    Ok(data)
+}
+
+/// Runs one socket: async-graphql's protocol engine between the client and the schema, and
+/// the server's own close when the session asks for it.
+async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState) {
+    let (mut sink, stream) = socket.split();
+    let input = stream.take_while(|message| futures::future::ready(message.is_ok())).filter_map(|message| {
+        futures::future::ready(match message {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+            _ => None,
+        })
+    });
+    let (close_tx, mut close_rx) = watch::channel(None);
+    let schema = state.schema.clone();
+    let outgoing = GraphqlSocket::new(schema, input, protocol)
+        .on_connection_init(move |payload| open_session(state, payload, close_tx));
+    futures::pin_mut!(outgoing);
+    // Whether a session may still ask to close (its sender is alive).
+    let mut watching = true;
+    loop {
+        tokio::select! {
+            message = outgoing.next() => {
+                let Some(message) = message else { break };
+                let message = match message {
+                    WsMessage::Text(text) => Message::Text(text.into()),
+                    WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
+                };
+                if sink.send(message).await.is_err() {
+                    break;
+                }
+            }
+            changed = close_rx.changed(), if watching => {
+                // `Err`: no session will ask (none was opened); the protocol ends the socket.
+                if changed.is_err() {
+                    watching = false;
+                    continue;
+                }
+                let reason = (*close_rx.borrow()).unwrap_or("Forbidden");
+                let frame = CloseFrame { code: CLOSE_FORBIDDEN, reason: reason.into() };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+        }
+    }
+}
