@@ -37,7 +37,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (applies pending migrations first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Create a workspace with its first admin (and business number); prints JSON.
@@ -138,6 +138,15 @@ struct ServeArgs {
     /// Production mode: no introspection, no GraphiQL.
     #[arg(long, env = "PARLEY_PRODUCTION", default_value_t = false)]
     production: bool,
+    /// Where media bytes are kept: file://DIRECTORY, or s3://BUCKET/PREFIX with the standard
+    /// AWS_* variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    /// AWS_ALLOW_HTTP).
+    #[arg(long, env = "PARLEY_MEDIA_STORE", default_value = crate::config::DEFAULT_MEDIA_STORE)]
+    media_store: String,
+    /// The URL clients reach this server at (for the links it hands out), e.g.
+    /// https://inbox.example.com.
+    #[arg(long, env = "PARLEY_PUBLIC_URL")]
+    public_url: Option<String>,
     /// When set, GET /metrics needs `Authorization: Bearer <this token>`.
     #[arg(long, env = "PARLEY_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
@@ -342,6 +351,19 @@ impl ServeArgs {
         config.secrets = Keyring::from_config(&key, non_empty_secret(self.secret_key_previous).as_ref())
             .map_err(|e| ConfigError::new("PARLEY_SECRET_KEY", e.to_string()))?;
         config.metrics_token = non_empty_secret(self.metrics_token);
+        if !self.media_store.starts_with("file://") && !self.media_store.starts_with("s3://") {
+            return Err(ConfigError::new(
+                "PARLEY_MEDIA_STORE",
+                "must be file://DIRECTORY or s3://BUCKET/PREFIX",
+            ));
+        }
+        config.media.store = self.media_store;
+        if let Some(url) = self.public_url.filter(|u| !u.trim().is_empty()) {
+            if reqwest::Url::parse(&url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+                return Err(ConfigError::new("PARLEY_PUBLIC_URL", "must be an http(s) URL"));
+            }
+            config.public_url = Some(url.trim_end_matches('/').to_owned());
+        }
         config.dispatch.allow_private_targets = self.webhook_allow_private_targets;
         config.dispatch.timeout = self.webhook_timeout;
         // All four or none: clap refuses a partial set (`requires_all`); an empty token is none.
@@ -380,7 +402,7 @@ pub async fn run() -> anyhow::Result<()> {
     };
     crate::telemetry::init(std::io::stderr);
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => {
             let (url, pool) = args.pool()?;
             connect_and_migrate(url, &pool).await?;

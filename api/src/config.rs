@@ -16,6 +16,8 @@ use secrecy::SecretString;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://parley.db?mode=rwc";
 /// Where the server listens by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where media bytes are kept by default: a directory beside the SQLite database.
+pub const DEFAULT_MEDIA_STORE: &str = "file://./parley-media";
 /// Meta's Graph API base (the `cloud` gateway posts to `{base}/{phone_number_id}/messages`).
 pub const DEFAULT_WHATSAPP_API_BASE: &str = "https://graph.facebook.com/v23.0";
 
@@ -156,6 +158,31 @@ impl Lookup for SystemLookup {
     }
 }
 
+/// Media: where bytes are kept, how failing fetches are retried (for `domain::media::FETCH_WINDOW`),
+/// how long a signed link works.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// `file://DIR` or `s3://BUCKET/PREFIX` (`PARLEY_MEDIA_STORE`).
+    pub store: String,
+    /// First retry delay of a fetch; doubled each attempt.
+    pub retry_base: Duration,
+    /// Longest delay between fetch attempts.
+    pub retry_max: Duration,
+    /// How long a signed `Attachment.url` works.
+    pub link_ttl: Duration,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            store: DEFAULT_MEDIA_STORE.to_owned(),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
+            link_ttl: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
 /// CRM webhook dispatch settings.
 #[derive(Clone, Debug)]
 pub struct DispatchConfig {
@@ -206,6 +233,11 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// How long in-flight requests may run after SIGTERM before the server stops anyway.
     pub shutdown_grace: Duration,
+    /// Media storage and fetching.
+    pub media: MediaConfig,
+    /// The URL clients reach this server at (`PARLEY_PUBLIC_URL`): links it hands out (signed
+    /// media links) are absolute when set, relative to the API otherwise.
+    pub public_url: Option<String>,
     /// When set, `GET /metrics` needs `Authorization: Bearer <this>` (`PARLEY_METRICS_TOKEN`).
     pub metrics_token: Option<SecretString>,
     /// The keys that seal secrets at rest (`PARLEY_SECRET_KEY`, and
@@ -252,6 +284,8 @@ impl Config {
             dispatch: DispatchConfig::default(),
             shutdown_grace: Duration::from_secs(20),
             metrics_token: None,
+            media: MediaConfig::default(),
+            public_url: None,
             secrets: Keyring::generate().0,
         }
     }

@@ -11,7 +11,7 @@
 //! - [`events`]: the `data` of each event, the live fan-out to subscriptions.
 //! - [`graphql`]: the schema, its types and resolvers, loaders, limits, guards.
 //! - [`http`]: the router, auth at the edge, health, metrics.
-//! - [`input`]: checks of free text typed by agents.
+//! - [`input`]: checks of free text typed by agents; [`links`]: signed media links.
 //! - [`auth`]: JWTs and the viewer; [`config`]: the one typed configuration; [`error`]: the
 //!   one error edge; [`store`]: what use cases share around a transaction; [`telemetry`]:
 //!   logging and metrics; [`startup`]: [`Application`]; [`cli`]: the command line.
@@ -27,6 +27,7 @@ pub mod graphql;
 pub mod http;
 pub mod inbound;
 pub mod input;
+pub mod links;
 pub mod outbound;
 pub mod setup;
 pub mod startup;

@@ -7,9 +7,15 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match api::cli::run().await {
+fn main() -> ExitCode {
+    let runtime = match api::startup::runtime() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("parley: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(api::cli::run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("parley: {err:#}");

@@ -470,8 +470,12 @@ fn signed_webhook(app_secret: &str, i: usize) -> (String, Vec<u8>, String) {
 }
 
 /// Fires `n` webhooks from 8 senders; returns the wamids that were acknowledged with 200.
-async fn fire(base: &str, app_secret: &str, n: usize) -> Vec<String> {
-    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+async fn fire(
+    base: &str,
+    app_secret: &str,
+    n: usize,
+    acked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> Vec<String> {
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -617,11 +621,20 @@ async fn every_acknowledged_webhook_and_its_events_survive_sigkill() {
         seen
     });
     let pid = child.id();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // Killed once some webhooks are acknowledged (not after a fixed time: a loaded machine may
+    // take long to answer the first ones), while the load is still running.
+    let progress = std::sync::Arc::clone(&acked);
     let killer = tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        for _ in 0..3_000 {
+            if progress.lock().unwrap().len() >= 50 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
     });
-    let acked = fire(&base, secret, 5_000).await;
+    let acked = fire(&base, secret, 5_000, acked).await;
     killer.await.unwrap();
     child.wait().ok();
     assert!(
@@ -669,7 +682,7 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     let pid = child.id();
     let load = tokio::spawn({
         let base = base.clone();
-        async move { fire(&base, secret, 2_000).await }
+        async move { fire(&base, secret, 2_000, std::sync::Arc::default()).await }
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let stopped_at = std::time::Instant::now();

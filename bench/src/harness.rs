@@ -18,8 +18,36 @@ pub(crate) const PHONE_NUMBER_ID: &str = "106540352242922";
 pub(crate) const WABA_ID: &str = "102290129340398";
 pub(crate) const APP_SECRET: &str = "bench-app-secret";
 
-pub(crate) async fn server(database_url: &str, listen: &str) -> anyhow::Result<()> {
+/// The secret key of every bench server (several processes share one database and its sealed
+/// secrets).
+const SECRET_KEY: &str = "YmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXktMDE=";
+
+/// How the server child is started beyond its database: a Cloud API to fetch media from, and
+/// where to keep media.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ServerOptions {
+    pub(crate) whatsapp_api_base: Option<String>,
+    pub(crate) media_store: Option<String>,
+}
+
+/// The bearer token of the bench's fake Cloud API.
+pub(crate) const ACCESS_TOKEN: &str = "bench-access-token";
+
+pub(crate) async fn server(database_url: &str, listen: &str, options: ServerOptions) -> anyhow::Result<()> {
     let mut config = api::Config::new(database_url, SECRET)?;
+    config.secrets = persistence::sealed::Keyring::from_config(&SECRET_KEY.to_owned().into(), None)?;
+    config.media.store = options.media_store.unwrap_or_else(|| {
+        format!(
+            "file://{}",
+            std::env::temp_dir()
+                .join(format!("parley-bench-media-{}", uuid::Uuid::new_v4().simple()))
+                .display()
+        )
+    });
+    if let Some(base) = options.whatsapp_api_base {
+        config.whatsapp.api_base = base;
+        config.whatsapp.access_token = Some(ACCESS_TOKEN.to_owned().into());
+    }
     config.listen = listen.parse()?;
     config.pool.max_connections = 32;
     config.whatsapp.app_secret = Some(APP_SECRET.to_owned().into());
@@ -185,6 +213,15 @@ pub(crate) struct Env {
 }
 
 pub(crate) async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Result<Env> {
+    start_with(database_url, concurrency, &ServerOptions::default()).await
+}
+
+/// [`start`] with a server started with `options`.
+pub(crate) async fn start_with(
+    database_url: Option<String>,
+    concurrency: usize,
+    options: &ServerOptions,
+) -> anyhow::Result<Env> {
     let (url, backend) = fresh_database(database_url).await?;
     let mut config = api::Config::new(&url, SECRET)?;
     config.pool.max_connections = u32::try_from(concurrency).unwrap_or(32);
@@ -212,7 +249,7 @@ pub(crate) async fn start(database_url: Option<String>, concurrency: usize) -> a
     let token =
         auth.issue(created.admin_id, created.workspace_id, Duration::from_secs(3600), chrono::Utc::now())?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
-    let (child, base, pid) = peer(&url, &client).await?;
+    let (child, base, pid) = peer_with(&url, &client, options).await?;
     let workspace = created.workspace_id;
     let number = created.business_number_id.context("no business number")?;
     let admin = created.admin_id;
@@ -262,16 +299,28 @@ pub(crate) async fn peer(
     url: &str,
     client: &reqwest::Client,
 ) -> anyhow::Result<(tokio::process::Child, String, u32)> {
+    peer_with(url, client, &ServerOptions::default()).await
+}
+
+/// [`peer`] with media options.
+pub(crate) async fn peer_with(
+    url: &str,
+    client: &reqwest::Client,
+    options: &ServerOptions,
+) -> anyhow::Result<(tokio::process::Child, String, u32)> {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         l.local_addr()?.port()
     };
-    let child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["server", "--database-url", url, "--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    command.args(["server", "--database-url", url, "--listen", &format!("127.0.0.1:{port}")]);
+    if let Some(base) = &options.whatsapp_api_base {
+        command.args(["--whatsapp-api-base", base]);
+    }
+    if let Some(store) = &options.media_store {
+        command.args(["--media-store", store]);
+    }
+    let child = command.env("RUST_LOG", "warn").stdout(Stdio::null()).kill_on_drop(true).spawn()?;
     let pid = child.id().unwrap_or(0);
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {

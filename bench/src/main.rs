@@ -2,7 +2,7 @@
 //! the same database, and prints a table and one JSON line.
 //!
 //! ```text
-//! cargo run --release -p bench -- {ingest|send|search|events|inbox} [--database-url URL]
+//! cargo run --release -p bench -- {ingest|send|search|events|inbox|media} [--database-url URL]
 //! ```
 //!
 //! Without `--database-url` a fresh SQLite file is used; with a PostgreSQL URL a fresh
@@ -84,6 +84,24 @@ enum Scenario {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
+    /// Inbound image webhooks with the media fetcher running (from a local fake Cloud API
+    /// into the blob store) versus text webhooks in the same run; webhook → `STORED` latency;
+    /// then the server's memory while 100 clients download a 10 MB file at once.
+    Media {
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Blob store of the server (default: a fresh directory); `s3://BUCKET/PREFIX` uses the
+        /// `AWS_*` variables.
+        #[arg(long)]
+        media_store: Option<String>,
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Concurrent downloads of the 10 MB file.
+        #[arg(long, default_value_t = 100)]
+        downloads: usize,
+    },
     /// Internal: run the server (the child process of a scenario).
     #[command(hide = true)]
     Server {
@@ -91,6 +109,10 @@ enum Scenario {
         database_url: String,
         #[arg(long)]
         listen: String,
+        #[arg(long)]
+        whatsapp_api_base: Option<String>,
+        #[arg(long)]
+        media_store: Option<String>,
     },
 }
 
@@ -98,10 +120,25 @@ enum Scenario {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // The server child runs on the `parley` binary's runtime; the load side on a default one.
     match Cli::parse().scenario {
-        Scenario::Server { database_url, listen } => harness::server(&database_url, &listen).await,
+        Scenario::Server { database_url, listen, whatsapp_api_base, media_store } => api::startup::runtime()?
+            .block_on(harness::server(
+                &database_url,
+                &listen,
+                harness::ServerOptions { whatsapp_api_base, media_store },
+            )),
+        scenario => tokio::runtime::Runtime::new()?.block_on(run(scenario)),
+    }
+}
+
+async fn run(scenario: Scenario) -> anyhow::Result<()> {
+    match scenario {
+        Scenario::Server { .. } => anyhow::bail!("the server subcommand runs on its own runtime"),
+        Scenario::Media { database_url, media_store, requests, concurrency, downloads } => {
+            scenarios::media::media(database_url, media_store, requests, concurrency, downloads).await
+        }
         Scenario::Ingest { database_url, requests, concurrency } => {
             scenarios::ingest::ingest(database_url, requests, concurrency).await
         }

@@ -35,6 +35,8 @@ pub enum Denial {
     SwitchNeedsPhone,
     PhoneAlreadyKnown,
     TemplatesNeedWhatsapp,
+    MediaNeedsWhatsapp,
+    ReactionsNeedWhatsapp,
 }
 
 impl Denial {
@@ -49,6 +51,8 @@ impl Denial {
             Denial::SwitchNeedsPhone => "Channel switching requires a phone number.",
             Denial::PhoneAlreadyKnown => "The customer's phone number is already known.",
             Denial::TemplatesNeedWhatsapp => "Templates can only be sent on WhatsApp.",
+            Denial::MediaNeedsWhatsapp => "Media can only be sent on WhatsApp.",
+            Denial::ReactionsNeedWhatsapp => "Reactions can only be sent on WhatsApp.",
         }
     }
 }
@@ -103,6 +107,10 @@ pub struct Capabilities {
     pub marketing_template: Capability,
     pub utility_template: Capability,
     pub authentication_template: Capability,
+    /// Send a photo, video, audio, document or sticker: WhatsApp, inside the window.
+    pub media: Capability,
+    /// React to a message (or remove the reaction): WhatsApp, inside the window.
+    pub react: Capability,
     /// When free-form replies stop being allowed (WhatsApp only; `None` when no message yet).
     pub service_window_ends_at: Option<DateTime<Utc>>,
 }
@@ -143,8 +151,13 @@ pub fn capabilities(facts: &ConversationFacts, now: DateTime<Utc>) -> Capabiliti
     } else {
         template
     };
+    let inside_whatsapp_window = |outside: Denial| {
+        if on_whatsapp { when(window_open, Denial::WindowClosed) } else { Capability::denied(outside) }
+    };
     Capabilities {
         reply,
+        media: inside_whatsapp_window(Denial::MediaNeedsWhatsapp),
+        react: inside_whatsapp_window(Denial::ReactionsNeedWhatsapp),
         call: when(any_phone, Denial::CallNeedsPhone),
         switch_to_sms: when(any_phone, Denial::SwitchNeedsPhone),
         request_phone_number,
@@ -187,6 +200,24 @@ mod tests {
     const SWITCH: Option<&str> = Some("Channel switching requires a phone number.");
     const KNOWN: Option<&str> = Some("The customer's phone number is already known.");
     const NOT_WA: Option<&str> = Some("Templates can only be sent on WhatsApp.");
+    const MEDIA_NOT_WA: Option<&str> = Some("Media can only be sent on WhatsApp.");
+
+    #[test]
+    fn media_and_reactions_need_whatsapp_and_the_window() {
+        use Channel::{Sms, Whatsapp};
+        for (name, f, media) in [
+            ("window open", facts(Whatsapp, false, false, at(1)), OK),
+            ("window closed", facts(Whatsapp, true, false, at(30)), WINDOW),
+            ("no inbound message", facts(Whatsapp, true, false, None), WINDOW),
+            ("on SMS", facts(Sms, true, false, at(1)), MEDIA_NOT_WA),
+        ] {
+            let c = capabilities(&f, now());
+            assert_eq!(c.media.reason(), media, "{name}");
+            assert_eq!(c.react.allowed(), c.media.allowed(), "{name}");
+        }
+        let sms = capabilities(&facts(Sms, true, false, at(1)), now());
+        assert_eq!(sms.react.reason(), Some("Reactions can only be sent on WhatsApp."));
+    }
 
     #[test]
     fn every_row_of_the_capability_table() {

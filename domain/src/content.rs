@@ -2,6 +2,9 @@
 //! gateway. One serde type for both, so what the delivery worker sends is exactly what the
 //! agent's request stored.
 
+use crate::ids::AttachmentId;
+use crate::model::AttachmentKind;
+
 /// What to send.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -12,6 +15,16 @@ pub enum OutboundContent {
     Template { name: String, language: String, parameters: Vec<String> },
     /// WhatsApp's interactive "request contact info" message (inside the service window).
     RequestContactInfo { body: String },
+    /// A photo, video, audio, document or sticker uploaded to Parley; the delivery worker uploads
+    /// its bytes to the provider, then sends it by the provider's media id.
+    Media {
+        attachment_id: AttachmentId,
+        kind: AttachmentKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_name: Option<String>,
+    },
 }
 
 impl OutboundContent {
@@ -22,6 +35,7 @@ impl OutboundContent {
             OutboundContent::Text { .. } => "text",
             OutboundContent::Template { .. } => "template",
             OutboundContent::RequestContactInfo { .. } => "interactive",
+            OutboundContent::Media { kind, .. } => crate::media::message_type(*kind),
         }
     }
 }

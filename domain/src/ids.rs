@@ -80,6 +80,14 @@ typed_id!(
     AgentId
 );
 typed_id!(
+    /// A file attached to a message (a customer's photo, an agent's upload).
+    AttachmentId
+);
+typed_id!(
+    /// One reaction (an emoji) on one message.
+    ReactionId
+);
+typed_id!(
     /// A WhatsApp business phone number owned by a workspace.
     BusinessNumberId
 );

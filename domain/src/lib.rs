@@ -9,6 +9,7 @@
 //! - [`identity`]: customer identities: [`PhoneNumber`], [`Bsuid`], [`ParentBsuid`], [`Username`].
 //! - [`business_username`]: [`BusinessUsername`] with every format rule of WhatsApp.
 //! - [`content`]: [`content::OutboundContent`], what an agent sends.
+//! - [`media`]: which files WhatsApp takes and how large; inbound media kinds; sha256 checks.
 //! - [`email`]: e-mail addresses ([`Email`]).
 //! - [`model`]: the enums the product speaks in (channels, statuses, origins, roles…).
 //! - [`threading`]: which conversation an inbound message joins (PRODUCT.md section 3).
@@ -31,6 +32,7 @@ pub mod email;
 pub mod identity;
 pub mod identity_change;
 pub mod ids;
+pub mod media;
 pub mod model;
 pub mod roles;
 pub mod search;

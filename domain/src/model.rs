@@ -128,6 +128,29 @@ text_enum!(
     }
 );
 text_enum!(
+    /// What a message's attachment is.
+    AttachmentKind {
+        Image => "IMAGE",
+        Video => "VIDEO",
+        Audio => "AUDIO",
+        /// A voice note (recorded in WhatsApp; OPUS in OGG).
+        Voice => "VOICE",
+        Document => "DOCUMENT",
+        Sticker => "STICKER",
+    }
+);
+text_enum!(
+    /// Where an attachment's bytes are.
+    AttachmentStatus {
+        /// Announced by the provider, not fetched yet.
+        Pending => "PENDING",
+        /// In Parley's blob store.
+        Stored => "STORED",
+        /// Could not be fetched (the reason is kept); the message stays.
+        Failed => "FAILED",
+    }
+);
+text_enum!(
     /// A kind of identifier saved on a contact.
     IdentityKind { Phone => "PHONE", Bsuid => "BSUID", Username => "USERNAME" }
 );

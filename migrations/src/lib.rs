@@ -13,6 +13,7 @@
 //! - [`m20261122_000006_defer_event_cursors`]: PostgreSQL assigns event cursors at commit.
 //! - [`m20261202_000001_seal_secrets`]: a rotated endpoint's previous secret, sealed message ids.
 //! - [`m20261202_000002_create_webhook_receipts`]: digests of applied username updates.
+//! - [`m20261202_000003_create_attachments_and_reactions`]: media, replies and reactions.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -26,6 +27,7 @@ pub mod m20261122_000005_notify_events_by_trigger;
 pub mod m20261122_000006_defer_event_cursors;
 pub mod m20261202_000001_seal_secrets;
 pub mod m20261202_000002_create_webhook_receipts;
+pub mod m20261202_000003_create_attachments_and_reactions;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -43,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_defer_event_cursors::Migration),
             Box::new(m20261202_000001_seal_secrets::Migration),
             Box::new(m20261202_000002_create_webhook_receipts::Migration),
+            Box::new(m20261202_000003_create_attachments_and_reactions::Migration),
         ]
     }
 }

@@ -20,10 +20,10 @@ const COLUMNS: &[(&str, &str)] = &[
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (table, column) in COLUMNS {
-            let mut definition =
+            let definition =
                 if column.ends_with("_until") { timestamp_null(column) } else { text_null(column) };
             manager
-                .alter_table(Table::alter().table(Alias::new(*table)).add_column(&mut definition).to_owned())
+                .alter_table(Table::alter().table(Alias::new(*table)).add_column(definition).to_owned())
                 .await?;
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! they become messages, statuses and dead letters).
 
 use crate::content::EventTypes;
-use crate::dialect::{Dialect, ids_in_turns};
+use crate::dialect::{Dialect, Queue, ids_in_turns};
 use crate::entities::{event, webhook_delivery, webhook_endpoint};
 use crate::error::{DbContext, Error};
 use crate::sealed::Sealed;
@@ -346,7 +346,7 @@ async fn due_in_turn(
         pending = p(3),
     );
     let values = vec![true.into(), now.into(), DeliveryStatus::Pending.as_str().into()];
-    ids_in_turns(db, "webhook_endpoints", "updated_at", &filter, values, limit).await
+    ids_in_turns(db, &Queue { table: "webhook_endpoints", order: "updated_at", filter, values }, limit).await
 }
 
 /// Claims the head-of-line delivery of up to `limit` endpoints that are due (see

@@ -144,8 +144,17 @@ impl Dialect {
     }
 }
 
-/// The ids of `table`'s rows matching `filter` (raw SQL whose bind parameters are `values`, as
-/// `$1…` / `?1…`), workspaces taking turns: each workspace's first row by `order` (a column),
+/// A queue of work in a table: rows matching `filter` (raw SQL whose bind parameters are
+/// `values`, as `$1…` / `?1…`), served by `order` (a column) within each workspace.
+#[derive(Debug)]
+pub(crate) struct Queue<'a> {
+    pub table: &'a str,
+    pub order: &'a str,
+    pub filter: String,
+    pub values: Vec<sea_orm::Value>,
+}
+
+/// The ids of a [`Queue`]'s rows, workspaces taking turns: each workspace's first row by `order` (a column),
 /// then each one's second, and so on, up to `limit`. Queues claim in this order so one tenant's
 /// backlog never starves another's. Window functions run on both databases (SQLite 3.25+).
 ///
@@ -153,13 +162,12 @@ impl Dialect {
 /// On a database failure.
 pub(crate) async fn ids_in_turns<Id: sea_orm::TryGetable>(
     db: &impl ConnectionTrait,
-    table: &str,
-    order: &str,
-    filter: &str,
-    mut values: Vec<sea_orm::Value>,
+    queue: &Queue<'_>,
     limit: u64,
 ) -> Result<Vec<Id>, crate::Error> {
     use crate::error::DbContext;
+    let Queue { table, order, filter, values } = queue;
+    let mut values = values.clone();
     let dialect = Dialect::of(db);
     let sql = format!(
         "SELECT id FROM (\
@@ -174,6 +182,57 @@ pub(crate) async fn ids_in_turns<Id: sea_orm::TryGetable>(
         .await
         .context("failed to find queued work")?;
     rows.iter().map(|row| row.try_get::<Id>("", "id")).collect::<Result<_, _>>().context("failed to read ids")
+}
+
+/// A [`Queue`]'s due rows claimed for one
+/// worker: workspaces taking turns, up to `limit`; each is locked (PostgreSQL skips rows another
+/// claimer holds: `FOR UPDATE SKIP LOCKED`), checked against `filter` again, and leased until
+/// `lease_until` (`next_attempt_at`), its `attempts` counted. Call it inside a transaction and
+/// commit before working. `id_of` reads a claimed row's id, to keep the serving order.
+///
+/// # Errors
+/// On a database failure.
+pub(crate) async fn claim_in_turns<E, Id>(
+    db: &impl ConnectionTrait,
+    queue: Queue<'_>,
+    limit: u64,
+    lease_until: chrono::DateTime<chrono::Utc>,
+    id_of: impl Fn(&E::Model) -> Id,
+) -> Result<Vec<E::Model>, crate::Error>
+where
+    E: sea_orm::EntityTrait,
+    Id: sea_orm::TryGetable + Into<sea_orm::Value> + Copy + PartialEq,
+{
+    use crate::error::DbContext;
+    let dialect = Dialect::of(db);
+    let ids: Vec<Id> = ids_in_turns(db, &queue, limit).await?;
+    let Queue { table, filter, values, .. } = queue;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first = values.len() + 1;
+    let list: Vec<String> = (0..ids.len()).map(|i| dialect.placeholder(first + i)).collect();
+    let lock = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
+    let lease = dialect.placeholder(first + ids.len());
+    // Locked and checked again (another claimer may have taken some since), then leased.
+    let sql = format!(
+        "UPDATE {table} SET attempts = attempts + 1, next_attempt_at = {lease} \
+         WHERE id IN (SELECT id FROM {table} WHERE id IN ({list}) AND {filter}{lock}) RETURNING *",
+        list = list.join(", "),
+    );
+    let mut bound = values;
+    bound.extend(ids.iter().map(|id| (*id).into()));
+    bound.push(lease_until.into());
+    let mut claimed = E::find()
+        .from_raw_sql(sea_orm::Statement::from_sql_and_values(dialect.backend(), sql, bound))
+        .all(db)
+        .await
+        .context("failed to claim queued work")?;
+    claimed.sort_by_key(|row| ids.iter().position(|id| *id == id_of(row)));
+    Ok(claimed)
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ pub mod types {
     pub const CONTACT_UPDATED: &str = "contact.updated";
     pub const CUSTOMER_PHONE_SHARED: &str = "customer.phone_shared";
     pub const BUSINESS_USERNAME_UPDATED: &str = "business_username.updated";
+    pub const ATTACHMENT_STORED: &str = "attachment.stored";
+    pub const MESSAGE_REACTION: &str = "message.reaction";
 
     /// Every type, for validating subscription filters.
     pub const ALL: &[&str] = &[
@@ -47,6 +49,8 @@ pub mod types {
         CONTACT_UPDATED,
         CUSTOMER_PHONE_SHARED,
         BUSINESS_USERNAME_UPDATED,
+        ATTACHMENT_STORED,
+        MESSAGE_REACTION,
     ];
 }
 

@@ -14,11 +14,15 @@
 //! - [`dead_letters`]: Meta webhook payloads that could not be routed or understood.
 //! - [`crm`]: CRM webhook endpoints, their delivery queue and its claiming.
 //! - [`content`]: the JSON columns as serde types (message content, endpoint event types).
+//! - [`attachments`], [`reactions`]: media of messages (fetch queue, uploads) and reactions.
+//! - [`blobs`]: the blob store of media bytes (`file://` or `s3://`, streamed).
 //! - [`sealed`]: secrets at rest (AES-256-GCM under `PARLEY_SECRET_KEY`, key ids for rotation).
 //! - [`dialect`]: [`dialect::Dialect`], every SQLite/PostgreSQL difference in one place.
 
 pub mod agents;
+pub mod attachments;
 pub mod audit;
+pub mod blobs;
 pub mod business_numbers;
 pub mod contacts;
 pub mod content;
@@ -31,6 +35,7 @@ pub mod entities;
 pub mod error;
 pub mod events;
 pub mod messages;
+pub mod reactions;
 pub mod receipts;
 pub mod sealed;
 pub mod templates;

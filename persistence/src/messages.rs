@@ -15,7 +15,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 
 use crate::content::MessageContent;
-use crate::dialect::{Dialect, ids_in_turns};
+use crate::dialect::{Dialect, Queue, claim_in_turns};
 use crate::entities::conversation;
 use crate::entities::message::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
@@ -128,6 +128,8 @@ pub struct NewMessage {
     pub content: Option<MessageContent>,
     /// When it was written (the provider's own timestamp for inbound messages).
     pub sent_at: DateTime<Utc>,
+    /// The message of the same conversation it replies to.
+    pub reply_to: Option<MessageId>,
 }
 
 /// Inserts a message on `conversation`: inbound ones as `RECEIVED`, outbound ones as `PENDING`.
@@ -197,6 +199,7 @@ fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> ActiveModel {
         error_code: Set(None),
         error_title: Set(None),
         author_agent_id: Set(author),
+        reply_to_message_id: Set(new.reply_to),
         idempotency_key: Set(key),
         attempts: Set(0),
         next_attempt_at: Set(None),
@@ -279,6 +282,42 @@ pub async fn record_send(
     }
     change.updated_at = Set(now);
     change.update(db).await.context("failed to record the delivery attempt")
+}
+
+/// A message of the workspace.
+///
+/// # Errors
+/// On a database failure.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    id: MessageId,
+) -> Result<Option<Model>, Error> {
+    Entity::find_by_id(id)
+        .filter(Column::WorkspaceId.eq(workspace))
+        .one(db)
+        .await
+        .context("failed to load message")
+}
+
+/// Messages of the workspace among `ids` (for the dataloader).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_ids(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    ids: &[MessageId],
+) -> Result<Vec<Model>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+        .context("failed to load messages")
 }
 
 /// The message with this provider id (`wamid`) on this business number.
@@ -406,26 +445,14 @@ pub async fn claim_due(
     );
     let values =
         vec![MessageStatus::Pending.as_str().into(), Direction::Outbound.as_str().into(), now.into()];
-    let order: Vec<MessageId> = ids_in_turns(db, "messages", "created_at", &filter, values, limit).await?;
-    if order.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Locked and checked again: another claimer may have taken some since.
-    let query = Entity::find()
-        .filter(Column::Id.is_in(order.iter().copied()))
-        .filter(Column::Status.eq(MessageStatus::Pending))
-        .filter(Condition::any().add(Column::NextAttemptAt.is_null()).add(Column::NextAttemptAt.lte(now)));
-    let mut due = dialect.claim(query).all(db).await.context("failed to claim due messages")?;
-    due.sort_by_key(|m| order.iter().position(|id| *id == m.id));
-    let mut claimed = Vec::with_capacity(due.len());
-    for message in due {
-        let attempts = message.attempts + 1;
-        let mut lease = message.into_active_model();
-        lease.attempts = Set(attempts);
-        lease.next_attempt_at = Set(Some(lease_until));
-        claimed.push(lease.update(db).await.context("failed to lease message")?);
-    }
-    Ok(claimed)
+    claim_in_turns::<Entity, MessageId>(
+        db,
+        Queue { table: "messages", order: "created_at", filter, values },
+        limit,
+        lease_until,
+        |m| m.id,
+    )
+    .await
 }
 
 /// The latest message of each of the given conversations (one query, any page size).

@@ -79,18 +79,22 @@ pub enum OpenError {
     NotSealed,
 }
 
-/// One AES-256 key and its id.
+/// One AES-256 key, its id, and a signing key derived from it (never the key itself).
 #[derive(Clone)]
 struct SecretKey {
     id: String,
     cipher: Aes256Gcm,
+    signing: [u8; 32],
 }
 
 impl SecretKey {
     fn from_bytes(bytes: &[u8]) -> Result<Self, BadKey> {
         let cipher = Aes256Gcm::new_from_slice(bytes).map_err(|_| BadKey)?;
         let id = hex::encode(&Sha256::digest(bytes)[..4]);
-        Ok(Self { id, cipher })
+        let mut derivation = Sha256::new();
+        derivation.update(b"parley:signing-key:");
+        derivation.update(bytes);
+        Ok(Self { id, cipher, signing: derivation.finalize().into() })
     }
 
     fn from_base64(text: &str) -> Result<Self, BadKey> {
@@ -158,6 +162,13 @@ impl Keyring {
             Err(BadKey) => unreachable!("32 random bytes are a valid AES-256 key"),
         };
         (Self { current, previous: Vec::new() }, text)
+    }
+
+    /// A key for signing short-lived links (media downloads), derived from the current key: it
+    /// changes when the key is rotated, which only ends links already handed out.
+    #[must_use]
+    pub fn signing_key(&self) -> &[u8; 32] {
+        &self.current.signing
     }
 
     /// The id of the current key.

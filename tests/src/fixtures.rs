@@ -162,6 +162,7 @@ pub fn imported_message(
         text: text.to_owned(),
         content: None,
         sent_at,
+        reply_to: None,
     };
     (thread, new)
 }

@@ -55,6 +55,40 @@ pub fn message(m: &message::Model, c: &conversation::Model) -> Value {
     })
 }
 
+/// A reaction on a message (an empty emoji: removed).
+#[must_use]
+pub fn reaction(
+    r: &persistence::entities::message_reaction::Model,
+    m: &message::Model,
+    c: &conversation::Model,
+) -> Value {
+    json!({
+        "messageId": m.id,
+        "conversationId": c.id,
+        "direction": r.direction,
+        "emoji": r.emoji,
+        "removed": r.emoji.is_empty(),
+        "agentId": r.agent_id,
+        "customer": customer(c),
+    })
+}
+
+/// An attachment whose bytes are stored (or could not be).
+#[must_use]
+pub fn attachment(a: &persistence::entities::attachment::Model, c: &conversation::Model) -> Value {
+    json!({
+        "attachmentId": a.id,
+        "messageId": a.message_id,
+        "conversationId": c.id,
+        "kind": a.kind,
+        "mimeType": a.mime_type,
+        "sizeBytes": a.size_bytes,
+        "sha256": a.sha256,
+        "status": a.status,
+        "customer": customer(c),
+    })
+}
+
 /// A contact snapshot.
 #[must_use]
 pub fn contact(c: &contact::Model) -> Value {

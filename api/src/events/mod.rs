@@ -62,6 +62,27 @@ pub async fn message_status_updated(
     Ok(())
 }
 
+/// Writes `message.reaction`: one side's reaction set on a message (an empty emoji: removed).
+///
+/// # Errors
+/// On a database failure.
+pub async fn message_reaction(
+    db: &impl ConnectionTrait,
+    reaction: &persistence::entities::message_reaction::Model,
+    message: &message::Model,
+    conversation: &conversation::Model,
+    now: DateTime<Utc>,
+) -> Result<(), persistence::Error> {
+    let new = NewEvent {
+        event_type: types::MESSAGE_REACTION,
+        conversation_id: Some(conversation.id),
+        contact_id: conversation.contact_id,
+        data: data::reaction(reaction, message, conversation),
+    };
+    events::append(db, conversation.workspace_id, new, now).await?;
+    Ok(())
+}
+
 /// Events after cursor `after`, oldest first, optionally of some types (admins and
 /// integrations).
 ///

@@ -5,7 +5,8 @@
 
 use super::guards::RoleGuard;
 use super::loaders::{
-    AgentKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, LastMessageKey, OwnerKey,
+    AgentKey, AttachmentsKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, LastMessageKey,
+    MessageKey, OwnerKey, ReactionsKey,
 };
 use super::setup::{Agent, BusinessNumber, parse_agent_id};
 use super::{db, enums, loaders, now, pagination, parse_id, viewer};
@@ -321,6 +322,16 @@ impl ConversationCapabilities {
         self.0.request_phone_number.into()
     }
 
+    /// Send a photo, video, audio, document or sticker.
+    async fn media(&self) -> CapabilityState {
+        self.0.media.into()
+    }
+
+    /// React to a message (or remove the reaction).
+    async fn react(&self) -> CapabilityState {
+        self.0.react.into()
+    }
+
     /// Send a template, per category.
     async fn templates(&self) -> Vec<TemplateCapability> {
         domain::TemplateCategory::ALL
@@ -510,6 +521,122 @@ impl Message {
     /// The provider's error title, for failed messages.
     async fn error_title(&self) -> Option<&str> {
         self.0.error_title.as_deref()
+    }
+
+    /// Its files (a photo, voice note, document…); empty for text.
+    async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<Attachment>> {
+        let rows = loaders(ctx)?.load_one(AttachmentsKey(self.0.id)).await.map_err(ApiError::from)?;
+        Ok(rows.unwrap_or_default().into_iter().map(Attachment).collect())
+    }
+
+    /// The message it replies to (quotes), of the same conversation.
+    async fn reply_to(&self, ctx: &Context<'_>) -> Result<Option<Message>> {
+        match self.0.reply_to_message_id {
+            Some(id) => {
+                Ok(loaders(ctx)?.load_one(MessageKey(id)).await.map_err(ApiError::from)?.map(Message))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The reactions on it: the customer's and the business's (at most one each).
+    async fn reactions(&self, ctx: &Context<'_>) -> Result<Vec<Reaction>> {
+        let rows = loaders(ctx)?.load_one(ReactionsKey(self.0.id)).await.map_err(ApiError::from)?;
+        Ok(rows.unwrap_or_default().into_iter().map(Reaction).collect())
+    }
+}
+
+/// A file attached to a message.
+pub struct Attachment(pub persistence::entities::attachment::Model);
+
+/// A file attached to a message: a customer's photo, voice note or document (fetched from
+/// WhatsApp into Parley's store), or an agent's upload.
+#[Object]
+impl Attachment {
+    /// Opaque id (pass it to `sendMedia` for an upload).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// What kind of file it is.
+    async fn kind(&self) -> enums::AttachmentKind {
+        self.0.kind.into()
+    }
+
+    /// Its MIME type, such as `image/jpeg`.
+    async fn mime_type(&self) -> &str {
+        &self.0.mime_type
+    }
+
+    /// Its file name, for documents.
+    async fn file_name(&self) -> Option<&str> {
+        self.0.file_name.as_deref()
+    }
+
+    /// Its size, once stored.
+    async fn size_bytes(&self) -> Option<i64> {
+        self.0.size_bytes
+    }
+
+    /// SHA-256 of the stored bytes (hex), once stored.
+    async fn sha256(&self) -> Option<&str> {
+        self.0.sha256.as_deref()
+    }
+
+    /// The caption shown with it.
+    async fn caption(&self) -> Option<&str> {
+        self.0.caption.as_deref()
+    }
+
+    /// Whether its bytes are stored (fetching is prompt, retried for 24 hours).
+    async fn status(&self) -> enums::AttachmentStatus {
+        self.0.status.into()
+    }
+
+    /// Why it could not be fetched, for `FAILED` ones.
+    async fn failure_reason(&self) -> Option<&str> {
+        self.0.failure_reason.as_deref()
+    }
+
+    /// A signed download link valid for 15 minutes (`/media/{id}?exp=…&sig=…`, usable as an
+    /// `<img src>`), once stored; `GET /media/{id}` with a bearer token works too.
+    async fn url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        if self.0.status != domain::AttachmentStatus::Stored {
+            return Ok(None);
+        }
+        let links = ctx.data::<crate::links::MediaLinks>()?;
+        let keyring = ctx.data::<persistence::sealed::Keyring>()?;
+        Ok(Some(links.url(keyring, self.0.id, now(ctx))))
+    }
+}
+
+/// An emoji on a message.
+pub struct Reaction(pub persistence::entities::message_reaction::Model);
+
+/// An emoji on a message: the customer's, or the business's (set by an agent).
+#[Object]
+impl Reaction {
+    /// The emoji.
+    async fn emoji(&self) -> &str {
+        &self.0.emoji
+    }
+
+    /// `INBOUND`: the customer's; `OUTBOUND`: the business's.
+    async fn direction(&self) -> enums::Direction {
+        self.0.direction.into()
+    }
+
+    /// The agent who set the business's reaction.
+    async fn agent(&self, ctx: &Context<'_>) -> Result<Option<Agent>> {
+        match self.0.agent_id {
+            Some(id) => Ok(loaders(ctx)?.load_one(AgentKey(id)).await.map_err(ApiError::from)?.map(Agent)),
+            None => Ok(None),
+        }
+    }
+
+    /// When it was set.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
     }
 }
 

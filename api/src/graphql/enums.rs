@@ -106,3 +106,33 @@ pub enum BusinessUsernameStatus {
     /// Claimed, not yet visible to users.
     Reserved,
 }
+
+/// What a message's attachment is.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::AttachmentKind")]
+pub enum AttachmentKind {
+    /// A photo (JPEG or PNG).
+    Image,
+    /// A video (MP4 or 3GPP).
+    Video,
+    /// An audio file.
+    Audio,
+    /// A voice note recorded in WhatsApp.
+    Voice,
+    /// A document (PDF, Office, text…).
+    Document,
+    /// A sticker (WebP).
+    Sticker,
+}
+
+/// Where an attachment's bytes are.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::AttachmentStatus")]
+pub enum AttachmentStatus {
+    /// Announced by WhatsApp, being fetched.
+    Pending,
+    /// In Parley's store: download it through `url`.
+    Stored,
+    /// Could not be fetched; `failureReason` says why. The message stays.
+    Failed,
+}

@@ -5,9 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use domain::{AgentId, BusinessNumberId, ContactId, ConversationId, WorkspaceId};
-use persistence::entities::{agent, business_number, contact, contact_identity, conversation, message};
-use persistence::{Database, agents, business_numbers, contacts, conversations, messages};
+use domain::{AgentId, BusinessNumberId, ContactId, ConversationId, MessageId, WorkspaceId};
+use persistence::entities::{
+    agent, attachment, business_number, contact, contact_identity, conversation, message, message_reaction,
+};
+use persistence::{
+    Database, agents, attachments, business_numbers, contacts, conversations, messages, reactions,
+};
 
 use crate::error::ApiError;
 
@@ -75,6 +79,10 @@ keyed!(
     BusinessNumberKey(BusinessNumberId) => business_number::Model, business_numbers::find_by_ids, |m: &business_number::Model| m.id
 );
 keyed!(
+    /// A message by id (what a message replies to).
+    MessageKey(MessageId) => message::Model, messages::find_by_ids, |m: &message::Model| m.id
+);
+keyed!(
     /// A conversation by id.
     ConversationKey(ConversationId) => conversation::Model, conversations::find_by_ids, |m: &conversation::Model| m.id
 );
@@ -97,6 +105,40 @@ impl Loader<IdentitiesKey> for WorkspaceLoader {
         Ok(grouped)
     }
 }
+
+/// Rows that belong to a message, grouped by message: one query for a page of messages.
+macro_rules! of_message {
+    ($(#[$doc:meta])* $key:ident => $model:ty, $load:path) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub MessageId);
+
+        impl Loader<$key> for WorkspaceLoader {
+            type Value = Vec<$model>;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let ids: Vec<MessageId> = keys.iter().map(|k| k.0).collect();
+                let mut grouped: HashMap<$key, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+                for row in $load(self.db.conn(), self.workspace, &ids).await? {
+                    if let Some(message) = row.message_id.clone().into() {
+                        grouped.entry($key(message)).or_default().push(row);
+                    }
+                }
+                Ok(grouped)
+            }
+        }
+    };
+}
+
+of_message!(
+    /// The attachments of a message.
+    AttachmentsKey => attachment::Model, attachments::of_messages
+);
+of_message!(
+    /// The reactions on a message.
+    ReactionsKey => message_reaction::Model, reactions::of_messages
+);
 
 /// The contact owning an identity (kind and comparison key), for suggestions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

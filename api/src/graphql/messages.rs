@@ -4,11 +4,11 @@
 use super::conversations::{Conversation, Message};
 use super::guards::RoleGuard;
 use super::{db, enums, now, parse_id, viewer};
-use crate::outbound::actions::NumberSource;
+use crate::outbound::actions::{NumberSource, SendOptions};
 use crate::outbound::delivery::DeliveryHandle;
 use async_graphql::{Context, ID, Object, Result};
 use domain::Permission;
-use domain::{ConversationId, TemplateId};
+use domain::{AttachmentId, ConversationId, MessageId, TemplateId};
 
 /// Where the number of an outbound call comes from.
 #[derive(async_graphql::Enum, Copy, Clone, Debug, Eq, PartialEq)]
@@ -35,6 +35,14 @@ pub struct Call {
 #[derive(Default)]
 pub struct MessagingMutation;
 
+fn send_options<'a>(
+    idempotency_key: Option<&'a str>,
+    reply_to: Option<&ID>,
+) -> Result<SendOptions<'a>, crate::error::ApiError> {
+    let reply_to = reply_to.map(|id| parse_id::<MessageId>(id, "replyToMessageId")).transpose()?;
+    Ok(SendOptions { idempotency_key, reply_to })
+}
+
 fn wake(ctx: &Context<'_>) {
     if let Some(handle) = ctx.data_opt::<DeliveryHandle>() {
         handle.wake();
@@ -44,7 +52,8 @@ fn wake(ctx: &Context<'_>) {
 #[Object]
 impl MessagingMutation {
     /// Sends a free-form message (inside WhatsApp's 24-hour window, or on SMS). With an
-    /// `idempotencyKey`, repeating the call returns the first message instead of sending twice.
+    /// `idempotencyKey`, repeating the call returns the first message instead of sending twice;
+    /// with `replyToMessageId` (a message of the conversation) it quotes that message.
     #[graphql(guard = "RoleGuard::new(Permission::ReachCustomer)")]
     async fn send_message(
         &self,
@@ -52,22 +61,18 @@ impl MessagingMutation {
         conversation_id: ID,
         text: String,
         idempotency_key: Option<String>,
+        reply_to_message_id: Option<ID>,
     ) -> Result<Message> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
-        let sent = crate::outbound::actions::send_text(
-            db(ctx)?,
-            viewer(ctx)?,
-            id,
-            &text,
-            idempotency_key.as_deref(),
-            now(ctx),
-        )
-        .await?;
+        let options = send_options(idempotency_key.as_deref(), reply_to_message_id.as_ref())?;
+        let sent =
+            crate::outbound::actions::send_text(db(ctx)?, viewer(ctx)?, id, &text, options, now(ctx)).await?;
         wake(ctx);
         Ok(Message(sent))
     }
 
-    /// Sends a template, its `{{n}}` parameters filled in order.
+    /// Sends a template, its `{{n}}` parameters filled in order (optionally quoting a message
+    /// of the conversation).
     #[graphql(guard = "RoleGuard::new(Permission::ReachCustomer)")]
     async fn send_template(
         &self,
@@ -76,17 +81,19 @@ impl MessagingMutation {
         template_id: ID,
         parameters: Option<Vec<String>>,
         idempotency_key: Option<String>,
+        reply_to_message_id: Option<ID>,
     ) -> Result<Message> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         let template = parse_id::<TemplateId>(&template_id, "templateId")?;
         let parameters = parameters.unwrap_or_default();
+        let options = send_options(idempotency_key.as_deref(), reply_to_message_id.as_ref())?;
         let sent = crate::outbound::actions::send_template(
             db(ctx)?,
             viewer(ctx)?,
             id,
             template,
             &parameters,
-            idempotency_key.as_deref(),
+            options,
             now(ctx),
         )
         .await?;
@@ -115,6 +122,46 @@ impl MessagingMutation {
         .await?;
         wake(ctx);
         Ok(Message(sent))
+    }
+
+    /// Sends a photo, video, audio, document or sticker uploaded with `POST /media` (WhatsApp,
+    /// inside the window: capability `media`), with a caption where WhatsApp shows one
+    /// (image, video, document).
+    #[graphql(guard = "RoleGuard::new(Permission::ReachCustomer)")]
+    async fn send_media(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        attachment_id: ID,
+        caption: Option<String>,
+        reply_to_message_id: Option<ID>,
+        idempotency_key: Option<String>,
+    ) -> Result<Message> {
+        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
+        let attachment = parse_id::<AttachmentId>(&attachment_id, "attachmentId")?;
+        let options = send_options(idempotency_key.as_deref(), reply_to_message_id.as_ref())?;
+        let sent = crate::outbound::actions::send_media(
+            db(ctx)?,
+            viewer(ctx)?,
+            id,
+            attachment,
+            caption.as_deref(),
+            options,
+            now(ctx),
+        )
+        .await?;
+        wake(ctx);
+        Ok(Message(sent))
+    }
+
+    /// Sets the business's reaction on a message (window rules as a reply: capability `react`);
+    /// `""` removes it. Returns the message.
+    #[graphql(guard = "RoleGuard::new(Permission::ReachCustomer)")]
+    async fn react_to_message(&self, ctx: &Context<'_>, message_id: ID, emoji: String) -> Result<Message> {
+        let id = parse_id::<MessageId>(&message_id, "messageId")?;
+        let message = crate::outbound::actions::react(db(ctx)?, viewer(ctx)?, id, &emoji, now(ctx)).await?;
+        wake(ctx);
+        Ok(Message(message))
     }
 
     /// The number to dial for an outbound call (the conversation's, else its contact's).

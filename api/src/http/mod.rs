@@ -2,6 +2,7 @@
 //! checks, the WhatsApp webhook, and the tower layers (tracing without query strings, body
 //! limits, timeouts).
 
+pub mod media;
 pub mod metrics;
 pub mod state;
 pub mod websocket;
@@ -14,7 +15,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
@@ -34,16 +35,24 @@ pub fn router(state: AppState) -> Router {
     let webhooks = Router::new()
         .route("/webhooks/whatsapp", get(whatsapp::verify).post(whatsapp::receive))
         .layer(DefaultBodyLimit::max(whatsapp::BODY_LIMIT));
-    Router::new()
+    let timed = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::http::metrics::render))
+        .route("/media/{id}", get(media::download))
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
         .merge(webhooks)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)));
+    // An upload may take minutes on a slow link; it has its own, longer limit.
+    let uploads = Router::new()
+        .route("/media", post(media::upload))
+        .layer(DefaultBodyLimit::max(media::UPLOAD_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(600)));
+    timed
+        .merge(uploads)
         .route_layer(axum::middleware::from_fn(crate::http::metrics::track))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             // The path only: query strings can carry tokens (webhook handshakes).
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path())

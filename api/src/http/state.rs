@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use persistence::Database;
+use persistence::blobs::BlobStore;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub committer: WebhookCommitter,
     /// The open WebSockets, swept for agents and tokens that no longer allow them.
     pub sockets: SocketRegistry,
+    /// Where media bytes are.
+    pub blobs: BlobStore,
 }
 
 impl FromRef<AppState> for InboundState {

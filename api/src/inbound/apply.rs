@@ -42,6 +42,8 @@ pub struct WebhookSummary {
     pub identity_changes: usize,
     /// Business username updates applied.
     pub usernames: usize,
+    /// Reactions set or removed (on the messages they name).
+    pub reactions: usize,
     /// Changes or items kept as dead letters.
     pub dead_letters: usize,
     /// Items understood and deliberately ignored (statuses of messages Parley did not send…).
@@ -203,6 +205,8 @@ async fn messages_change<C: ConnectionTrait>(
                 {
                     IngestOutcome::Stored { .. } => router.summary.messages += 1,
                     IngestOutcome::Duplicate => router.summary.duplicates += 1,
+                    IngestOutcome::Reacted { .. } => router.summary.reactions += 1,
+                    IngestOutcome::Unmatched => router.summary.ignored += 1,
                 }
             }
             Err(err) => {

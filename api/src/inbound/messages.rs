@@ -12,16 +12,18 @@ use chrono::{DateTime, Utc};
 use domain::appending::{self, Arrival, PhoneSource, Thread};
 use domain::identity_change::{self, IdentityChange, Keyed};
 use domain::threading::{self, KnownThread, ThreadDecision, ThreadLookup};
-use domain::{Channel, ConversationId, IdentityKind, MessageId, ThreadKeyKind, WorkspaceId};
+use domain::{Channel, ConversationId, Direction, IdentityKind, MessageId, ThreadKeyKind, WorkspaceId};
 use persistence::content::MessageContent;
 use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
 use persistence::entities::{business_number, conversation};
 use persistence::events::{self, NewEvent, types};
 use persistence::messages::{NewMessage, Origin, StoredId, digest_wamids, external_id_digest};
 use persistence::sealed::Keyring;
-use persistence::{ConnectionTrait, Error, contacts, conversations, messages};
+use persistence::{
+    ConnectionTrait, Error, attachments, contacts, conversations, messages, reactions, receipts,
+};
 
-use super::read::InboundMessage;
+use super::read::{InboundMessage, Reaction};
 use crate::events::data as event_data;
 
 /// What happened to one inbound message.
@@ -34,6 +36,12 @@ pub enum IngestOutcome {
         message: MessageId,
         opened: bool,
     },
+    /// A reaction set on (or removed from) the message it names: no message is stored.
+    Reacted {
+        message: MessageId,
+    },
+    /// A reaction to a message Parley does not have (older than its data, or sent elsewhere).
+    Unmatched,
 }
 
 fn known(c: &conversation::Model) -> KnownThread {
@@ -53,6 +61,9 @@ pub async fn record_inbound(
     keyring: &Keyring,
 ) -> Result<IngestOutcome, Error> {
     let workspace = number.workspace_id;
+    if let Some(reaction) = &msg.reaction {
+        return record_reaction(db, number, &msg.wamid, reaction, now).await;
+    }
     let ids = [msg.wamid.clone(), external_id_digest(&msg.wamid)];
     if messages::find_by_any_external_id(db, number.id, &ids).await?.is_some() {
         return Ok(IngestOutcome::Duplicate);
@@ -134,6 +145,16 @@ pub async fn record_inbound(
         }
     };
 
+    let reply_to = match &msg.reply_to {
+        Some(wamid) => {
+            let ids = [wamid.clone(), external_id_digest(wamid)];
+            messages::find_by_any_external_id(db, number.id, &ids)
+                .await?
+                .filter(|quoted| quoted.conversation_id == conversation.id)
+                .map(|quoted| quoted.id)
+        }
+        None => None,
+    };
     let phone_known = conversation.customer_phone.is_some();
     let mut content = msg.content.clone();
     if !phone_known {
@@ -146,8 +167,13 @@ pub async fn record_inbound(
         text: msg.summary.clone(),
         content: Some(MessageContent::Inbound(content)),
         sent_at: msg.sent_at,
+        reply_to,
     };
     let message = messages::insert(db, &conversation, new, now).await?;
+    if let Some(media) = &msg.media {
+        attachments::insert_announced(db, &message, media.clone(), now + domain::media::FETCH_WINDOW, now)
+            .await?;
+    }
 
     if opened {
         pending_events.insert(0, types::CONVERSATION_CREATED);
@@ -176,6 +202,31 @@ pub async fn record_inbound(
         apply_identity_change(db, workspace, Some(&conversation), change, now).await?;
     }
     Ok(IngestOutcome::Stored { conversation: conversation.id, message: message.id, opened })
+}
+
+/// A customer's reaction: set on (or, with no emoji, removed from) the message it names, never a
+/// message of its own; it neither opens nor reopens a conversation. A reaction event seen before
+/// (Meta delivers at least once) changes nothing.
+async fn record_reaction(
+    db: &impl ConnectionTrait,
+    number: &business_number::Model,
+    wamid: &str,
+    reaction: &Reaction,
+    now: DateTime<Utc>,
+) -> Result<IngestOutcome, Error> {
+    let ids = [reaction.message_id.clone(), external_id_digest(&reaction.message_id)];
+    let Some(target) = messages::find_by_any_external_id(db, number.id, &ids).await? else {
+        return Ok(IngestOutcome::Unmatched);
+    };
+    if !receipts::first_time(db, number.id, "reaction", &external_id_digest(wamid), now).await? {
+        return Ok(IngestOutcome::Duplicate);
+    }
+    let saved = reactions::set(db, &target, Direction::Inbound, None, &reaction.emoji, now).await?;
+    let conversation = conversations::find(db, number.workspace_id, target.conversation_id)
+        .await?
+        .ok_or(Error::MissingReference { what: "conversation" })?;
+    crate::events::message_reaction(db, &saved, &target, &conversation, now).await?;
+    Ok(IngestOutcome::Reacted { message: target.id })
 }
 
 fn thread_of(c: &conversation::Model) -> Thread<'_> {

@@ -9,11 +9,13 @@
 //!   after the shared commit.
 //! - [`apply`]: one webhook in one transaction: routing by business number, statuses, identity
 //!   changes, business-username updates, dead letters.
+//! - [`media`]: the fetcher that brings customers' files from WhatsApp into the blob store.
 //! - [`messages`]: one inbound message: threading (PRODUCT.md section 3) and the append plan.
 
 pub mod apply;
 pub mod batch;
 pub mod http;
+pub mod media;
 pub mod messages;
 pub mod payload;
 pub mod read;

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use domain::statuses::{self, UsernameState};
 use domain::{BusinessUsername, BusinessUsernameStatus, MessageStatus};
+use persistence::attachments::Announced;
 use persistence::messages::ProviderError;
 
 use super::payload::{
@@ -40,6 +41,21 @@ pub struct InboundMessage {
     /// For `system` messages of type `user_changed_user_id` / `user_changed_number`: the
     /// customer's new identity.
     pub identity_change: Option<IdentityChange>,
+    /// The file of an image, video, audio (voice note), document or sticker message, to fetch.
+    pub media: Option<Announced>,
+    /// A reaction: not a message but an emoji on the message it names.
+    pub reaction: Option<Reaction>,
+    /// `context.id`: the `wamid` of the message this one replies to.
+    pub reply_to: Option<String>,
+}
+
+/// An inbound reaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    /// The `wamid` of the message reacted to.
+    pub message_id: String,
+    /// The emoji; empty (or absent in Meta's payload) when the reaction is removed.
+    pub emoji: String,
 }
 
 pub use domain::identity_change::IdentityChange;
@@ -93,7 +109,16 @@ pub fn read_message(raw: &Value, contacts: &[ContactInfo]) -> Result<InboundMess
     let sent_at =
         DateTime::<Utc>::from_timestamp(seconds, 0).ok_or(InboundError::Timestamp(head.timestamp.clone()))?;
     let identity_change = (head.kind == "system").then(|| system_change(raw, identity.bsuid())).flatten();
+    let reaction = (head.kind == "reaction").then(|| raw.get("reaction")).flatten().and_then(|r| {
+        let message_id = r.get("message_id")?.as_str()?.to_owned();
+        let emoji = r.get("emoji").and_then(Value::as_str).unwrap_or_default().trim().to_owned();
+        Some(Reaction { message_id, emoji })
+    });
+    let reply_to = text_at(raw, &["context", "id"]).map(str::to_owned);
     Ok(InboundMessage {
+        media: announced_media(&head.kind, raw),
+        reaction,
+        reply_to,
         counts_for_window: head.kind != "system",
         shared_phone: if head.kind == "contacts" { requested_phone(raw) } else { None },
         identity_change,
@@ -191,6 +216,24 @@ pub fn read_username_update(
         },
         None => Err(format!("unknown business username status {:?}", update.status)),
     }
+}
+
+/// The file an image, video, audio, document or sticker message announces: Meta's media id
+/// (and, lately, a download `url`), MIME type, SHA-256, caption and file name.
+fn announced_media(kind: &str, raw: &Value) -> Option<Announced> {
+    let object = raw.get(kind)?;
+    let voice = object.get("voice").and_then(Value::as_bool).unwrap_or(false);
+    let kind = domain::media::inbound_kind(kind, voice)?;
+    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    Some(Announced {
+        kind,
+        mime_type: text("mime_type").unwrap_or("application/octet-stream").to_owned(),
+        file_name: text("filename").map(str::to_owned),
+        caption: text("caption").map(str::to_owned),
+        provider_media_id: text("id")?.to_owned(),
+        provider_sha256: text("sha256").map(str::to_owned),
+        provider_url: text("url").map(str::to_owned),
+    })
 }
 
 /// The phone of a `contacts` message sent with the request-contact-info button.

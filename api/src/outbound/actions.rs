@@ -7,13 +7,18 @@
 use chrono::{DateTime, Utc};
 use domain::capabilities::Capabilities;
 use domain::content::OutboundContent;
-use domain::{Channel, ConversationId, Permission, PhoneNumber, TemplateId};
+use domain::{
+    AttachmentId, AttachmentStatus, Channel, ConversationId, Direction, MessageId, Permission, PhoneNumber,
+    TemplateId,
+};
 use persistence::content::MessageContent;
 use persistence::conversations::ConversationChange;
-use persistence::entities::{contact, conversation, message};
+use persistence::entities::{attachment, contact, conversation, message};
 use persistence::events::{self, NewEvent, types};
 use persistence::messages::{NewMessage, Origin, TemplateRef};
-use persistence::{ConnectionTrait, Database, contacts, conversations, messages, templates};
+use persistence::{
+    ConnectionTrait, Database, attachments, contacts, conversations, messages, reactions, templates,
+};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
@@ -74,6 +79,38 @@ struct Outgoing {
     text: String,
     content: OutboundContent,
     template: Option<TemplateRef>,
+    /// The uploaded file a media message carries (attached to the stored message).
+    upload: Option<attachment::Model>,
+}
+
+/// What a send refers to besides its conversation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SendOptions<'a> {
+    /// Repeating a send with the same key returns the first message instead of sending twice.
+    pub idempotency_key: Option<&'a str>,
+    /// The message of the conversation this one replies to (sent as Meta's `context.message_id`).
+    pub reply_to: Option<MessageId>,
+}
+
+/// The message a send replies to: of the same conversation, and known to the provider (it has
+/// the provider's id, raw or sealed).
+async fn reply_target(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    conversation: ConversationId,
+    reply_to: Option<MessageId>,
+) -> ApiResult<Option<MessageId>> {
+    let Some(id) = reply_to else { return Ok(None) };
+    let quoted = messages::find(db, viewer.workspace_id, id)
+        .await?
+        .filter(|m| m.conversation_id == conversation)
+        .ok_or(ApiError::NotFound("message"))?;
+    if quoted.external_id.is_none() {
+        return Err(ApiError::bad_input(
+            "replyToMessageId names a message WhatsApp does not know yet (not sent); reply to another",
+        ));
+    }
+    Ok(Some(quoted.id))
 }
 
 /// Stores an allowed send (or returns the first result for a repeated idempotency key).
@@ -81,11 +118,11 @@ async fn store(
     db: &Database,
     viewer: &Viewer,
     id: ConversationId,
-    idempotency_key: Option<&str>,
+    options: SendOptions<'_>,
     now: DateTime<Utc>,
     decide: impl FnOnce(&Loaded) -> ApiResult<Outgoing>,
 ) -> ApiResult<message::Model> {
-    let key = valid_idempotency_key(idempotency_key)?;
+    let key = valid_idempotency_key(options.idempotency_key)?;
     let txn = db.begin().await.map_err(commit_error)?;
     let loaded = load(&*txn, viewer, id, now).await?;
     let existing = match &key {
@@ -96,6 +133,7 @@ async fn store(
         return Ok(existing);
     }
     let outgoing = decide(&loaded)?;
+    let reply_to = reply_target(&*txn, viewer, id, options.reply_to).await?;
     let new = NewMessage {
         origin: Origin::Outbound {
             author: viewer.agent_id,
@@ -105,8 +143,9 @@ async fn store(
         channel: loaded.conversation.active_channel,
         kind: outgoing.content.kind().to_owned(),
         text: outgoing.text,
-        content: Some(MessageContent::Outbound(outgoing.content)),
+        content: Some(MessageContent::Outbound(outgoing.content.clone())),
         sent_at: now,
+        reply_to,
     };
     let saved = match messages::insert(&*txn, &loaded.conversation, new, now).await {
         Ok(saved) => saved,
@@ -118,6 +157,9 @@ async fn store(
         }
         Err(err) => return Err(err.into()),
     };
+    if let (Some(upload), OutboundContent::Media { caption, .. }) = (&outgoing.upload, &outgoing.content) {
+        attachments::attach(&*txn, upload, &saved, caption.clone(), now).await?;
+    }
     let last_activity_at = now.max(loaded.conversation.last_activity_at);
     let touch =
         ConversationChange { last_activity_at: Some(last_activity_at), ..ConversationChange::default() };
@@ -143,14 +185,19 @@ pub async fn send_text(
     viewer: &Viewer,
     id: ConversationId,
     text: &str,
-    idempotency_key: Option<&str>,
+    options: SendOptions<'_>,
     now: DateTime<Utc>,
 ) -> ApiResult<message::Model> {
     viewer.require(Permission::ReachCustomer)?;
     let text = valid_text("text", text)?;
-    store(db, viewer, id, idempotency_key, now, |loaded| {
+    store(db, viewer, id, options, now, |loaded| {
         loaded.capabilities.reply.check().map_err(|d| ApiError::denied("reply", d))?;
-        Ok(Outgoing { content: OutboundContent::Text { body: text.clone() }, text, template: None })
+        Ok(Outgoing {
+            content: OutboundContent::Text { body: text.clone() },
+            text,
+            template: None,
+            upload: None,
+        })
     })
     .await
 }
@@ -198,7 +245,7 @@ pub async fn send_template(
     id: ConversationId,
     template_id: TemplateId,
     parameters: &[String],
-    idempotency_key: Option<&str>,
+    options: SendOptions<'_>,
     now: DateTime<Utc>,
 ) -> ApiResult<message::Model> {
     viewer.require(Permission::ReachCustomer)?;
@@ -207,7 +254,7 @@ pub async fn send_template(
         .ok_or(ApiError::NotFound("template"))?;
     let category = template.category;
     let text = render_template(&template.body, parameters)?;
-    store(db, viewer, id, idempotency_key, now, |loaded| {
+    store(db, viewer, id, options, now, |loaded| {
         let name = match category {
             domain::TemplateCategory::Marketing => "templates.MARKETING",
             domain::TemplateCategory::Utility => "templates.UTILITY",
@@ -222,6 +269,7 @@ pub async fn send_template(
             },
             text,
             template: Some(TemplateRef { id: template_id, name: template.name.clone(), category }),
+            upload: None,
         })
     })
     .await
@@ -242,7 +290,8 @@ pub async fn request_phone_number(
 ) -> ApiResult<message::Model> {
     viewer.require(Permission::ReachCustomer)?;
     let text = valid_text("text", text.unwrap_or(DEFAULT_PHONE_REQUEST))?;
-    store(db, viewer, id, idempotency_key, now, |loaded| {
+    let options = SendOptions { idempotency_key, reply_to: None };
+    store(db, viewer, id, options, now, |loaded| {
         loaded
             .capabilities
             .request_phone_number
@@ -252,9 +301,101 @@ pub async fn request_phone_number(
             content: OutboundContent::RequestContactInfo { body: text.clone() },
             text,
             template: None,
+            upload: None,
         })
     })
     .await
+}
+
+/// A photo, video, audio, document or sticker the agent uploaded (`POST /media`), with a
+/// caption where WhatsApp shows one.
+///
+/// # Errors
+/// `CAPABILITY_DENIED` (`media`) outside the window or off WhatsApp; `NOT_FOUND` for an unknown
+/// attachment (also another workspace's); `BAD_USER_INPUT` for an attachment that is not a
+/// stored upload, or a caption that is too long or on a kind that takes none.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn send_media(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    attachment_id: AttachmentId,
+    caption: Option<&str>,
+    options: SendOptions<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<message::Model> {
+    viewer.require(Permission::ReachCustomer)?;
+    let upload = attachments::find(db.conn(), viewer.workspace_id, attachment_id)
+        .await?
+        .ok_or(ApiError::NotFound("attachment"))?;
+    if upload.direction != Direction::Outbound || upload.status != AttachmentStatus::Stored {
+        return Err(ApiError::bad_input("attachmentId must name a file uploaded with POST /media"));
+    }
+    let caption = match caption.map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(_) if !domain::media::takes_caption(upload.kind) => {
+            return Err(ApiError::bad_input(format!("{} attachments take no caption", upload.kind)));
+        }
+        Some(c) if c.chars().count() > domain::media::MAX_CAPTION => {
+            return Err(ApiError::bad_input(format!(
+                "caption must be at most {} characters",
+                domain::media::MAX_CAPTION
+            )));
+        }
+        Some(c) => Some(c.to_owned()),
+    };
+    let text = caption.clone().unwrap_or_else(|| format!("[{}]", domain::media::message_type(upload.kind)));
+    store(db, viewer, id, options, now, |loaded| {
+        loaded.capabilities.media.check().map_err(|d| ApiError::denied("media", d))?;
+        let content = OutboundContent::Media {
+            attachment_id: upload.id,
+            kind: upload.kind,
+            caption: caption.clone(),
+            file_name: upload.file_name.clone(),
+        };
+        Ok(Outgoing { text, content, template: None, upload: Some(upload.clone()) })
+    })
+    .await
+}
+
+/// The longest reaction accepted: one emoji, which may be several code points (skin tones,
+/// joiners, flags).
+const MAX_EMOJI_CHARS: usize = 16;
+
+/// Sets the business's reaction on a message of a conversation (`""` removes it); the delivery
+/// worker sends it to WhatsApp. Returns the message.
+///
+/// # Errors
+/// `CAPABILITY_DENIED` (`react`) outside the window or off WhatsApp; `NOT_FOUND`;
+/// `BAD_USER_INPUT` for text that is not an emoji, or a message WhatsApp does not know.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, message_id = %message_id))]
+pub async fn react(
+    db: &Database,
+    viewer: &Viewer,
+    message_id: MessageId,
+    emoji: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<message::Model> {
+    viewer.require(Permission::ReachCustomer)?;
+    let emoji = emoji.trim();
+    let looks_like_emoji = emoji.chars().count() <= MAX_EMOJI_CHARS
+        && !emoji.chars().any(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || c.is_control());
+    if !looks_like_emoji {
+        return Err(ApiError::bad_input("emoji must be one emoji, or \"\" to remove the reaction"));
+    }
+    let txn = db.begin().await.map_err(commit_error)?;
+    let message =
+        messages::find(&*txn, viewer.workspace_id, message_id).await?.ok_or(ApiError::NotFound("message"))?;
+    let loaded = load(&*txn, viewer, message.conversation_id, now).await?;
+    loaded.capabilities.react.check().map_err(|d| ApiError::denied("react", d))?;
+    if message.external_id.is_none() {
+        return Err(ApiError::bad_input("this message is not on WhatsApp yet; react once it is sent"));
+    }
+    let reaction =
+        reactions::set(&*txn, &message, Direction::Outbound, Some(viewer.agent_id), emoji, now).await?;
+    crate::events::message_reaction(&*txn, &reaction, &message, &loaded.conversation, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(message)
 }
 
 /// Where the number to dial comes from.

@@ -2,6 +2,11 @@
 //! and exponential backoff on 5xx, timeouts and rate limits, and records the result (the
 //! provider's id, so status webhooks find the message, or the provider's error).
 //!
+//! A media message's file is uploaded to the provider first (once: the provider's media id is
+//! kept on the attachment), then sent by that id; a reply carries the quoted message's raw
+//! provider id (opened from its sealed copy for a customer who hid the number). The business's
+//! reactions are a second queue, sent the same way.
+//!
 //! Messages are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so several
 //! `parley serve` processes never send the same message concurrently. A sender that crashes
 //! mid-send leaves the lease to expire and the message is tried again: delivery is
@@ -12,16 +17,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::{Channel, MessageStatus};
+use persistence::blobs::BlobStore;
 use persistence::content::MessageContent;
 use persistence::entities::{conversation, message};
 use persistence::messages::{ProviderError, SendResult};
-use persistence::{Database, business_numbers, contacts, conversations, messages};
+use persistence::sealed::Purpose;
+use persistence::{Database, attachments, business_numbers, contacts, conversations, messages, reactions};
+use secrecy::ExposeSecret;
 use tokio::sync::Notify;
 
 use crate::config::RetryPolicy;
 use crate::outbound::gateway::sms::SmsGateway;
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
-use crate::outbound::gateway::{Accepted, GatewayError, Recipient};
+use crate::outbound::gateway::{Accepted, GatewayError, OutboundContent, Recipient};
 use persistence::messages::StoredId;
 use persistence::sealed::Keyring;
 
@@ -43,8 +51,25 @@ pub struct Worker {
     pub sms: SmsGateway,
     pub policy: RetryPolicy,
     pub handle: DeliveryHandle,
-    /// Seals the provider's id of a message to a customer who hid the number.
+    /// Seals the provider's id of a message to a customer who hid the number, and opens it for
+    /// replies and reactions.
     pub keyring: Arc<Keyring>,
+    /// Where uploaded files are.
+    pub blobs: BlobStore,
+}
+
+fn refused(title: impl Into<String>) -> GatewayError {
+    GatewayError { retryable: false, code: None, title: title.into() }
+}
+
+/// Who a WhatsApp message of the conversation goes to: the phone when known (in `to`), else the
+/// BSUID (in `recipient`).
+fn recipient_of(conversation: &conversation::Model) -> Option<Recipient> {
+    match (&conversation.customer_phone, &conversation.customer_bsuid) {
+        (Some(phone), _) => Some(Recipient::Phone(phone.clone())),
+        (None, Some(bsuid)) => Some(Recipient::Bsuid(bsuid.clone())),
+        (None, None) => None,
+    }
 }
 
 fn to_chrono(d: Duration) -> chrono::Duration {
@@ -80,15 +105,102 @@ impl Worker {
     /// # Errors
     /// On a database failure.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
+        let lease = now + to_chrono(self.policy.lease);
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let claimed = messages::claim_due(&*txn, now, now + to_chrono(self.policy.lease), 16).await?;
+        let claimed = messages::claim_due(&*txn, now, lease, 16).await?;
+        let reactions = reactions::claim_due(&*txn, now, lease, 16).await?;
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let count = claimed.len();
+        let count = claimed.len() + reactions.len();
         let sends = claimed.into_iter().map(|m| self.deliver(m));
-        for result in futures::future::join_all(sends).await {
+        let reacts = reactions.into_iter().map(|r| self.deliver_reaction(r));
+        let (sent, reacted) =
+            futures::join!(futures::future::join_all(sends), futures::future::join_all(reacts));
+        for result in sent.into_iter().chain(reacted) {
             result?;
         }
         Ok(count)
+    }
+
+    /// The raw provider id of a message (for `context.message_id` and reactions): as stored, or
+    /// opened from its sealed copy when the stored one is a digest.
+    fn raw_provider_id(&self, message: &message::Model) -> Option<String> {
+        if let Some(sealed) = &message.external_id_sealed {
+            return match self.keyring.open(Purpose::MessageId, sealed) {
+                Ok(raw) => Some(raw.expose_secret().to_owned()),
+                Err(err) => {
+                    tracing::warn!(error = %err, "a sealed message id does not open");
+                    None
+                }
+            };
+        }
+        message.external_id.clone().filter(|id| !id.starts_with("sha256:"))
+    }
+
+    async fn deliver_reaction(
+        &self,
+        reaction: persistence::entities::message_reaction::Model,
+    ) -> Result<(), persistence::Error> {
+        let target = messages::find(self.db.conn(), reaction.workspace_id, reaction.message_id)
+            .await?
+            .ok_or(persistence::Error::MissingReference { what: "message" })?;
+        let conversation = conversations::find(self.db.conn(), target.workspace_id, target.conversation_id)
+            .await?
+            .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
+        let number = business_numbers::find(self.db.conn(), target.workspace_id, target.business_number_id)
+            .await?
+            .ok_or(persistence::Error::MissingReference { what: "business number" })?;
+        let result = match (recipient_of(&conversation), self.raw_provider_id(&target)) {
+            (Some(recipient), Some(wamid)) => {
+                let body = WhatsappGateway::reaction_body(&recipient, &wamid, &reaction.emoji);
+                self.whatsapp.send(&number.phone_number_id, &body).await
+            }
+            _ => Err(refused("the message reacted to cannot be named to WhatsApp")),
+        };
+        let attempts = reaction.attempts;
+        let (result, _) = self.outcome(result, attempts, conversation.customer_phone.is_some());
+        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+        reactions::record_send(&*txn, reaction, result, Utc::now()).await?;
+        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
+    }
+
+    /// A media message's provider media id: the one its attachment already has, or a fresh
+    /// upload of the stored bytes (kept, so a retry does not upload again).
+    async fn provider_media_id(
+        &self,
+        message: &message::Model,
+        phone_number_id: &str,
+    ) -> Result<Result<String, GatewayError>, persistence::Error> {
+        let Some(attachment) = attachments::of_message(self.db.conn(), message.id).await? else {
+            return Ok(Err(refused("the media message has no attachment")));
+        };
+        if let Some(id) = &attachment.provider_media_id {
+            return Ok(Ok(id.clone()));
+        }
+        let Some(key) = attachment.blob_key.as_deref() else {
+            return Ok(Err(refused("the attachment has no stored bytes")));
+        };
+        let bytes = match self.blobs.read_all(key).await {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read an attachment to upload");
+                return Ok(Err(GatewayError {
+                    retryable: true,
+                    code: None,
+                    title: "the blob store failed".into(),
+                }));
+            }
+        };
+        let name = attachment
+            .file_name
+            .clone()
+            .unwrap_or_else(|| format!("file.{}", extension(&attachment.mime_type)));
+        match self.whatsapp.upload_media(phone_number_id, bytes, &attachment.mime_type, &name).await {
+            Ok(id) => {
+                attachments::set_provider_media_id(self.db.conn(), attachment, &id, Utc::now()).await?;
+                Ok(Ok(id))
+            }
+            Err(err) => Ok(Err(err)),
+        }
     }
 
     async fn deliver(&self, message: message::Model) -> Result<(), persistence::Error> {
@@ -110,20 +222,58 @@ impl Worker {
         let number = business_numbers::find(self.db.conn(), message.workspace_id, message.business_number_id)
             .await?
             .ok_or(persistence::Error::MissingReference { what: "business number" })?;
-        let recipient = match (&conversation.customer_phone, &conversation.customer_bsuid) {
-            (Some(phone), _) => Some(Recipient::Phone(phone.clone())),
-            (None, Some(bsuid)) => Some(Recipient::Bsuid(bsuid.clone())),
-            (None, None) => None,
-        };
         let content = message.content.as_ref().and_then(MessageContent::outbound);
-        let (Some(recipient), Some(content)) = (recipient, content) else {
-            return Ok(Err(GatewayError {
-                retryable: false,
-                code: None,
-                title: "nothing to send or no one to send it to".into(),
-            }));
+        let (Some(recipient), Some(content)) = (recipient_of(conversation), content) else {
+            return Ok(Err(refused("nothing to send or no one to send it to")));
         };
-        Ok(self.whatsapp.send(&number.phone_number_id, &recipient, content).await)
+        let media_id = match content {
+            OutboundContent::Media { .. } => {
+                match self.provider_media_id(message, &number.phone_number_id).await? {
+                    Ok(id) => Some(id),
+                    Err(err) => return Ok(Err(err)),
+                }
+            }
+            _ => None,
+        };
+        let reply_to = match message.reply_to_message_id {
+            Some(id) => messages::find(self.db.conn(), message.workspace_id, id)
+                .await?
+                .and_then(|quoted| self.raw_provider_id(&quoted)),
+            None => None,
+        };
+        let body =
+            WhatsappGateway::request_body(&recipient, content, media_id.as_deref(), reply_to.as_deref());
+        Ok(self.whatsapp.send(&number.phone_number_id, &body).await)
+    }
+
+    /// What a send attempt comes to: sent (under the provider's id, as Parley stores it), a
+    /// retry with backoff (5xx, timeouts, rate limits), or given up; and the status it moves to.
+    fn outcome(
+        &self,
+        result: Result<Accepted, GatewayError>,
+        attempts: i32,
+        phone_known: bool,
+    ) -> (SendResult, Option<MessageStatus>) {
+        let provider_error =
+            |err: &GatewayError| ProviderError { code: err.code, title: Some(err.title.clone()) };
+        match result {
+            Ok(accepted) => {
+                metrics::counter!("parley_outbound_sends_total", "outcome" => "sent").increment(1);
+                let id = StoredId::of(&accepted.provider_id, phone_known, &self.keyring);
+                (SendResult::Sent { id }, Some(MessageStatus::Sent))
+            }
+            Err(err) if err.retryable && attempts < self.policy.max_attempts => {
+                tracing::info!(attempts, code = ?err.code, "send failed; will retry");
+                metrics::counter!("parley_outbound_sends_total", "outcome" => "retry").increment(1);
+                let retry_at = Utc::now() + to_chrono(self.policy.backoff(attempts));
+                (SendResult::Retry { error: provider_error(&err), retry_at }, None)
+            }
+            Err(err) => {
+                tracing::warn!(attempts, code = ?err.code, "send failed for good");
+                metrics::counter!("parley_outbound_sends_total", "outcome" => "failed").increment(1);
+                (SendResult::Failed { error: provider_error(&err) }, Some(MessageStatus::Failed))
+            }
+        }
     }
 
     async fn send_sms(
@@ -152,29 +302,7 @@ impl Worker {
         result: Result<Accepted, GatewayError>,
     ) -> Result<(), persistence::Error> {
         let now = Utc::now();
-        let _workspace = message.workspace_id;
-        let attempts = message.attempts;
-        let provider_error =
-            |err: &GatewayError| ProviderError { code: err.code, title: Some(err.title.clone()) };
-        let (result, status) = match result {
-            Ok(accepted) => {
-                metrics::counter!("parley_outbound_sends_total", "outcome" => "sent").increment(1);
-                let id =
-                    StoredId::of(&accepted.provider_id, conversation.customer_phone.is_some(), &self.keyring);
-                (SendResult::Sent { id }, Some(MessageStatus::Sent))
-            }
-            Err(err) if err.retryable && attempts < self.policy.max_attempts => {
-                tracing::info!(attempts, code = ?err.code, "send failed; will retry");
-                metrics::counter!("parley_outbound_sends_total", "outcome" => "retry").increment(1);
-                let retry_at = now + to_chrono(self.policy.backoff(attempts));
-                (SendResult::Retry { error: provider_error(&err), retry_at }, None)
-            }
-            Err(err) => {
-                tracing::warn!(attempts, code = ?err.code, "send failed for good");
-                metrics::counter!("parley_outbound_sends_total", "outcome" => "failed").increment(1);
-                (SendResult::Failed { error: provider_error(&err) }, Some(MessageStatus::Failed))
-            }
-        };
+        let (result, status) = self.outcome(result, message.attempts, conversation.customer_phone.is_some());
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
         let saved = messages::record_send(&*txn, message, result, now).await?;
         if let Some(status) = status {
@@ -183,6 +311,25 @@ impl Worker {
             tracing::debug!(status = %status, "outbound message recorded");
         }
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
+    }
+}
+
+/// A file name extension for an upload without a name (Meta picks the icon from it).
+fn extension(mime: &str) -> &'static str {
+    match domain::media::essence(mime).as_str() {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "video/mp4" => "mp4",
+        "video/3gpp" => "3gp",
+        "audio/ogg" => "ogg",
+        "audio/mpeg" => "mp3",
+        "audio/mp4" => "m4a",
+        "audio/aac" => "aac",
+        "audio/amr" => "amr",
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        _ => "bin",
     }
 }
 

@@ -68,7 +68,9 @@ async fn deliver(
     txn.commit().await.map_err(commit_error)?;
     match outcome {
         IngestOutcome::Stored { conversation, .. } => Ok(conversation),
-        IngestOutcome::Duplicate => Err(ApiError::internal(anyhow::anyhow!("demo message stored twice"))),
+        IngestOutcome::Duplicate | IngestOutcome::Reacted { .. } | IngestOutcome::Unmatched => {
+            Err(ApiError::internal(anyhow::anyhow!("a demo message was not stored as a new message")))
+        }
     }
 }
 

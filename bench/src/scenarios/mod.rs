@@ -4,10 +4,13 @@
 //! - [`send`]: `sendMessage` through the sandbox gateway vs `{ __typename }`.
 //! - [`search`]: inbox search over many conversations vs `{ __typename }`.
 //! - [`events`]: webhook → subscriber and CRM latency across two processes (PostgreSQL).
+//! - [`media`]: image webhooks with the fetcher running vs text webhooks; 100 concurrent 10 MB
+//!   downloads (server memory).
 //! - [`inbox`]: the agent's first inbox page vs `{ __typename }`.
 
 pub mod events;
 pub mod inbox;
 pub mod ingest;
+pub mod media;
 pub mod search;
 pub mod send;

@@ -35,6 +35,8 @@ pub struct Model {
     pub error_code: Option<i64>,
     pub error_title: Option<String>,
     pub author_agent_id: Option<AgentId>,
+    /// The message this one replies to (same conversation).
+    pub reply_to_message_id: Option<MessageId>,
     pub idempotency_key: Option<String>,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTimeUtc>,

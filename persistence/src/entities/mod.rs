@@ -2,6 +2,7 @@
 //! it) and never leave this crate's repositories as API types.
 
 pub mod agent;
+pub mod attachment;
 pub mod audit_entry;
 pub mod business_number;
 pub mod contact;
@@ -10,6 +11,7 @@ pub mod conversation;
 pub mod dead_letter;
 pub mod event;
 pub mod message;
+pub mod message_reaction;
 pub mod template;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
@@ -38,5 +40,7 @@ pub fn tables() -> Vec<(&'static str, Vec<String>)> {
         (dead_letter::Entity.table_name(), columns::<dead_letter::Entity>()),
         (audit_entry::Entity.table_name(), columns::<audit_entry::Entity>()),
         (webhook_receipt::Entity.table_name(), columns::<webhook_receipt::Entity>()),
+        (attachment::Entity.table_name(), columns::<attachment::Entity>()),
+        (message_reaction::Entity.table_name(), columns::<message_reaction::Entity>()),
     ]
 }

@@ -397,6 +397,7 @@ async fn one_tenants_bulk_send_delays_anothers_reply_by_at_most_one_batch(s: Set
                     domain::content::OutboundContent::Text { body },
                 )),
                 sent_at: Utc::now(),
+                reply_to: None,
             };
             ((&conversation).into(), new)
         })

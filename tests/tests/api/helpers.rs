@@ -73,6 +73,67 @@ pub struct TestApp {
     pub database_url: String,
     /// The keys the server seals secrets with.
     pub keyring: persistence::sealed::Keyring,
+    /// Where the server keeps media bytes.
+    pub blobs: persistence::blobs::BlobStore,
+}
+
+/// Which blob store a media test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    File,
+    S3,
+}
+
+/// A fresh blob store URL for one test: a new directory, or a new prefix of the S3 bucket named
+/// by `PARLEY_TEST_S3_BUCKET` (the S3 server and credentials come from the standard `AWS_*`
+/// variables, as in production); `None` when no S3 bucket is configured.
+pub fn fresh_store(store: Store) -> Option<String> {
+    let name = uuid::Uuid::new_v4().simple().to_string();
+    match store {
+        Store::File => {
+            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("parley-media").join(name);
+            Some(format!("file://{}", dir.display()))
+        }
+        Store::S3 => {
+            let bucket = std::env::var("PARLEY_TEST_S3_BUCKET").ok().filter(|b| !b.is_empty())?;
+            Some(format!("s3://{bucket}/{name}"))
+        }
+    }
+}
+
+/// Says, once per run, that the S3 runs of media tests are skipped.
+pub fn s3_skipped(test: &str) {
+    use std::io::Write;
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "notice: PARLEY_TEST_S3_BUCKET is unset, so the S3 run of every media test is skipped (first: {test}); \
+             .ci/run starts an S3-compatible server and sets it"
+        );
+    });
+}
+
+/// Runs each named `async fn(Backend, Store)` (a media test that spawns its own app) on SQLite
+/// with the file store and on PostgreSQL with S3; the S3 run is skipped with a notice when no
+/// bucket is configured, and the function returns early when it gets no app.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_file() {
+                super::$name(crate::helpers::Backend::Sqlite, crate::helpers::Store::File).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_s3() {
+                if crate::helpers::fresh_store(crate::helpers::Store::S3).is_none() {
+                    return crate::helpers::s3_skipped(module_path!());
+                }
+                super::$name(crate::helpers::Backend::Postgres, crate::helpers::Store::S3).await;
+            }
+        }
+    )*};
 }
 
 /// A workspace with an admin and one business number.
@@ -143,9 +204,22 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
 
 /// Starts the server on a fresh database of `backend`, after `configure` adjusts the config.
 pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    spawn_on(backend, Store::File, configure).await
+}
+
+/// Starts the server on a fresh database of `backend` and a fresh blob store of `store`, after
+/// `configure` adjusts the config.
+pub async fn spawn_on(
+    backend: Backend,
+    store: Store,
+    configure: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
     init_logs();
+    let media_store = fresh_store(store)?;
     let database_url = fresh_database(backend).await?;
     let mut config = Config::new(&database_url, JWT_SECRET).expect("config");
+    config.media.store = media_store;
+    config.media.retry_base = Duration::from_millis(20);
     config.delivery.base = Duration::from_millis(20);
     config.delivery.lease = Duration::from_secs(5);
     config.pool.max_connections = 5;
@@ -157,9 +231,10 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -
     let db = app.db().clone();
     let auth = app.authenticator();
     let keyring = app.keyring().clone();
+    let blobs = app.blobs().clone();
     tokio::spawn(app.run_until(std::future::pending()));
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-    Some(TestApp { address, db, backend, client, auth, database_url, keyring })
+    Some(TestApp { address, db, backend, client, auth, database_url, keyring, blobs })
 }
 
 pub use tests::fixtures::{self, Inbound};
@@ -243,7 +318,7 @@ impl TestApp {
         txn.commit().await.unwrap();
         match outcome {
             IngestOutcome::Stored { conversation, .. } => conversation,
-            IngestOutcome::Duplicate => panic!("test message was a duplicate"),
+            other => panic!("the test message was not stored as a new message: {other:?}"),
         }
     }
 
@@ -389,8 +464,21 @@ impl Recorded {
     }
 }
 
+/// A file the fake Cloud API holds (a customer's media) or received (an upload).
+#[derive(Clone, Debug)]
+pub struct FakeMedia {
+    pub mime_type: String,
+    pub file_name: Option<String>,
+    pub bytes: Vec<u8>,
+    /// What `GET /{media-id}` announces as its SHA-256 (hex of the bytes unless set).
+    pub sha256: Option<String>,
+}
+
 /// A local fake of Meta's Cloud API and of a Twilio-compatible SMS API: a real HTTP server on
-/// 127.0.0.1 that records every request and answers from a queue (success by default).
+/// 127.0.0.1 that records every request and answers from a queue (success by default). As the
+/// Cloud API does, it serves media: `GET /{media-id}` (where to download it) and
+/// `GET /download/{media-id}` (the bytes, only with the bearer token), and takes uploads
+/// (`POST /{phone-number-id}/media`, multipart).
 #[derive(Clone)]
 pub struct FakeProvider {
     pub url: String,
@@ -398,48 +486,127 @@ pub struct FakeProvider {
     responses: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Value)>>>,
     /// How long each answer takes (a provider under load).
     delay: Arc<std::sync::Mutex<Duration>>,
+    media: Arc<std::sync::Mutex<std::collections::HashMap<String, FakeMedia>>>,
+    uploads: Arc<std::sync::Mutex<Vec<FakeMedia>>>,
 }
+
+/// The bearer token the fake expects for downloads (the tests' `PARLEY_WHATSAPP_ACCESS_TOKEN`).
+pub const FAKE_TOKEN: &str = "test-access-token";
 
 impl FakeProvider {
     pub async fn start() -> Self {
-        use axum::extract::State;
+        use axum::extract::{Path, State};
         use axum::http::{HeaderMap, StatusCode, Uri};
+        use axum::response::IntoResponse;
         let fake = FakeProvider {
             url: String::new(),
             requests: Arc::default(),
             responses: Arc::default(),
             delay: Arc::default(),
+            media: Arc::default(),
+            uploads: Arc::default(),
         };
-        let state = fake.clone();
-        let app = axum::Router::new().fallback(
-            |State(fake): State<FakeProvider>, method: axum::http::Method, uri: Uri, headers: HeaderMap, body: String| async move {
-                let n = {
-                    let mut requests = fake.requests.lock().unwrap();
-                    requests.push(Recorded {
-                        method: method.to_string(),
-                        path: uri.path().to_owned(),
-                        authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned),
-                        body,
-                    });
-                    requests.len()
-                };
-                let delay = *fake.delay.lock().unwrap();
-                tokio::time::sleep(delay).await;
-                let queued = fake.responses.lock().unwrap().pop_front();
-                let (status, reply) = queued.unwrap_or_else(|| {
-                    if uri.path().ends_with("/Messages.json") {
-                        (201, json!({ "sid": format!("SM{n:032}") }))
-                    } else {
-                        (200, json!({ "messaging_product": "whatsapp", "messages": [{ "id": format!("wamid.FAKE{n}") }] }))
-                    }
-                });
-                (StatusCode::from_u16(status).unwrap(), axum::Json(reply))
-            },
-        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let fake = FakeProvider { url, ..fake };
+        let state = fake.clone();
+        let bearer_ok = |headers: &HeaderMap| {
+            headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some(&format!("Bearer {FAKE_TOKEN}"))
+        };
+        let app = axum::Router::new()
+            .route(
+                "/{media_id}",
+                axum::routing::get(move |State(fake): State<FakeProvider>, Path(id): Path<String>, headers: HeaderMap| async move {
+                    fake.record("GET", &format!("/{id}"), &headers, String::new());
+                    if !bearer_ok(&headers) {
+                        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": { "code": 190 } }))).into_response();
+                    }
+                    let Some(media) = fake.media.lock().unwrap().get(&id).cloned() else {
+                        return (StatusCode::NOT_FOUND, axum::Json(json!({ "error": { "code": 100, "message": "not found" } }))).into_response();
+                    };
+                    let sha = media.sha256.clone().unwrap_or_else(|| hex::encode(sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&media.bytes))));
+                    axum::Json(json!({
+                        "messaging_product": "whatsapp",
+                        "url": format!("{}/download/{id}", fake.url),
+                        "mime_type": media.mime_type,
+                        "sha256": sha,
+                        "file_size": media.bytes.len().to_string(),
+                        "id": id,
+                    }))
+                    .into_response()
+                }),
+            )
+            .route(
+                "/download/{media_id}",
+                axum::routing::get(move |State(fake): State<FakeProvider>, Path(id): Path<String>, headers: HeaderMap| async move {
+                    fake.record("GET", &format!("/download/{id}"), &headers, String::new());
+                    if !bearer_ok(&headers) {
+                        return StatusCode::UNAUTHORIZED.into_response();
+                    }
+                    match fake.media.lock().unwrap().get(&id).cloned() {
+                        Some(media) => ([("content-type", media.mime_type)], media.bytes).into_response(),
+                        None => StatusCode::NOT_FOUND.into_response(),
+                    }
+                }),
+            )
+            .route(
+                "/{phone_number_id}/media",
+                axum::routing::post(move |State(fake): State<FakeProvider>, Path(pnid): Path<String>, headers: HeaderMap, mut form: axum::extract::Multipart| async move {
+                    let mut upload = FakeMedia { mime_type: String::new(), file_name: None, bytes: Vec::new(), sha256: None };
+                    let mut product = String::new();
+                    while let Some(field) = form.next_field().await.unwrap() {
+                        match field.name() {
+                            Some("file") => {
+                                upload.file_name = field.file_name().map(str::to_owned);
+                                upload.mime_type = field.content_type().unwrap_or_default().to_owned();
+                                upload.bytes = field.bytes().await.unwrap().to_vec();
+                            }
+                            Some("messaging_product") => product = field.text().await.unwrap(),
+                            _ => {}
+                        }
+                    }
+                    fake.record("POST", &format!("/{pnid}/media"), &headers, format!("messaging_product={product}"));
+                    if !bearer_ok(&headers) || product != "whatsapp" || upload.bytes.is_empty() {
+                        return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": { "code": 100 } }))).into_response();
+                    }
+                    let n = {
+                        let mut uploads = fake.uploads.lock().unwrap();
+                        uploads.push(upload);
+                        uploads.len()
+                    };
+                    axum::Json(json!({ "id": format!("UPLOADED{n}") })).into_response()
+                }),
+            )
+            .fallback(
+                |State(fake): State<FakeProvider>, method: axum::http::Method, uri: Uri, headers: HeaderMap, body: String| async move {
+                    let n = fake.record(method.as_str(), uri.path(), &headers, body);
+                    let delay = *fake.delay.lock().unwrap();
+                    tokio::time::sleep(delay).await;
+                    let queued = fake.responses.lock().unwrap().pop_front();
+                    let (status, reply) = queued.unwrap_or_else(|| {
+                        if uri.path().ends_with("/Messages.json") {
+                            (201, json!({ "sid": format!("SM{n:032}") }))
+                        } else {
+                            (200, json!({ "messaging_product": "whatsapp", "messages": [{ "id": format!("wamid.FAKE{n}") }] }))
+                        }
+                    });
+                    (StatusCode::from_u16(status).unwrap(), axum::Json(reply))
+                },
+            );
         tokio::spawn(async move { axum::serve(listener, app.with_state(state)).await });
-        FakeProvider { url, ..fake }
+        fake
+    }
+
+    fn record(&self, method: &str, path: &str, headers: &axum::http::HeaderMap, body: String) -> usize {
+        let mut requests = self.requests.lock().unwrap();
+        requests.push(Recorded {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned),
+            body,
+        });
+        requests.len()
     }
 
     /// Makes every later answer take `delay`.
@@ -455,12 +622,32 @@ impl FakeProvider {
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// Holds a customer's file under a media id, as the Cloud API would.
+    pub fn host_media(&self, media_id: &str, media: FakeMedia) {
+        self.media.lock().unwrap().insert(media_id.to_owned(), media);
+    }
+
+    /// The files uploaded to it, in order.
+    pub fn uploads(&self) -> Vec<FakeMedia> {
+        self.uploads.lock().unwrap().clone()
+    }
+
+    /// The JSON bodies posted to `/{phone-number-id}/messages`, in order.
+    pub fn sent_messages(&self) -> Vec<Value> {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+            .map(Recorded::json)
+            .collect()
+    }
 }
 
 /// A second server process on the same database as `app` (PostgreSQL: how Parley scales out).
 pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::new(&app.database_url, JWT_SECRET).expect("config");
     config.secrets = app.keyring.clone();
+    config.media.store = app.blobs.url().to_owned();
     config.pool.max_connections = 5;
     config.whatsapp.app_secret = Some("test-app-secret".to_owned().into());
     configure(&mut config);
@@ -477,5 +664,6 @@ pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut Config)) -> T
         auth,
         database_url: app.database_url.clone(),
         keyring: app.keyring.clone(),
+        blobs: app.blobs.clone(),
     }
 }

@@ -20,6 +20,7 @@ mod hardening;
 mod hostile;
 mod isolation;
 mod jwt;
+mod media;
 mod mutations;
 mod schema;
 mod security;

@@ -64,13 +64,27 @@ impl WhatsappGateway {
         })
     }
 
-    /// The Cloud API request body.
-    #[must_use]
-    pub fn request_body(recipient: &Recipient, content: &OutboundContent) -> Value {
+    fn envelope(recipient: &Recipient) -> Value {
         let mut body = json!({ "messaging_product": "whatsapp", "recipient_type": "individual" });
         match recipient {
             Recipient::Phone(phone) => body["to"] = json!(phone.digits()),
             Recipient::Bsuid(bsuid) => body["recipient"] = json!(bsuid.as_str()),
+        }
+        body
+    }
+
+    /// The Cloud API request body of a message: `media_id` is the provider's id of a media
+    /// message's uploaded file, `reply_to` the raw `wamid` it replies to (`context.message_id`).
+    #[must_use]
+    pub fn request_body(
+        recipient: &Recipient,
+        content: &OutboundContent,
+        media_id: Option<&str>,
+        reply_to: Option<&str>,
+    ) -> Value {
+        let mut body = Self::envelope(recipient);
+        if let Some(wamid) = reply_to {
+            body["context"] = json!({ "message_id": wamid });
         }
         match content {
             OutboundContent::Text { body: text } => {
@@ -95,20 +109,38 @@ impl WhatsappGateway {
                     "action": { "name": "request_contact_info" },
                 });
             }
+            OutboundContent::Media { kind, caption, file_name, .. } => {
+                let kind = *kind;
+                let message_type = domain::media::message_type(kind);
+                let mut media = json!({ "id": media_id });
+                if let Some(caption) = caption.as_ref().filter(|_| domain::media::takes_caption(kind)) {
+                    media["caption"] = json!(caption);
+                }
+                if let (Some(name), domain::AttachmentKind::Document) = (file_name, kind) {
+                    media["filename"] = json!(name);
+                }
+                body["type"] = json!(message_type);
+                body[message_type] = media;
+            }
         }
         body
     }
 
-    /// Sends one message.
+    /// The Cloud API request body of a reaction (an empty emoji removes it). A reaction is never
+    /// a contextual reply.
+    #[must_use]
+    pub fn reaction_body(recipient: &Recipient, message_id: &str, emoji: &str) -> Value {
+        let mut body = Self::envelope(recipient);
+        body["type"] = json!("reaction");
+        body["reaction"] = json!({ "message_id": message_id, "emoji": emoji });
+        body
+    }
+
+    /// Sends one message (a body from [`Self::request_body`] or [`Self::reaction_body`]).
     ///
     /// # Errors
     /// The provider's refusal, or a transport failure (retryable).
-    pub async fn send(
-        &self,
-        phone_number_id: &str,
-        recipient: &Recipient,
-        content: &OutboundContent,
-    ) -> Result<Accepted, GatewayError> {
+    pub async fn send(&self, phone_number_id: &str, body: &Value) -> Result<Accepted, GatewayError> {
         let (client, base, token) = match self {
             WhatsappGateway::Sandbox => {
                 return Ok(Accepted {
@@ -120,7 +152,7 @@ impl WhatsappGateway {
         let response = client
             .post(format!("{base}/{phone_number_id}/messages"))
             .bearer_auth(token.expose_secret())
-            .json(&Self::request_body(recipient, content))
+            .json(body)
             .send()
             .await
             .map_err(|e| GatewayError::transport(&e))?;
@@ -137,6 +169,168 @@ impl WhatsappGateway {
             };
         }
         Err(meta_error(status.as_u16(), &body))
+    }
+}
+
+/// What `GET /{media-id}` answers: where to download the file (for 5 minutes), and what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaInfo {
+    pub url: String,
+    pub mime_type: Option<String>,
+    pub sha256: Option<String>,
+    pub file_size: Option<u64>,
+}
+
+impl WhatsappGateway {
+    fn cloud(&self) -> Result<(&reqwest::Client, &str, &SecretString), GatewayError> {
+        match self {
+            WhatsappGateway::Cloud { client, base, token } => Ok((client, base, token)),
+            WhatsappGateway::Sandbox => Err(GatewayError {
+                retryable: false,
+                code: None,
+                title: "the sandbox gateway has no Cloud API to fetch media from".to_owned(),
+            }),
+        }
+    }
+
+    /// Where to download a customer's media (`GET /{media-id}?phone_number_id=…`: Meta only
+    /// answers for the number the media was sent to).
+    ///
+    /// # Errors
+    /// The provider's refusal (404: gone), or a transport failure (retryable).
+    pub async fn media_info(&self, media_id: &str, phone_number_id: &str) -> Result<MediaInfo, GatewayError> {
+        let (client, base, token) = self.cloud()?;
+        let response = client
+            .get(format!("{base}/{media_id}"))
+            .query(&[("phone_number_id", phone_number_id)])
+            .bearer_auth(token.expose_secret())
+            .send()
+            .await
+            .map_err(|e| GatewayError::transport(&e))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(media_gone());
+        }
+        if !status.is_success() {
+            return Err(meta_error(status.as_u16(), &body));
+        }
+        let Some(url) = body["url"].as_str() else {
+            return Err(GatewayError {
+                retryable: false,
+                code: None,
+                title: "media answer without a url".into(),
+            });
+        };
+        let file_size =
+            body["file_size"].as_u64().or_else(|| body["file_size"].as_str().and_then(|s| s.parse().ok()));
+        Ok(MediaInfo {
+            url: url.to_owned(),
+            mime_type: body["mime_type"].as_str().map(str::to_owned),
+            sha256: body["sha256"].as_str().map(str::to_owned),
+            file_size,
+        })
+    }
+
+    /// Whether the bearer token may be sent to `url`: Meta's download hosts over https, or the
+    /// configured API host itself. Anything else would hand the token to whoever the URL names.
+    #[must_use]
+    pub fn may_download_from(&self, url: &str) -> bool {
+        let (Ok(url), WhatsappGateway::Cloud { base, .. }) = (reqwest::Url::parse(url), self) else {
+            return false;
+        };
+        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else { return false };
+        let base_host =
+            reqwest::Url::parse(base).ok().and_then(|b| b.host_str().map(str::to_ascii_lowercase));
+        if base_host.as_deref() == Some(host.as_str())
+            && url.port_or_known_default()
+                == reqwest::Url::parse(base).ok().and_then(|b| b.port_or_known_default())
+        {
+            return true;
+        }
+        let meta = ["fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net"];
+        url.scheme() == "https" && meta.iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+    }
+
+    /// Starts a download of a media URL with the bearer token; the body is read as a stream.
+    ///
+    /// # Errors
+    /// A refused URL, the provider's refusal (404: gone), or a transport failure (retryable).
+    pub async fn download(&self, url: &str) -> Result<reqwest::Response, GatewayError> {
+        let (client, _, token) = self.cloud()?;
+        if !self.may_download_from(url) {
+            return Err(GatewayError {
+                retryable: false,
+                code: None,
+                title: "the media URL is not on a WhatsApp host".to_owned(),
+            });
+        }
+        let response = client
+            .get(url)
+            .bearer_auth(token.expose_secret())
+            .send()
+            .await
+            .map_err(|e| GatewayError::transport(&e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(media_gone());
+        }
+        if !status.is_success() {
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            return Err(meta_error(status.as_u16(), &body));
+        }
+        Ok(response)
+    }
+
+    /// Uploads a file for sending (`POST /{phone-number-id}/media`, multipart); returns Meta's
+    /// media id. The sandbox answers with a made-up id.
+    ///
+    /// # Errors
+    /// The provider's refusal, or a transport failure (retryable).
+    pub async fn upload_media(
+        &self,
+        phone_number_id: &str,
+        bytes: bytes::Bytes,
+        mime_type: &str,
+        file_name: &str,
+    ) -> Result<String, GatewayError> {
+        let WhatsappGateway::Cloud { client, base, token } = self else {
+            return Ok(format!("SANDBOX-MEDIA-{}", uuid::Uuid::new_v4().simple()));
+        };
+        let part = reqwest::multipart::Part::stream(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str(mime_type)
+            .map_err(|_| GatewayError { retryable: false, code: None, title: "invalid MIME type".into() })?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", mime_type.to_owned())
+            .part("file", part);
+        let response = client
+            .post(format!("{base}/{phone_number_id}/media"))
+            .bearer_auth(token.expose_secret())
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| GatewayError::transport(&e))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(meta_error(status.as_u16(), &body));
+        }
+        body["id"].as_str().map(str::to_owned).ok_or(GatewayError {
+            retryable: false,
+            code: None,
+            title: "upload answer without a media id".to_owned(),
+        })
+    }
+}
+
+/// A media id or URL WhatsApp answers 404 for: expired or never there; retrying does not help.
+fn media_gone() -> GatewayError {
+    GatewayError {
+        retryable: false,
+        code: None,
+        title: "WhatsApp no longer has this media (HTTP 404)".to_owned(),
     }
 }
 
@@ -247,14 +441,73 @@ mod tests {
     #[test]
     fn a_bsuid_goes_in_recipient_and_never_in_to() {
         let bsuid = Recipient::Bsuid(Bsuid::parse("US.13491208655302741918").unwrap());
-        let body = WhatsappGateway::request_body(&bsuid, &OutboundContent::Text { body: "Hi".into() });
+        let body =
+            WhatsappGateway::request_body(&bsuid, &OutboundContent::Text { body: "Hi".into() }, None, None);
         assert_eq!(body["recipient"], "US.13491208655302741918");
         assert!(body.get("to").is_none());
         assert_eq!(body["recipient_type"], "individual");
         let phone = Recipient::Phone(PhoneNumber::parse("+16505551234").unwrap());
-        let body = WhatsappGateway::request_body(&phone, &OutboundContent::Text { body: "Hi".into() });
+        let body =
+            WhatsappGateway::request_body(&phone, &OutboundContent::Text { body: "Hi".into() }, None, None);
         assert_eq!(body["to"], "16505551234");
         assert!(body.get("recipient").is_none());
+    }
+
+    #[test]
+    fn media_replies_and_reactions_have_metas_shapes() {
+        let bsuid = Recipient::Bsuid(Bsuid::parse("US.1349").unwrap());
+        let image = OutboundContent::Media {
+            attachment_id: domain::AttachmentId::new(),
+            kind: domain::AttachmentKind::Image,
+            caption: Some("Receipt".into()),
+            file_name: Some("r.jpg".into()),
+        };
+        let body = WhatsappGateway::request_body(&bsuid, &image, Some("1037543291543636"), Some("wamid.Q"));
+        assert_eq!(body["type"], "image");
+        assert_eq!(body["image"], json!({ "id": "1037543291543636", "caption": "Receipt" }));
+        assert_eq!(body["context"], json!({ "message_id": "wamid.Q" }));
+        assert_eq!(body["recipient"], "US.1349");
+        let voice = OutboundContent::Media {
+            attachment_id: domain::AttachmentId::new(),
+            kind: domain::AttachmentKind::Voice,
+            caption: Some("ignored".into()),
+            file_name: None,
+        };
+        let body = WhatsappGateway::request_body(&bsuid, &voice, Some("9"), None);
+        assert_eq!((body["type"].as_str(), &body["audio"]), (Some("audio"), &json!({ "id": "9" })));
+        assert!(body.get("context").is_none());
+        let document = OutboundContent::Media {
+            attachment_id: domain::AttachmentId::new(),
+            kind: domain::AttachmentKind::Document,
+            caption: None,
+            file_name: Some("invoice.pdf".into()),
+        };
+        let body = WhatsappGateway::request_body(&bsuid, &document, Some("7"), None);
+        assert_eq!(body["document"], json!({ "id": "7", "filename": "invoice.pdf" }));
+        let reaction = WhatsappGateway::reaction_body(&bsuid, "wamid.R", "👍");
+        assert_eq!(reaction["type"], "reaction");
+        assert_eq!(reaction["reaction"], json!({ "message_id": "wamid.R", "emoji": "👍" }));
+    }
+
+    #[test]
+    fn the_bearer_token_goes_only_to_whatsapp_hosts() {
+        let gateway =
+            WhatsappGateway::new("http://127.0.0.1:9999/v23.0", Some(&SecretString::from("t".to_owned())))
+                .unwrap();
+        assert!(
+            gateway.may_download_from("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1")
+        );
+        assert!(gateway.may_download_from("http://127.0.0.1:9999/download/1"));
+        for url in [
+            "http://lookaside.fbsbx.com/x",
+            "https://evil.example.com/x",
+            "https://fbsbx.com.evil.example/x",
+            "http://127.0.0.1:9998/x",
+            "https://169.254.169.254/latest",
+        ] {
+            assert!(!gateway.may_download_from(url), "{url}");
+        }
+        assert!(!WhatsappGateway::Sandbox.may_download_from("https://lookaside.fbsbx.com/x"));
     }
 
     #[test]

@@ -1,0 +1,201 @@
+//! The media fetcher: brings the files customers send (photos, voice notes, documents…) from
+//! WhatsApp into Parley's blob store, promptly (Meta keeps an inbound media id for 7 days).
+//!
+//! An inbound media message is stored with its attachment `PENDING` in the webhook's
+//! transaction. This worker claims pending attachments (workspaces taking turns; `FOR UPDATE
+//! SKIP LOCKED` and a lease, so on several processes one fetch is done by one), asks the Cloud
+//! API where the file is (`GET /{media-id}`, unless the webhook carried the `url`), downloads it
+//! with the number's bearer token (only from WhatsApp's hosts), streams it into the blob store
+//! while counting its size and SHA-256, checks the digest Meta announced, and marks it `STORED`
+//! with event `attachment.stored`. Transient failures are retried with backoff until
+//! [`domain::media::FETCH_WINDOW`] has passed; a file that is gone (404) or does not match its
+//! digest is `FAILED` at once, the reason kept. The message itself is never lost.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::AttachmentStatus;
+use futures::TryStreamExt;
+use persistence::attachments::{self, Fetched};
+use persistence::blobs::{BlobStore, WriteError};
+use persistence::entities::attachment;
+use persistence::{Database, business_numbers, conversations, events};
+
+use crate::config::MediaConfig;
+use crate::outbound::gateway::GatewayError;
+use crate::outbound::gateway::whatsapp::WhatsappGateway;
+
+/// The worker.
+#[derive(Clone, Debug)]
+pub struct Fetcher {
+    pub db: Database,
+    pub whatsapp: WhatsappGateway,
+    pub blobs: BlobStore,
+    pub config: MediaConfig,
+}
+
+/// Why one fetch did not store the file, and whether trying again may help.
+struct Failure {
+    reason: String,
+    retryable: bool,
+}
+
+impl From<GatewayError> for Failure {
+    fn from(err: GatewayError) -> Self {
+        Self { reason: err.title, retryable: err.retryable }
+    }
+}
+
+impl Fetcher {
+    /// Runs until `stop` flips to true.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut commits = self.db.subscribe_commits();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            commits.borrow_and_update();
+            let fetched = match self.run_once(Utc::now()).await {
+                Ok(n) => n,
+                Err(err) => {
+                    tracing::warn!(error = ?err, "media fetch pass failed");
+                    0
+                }
+            };
+            if fetched == 0 {
+                tokio::select! {
+                    _ = commits.changed() => {}
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Claims and fetches what is due; returns how many it handled.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
+        let lease = now + chrono::Duration::minutes(5);
+        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+        let claimed = attachments::claim_fetches(&*txn, now, lease, 32).await?;
+        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+        let count = claimed.len();
+        let fetches = claimed.into_iter().map(|a| self.fetch(a));
+        for result in futures::future::join_all(fetches).await {
+            result?;
+        }
+        Ok(count)
+    }
+
+    async fn fetch(&self, attachment: attachment::Model) -> Result<(), persistence::Error> {
+        let outcome = match self.download(&attachment).await {
+            Ok(stored) => stored,
+            Err(failure) => {
+                let now = Utc::now();
+                let deadline = attachment.fetch_deadline.unwrap_or(now);
+                let retry_at = now + self.backoff(attachment.attempts);
+                if failure.retryable && retry_at < deadline {
+                    tracing::info!(attempts = attachment.attempts, reason = %failure.reason, "media fetch failed; will retry");
+                    Fetched::Retry { reason: failure.reason, retry_at }
+                } else {
+                    tracing::warn!(attempts = attachment.attempts, reason = %failure.reason, "media fetch failed for good");
+                    let reason = if failure.retryable {
+                        format!(
+                            "gave up after {} hours: {}",
+                            domain::media::FETCH_WINDOW.num_hours(),
+                            failure.reason
+                        )
+                    } else {
+                        failure.reason
+                    };
+                    Fetched::Failed { reason }
+                }
+            }
+        };
+        let label = match &outcome {
+            Fetched::Stored { .. } => "stored",
+            Fetched::Retry { .. } => "retry",
+            Fetched::Failed { .. } => "failed",
+        };
+        metrics::counter!("parley_media_fetches_total", "outcome" => label).increment(1);
+        let now = Utc::now();
+        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+        let saved = attachments::record_fetch(&*txn, attachment, outcome, now).await?;
+        let conversation = match saved.conversation_id.filter(|_| saved.status == AttachmentStatus::Stored) {
+            Some(id) => conversations::find(&*txn, saved.workspace_id, id).await?,
+            None => None,
+        };
+        if let Some(conversation) = conversation {
+            let new = events::NewEvent {
+                event_type: events::types::ATTACHMENT_STORED,
+                conversation_id: Some(conversation.id),
+                contact_id: conversation.contact_id,
+                data: crate::events::data::attachment(&saved, &conversation),
+            };
+            events::append(&*txn, saved.workspace_id, new, now).await?;
+        }
+        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
+    }
+
+    fn backoff(&self, attempts: i32) -> chrono::Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+        let wait =
+            self.config.retry_base.saturating_mul(2u32.saturating_pow(exponent)).min(self.config.retry_max);
+        chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::minutes(10))
+    }
+
+    /// Downloads one file into the blob store and checks it.
+    async fn download(&self, attachment: &attachment::Model) -> Result<Fetched, Failure> {
+        let failure = |reason: &str, retryable: bool| Failure { reason: reason.to_owned(), retryable };
+        let number_id = attachment.business_number_id.ok_or_else(|| failure("no business number", false))?;
+        let number = business_numbers::find(self.db.conn(), attachment.workspace_id, number_id)
+            .await
+            .map_err(|_| failure("the database failed", true))?
+            .ok_or_else(|| failure("the business number is gone", false))?;
+        let media_id =
+            attachment.provider_media_id.as_deref().ok_or_else(|| failure("no media id", false))?;
+        // The webhook's `url` expires after 5 minutes: use it on the first try only.
+        let (url, mime_type, announced) =
+            match attachment.provider_url.as_deref().filter(|_| attachment.attempts <= 1) {
+                Some(url) => (url.to_owned(), None, attachment.provider_sha256.clone()),
+                None => {
+                    let info = self.whatsapp.media_info(media_id, &number.phone_number_id).await?;
+                    (info.url, info.mime_type, attachment.provider_sha256.clone().or(info.sha256))
+                }
+            };
+        let response = self.whatsapp.download(&url).await?;
+        let body = response.bytes_stream().map_err(|e| e.to_string());
+        let written = match self.blobs.write(body, domain::media::MAX_MEDIA_BYTES).await {
+            Ok(written) => written,
+            Err(WriteError::TooLarge { limit }) => {
+                return Err(Failure {
+                    reason: format!("the file is larger than {limit} bytes"),
+                    retryable: false,
+                });
+            }
+            Err(WriteError::Source(reason)) => {
+                return Err(Failure { reason: format!("the download broke off: {reason}"), retryable: true });
+            }
+            Err(WriteError::Store(err)) => {
+                tracing::warn!(error = %err, "the blob store refused a fetched file");
+                return Err(failure("the blob store failed", true));
+            }
+        };
+        let mismatch =
+            announced.as_deref().is_some_and(|a| !domain::media::sha256_matches(a, &written.sha256));
+        if mismatch {
+            if let Err(err) = self.blobs.delete(&written.key).await {
+                tracing::warn!(error = %err, "could not delete a mismatched file");
+            }
+            return Err(failure("the file's SHA-256 does not match the one WhatsApp announced", false));
+        }
+        Ok(Fetched::Stored {
+            blob_key: written.key,
+            size_bytes: written.size,
+            sha256: hex::encode(written.sha256),
+            mime_type,
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! Attachments of messages: announced inbound media waiting to be fetched, stored files, and
+//! uploads waiting to be sent. The bytes themselves are in the blob store ([`crate::blobs`]).
+
+use chrono::{DateTime, Utc};
+use domain::{AgentId, AttachmentId, AttachmentKind, AttachmentStatus, Direction, MessageId, WorkspaceId};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
+
+use crate::dialect::{Dialect, Queue, claim_in_turns};
+use crate::entities::attachment::{ActiveModel, Column, Entity, Model};
+use crate::error::{DbContext, Error};
+
+/// Media a customer sent, announced by the provider: to fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announced {
+    pub kind: AttachmentKind,
+    pub mime_type: String,
+    pub file_name: Option<String>,
+    pub caption: Option<String>,
+    pub provider_media_id: String,
+    pub provider_sha256: Option<String>,
+    pub provider_url: Option<String>,
+}
+
+/// Stores an inbound message's attachment as `PENDING`, due now, to be fetched before
+/// `fetch_deadline` (inside the webhook's transaction: the message is never stored without it).
+///
+/// # Errors
+/// On a database failure.
+pub async fn insert_announced(
+    db: &impl ConnectionTrait,
+    message: &crate::entities::message::Model,
+    announced: Announced,
+    fetch_deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    let row = ActiveModel {
+        id: Set(AttachmentId::new()),
+        workspace_id: Set(message.workspace_id),
+        message_id: Set(Some(message.id)),
+        conversation_id: Set(Some(message.conversation_id)),
+        business_number_id: Set(Some(message.business_number_id)),
+        direction: Set(Direction::Inbound),
+        kind: Set(announced.kind),
+        mime_type: Set(announced.mime_type),
+        file_name: Set(announced.file_name),
+        caption: Set(announced.caption),
+        size_bytes: Set(None),
+        sha256: Set(None),
+        provider_sha256: Set(announced.provider_sha256),
+        provider_media_id: Set(Some(announced.provider_media_id)),
+        provider_url: Set(announced.provider_url),
+        status: Set(AttachmentStatus::Pending),
+        blob_key: Set(None),
+        failure_reason: Set(None),
+        attempts: Set(0),
+        next_attempt_at: Set(Some(now)),
+        fetch_deadline: Set(Some(fetch_deadline)),
+        uploaded_by_agent_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Entity::insert(row).exec_with_returning(db).await.context("failed to store an attachment")
+}
+
+/// A file an agent uploaded, already in the blob store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uploaded {
+    pub workspace_id: WorkspaceId,
+    pub agent_id: AgentId,
+    pub kind: AttachmentKind,
+    pub mime_type: String,
+    pub file_name: Option<String>,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub blob_key: String,
+}
+
+/// Records an upload (`STORED`, not yet on a message).
+///
+/// # Errors
+/// On a database failure.
+pub async fn insert_uploaded(
+    db: &impl ConnectionTrait,
+    up: Uploaded,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    let row = ActiveModel {
+        id: Set(AttachmentId::new()),
+        workspace_id: Set(up.workspace_id),
+        message_id: Set(None),
+        conversation_id: Set(None),
+        business_number_id: Set(None),
+        direction: Set(Direction::Outbound),
+        kind: Set(up.kind),
+        mime_type: Set(up.mime_type),
+        file_name: Set(up.file_name),
+        caption: Set(None),
+        size_bytes: Set(Some(i64::try_from(up.size_bytes).unwrap_or(i64::MAX))),
+        sha256: Set(Some(up.sha256)),
+        provider_sha256: Set(None),
+        provider_media_id: Set(None),
+        provider_url: Set(None),
+        status: Set(AttachmentStatus::Stored),
+        blob_key: Set(Some(up.blob_key)),
+        failure_reason: Set(None),
+        attempts: Set(0),
+        next_attempt_at: Set(None),
+        fetch_deadline: Set(None),
+        uploaded_by_agent_id: Set(Some(up.agent_id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Entity::insert(row).exec_with_returning(db).await.context("failed to store an upload")
+}
+
+/// Puts an uploaded file on an outbound message: a copy of the upload's row (the same blob) that
+/// belongs to the message, with its caption, so one upload can be sent several times.
+///
+/// # Errors
+/// On a database failure.
+pub async fn attach(
+    db: &impl ConnectionTrait,
+    upload: &Model,
+    message: &crate::entities::message::Model,
+    caption: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    let mut row = upload.clone().into_active_model();
+    row.id = Set(AttachmentId::new());
+    row.message_id = Set(Some(message.id));
+    row.conversation_id = Set(Some(message.conversation_id));
+    row.business_number_id = Set(Some(message.business_number_id));
+    row.caption = Set(caption);
+    row.provider_media_id = Set(None);
+    row.created_at = Set(now);
+    row.updated_at = Set(now);
+    let row = row.into_active_model();
+    Entity::insert(row).exec_with_returning(db).await.context("failed to attach a file")
+}
+
+/// An attachment of the workspace.
+///
+/// # Errors
+/// On a database failure.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    id: AttachmentId,
+) -> Result<Option<Model>, Error> {
+    Entity::find_by_id(id)
+        .filter(Column::WorkspaceId.eq(workspace))
+        .one(db)
+        .await
+        .context("failed to load an attachment")
+}
+
+/// Any attachment by id, whatever its workspace (a signed download link names no workspace; the
+/// signature is the proof).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_any(db: &impl ConnectionTrait, id: AttachmentId) -> Result<Option<Model>, Error> {
+    Entity::find_by_id(id).one(db).await.context("failed to load an attachment")
+}
+
+/// The attachments of the given messages (one query, any number of messages).
+///
+/// # Errors
+/// On a database failure.
+pub async fn of_messages(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    messages: &[MessageId],
+) -> Result<Vec<Model>, Error> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::MessageId.is_in(messages.iter().copied()))
+        .order_by_asc(Column::CreatedAt)
+        .all(db)
+        .await
+        .context("failed to load attachments")
+}
+
+/// The attachment of an outbound message (what the delivery worker sends).
+///
+/// # Errors
+/// On a database failure.
+pub async fn of_message(db: &impl ConnectionTrait, message: MessageId) -> Result<Option<Model>, Error> {
+    Entity::find().filter(Column::MessageId.eq(message)).one(db).await.context("failed to load an attachment")
+}
+
+/// Claims up to `limit` inbound attachments due for fetching, workspaces taking turns, leased
+/// until `lease_until` (another process skips them: `FOR UPDATE SKIP LOCKED`). Call inside a
+/// transaction and commit before fetching.
+///
+/// # Errors
+/// On a database failure.
+pub async fn claim_fetches(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Model>, Error> {
+    let dialect = Dialect::of(db);
+    let p = |n| dialect.placeholder(n);
+    let filter = format!(
+        "status = {pending} AND direction = {inbound} AND (next_attempt_at IS NULL OR next_attempt_at <= {now})",
+        pending = p(1),
+        inbound = p(2),
+        now = p(3),
+    );
+    let values =
+        vec![AttachmentStatus::Pending.as_str().into(), Direction::Inbound.as_str().into(), now.into()];
+    claim_in_turns::<Entity, AttachmentId>(
+        db,
+        Queue { table: "attachments", order: "created_at", filter, values },
+        limit,
+        lease_until,
+        |a| a.id,
+    )
+    .await
+}
+
+/// What one fetch came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fetched {
+    /// In the blob store.
+    Stored { blob_key: String, size_bytes: u64, sha256: String, mime_type: Option<String> },
+    /// Worth another try at `retry_at`.
+    Retry { reason: String, retry_at: DateTime<Utc> },
+    /// Given up; the reason is kept.
+    Failed { reason: String },
+}
+
+/// Records a fetch.
+///
+/// # Errors
+/// On a database failure.
+pub async fn record_fetch(
+    db: &impl ConnectionTrait,
+    attachment: Model,
+    fetched: Fetched,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    let mut change = attachment.into_active_model();
+    match fetched {
+        Fetched::Stored { blob_key, size_bytes, sha256, mime_type } => {
+            change.status = Set(AttachmentStatus::Stored);
+            change.blob_key = Set(Some(blob_key));
+            change.size_bytes = Set(Some(i64::try_from(size_bytes).unwrap_or(i64::MAX)));
+            change.sha256 = Set(Some(sha256));
+            if let Some(mime) = mime_type {
+                change.mime_type = Set(mime);
+            }
+            change.failure_reason = Set(None);
+            change.next_attempt_at = Set(None);
+        }
+        Fetched::Retry { reason, retry_at } => {
+            change.failure_reason = Set(Some(reason));
+            change.next_attempt_at = Set(Some(retry_at));
+        }
+        Fetched::Failed { reason } => {
+            change.status = Set(AttachmentStatus::Failed);
+            change.failure_reason = Set(Some(reason));
+            change.next_attempt_at = Set(None);
+        }
+    }
+    change.updated_at = Set(now);
+    change.update(db).await.context("failed to record a fetch")
+}
+
+/// Remembers the provider's id of an uploaded copy (so a retried send does not upload again).
+///
+/// # Errors
+/// On a database failure.
+pub async fn set_provider_media_id(
+    db: &impl ConnectionTrait,
+    attachment: Model,
+    media_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Model, Error> {
+    let mut change = attachment.into_active_model();
+    change.provider_media_id = Set(Some(media_id.to_owned()));
+    change.updated_at = Set(now);
+    change.update(db).await.context("failed to record the provider's media id")
+}
