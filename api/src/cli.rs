@@ -115,19 +115,22 @@ struct ServeArgs {
     /// Cloud API access token; unset means the sandbox gateway (no network).
     #[arg(long, env = "PARLEY_WHATSAPP_ACCESS_TOKEN", hide_env_values = true)]
     whatsapp_access_token: Option<String>,
-    /// Twilio-compatible SMS API base URL; with the three settings below (all four or none) it
-    /// enables real SMS.
-    #[arg(long, env = "PARLEY_SMS_API_BASE", requires_all = ["sms_account_sid", "sms_auth_token", "sms_from"])]
-    sms_api_base: Option<String>,
-    /// SMS account SID.
-    #[arg(long, env = "PARLEY_SMS_ACCOUNT_SID", requires_all = ["sms_api_base", "sms_auth_token", "sms_from"])]
+    /// Twilio-compatible SMS API base URL (connected SMS numbers and the default sender use it).
+    #[arg(long, env = "PARLEY_SMS_API_BASE", default_value = crate::config::DEFAULT_SMS_API_BASE)]
+    sms_api_base: String,
+    /// Default SMS sender's account SID; with the two settings below (all three or none) it
+    /// texts for workspaces without an SMS number of their own. None: the SMS sandbox.
+    #[arg(long, env = "PARLEY_SMS_ACCOUNT_SID", requires_all = ["sms_auth_token", "sms_from"])]
     sms_account_sid: Option<String>,
-    /// SMS auth token.
-    #[arg(long, env = "PARLEY_SMS_AUTH_TOKEN", hide_env_values = true, requires_all = ["sms_api_base", "sms_account_sid", "sms_from"])]
+    /// Default SMS sender's auth token.
+    #[arg(long, env = "PARLEY_SMS_AUTH_TOKEN", hide_env_values = true, requires_all = ["sms_account_sid", "sms_from"])]
     sms_auth_token: Option<String>,
-    /// SMS sender (E.164 number).
-    #[arg(long, env = "PARLEY_SMS_FROM", requires_all = ["sms_api_base", "sms_account_sid", "sms_auth_token"])]
+    /// Default SMS sender (E.164 number).
+    #[arg(long, env = "PARLEY_SMS_FROM", requires_all = ["sms_account_sid", "sms_auth_token"])]
     sms_from: Option<String>,
+    /// Send Meta a read receipt when an agent marks a WhatsApp conversation read.
+    #[arg(long, env = "PARLEY_WHATSAPP_READ_RECEIPTS", default_value_t = true, action = clap::ArgAction::Set)]
+    whatsapp_read_receipts: bool,
     /// Allow CRM webhook endpoints on private, loopback and link-local addresses.
     #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
     webhook_allow_private_targets: bool,
@@ -366,21 +369,22 @@ impl ServeArgs {
         }
         config.dispatch.allow_private_targets = self.webhook_allow_private_targets;
         config.dispatch.timeout = self.webhook_timeout;
-        // All four or none: clap refuses a partial set (`requires_all`); an empty token is none.
-        config.sms = match (
-            self.sms_api_base,
-            self.sms_account_sid,
-            non_empty_secret(self.sms_auth_token),
-            self.sms_from,
-        ) {
-            (Some(api_base), Some(account_sid), Some(auth_token), Some(from)) => {
-                if !api_base.starts_with("http://") && !api_base.starts_with("https://") {
-                    return Err(ConfigError::new("PARLEY_SMS_API_BASE", "must be an http(s) URL"));
+        if !self.sms_api_base.starts_with("http://") && !self.sms_api_base.starts_with("https://") {
+            return Err(ConfigError::new("PARLEY_SMS_API_BASE", "must be an http(s) URL"));
+        }
+        config.sms.api_base = self.sms_api_base;
+        config.read_receipts = self.whatsapp_read_receipts;
+        // All three or none: clap refuses a partial set (`requires_all`); an empty token is none.
+        config.sms.default_sender =
+            match (self.sms_account_sid, non_empty_secret(self.sms_auth_token), self.sms_from) {
+                (Some(account_sid), Some(auth_token), Some(from)) => {
+                    if domain::PhoneNumber::parse(&from).is_err() {
+                        return Err(ConfigError::new("PARLEY_SMS_FROM", "must be an E.164 phone number"));
+                    }
+                    Some(crate::config::SmsAccount { account_sid, auth_token, from })
                 }
-                Some(crate::config::SmsConfig { api_base, account_sid, auth_token, from })
-            }
-            _ => None,
-        };
+                _ => None,
+            };
         Ok(config)
     }
 }

@@ -93,13 +93,30 @@ impl Default for GraphqlConfig {
     }
 }
 
-/// Twilio-compatible settings.
+/// Twilio's REST API.
+pub const DEFAULT_SMS_API_BASE: &str = "https://api.twilio.com";
+
+/// The Twilio-compatible SMS provider: where its API is, and the process's own sender for
+/// conversations moved to SMS in a workspace without an SMS number of its own (none: the SMS
+/// sandbox). Connected SMS numbers send with their own account.
 #[derive(Clone, Debug)]
 pub struct SmsConfig {
     pub api_base: String,
+    pub default_sender: Option<SmsAccount>,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self { api_base: DEFAULT_SMS_API_BASE.to_owned(), default_sender: None }
+    }
+}
+
+/// One sender's provider account.
+#[derive(Clone, Debug)]
+pub struct SmsAccount {
     pub account_sid: String,
     pub auth_token: SecretString,
-    /// The sending number (E.164) or messaging service.
+    /// The sending number (E.164).
     pub from: String,
 }
 
@@ -225,8 +242,11 @@ pub struct Config {
     pub jwt: JwtConfig,
     pub whatsapp: WhatsappConfig,
     pub graphql: GraphqlConfig,
-    /// Twilio-compatible SMS provider; unset: the SMS sandbox.
-    pub sms: Option<SmsConfig>,
+    /// The Twilio-compatible SMS provider.
+    pub sms: SmsConfig,
+    /// Whether marking a WhatsApp conversation read sends Meta a read receipt
+    /// (`PARLEY_WHATSAPP_READ_RECEIPTS`, default on).
+    pub read_receipts: bool,
     /// Retries of outbound deliveries.
     pub delivery: RetryPolicy,
     /// CRM webhook dispatch.
@@ -279,7 +299,8 @@ impl Config {
                 access_token: None,
             },
             graphql: GraphqlConfig::default(),
-            sms: None,
+            sms: SmsConfig::default(),
+            read_receipts: true,
             delivery: RetryPolicy::default(),
             dispatch: DispatchConfig::default(),
             shutdown_grace: Duration::from_secs(20),

@@ -53,6 +53,9 @@ pub async fn connect_and_migrate(url: &str, pool: &PoolSettings) -> anyhow::Resu
 /// within this much, plus one query, of its agent's deactivation or its token's expiry).
 const SOCKET_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How often snoozed conversations whose time has come are reopened.
+const WAKE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A built server, bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
@@ -98,11 +101,14 @@ impl Application {
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
         let delivery = DeliveryHandle::default();
         let hub = EventHub::new(db.clone());
-        let gateway = WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?;
+        let whatsapp =
+            WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?;
+        let sms = SmsGateway::new(&config.sms, config.public_url.as_deref())?;
         let schema = schema_builder(&config.graphql)
             .data(db.clone())
             .data(delivery.clone())
-            .data(gateway)
+            .data(whatsapp.clone())
+            .data(crate::workflow::lifecycle::ReadReceipts(config.read_receipts))
             .data(config.dispatch.clone())
             .data(config.secrets.clone())
             .data(crate::links::MediaLinks {
@@ -118,8 +124,18 @@ impl Application {
         let keyring = Arc::new(config.secrets.clone());
         let committer = WebhookCommitter::start(db.clone(), db.dialect().write_lanes(), Arc::clone(&keyring));
         let sockets = SocketRegistry::default();
-        let state =
-            AppState { db, auth, schema, config: Arc::new(config), delivery, committer, sockets, blobs };
+        let state = AppState {
+            db,
+            auth,
+            schema,
+            config: Arc::new(config),
+            delivery,
+            committer,
+            sockets,
+            blobs,
+            whatsapp,
+            sms,
+        };
         Ok(Self { listener, address, state, hub })
     }
 
@@ -170,8 +186,8 @@ impl Application {
         let background = self.state.db.sibling(4).await?;
         let worker = Worker {
             db: background.clone(),
-            whatsapp: WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?,
-            sms: SmsGateway::new(config.sms.as_ref())?,
+            whatsapp: self.state.whatsapp.clone(),
+            sms: self.state.sms.clone(),
             policy: config.delivery.clone(),
             handle: self.state.delivery.clone(),
             keyring: Arc::new(config.secrets.clone()),
@@ -179,10 +195,12 @@ impl Application {
         };
         let fetcher = Fetcher {
             db: background.clone(),
-            whatsapp: WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?,
+            whatsapp: self.state.whatsapp.clone(),
+            keyring: Arc::new(config.secrets.clone()),
             blobs: self.state.blobs.clone(),
             config: config.media.clone(),
         };
+        let waker = crate::workflow::lifecycle::Waker { db: background.clone(), every: WAKE_EVERY };
         let dispatcher = Dispatcher::new(background, config.dispatch.clone(), config.secrets.clone())?;
         let listener = self.state.db.relay_other_processes();
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
@@ -194,6 +212,7 @@ impl Application {
         let router = http::router(self.state);
         let worker = tokio::spawn(worker.run(stopping_rx.clone()));
         let fetcher = tokio::spawn(fetcher.run(stopping_rx.clone()));
+        let waker = tokio::spawn(waker.run(stopping_rx.clone()));
         let dispatcher = tokio::spawn(dispatcher.run(stopping_rx.clone()));
         let hub = tokio::spawn(self.hub.run(stopping_rx.clone()));
         let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
@@ -214,7 +233,7 @@ impl Application {
         };
         // The worker finishes the batch in hand (it saw the stop signal), bounded by the grace.
         let _ = tokio::time::timeout(grace, async move {
-            let _ = tokio::join!(worker, dispatcher, fetcher);
+            let _ = tokio::join!(worker, dispatcher, fetcher, waker);
         })
         .await;
         if let Some(listener) = listener {

@@ -20,7 +20,7 @@ pub(crate) const APP_SECRET: &str = "bench-app-secret";
 
 /// The secret key of every bench server (several processes share one database and its sealed
 /// secrets).
-const SECRET_KEY: &str = "YmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXktMDE=";
+pub(crate) const SECRET_KEY: &str = "YmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXktMDE=";
 
 /// How the server child is started beyond its database: a Cloud API to fetch media from, and
 /// where to keep media.
@@ -268,6 +268,37 @@ pub(crate) async fn graphql(
         bail!("GraphQL error: {reply}");
     }
     Ok(reply)
+}
+
+/// One measured run against its same-run baseline, as printed and as one JSON line.
+pub(crate) struct Comparison<'a> {
+    pub scenario: &'a str,
+    pub backend: &'a str,
+    pub title: String,
+    pub requests: usize,
+    pub concurrency: usize,
+    pub run: (&'a str, &'a Run),
+    pub baseline: (&'a str, &'a Run),
+    pub rss: f64,
+}
+
+impl Comparison<'_> {
+    /// Prints the table and the JSON line (with `extra` fields merged in).
+    pub(crate) fn print(&self, extra: serde_json::Value) {
+        let (run, baseline) = (self.run.1, self.baseline.1);
+        let ratio = run.throughput() / baseline.throughput();
+        let mut line = serde_json::json!({
+            "scenario": self.scenario, "backend": self.backend, "requests": self.requests,
+            "concurrency": self.concurrency,
+            "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
+            "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5),
+            "baseline_p99_ms": baseline.ms(0.99), "ratio": ratio, "server_peak_rss_mb": self.rss,
+        });
+        if let (Some(line), serde_json::Value::Object(extra)) = (line.as_object_mut(), extra) {
+            line.extend(extra);
+        }
+        print_table(&self.title, &[self.run, self.baseline], ratio, self.rss, line);
+    }
 }
 
 pub(crate) fn print_table(

@@ -2,7 +2,7 @@
 //! the same database, and prints a table and one JSON line.
 //!
 //! ```text
-//! cargo run --release -p bench -- {ingest|send|search|events|inbox|media} [--database-url URL]
+//! cargo run --release -p bench -- {ingest|send|search|events|inbox|media|sms} [--database-url URL]
 //! ```
 //!
 //! Without `--database-url` a fresh SQLite file is used; with a PostgreSQL URL a fresh
@@ -102,6 +102,16 @@ enum Scenario {
         #[arg(long, default_value_t = 100)]
         downloads: usize,
     },
+    /// Signed inbound SMS form posts (`POST /webhooks/sms`, most joining an existing thread)
+    /// versus signed single-message WhatsApp webhooks in the same run.
+    Sms {
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
     /// Internal: run the server (the child process of a scenario).
     #[command(hide = true)]
     Server {
@@ -138,6 +148,9 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
         Scenario::Server { .. } => anyhow::bail!("the server subcommand runs on its own runtime"),
         Scenario::Media { database_url, media_store, requests, concurrency, downloads } => {
             scenarios::media::media(database_url, media_store, requests, concurrency, downloads).await
+        }
+        Scenario::Sms { database_url, requests, concurrency } => {
+            scenarios::sms::sms(database_url, requests, concurrency).await
         }
         Scenario::Ingest { database_url, requests, concurrency } => {
             scenarios::ingest::ingest(database_url, requests, concurrency).await

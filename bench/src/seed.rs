@@ -44,6 +44,9 @@ pub(crate) async fn seed_conversations(env: &Env, n: usize) -> anyhow::Result<()
             previous: None,
             last_inbound_at: Some(at),
             last_activity_at: at,
+            assignee: None,
+            link: None,
+            sms_opted_out: false,
         });
         if batch.len() == 1000 || i + 1 == n {
             conversations::insert_many(env.db.conn(), std::mem::take(&mut batch)).await?;

@@ -128,7 +128,7 @@ pub fn plan(
             .profile_name
             .filter(|p| differs(Some(p), thread.profile_name))
             .map(str::to_owned),
-        reopen: thread.status == ConversationStatus::Resolved,
+        reopen: thread.status != ConversationStatus::Open,
         last_inbound_at,
         last_activity_at: thread.last_activity_at.max(arrival.sent_at),
         phone_shared,

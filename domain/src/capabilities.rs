@@ -23,6 +23,10 @@ pub struct ConversationFacts {
     pub contact_phone_known: bool,
     /// When the customer's latest message was written.
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// The customer opted out of SMS from the workspace's number (replied STOP).
+    pub sms_opted_out: bool,
+    /// The conversation's business number is still connected.
+    pub number_connected: bool,
 }
 
 /// Why a capability is denied. Each has one fixed text, shown in the API and in the error of a
@@ -37,6 +41,8 @@ pub enum Denial {
     TemplatesNeedWhatsapp,
     MediaNeedsWhatsapp,
     ReactionsNeedWhatsapp,
+    OptedOut,
+    NumberDisconnected,
 }
 
 impl Denial {
@@ -53,6 +59,8 @@ impl Denial {
             Denial::TemplatesNeedWhatsapp => "Templates can only be sent on WhatsApp.",
             Denial::MediaNeedsWhatsapp => "Media can only be sent on WhatsApp.",
             Denial::ReactionsNeedWhatsapp => "Reactions can only be sent on WhatsApp.",
+            Denial::OptedOut => "The customer has opted out of SMS (replied STOP).",
+            Denial::NumberDisconnected => "This business number is disconnected.",
         }
     }
 }
@@ -127,9 +135,30 @@ impl Capabilities {
     }
 }
 
-/// Computes the capabilities of a conversation at `now`.
+/// Computes the capabilities of a conversation at `now`. A disconnected number denies
+/// everything; an SMS opt-out denies replies on SMS and the switch to SMS.
 #[must_use]
 pub fn capabilities(facts: &ConversationFacts, now: DateTime<Utc>) -> Capabilities {
+    let found = connected_capabilities(facts, now);
+    if facts.number_connected {
+        return found;
+    }
+    let off = Capability::denied(Denial::NumberDisconnected);
+    Capabilities {
+        reply: off,
+        call: off,
+        switch_to_sms: off,
+        request_phone_number: off,
+        marketing_template: off,
+        utility_template: off,
+        authentication_template: off,
+        media: off,
+        react: off,
+        service_window_ends_at: found.service_window_ends_at,
+    }
+}
+
+fn connected_capabilities(facts: &ConversationFacts, now: DateTime<Utc>) -> Capabilities {
     let window_ends_at = facts.last_inbound_at.map(|at| at + SERVICE_WINDOW);
     let window_open = window_ends_at.is_some_and(|end| now < end);
     let any_phone = facts.customer_phone_known || facts.contact_phone_known;
@@ -137,7 +166,7 @@ pub fn capabilities(facts: &ConversationFacts, now: DateTime<Utc>) -> Capabiliti
     let when = |ok: bool, denial: Denial| if ok { Capability::ALLOWED } else { Capability::denied(denial) };
 
     let reply = match facts.channel {
-        Channel::Sms => Capability::ALLOWED,
+        Channel::Sms => when(!facts.sms_opted_out, Denial::OptedOut),
         Channel::Whatsapp => when(window_open, Denial::WindowClosed),
     };
     let request_phone_number = if !on_whatsapp || facts.customer_phone_known {
@@ -159,7 +188,11 @@ pub fn capabilities(facts: &ConversationFacts, now: DateTime<Utc>) -> Capabiliti
         media: inside_whatsapp_window(Denial::MediaNeedsWhatsapp),
         react: inside_whatsapp_window(Denial::ReactionsNeedWhatsapp),
         call: when(any_phone, Denial::CallNeedsPhone),
-        switch_to_sms: when(any_phone, Denial::SwitchNeedsPhone),
+        switch_to_sms: if any_phone {
+            when(!facts.sms_opted_out, Denial::OptedOut)
+        } else {
+            Capability::denied(Denial::SwitchNeedsPhone)
+        },
         request_phone_number,
         marketing_template: template,
         utility_template: template,
@@ -189,6 +222,8 @@ mod tests {
             customer_phone_known: customer,
             contact_phone_known: contact,
             last_inbound_at: last,
+            sms_opted_out: false,
+            number_connected: true,
         }
     }
 
@@ -308,6 +343,28 @@ mod tests {
         let c =
             capabilities(&facts(Channel::Whatsapp, true, false, Some(last + Duration::seconds(1))), now());
         assert!(c.reply.allowed(), "open one second before");
+    }
+
+    #[test]
+    fn an_opt_out_stops_sms_and_a_disconnected_number_stops_everything() {
+        let opted_out = ConversationFacts { sms_opted_out: true, ..facts(Channel::Sms, true, false, at(1)) };
+        let c = capabilities(&opted_out, now());
+        assert_eq!(c.reply.reason(), Some("The customer has opted out of SMS (replied STOP)."));
+        assert_eq!(c.switch_to_sms.denial(), Some(Denial::OptedOut));
+        assert!(c.call.allowed(), "a phone call is not an SMS");
+        let on_whatsapp = capabilities(&ConversationFacts { channel: Channel::Whatsapp, ..opted_out }, now());
+        assert!(on_whatsapp.reply.allowed(), "WhatsApp replies are not SMS");
+        assert_eq!(on_whatsapp.switch_to_sms.denial(), Some(Denial::OptedOut));
+
+        let gone =
+            ConversationFacts { number_connected: false, ..facts(Channel::Whatsapp, true, true, at(1)) };
+        let c = capabilities(&gone, now());
+        for capability in [c.reply, c.call, c.switch_to_sms, c.request_phone_number, c.media, c.react] {
+            assert_eq!(capability.reason(), Some("This business number is disconnected."));
+        }
+        for category in TemplateCategory::ALL {
+            assert_eq!(c.template(*category).denial(), Some(Denial::NumberDisconnected));
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! - [`capabilities`]: what an agent may do in a conversation now, and why not (section 4).
 //! - [`display`]: the display-name rule and the hidden-phone notice (section 5).
 //! - [`roles`]: who may do what ([`roles::Permission`], section 10's table).
+//! - [`sms`]: SMS opt-out/opt-in keywords and a Twilio-compatible provider's status words.
 //! - [`search`]: how a search string is read (username prefix, name substring, phone digits).
 
 pub mod appending;
@@ -36,6 +37,7 @@ pub mod media;
 pub mod model;
 pub mod roles;
 pub mod search;
+pub mod sms;
 pub mod statuses;
 pub mod threading;
 

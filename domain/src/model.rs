@@ -65,7 +65,12 @@ text_enum!(
 );
 text_enum!(
     /// Whether agents still need to act on a conversation.
-    ConversationStatus { Open => "OPEN", Resolved => "RESOLVED" }
+    ConversationStatus {
+        Open => "OPEN",
+        /// Put aside until a time (`snoozedUntil`) or the customer's next message.
+        Snoozed => "SNOOZED",
+        Resolved => "RESOLVED",
+    }
 );
 text_enum!(
     /// Why a conversation exists (PRODUCT.md section 3).

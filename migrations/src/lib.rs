@@ -14,6 +14,8 @@
 //! - [`m20261202_000001_seal_secrets`]: a rotated endpoint's previous secret, sealed message ids.
 //! - [`m20261202_000002_create_webhook_receipts`]: digests of applied username updates.
 //! - [`m20261202_000003_create_attachments_and_reactions`]: media, replies and reactions.
+//! - [`m20261202_000004_add_conversation_lifecycle`]: numbers of both channels with their own
+//!   credentials, snooze, read markers, SMS opt-outs, provider signals.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -28,6 +30,7 @@ pub mod m20261122_000006_defer_event_cursors;
 pub mod m20261202_000001_seal_secrets;
 pub mod m20261202_000002_create_webhook_receipts;
 pub mod m20261202_000003_create_attachments_and_reactions;
+pub mod m20261202_000004_add_conversation_lifecycle;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -46,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_seal_secrets::Migration),
             Box::new(m20261202_000002_create_webhook_receipts::Migration),
             Box::new(m20261202_000003_create_attachments_and_reactions::Migration),
+            Box::new(m20261202_000004_add_conversation_lifecycle::Migration),
         ]
     }
 }

@@ -1,7 +1,9 @@
-//! Business phone numbers (WhatsApp `phone_number_id`s) owned by workspaces.
+//! Business phone numbers owned by workspaces: WhatsApp numbers (Meta's `phone_number_id`)
+//! and SMS numbers (their E.164 number in `phone_number_id`), each with its own credentials
+//! (sealed). A `phone_number_id` belongs to at most one workspace (unique index).
 
 use chrono::{DateTime, Utc};
-use domain::{BusinessNumberId, BusinessUsername, BusinessUsernameStatus, PhoneNumber, WorkspaceId};
+use domain::{BusinessNumberId, BusinessUsername, BusinessUsernameStatus, Channel, PhoneNumber, WorkspaceId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -9,6 +11,7 @@ use sea_orm::{
 
 use crate::entities::business_number::{self, Column, Entity};
 use crate::error::{DbContext, Error};
+use crate::sealed::Sealed;
 
 /// A new business number.
 #[derive(Debug)]
@@ -20,6 +23,11 @@ pub struct NewBusinessNumber<'a> {
     pub waba_id: &'a str,
     pub portfolio_id: &'a str,
     pub business_name: Option<&'a str>,
+    pub channel: Channel,
+    /// A WhatsApp number's own Cloud API token.
+    pub access_token: Option<Sealed>,
+    /// An SMS number's provider account SID and auth token.
+    pub sms_account: Option<(&'a str, Sealed)>,
 }
 
 /// # Errors
@@ -40,6 +48,11 @@ pub async fn create(
         username: Set(None),
         username_key: Set(None),
         username_status: Set(None),
+        channel: Set(new.channel),
+        connected: Set(true),
+        access_token_sealed: Set(new.access_token),
+        sms_account_sid: Set(new.sms_account.as_ref().map(|(sid, _)| (*sid).to_owned())),
+        sms_auth_token_sealed: Set(new.sms_account.map(|(_, token)| token)),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -151,6 +164,78 @@ pub async fn find_by_waba_and_display(
         .await
         .context("failed to load business number by display number")?;
     Ok(if found.len() == 1 { found.pop() } else { None })
+}
+
+/// The connected SMS number with this E.164 number (an inbound SMS's `To`, a status
+/// callback's `From`). Not scoped by workspace: this is how a webhook finds its workspace.
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_sms(
+    db: &impl ConnectionTrait,
+    phone: &PhoneNumber,
+) -> Result<Option<business_number::Model>, Error> {
+    Entity::find()
+        .filter(Column::Channel.eq(Channel::Sms))
+        .filter(Column::PhoneNumberId.eq(phone.as_str()))
+        .one(db)
+        .await
+        .context("failed to load an SMS number")
+}
+
+/// The workspace's connected SMS number that texts for conversations moved to SMS (the oldest).
+///
+/// # Errors
+/// On a database failure.
+pub async fn sms_sender_of(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+) -> Result<Option<business_number::Model>, Error> {
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::Channel.eq(Channel::Sms))
+        .filter(Column::Connected.eq(true))
+        .order_by_asc(Column::CreatedAt)
+        .one(db)
+        .await
+        .context("failed to load the workspace's SMS number")
+}
+
+/// Connects a number again with new credentials (a WhatsApp number's token, or `None` for the
+/// process's default; an SMS number's account).
+///
+/// # Errors
+/// On a database failure.
+pub async fn reconnect(
+    db: &impl ConnectionTrait,
+    number: business_number::Model,
+    access_token: Option<Sealed>,
+    sms_account: Option<(&str, Sealed)>,
+    now: DateTime<Utc>,
+) -> Result<business_number::Model, Error> {
+    let mut update: business_number::ActiveModel = number.into();
+    update.connected = Set(true);
+    update.access_token_sealed = Set(access_token);
+    update.sms_account_sid = Set(sms_account.as_ref().map(|(sid, _)| (*sid).to_owned()));
+    update.sms_auth_token_sealed = Set(sms_account.map(|(_, token)| token));
+    update.updated_at = Set(now);
+    update.update(db).await.context("failed to reconnect a business number")
+}
+
+/// Connects or disconnects a number.
+///
+/// # Errors
+/// On a database failure.
+pub async fn set_connected(
+    db: &impl ConnectionTrait,
+    number: business_number::Model,
+    connected: bool,
+    now: DateTime<Utc>,
+) -> Result<business_number::Model, Error> {
+    let mut update: business_number::ActiveModel = number.into();
+    update.connected = Set(connected);
+    update.updated_at = Set(now);
+    update.update(db).await.context("failed to update a business number")
 }
 
 /// Numbers holding a username (by its case-folded key): at most one, by the unique index.

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use domain::search::{SearchQuery, fold_name};
 use domain::threading::ThreadKey;
 use domain::{
-    AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, ParentBsuid,
-    PhoneNumber, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
+    AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, MessageId,
+    ParentBsuid, PhoneNumber, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
@@ -41,9 +41,15 @@ pub struct NewConversation {
     pub previous: Option<ConversationId>,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub last_activity_at: DateTime<Utc>,
+    /// Who works it from the start (an agent who started it).
+    pub assignee: Option<AgentId>,
+    /// The contact it is linked to from the start (started from a contact).
+    pub link: Option<Link>,
+    /// The customer opted out of SMS from the workspace's number.
+    pub sms_opted_out: bool,
 }
 
-/// Inserts a new conversation (open, unassigned, unlinked).
+/// Inserts a new conversation (open).
 ///
 /// # Errors
 /// [`Error::Duplicate`] when the business number already has a conversation with this key
@@ -96,11 +102,14 @@ fn row(new: NewConversation, now: DateTime<Utc>) -> ActiveModel {
         customer_parent_bsuid: Set(customer.parent_bsuid),
         customer_username: Set(customer.username),
         customer_profile_name: Set(customer.profile_name),
-        contact_id: Set(None),
-        linked_by_agent_id: Set(None),
-        linked_at: Set(None),
-        assignee_id: Set(None),
+        contact_id: Set(new.link.map(|l| l.contact)),
+        linked_by_agent_id: Set(new.link.map(|l| l.by)),
+        linked_at: Set(new.link.map(|l| l.at)),
+        assignee_id: Set(new.assignee),
         status: Set(ConversationStatus::Open),
+        snoozed_until: Set(None),
+        sms_opted_out: Set(new.sms_opted_out),
+        read_receipt_message_id: Set(None),
         origin: Set(new.origin),
         previous_conversation_id: Set(new.previous),
         last_inbound_at: Set(new.last_inbound_at),
@@ -137,6 +146,10 @@ pub struct ConversationChange {
     pub link: Option<Option<Link>>,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub last_activity_at: Option<DateTime<Utc>>,
+    /// `Some(None)` clears it (reopened).
+    pub snoozed_until: Option<Option<DateTime<Utc>>>,
+    /// The latest inbound message a read receipt was sent for.
+    pub read_receipt_message_id: Option<MessageId>,
 }
 
 /// Writes a change of `current` (and `updated_at = now`).
@@ -172,6 +185,9 @@ pub async fn update(
     }
     if let Some(status) = change.status {
         model.status = Set(status);
+        if status != ConversationStatus::Snoozed {
+            model.snoozed_until = Set(None);
+        }
     }
     if let Some(channel) = change.active_channel {
         model.active_channel = Set(channel);
@@ -189,6 +205,12 @@ pub async fn update(
     }
     if let Some(at) = change.last_activity_at {
         model.last_activity_at = Set(at);
+    }
+    if let Some(until) = change.snoozed_until {
+        model.snoozed_until = Set(until);
+    }
+    if let Some(message) = change.read_receipt_message_id {
+        model.read_receipt_message_id = Set(Some(message));
     }
     model.updated_at = Set(now);
     model.update(db).await.context("failed to update conversation")
@@ -258,6 +280,15 @@ pub async fn find_by_key(
         .context("failed to look up conversation by key")
 }
 
+/// The most recently active of the conversations `query` finds.
+async fn latest(
+    query: sea_orm::Select<Entity>,
+    db: &impl ConnectionTrait,
+    what: &'static str,
+) -> Result<Option<Model>, Error> {
+    query.order_by_desc(Column::LastActivityAt).order_by_desc(Column::Id).one(db).await.context(what)
+}
+
 /// The most recently active conversation of the workspace on which `bsuid` is recorded.
 ///
 /// # Errors
@@ -267,14 +298,14 @@ pub async fn latest_with_bsuid(
     workspace: WorkspaceId,
     bsuid: &Bsuid,
 ) -> Result<Option<Model>, Error> {
-    Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace))
-        .filter(Column::CustomerBsuid.eq(bsuid.as_str()))
-        .order_by_desc(Column::LastActivityAt)
-        .order_by_desc(Column::Id)
-        .one(db)
-        .await
-        .context("failed to look up conversations by BSUID")
+    latest(
+        Entity::find()
+            .filter(Column::WorkspaceId.eq(workspace))
+            .filter(Column::CustomerBsuid.eq(bsuid.as_str())),
+        db,
+        "failed to look up conversations by BSUID",
+    )
+    .await
 }
 
 /// Every conversation of the workspace with its last activity (imports, benchmarks).
@@ -314,15 +345,150 @@ pub async fn with_bsuid(
         .context("failed to list conversations by BSUID")
 }
 
-/// What the inbox may be filtered by.
+/// The workspace's most recently active conversation whose replies go by SMS to `phone`: its
+/// customer's phone, or its linked contact's (where an inbound SMS from `phone` belongs).
+///
+/// # Errors
+/// On a database failure.
+pub async fn latest_sms_with_phone(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    phone: &PhoneNumber,
+) -> Result<Option<Model>, Error> {
+    // Two look-ups, each on its index (an `OR` of the two would scan the workspace).
+    let by_phone = latest(
+        Entity::find()
+            .filter(Column::WorkspaceId.eq(workspace))
+            .filter(Column::CustomerPhone.eq(phone.as_str()))
+            .filter(Column::ActiveChannel.eq(Channel::Sms)),
+        db,
+        "failed to look up an SMS conversation",
+    )
+    .await?;
+    let contacts = Query::select()
+        .column(contact::Column::Id)
+        .from(contact::Entity)
+        .and_where(Expr::col(contact::Column::WorkspaceId).eq(workspace))
+        .and_where(Expr::col(contact::Column::Phone).eq(phone.as_str()))
+        .to_owned();
+    let by_contact = latest(
+        Entity::find()
+            .filter(Expr::col(Column::ContactId).in_subquery(contacts))
+            .filter(Column::WorkspaceId.eq(workspace))
+            .filter(Column::ActiveChannel.eq(Channel::Sms)),
+        db,
+        "failed to look up an SMS conversation",
+    )
+    .await?;
+    Ok([by_phone, by_contact].into_iter().flatten().max_by_key(|c| (c.last_activity_at, c.id)))
+}
+
+/// The workspace's conversations of a number with this customer phone (started conversations
+/// reuse the one keyed by it).
+///
+/// # Errors
+/// On a database failure.
+pub async fn with_phone_on_number(
+    db: &impl ConnectionTrait,
+    number: BusinessNumberId,
+    phone: &PhoneNumber,
+) -> Result<Option<Model>, Error> {
+    latest(
+        Entity::find()
+            .filter(Column::BusinessNumberId.eq(number))
+            .filter(Column::CustomerPhone.eq(phone.as_str())),
+        db,
+        "failed to look up a conversation by phone",
+    )
+    .await
+}
+
+/// Records an SMS opt-out (or opt-in) on every conversation of the workspace with this customer
+/// phone (their capabilities read it).
+///
+/// # Errors
+/// On a database failure.
+pub async fn set_sms_opted_out(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    phone: &PhoneNumber,
+    opted_out: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<Model>, Error> {
+    let changed = Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::CustomerPhone.eq(phone.as_str()))
+        .filter(Column::SmsOptedOut.ne(opted_out))
+        .all(db)
+        .await
+        .context("failed to load conversations of a phone")?;
+    let mut saved = Vec::with_capacity(changed.len());
+    for conversation in changed {
+        let mut model = conversation.into_active_model();
+        model.sms_opted_out = Set(opted_out);
+        model.updated_at = Set(now);
+        saved.push(model.update(db).await.context("failed to record an SMS opt-out")?);
+    }
+    Ok(saved)
+}
+
+/// Reopens up to `limit` snoozed conversations whose time has come, each exactly once whatever
+/// the number of processes doing this (the update only touches rows still `SNOOZED`); returns
+/// them as reopened.
+///
+/// # Errors
+/// On a database failure.
+pub async fn wake_snoozed(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Model>, Error> {
+    let dialect = Dialect::of(db);
+    let p = |n| dialect.placeholder(n);
+    let lock = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
+    let sql = format!(
+        "UPDATE conversations SET status = {open}, snoozed_until = NULL, updated_at = {now} \
+         WHERE id IN (SELECT id FROM conversations WHERE status = {snoozed} AND snoozed_until <= {now} \
+                      ORDER BY snoozed_until LIMIT {limit}{lock}) \
+         AND status = {snoozed} RETURNING *",
+        open = p(1),
+        now = p(2),
+        snoozed = p(3),
+        limit = p(4),
+    );
+    let values: Vec<sea_orm::Value> = vec![
+        ConversationStatus::Open.as_str().into(),
+        now.into(),
+        ConversationStatus::Snoozed.as_str().into(),
+        i64::try_from(limit).unwrap_or(i64::MAX).into(),
+    ];
+    Entity::find()
+        .from_raw_sql(sea_orm::Statement::from_sql_and_values(dialect.backend(), sql, values))
+        .all(db)
+        .await
+        .context("failed to reopen snoozed conversations")
+}
+
+/// What the inbox may be filtered by (all given conditions hold).
 #[derive(Clone, Debug, Default)]
 pub struct ConversationFilter {
     pub status: Option<ConversationStatus>,
     pub assignee: Option<AgentId>,
+    /// `Some(true)`: only unassigned; `Some(false)`: only assigned.
+    pub unassigned: Option<bool>,
     pub contact: Option<ContactId>,
     /// `Some(true)`: only customers whose phone is unknown; `Some(false)`: only with a phone.
     pub username_only: Option<bool>,
     pub search: Option<SearchQuery>,
+    /// The channel replies go through now.
+    pub channel: Option<Channel>,
+    pub business_number: Option<BusinessNumberId>,
+    /// `Some((agent, true))`: only conversations with inbound messages the agent has not read;
+    /// `false`: only those without.
+    pub unread: Option<(AgentId, bool)>,
 }
 
 /// Position in the inbox order (newest activity first): the last row of the previous page.
@@ -374,6 +540,21 @@ pub async fn list(
     }
     if let Some(assignee) = filter.assignee {
         query = query.filter(Column::AssigneeId.eq(assignee));
+    }
+    match filter.unassigned {
+        Some(true) => query = query.filter(Column::AssigneeId.is_null()),
+        Some(false) => query = query.filter(Column::AssigneeId.is_not_null()),
+        None => {}
+    }
+    if let Some(channel) = filter.channel {
+        query = query.filter(Column::ActiveChannel.eq(channel));
+    }
+    if let Some(number) = filter.business_number {
+        query = query.filter(Column::BusinessNumberId.eq(number));
+    }
+    if let Some((agent, unread)) = filter.unread {
+        let condition = crate::reads::has_unread(agent);
+        query = query.filter(if unread { condition } else { condition.not() });
     }
     if let Some(contact) = filter.contact {
         query = query.filter(Column::ContactId.eq(contact));

@@ -241,6 +241,23 @@ impl Database {
         Ok(WriteTransaction { txn, _guard: guard, commits: Arc::clone(&self.commits) })
     }
 
+    /// Runs a write that needs no transaction of the caller's (one statement, or a few) in a
+    /// write transaction of its own. Every write goes through [`Database::begin`]: on SQLite a
+    /// write on the bare pool would bypass the write lock, and a deferred transaction that read
+    /// before it could then no longer upgrade to a write (`SQLITE_BUSY_SNAPSHOT`).
+    ///
+    /// # Errors
+    /// What `write` returns; a failure to begin or commit (nothing is then stored).
+    pub async fn write<T>(
+        &self,
+        write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, crate::Error>,
+    ) -> Result<T, crate::Error> {
+        let txn = self.begin().await.map_err(|e| crate::Error::wrap(e, "failed to begin"))?;
+        let value = write(&txn).await?;
+        txn.commit().await.map_err(|e| crate::Error::wrap(e, "failed to commit"))?;
+        Ok(value)
+    }
+
     /// A receiver that changes after every commit of this process, and after every
     /// [`Database::notify_commit`] (another process's commit, relayed by `LISTEN`).
     #[must_use]

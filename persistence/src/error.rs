@@ -65,6 +65,23 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Whether the write lost a race with another transaction and may simply be tried again:
+    /// a unique key taken first, a deadlock or a serialization failure (SQLSTATE 40P01, 40001).
+    #[must_use]
+    pub fn is_race(&self) -> bool {
+        match self {
+            Error::Duplicate { .. } => true,
+            Error::Unexpected(err) => err.chain().any(|cause| {
+                cause
+                    .downcast_ref::<DbErr>()
+                    .is_some_and(|db| sql_state(db).is_some_and(|c| matches!(c.as_str(), "40001" | "40P01")))
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// How sea-orm reports a column value that does not convert to the field's type: `Type` (an
 /// unknown enum text, an unexpected NULL), `TryIntoErr` (a value type's parser refused it),
 /// `Json` (a JSON column of the wrong shape).
@@ -75,13 +92,17 @@ fn is_decode_failure(err: &DbErr) -> bool {
 /// SQLSTATE 57014 (statement timeout or cancel), 55P03 (lock not available), 40001 and 40P01
 /// (serialization failure, deadlock); SQLite 5 and 6 (busy, locked).
 fn transient_code(err: &DbErr) -> bool {
-    let runtime = match err {
-        DbErr::Query(e) | DbErr::Exec(e) => e,
-        _ => return false,
-    };
-    let sea_orm::RuntimeErr::SqlxError(sqlx) = runtime else { return false };
-    let Some(db) = sqlx.as_database_error() else { return false };
-    matches!(db.code().as_deref(), Some("57014" | "55P03" | "40001" | "40P01" | "5" | "6" | "517" | "261"))
+    matches!(
+        sql_state(err).as_deref(),
+        Some("57014" | "55P03" | "40001" | "40P01" | "5" | "6" | "517" | "261")
+    )
+}
+
+/// The SQLSTATE (PostgreSQL) or result code (SQLite) of a database error, if it has one.
+fn sql_state(err: &DbErr) -> Option<String> {
+    let (DbErr::Query(runtime) | DbErr::Exec(runtime)) = err else { return None };
+    let sea_orm::RuntimeErr::SqlxError(sqlx) = runtime else { return None };
+    Some(sqlx.as_database_error()?.code()?.into_owned())
 }
 
 /// `.context("…")` for sea-orm results, turning them into [`Error::Corrupt`] or

@@ -14,6 +14,9 @@
 //! - [`dead_letters`]: Meta webhook payloads that could not be routed or understood.
 //! - [`crm`]: CRM webhook endpoints, their delivery queue and its claiming.
 //! - [`content`]: the JSON columns as serde types (message content, endpoint event types).
+//! - [`opt_outs`]: SMS opt-outs per sender number; [`signals`]: read receipts and typing
+//!   indicators queued for the provider.
+//! - [`reads`]: per-agent read markers, unread counts, the inbox counts.
 //! - [`attachments`], [`reactions`]: media of messages (fetch queue, uploads) and reactions.
 //! - [`blobs`]: the blob store of media bytes (`file://` or `s3://`, streamed).
 //! - [`sealed`]: secrets at rest (AES-256-GCM under `PARLEY_SECRET_KEY`, key ids for rotation).
@@ -35,9 +38,12 @@ pub mod entities;
 pub mod error;
 pub mod events;
 pub mod messages;
+pub mod opt_outs;
 pub mod reactions;
+pub mod reads;
 pub mod receipts;
 pub mod sealed;
+pub mod signals;
 pub mod templates;
 pub mod workspaces;
 

@@ -300,6 +300,46 @@ pub async fn find(
         .context("failed to load message")
 }
 
+/// The message of the workspace with this provider id, whatever its number (an SMS provider's
+/// ids are globally unique, and an SMS of a conversation moved to SMS belongs to its WhatsApp
+/// number).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_in_workspace_by_external_id(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    external_id: &str,
+) -> Result<Option<Model>, Error> {
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::ExternalId.eq(external_id))
+        .one(db)
+        .await
+        .context("failed to look up message by provider id")
+}
+
+/// The conversation's latest message in `direction` (`None`: either), by storing time.
+///
+/// # Errors
+/// On a database failure.
+pub async fn latest_in(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    direction: Option<Direction>,
+) -> Result<Option<Model>, Error> {
+    let mut query = Entity::find().filter(Column::ConversationId.eq(conversation));
+    if let Some(direction) = direction {
+        query = query.filter(Column::Direction.eq(direction));
+    }
+    query
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .one(db)
+        .await
+        .context("failed to load the latest message")
+}
+
 /// Messages of the workspace among `ids` (for the dataloader).
 ///
 /// # Errors

@@ -224,6 +224,8 @@ const SEALED_COLUMNS: &[(&str, &str, Purpose)] = &[
     ("webhook_endpoints", "secret", Purpose::WebhookSecret),
     ("webhook_endpoints", "previous_secret", Purpose::WebhookSecret),
     ("messages", "external_id_sealed", Purpose::MessageId),
+    ("business_numbers", "access_token_sealed", Purpose::AccessToken),
+    ("business_numbers", "sms_auth_token_sealed", Purpose::SmsAuthToken),
 ];
 
 /// What start-up found and did.

@@ -26,6 +26,7 @@ pub fn conversation(c: &conversation::Model) -> Value {
         "businessNumberId": c.business_number_id,
         "channel": c.active_channel,
         "status": c.status,
+        "snoozedUntil": c.snoozed_until,
         "origin": c.origin,
         "previousConversationId": c.previous_conversation_id,
         "contactId": c.contact_id,

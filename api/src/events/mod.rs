@@ -5,6 +5,7 @@
 //! - [`business_username_updated`], [`message_status_updated`]: the events two flows write
 //!   (the admin's username API calls and Meta's `business_username_update` webhook; Meta's
 //!   status webhooks and the delivery worker).
+//! - [`about`]: one event about a conversation.
 //! - [`history`], [`validate_types`]: the event history, and the one check of type filters
 //!   (history, subscriptions, CRM endpoints).
 
@@ -16,6 +17,27 @@ use domain::MessageStatus;
 use persistence::ConnectionTrait;
 use persistence::entities::{business_number, conversation, message};
 use persistence::events::{self, NewEvent, types};
+
+/// Writes one event about a conversation (and its contact, when it has one).
+///
+/// # Errors
+/// On a database failure.
+pub async fn about(
+    db: &impl ConnectionTrait,
+    conversation: &conversation::Model,
+    event_type: &'static str,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), persistence::Error> {
+    let new = NewEvent {
+        event_type,
+        conversation_id: Some(conversation.id),
+        contact_id: conversation.contact_id,
+        data,
+    };
+    events::append(db, conversation.workspace_id, new, now).await?;
+    Ok(())
+}
 
 /// Writes `business_username.updated` for a number.
 ///
@@ -52,14 +74,7 @@ pub async fn message_status_updated(
     data["previousStatus"] = serde_json::json!(previous.as_str());
     data["errorCode"] = serde_json::json!(message.error_code);
     data["errorTitle"] = serde_json::json!(message.error_title);
-    let new = NewEvent {
-        event_type: types::MESSAGE_STATUS_UPDATED,
-        conversation_id: Some(conversation.id),
-        contact_id: conversation.contact_id,
-        data,
-    };
-    events::append(db, conversation.workspace_id, new, now).await?;
-    Ok(())
+    about(db, conversation, types::MESSAGE_STATUS_UPDATED, data, now).await
 }
 
 /// Writes `message.reaction`: one side's reaction set on a message (an empty emoji: removed).
@@ -73,14 +88,8 @@ pub async fn message_reaction(
     conversation: &conversation::Model,
     now: DateTime<Utc>,
 ) -> Result<(), persistence::Error> {
-    let new = NewEvent {
-        event_type: types::MESSAGE_REACTION,
-        conversation_id: Some(conversation.id),
-        contact_id: conversation.contact_id,
-        data: data::reaction(reaction, message, conversation),
-    };
-    events::append(db, conversation.workspace_id, new, now).await?;
-    Ok(())
+    about(db, conversation, types::MESSAGE_REACTION, data::reaction(reaction, message, conversation), now)
+        .await
 }
 
 /// Events after cursor `after`, oldest first, optionally of some types (admins and

@@ -6,7 +6,7 @@
 use super::guards::RoleGuard;
 use super::loaders::{
     AgentKey, AttachmentsKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, LastMessageKey,
-    MessageKey, OwnerKey, ReactionsKey,
+    MessageKey, OwnerKey, ReactionsKey, ReadKey,
 };
 use super::setup::{Agent, BusinessNumber, parse_agent_id};
 use super::{db, enums, loaders, now, pagination, parse_id, viewer};
@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use domain::Permission;
 use domain::capabilities::Capability;
 use domain::display::{display_name, phone_notice};
-use domain::{ContactId, ConversationId, ConversationStatus};
+use domain::{AgentId, ContactId, ConversationId, ConversationStatus};
 use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor};
 use persistence::entities::{contact, contact_identity, conversation, message};
 use persistence::messages::MessageCursor;
@@ -90,9 +90,28 @@ impl Conversation {
         self.0.last_activity_at
     }
 
+    /// When a `SNOOZED` conversation opens again by itself (null otherwise).
+    async fn snoozed_until(&self) -> Option<DateTime<Utc>> {
+        self.0.snoozed_until
+    }
+
+    /// The signed-in agent's unread inbound messages here (notes and outbound messages never
+    /// count).
+    async fn unread_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let state = loaders(ctx)?.load_one(ReadKey(self.0.id)).await.map_err(ApiError::from)?;
+        Ok(i32::try_from(state.unwrap_or_default().unread).unwrap_or(i32::MAX))
+    }
+
+    /// When the signed-in agent last marked it read (null: never).
+    async fn last_read_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        let state = loaders(ctx)?.load_one(ReadKey(self.0.id)).await.map_err(ApiError::from)?;
+        Ok(state.and_then(|s| s.last_read_at))
+    }
+
     /// When free-form replies stop being allowed (WhatsApp; null before any inbound message).
     async fn service_window_ends_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
-        Ok(conversations::capabilities_of(&self.0, false, now(ctx)).service_window_ends_at)
+        let around = conversations::Around { contact_phone_known: false, number_connected: true };
+        Ok(conversations::capabilities_of(&self.0, around, now(ctx)).service_window_ends_at)
     }
 
     /// The business number the customer wrote to.
@@ -172,8 +191,14 @@ impl Conversation {
 
     /// What an agent may do here now, and why not.
     async fn capabilities(&self, ctx: &Context<'_>) -> Result<ConversationCapabilities> {
-        let contact_phone = self.linked_contact(ctx).await?.is_some_and(|c| c.phone.is_some());
-        Ok(ConversationCapabilities(conversations::capabilities_of(&self.0, contact_phone, now(ctx))))
+        let contact_phone_known = self.linked_contact(ctx).await?.is_some_and(|c| c.phone.is_some());
+        let number_connected = loaders(ctx)?
+            .load_one(BusinessNumberKey(self.0.business_number_id))
+            .await
+            .map_err(ApiError::from)?
+            .is_some_and(|n| n.connected);
+        let around = conversations::Around { contact_phone_known, number_connected };
+        Ok(ConversationCapabilities(conversations::capabilities_of(&self.0, around, now(ctx))))
     }
 
     /// The latest message in either direction (the inbox preview).
@@ -218,7 +243,11 @@ pub(crate) async fn conversation_page(
     let after = after.as_deref().map(pagination::decode::<domain::ConversationId>).transpose()?;
     let cursor = after.map(|(last_activity_at, id)| InboxCursor { last_activity_at, id });
     let rows = conversations::list(db(ctx)?, viewer(ctx)?, filter, cursor, limit + 1).await?;
-    super::loaders::prefetch_conversations(loaders(ctx)?, &rows).await.map_err(ApiError::from)?;
+    let page = ctx.look_ahead();
+    let read_state = [page.field("edges").field("node"), page.field("nodes")]
+        .iter()
+        .any(|node| node.field("unreadCount").exists() || node.field("lastReadAt").exists());
+    super::loaders::prefetch_conversations(loaders(ctx)?, &rows, read_state).await.map_err(ApiError::from)?;
     Ok(pagination::connection(
         rows,
         limit,
@@ -257,6 +286,12 @@ impl Customer {
     /// WhatsApp profile name.
     async fn profile_name(&self) -> Option<&str> {
         self.0.customer_profile_name.as_deref()
+    }
+
+    /// True when the customer replied STOP to the workspace's SMS number: no SMS goes to them
+    /// until they reply START.
+    async fn sms_opted_out(&self) -> bool {
+        self.0.sms_opted_out
     }
 
     /// True when the customer's phone number is unknown to the business.
@@ -362,6 +397,17 @@ pub struct ConversationFilter {
     pub contact_id: Option<ID>,
     /// Only customers whose phone number is unknown (true) or known (false).
     pub username_only: Option<bool>,
+    /// Only conversations assigned to this agent.
+    pub assignee_id: Option<ID>,
+    /// Only conversations assigned to no one (true) or to someone (false).
+    pub unassigned: Option<bool>,
+    /// Only conversations whose replies go through this channel now.
+    pub channel: Option<enums::Channel>,
+    /// Only conversations of this business number.
+    pub business_number_id: Option<ID>,
+    /// Only conversations with messages the signed-in agent has not read (true), or without
+    /// (false).
+    pub unread: Option<bool>,
 }
 
 /// The inbox.
@@ -381,9 +427,25 @@ impl ConversationQuery {
     ) -> Result<Connection<String, Conversation>> {
         let viewer = viewer(ctx)?;
         let filter = filter.unwrap_or_default();
+        let assignee =
+            filter.assignee_id.as_ref().map(|id| parse_id::<AgentId>(id, "assigneeId")).transpose()?;
+        let mine = filter.assigned_to_me.unwrap_or(false).then_some(viewer.agent_id);
+        if let (Some(given), Some(me)) = (assignee, mine)
+            && given != me
+        {
+            return Err(ApiError::bad_input("assignedToMe and assigneeId name different agents").into());
+        }
         let store_filter = StoreFilter {
             status: filter.status.map(Into::into),
-            assignee: filter.assigned_to_me.unwrap_or(false).then_some(viewer.agent_id),
+            assignee: assignee.or(mine),
+            unassigned: filter.unassigned,
+            channel: filter.channel.map(Into::into),
+            business_number: filter
+                .business_number_id
+                .as_ref()
+                .map(|id| parse_id::<domain::BusinessNumberId>(id, "businessNumberId"))
+                .transpose()?,
+            unread: filter.unread.map(|unread| (viewer.agent_id, unread)),
             contact: filter
                 .contact_id
                 .as_ref()

@@ -20,6 +20,9 @@ pub enum ConversationStatus {
     Open,
     /// Done; a new inbound message reopens it.
     Resolved,
+    /// Put aside until `snoozedUntil` or the customer's next message, whichever is first; then
+    /// `OPEN` again.
+    Snoozed,
 }
 
 /// Why a conversation exists.

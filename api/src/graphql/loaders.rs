@@ -10,7 +10,7 @@ use persistence::entities::{
     agent, attachment, business_number, contact, contact_identity, conversation, message, message_reaction,
 };
 use persistence::{
-    Database, agents, attachments, business_numbers, contacts, conversations, messages, reactions,
+    Database, agents, attachments, business_numbers, contacts, conversations, messages, reactions, reads,
 };
 
 use crate::error::ApiError;
@@ -34,11 +34,12 @@ impl From<persistence::Error> for LoadError {
     }
 }
 
-/// Loads rows of one table by id within one workspace.
+/// Loads rows of one table by id within one workspace (and the viewer's own read state).
 #[derive(Clone)]
 pub struct WorkspaceLoader {
     db: Database,
     workspace: WorkspaceId,
+    agent: AgentId,
 }
 
 /// One loader per relation: a key wraps the id it loads by; a page of any size costs one
@@ -155,21 +156,53 @@ impl Loader<OwnerKey> for WorkspaceLoader {
     }
 }
 
-pub type Loaders = DataLoader<WorkspaceLoader, HashMapCache>;
+/// The viewer's read state of a conversation: unread inbound messages and their marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ReadKey(pub ConversationId);
 
-/// A loader for one request of the given workspace. It caches for the request, so a page
-/// can prefetch every relation in a fixed number of batches ([`prefetch_conversations`]) and
-/// its fields then read from the cache, however the executor schedules them.
-#[must_use]
-pub fn for_workspace(db: Database, workspace: WorkspaceId) -> Loaders {
-    DataLoader::with_cache(WorkspaceLoader { db, workspace }, tokio::spawn, HashMapCache::default())
+/// What [`ReadKey`] loads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadState {
+    pub unread: i64,
+    pub last_read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Loads everything a page of conversations shows, in two rounds of one batch per relation.
+impl Loader<ReadKey> for WorkspaceLoader {
+    type Value = ReadState;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ReadKey]) -> Result<HashMap<ReadKey, Self::Value>, Self::Error> {
+        let ids: Vec<ConversationId> = keys.iter().map(|k| k.0).collect();
+        let states = reads::read_states(self.db.conn(), self.workspace, self.agent, &ids).await?;
+        Ok(states
+            .into_iter()
+            .map(|s| {
+                (ReadKey(s.conversation_id), ReadState { unread: s.unread, last_read_at: s.last_read_at })
+            })
+            .collect())
+    }
+}
+
+pub type Loaders = DataLoader<WorkspaceLoader, HashMapCache>;
+
+/// A loader for one request of an agent of the given workspace. It caches for the request, so
+/// a page can prefetch every relation in a fixed number of batches ([`prefetch_conversations`])
+/// and its fields then read from the cache, however the executor schedules them.
+#[must_use]
+pub fn for_viewer(db: Database, workspace: WorkspaceId, agent: AgentId) -> Loaders {
+    DataLoader::with_cache(WorkspaceLoader { db, workspace, agent }, tokio::spawn, HashMapCache::default())
+}
+
+/// Loads everything a page of conversations shows, in two rounds of one batch per relation
+/// (the viewer's read state when the page shows it).
 ///
 /// # Errors
 /// When a batch fails.
-pub async fn prefetch_conversations(loader: &Loaders, rows: &[conversation::Model]) -> Result<(), LoadError> {
+pub async fn prefetch_conversations(
+    loader: &Loaders,
+    rows: &[conversation::Model],
+    read_state: bool,
+) -> Result<(), LoadError> {
     let numbers = rows.iter().map(|c| BusinessNumberKey(c.business_number_id));
     let contacts = rows.iter().filter_map(|c| c.contact_id.map(ContactKey));
     let agents = rows.iter().filter_map(|c| c.assignee_id.map(AgentKey));
@@ -181,7 +214,9 @@ pub async fn prefetch_conversations(loader: &Loaders, rows: &[conversation::Mode
         bsuid.into_iter().chain(username)
     });
     let last = rows.iter().map(|c| LastMessageKey(c.id));
-    let (_, _, _, _, previous, owners) = futures::try_join!(
+    let reads = rows.iter().filter(|_| read_state).map(|c| ReadKey(c.id));
+    let (_, _, _, _, _, previous, owners) = futures::try_join!(
+        loader.load_many(reads),
         loader.load_many(last),
         loader.load_many(numbers),
         loader.load_many(contacts),

@@ -43,7 +43,7 @@ fn send_options<'a>(
     Ok(SendOptions { idempotency_key, reply_to })
 }
 
-fn wake(ctx: &Context<'_>) {
+pub(super) fn wake(ctx: &Context<'_>) {
     if let Some(handle) = ctx.data_opt::<DeliveryHandle>() {
         handle.wake();
     }

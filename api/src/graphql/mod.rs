@@ -6,6 +6,8 @@
 //!   capabilities, `Message`, `Contact`: they reference one another, so they live together and
 //!   the other modules import them); the inbox; assign, resolve, reopen.
 //! - [`messages`]: sending, templates, phone-number requests, calls, channel switch.
+//! - [`lifecycle`]: starting a conversation, read state, typing indicator, snooze, inbox counts.
+//! - [`numbers`]: connecting and disconnecting WhatsApp and SMS numbers.
 //! - [`contacts`]: the contact list; create, link, unlink.
 //! - [`setup`]: `me`, agents, business numbers, templates.
 //! - [`usernames`]: business usernames.
@@ -27,9 +29,11 @@ pub mod crm;
 pub mod enums;
 pub mod events;
 pub mod guards;
+pub mod lifecycle;
 pub mod limits;
 pub mod loaders;
 pub mod messages;
+pub mod numbers;
 pub mod pagination;
 pub mod session;
 pub mod setup;
@@ -51,6 +55,7 @@ use crate::error::{ApiError, ApiResult};
 pub struct Query(
     setup::ViewerQuery,
     conversations::ConversationQuery,
+    lifecycle::LifecycleQuery,
     contacts::ContactQuery,
     setup::SetupQuery,
     events::EventQuery,
@@ -66,6 +71,8 @@ pub struct Mutation(
     setup::SetupMutation,
     conversations::ConversationMutation,
     messages::MessagingMutation,
+    lifecycle::LifecycleMutation,
+    numbers::NumberMutation,
     contacts::ContactMutation,
     usernames::UsernameMutation,
     crm::WebhookMutation,

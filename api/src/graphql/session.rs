@@ -257,9 +257,11 @@ impl Extension for OperationScope {
         let db = ctx.data::<Database>().map_err(|e| e.into_server_error(async_graphql::Pos::default()))?;
         let now = Utc::now();
         let viewer = session.authorise(db, now).await.map_err(server_error)?;
-        let request = request
-            .data(RequestData { viewer: Some(viewer), now })
-            .data(loaders::for_workspace(db.clone(), viewer.workspace_id));
+        let request = request.data(RequestData { viewer: Some(viewer), now }).data(loaders::for_viewer(
+            db.clone(),
+            viewer.workspace_id,
+            viewer.agent_id,
+        ));
         next.run(ctx, request).await
     }
 

@@ -45,10 +45,11 @@ impl Agent {
     }
 }
 
-/// A WhatsApp business phone number of the workspace.
+/// A business phone number of the workspace (WhatsApp or SMS).
 pub struct BusinessNumber(pub business_number::Model);
 
-/// A WhatsApp business phone number of the workspace.
+/// A business phone number of the workspace: a WhatsApp number (Meta's ids) or an SMS
+/// number. Its credentials are never returned.
 #[Object]
 impl BusinessNumber {
     /// Opaque id.
@@ -56,9 +57,29 @@ impl BusinessNumber {
         ID(self.0.id.to_string())
     }
 
-    /// Meta's `phone_number_id`.
+    /// Meta's `phone_number_id` (an SMS number: its E.164 number).
     async fn phone_number_id(&self) -> &str {
         &self.0.phone_number_id
+    }
+
+    /// WHATSAPP or SMS.
+    async fn channel(&self) -> enums::Channel {
+        self.0.channel.into()
+    }
+
+    /// False once disconnected: its conversations stay readable, every action is denied.
+    async fn connected(&self) -> bool {
+        self.0.connected
+    }
+
+    /// Whether it calls the Cloud API with its own token (else the process's default).
+    async fn has_own_access_token(&self) -> bool {
+        self.0.access_token_sealed.is_some()
+    }
+
+    /// An SMS number's provider account SID.
+    async fn account_sid(&self) -> Option<&str> {
+        self.0.sms_account_sid.as_deref()
     }
 
     /// The number customers see, E.164.
@@ -66,14 +87,14 @@ impl BusinessNumber {
         self.0.display_phone_number.as_str()
     }
 
-    /// The WhatsApp Business Account id.
-    async fn waba_id(&self) -> &str {
-        &self.0.waba_id
+    /// The WhatsApp Business Account id (null for an SMS number).
+    async fn waba_id(&self) -> Option<&str> {
+        Some(self.0.waba_id.as_str()).filter(|id| !id.is_empty())
     }
 
-    /// The business portfolio id (BSUIDs are scoped to it).
-    async fn portfolio_id(&self) -> &str {
-        &self.0.portfolio_id
+    /// The business portfolio id, BSUIDs are scoped to it (null for an SMS number).
+    async fn portfolio_id(&self) -> Option<&str> {
+        Some(self.0.portfolio_id.as_str()).filter(|id| !id.is_empty())
     }
 
     /// The business username, if any.

@@ -4,9 +4,11 @@ use super::guards::RoleGuard;
 use super::setup::BusinessNumber;
 use super::{db, enums, now, parse_id, viewer};
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
+use crate::setup::usernames::Cloud;
 use async_graphql::{Context, ID, Object, Result};
 use domain::BusinessNumberId;
 use domain::Permission;
+use persistence::sealed::Keyring;
 
 /// Business username suggestions.
 #[derive(Default)]
@@ -25,7 +27,13 @@ impl UsernameQuery {
         let viewer = viewer(ctx)?;
         let id = parse_id::<domain::BusinessNumberId>(&business_number_id, "businessNumberId")?;
         let gateway = ctx.data::<crate::outbound::gateway::whatsapp::WhatsappGateway>()?;
-        Ok(crate::setup::usernames::suggestions(db(ctx)?, gateway, viewer, id).await?)
+        Ok(crate::setup::usernames::suggestions(
+            db(ctx)?,
+            Cloud { gateway, keyring: ctx.data::<Keyring>()? },
+            viewer,
+            id,
+        )
+        .await?)
     }
 }
 
@@ -42,8 +50,8 @@ pub struct BusinessUsername {
 #[derive(Default)]
 pub struct UsernameMutation;
 
-fn gateway<'a>(ctx: &Context<'a>) -> Result<&'a WhatsappGateway> {
-    ctx.data::<WhatsappGateway>()
+fn cloud<'a>(ctx: &Context<'a>) -> Result<Cloud<'a>> {
+    Ok(Cloud { gateway: ctx.data::<WhatsappGateway>()?, keyring: ctx.data::<Keyring>()? })
 }
 
 #[Object]
@@ -64,7 +72,7 @@ impl UsernameMutation {
         let id = parse_id::<BusinessNumberId>(&business_number_id, "businessNumberId")?;
         let saved = crate::setup::usernames::set(
             db(ctx)?,
-            gateway(ctx)?,
+            cloud(ctx)?,
             viewer(ctx)?,
             id,
             &username,
@@ -88,7 +96,7 @@ impl UsernameMutation {
     ) -> Result<BusinessNumber> {
         let id = parse_id::<BusinessNumberId>(&business_number_id, "businessNumberId")?;
         Ok(BusinessNumber(
-            crate::setup::usernames::delete(db(ctx)?, gateway(ctx)?, viewer(ctx)?, id, now(ctx)).await?,
+            crate::setup::usernames::delete(db(ctx)?, cloud(ctx)?, viewer(ctx)?, id, now(ctx)).await?,
         ))
     }
 

@@ -285,7 +285,8 @@ pub async fn upload(
             sha256: hex::encode(written.sha256),
             blob_key: written.key.clone(),
         };
-        return match attachments::insert_uploaded(state.db.conn(), up, Utc::now()).await {
+        return match state.db.write(async |txn| attachments::insert_uploaded(txn, up, Utc::now()).await).await
+        {
             Ok(saved) => (
                 StatusCode::CREATED,
                 Json(json!({

@@ -1,5 +1,5 @@
 //! The HTTP surface: routes, the GraphQL endpoint with authentication at the edge, health
-//! checks, the WhatsApp webhook, and the tower layers (tracing without query strings, body
+//! checks, the WhatsApp and SMS webhooks, and the tower layers (tracing without query strings, body
 //! limits, timeouts).
 
 pub mod media;
@@ -35,6 +35,9 @@ pub fn router(state: AppState) -> Router {
     let webhooks = Router::new()
         .route("/webhooks/whatsapp", get(whatsapp::verify).post(whatsapp::receive))
         .layer(DefaultBodyLimit::max(whatsapp::BODY_LIMIT));
+    let sms = Router::new()
+        .route("/webhooks/sms", post(crate::inbound::sms_webhook::receive))
+        .layer(DefaultBodyLimit::max(crate::inbound::sms_webhook::BODY_LIMIT));
     let timed = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(websocket::upgrade))
@@ -44,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/media/{id}", get(media::download))
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
         .merge(webhooks)
+        .merge(sms)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)));
     // An upload may take minutes on a slow link; it has its own, longer limit.
     let uploads = Router::new()
@@ -108,7 +112,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
     };
     let mut request = request.into_inner().data(RequestData { viewer, now });
     if let Some(viewer) = viewer {
-        request = request.data(loaders::for_workspace(state.db.clone(), viewer.workspace_id));
+        request = request.data(loaders::for_viewer(state.db.clone(), viewer.workspace_id, viewer.agent_id));
     }
     let mut response = state.schema.execute(request).await;
     crate::graphql::limits::label_errors(&mut response);

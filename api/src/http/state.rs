@@ -12,7 +12,10 @@ use crate::graphql::ParleySchema;
 use crate::graphql::session::SocketRegistry;
 use crate::inbound::batch::WebhookCommitter;
 use crate::inbound::http::InboundState;
+use crate::inbound::sms_webhook::SmsState;
 use crate::outbound::delivery::DeliveryHandle;
+use crate::outbound::gateway::sms::SmsGateway;
+use crate::outbound::gateway::whatsapp::WhatsappGateway;
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
@@ -28,10 +31,20 @@ pub struct AppState {
     pub sockets: SocketRegistry,
     /// Where media bytes are.
     pub blobs: BlobStore,
+    /// The Cloud API.
+    pub whatsapp: WhatsappGateway,
+    /// The SMS provider.
+    pub sms: SmsGateway,
 }
 
 impl FromRef<AppState> for InboundState {
     fn from_ref(state: &AppState) -> Self {
         Self { config: Arc::clone(&state.config), committer: state.committer.clone() }
+    }
+}
+
+impl FromRef<AppState> for SmsState {
+    fn from_ref(state: &AppState) -> Self {
+        Self { db: state.db.clone(), config: Arc::clone(&state.config), committer: state.committer.clone() }
     }
 }

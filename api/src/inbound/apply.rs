@@ -50,40 +50,6 @@ pub struct WebhookSummary {
     pub ignored: usize,
 }
 
-/// Applies a webhook in one transaction. A race with a concurrent webhook that opened the same
-/// conversation rolls back and retries, so nothing is stored twice or half.
-///
-/// # Errors
-/// On a database failure: nothing of the webhook is stored, and the caller answers so that
-/// Meta retries.
-pub async fn process(
-    db: &Database,
-    webhook: &Webhook,
-    now: DateTime<Utc>,
-    keyring: &Keyring,
-) -> Result<WebhookSummary, persistence::Error> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let txn = db
-            .begin()
-            .await
-            .map_err(|e| persistence::Error::Unexpected(anyhow::Error::new(e).context("failed to begin")))?;
-        match apply(&*txn, webhook, now, keyring).await {
-            Ok(summary) => {
-                txn.commit().await.map_err(|e| {
-                    persistence::Error::Unexpected(anyhow::Error::new(e).context("failed to commit"))
-                })?;
-                return Ok(summary);
-            }
-            Err(persistence::Error::Duplicate { .. }) if attempt < 3 => {
-                tracing::debug!(attempt, "webhook raced another one; retrying");
-            }
-            Err(err) => return Err(err),
-        }
-    }
-}
-
 struct Router<'a, C> {
     db: &'a C,
     now: DateTime<Utc>,

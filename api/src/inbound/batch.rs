@@ -1,4 +1,4 @@
-//! Group commit for Meta webhooks.
+//! Group commit for the providers' webhooks (Meta's, and the SMS provider's verified posts).
 //!
 //! A webhook is acknowledged only after the transaction that stores it has committed, and a
 //! commit costs one durable flush. Committing each webhook alone caps ingestion at the disk's
@@ -22,16 +22,70 @@ use persistence::sealed::Keyring;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::apply::{self as webhook, WebhookSummary};
+use super::sms::{self, Applied, SmsPost};
 use crate::inbound::payload::Webhook;
 
 /// The most webhooks one shared transaction takes.
 pub const MAX_BATCH: usize = 64;
 
-struct Job {
-    webhook: Webhook,
-    received_at: DateTime<Utc>,
-    reply: oneshot::Sender<Result<WebhookSummary, persistence::Error>>,
+/// What one job stores.
+enum Work {
+    Meta(Webhook),
+    Sms(Box<SmsPost>),
 }
+
+/// What one job came to.
+enum Outcome {
+    Meta(WebhookSummary),
+    Sms(Applied),
+}
+
+struct Job {
+    work: Work,
+    received_at: DateTime<Utc>,
+    reply: oneshot::Sender<Result<Outcome, persistence::Error>>,
+}
+
+impl Job {
+    /// The job in the caller's (shared) transaction.
+    async fn apply(
+        &self,
+        db: &impl persistence::ConnectionTrait,
+        keyring: &Keyring,
+    ) -> Result<Outcome, persistence::Error> {
+        match &self.work {
+            Work::Meta(hook) => webhook::apply(db, hook, self.received_at, keyring).await.map(Outcome::Meta),
+            Work::Sms(post) => sms::apply(db, post, self.received_at).await.map(Outcome::Sms),
+        }
+    }
+
+    /// The job in a transaction of its own. A race with another transaction (a unique key
+    /// another webhook took first, a deadlock or serialization failure between two processes
+    /// opening the same conversations) is retried: the next attempt sees what won.
+    async fn process(&self, db: &Database, keyring: &Keyring) -> Result<Outcome, persistence::Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let txn = db.begin().await.map_err(|e| shared_failure(&e, "failed to begin"))?;
+            let result = match self.apply(&*txn, keyring).await {
+                Ok(outcome) => {
+                    txn.commit().await.map(|()| outcome).map_err(|e| shared_failure(&e, "failed to commit"))
+                }
+                Err(err) => Err(err),
+            };
+            match result {
+                Err(err) if err.is_race() && attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(attempt, "a webhook raced another transaction; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// How often a webhook that keeps racing other transactions is tried on its own.
+const MAX_ATTEMPTS: u64 = 5;
 
 /// Hands webhooks to the committer tasks. Cheap to clone; the tasks stop when the last handle
 /// is dropped (after finishing what they hold).
@@ -52,7 +106,7 @@ impl WebhookCommitter {
         Self { jobs }
     }
 
-    /// Stores one webhook; returns once it is committed (or definitely not stored).
+    /// Stores one Meta webhook; returns once it is committed (or definitely not stored).
     ///
     /// # Errors
     /// When the webhook could not be stored: nothing of it is.
@@ -61,11 +115,39 @@ impl WebhookCommitter {
         webhook: Webhook,
         received_at: DateTime<Utc>,
     ) -> Result<WebhookSummary, persistence::Error> {
+        match self.run(Work::Meta(webhook), received_at).await? {
+            Outcome::Meta(summary) => Ok(summary),
+            Outcome::Sms(_) => Err(mixed_up()),
+        }
+    }
+
+    /// Stores one verified SMS post; returns once it is committed (or definitely not stored).
+    ///
+    /// # Errors
+    /// When the post could not be stored: nothing of it is.
+    pub async fn submit_sms(
+        &self,
+        post: SmsPost,
+        received_at: DateTime<Utc>,
+    ) -> Result<Applied, persistence::Error> {
+        match self.run(Work::Sms(Box::new(post)), received_at).await? {
+            Outcome::Sms(applied) => Ok(applied),
+            Outcome::Meta(_) => Err(mixed_up()),
+        }
+    }
+
+    async fn run(&self, work: Work, received_at: DateTime<Utc>) -> Result<Outcome, persistence::Error> {
         let (reply, answer) = oneshot::channel();
         let stopped = || persistence::Error::Unexpected(anyhow::anyhow!("the webhook committer has stopped"));
-        self.jobs.send(Job { webhook, received_at, reply }).await.map_err(|_| stopped())?;
+        self.jobs.send(Job { work, received_at, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
+
+/// A job answered with another kind's outcome (cannot happen: each job is answered with what
+/// its own work returned).
+fn mixed_up() -> persistence::Error {
+    persistence::Error::Unexpected(anyhow::anyhow!("the webhook committer answered another job's outcome"))
 }
 
 async fn run_lane(db: Database, keyring: Arc<Keyring>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
@@ -95,12 +177,12 @@ async fn commit_batch(
     db: &Database,
     keyring: &Keyring,
     batch: &[Job],
-) -> Vec<Result<WebhookSummary, persistence::Error>> {
+) -> Vec<Result<Outcome, persistence::Error>> {
     if let [only] = batch {
-        return vec![webhook::process(db, &only.webhook, only.received_at, keyring).await];
+        return vec![only.process(db, keyring).await];
     }
     let failed =
-        |err: &persistence::DbErr, doing: &'static str| -> Vec<Result<WebhookSummary, persistence::Error>> {
+        |err: &persistence::DbErr, doing: &'static str| -> Vec<Result<Outcome, persistence::Error>> {
             batch.iter().map(|_| Err(shared_failure(err, doing))).collect()
         };
     let txn = match db.begin().await {
@@ -109,7 +191,7 @@ async fn commit_batch(
     };
     let mut summaries = Vec::with_capacity(batch.len());
     for job in batch {
-        match webhook::apply(&*txn, &job.webhook, job.received_at, keyring).await {
+        match job.apply(&*txn, keyring).await {
             Ok(summary) => summaries.push(summary),
             Err(err) => {
                 tracing::debug!(error = %err, "a webhook of the batch failed; applying each on its own");
@@ -122,6 +204,10 @@ async fn commit_batch(
     }
     match txn.commit().await {
         Ok(()) => summaries.into_iter().map(Ok).collect(),
+        // Nothing of the batch is stored; a lost race is worth applying each again.
+        Err(err) if shared_failure(&err, "failed to commit").is_race() => {
+            one_by_one(db, keyring, batch).await
+        }
         Err(err) => failed(&err, "failed to commit"),
     }
 }
@@ -130,10 +216,10 @@ async fn one_by_one(
     db: &Database,
     keyring: &Keyring,
     batch: &[Job],
-) -> Vec<Result<WebhookSummary, persistence::Error>> {
+) -> Vec<Result<Outcome, persistence::Error>> {
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        results.push(webhook::process(db, &job.webhook, job.received_at, keyring).await);
+        results.push(job.process(db, keyring).await);
     }
     results
 }

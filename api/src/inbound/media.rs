@@ -30,6 +30,8 @@ use crate::outbound::gateway::whatsapp::WhatsappGateway;
 pub struct Fetcher {
     pub db: Database,
     pub whatsapp: WhatsappGateway,
+    /// Opens each number's own access token.
+    pub keyring: std::sync::Arc<persistence::sealed::Keyring>,
     pub blobs: BlobStore,
     pub config: MediaConfig,
 }
@@ -128,13 +130,14 @@ impl Fetcher {
             None => None,
         };
         if let Some(conversation) = conversation {
-            let new = events::NewEvent {
-                event_type: events::types::ATTACHMENT_STORED,
-                conversation_id: Some(conversation.id),
-                contact_id: conversation.contact_id,
-                data: crate::events::data::attachment(&saved, &conversation),
-            };
-            events::append(&*txn, saved.workspace_id, new, now).await?;
+            crate::events::about(
+                &*txn,
+                &conversation,
+                events::types::ATTACHMENT_STORED,
+                crate::events::data::attachment(&saved, &conversation),
+                now,
+            )
+            .await?;
         }
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
     }
@@ -156,16 +159,17 @@ impl Fetcher {
             .ok_or_else(|| failure("the business number is gone", false))?;
         let media_id =
             attachment.provider_media_id.as_deref().ok_or_else(|| failure("no media id", false))?;
+        let api = self.whatsapp.for_number(&number, &self.keyring)?;
         // The webhook's `url` expires after 5 minutes: use it on the first try only.
         let (url, mime_type, announced) =
             match attachment.provider_url.as_deref().filter(|_| attachment.attempts <= 1) {
                 Some(url) => (url.to_owned(), None, attachment.provider_sha256.clone()),
                 None => {
-                    let info = self.whatsapp.media_info(media_id, &number.phone_number_id).await?;
+                    let info = api.media_info(media_id).await?;
                     (info.url, info.mime_type, attachment.provider_sha256.clone().or(info.sha256))
                 }
             };
-        let response = self.whatsapp.download(&url).await?;
+        let response = api.download(&url).await?;
         let body = response.bytes_stream().map_err(|e| e.to_string());
         let written = match self.blobs.write(body, domain::media::MAX_MEDIA_BYTES).await {
             Ok(written) => written,

@@ -16,7 +16,7 @@ use domain::{Channel, ConversationId, Direction, IdentityKind, MessageId, Thread
 use persistence::content::MessageContent;
 use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
 use persistence::entities::{business_number, conversation};
-use persistence::events::{self, NewEvent, types};
+use persistence::events::types;
 use persistence::messages::{NewMessage, Origin, StoredId, digest_wamids, external_id_digest};
 use persistence::sealed::Keyring;
 use persistence::{
@@ -140,6 +140,9 @@ pub async fn record_inbound(
                 previous,
                 last_inbound_at: msg.counts_for_window.then_some(msg.sent_at),
                 last_activity_at: msg.sent_at,
+                assignee: None,
+                link: None,
+                sms_opted_out: false,
             };
             (conversations::insert(db, new, now).await?, true)
         }
@@ -190,13 +193,7 @@ pub async fn record_inbound(
             }),
             _ => event_data::conversation(&conversation),
         };
-        let event = NewEvent {
-            event_type,
-            conversation_id: Some(conversation.id),
-            contact_id: conversation.contact_id,
-            data,
-        };
-        events::append(db, workspace, event, now).await?;
+        crate::events::about(db, &conversation, event_type, data, now).await?;
     }
     if let Some(change) = &msg.identity_change {
         apply_identity_change(db, workspace, Some(&conversation), change, now).await?;
@@ -308,13 +305,8 @@ pub async fn apply_identity_change(
             ..ConversationChange::default()
         };
         let saved = conversations::update(db, current, update, now).await?;
-        let event = NewEvent {
-            event_type: types::CONVERSATION_UPDATED,
-            conversation_id: Some(saved.id),
-            contact_id: saved.contact_id,
-            data: event_data::conversation(&saved),
-        };
-        events::append(db, workspace, event, now).await?;
+        crate::events::about(db, &saved, types::CONVERSATION_UPDATED, event_data::conversation(&saved), now)
+            .await?;
         changed += 1;
     }
     if let (Some(old), Some(new)) = (&change.previous_bsuid, &change.new_bsuid) {

@@ -1,4 +1,5 @@
-//! Meta's inbound webhooks, from the HTTP request to the stored rows and events.
+//! The providers' inbound webhooks (Meta's and the SMS provider's), from the HTTP request to
+//! the stored rows and events.
 //!
 //! - [`http`]: `GET|POST /webhooks/whatsapp`: the handshake, the signature check over the raw
 //!   body, the answer Meta gets.
@@ -11,6 +12,8 @@
 //!   changes, business-username updates, dead letters.
 //! - [`media`]: the fetcher that brings customers' files from WhatsApp into the blob store.
 //! - [`messages`]: one inbound message: threading (PRODUCT.md section 3) and the append plan.
+//! - [`sms_webhook`]: `POST /webhooks/sms`: the SMS provider's form posts, signature and
+//!   routing checked; [`sms`]: a verified post stored (threading, opt-outs, status callbacks).
 
 pub mod apply;
 pub mod batch;
@@ -19,3 +22,5 @@ pub mod media;
 pub mod messages;
 pub mod payload;
 pub mod read;
+pub mod sms;
+pub mod sms_webhook;

@@ -17,14 +17,15 @@ use persistence::entities::{attachment, contact, conversation, message};
 use persistence::events::{self, NewEvent, types};
 use persistence::messages::{NewMessage, Origin, TemplateRef};
 use persistence::{
-    ConnectionTrait, Database, attachments, contacts, conversations, messages, reactions, templates,
+    ConnectionTrait, Database, attachments, business_numbers, contacts, conversations, messages, reactions,
+    templates,
 };
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::events::data as event_data;
 use crate::store::commit_error;
-use crate::workflow::conversations::capabilities_of;
+use crate::workflow::conversations::{Around, capabilities_of};
 
 /// WhatsApp's limit for a text body.
 const MAX_TEXT: usize = 4096;
@@ -32,7 +33,7 @@ const MAX_TEXT: usize = 4096;
 pub const DEFAULT_PHONE_REQUEST: &str = "Could you share your phone number with us? Tap the button below.";
 
 /// A conversation with what its capabilities depend on, loaded inside a transaction.
-struct Loaded {
+pub(super) struct Loaded {
     conversation: conversation::Model,
     contact: Option<contact::Model>,
     capabilities: Capabilities,
@@ -51,12 +52,16 @@ async fn load(
         Some(c) => contacts::find(db, viewer.workspace_id, c).await?,
         None => None,
     };
-    let capabilities =
-        capabilities_of(&conversation, contact.as_ref().is_some_and(|c| c.phone.is_some()), now);
+    let number_connected = business_numbers::find(db, viewer.workspace_id, conversation.business_number_id)
+        .await?
+        .is_some_and(|n| n.connected);
+    let around =
+        Around { contact_phone_known: contact.as_ref().is_some_and(|c| c.phone.is_some()), number_connected };
+    let capabilities = capabilities_of(&conversation, around, now);
     Ok(Loaded { conversation, contact, capabilities })
 }
 
-fn valid_idempotency_key(key: Option<&str>) -> ApiResult<Option<String>> {
+pub(super) fn valid_idempotency_key(key: Option<&str>) -> ApiResult<Option<String>> {
     match key.map(str::trim) {
         None => Ok(None),
         Some(k) if !k.is_empty() && k.len() <= 128 && k.chars().all(|c| c.is_ascii_graphic()) => {
@@ -66,7 +71,7 @@ fn valid_idempotency_key(key: Option<&str>) -> ApiResult<Option<String>> {
     }
 }
 
-fn valid_text(field: &str, text: &str) -> ApiResult<String> {
+pub(super) fn valid_text(field: &str, text: &str) -> ApiResult<String> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > MAX_TEXT {
         return Err(ApiError::bad_input(format!("{field} must be 1 to {MAX_TEXT} characters")));
@@ -75,7 +80,7 @@ fn valid_text(field: &str, text: &str) -> ApiResult<String> {
 }
 
 /// What an agent asked to send.
-struct Outgoing {
+pub(super) struct Outgoing {
     text: String,
     content: OutboundContent,
     template: Option<TemplateRef>,
@@ -122,18 +127,32 @@ async fn store(
     now: DateTime<Utc>,
     decide: impl FnOnce(&Loaded) -> ApiResult<Outgoing>,
 ) -> ApiResult<message::Model> {
-    let key = valid_idempotency_key(options.idempotency_key)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let loaded = load(&*txn, viewer, id, now).await?;
+    let saved = store_in(&*txn, viewer, id, options, now, decide).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}
+
+/// [`store`] inside the caller's transaction.
+pub(super) async fn store_in(
+    txn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: ConversationId,
+    options: SendOptions<'_>,
+    now: DateTime<Utc>,
+    decide: impl FnOnce(&Loaded) -> ApiResult<Outgoing>,
+) -> ApiResult<message::Model> {
+    let key = valid_idempotency_key(options.idempotency_key)?;
+    let loaded = load(txn, viewer, id, now).await?;
     let existing = match &key {
-        Some(key) => messages::find_by_idempotency_key(&*txn, id, key).await?,
+        Some(key) => messages::find_by_idempotency_key(txn, id, key).await?,
         None => None,
     };
     if let Some(existing) = existing {
         return Ok(existing);
     }
     let outgoing = decide(&loaded)?;
-    let reply_to = reply_target(&*txn, viewer, id, options.reply_to).await?;
+    let reply_to = reply_target(txn, viewer, id, options.reply_to).await?;
     let new = NewMessage {
         origin: Origin::Outbound {
             author: viewer.agent_id,
@@ -147,7 +166,7 @@ async fn store(
         sent_at: now,
         reply_to,
     };
-    let saved = match messages::insert(&*txn, &loaded.conversation, new, now).await {
+    let saved = match messages::insert(txn, &loaded.conversation, new, now).await {
         Ok(saved) => saved,
         // Two requests with one idempotency key raced: the other one committed first.
         Err(persistence::Error::Duplicate { .. }) => {
@@ -158,20 +177,19 @@ async fn store(
         Err(err) => return Err(err.into()),
     };
     if let (Some(upload), OutboundContent::Media { caption, .. }) = (&outgoing.upload, &outgoing.content) {
-        attachments::attach(&*txn, upload, &saved, caption.clone(), now).await?;
+        attachments::attach(txn, upload, &saved, caption.clone(), now).await?;
     }
     let last_activity_at = now.max(loaded.conversation.last_activity_at);
     let touch =
         ConversationChange { last_activity_at: Some(last_activity_at), ..ConversationChange::default() };
-    let conversation = conversations::update(&*txn, loaded.conversation, touch, now).await?;
+    let conversation = conversations::update(txn, loaded.conversation, touch, now).await?;
     let event = NewEvent {
         event_type: types::MESSAGE_SENT,
         conversation_id: Some(id),
         contact_id: conversation.contact_id,
         data: event_data::message(&saved, &conversation),
     };
-    events::append(&*txn, viewer.workspace_id, event, now).await?;
-    txn.commit().await.map_err(commit_error)?;
+    events::append(txn, viewer.workspace_id, event, now).await?;
     Ok(saved)
 }
 
@@ -190,16 +208,58 @@ pub async fn send_text(
 ) -> ApiResult<message::Model> {
     viewer.require(Permission::ReachCustomer)?;
     let text = valid_text("text", text)?;
-    store(db, viewer, id, options, now, |loaded| {
-        loaded.capabilities.reply.check().map_err(|d| ApiError::denied("reply", d))?;
-        Ok(Outgoing {
-            content: OutboundContent::Text { body: text.clone() },
-            text,
-            template: None,
-            upload: None,
-        })
+    store(db, viewer, id, options, now, |loaded| reply_of(loaded, text)).await
+}
+
+/// A free-form reply, if the conversation allows one.
+pub(super) fn reply_of(loaded: &Loaded, text: String) -> ApiResult<Outgoing> {
+    loaded.capabilities.reply.check().map_err(|d| ApiError::denied("reply", d))?;
+    Ok(Outgoing { content: OutboundContent::Text { body: text.clone() }, text, template: None, upload: None })
+}
+
+/// A template ready to send: the stored template and its body filled in.
+pub(super) struct FilledTemplate {
+    template: persistence::entities::template::Model,
+    parameters: Vec<String>,
+    text: String,
+}
+
+/// Loads a template of the workspace and fills its parameters.
+///
+/// # Errors
+/// `NOT_FOUND`, `BAD_USER_INPUT` for the parameters.
+pub(super) async fn fill_template(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    template_id: TemplateId,
+    parameters: &[String],
+) -> ApiResult<FilledTemplate> {
+    let template =
+        templates::find(db, viewer.workspace_id, template_id).await?.ok_or(ApiError::NotFound("template"))?;
+    let text = render_template(&template.body, parameters)?;
+    Ok(FilledTemplate { template, parameters: parameters.to_vec(), text })
+}
+
+/// A template message, if the conversation allows its category.
+pub(super) fn template_of(loaded: &Loaded, filled: &FilledTemplate) -> ApiResult<Outgoing> {
+    let template = &filled.template;
+    let category = template.category;
+    let name = match category {
+        domain::TemplateCategory::Marketing => "templates.MARKETING",
+        domain::TemplateCategory::Utility => "templates.UTILITY",
+        domain::TemplateCategory::Authentication => "templates.AUTHENTICATION",
+    };
+    loaded.capabilities.template(category).check().map_err(|d| ApiError::denied(name, d))?;
+    Ok(Outgoing {
+        content: OutboundContent::Template {
+            name: template.name.clone(),
+            language: template.language.clone(),
+            parameters: filled.parameters.clone(),
+        },
+        text: filled.text.clone(),
+        template: Some(TemplateRef { id: template.id, name: template.name.clone(), category }),
+        upload: None,
     })
-    .await
 }
 
 /// Fills `{{1}}`, `{{2}}`… with the parameters, requiring exactly as many as the body uses.
@@ -249,30 +309,8 @@ pub async fn send_template(
     now: DateTime<Utc>,
 ) -> ApiResult<message::Model> {
     viewer.require(Permission::ReachCustomer)?;
-    let template = templates::find(db.conn(), viewer.workspace_id, template_id)
-        .await?
-        .ok_or(ApiError::NotFound("template"))?;
-    let category = template.category;
-    let text = render_template(&template.body, parameters)?;
-    store(db, viewer, id, options, now, |loaded| {
-        let name = match category {
-            domain::TemplateCategory::Marketing => "templates.MARKETING",
-            domain::TemplateCategory::Utility => "templates.UTILITY",
-            domain::TemplateCategory::Authentication => "templates.AUTHENTICATION",
-        };
-        loaded.capabilities.template(category).check().map_err(|d| ApiError::denied(name, d))?;
-        Ok(Outgoing {
-            content: OutboundContent::Template {
-                name: template.name.clone(),
-                language: template.language.clone(),
-                parameters: parameters.to_vec(),
-            },
-            text,
-            template: Some(TemplateRef { id: template_id, name: template.name.clone(), category }),
-            upload: None,
-        })
-    })
-    .await
+    let filled = fill_template(db.conn(), viewer, template_id, parameters).await?;
+    store(db, viewer, id, options, now, |loaded| template_of(loaded, &filled)).await
 }
 
 /// WhatsApp's request-contact-info message.

@@ -5,7 +5,10 @@
 //! A media message's file is uploaded to the provider first (once: the provider's media id is
 //! kept on the attachment), then sent by that id; a reply carries the quoted message's raw
 //! provider id (opened from its sealed copy for a customer who hid the number). The business's
-//! reactions are a second queue, sent the same way.
+//! reactions are a second queue, sent the same way, and read receipts and typing indicators a
+//! third. Each business number calls its provider with its own credentials; an SMS of a
+//! WhatsApp conversation moved to SMS goes from the workspace's SMS number (else the default
+//! sender).
 //!
 //! Messages are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so several
 //! `parley serve` processes never send the same message concurrently. A sender that crashes
@@ -19,16 +22,19 @@ use chrono::{DateTime, Utc};
 use domain::{Channel, MessageStatus};
 use persistence::blobs::BlobStore;
 use persistence::content::MessageContent;
+use persistence::entities::business_number;
 use persistence::entities::{conversation, message};
 use persistence::messages::{ProviderError, SendResult};
 use persistence::sealed::Purpose;
-use persistence::{Database, attachments, business_numbers, contacts, conversations, messages, reactions};
+use persistence::{
+    Database, attachments, business_numbers, contacts, conversations, messages, opt_outs, reactions, signals,
+};
 use secrecy::ExposeSecret;
 use tokio::sync::Notify;
 
 use crate::config::RetryPolicy;
 use crate::outbound::gateway::sms::SmsGateway;
-use crate::outbound::gateway::whatsapp::WhatsappGateway;
+use crate::outbound::gateway::whatsapp::{NumberApi, WhatsappGateway};
 use crate::outbound::gateway::{Accepted, GatewayError, OutboundContent, Recipient};
 use persistence::messages::StoredId;
 use persistence::sealed::Keyring;
@@ -72,6 +78,11 @@ fn recipient_of(conversation: &conversation::Model) -> Option<Recipient> {
     }
 }
 
+/// What a send from a disconnected number comes to.
+fn disconnected() -> GatewayError {
+    refused(domain::capabilities::Denial::NumberDisconnected.reason())
+}
+
 fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
 }
@@ -109,13 +120,18 @@ impl Worker {
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
         let claimed = messages::claim_due(&*txn, now, lease, 16).await?;
         let reactions = reactions::claim_due(&*txn, now, lease, 16).await?;
+        let signals = signals::claim_due(&*txn, now, lease, 16).await?;
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let count = claimed.len() + reactions.len();
+        let count = claimed.len() + reactions.len() + signals.len();
         let sends = claimed.into_iter().map(|m| self.deliver(m));
         let reacts = reactions.into_iter().map(|r| self.deliver_reaction(r));
-        let (sent, reacted) =
-            futures::join!(futures::future::join_all(sends), futures::future::join_all(reacts));
-        for result in sent.into_iter().chain(reacted) {
+        let signs = signals.into_iter().map(|s| self.deliver_signal(s));
+        let (sent, reacted, signalled) = futures::join!(
+            futures::future::join_all(sends),
+            futures::future::join_all(reacts),
+            futures::future::join_all(signs)
+        );
+        for result in sent.into_iter().chain(reacted).chain(signalled) {
             result?;
         }
         Ok(count)
@@ -146,13 +162,14 @@ impl Worker {
         let conversation = conversations::find(self.db.conn(), target.workspace_id, target.conversation_id)
             .await?
             .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
-        let number = business_numbers::find(self.db.conn(), target.workspace_id, target.business_number_id)
-            .await?
-            .ok_or(persistence::Error::MissingReference { what: "business number" })?;
+        let number = self.number(target.workspace_id, target.business_number_id).await?;
         let result = match (recipient_of(&conversation), self.raw_provider_id(&target)) {
             (Some(recipient), Some(wamid)) => {
                 let body = WhatsappGateway::reaction_body(&recipient, &wamid, &reaction.emoji);
-                self.whatsapp.send(&number.phone_number_id, &body).await
+                match self.api(&number) {
+                    Ok(api) => api.send(&body).await,
+                    Err(err) => Err(err),
+                }
             }
             _ => Err(refused("the message reacted to cannot be named to WhatsApp")),
         };
@@ -163,12 +180,67 @@ impl Worker {
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
     }
 
+    /// A read receipt or typing indicator: Meta's `"status":"read"` on the raw `wamid`.
+    async fn deliver_signal(
+        &self,
+        signal: persistence::entities::provider_signal::Model,
+    ) -> Result<(), persistence::Error> {
+        let target = messages::find(self.db.conn(), signal.workspace_id, signal.message_id)
+            .await?
+            .ok_or(persistence::Error::MissingReference { what: "message" })?;
+        let number = self.number(target.workspace_id, target.business_number_id).await?;
+        let result = match self.raw_provider_id(&target) {
+            Some(wamid) => {
+                let body = WhatsappGateway::signal_body(&wamid, signal.kind == signals::TYPING);
+                match self.api(&number) {
+                    Ok(api) => api.send(&body).await,
+                    Err(err) => Err(err),
+                }
+            }
+            None => Err(refused("the message cannot be named to WhatsApp")),
+        };
+        let result = match result {
+            Ok(_) => SendResult::Sent { id: StoredId { external_id: String::new(), sealed: None } },
+            Err(err) if err.retryable && signal.attempts < self.policy.max_attempts => {
+                let retry_at = Utc::now() + to_chrono(self.policy.backoff(signal.attempts));
+                SendResult::Retry {
+                    error: ProviderError { code: err.code, title: Some(err.title) },
+                    retry_at,
+                }
+            }
+            Err(err) => {
+                tracing::info!(code = ?err.code, "a read receipt or typing indicator was refused");
+                SendResult::Failed { error: ProviderError { code: err.code, title: Some(err.title) } }
+            }
+        };
+        self.db.write(async |txn| signals::record(txn, signal, result, Utc::now()).await).await?;
+        Ok(())
+    }
+
+    async fn number(
+        &self,
+        workspace: domain::WorkspaceId,
+        id: domain::BusinessNumberId,
+    ) -> Result<business_number::Model, persistence::Error> {
+        business_numbers::find(self.db.conn(), workspace, id)
+            .await?
+            .ok_or(persistence::Error::MissingReference { what: "business number" })
+    }
+
+    /// The Cloud API as a connected WhatsApp number calls it (with its own token).
+    fn api<'a>(&'a self, number: &'a business_number::Model) -> Result<NumberApi<'a>, GatewayError> {
+        if !number.connected {
+            return Err(disconnected());
+        }
+        self.whatsapp.for_number(number, &self.keyring)
+    }
+
     /// A media message's provider media id: the one its attachment already has, or a fresh
     /// upload of the stored bytes (kept, so a retry does not upload again).
     async fn provider_media_id(
         &self,
         message: &message::Model,
-        phone_number_id: &str,
+        api: &NumberApi<'_>,
     ) -> Result<Result<String, GatewayError>, persistence::Error> {
         let Some(attachment) = attachments::of_message(self.db.conn(), message.id).await? else {
             return Ok(Err(refused("the media message has no attachment")));
@@ -194,9 +266,13 @@ impl Worker {
             .file_name
             .clone()
             .unwrap_or_else(|| format!("file.{}", extension(&attachment.mime_type)));
-        match self.whatsapp.upload_media(phone_number_id, bytes, &attachment.mime_type, &name).await {
+        match api.upload_media(bytes, &attachment.mime_type, &name).await {
             Ok(id) => {
-                attachments::set_provider_media_id(self.db.conn(), attachment, &id, Utc::now()).await?;
+                self.db
+                    .write(async |txn| {
+                        attachments::set_provider_media_id(txn, attachment, &id, Utc::now()).await
+                    })
+                    .await?;
                 Ok(Ok(id))
             }
             Err(err) => Ok(Err(err)),
@@ -219,20 +295,20 @@ impl Worker {
         message: &message::Model,
         conversation: &conversation::Model,
     ) -> Result<Result<Accepted, GatewayError>, persistence::Error> {
-        let number = business_numbers::find(self.db.conn(), message.workspace_id, message.business_number_id)
-            .await?
-            .ok_or(persistence::Error::MissingReference { what: "business number" })?;
+        let number = self.number(message.workspace_id, message.business_number_id).await?;
+        let api = match self.api(&number) {
+            Ok(api) => api,
+            Err(err) => return Ok(Err(err)),
+        };
         let content = message.content.as_ref().and_then(MessageContent::outbound);
         let (Some(recipient), Some(content)) = (recipient_of(conversation), content) else {
             return Ok(Err(refused("nothing to send or no one to send it to")));
         };
         let media_id = match content {
-            OutboundContent::Media { .. } => {
-                match self.provider_media_id(message, &number.phone_number_id).await? {
-                    Ok(id) => Some(id),
-                    Err(err) => return Ok(Err(err)),
-                }
-            }
+            OutboundContent::Media { .. } => match self.provider_media_id(message, &api).await? {
+                Ok(id) => Some(id),
+                Err(err) => return Ok(Err(err)),
+            },
             _ => None,
         };
         let reply_to = match message.reply_to_message_id {
@@ -243,7 +319,7 @@ impl Worker {
         };
         let body =
             WhatsappGateway::request_body(&recipient, content, media_id.as_deref(), reply_to.as_deref());
-        Ok(self.whatsapp.send(&number.phone_number_id, &body).await)
+        Ok(api.send(&body).await)
     }
 
     /// What a send attempt comes to: sent (under the provider's id, as Parley stores it), a
@@ -286,13 +362,31 @@ impl Worker {
             None => None,
         };
         let Some(phone) = conversation.customer_phone.clone().or(contact_phone) else {
-            return Ok(Err(GatewayError {
-                retryable: false,
-                code: None,
-                title: "no phone number to text".into(),
-            }));
+            return Ok(Err(refused("no phone number to text")));
         };
-        Ok(self.sms.send(&phone, message.text.as_deref().unwrap_or_default()).await)
+        // The SMS number of the conversation, or the workspace's for a conversation moved to SMS.
+        let number = self.number(message.workspace_id, message.business_number_id).await?;
+        let sender = if number.channel == Channel::Sms {
+            if !number.connected {
+                return Ok(Err(disconnected()));
+            }
+            Some(number)
+        } else {
+            business_numbers::sms_sender_of(self.db.conn(), message.workspace_id).await?
+        };
+        if let Some(sender) = &sender {
+            // The capability check refused this already; a STOP that arrived since is honoured
+            // here rather than by the provider's error 21610.
+            if opt_outs::is_opted_out(self.db.conn(), sender, &phone).await? {
+                return Ok(Err(refused(domain::capabilities::Denial::OptedOut.reason())));
+            }
+        }
+        let account = match self.sms.account_of(sender.as_ref(), &self.keyring) {
+            Ok(account) => account,
+            Err(err) => return Ok(Err(err)),
+        };
+        let text = message.text.as_deref().unwrap_or_default();
+        Ok(self.sms.send(account.as_ref(), sender.is_some(), &phone, text).await)
     }
 
     async fn record(

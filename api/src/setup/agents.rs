@@ -33,7 +33,7 @@ pub async fn create(
         name: &name,
         role,
     };
-    Ok(agents::create(db.conn(), new, now).await?)
+    Ok(db.write(async |txn| agents::create(txn, new, now).await).await?)
 }
 
 /// The signed-in agent.

@@ -121,7 +121,7 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
             category,
             body,
         };
-        templates::create(db.conn(), new, now).await?;
+        db.write(async |txn| templates::create(txn, new, now).await).await?;
     }
 
     // A returning customer: a phone conversation ten days ago, linked to a contact and resolved...

@@ -2,6 +2,8 @@
 //!
 //! - [`workspaces`]: bootstrap a workspace with its admin and business number.
 //! - [`agents`]: create agents.
+//! - [`numbers`]: connecting WhatsApp and SMS numbers with their own credentials, and
+//!   disconnecting them.
 //! - [`templates`]: message templates.
 //! - [`usernames`]: the business username of a number (Cloud API calls, the
 //!   `business_username.updated` event).
@@ -9,6 +11,7 @@
 
 pub mod agents;
 pub mod demo;
+pub mod numbers;
 pub mod templates;
 pub mod usernames;
 pub mod workspaces;

@@ -60,7 +60,7 @@ pub async fn create(
         category: input.category,
         body: input.body.trim(),
     };
-    Ok(templates::create(db.conn(), new, now).await?)
+    Ok(db.write(async |txn| templates::create(txn, new, now).await).await?)
 }
 
 /// The workspace's templates, by name and language.

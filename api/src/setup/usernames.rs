@@ -15,8 +15,9 @@ use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::outbound::gateway::whatsapp::{UsernameError, UsernameReply, WhatsappGateway};
+use crate::outbound::gateway::whatsapp::{NumberApi, UsernameError, UsernameReply, WhatsappGateway};
 use crate::store::commit_error;
+use persistence::sealed::Keyring;
 
 fn whatsapp_error(whatsapp_code: i64, message: impl Into<String>) -> ApiError {
     let code = match whatsapp_code {
@@ -52,6 +53,24 @@ fn refuse_other_workspaces(holders: &[business_number::Model], viewer: &Viewer) 
     Ok(())
 }
 
+/// The Cloud API and the keys that open each number's own token.
+#[derive(Clone, Copy, Debug)]
+pub struct Cloud<'a> {
+    pub gateway: &'a WhatsappGateway,
+    pub keyring: &'a Keyring,
+}
+
+/// The Cloud API as this number calls it (its own token); a disconnected number calls nothing.
+fn api_of<'a>(cloud: Cloud<'a>, number: &'a business_number::Model) -> ApiResult<NumberApi<'a>> {
+    if !number.connected {
+        return Err(ApiError::Forbidden("This business number is disconnected."));
+    }
+    cloud
+        .gateway
+        .for_number(number, cloud.keyring)
+        .map_err(|err| ApiError::internal(anyhow::anyhow!(err.title)))
+}
+
 async fn load(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -68,7 +87,7 @@ async fn load(
 #[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, business_number_id = %id))]
 pub async fn set(
     db: &Database,
-    gateway: &WhatsappGateway,
+    cloud: Cloud<'_>,
     viewer: &Viewer,
     id: BusinessNumberId,
     username: &str,
@@ -82,7 +101,8 @@ pub async fn set(
     // A username another workspace holds is never taken from it, whatever the transfer action
     // (and WhatsApp is not even asked to move it).
     refuse_other_workspaces(&business_numbers::holding_username(db.conn(), &username.key()).await?, viewer)?;
-    let remote_status = if gateway.is_sandbox() {
+    let api = api_of(cloud, &number)?;
+    let remote_status = if api.is_sandbox() {
         None
     } else {
         let transfer_action = match transfer {
@@ -90,10 +110,7 @@ pub async fn set(
             TransferAction::ForceTransfer => "force_transfer",
         };
         let body = json!({ "username": username.as_str(), "transfer_action": transfer_action });
-        match gateway
-            .username_call(reqwest::Method::POST, &number.phone_number_id, "username", Some(body))
-            .await
-        {
+        match api.username_call(reqwest::Method::POST, "username", Some(body)).await {
             Ok(UsernameReply::Status(status)) => Some(held_status(&status)?),
             Ok(other) => {
                 return Err(ApiError::internal(anyhow::anyhow!("unexpected username reply {other:?}")));
@@ -164,7 +181,7 @@ pub async fn set(
 #[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, business_number_id = %id))]
 pub async fn delete(
     db: &Database,
-    gateway: &WhatsappGateway,
+    cloud: Cloud<'_>,
     viewer: &Viewer,
     id: BusinessNumberId,
     now: DateTime<Utc>,
@@ -174,11 +191,9 @@ pub async fn delete(
     if number.username.is_none() {
         return Ok(number);
     }
-    if !gateway.is_sandbox() {
-        gateway
-            .username_call(reqwest::Method::DELETE, &number.phone_number_id, "username", None)
-            .await
-            .map_err(from_meta)?;
+    let api = api_of(cloud, &number)?;
+    if !api.is_sandbox() {
+        api.username_call(reqwest::Method::DELETE, "username", None).await.map_err(from_meta)?;
     }
     let txn = db.begin().await.map_err(commit_error)?;
     let number = load(&*txn, viewer, id).await?;
@@ -240,17 +255,15 @@ fn derive_suggestions(name: &str) -> Vec<String> {
 /// `NOT_FOUND`, Meta's refusal in cloud mode.
 pub async fn suggestions(
     db: &Database,
-    gateway: &WhatsappGateway,
+    cloud: Cloud<'_>,
     viewer: &Viewer,
     id: BusinessNumberId,
 ) -> ApiResult<Vec<String>> {
     viewer.require(Permission::Administer)?;
     let number = load(db.conn(), viewer, id).await?;
-    if !gateway.is_sandbox() {
-        return match gateway
-            .username_call(reqwest::Method::GET, &number.phone_number_id, "username_suggestions", None)
-            .await
-        {
+    let api = api_of(cloud, &number)?;
+    if !api.is_sandbox() {
+        return match api.username_call(reqwest::Method::GET, "username_suggestions", None).await {
             Ok(UsernameReply::Suggestions(list)) => Ok(list),
             Ok(other) => Err(ApiError::internal(anyhow::anyhow!("unexpected suggestions reply {other:?}"))),
             Err(err) => Err(from_meta(err)),
@@ -274,7 +287,7 @@ pub async fn suggestions(
 /// `FORBIDDEN` for non-admins.
 pub async fn set_live(db: &Database, viewer: &Viewer, live: bool) -> ApiResult<bool> {
     viewer.require_admin()?;
-    workspaces::set_usernames_live(db.conn(), viewer.workspace_id, live).await?;
+    db.write(async |txn| workspaces::set_usernames_live(txn, viewer.workspace_id, live).await).await?;
     Ok(live)
 }
 

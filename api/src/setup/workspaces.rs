@@ -36,7 +36,7 @@ pub struct Bootstrapped {
     pub business_number_id: Option<BusinessNumberId>,
 }
 
-fn meta_id(field: &str, value: &str) -> ApiResult<String> {
+pub(crate) fn meta_id(field: &str, value: &str) -> ApiResult<String> {
     let value = value.trim();
     if value.is_empty() || value.len() > 64 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::bad_input(format!("{field} must be Meta's numeric id")));
@@ -81,6 +81,9 @@ pub async fn bootstrap(db: &Database, input: &BootstrapInput, now: DateTime<Utc>
                 waba_id: waba,
                 portfolio_id: portfolio,
                 business_name: business_name.as_deref().or(Some(name.as_str())),
+                channel: domain::Channel::Whatsapp,
+                access_token: None,
+                sms_account: None,
             };
             business_numbers::create(&*txn, new, now).await?;
             Some(id)

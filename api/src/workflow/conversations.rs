@@ -6,7 +6,7 @@ use domain::capabilities::{self, Capabilities, ConversationFacts};
 use domain::{AgentId, ConversationId, ConversationStatus, Permission};
 use persistence::conversations::{ConversationChange, ConversationFilter, InboxCursor};
 use persistence::entities::{conversation, message};
-use persistence::events::{self, NewEvent, types};
+use persistence::events::types;
 use persistence::messages::MessageCursor;
 use persistence::{ConnectionTrait, Database, agents, conversations};
 
@@ -15,25 +15,32 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::data as event_data;
 use crate::store::commit_error;
 
-/// The capability facts of a conversation; `contact_phone_known` comes from its linked contact.
+/// What a conversation's capabilities depend on beyond the conversation itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Around {
+    /// Its linked contact has a phone.
+    pub contact_phone_known: bool,
+    /// Its business number is connected.
+    pub number_connected: bool,
+}
+
+/// The capability facts of a conversation.
 #[must_use]
-pub fn facts(c: &conversation::Model, contact_phone_known: bool) -> ConversationFacts {
+pub fn facts(c: &conversation::Model, around: Around) -> ConversationFacts {
     ConversationFacts {
         channel: c.active_channel,
         customer_phone_known: c.customer_phone.is_some(),
-        contact_phone_known,
+        contact_phone_known: around.contact_phone_known,
         last_inbound_at: c.last_inbound_at,
+        sms_opted_out: c.sms_opted_out,
+        number_connected: around.number_connected,
     }
 }
 
 /// The capabilities of a conversation at `now`.
 #[must_use]
-pub fn capabilities_of(
-    c: &conversation::Model,
-    contact_phone_known: bool,
-    now: DateTime<Utc>,
-) -> Capabilities {
-    capabilities::capabilities(&facts(c, contact_phone_known), now)
+pub fn capabilities_of(c: &conversation::Model, around: Around, now: DateTime<Utc>) -> Capabilities {
+    capabilities::capabilities(&facts(c, around), now)
 }
 
 /// A conversation of the viewer's workspace.
@@ -64,18 +71,12 @@ pub async fn get_for_update(
 }
 
 /// Writes `conversation.updated` for a changed conversation.
-async fn updated_event(
+pub(crate) async fn updated_event(
     db: &impl ConnectionTrait,
     c: &conversation::Model,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let event = NewEvent {
-        event_type: types::CONVERSATION_UPDATED,
-        conversation_id: Some(c.id),
-        contact_id: c.contact_id,
-        data: event_data::conversation(c),
-    };
-    events::append(db, c.workspace_id, event, now).await?;
+    crate::events::about(db, c, types::CONVERSATION_UPDATED, event_data::conversation(c), now).await?;
     Ok(())
 }
 

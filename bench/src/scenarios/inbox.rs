@@ -8,11 +8,23 @@ use serde_json::json;
 use crate::harness::{Env, drive, graphql, peak_rss_mb, print_table, start, typename_baseline};
 use crate::seed::{seed_conversations, seed_messages};
 
-pub(crate) const INBOX_PAGE: &str = "{ conversations(first: 50) { nodes { id displayName status origin lastInboundAt \
+pub(crate) const INBOX_PAGE: &str = "{ conversations(first: 50) { nodes { id displayName status origin lastInboundAt unreadCount lastReadAt \
     customer { phoneNumber bsuid username profileName phoneHidden notice } contact { id name } \
     capabilities { reply { allowed reason } call { allowed reason } switchToSms { allowed reason } \
     requestPhoneNumber { allowed reason } templates { category allowed reason } } \
     lastMessage { text direction status createdAt } } } }";
+
+/// The agent has read every other conversation of the first page (so the page's unread counts
+/// mix markers and none).
+async fn mark_half_read(env: &Env) -> anyhow::Result<()> {
+    let filter = persistence::conversations::ConversationFilter::default();
+    let page = persistence::conversations::list(env.db.conn(), env.workspace, &filter, None, 50).await?;
+    let now = chrono::Utc::now();
+    for conversation in page.iter().step_by(2) {
+        persistence::reads::mark(env.db.conn(), conversation, env.admin, now, None, now).await?;
+    }
+    Ok(())
+}
 
 /// SQL statements one inbox page costs, counted in-process on the bench's own pool.
 pub(crate) async fn statements_per_page(env: &Env, first: usize) -> anyhow::Result<u64> {
@@ -23,7 +35,7 @@ pub(crate) async fn statements_per_page(env: &Env, first: usize) -> anyhow::Resu
     let query = INBOX_PAGE.replace("first: 50", &format!("first: {first}"));
     let request = async_graphql::Request::new(query)
         .data(api::graphql::RequestData { viewer: Some(viewer), now: chrono::Utc::now() })
-        .data(api::graphql::loaders::for_workspace(env.db.clone(), env.workspace));
+        .data(api::graphql::loaders::for_viewer(env.db.clone(), env.workspace, env.admin));
     let before = env.db.statement_count();
     let response = schema.execute(request).await;
     if !response.errors.is_empty() {
@@ -43,17 +55,22 @@ pub(crate) async fn inbox(
     let seeded = Instant::now();
     seed_conversations(&env, conversations).await?;
     seed_messages(&env, 10).await?;
+    mark_half_read(&env).await?;
     let seed_secs = seeded.elapsed().as_secs_f64();
     let small = statements_per_page(&env, 5).await?;
     let full = statements_per_page(&env, 50).await?;
     let url = format!("{}/graphql", env.base);
     let baseline = typename_baseline(&env, requests, concurrency).await?;
-    let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
-    let run = drive(requests, concurrency, move |_| {
-        let (client, token, url) = (client.clone(), token.clone(), u.clone());
-        async move { graphql(&client, &url, &token, &json!({ "query": INBOX_PAGE })).await.map(|_| ()) }
-    })
-    .await?;
+    let page = |query: String| {
+        let (client, token, url) = (env.client.clone(), env.token.clone(), url.clone());
+        drive(requests, concurrency, move |_| {
+            let (client, token, url, query) = (client.clone(), token.clone(), url.clone(), query.clone());
+            async move { graphql(&client, &url, &token, &json!({ "query": query })).await.map(|_| ()) }
+        })
+    };
+    let run = page(INBOX_PAGE.to_owned()).await?;
+    // The same page without the viewer's read state: what unread counts cost, same run.
+    let unread_free = page(INBOX_PAGE.replace(" unreadCount lastReadAt", "")).await?;
     let rss = peak_rss_mb(env.pid);
     env.child.kill().await.ok();
     let ratio = run.throughput() / baseline.throughput();
@@ -67,10 +84,16 @@ pub(crate) async fn inbox(
         "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
         "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
         "ratio": ratio, "server_peak_rss_mb": rss, "statements_per_page_5": small, "statements_per_page_50": full,
+        "without_read_state_throughput": unread_free.throughput(), "without_read_state_p50_ms": unread_free.ms(0.5),
+        "without_read_state_p99_ms": unread_free.ms(0.99), "read_state_ratio": run.throughput() / unread_free.throughput(),
     });
     print_table(
         &title,
-        &[("inbox page (50)", &run), ("baseline: { __typename }", &baseline)],
+        &[
+            ("inbox page (50)", &run),
+            ("same page, no unreadCount", &unread_free),
+            ("baseline: { __typename }", &baseline),
+        ],
         ratio,
         rss,
         line,

@@ -5,7 +5,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::json;
 use tests::fixtures::Inbound;
 
-use crate::harness::{drive, peak_rss_mb, post_webhook, print_table, start};
+use crate::harness::{Comparison, drive, peak_rss_mb, post_webhook, start};
 
 pub(crate) async fn ingest(
     database_url: Option<String>,
@@ -76,23 +76,19 @@ pub(crate) async fn ingest(
     if usize::try_from(stored).unwrap_or(0) != requests {
         bail!("{stored} messages stored for {requests} acknowledged webhooks");
     }
-    let ratio = run.throughput() / baseline.throughput();
-    let title = format!(
+    Comparison {
+        scenario: "ingest",
+        backend,
+        title: format!(
         "ingest on {backend}, {requests} webhooks, {concurrency} concurrent senders, {} (every acknowledged webhook verified stored)",
         chrono::Utc::now().format("%Y-%m-%d")
-    );
-    let line = json!({
-        "scenario": "ingest", "backend": backend, "requests": requests, "concurrency": concurrency,
-        "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
-        "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
-        "ratio": ratio, "server_peak_rss_mb": rss,
-    });
-    print_table(
-        &title,
-        &[("signed webhooks", &run), ("baseline: INSERT commits", &baseline)],
-        ratio,
+    ),
+        requests,
+        concurrency,
+        run: ("signed webhooks", &run),
+        baseline: ("baseline: INSERT commits", &baseline),
         rss,
-        line,
-    );
+    }
+    .print(json!({}));
     Ok(())
 }

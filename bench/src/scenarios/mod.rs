@@ -6,7 +6,9 @@
 //! - [`events`]: webhook → subscriber and CRM latency across two processes (PostgreSQL).
 //! - [`media`]: image webhooks with the fetcher running vs text webhooks; 100 concurrent 10 MB
 //!   downloads (server memory).
-//! - [`inbox`]: the agent's first inbox page vs `{ __typename }`.
+//! - [`inbox`]: the agent's first inbox page (with the viewer's unread counts) vs
+//!   `{ __typename }`.
+//! - [`sms`]: signed inbound SMS posts vs signed WhatsApp webhooks.
 
 pub mod events;
 pub mod inbox;
@@ -14,3 +16,4 @@ pub mod ingest;
 pub mod media;
 pub mod search;
 pub mod send;
+pub mod sms;

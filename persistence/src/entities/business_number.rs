@@ -1,6 +1,8 @@
 //! The `business_numbers` table.
 
-use domain::{BusinessNumberId, BusinessUsername, BusinessUsernameStatus, PhoneNumber, WorkspaceId};
+use domain::{BusinessNumberId, BusinessUsername, BusinessUsernameStatus, Channel, PhoneNumber, WorkspaceId};
+
+use crate::sealed::Sealed;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -17,6 +19,16 @@ pub struct Model {
     pub username: Option<BusinessUsername>,
     pub username_key: Option<String>,
     pub username_status: Option<BusinessUsernameStatus>,
+    /// WhatsApp (Meta's ids above) or SMS (`phone_number_id` holds the E.164 number; no WABA or
+    /// portfolio).
+    pub channel: Channel,
+    /// Disconnected numbers keep their conversations readable; every action is denied.
+    pub connected: bool,
+    /// The number's own Cloud API token (else the process's `PARLEY_WHATSAPP_ACCESS_TOKEN`).
+    pub access_token_sealed: Option<Sealed>,
+    /// An SMS number's provider account.
+    pub sms_account_sid: Option<String>,
+    pub sms_auth_token_sealed: Option<Sealed>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

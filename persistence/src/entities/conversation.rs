@@ -1,8 +1,8 @@
 //! The `conversations` table.
 
 use domain::{
-    AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, ParentBsuid,
-    PhoneNumber, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
+    AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, MessageId,
+    ParentBsuid, PhoneNumber, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
 };
 use sea_orm::entity::prelude::*;
 
@@ -36,6 +36,12 @@ pub struct Model {
     pub previous_conversation_id: Option<ConversationId>,
     pub last_inbound_at: Option<DateTimeUtc>,
     pub last_activity_at: DateTimeUtc,
+    /// Until when a `SNOOZED` conversation stays aside.
+    pub snoozed_until: Option<DateTimeUtc>,
+    /// The customer opted out of SMS from the workspace's number (replied STOP).
+    pub sms_opted_out: bool,
+    /// The latest inbound message a read receipt was sent for (one receipt per read).
+    pub read_receipt_message_id: Option<MessageId>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

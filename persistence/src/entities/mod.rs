@@ -8,10 +8,13 @@ pub mod business_number;
 pub mod contact;
 pub mod contact_identity;
 pub mod conversation;
+pub mod conversation_read;
 pub mod dead_letter;
 pub mod event;
 pub mod message;
 pub mod message_reaction;
+pub mod provider_signal;
+pub mod sms_opt_out;
 pub mod template;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
@@ -42,5 +45,8 @@ pub fn tables() -> Vec<(&'static str, Vec<String>)> {
         (webhook_receipt::Entity.table_name(), columns::<webhook_receipt::Entity>()),
         (attachment::Entity.table_name(), columns::<attachment::Entity>()),
         (message_reaction::Entity.table_name(), columns::<message_reaction::Entity>()),
+        (conversation_read::Entity.table_name(), columns::<conversation_read::Entity>()),
+        (sms_opt_out::Entity.table_name(), columns::<sms_opt_out::Entity>()),
+        (provider_signal::Entity.table_name(), columns::<provider_signal::Entity>()),
     ]
 }

@@ -32,12 +32,14 @@ async fn setup(backend: Backend) -> Option<Setup> {
     let app = spawn_with(backend, move |config| {
         config.whatsapp.api_base = url.clone();
         config.whatsapp.access_token = Some("test-access-token".to_owned().into());
-        config.sms = Some(api::config::SmsConfig {
+        config.sms = api::config::SmsConfig {
             api_base: url,
-            account_sid: "AC123".into(),
-            auth_token: "sms-token".to_owned().into(),
-            from: "+15550001111".into(),
-        });
+            default_sender: Some(api::config::SmsAccount {
+                account_sid: "AC123".into(),
+                auth_token: "sms-token".to_owned().into(),
+                from: "+15550001111".into(),
+            }),
+        };
     })
     .await?;
     let t = app.tenant("Acme").await;

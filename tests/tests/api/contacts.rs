@@ -156,6 +156,9 @@ async fn identities_owned_by_another_contact_conflict(app: TestApp) {
         waba_id: &t.number.waba_id,
         portfolio_id: &t.number.portfolio_id,
         business_name: None,
+        channel: domain::Channel::Whatsapp,
+        access_token: None,
+        sms_account: None,
     };
     let number = persistence::business_numbers::create(app.db.conn(), second_number, chrono::Utc::now())
         .await

@@ -11,7 +11,7 @@ query($first: Int, $after: String, $filter: ConversationFilter) {
   conversations(first: $first, after: $after, filter: $filter) {
     pageInfo { hasNextPage endCursor }
     nodes {
-      id channel status origin displayName lastInboundAt serviceWindowEndsAt
+      id channel status origin displayName lastInboundAt serviceWindowEndsAt unreadCount lastReadAt
       businessNumber { id }
       customer { phoneNumber bsuid parentBsuid username profileName phoneHidden notice }
       contact { id name }
@@ -226,7 +226,11 @@ async fn a_page_costs_the_same_number_of_sql_statements_whatever_its_size(app: T
         } else {
             Inbound::hidden(&format!("US.{}", 500 + i), &format!("@u{i}"), &format!("H{i}"))
         };
-        app.receive(&t, &m.ago(Duration::minutes(i))).await;
+        let c = app.receive(&t, &m.ago(Duration::minutes(i))).await;
+        if i % 2 == 0 {
+            let read = "mutation($c: ID!) { markConversationRead(conversationId: $c) { id } }";
+            app.ok(&t.token, read, json!({ "c": c.to_string() })).await;
+        }
     }
     let mut costs = Vec::new();
     for first in [2, 10, 30] {

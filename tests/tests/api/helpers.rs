@@ -488,7 +488,14 @@ pub struct FakeProvider {
     delay: Arc<std::sync::Mutex<Duration>>,
     media: Arc<std::sync::Mutex<std::collections::HashMap<String, FakeMedia>>>,
     uploads: Arc<std::sync::Mutex<Vec<FakeMedia>>>,
+    /// Bearer tokens the Cloud API accepts (besides [`FAKE_TOKEN`]).
+    tokens: Arc<std::sync::Mutex<Vec<String>>>,
+    /// SMS accounts (SID, auth token) the SMS API accepts (besides [`FAKE_SMS_ACCOUNT`]).
+    sms_accounts: Arc<std::sync::Mutex<Vec<(String, String)>>>,
 }
+
+/// The SMS account the fake accepts by default (the tests' default sender).
+pub const FAKE_SMS_ACCOUNT: (&str, &str) = ("AC123", "sms-token");
 
 /// The bearer token the fake expects for downloads (the tests' `PARLEY_WHATSAPP_ACCESS_TOKEN`).
 pub const FAKE_TOKEN: &str = "test-access-token";
@@ -505,21 +512,26 @@ impl FakeProvider {
             delay: Arc::default(),
             media: Arc::default(),
             uploads: Arc::default(),
+            tokens: Arc::new(std::sync::Mutex::new(vec![FAKE_TOKEN.to_owned()])),
+            sms_accounts: Arc::new(std::sync::Mutex::new(vec![(
+                FAKE_SMS_ACCOUNT.0.to_owned(),
+                FAKE_SMS_ACCOUNT.1.to_owned(),
+            )])),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let fake = FakeProvider { url, ..fake };
         let state = fake.clone();
-        let bearer_ok = |headers: &HeaderMap| {
-            headers.get("authorization").and_then(|v| v.to_str().ok())
-                == Some(&format!("Bearer {FAKE_TOKEN}"))
+        let bearer_ok = |fake: &FakeProvider, headers: &HeaderMap| {
+            let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            fake.tokens.lock().unwrap().iter().any(|t| given == format!("Bearer {t}"))
         };
         let app = axum::Router::new()
             .route(
                 "/{media_id}",
                 axum::routing::get(move |State(fake): State<FakeProvider>, Path(id): Path<String>, headers: HeaderMap| async move {
                     fake.record("GET", &format!("/{id}"), &headers, String::new());
-                    if !bearer_ok(&headers) {
+                    if !bearer_ok(&fake, &headers) {
                         return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": { "code": 190 } }))).into_response();
                     }
                     let Some(media) = fake.media.lock().unwrap().get(&id).cloned() else {
@@ -541,7 +553,7 @@ impl FakeProvider {
                 "/download/{media_id}",
                 axum::routing::get(move |State(fake): State<FakeProvider>, Path(id): Path<String>, headers: HeaderMap| async move {
                     fake.record("GET", &format!("/download/{id}"), &headers, String::new());
-                    if !bearer_ok(&headers) {
+                    if !bearer_ok(&fake, &headers) {
                         return StatusCode::UNAUTHORIZED.into_response();
                     }
                     match fake.media.lock().unwrap().get(&id).cloned() {
@@ -567,7 +579,7 @@ impl FakeProvider {
                         }
                     }
                     fake.record("POST", &format!("/{pnid}/media"), &headers, format!("messaging_product={product}"));
-                    if !bearer_ok(&headers) || product != "whatsapp" || upload.bytes.is_empty() {
+                    if !bearer_ok(&fake, &headers) || product != "whatsapp" || upload.bytes.is_empty() {
                         return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": { "code": 100 } }))).into_response();
                     }
                     let n = {
@@ -579,10 +591,23 @@ impl FakeProvider {
                 }),
             )
             .fallback(
-                |State(fake): State<FakeProvider>, method: axum::http::Method, uri: Uri, headers: HeaderMap, body: String| async move {
-                    let n = fake.record(method.as_str(), uri.path(), &headers, body);
+                move |State(fake): State<FakeProvider>, method: axum::http::Method, uri: Uri, headers: HeaderMap, body: String| async move {
+                    let n = fake.record(method.as_str(), uri.path(), &headers, body.clone());
                     let delay = *fake.delay.lock().unwrap();
                     tokio::time::sleep(delay).await;
+                    // What the real APIs check: the Cloud API its bearer token, the SMS API its
+                    // basic auth (account SID and auth token, the SID also in the path) and form.
+                    let path = uri.path();
+                    let cloud = path.ends_with("/messages") || path.ends_with("/username") || path.ends_with("/username_suggestions");
+                    if cloud && !bearer_ok(&fake, &headers) {
+                        let error = json!({ "error": { "code": 190, "message": "Invalid OAuth access token" } });
+                        return (StatusCode::UNAUTHORIZED, axum::Json(error));
+                    }
+                    if path.ends_with("/Messages.json")
+                        && let Err(refusal) = fake.check_sms(path, &headers, &body)
+                    {
+                        return (StatusCode::from_u16(refusal.0).unwrap(), axum::Json(refusal.1));
+                    }
                     let queued = fake.responses.lock().unwrap().pop_front();
                     let (status, reply) = queued.unwrap_or_else(|| {
                         if uri.path().ends_with("/Messages.json") {
@@ -607,6 +632,51 @@ impl FakeProvider {
             body,
         });
         requests.len()
+    }
+
+    /// Also accepts this bearer token (a business number's own).
+    pub fn accept_token(&self, token: &str) {
+        self.tokens.lock().unwrap().push(token.to_owned());
+    }
+
+    /// Also accepts this SMS account.
+    pub fn accept_sms_account(&self, sid: &str, token: &str) {
+        self.sms_accounts.lock().unwrap().push((sid.to_owned(), token.to_owned()));
+    }
+
+    /// Twilio's checks of a create-message call: basic auth of a known account whose SID the
+    /// path names, and a form with `To`, `From` and `Body`.
+    fn check_sms(&self, path: &str, headers: &axum::http::HeaderMap, body: &str) -> Result<(), (u16, Value)> {
+        use base64::Engine;
+        let basic = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok());
+        let account = basic.as_deref().and_then(|b| b.split_once(':'));
+        let known = account.is_some_and(|(sid, token)| {
+            path.contains(&format!("/Accounts/{sid}/"))
+                && self.sms_accounts.lock().unwrap().iter().any(|(s, t)| s == sid && t == token)
+        });
+        if !known {
+            return Err((401, json!({ "code": 20003, "message": "Authenticate" })));
+        }
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        let has = |name: &str| form.iter().any(|(k, v)| k == name && !v.is_empty());
+        if !(has("To") && has("From") && has("Body")) {
+            return Err((400, json!({ "code": 21604, "message": "A 'To', 'From' and 'Body' are required" })));
+        }
+        Ok(())
+    }
+
+    /// The forms posted to the SMS API, in order.
+    pub fn sent_sms(&self) -> Vec<Vec<(String, String)>> {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/Messages.json"))
+            .map(|r| url::form_urlencoded::parse(r.body.as_bytes()).into_owned().collect())
+            .collect()
     }
 
     /// Makes every later answer take `delay`.

@@ -264,6 +264,9 @@ async fn force_transfer_never_takes_a_username_from_another_workspace(app: TestA
         waba_id: &alpha.number.waba_id,
         portfolio_id: &alpha.number.portfolio_id,
         business_name: None,
+        channel: domain::Channel::Whatsapp,
+        access_token: None,
+        sms_account: None,
     };
     let claimed =
         persistence::business_numbers::create(app.db.conn(), new, chrono::Utc::now()).await.unwrap();

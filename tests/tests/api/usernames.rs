@@ -31,6 +31,9 @@ async fn sibling(app: &TestApp, t: &Tenant, phone_number_id: &str, display: &str
         waba_id: &t.number.waba_id,
         portfolio_id: &t.number.portfolio_id,
         business_name: Some("Jasper's Market"),
+        channel: domain::Channel::Whatsapp,
+        access_token: None,
+        sms_account: None,
     };
     let number = persistence::business_numbers::create(app.db.conn(), new, chrono::Utc::now()).await.unwrap();
     Tenant { number, ..t.clone() }

@@ -6,6 +6,9 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
+use persistence::entities::business_number;
+use persistence::sealed::{Keyring, Purpose};
+
 use super::{Accepted, GatewayError, OutboundContent, Recipient};
 
 /// Meta error codes worth retrying: rate limits and transient platform errors.
@@ -32,36 +35,69 @@ pub fn describe(code: i64) -> Option<&'static str> {
     })
 }
 
-/// The WhatsApp gateway chosen by configuration.
+/// The Cloud API as Parley reaches it: its base URL and the process's default token
+/// (`PARLEY_WHATSAPP_ACCESS_TOKEN`). Each business number calls it with its own token when it
+/// has one ([`WhatsappGateway::for_number`]); a number with no token at all is in the sandbox:
+/// sends are accepted with a made-up id, nothing goes over the network.
 #[derive(Clone)]
-pub enum WhatsappGateway {
-    Sandbox,
-    Cloud { client: reqwest::Client, base: String, token: SecretString },
+pub struct WhatsappGateway {
+    client: reqwest::Client,
+    base: String,
+    default_token: Option<SecretString>,
 }
 
 impl std::fmt::Debug for WhatsappGateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WhatsappGateway::Sandbox => f.write_str("WhatsappGateway::Sandbox"),
-            WhatsappGateway::Cloud { base, .. } => write!(f, "WhatsappGateway::Cloud({base})"),
-        }
+        f.debug_struct("WhatsappGateway").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+/// The gateway as one business number uses it: its phone number id and its token (or none:
+/// the sandbox).
+pub struct NumberApi<'a> {
+    gateway: &'a WhatsappGateway,
+    token: Option<SecretString>,
+    pub phone_number_id: &'a str,
+}
+
+impl std::fmt::Debug for NumberApi<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NumberApi").field("phone_number_id", &self.phone_number_id).finish_non_exhaustive()
     }
 }
 
 impl WhatsappGateway {
-    /// `cloud` when an access token is configured, `sandbox` otherwise.
-    ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(base: &str, token: Option<&SecretString>) -> anyhow::Result<Self> {
-        Ok(match token {
-            None => WhatsappGateway::Sandbox,
-            Some(token) => WhatsappGateway::Cloud {
-                client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
-                base: base.trim_end_matches('/').to_owned(),
-                token: token.clone(),
-            },
+    pub fn new(base: &str, default_token: Option<&SecretString>) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
+            base: base.trim_end_matches('/').to_owned(),
+            default_token: default_token.cloned(),
         })
+    }
+
+    /// The gateway for one number: its own sealed token, opened, else the default token.
+    ///
+    /// # Errors
+    /// When the number's token does not open (a refused send, not a sandbox one).
+    pub fn for_number<'a>(
+        &'a self,
+        number: &'a business_number::Model,
+        keyring: &Keyring,
+    ) -> Result<NumberApi<'a>, GatewayError> {
+        let token = match &number.access_token_sealed {
+            Some(sealed) => Some(keyring.open(Purpose::AccessToken, sealed).map_err(|err| {
+                tracing::error!(error = %err, "a business number's access token does not open");
+                GatewayError {
+                    retryable: false,
+                    code: None,
+                    title: "the number's access token cannot be read".into(),
+                }
+            })?),
+            None => self.default_token.clone(),
+        };
+        Ok(NumberApi { gateway: self, token, phone_number_id: &number.phone_number_id })
     }
 
     fn envelope(recipient: &Recipient) -> Value {
@@ -126,6 +162,18 @@ impl WhatsappGateway {
         body
     }
 
+    /// The Cloud API request body of a read receipt for a received message (it covers earlier
+    /// ones), with Meta's typing indicator when `typing` (shown for up to 25 s). Neither names a
+    /// recipient: the `wamid` identifies the thread, phone or BSUID alike.
+    #[must_use]
+    pub fn signal_body(message_id: &str, typing: bool) -> Value {
+        let mut body = json!({ "messaging_product": "whatsapp", "status": "read", "message_id": message_id });
+        if typing {
+            body["typing_indicator"] = json!({ "type": "text" });
+        }
+        body
+    }
+
     /// The Cloud API request body of a reaction (an empty emoji removes it). A reaction is never
     /// a contextual reply.
     #[must_use]
@@ -135,20 +183,37 @@ impl WhatsappGateway {
         body["reaction"] = json!({ "message_id": message_id, "emoji": emoji });
         body
     }
+}
 
-    /// Sends one message (a body from [`Self::request_body`] or [`Self::reaction_body`]).
+impl NumberApi<'_> {
+    /// Whether the number is in the sandbox (no token): nothing goes over the network.
+    #[must_use]
+    pub fn is_sandbox(&self) -> bool {
+        self.token.is_none()
+    }
+
+    fn cloud(&self) -> Result<(&reqwest::Client, &str, &SecretString), GatewayError> {
+        match &self.token {
+            Some(token) => Ok((&self.gateway.client, &self.gateway.base, token)),
+            None => Err(GatewayError {
+                retryable: false,
+                code: None,
+                title: "the sandbox gateway has no Cloud API to fetch media from".to_owned(),
+            }),
+        }
+    }
+
+    /// Sends one message (a body from [`WhatsappGateway::request_body`],
+    /// [`WhatsappGateway::reaction_body`] or [`WhatsappGateway::signal_body`]).
     ///
     /// # Errors
     /// The provider's refusal, or a transport failure (retryable).
-    pub async fn send(&self, phone_number_id: &str, body: &Value) -> Result<Accepted, GatewayError> {
-        let (client, base, token) = match self {
-            WhatsappGateway::Sandbox => {
-                return Ok(Accepted {
-                    provider_id: format!("wamid.SANDBOX{}", uuid::Uuid::new_v4().simple()),
-                });
-            }
-            WhatsappGateway::Cloud { client, base, token } => (client, base, token),
+    pub async fn send(&self, body: &Value) -> Result<Accepted, GatewayError> {
+        let Some(token) = &self.token else {
+            return Ok(Accepted { provider_id: format!("wamid.SANDBOX{}", uuid::Uuid::new_v4().simple()) });
         };
+        let (client, base, phone_number_id) =
+            (&self.gateway.client, &self.gateway.base, self.phone_number_id);
         let response = client
             .post(format!("{base}/{phone_number_id}/messages"))
             .bearer_auth(token.expose_secret())
@@ -159,14 +224,18 @@ impl WhatsappGateway {
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
-            return match body["messages"][0]["id"].as_str() {
-                Some(id) => Ok(Accepted { provider_id: id.to_owned() }),
-                None => Err(GatewayError {
-                    retryable: false,
-                    code: None,
-                    title: "response without a message id".to_owned(),
-                }),
-            };
+            if let Some(id) = body["messages"][0]["id"].as_str() {
+                return Ok(Accepted { provider_id: id.to_owned() });
+            }
+            // Read receipts and typing indicators answer `{"success": true}`.
+            if body["success"].as_bool() == Some(true) {
+                return Ok(Accepted { provider_id: String::new() });
+            }
+            return Err(GatewayError {
+                retryable: false,
+                code: None,
+                title: "response without a message id".to_owned(),
+            });
         }
         Err(meta_error(status.as_u16(), &body))
     }
@@ -181,28 +250,17 @@ pub struct MediaInfo {
     pub file_size: Option<u64>,
 }
 
-impl WhatsappGateway {
-    fn cloud(&self) -> Result<(&reqwest::Client, &str, &SecretString), GatewayError> {
-        match self {
-            WhatsappGateway::Cloud { client, base, token } => Ok((client, base, token)),
-            WhatsappGateway::Sandbox => Err(GatewayError {
-                retryable: false,
-                code: None,
-                title: "the sandbox gateway has no Cloud API to fetch media from".to_owned(),
-            }),
-        }
-    }
-
+impl NumberApi<'_> {
     /// Where to download a customer's media (`GET /{media-id}?phone_number_id=…`: Meta only
     /// answers for the number the media was sent to).
     ///
     /// # Errors
     /// The provider's refusal (404: gone), or a transport failure (retryable).
-    pub async fn media_info(&self, media_id: &str, phone_number_id: &str) -> Result<MediaInfo, GatewayError> {
+    pub async fn media_info(&self, media_id: &str) -> Result<MediaInfo, GatewayError> {
         let (client, base, token) = self.cloud()?;
         let response = client
             .get(format!("{base}/{media_id}"))
-            .query(&[("phone_number_id", phone_number_id)])
+            .query(&[("phone_number_id", self.phone_number_id)])
             .bearer_auth(token.expose_secret())
             .send()
             .await
@@ -232,33 +290,13 @@ impl WhatsappGateway {
         })
     }
 
-    /// Whether the bearer token may be sent to `url`: Meta's download hosts over https, or the
-    /// configured API host itself. Anything else would hand the token to whoever the URL names.
-    #[must_use]
-    pub fn may_download_from(&self, url: &str) -> bool {
-        let (Ok(url), WhatsappGateway::Cloud { base, .. }) = (reqwest::Url::parse(url), self) else {
-            return false;
-        };
-        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else { return false };
-        let base_host =
-            reqwest::Url::parse(base).ok().and_then(|b| b.host_str().map(str::to_ascii_lowercase));
-        if base_host.as_deref() == Some(host.as_str())
-            && url.port_or_known_default()
-                == reqwest::Url::parse(base).ok().and_then(|b| b.port_or_known_default())
-        {
-            return true;
-        }
-        let meta = ["fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net"];
-        url.scheme() == "https" && meta.iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
-    }
-
     /// Starts a download of a media URL with the bearer token; the body is read as a stream.
     ///
     /// # Errors
     /// A refused URL, the provider's refusal (404: gone), or a transport failure (retryable).
     pub async fn download(&self, url: &str) -> Result<reqwest::Response, GatewayError> {
         let (client, _, token) = self.cloud()?;
-        if !self.may_download_from(url) {
+        if !self.gateway.may_download_from(url) {
             return Err(GatewayError {
                 retryable: false,
                 code: None,
@@ -289,14 +327,15 @@ impl WhatsappGateway {
     /// The provider's refusal, or a transport failure (retryable).
     pub async fn upload_media(
         &self,
-        phone_number_id: &str,
         bytes: bytes::Bytes,
         mime_type: &str,
         file_name: &str,
     ) -> Result<String, GatewayError> {
-        let WhatsappGateway::Cloud { client, base, token } = self else {
+        if self.is_sandbox() {
             return Ok(format!("SANDBOX-MEDIA-{}", uuid::Uuid::new_v4().simple()));
-        };
+        }
+        let (client, base, token) = self.cloud()?;
+        let phone_number_id = self.phone_number_id;
         let part = reqwest::multipart::Part::stream(bytes)
             .file_name(file_name.to_owned())
             .mime_str(mime_type)
@@ -354,6 +393,25 @@ pub struct UsernameError {
 }
 
 impl WhatsappGateway {
+    /// Whether the bearer token may be sent to `url`: Meta's download hosts over https, or the
+    /// configured API host itself. Anything else would hand the token to whoever the URL names.
+    #[must_use]
+    pub fn may_download_from(&self, url: &str) -> bool {
+        let (Ok(url), Ok(base)) = (reqwest::Url::parse(url), reqwest::Url::parse(&self.base)) else {
+            return false;
+        };
+        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else { return false };
+        if base.host_str().map(str::to_ascii_lowercase).as_deref() == Some(host.as_str())
+            && url.port_or_known_default() == base.port_or_known_default()
+        {
+            return true;
+        }
+        let meta = ["fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net"];
+        url.scheme() == "https" && meta.iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+    }
+}
+
+impl NumberApi<'_> {
     /// `POST /{phone_number_id}/username`, `DELETE …/username` or `GET …/username_suggestions`
     /// (cloud mode only; the sandbox decides locally and never calls this).
     ///
@@ -362,17 +420,17 @@ impl WhatsappGateway {
     pub async fn username_call(
         &self,
         method: reqwest::Method,
-        phone_number_id: &str,
         path: &str,
         body: Option<Value>,
     ) -> Result<UsernameReply, UsernameError> {
-        let WhatsappGateway::Cloud { client, base, token } = self else {
+        let Ok((client, base, token)) = self.cloud() else {
             return Err(UsernameError {
                 code: None,
                 message: "the sandbox gateway has no remote API".into(),
                 retryable: false,
             });
         };
+        let phone_number_id = self.phone_number_id;
         let mut request = client
             .request(method, format!("{base}/{phone_number_id}/{path}"))
             .bearer_auth(token.expose_secret());
@@ -409,12 +467,6 @@ impl WhatsappGateway {
             .or_else(|| json["error"]["message"].as_str())
             .map_or(error.title.clone(), str::to_owned);
         Err(UsernameError { code: error.code, message, retryable: error.retryable })
-    }
-
-    /// Whether usernames are decided locally (sandbox).
-    #[must_use]
-    pub fn is_sandbox(&self) -> bool {
-        matches!(self, WhatsappGateway::Sandbox)
     }
 }
 
@@ -507,7 +559,6 @@ mod tests {
         ] {
             assert!(!gateway.may_download_from(url), "{url}");
         }
-        assert!(!WhatsappGateway::Sandbox.may_download_from("https://lookaside.fbsbx.com/x"));
     }
 
     #[test]

@@ -1,0 +1,211 @@
+//! Connecting business numbers (PRODUCT.md section 12): WhatsApp numbers with their own Cloud
+//! API token (else the process's `PARLEY_WHATSAPP_ACCESS_TOKEN`), SMS numbers with their
+//! provider account, and disconnecting either. Credentials are sealed at rest
+//! (`PARLEY_SECRET_KEY`) and never returned. A number belongs to at most one workspace: one
+//! connected elsewhere is a `CONFLICT` that names nothing of the other workspace; one this
+//! workspace disconnected is connected again with the new credentials. All audited.
+
+use chrono::{DateTime, Utc};
+use domain::{BusinessNumberId, Channel, PhoneNumber};
+use persistence::business_numbers::{self, NewBusinessNumber};
+use persistence::entities::business_number;
+use persistence::sealed::{Keyring, Purpose, Sealed};
+use persistence::{ConnectionTrait, Database};
+use serde_json::json;
+
+use super::workspaces::meta_id;
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{audit, commit_error};
+
+/// A WhatsApp number to connect.
+#[derive(Clone, Debug)]
+pub struct WhatsappNumber<'a> {
+    pub phone_number_id: &'a str,
+    pub display_phone_number: &'a str,
+    pub waba_id: &'a str,
+    pub portfolio_id: &'a str,
+    pub business_name: Option<&'a str>,
+    pub access_token: Option<&'a str>,
+}
+
+/// An SMS number to connect, with the provider account that owns it.
+#[derive(Clone, Debug)]
+pub struct SmsNumber<'a> {
+    pub phone_number: &'a str,
+    pub account_sid: &'a str,
+    pub auth_token: &'a str,
+}
+
+/// A credential as given: visible ASCII, no spaces, of a sensible length.
+fn credential(field: &str, value: &str, max: usize) -> ApiResult<String> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_input(format!("{field} must be 1 to {max} visible ASCII characters")));
+    }
+    Ok(value.to_owned())
+}
+
+fn phone(field: &str, value: &str) -> ApiResult<PhoneNumber> {
+    PhoneNumber::parse(value.trim())
+        .map_err(|_| ApiError::bad_input(format!("{field} must be an E.164 phone number")))
+}
+
+/// The refusal for a number another workspace holds (or this one, connected).
+fn taken() -> ApiError {
+    ApiError::Conflict("this number is already connected to a workspace".into())
+}
+
+/// Connects a WhatsApp number (ADMIN).
+///
+/// # Errors
+/// `FORBIDDEN`; `BAD_USER_INPUT` for malformed ids, phone or token; `CONFLICT` when the
+/// `phoneNumberId` is connected in any workspace.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id))]
+pub async fn connect_whatsapp(
+    db: &Database,
+    keyring: &Keyring,
+    viewer: &Viewer,
+    input: &WhatsappNumber<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<business_number::Model> {
+    viewer.require_admin()?;
+    let phone_number_id = meta_id("phoneNumberId", input.phone_number_id)?;
+    let waba_id = meta_id("wabaId", input.waba_id)?;
+    let portfolio_id = meta_id("portfolioId", input.portfolio_id)?;
+    let display = phone("displayPhoneNumber", input.display_phone_number)?;
+    let business_name =
+        input.business_name.map(|n| crate::input::valid_name("businessName", n)).transpose()?;
+    let token = input
+        .access_token
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| credential("accessToken", t, 4096))
+        .transpose()?
+        .map(|t| keyring.seal(Purpose::AccessToken, &t));
+    let txn = db.begin().await.map_err(commit_error)?;
+    let saved = match reusable(&*txn, viewer, &phone_number_id, Channel::Whatsapp).await? {
+        Some(number) => business_numbers::reconnect(&*txn, number, token, None, now).await?,
+        None => {
+            let new = NewBusinessNumber {
+                id: BusinessNumberId::new(),
+                workspace_id: viewer.workspace_id,
+                phone_number_id: &phone_number_id,
+                display_phone_number: &display,
+                waba_id: &waba_id,
+                portfolio_id: &portfolio_id,
+                business_name: business_name.as_deref(),
+                channel: Channel::Whatsapp,
+                access_token: token,
+                sms_account: None,
+            };
+            create(&*txn, new, now).await?
+        }
+    };
+    let details = json!({ "channel": Channel::Whatsapp, "phoneNumberId": saved.phone_number_id, "ownToken": saved.access_token_sealed.is_some() });
+    audit(&*txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}
+
+/// Connects an SMS number (ADMIN).
+///
+/// # Errors
+/// `FORBIDDEN`; `BAD_USER_INPUT` for a malformed phone, SID or token; `CONFLICT` when the
+/// number is connected in any workspace.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id))]
+pub async fn connect_sms(
+    db: &Database,
+    keyring: &Keyring,
+    viewer: &Viewer,
+    input: &SmsNumber<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<business_number::Model> {
+    viewer.require_admin()?;
+    let number = phone("phoneNumber", input.phone_number)?;
+    let sid = credential("accountSid", input.account_sid, 64)?;
+    if !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::bad_input("accountSid must be letters and digits"));
+    }
+    let token: Sealed = keyring.seal(Purpose::SmsAuthToken, &credential("authToken", input.auth_token, 256)?);
+    let txn = db.begin().await.map_err(commit_error)?;
+    let saved = match reusable(&*txn, viewer, number.as_str(), Channel::Sms).await? {
+        Some(existing) => {
+            business_numbers::reconnect(&*txn, existing, None, Some((&sid, token)), now).await?
+        }
+        None => {
+            let new = NewBusinessNumber {
+                id: BusinessNumberId::new(),
+                workspace_id: viewer.workspace_id,
+                phone_number_id: number.as_str(),
+                display_phone_number: &number,
+                waba_id: "",
+                portfolio_id: "",
+                business_name: None,
+                channel: Channel::Sms,
+                access_token: None,
+                sms_account: Some((&sid, token)),
+            };
+            create(&*txn, new, now).await?
+        }
+    };
+    let details = json!({ "channel": Channel::Sms, "phoneNumber": number.as_str(), "accountSid": sid });
+    audit(&*txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}
+
+/// The workspace's own disconnected number with this id (connected again rather than
+/// duplicated); `CONFLICT` when it is connected, here or elsewhere.
+async fn reusable(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    phone_number_id: &str,
+    channel: Channel,
+) -> ApiResult<Option<business_number::Model>> {
+    match business_numbers::find_by_phone_number_id(db, phone_number_id).await? {
+        None => Ok(None),
+        Some(n) if n.workspace_id == viewer.workspace_id && !n.connected && n.channel == channel => {
+            Ok(Some(n))
+        }
+        Some(_) => Err(taken()),
+    }
+}
+
+async fn create(
+    db: &impl ConnectionTrait,
+    new: NewBusinessNumber<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<business_number::Model> {
+    match business_numbers::create(db, new, now).await {
+        Ok(created) => Ok(created),
+        Err(persistence::Error::Duplicate { .. }) => Err(taken()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Disconnects a number (ADMIN): its conversations stay readable, every action on them is
+/// denied (`This business number is disconnected.`), nothing more is sent from it.
+///
+/// # Errors
+/// `FORBIDDEN`, `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, business_number_id = %id))]
+pub async fn disconnect(
+    db: &Database,
+    viewer: &Viewer,
+    id: BusinessNumberId,
+    now: DateTime<Utc>,
+) -> ApiResult<business_number::Model> {
+    viewer.require_admin()?;
+    let txn = db.begin().await.map_err(commit_error)?;
+    let number = business_numbers::find(&*txn, viewer.workspace_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("business number"))?;
+    if !number.connected {
+        return Ok(number);
+    }
+    let saved = business_numbers::set_connected(&*txn, number, false, now).await?;
+    let details = json!({ "channel": saved.channel });
+    audit(&*txn, viewer, "business_number.disconnected", ("business_number", saved.id), details, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}

@@ -1,0 +1,211 @@
+//! The rest of a conversation's life (PRODUCT.md section 12): each agent's read state (and the
+//! read receipt WhatsApp shows the customer), the typing indicator, snoozing, and the worker
+//! that reopens snoozed conversations when their time comes.
+//!
+//! Read state is per agent and emits nothing to CRMs; snoozing and waking emit
+//! `conversation.updated`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::{Channel, ConversationId, ConversationStatus, Direction, Permission};
+use persistence::conversations::ConversationChange;
+use persistence::entities::{conversation, message};
+use persistence::events::types;
+use persistence::reads::InboxCounts;
+use persistence::{
+    ConnectionTrait, Database, business_numbers, contacts, conversations, messages, reads, signals,
+};
+
+use super::conversations::{Around, capabilities_of, get_for_update, updated_event};
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult};
+use crate::events::data as event_data;
+use crate::store::commit_error;
+
+/// Whether marking a WhatsApp conversation read sends Meta a read receipt
+/// (`PARLEY_WHATSAPP_READ_RECEIPTS`).
+#[derive(Clone, Copy, Debug)]
+pub struct ReadReceipts(pub bool);
+
+/// The longest snooze.
+const MAX_SNOOZE: chrono::Duration = chrono::Duration::days(366);
+
+/// The latest inbound WhatsApp message of a conversation that WhatsApp knows (it has the
+/// provider's id): what a read receipt or typing indicator names.
+async fn latest_inbound_on_whatsapp(
+    db: &impl ConnectionTrait,
+    conversation: &conversation::Model,
+) -> ApiResult<Option<message::Model>> {
+    let latest = messages::latest_in(db, conversation.id, Some(Direction::Inbound)).await?;
+    Ok(latest.filter(|m| m.channel == Channel::Whatsapp && m.external_id.is_some()))
+}
+
+/// Records that the viewer has read the conversation up to its latest message. On a WhatsApp
+/// conversation (with `receipts`), the customer's latest message not yet acknowledged gets one
+/// read receipt, queued for the delivery worker; returns the conversation and whether a
+/// receipt was queued.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown conversation.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn mark_read(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    receipts: ReadReceipts,
+    now: DateTime<Utc>,
+) -> ApiResult<(conversation::Model, bool)> {
+    viewer.require(Permission::WorkConversations)?;
+    let txn = db.begin().await.map_err(commit_error)?;
+    let conversation = get_for_update(&*txn, viewer, id).await?;
+    let latest = messages::latest_in(&*txn, id, None).await?;
+    let at = latest.as_ref().map_or(now, |m| m.created_at.max(now));
+    reads::mark(&*txn, &conversation, viewer.agent_id, at, latest.map(|m| m.id), now).await?;
+    let mut queued = false;
+    let mut conversation = conversation;
+    if receipts.0 && conversation.channel == Channel::Whatsapp {
+        let number =
+            business_numbers::find(&*txn, viewer.workspace_id, conversation.business_number_id).await?;
+        let target = latest_inbound_on_whatsapp(&*txn, &conversation).await?;
+        let due = target.filter(|m| conversation.read_receipt_message_id != Some(m.id));
+        if let (Some(target), true) = (due, number.is_some_and(|n| n.connected)) {
+            signals::enqueue(&*txn, &conversation, target.id, signals::READ, now).await?;
+            let change = ConversationChange {
+                read_receipt_message_id: Some(target.id),
+                ..ConversationChange::default()
+            };
+            conversation = conversations::update(&*txn, conversation, change, now).await?;
+            queued = true;
+        }
+    }
+    txn.commit().await.map_err(commit_error)?;
+    Ok((conversation, queued))
+}
+
+/// Shows the customer WhatsApp's typing indicator (on their latest message, which it also
+/// marks read) while the agent writes; it lasts up to 25 seconds or until the reply arrives.
+///
+/// # Errors
+/// `CAPABILITY_DENIED` (`reply`) when the window is closed or the number disconnected;
+/// `BAD_USER_INPUT` off WhatsApp or without a customer message; `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn send_typing(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    viewer.require(Permission::ReachCustomer)?;
+    let txn = db.begin().await.map_err(commit_error)?;
+    let conversation = get_for_update(&*txn, viewer, id).await?;
+    if conversation.active_channel != Channel::Whatsapp {
+        return Err(ApiError::bad_input("typing indicators exist on WhatsApp only"));
+    }
+    let contact_phone_known = match conversation.contact_id {
+        Some(contact) => {
+            contacts::find(&*txn, viewer.workspace_id, contact).await?.is_some_and(|c| c.phone.is_some())
+        }
+        None => false,
+    };
+    let number_connected =
+        business_numbers::find(&*txn, viewer.workspace_id, conversation.business_number_id)
+            .await?
+            .is_some_and(|n| n.connected);
+    let around = Around { contact_phone_known, number_connected };
+    capabilities_of(&conversation, around, now).reply.check().map_err(|d| ApiError::denied("reply", d))?;
+    let Some(target) = latest_inbound_on_whatsapp(&*txn, &conversation).await? else {
+        return Err(ApiError::bad_input("the customer has not written on WhatsApp yet"));
+    };
+    signals::enqueue(&*txn, &conversation, target.id, signals::TYPING, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(())
+}
+
+/// Puts a conversation aside until `until` (in the future, at most a year ahead); it is
+/// `OPEN` again then, or at the customer's next message, whichever is first.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a time in the past or too far ahead; `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+pub async fn snooze(
+    db: &Database,
+    viewer: &Viewer,
+    id: ConversationId,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ApiResult<conversation::Model> {
+    viewer.require(Permission::WorkConversations)?;
+    if until <= now {
+        return Err(ApiError::bad_input("until must be in the future"));
+    }
+    if until > now + MAX_SNOOZE {
+        return Err(ApiError::bad_input("until must be at most a year ahead"));
+    }
+    let txn = db.begin().await.map_err(commit_error)?;
+    let current = get_for_update(&*txn, viewer, id).await?;
+    if current.status == ConversationStatus::Snoozed && current.snoozed_until == Some(until) {
+        return Ok(current);
+    }
+    let change = ConversationChange {
+        status: Some(ConversationStatus::Snoozed),
+        snoozed_until: Some(Some(until)),
+        ..ConversationChange::default()
+    };
+    let saved = conversations::update(&*txn, current, change, now).await?;
+    updated_event(&*txn, &saved, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}
+
+/// The viewer's inbox counts.
+///
+/// # Errors
+/// Storage failures.
+pub async fn inbox_counts(db: &Database, viewer: &Viewer) -> ApiResult<InboxCounts> {
+    viewer.require(Permission::Read)?;
+    Ok(reads::inbox_counts(db.conn(), viewer.workspace_id, viewer.agent_id).await?)
+}
+
+/// Reopens snoozed conversations whose time has come, a batch at a time, each once however
+/// many processes run this (see [`conversations::wake_snoozed`]).
+#[derive(Clone, Debug)]
+pub struct Waker {
+    pub db: Database,
+    pub every: Duration,
+}
+
+impl Waker {
+    /// Runs until `stop` flips to true.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            match wake_due(&self.db, Utc::now()).await {
+                Ok(woken) if woken > 0 => tracing::debug!(woken, "snoozed conversations reopened"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = ?err, "reopening snoozed conversations failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.every) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+/// One batch of [`Waker`]: reopens what is due at `now`, with `conversation.updated` each, in
+/// one transaction; returns how many.
+///
+/// # Errors
+/// On a database failure.
+pub async fn wake_due(db: &Database, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
+    let txn = db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+    let woken = conversations::wake_snoozed(&*txn, now, 100).await?;
+    for c in &woken {
+        crate::events::about(&*txn, c, types::CONVERSATION_UPDATED, event_data::conversation(c), now).await?;
+    }
+    txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+    Ok(woken.len())
+}
