@@ -26,9 +26,32 @@ pub const MAX_SEARCH: usize = 200;
 /// # Errors
 /// `BAD_USER_INPUT` for more than [`MAX_SEARCH`] characters.
 pub fn valid_search(text: Option<&str>) -> ApiResult<Option<domain::search::SearchQuery>> {
-    let Some(text) = text else { return Ok(None) };
+    Ok(search_text(text)?.and_then(domain::search::SearchQuery::parse))
+}
+
+/// A search box's text, trimmed: `None` for a blank one.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for more than [`MAX_SEARCH`] characters.
+pub fn search_text(text: Option<&str>) -> ApiResult<Option<&str>> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
     if text.chars().count() > MAX_SEARCH {
         return Err(ApiError::bad_input(format!("search must be at most {MAX_SEARCH} characters")));
     }
-    Ok(domain::search::SearchQuery::parse(text))
+    Ok(Some(text))
+}
+
+/// The longest message text (WhatsApp's limit for a text body; also notes and saved answers).
+pub const MAX_TEXT: usize = 4096;
+
+/// Reads a message text: trimmed, 1 to [`MAX_TEXT`] characters.
+///
+/// # Errors
+/// `BAD_USER_INPUT` naming the field.
+pub fn valid_text(field: &str, text: &str) -> ApiResult<String> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_TEXT {
+        return Err(ApiError::bad_input(format!("{field} must be 1 to {MAX_TEXT} characters")));
+    }
+    Ok(text.to_owned())
 }

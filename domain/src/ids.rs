@@ -119,6 +119,18 @@ typed_id!(
     /// One delivery of one event to one CRM webhook endpoint.
     WebhookDeliveryId
 );
+typed_id!(
+    /// A label agents put on conversations.
+    LabelId
+);
+typed_id!(
+    /// A team of agents conversations are routed to.
+    TeamId
+);
+typed_id!(
+    /// A saved answer agents insert by its short code.
+    CannedResponseId
+);
 
 #[cfg(test)]
 mod tests {

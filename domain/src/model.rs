@@ -88,8 +88,9 @@ text_enum!(
     ThreadKeyKind { Phone => "PHONE", Bsuid => "BSUID" }
 );
 text_enum!(
-    /// Who wrote a message.
-    Direction { Inbound => "INBOUND", Outbound => "OUTBOUND" }
+    /// Who wrote a message: the customer, the business (to the customer), or an agent for
+    /// colleagues only (a note: never sent).
+    Direction { Inbound => "INBOUND", Outbound => "OUTBOUND", Internal => "INTERNAL" }
 );
 text_enum!(
     /// Delivery state of a message. Outbound statuses only move forward (see [`MessageStatus::rank`]).

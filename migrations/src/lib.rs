@@ -16,6 +16,7 @@
 //! - [`m20261202_000003_create_attachments_and_reactions`]: media, replies and reactions.
 //! - [`m20261202_000004_add_conversation_lifecycle`]: numbers of both channels with their own
 //!   credentials, snooze, read markers, SMS opt-outs, provider signals.
+//! - [`m20261203_000001_add_team_workflow_and_contact_records`]: labels, teams, canned responses; contacts' external ids and attributes.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -31,6 +32,7 @@ pub mod m20261202_000001_seal_secrets;
 pub mod m20261202_000002_create_webhook_receipts;
 pub mod m20261202_000003_create_attachments_and_reactions;
 pub mod m20261202_000004_add_conversation_lifecycle;
+pub mod m20261203_000001_add_team_workflow_and_contact_records;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -50,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_create_webhook_receipts::Migration),
             Box::new(m20261202_000003_create_attachments_and_reactions::Migration),
             Box::new(m20261202_000004_add_conversation_lifecycle::Migration),
+            Box::new(m20261203_000001_add_team_workflow_and_contact_records::Migration),
         ]
     }
 }

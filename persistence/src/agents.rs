@@ -112,9 +112,10 @@ pub async fn list(db: &impl ConnectionTrait, workspace: WorkspaceId) -> Result<V
 
 /// What to change on an agent; `None` leaves it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AgentChange {
+pub struct AgentChange<'a> {
     pub active: Option<bool>,
     pub role: Option<Role>,
+    pub name: Option<&'a str>,
 }
 
 /// Changes an agent; `false` when the workspace has no such agent.
@@ -125,7 +126,7 @@ pub async fn update(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: AgentId,
-    change: AgentChange,
+    change: AgentChange<'_>,
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
     use sea_orm::sea_query::Expr;
@@ -136,6 +137,9 @@ pub async fn update(
     if let Some(role) = change.role {
         update = update.col_expr(Column::Role, Expr::value(role));
     }
+    if let Some(name) = change.name {
+        update = update.col_expr(Column::Name, Expr::value(name));
+    }
     let result = update
         .filter(Column::WorkspaceId.eq(workspace))
         .filter(Column::Id.eq(id))
@@ -143,4 +147,26 @@ pub async fn update(
         .await
         .context("failed to update agent")?;
     Ok(result.rows_affected > 0)
+}
+
+/// The workspace's active admins, locked until the transaction ends (PostgreSQL; SQLite's
+/// writers are serialised already), so that two admins demoting each other at once cannot
+/// both succeed and leave the workspace without one.
+///
+/// # Errors
+/// On a database failure.
+pub async fn active_admins_for_update(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+) -> Result<Vec<agent::Model>, Error> {
+    let query = Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::Role.eq(Role::Admin))
+        .filter(Column::Active.eq(true))
+        .order_by_asc(Column::Id);
+    crate::dialect::Dialect::of(db)
+        .lock_for_update(query)
+        .all(db)
+        .await
+        .context("failed to load the workspace's admins")
 }

@@ -23,6 +23,10 @@ pub struct NewContact<'a> {
     pub email: Option<&'a Email>,
     pub phone: Option<&'a PhoneNumber>,
     pub created_by: Option<AgentId>,
+    /// The CRM's own id (unique per workspace).
+    pub external_id: Option<&'a str>,
+    /// A JSON object.
+    pub attributes: Option<&'a serde_json::Value>,
 }
 
 /// # Errors
@@ -32,7 +36,14 @@ pub async fn create(
     new: NewContact<'_>,
     now: DateTime<Utc>,
 ) -> Result<contact::Model, Error> {
-    let model = contact::ActiveModel {
+    contact::Entity::insert(row(new, now))
+        .exec_with_returning(db)
+        .await
+        .map_err(|e| Error::from_db(e, "failed to create contact", "a contact with this externalId"))
+}
+
+fn row(new: NewContact<'_>, now: DateTime<Utc>) -> contact::ActiveModel {
+    contact::ActiveModel {
         id: Set(new.id),
         workspace_id: Set(new.workspace_id),
         name: Set(new.name.trim().to_owned()),
@@ -40,13 +51,174 @@ pub async fn create(
         email: Set(new.email.cloned()),
         phone: Set(new.phone.cloned()),
         created_by_agent_id: Set(new.created_by),
+        external_id: Set(new.external_id.map(str::to_owned)),
+        attributes: Set(new.attributes.cloned()),
         created_at: Set(now),
         updated_at: Set(now),
-    };
-    contact::Entity::insert(model)
-        .exec_with_returning(db)
+    }
+}
+
+/// Creates the contact unless the workspace has one with its `external_id` already (then
+/// nothing is written); `true` when created. Two concurrent calls with one external id create
+/// one contact: the second waits for the first's commit and then finds it.
+///
+/// # Errors
+/// On a database failure.
+pub async fn insert_if_absent(
+    db: &impl ConnectionTrait,
+    new: NewContact<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let inserted = contact::Entity::insert(row(new, now))
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                contact::Column::WorkspaceId,
+                contact::Column::ExternalId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
         .await
-        .map_err(|e| Error::from_db(e, "failed to create contact", "a contact"))
+        .context("failed to upsert contact")?;
+    Ok(inserted > 0)
+}
+
+/// The workspace's contact with this external id, locked for a change (PostgreSQL).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_external_id_for_update(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    external_id: &str,
+) -> Result<Option<contact::Model>, Error> {
+    let query = contact::Entity::find()
+        .filter(contact::Column::WorkspaceId.eq(workspace))
+        .filter(contact::Column::ExternalId.eq(external_id));
+    crate::dialect::Dialect::of(db).lock_for_update(query).one(db).await.context("failed to load contact")
+}
+
+/// A contact of the workspace, locked for a change (PostgreSQL).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_for_update(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    id: ContactId,
+) -> Result<Option<contact::Model>, Error> {
+    let query = contact::Entity::find_by_id(id).filter(contact::Column::WorkspaceId.eq(workspace));
+    crate::dialect::Dialect::of(db).lock_for_update(query).one(db).await.context("failed to load contact")
+}
+
+/// What to change on a contact; `None` leaves a field, `Some(None)` clears it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContactChange {
+    pub name: Option<String>,
+    pub email: Option<Option<Email>>,
+    pub phone: Option<Option<PhoneNumber>>,
+    pub external_id: Option<Option<String>>,
+    pub attributes: Option<Option<serde_json::Value>>,
+}
+
+/// Writes a change of `current` (and `updated_at = now`).
+///
+/// # Errors
+/// [`Error::Duplicate`] when another contact of the workspace has the new external id.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    current: contact::Model,
+    change: ContactChange,
+    now: DateTime<Utc>,
+) -> Result<contact::Model, Error> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let mut model = current.into_active_model();
+    if let Some(name) = change.name {
+        model.name_folded = Set(fold_name(&name));
+        model.name = Set(name.trim().to_owned());
+    }
+    if let Some(email) = change.email {
+        model.email = Set(email);
+    }
+    if let Some(phone) = change.phone {
+        model.phone = Set(phone);
+    }
+    if let Some(external_id) = change.external_id {
+        model.external_id = Set(external_id);
+    }
+    if let Some(attributes) = change.attributes {
+        model.attributes = Set(attributes);
+    }
+    model.updated_at = Set(now);
+    model
+        .update(db)
+        .await
+        .map_err(|e| Error::from_db(e, "failed to update contact", "a contact with this externalId"))
+}
+
+/// Moves every identity of contact `from` to contact `to` (a merge).
+///
+/// # Errors
+/// On a database failure.
+pub async fn move_identities(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    from: ContactId,
+    to: ContactId,
+) -> Result<u64, Error> {
+    let result = contact_identity::Entity::update_many()
+        .col_expr(contact_identity::Column::ContactId, Expr::value(to))
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace))
+        .filter(contact_identity::Column::ContactId.eq(from))
+        .exec(db)
+        .await
+        .context("failed to move contact identities")?;
+    Ok(result.rows_affected)
+}
+
+/// Removes an identity the contact was given directly (not by linking a conversation): what
+/// a changed phone number replaces.
+///
+/// # Errors
+/// On a database failure.
+pub async fn remove_own_identity(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    contact: ContactId,
+    kind: IdentityKind,
+    key: &str,
+) -> Result<u64, Error> {
+    let result = contact_identity::Entity::delete_many()
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace))
+        .filter(contact_identity::Column::ContactId.eq(contact))
+        .filter(contact_identity::Column::Kind.eq(kind))
+        .filter(contact_identity::Column::ValueKey.eq(key))
+        .filter(contact_identity::Column::SourceConversationId.is_null())
+        .exec(db)
+        .await
+        .context("failed to remove a contact identity")?;
+    Ok(result.rows_affected)
+}
+
+/// Deletes a contact and its identities (its conversations are unlinked by the caller first).
+///
+/// # Errors
+/// On a database failure.
+pub async fn delete(db: &impl ConnectionTrait, workspace: WorkspaceId, id: ContactId) -> Result<(), Error> {
+    contact_identity::Entity::delete_many()
+        .filter(contact_identity::Column::WorkspaceId.eq(workspace))
+        .filter(contact_identity::Column::ContactId.eq(id))
+        .exec(db)
+        .await
+        .context("failed to delete contact identities")?;
+    contact::Entity::delete_many()
+        .filter(contact::Column::WorkspaceId.eq(workspace))
+        .filter(contact::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .context("failed to delete contact")?;
+    Ok(())
 }
 
 /// An identity to save on a contact.

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use domain::search::{SearchQuery, fold_name};
 use domain::threading::ThreadKey;
 use domain::{
-    AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, MessageId,
-    ParentBsuid, PhoneNumber, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
+    AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, LabelId,
+    MessageId, ParentBsuid, PhoneNumber, TeamId, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
@@ -106,6 +106,7 @@ fn row(new: NewConversation, now: DateTime<Utc>) -> ActiveModel {
         linked_by_agent_id: Set(new.link.map(|l| l.by)),
         linked_at: Set(new.link.map(|l| l.at)),
         assignee_id: Set(new.assignee),
+        team_id: Set(None),
         status: Set(ConversationStatus::Open),
         snoozed_until: Set(None),
         sms_opted_out: Set(new.sms_opted_out),
@@ -142,6 +143,8 @@ pub struct ConversationChange {
     pub active_channel: Option<Channel>,
     /// `Some(None)` unassigns.
     pub assignee: Option<Option<AgentId>>,
+    /// `Some(None)` takes it off its team.
+    pub team: Option<Option<TeamId>>,
     /// `Some(None)` unlinks.
     pub link: Option<Option<Link>>,
     pub last_inbound_at: Option<DateTime<Utc>>,
@@ -194,6 +197,9 @@ pub async fn update(
     }
     if let Some(assignee) = change.assignee {
         model.assignee_id = Set(assignee);
+    }
+    if let Some(team) = change.team {
+        model.team_id = Set(team);
     }
     if let Some(link) = change.link {
         model.contact_id = Set(link.map(|l| l.contact));
@@ -489,6 +495,51 @@ pub struct ConversationFilter {
     /// `Some((agent, true))`: only conversations with inbound messages the agent has not read;
     /// `false`: only those without.
     pub unread: Option<(AgentId, bool)>,
+    /// Only conversations carrying at least one of these labels (none: no condition).
+    pub labels: Vec<LabelId>,
+    pub team: Option<TeamId>,
+}
+
+/// Moves every conversation linked to contact `from` to contact `to` (a merge), or unlinks
+/// them (`None`: the contact is deleted); returns their ids.
+///
+/// # Errors
+/// On a database failure.
+pub async fn relink_all(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    from: ContactId,
+    to: Option<ContactId>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ConversationId>, Error> {
+    let ids: Vec<ConversationId> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::ContactId.eq(from))
+        .order_by_asc(Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+        .context("failed to list a contact's conversations")?;
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let mut update = Entity::update_many()
+        .col_expr(Column::ContactId, Expr::value(to))
+        .col_expr(Column::UpdatedAt, Expr::value(now));
+    if to.is_none() {
+        update = update
+            .col_expr(Column::LinkedByAgentId, Expr::value(Option::<AgentId>::None))
+            .col_expr(Column::LinkedAt, Expr::value(Option::<DateTime<Utc>>::None));
+    }
+    update
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::ContactId.eq(from))
+        .exec(db)
+        .await
+        .context("failed to relink a contact's conversations")?;
+    Ok(ids)
 }
 
 /// Position in the inbox order (newest activity first): the last row of the previous page.
@@ -558,6 +609,12 @@ pub async fn list(
     }
     if let Some(contact) = filter.contact {
         query = query.filter(Column::ContactId.eq(contact));
+    }
+    if let Some(team) = filter.team {
+        query = query.filter(Column::TeamId.eq(team));
+    }
+    if !filter.labels.is_empty() {
+        query = query.filter(crate::labels::carrying_any(&filter.labels));
     }
     match filter.username_only {
         Some(true) => query = query.filter(Column::CustomerPhone.is_null()),

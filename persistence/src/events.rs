@@ -35,6 +35,9 @@ pub mod types {
     pub const BUSINESS_USERNAME_UPDATED: &str = "business_username.updated";
     pub const ATTACHMENT_STORED: &str = "attachment.stored";
     pub const MESSAGE_REACTION: &str = "message.reaction";
+    pub const NOTE_ADDED: &str = "note.added";
+    pub const CONTACT_MERGED: &str = "contact.merged";
+    pub const CONTACT_DELETED: &str = "contact.deleted";
 
     /// Every type, for validating subscription filters.
     pub const ALL: &[&str] = &[
@@ -51,6 +54,9 @@ pub mod types {
         BUSINESS_USERNAME_UPDATED,
         ATTACHMENT_STORED,
         MESSAGE_REACTION,
+        NOTE_ADDED,
+        CONTACT_MERGED,
+        CONTACT_DELETED,
     ];
 }
 

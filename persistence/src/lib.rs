@@ -17,6 +17,8 @@
 //! - [`opt_outs`]: SMS opt-outs per sender number; [`signals`]: read receipts and typing
 //!   indicators queued for the provider.
 //! - [`reads`]: per-agent read markers, unread counts, the inbox counts.
+//! - [`labels`], [`teams`], [`canned_responses`]: the team workflow (labels on conversations,
+//!   teams and their members, saved answers).
 //! - [`attachments`], [`reactions`]: media of messages (fetch queue, uploads) and reactions.
 //! - [`blobs`]: the blob store of media bytes (`file://` or `s3://`, streamed).
 //! - [`sealed`]: secrets at rest (AES-256-GCM under `PARLEY_SECRET_KEY`, key ids for rotation).
@@ -27,6 +29,7 @@ pub mod attachments;
 pub mod audit;
 pub mod blobs;
 pub mod business_numbers;
+pub mod canned_responses;
 pub mod contacts;
 pub mod content;
 pub mod conversations;
@@ -37,6 +40,7 @@ pub mod dialect;
 pub mod entities;
 pub mod error;
 pub mod events;
+pub mod labels;
 pub mod messages;
 pub mod opt_outs;
 pub mod reactions;
@@ -44,6 +48,7 @@ pub mod reads;
 pub mod receipts;
 pub mod sealed;
 pub mod signals;
+pub mod teams;
 pub mod templates;
 pub mod workspaces;
 

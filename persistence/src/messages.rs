@@ -88,6 +88,8 @@ pub enum Origin {
     Inbound { id: StoredId },
     /// From an agent, queued for the delivery worker.
     Outbound { author: AgentId, idempotency_key: Option<String>, template: Option<TemplateRef> },
+    /// A note by an agent for colleagues: stored as `INTERNAL` and `SENT`, never delivered.
+    Note { author: AgentId },
     /// History brought in from elsewhere (imports, benchmarks): stored as given, never sent.
     Imported { direction: Direction, status: MessageStatus, id: Option<StoredId> },
 }
@@ -174,6 +176,7 @@ fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> ActiveModel {
         Origin::Outbound { author, idempotency_key, template } => {
             (Direction::Outbound, MessageStatus::Pending, None, Some(author), idempotency_key, template)
         }
+        Origin::Note { author } => (Direction::Internal, MessageStatus::Sent, None, Some(author), None, None),
         Origin::Imported { direction, status, id } => (direction, status, id, None, None, None),
     };
     let (external_id, external_id_sealed) = match id {

@@ -9,10 +9,15 @@
 //! - linking is idempotent;
 //! - `unlinkContact` is for admins, and for the agent who made the link within 24 hours of it
 //!   (to undo a mistake); it removes only the identities that link added.
+//!
+//! [`records`]: contacts as a CRM keeps them (without a conversation, update, upsert by
+//! `externalId`, merge, delete).
+
+pub mod records;
 
 use chrono::{DateTime, Utc};
 use domain::contacts::{LinkedBy, may_relink, may_unlink};
-use domain::{ContactId, ConversationId, Email, IdentityKind, Permission, PhoneNumber};
+use domain::{ContactId, ConversationId, IdentityKind, Permission, PhoneNumber};
 use persistence::conversations::{ConversationChange, Link};
 use persistence::entities::{contact, conversation};
 use persistence::events::{self, NewEvent, types};
@@ -21,17 +26,8 @@ use persistence::{ConnectionTrait, Database, contacts, conversations};
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::events::data as event_data;
-use crate::input::valid_name;
 use crate::store::commit_error;
 use crate::workflow::conversations::get_for_update;
-
-/// What an agent types to create a contact.
-#[derive(Debug, Clone, Default)]
-pub struct ContactInput {
-    pub name: String,
-    pub email: Option<String>,
-    pub phone_number: Option<String>,
-}
 
 /// The identities a conversation contributes: (kind, value as shown, comparison key).
 fn identities_of(
@@ -60,7 +56,7 @@ async fn add_identities(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     contact: ContactId,
-    conversation: ConversationId,
+    conversation: Option<ConversationId>,
     identities: Vec<(IdentityKind, String, String)>,
     now: DateTime<Utc>,
 ) -> ApiResult<usize> {
@@ -86,7 +82,7 @@ async fn add_identities(
                     kind,
                     value: &value,
                     key: &key,
-                    source: Some(conversation),
+                    source: conversation,
                 };
                 contacts::add_identity(db, identity, now).await?;
                 added += 1;
@@ -96,7 +92,7 @@ async fn add_identities(
     Ok(added)
 }
 
-async fn event(
+pub(crate) async fn event(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     event_type: &'static str,
@@ -162,54 +158,44 @@ async fn attach(
     Ok(saved)
 }
 
-/// Creates a contact from a conversation and links it.
+/// Creates a contact, from a conversation (its identities become the contact's, and it is
+/// linked) or on its own (a CRM's record; its phone becomes an identity).
 ///
 /// # Errors
-/// `BAD_USER_INPUT` for the fields, `CONFLICT` for an identity owned by another contact,
-/// `FORBIDDEN` when relinking without `ADMIN`, `NOT_FOUND`.
-#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
+/// `BAD_USER_INPUT` for the fields, `CONFLICT` for an identity or `externalId` of another
+/// contact, `FORBIDDEN` when relinking without `ADMIN`, `NOT_FOUND`.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id))]
 pub async fn create_contact(
     db: &Database,
     viewer: &Viewer,
-    id: ConversationId,
-    input: &ContactInput,
+    conversation: Option<ConversationId>,
+    fields: &records::ContactFields,
     now: DateTime<Utc>,
-) -> ApiResult<(contact::Model, conversation::Model)> {
+) -> ApiResult<contact::Model> {
     viewer.require(Permission::EditContacts)?;
-    let name = valid_name("name", &input.name)?;
-    let email = input
-        .email
-        .as_deref()
-        .filter(|e| !e.trim().is_empty())
-        .map(Email::parse)
-        .transpose()
-        .map_err(|e| ApiError::bad_input(format!("email: {e}")))?;
-    let typed_phone = input
-        .phone_number
-        .as_deref()
-        .filter(|p| !p.trim().is_empty())
-        .map(PhoneNumber::parse)
-        .transpose()
-        .map_err(|e| ApiError::bad_input(format!("phoneNumber: {e}")))?;
-
+    if fields.name.is_none() {
+        return Err(ApiError::bad_input("name is required for a new contact"));
+    }
+    let checked = fields.check()?;
     let txn = db.begin().await.map_err(commit_error)?;
+    let Some(id) = conversation else {
+        let created = records::create_alone(&*txn, viewer, &checked, now).await?;
+        txn.commit().await.map_err(commit_error)?;
+        return Ok(created);
+    };
     let mut current = get_for_update(&*txn, viewer, id).await?;
     if current.contact_id.is_some() {
         may_relink(viewer.role).map_err(ApiError::Forbidden)?;
         current = detach(&*txn, viewer, current, now).await?;
     }
+    let typed_phone = checked.phone.clone().flatten();
     let phone = typed_phone.clone().or_else(|| current.customer_phone.clone());
     let contact_id = ContactId::new();
-    let new = contacts::NewContact {
-        id: contact_id,
-        workspace_id: viewer.workspace_id,
-        name: &name,
-        email: email.as_ref(),
-        phone: phone.as_ref(),
-        created_by: Some(viewer.agent_id),
-    };
-    let contact = contacts::create(&*txn, new, now).await?;
-    add_identities(&*txn, viewer, contact_id, id, identities_of(&current, typed_phone.as_ref()), now).await?;
+    let contact =
+        contacts::create(&*txn, records::new_contact(viewer, contact_id, &checked, phone.as_ref())?, now)
+            .await?;
+    let identities = identities_of(&current, typed_phone.as_ref());
+    add_identities(&*txn, viewer, contact_id, Some(id), identities, now).await?;
     event(
         &*txn,
         viewer,
@@ -220,9 +206,18 @@ pub async fn create_contact(
         now,
     )
     .await?;
-    let saved = attach(&*txn, viewer, current, &contact, now).await?;
+    crate::store::audit(
+        &*txn,
+        viewer,
+        "contact.created",
+        ("contact", contact_id),
+        serde_json::json!({}),
+        now,
+    )
+    .await?;
+    attach(&*txn, viewer, current, &contact, now).await?;
     txn.commit().await.map_err(commit_error)?;
-    Ok((contact, saved))
+    Ok(contact)
 }
 
 /// Links a conversation to an existing contact (idempotent).
@@ -250,7 +245,8 @@ pub async fn link_to_existing(
         may_relink(viewer.role).map_err(ApiError::Forbidden)?;
         current = detach(&*txn, viewer, current, now).await?;
     }
-    let added = add_identities(&*txn, viewer, contact_id, id, identities_of(&current, None), now).await?;
+    let added =
+        add_identities(&*txn, viewer, contact_id, Some(id), identities_of(&current, None), now).await?;
     if added > 0 {
         let touched = contacts::touch(&*txn, contact.clone(), now).await?;
         event(

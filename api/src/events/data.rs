@@ -31,6 +31,7 @@ pub fn conversation(c: &conversation::Model) -> Value {
         "previousConversationId": c.previous_conversation_id,
         "contactId": c.contact_id,
         "assigneeId": c.assignee_id,
+        "teamId": c.team_id,
         "lastInboundAt": c.last_inbound_at,
         "customer": customer(c),
     })
@@ -49,6 +50,7 @@ pub fn message(m: &message::Model, c: &conversation::Model) -> Value {
         "kind": m.kind,
         "text": m.text,
         "status": m.status,
+        "authorId": m.author_agent_id,
         "templateName": m.template_name,
         "templateCategory": m.template_category,
         "sentAt": m.sent_at,
@@ -98,6 +100,8 @@ pub fn contact(c: &contact::Model) -> Value {
         "name": c.name,
         "email": c.email,
         "phoneNumber": c.phone,
+        "externalId": c.external_id,
+        "attributes": c.attributes,
     })
 }
 

@@ -1,10 +1,14 @@
-//! Contacts: the `Contact` type, the contact list, and creating, linking and unlinking.
+//! Contacts: the contact list; creating, linking and unlinking; updating, upserting by
+//! `externalId`, merging and deleting.
 
 use super::conversations::{Contact, Conversation};
 use super::guards::RoleGuard;
 use super::{db, now, pagination, parse_id, viewer};
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result};
+use serde_json::Value;
+
+use crate::contacts::records::{self, ContactFields};
 use domain::Permission;
 use domain::{ContactId, ConversationId};
 use persistence::contacts::ContactCursor;
@@ -46,7 +50,7 @@ impl ContactQuery {
     }
 }
 
-/// A contact created from a conversation.
+/// A new contact, from a conversation or on its own.
 #[derive(InputObject)]
 pub struct CreateContactInput {
     /// Name (1 to 200 characters).
@@ -55,32 +59,125 @@ pub struct CreateContactInput {
     pub email: Option<String>,
     /// Phone number, any common formatting; stored E.164.
     pub phone_number: Option<String>,
+    /// The CRM's own id of the record (unique in the workspace, at most 200 characters).
+    pub external_id: Option<String>,
+    /// Free attributes: a JSON object of at most 50 keys and 16 KB.
+    pub attributes: Option<Json<Value>>,
 }
 
-/// Linking conversations to CRM contacts.
+/// Changes to a contact: an absent field stays as it is, a null clears it (`name` cannot be
+/// cleared).
+#[derive(InputObject)]
+pub struct UpdateContactInput {
+    /// Name (1 to 200 characters).
+    pub name: Option<String>,
+    /// E-mail address.
+    pub email: MaybeUndefined<String>,
+    /// Phone number, any common formatting; stored E.164.
+    pub phone_number: MaybeUndefined<String>,
+    /// The CRM's own id of the record (unique in the workspace).
+    pub external_id: MaybeUndefined<String>,
+    /// Free attributes (replaced whole): a JSON object of at most 50 keys and 16 KB.
+    pub attributes: MaybeUndefined<Json<Value>>,
+}
+
+/// A contact identified by the CRM's own id: created when the workspace has none with that
+/// `externalId`, else updated (absent fields stay; `name` is required to create).
+#[derive(InputObject)]
+pub struct UpsertContactInput {
+    /// The CRM's own id of the record (unique in the workspace).
+    pub external_id: String,
+    /// Name (1 to 200 characters).
+    pub name: Option<String>,
+    /// E-mail address.
+    pub email: MaybeUndefined<String>,
+    /// Phone number, any common formatting; stored E.164.
+    pub phone_number: MaybeUndefined<String>,
+    /// Free attributes (replaced whole): a JSON object of at most 50 keys and 16 KB.
+    pub attributes: MaybeUndefined<Json<Value>>,
+}
+
+/// `MaybeUndefined` as the use case reads it: absent `None`, null `Some(None)`.
+fn given<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+/// Contacts: creating, linking, unlinking, updating, upserting, merging, deleting.
 #[derive(Default)]
 pub struct ContactMutation;
 
 #[Object]
 impl ContactMutation {
-    /// Creates a contact from a conversation (its username, BSUID and phone become the
-    /// contact's identities) and links the conversation to it.
+    /// Creates a contact. With a `conversationId` the conversation's username, BSUID and phone
+    /// become the contact's identities and the conversation is linked to it; without, it is a
+    /// CRM's record (its phone becomes an identity).
     #[graphql(guard = "RoleGuard::new(Permission::EditContacts)")]
     async fn create_contact(
         &self,
         ctx: &Context<'_>,
-        conversation_id: ID,
+        conversation_id: Option<ID>,
         input: CreateContactInput,
     ) -> Result<Contact> {
-        let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
-        let input = crate::contacts::ContactInput {
-            name: input.name,
-            email: input.email,
-            phone_number: input.phone_number,
+        let id = conversation_id.map(|id| parse_id::<ConversationId>(&id, "conversationId")).transpose()?;
+        let fields = ContactFields {
+            name: Some(input.name),
+            email: Some(input.email),
+            phone_number: Some(input.phone_number),
+            external_id: Some(input.external_id),
+            attributes: Some(input.attributes.map(|a| a.0)),
         };
-        let (contact, _) =
-            crate::contacts::create_contact(db(ctx)?, viewer(ctx)?, id, &input, now(ctx)).await?;
-        Ok(Contact(contact))
+        Ok(Contact(crate::contacts::create_contact(db(ctx)?, viewer(ctx)?, id, &fields, now(ctx)).await?))
+    }
+
+    /// Changes a contact (event `contact.updated` when something changed).
+    #[graphql(guard = "RoleGuard::new(Permission::EditContacts)")]
+    async fn update_contact(&self, ctx: &Context<'_>, id: ID, input: UpdateContactInput) -> Result<Contact> {
+        let id = parse_id::<ContactId>(&id, "id")?;
+        let fields = ContactFields {
+            name: input.name,
+            email: given(input.email),
+            phone_number: given(input.phone_number),
+            external_id: given(input.external_id),
+            attributes: given(input.attributes).map(|a| a.map(|a| a.0)),
+        };
+        Ok(Contact(records::update(db(ctx)?, viewer(ctx)?, id, &fields, now(ctx)).await?))
+    }
+
+    /// Creates or updates the contact with this `externalId` (idempotent; two racing calls
+    /// make one contact).
+    #[graphql(guard = "RoleGuard::new(Permission::EditContacts)")]
+    async fn upsert_contact(&self, ctx: &Context<'_>, input: UpsertContactInput) -> Result<Contact> {
+        let fields = ContactFields {
+            name: input.name,
+            email: given(input.email),
+            phone_number: given(input.phone_number),
+            external_id: Some(Some(input.external_id)),
+            attributes: given(input.attributes).map(|a| a.map(|a| a.0)),
+        };
+        Ok(Contact(records::upsert(db(ctx)?, viewer(ctx)?, &fields, now(ctx)).await?))
+    }
+
+    /// Merges `secondaryId` into `primaryId` (ADMIN): the secondary's conversations and
+    /// identities move to the primary, the primary's set fields win, the secondary is deleted
+    /// (event `contact.merged`). Returns the primary.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn merge_contacts(&self, ctx: &Context<'_>, primary_id: ID, secondary_id: ID) -> Result<Contact> {
+        let primary = parse_id::<ContactId>(&primary_id, "primaryId")?;
+        let secondary = parse_id::<ContactId>(&secondary_id, "secondaryId")?;
+        Ok(Contact(records::merge(db(ctx)?, viewer(ctx)?, primary, secondary, now(ctx)).await?))
+    }
+
+    /// Deletes a contact (ADMIN): its conversations are unlinked and its identities removed
+    /// (event `contact.deleted`). True when done.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn delete_contact(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let id = parse_id::<ContactId>(&id, "id")?;
+        records::delete(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?;
+        Ok(true)
     }
 
     /// Links a conversation to an existing contact (idempotent; relinking needs ADMIN).

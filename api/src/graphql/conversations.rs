@@ -1,26 +1,26 @@
 //! Conversations: the thread's object graph (`Conversation`, its `Customer` and capabilities,
 //! its `Message`s and its `Contact`, which reference one another and so live together), the
 //! inbox query and filter, and the mutations that change a conversation's state (assign,
-//! resolve, reopen).
+//! resolve, reopen). `Label` and `Team` live here too: a conversation shows them.
 
 use super::guards::RoleGuard;
 use super::loaders::{
-    AgentKey, AttachmentsKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, LastMessageKey,
-    MessageKey, OwnerKey, ReactionsKey, ReadKey,
+    AgentKey, AttachmentsKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, LabelsKey,
+    LastMessageKey, MessageKey, OwnerKey, ReactionsKey, ReadKey, TeamKey, TeamMembersKey,
 };
 use super::setup::{Agent, BusinessNumber, parse_agent_id};
 use super::{db, enums, loaders, now, pagination, parse_id, viewer};
 use crate::error::ApiError;
 use crate::workflow::conversations;
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::Permission;
 use domain::capabilities::Capability;
 use domain::display::{display_name, phone_notice};
-use domain::{AgentId, ContactId, ConversationId, ConversationStatus};
+use domain::{AgentId, ContactId, ConversationId, ConversationStatus, LabelId, TeamId};
 use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor};
-use persistence::entities::{contact, contact_identity, conversation, message};
+use persistence::entities::{contact, contact_identity, conversation, label, message, team};
 use persistence::messages::MessageCursor;
 
 /// A conversation: the messages between one business number and one customer on one channel.
@@ -142,6 +142,20 @@ impl Conversation {
         }
     }
 
+    /// The labels it carries, by name.
+    async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        let rows = loaders(ctx)?.load_one(LabelsKey(self.0.id)).await.map_err(ApiError::from)?;
+        Ok(rows.unwrap_or_default().into_iter().map(Label).collect())
+    }
+
+    /// The team it is routed to.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
+        match self.0.team_id {
+            Some(id) => Ok(loaders(ctx)?.load_one(TeamKey(id)).await.map_err(ApiError::from)?.map(Team)),
+            None => Ok(None),
+        }
+    }
+
     /// For a returning customer who hid the number: the earlier conversation it probably
     /// continues. Nothing is linked automatically.
     async fn previous_conversation(&self, ctx: &Context<'_>) -> Result<Option<Conversation>> {
@@ -244,10 +258,15 @@ pub(crate) async fn conversation_page(
     let cursor = after.map(|(last_activity_at, id)| InboxCursor { last_activity_at, id });
     let rows = conversations::list(db(ctx)?, viewer(ctx)?, filter, cursor, limit + 1).await?;
     let page = ctx.look_ahead();
-    let read_state = [page.field("edges").field("node"), page.field("nodes")]
-        .iter()
-        .any(|node| node.field("unreadCount").exists() || node.field("lastReadAt").exists());
-    super::loaders::prefetch_conversations(loaders(ctx)?, &rows, read_state).await.map_err(ApiError::from)?;
+    let nodes = [page.field("edges").field("node"), page.field("nodes")];
+    let shows = |field: &str| nodes.iter().any(|node| node.field(field).exists());
+    let shown = super::loaders::Shown {
+        read_state: shows("unreadCount") || shows("lastReadAt"),
+        labels: shows("labels"),
+        team: shows("team"),
+        team_members: nodes.iter().any(|node| node.field("team").field("members").exists()),
+    };
+    super::loaders::prefetch_conversations(loaders(ctx)?, &rows, shown).await.map_err(ApiError::from)?;
     Ok(pagination::connection(
         rows,
         limit,
@@ -408,6 +427,22 @@ pub struct ConversationFilter {
     /// Only conversations with messages the signed-in agent has not read (true), or without
     /// (false).
     pub unread: Option<bool>,
+    /// Only conversations carrying at least one of these labels (at most 20).
+    pub label_ids: Option<Vec<ID>>,
+    /// Only conversations routed to this team.
+    pub team_id: Option<ID>,
+}
+
+/// The most labels one filter names.
+const MAX_FILTER_LABELS: usize = 20;
+
+/// The `labelIds` of a filter (a list field: its length is bounded like any input).
+fn label_ids(ids: Option<&[ID]>) -> Result<Vec<LabelId>, ApiError> {
+    let ids = ids.unwrap_or_default();
+    if ids.len() > MAX_FILTER_LABELS {
+        return Err(ApiError::bad_input(format!("labelIds takes at most {MAX_FILTER_LABELS} labels")));
+    }
+    ids.iter().map(|id| parse_id::<LabelId>(id, "labelIds")).collect()
 }
 
 /// The inbox.
@@ -453,6 +488,8 @@ impl ConversationQuery {
                 .transpose()?,
             username_only: filter.username_only,
             search: crate::input::valid_search(filter.search.as_deref())?,
+            labels: label_ids(filter.label_ids.as_deref())?,
+            team: filter.team_id.as_ref().map(|id| parse_id::<TeamId>(id, "teamId")).transpose()?,
         };
         conversation_page(ctx, &store_filter, first, after).await
     }
@@ -471,19 +508,26 @@ pub struct ConversationMutation;
 
 #[Object]
 impl ConversationMutation {
-    /// Assigns a conversation to an agent of the workspace; a null `agentId` unassigns it.
+    /// Assigns a conversation to an agent of the workspace (a null or absent `agentId`
+    /// unassigns it) and, when `teamId` is given, routes it to that team (null: to no team;
+    /// absent: the team stays). An agent given with a team must be its member.
     #[graphql(guard = "RoleGuard::new(Permission::WorkConversations)")]
     async fn assign_conversation(
         &self,
         ctx: &Context<'_>,
         conversation_id: ID,
         agent_id: Option<ID>,
+        team_id: MaybeUndefined<ID>,
     ) -> Result<Conversation> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         let agent = parse_agent_id(agent_id.as_ref())?;
-        let saved =
-            crate::workflow::conversations::assign(db(ctx)?, viewer(ctx)?, id, agent, now(ctx)).await?;
-        Ok(Conversation(saved))
+        let team = match team_id {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(id) => Some(Some(parse_id::<TeamId>(&id, "teamId")?)),
+        };
+        let to = conversations::Assignment { agent, team };
+        Ok(Conversation(conversations::assign(db(ctx)?, viewer(ctx)?, id, to, now(ctx)).await?))
     }
 
     /// Marks a conversation resolved. A new inbound message reopens it.
@@ -573,6 +617,15 @@ impl Message {
     /// When it was written (WhatsApp's own timestamp for inbound messages).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.sent_at
+    }
+
+    /// The agent who wrote it (outbound messages and notes; null for the customer's and for
+    /// imported history).
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<Agent>> {
+        match self.0.author_agent_id {
+            Some(id) => Ok(loaders(ctx)?.load_one(AgentKey(id)).await.map_err(ApiError::from)?.map(Agent)),
+            None => Ok(None),
+        }
     }
 
     /// The provider's error code, for failed messages.
@@ -760,6 +813,16 @@ impl Contact {
         self.0.created_at
     }
 
+    /// The CRM's own id of the record (unique in the workspace).
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
+    }
+
+    /// Free attributes from the CRM (a JSON object).
+    async fn attributes(&self) -> Option<async_graphql::Json<&serde_json::Value>> {
+        self.0.attributes.as_ref().map(async_graphql::Json)
+    }
+
     /// Every conversation linked to the contact (its history), newest activity first.
     #[graphql(complexity = "super::pagination::page_cost(first, child_complexity)")]
     async fn conversations(
@@ -770,5 +833,53 @@ impl Contact {
     ) -> Result<Connection<String, Conversation>> {
         let filter = StoreFilter { contact: Some(self.0.id), ..Default::default() };
         conversation_page(ctx, &filter, first, after).await
+    }
+}
+
+/// A label agents put on conversations.
+pub struct Label(pub label::Model);
+
+/// A label agents put on conversations (names unique per workspace, ignoring case).
+#[Object]
+impl Label {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Name, as created.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Colour, `#rrggbb`.
+    async fn color(&self) -> &str {
+        &self.0.color
+    }
+}
+
+/// A team of agents conversations are routed to.
+pub struct Team(pub team::Model);
+
+/// A team of agents conversations are routed to (names unique per workspace, ignoring case).
+#[Object]
+impl Team {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Name, as created.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Its agents, in the order they joined.
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Agent>> {
+        let loader = loaders(ctx)?;
+        let ids =
+            loader.load_one(TeamMembersKey(self.0.id)).await.map_err(ApiError::from)?.unwrap_or_default();
+        let agents = loader.load_many(ids.iter().copied().map(AgentKey)).await.map_err(ApiError::from)?;
+        Ok(ids.iter().filter_map(|id| agents.get(&AgentKey(*id)).cloned().map(Agent)).collect())
     }
 }

@@ -80,6 +80,8 @@ pub enum Direction {
     Inbound,
     /// From the business.
     Outbound,
+    /// A note between agents: never sent to the customer.
+    Internal,
 }
 
 /// Delivery state of a message.

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use domain::{AgentId, BusinessNumberId, ContactId, ConversationId, MessageId, WorkspaceId};
+use domain::{AgentId, BusinessNumberId, ContactId, ConversationId, MessageId, TeamId, WorkspaceId};
 use persistence::entities::{
-    agent, attachment, business_number, contact, contact_identity, conversation, message, message_reaction,
+    agent, attachment, business_number, contact, contact_identity, conversation, label, message,
+    message_reaction, team,
 };
 use persistence::{
-    Database, agents, attachments, business_numbers, contacts, conversations, messages, reactions, reads,
+    Database, agents, attachments, business_numbers, contacts, conversations, labels, messages, reactions,
+    reads, teams,
 };
 
 use crate::error::ApiError;
@@ -84,6 +86,10 @@ keyed!(
     MessageKey(MessageId) => message::Model, messages::find_by_ids, |m: &message::Model| m.id
 );
 keyed!(
+    /// A team by id.
+    TeamKey(TeamId) => team::Model, teams::find_by_ids, |m: &team::Model| m.id
+);
+keyed!(
     /// A conversation by id.
     ConversationKey(ConversationId) => conversation::Model, conversations::find_by_ids, |m: &conversation::Model| m.id
 );
@@ -141,6 +147,42 @@ of_message!(
     ReactionsKey => message_reaction::Model, reactions::of_messages
 );
 
+/// The labels a conversation carries, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LabelsKey(pub ConversationId);
+
+impl Loader<LabelsKey> for WorkspaceLoader {
+    type Value = Vec<label::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[LabelsKey]) -> Result<HashMap<LabelsKey, Self::Value>, Self::Error> {
+        let ids: Vec<ConversationId> = keys.iter().map(|k| k.0).collect();
+        let mut grouped: HashMap<LabelsKey, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (conversation, label) in labels::of_conversations(self.db.conn(), self.workspace, &ids).await? {
+            grouped.entry(LabelsKey(conversation)).or_default().push(label);
+        }
+        Ok(grouped)
+    }
+}
+
+/// The member agents of a team, in the order they joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TeamMembersKey(pub TeamId);
+
+impl Loader<TeamMembersKey> for WorkspaceLoader {
+    type Value = Vec<AgentId>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[TeamMembersKey],
+    ) -> Result<HashMap<TeamMembersKey, Self::Value>, Self::Error> {
+        let ids: Vec<TeamId> = keys.iter().map(|k| k.0).collect();
+        let members = teams::members_of(self.db.conn(), self.workspace, &ids).await?;
+        Ok(members.into_iter().map(|(team, agents)| (TeamMembersKey(team), agents)).collect())
+    }
+}
+
 /// The contact owning an identity (kind and comparison key), for suggestions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OwnerKey(pub domain::IdentityKind, pub String);
@@ -193,15 +235,27 @@ pub fn for_viewer(db: Database, workspace: WorkspaceId, agent: AgentId) -> Loade
     DataLoader::with_cache(WorkspaceLoader { db, workspace, agent }, tokio::spawn, HashMapCache::default())
 }
 
+/// What a page of conversations shows beyond what every page loads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shown {
+    /// The viewer's read state (`unreadCount`, `lastReadAt`).
+    pub read_state: bool,
+    /// `labels`.
+    pub labels: bool,
+    /// `team`, and whether with its `members`.
+    pub team: bool,
+    pub team_members: bool,
+}
+
 /// Loads everything a page of conversations shows, in two rounds of one batch per relation
-/// (the viewer's read state when the page shows it).
+/// (the relations of [`Shown`] only when the page shows them).
 ///
 /// # Errors
 /// When a batch fails.
 pub async fn prefetch_conversations(
     loader: &Loaders,
     rows: &[conversation::Model],
-    read_state: bool,
+    shown: Shown,
 ) -> Result<(), LoadError> {
     let numbers = rows.iter().map(|c| BusinessNumberKey(c.business_number_id));
     let contacts = rows.iter().filter_map(|c| c.contact_id.map(ContactKey));
@@ -214,9 +268,15 @@ pub async fn prefetch_conversations(
         bsuid.into_iter().chain(username)
     });
     let last = rows.iter().map(|c| LastMessageKey(c.id));
-    let reads = rows.iter().filter(|_| read_state).map(|c| ReadKey(c.id));
-    let (_, _, _, _, _, previous, owners) = futures::try_join!(
+    let reads = rows.iter().filter(|_| shown.read_state).map(|c| ReadKey(c.id));
+    let labels = rows.iter().filter(|_| shown.labels).map(|c| LabelsKey(c.id));
+    let teams = rows.iter().filter(|_| shown.team).filter_map(|c| c.team_id.map(TeamKey));
+    let members = rows.iter().filter(|_| shown.team_members).filter_map(|c| c.team_id.map(TeamMembersKey));
+    let (_, _, _, members, _, _, _, _, previous, owners) = futures::try_join!(
         loader.load_many(reads),
+        loader.load_many(labels),
+        loader.load_many(teams),
+        loader.load_many(members),
         loader.load_many(last),
         loader.load_many(numbers),
         loader.load_many(contacts),
@@ -229,6 +289,7 @@ pub async fn prefetch_conversations(
         .filter_map(|p| p.contact_id)
         .chain(owners.values().map(|o| o.contact_id))
         .map(ContactKey);
-    loader.load_many(suggested).await?;
+    let member_agents = members.values().flatten().copied().map(AgentKey);
+    futures::try_join!(loader.load_many(suggested), loader.load_many(member_agents))?;
     Ok(())
 }

@@ -4,9 +4,11 @@
 //!
 //! - [`conversations`]: the thread's object graph (`Conversation`, its customer and
 //!   capabilities, `Message`, `Contact`: they reference one another, so they live together and
-//!   the other modules import them); the inbox; assign, resolve, reopen.
+//!   the other modules import them, with the `Label` and `Team` a conversation shows); the
+//!   inbox; assign, resolve, reopen.
 //! - [`messages`]: sending, templates, phone-number requests, calls, channel switch.
 //! - [`lifecycle`]: starting a conversation, read state, typing indicator, snooze, inbox counts.
+//! - [`team`]: notes, labels, teams, canned responses.
 //! - [`numbers`]: connecting and disconnecting WhatsApp and SMS numbers.
 //! - [`contacts`]: the contact list; create, link, unlink.
 //! - [`setup`]: `me`, agents, business numbers, templates.
@@ -38,6 +40,7 @@ pub mod pagination;
 pub mod session;
 pub mod setup;
 pub mod subscription;
+pub mod team;
 pub mod usernames;
 
 use std::str::FromStr;
@@ -56,6 +59,7 @@ pub struct Query(
     setup::ViewerQuery,
     conversations::ConversationQuery,
     lifecycle::LifecycleQuery,
+    team::TeamQuery,
     contacts::ContactQuery,
     setup::SetupQuery,
     events::EventQuery,
@@ -72,6 +76,7 @@ pub struct Mutation(
     conversations::ConversationMutation,
     messages::MessagingMutation,
     lifecycle::LifecycleMutation,
+    team::TeamMutation,
     numbers::NumberMutation,
     contacts::ContactMutation,
     usernames::UsernameMutation,

@@ -1,4 +1,4 @@
-//! Setting up: the viewer (`me`), agents, business numbers and templates.
+//! Setting up: the viewer (`me`), agents (create, update), business numbers and templates.
 
 use super::guards::RoleGuard;
 use super::{db, enums, now, parse_id, viewer};
@@ -193,6 +193,17 @@ pub struct CreateAgentInput {
     pub role: enums::Role,
 }
 
+/// What to change on an agent; an absent field is left as it is.
+#[derive(InputObject)]
+pub struct UpdateAgentInput {
+    /// Display name.
+    pub name: Option<String>,
+    /// Role (the workspace keeps at least one active admin).
+    pub role: Option<enums::Role>,
+    /// `false` deactivates the agent: its tokens and open sockets stop working at once.
+    pub active: Option<bool>,
+}
+
 /// A new message template.
 #[derive(InputObject)]
 pub struct CreateTemplateInput {
@@ -225,6 +236,19 @@ impl SetupMutation {
         )
         .await?;
         Ok(Agent(agent))
+    }
+
+    /// Changes an agent's name, role or active flag (ADMIN; audited). `CONFLICT` when the
+    /// change would leave the workspace without an active admin.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn update_agent(&self, ctx: &Context<'_>, id: ID, input: UpdateAgentInput) -> Result<Agent> {
+        let id = parse_id::<AgentId>(&id, "id")?;
+        let update = crate::setup::agents::AgentUpdate {
+            name: input.name,
+            role: input.role.map(Into::into),
+            active: input.active,
+        };
+        Ok(Agent(crate::setup::agents::update(db(ctx)?, viewer(ctx)?, id, update, now(ctx)).await?))
     }
 
     /// Adds a message template (ADMIN).

@@ -24,11 +24,10 @@ use persistence::{
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::events::data as event_data;
+use crate::input::valid_text;
 use crate::store::commit_error;
 use crate::workflow::conversations::{Around, capabilities_of};
 
-/// WhatsApp's limit for a text body.
-const MAX_TEXT: usize = 4096;
 /// What the request-contact-info message says unless the agent writes something else.
 pub const DEFAULT_PHONE_REQUEST: &str = "Could you share your phone number with us? Tap the button below.";
 
@@ -69,14 +68,6 @@ pub(super) fn valid_idempotency_key(key: Option<&str>) -> ApiResult<Option<Strin
         }
         Some(_) => Err(ApiError::bad_input("idempotencyKey must be 1 to 128 visible ASCII characters")),
     }
-}
-
-pub(super) fn valid_text(field: &str, text: &str) -> ApiResult<String> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > MAX_TEXT {
-        return Err(ApiError::bad_input(format!("{field} must be 1 to {MAX_TEXT} characters")));
-    }
-    Ok(text.to_owned())
 }
 
 /// What an agent asked to send.

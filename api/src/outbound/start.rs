@@ -14,10 +14,11 @@ use persistence::entities::{business_number, conversation, message};
 use persistence::events::types;
 use persistence::{ConnectionTrait, Database, business_numbers, contacts, conversations, opt_outs};
 
-use super::actions::{SendOptions, fill_template, reply_of, store_in, template_of, valid_text};
+use super::actions::{SendOptions, fill_template, reply_of, store_in, template_of};
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::events::data as event_data;
+use crate::input::valid_text;
 use crate::store::commit_error;
 
 /// Who to write to, from which number, and what.

@@ -1,4 +1,4 @@
-//! Agents: creating them (admins only).
+//! Agents: creating and changing them (admins only).
 
 use chrono::{DateTime, Utc};
 use domain::{AgentId, Email, Role};
@@ -8,6 +8,7 @@ use persistence::{Database, agents};
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::input::valid_name;
+use crate::store::{audit, commit_error};
 
 /// Creates an agent in the viewer's workspace.
 ///
@@ -52,4 +53,53 @@ pub async fn me(db: &Database, viewer: &Viewer) -> ApiResult<agent::Model> {
 /// Storage failures.
 pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<agent::Model>> {
     Ok(agents::list(db.conn(), viewer.workspace_id).await?)
+}
+
+/// What an admin changes on an agent; `None` leaves it.
+#[derive(Clone, Debug, Default)]
+pub struct AgentUpdate {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+/// Changes an agent's name, role or active flag (admins), audited. A deactivated agent's
+/// tokens stop working at once (every request and every socket operation loads the agent) and
+/// its open sockets are closed within seconds. The workspace keeps at least one active admin.
+///
+/// # Errors
+/// `FORBIDDEN` for non-admins, `NOT_FOUND` for an agent of another workspace, `BAD_USER_INPUT`
+/// for a bad name, `CONFLICT` when the change would leave the workspace without an active admin.
+#[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, agent_id = %id))]
+pub async fn update(
+    db: &Database,
+    viewer: &Viewer,
+    id: AgentId,
+    update: AgentUpdate,
+    now: DateTime<Utc>,
+) -> ApiResult<agent::Model> {
+    viewer.require_admin()?;
+    let name = update.name.as_deref().map(|n| valid_name("name", n)).transpose()?;
+    let txn = db.begin().await.map_err(commit_error)?;
+    let admins = agents::active_admins_for_update(&*txn, viewer.workspace_id).await?;
+    let current = agents::find(&*txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
+    let stays_admin =
+        update.active.unwrap_or(current.active) && update.role.unwrap_or(current.role) == Role::Admin;
+    if admins.iter().all(|a| a.id == id) && !admins.is_empty() && !stays_admin {
+        return Err(ApiError::Conflict(
+            "this is the workspace's last active admin: promote or activate another admin first".to_owned(),
+        ));
+    }
+    let change = agents::AgentChange { active: update.active, role: update.role, name: name.as_deref() };
+    agents::update(&*txn, viewer.workspace_id, id, change, now).await?;
+    let saved = agents::find(&*txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
+    let details = serde_json::json!({
+        "name": update.name.is_some().then_some(&saved.name),
+        "role": update.role.map(|_| saved.role),
+        "active": update.active.map(|_| saved.active),
+        "before": { "role": current.role, "active": current.active },
+    });
+    audit(&*txn, viewer, "agent.updated", ("agent", id), details, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
 }

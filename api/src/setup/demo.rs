@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use super::workspaces::{BootstrapInput, Bootstrapped, BusinessNumberInput, bootstrap};
 use crate::auth::Viewer;
-use crate::contacts::{ContactInput, create_contact};
+use crate::contacts::create_contact;
+use crate::contacts::records::ContactFields;
 use crate::error::{ApiError, ApiResult};
 use crate::inbound::messages::{self as ingest, IngestOutcome};
 use crate::inbound::payload::ContactInfo;
@@ -188,8 +189,12 @@ async fn link_demo_contact(
     email: &str,
     at: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let input = ContactInput { name: name.to_owned(), email: Some(email.to_owned()), phone_number: None };
-    create_contact(db, admin, conversation, &input, at).await?;
+    let fields = ContactFields {
+        name: Some(name.to_owned()),
+        email: Some(Some(email.to_owned())),
+        ..ContactFields::default()
+    };
+    create_contact(db, admin, Some(conversation), &fields, at).await?;
     set_status(db, admin, conversation, ConversationStatus::Resolved, at).await?;
     Ok(())
 }

@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use domain::capabilities::{self, Capabilities, ConversationFacts};
-use domain::{AgentId, ConversationId, ConversationStatus, Permission};
+use domain::{AgentId, ConversationId, ConversationStatus, Permission, TeamId};
 use persistence::conversations::{ConversationChange, ConversationFilter, InboxCursor};
 use persistence::entities::{conversation, message};
 use persistence::events::types;
 use persistence::messages::MessageCursor;
-use persistence::{ConnectionTrait, Database, agents, conversations};
+use persistence::{ConnectionTrait, Database, agents, conversations, teams};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
@@ -80,36 +80,57 @@ pub(crate) async fn updated_event(
     Ok(())
 }
 
-/// Assigns a conversation to an active agent of the workspace, or unassigns it (`None`).
+/// Who a conversation is assigned to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Assignment {
+    /// The agent (`None`: no one).
+    pub agent: Option<AgentId>,
+    /// The team: `Some(None)` takes it off its team, `None` keeps the team it has.
+    pub team: Option<Option<TeamId>>,
+}
+
+/// Assigns a conversation to an active agent of the workspace (or to no one) and, when a
+/// team is given, to that team (an agent given with a team must be its member). Assigning
+/// it as it is changes nothing and writes no event.
 ///
 /// # Errors
-/// `NOT_FOUND` for an unknown conversation or agent (also another workspace's),
-/// `BAD_USER_INPUT` for an inactive agent.
+/// `NOT_FOUND` for an unknown conversation, agent or team (also another workspace's),
+/// `BAD_USER_INPUT` for an inactive agent or one not of the team.
 #[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
 pub async fn assign(
     db: &Database,
     viewer: &Viewer,
     id: ConversationId,
-    agent: Option<AgentId>,
+    to: Assignment,
     now: DateTime<Utc>,
 ) -> ApiResult<conversation::Model> {
     viewer.require(Permission::WorkConversations)?;
     let txn = db.begin().await.map_err(commit_error)?;
     let current = get_for_update(&*txn, viewer, id).await?;
-    if let Some(agent) = agent {
+    if let Some(agent) = to.agent {
         let found =
             agents::find(&*txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
         if !found.active {
             return Err(ApiError::bad_input("agentId names an inactive agent"));
         }
     }
-    if current.assignee_id == agent {
+    if let Some(Some(team)) = to.team {
+        teams::find(&*txn, viewer.workspace_id, team).await?.ok_or(ApiError::NotFound("team"))?;
+        if let Some(agent) = to.agent
+            && !teams::is_member(&*txn, team, agent).await?
+        {
+            return Err(ApiError::bad_input("agentId names an agent who is not a member of teamId"));
+        }
+    }
+    let team = to.team.unwrap_or(current.team_id);
+    if current.assignee_id == to.agent && current.team_id == team {
         return Ok(current);
     }
-    let change = ConversationChange { assignee: Some(agent), ..ConversationChange::default() };
+    let change =
+        ConversationChange { assignee: Some(to.agent), team: Some(team), ..ConversationChange::default() };
     let saved = conversations::update(&*txn, current, change, now).await?;
     updated_event(&*txn, &saved, now).await?;
-    let details = serde_json::json!({ "assigneeId": agent });
+    let details = serde_json::json!({ "assigneeId": to.agent, "teamId": team });
     crate::store::audit(&*txn, viewer, "conversation.assigned", ("conversation", saved.id), details, now)
         .await?;
     txn.commit().await.map_err(commit_error)?;

@@ -1,9 +1,13 @@
 //! How a team works the inbox: capabilities of a conversation, assignment, resolve, reopen,
-//! snooze and read state.
+//! snooze and read state, notes, labels, teams and canned responses.
 //!
-//! - [`conversations`]: reading a conversation for a change, its capabilities, assignment and
-//!   status changes.
+//! - [`conversations`]: reading a conversation for a change, its capabilities, assignment (to
+//!   an agent, a team, or both) and status changes.
 //! - [`lifecycle`]: read state and read receipts, typing indicators, snoozing and waking.
+//! - [`notes`]: notes for colleagues.
+//! - [`team`]: labels, teams and their members, canned responses.
 
 pub mod conversations;
 pub mod lifecycle;
+pub mod notes;
+pub mod team;

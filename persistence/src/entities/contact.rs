@@ -14,6 +14,11 @@ pub struct Model {
     pub email: Option<Email>,
     pub phone: Option<PhoneNumber>,
     pub created_by_agent_id: Option<AgentId>,
+    /// The CRM's own id of the record (unique per workspace).
+    pub external_id: Option<String>,
+    /// Free attributes from the CRM: a JSON object.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub attributes: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -2,7 +2,7 @@
 
 use domain::{
     AgentId, Bsuid, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, MessageId,
-    ParentBsuid, PhoneNumber, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
+    ParentBsuid, PhoneNumber, TeamId, ThreadKeyKind, ThreadOrigin, Username, WorkspaceId,
 };
 use sea_orm::entity::prelude::*;
 
@@ -31,6 +31,8 @@ pub struct Model {
     pub linked_by_agent_id: Option<AgentId>,
     pub linked_at: Option<DateTimeUtc>,
     pub assignee_id: Option<AgentId>,
+    /// The team it is routed to.
+    pub team_id: Option<TeamId>,
     pub status: ConversationStatus,
     pub origin: ThreadOrigin,
     pub previous_conversation_id: Option<ConversationId>,

@@ -5,16 +5,21 @@ pub mod agent;
 pub mod attachment;
 pub mod audit_entry;
 pub mod business_number;
+pub mod canned_response;
 pub mod contact;
 pub mod contact_identity;
 pub mod conversation;
+pub mod conversation_label;
 pub mod conversation_read;
 pub mod dead_letter;
 pub mod event;
+pub mod label;
 pub mod message;
 pub mod message_reaction;
 pub mod provider_signal;
 pub mod sms_opt_out;
+pub mod team;
+pub mod team_member;
 pub mod template;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
@@ -48,5 +53,10 @@ pub fn tables() -> Vec<(&'static str, Vec<String>)> {
         (conversation_read::Entity.table_name(), columns::<conversation_read::Entity>()),
         (sms_opt_out::Entity.table_name(), columns::<sms_opt_out::Entity>()),
         (provider_signal::Entity.table_name(), columns::<provider_signal::Entity>()),
+        (label::Entity.table_name(), columns::<label::Entity>()),
+        (conversation_label::Entity.table_name(), columns::<conversation_label::Entity>()),
+        (team::Entity.table_name(), columns::<team::Entity>()),
+        (team_member::Entity.table_name(), columns::<team_member::Entity>()),
+        (canned_response::Entity.table_name(), columns::<canned_response::Entity>()),
     ]
 }

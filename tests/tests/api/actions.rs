@@ -109,6 +109,8 @@ async fn link_contact(s: &Setup, conversation: ConversationId, phone: &str) {
         email: None,
         phone: Some(&phone),
         created_by: None,
+        external_id: None,
+        attributes: None,
     };
     persistence::contacts::create(s.app.db.conn(), new, Utc::now()).await.unwrap();
     let row = persistence::conversations::find(s.app.db.conn(), s.t.workspace, conversation)

@@ -82,7 +82,7 @@ async fn a_deactivated_agent_loses_access_at_once(app: TestApp) {
     let t = app.tenant("Acme").await;
     let data = app.ok(&t.token, ME, json!({})).await;
     assert_eq!(data["me"]["role"], "ADMIN");
-    let change = persistence::agents::AgentChange { active: Some(false), role: None };
+    let change = persistence::agents::AgentChange { active: Some(false), ..Default::default() };
     assert!(
         persistence::agents::update(app.db.conn(), t.workspace, t.admin, change, Utc::now()).await.unwrap()
     );
@@ -95,7 +95,7 @@ async fn a_demoted_admin_loses_admin_rights_at_once(app: TestApp) {
     let create = r#"mutation($input: CreateAgentInput!) { createAgent(input: $input) { id role } }"#;
     let input = json!({ "input": { "email": "ana@acme.example.com", "name": "Ana", "role": "AGENT" } });
     app.ok(&t.token, create, input).await;
-    let change = persistence::agents::AgentChange { active: None, role: Some(domain::Role::Agent) };
+    let change = persistence::agents::AgentChange { role: Some(domain::Role::Agent), ..Default::default() };
     assert!(
         persistence::agents::update(app.db.conn(), t.workspace, t.admin, change, Utc::now()).await.unwrap()
     );

@@ -15,7 +15,9 @@ query($first: Int, $after: String, $filter: ConversationFilter) {
       businessNumber { id }
       customer { phoneNumber bsuid parentBsuid username profileName phoneHidden notice }
       contact { id name }
-      assignee { id }
+      assignee { id name }
+      team { id name members { id name } }
+      labels { id name color }
       previousConversation { id }
       suggestedContact { id }
       lastMessage { text direction }
@@ -220,6 +222,28 @@ async fn a_returning_customer_who_hides_the_number_gets_a_new_thread(app: TestAp
 
 async fn a_page_costs_the_same_number_of_sql_statements_whatever_its_size(app: TestApp) {
     let t = app.tenant("Acme").await;
+    let label = |name: &str| {
+        let input = json!({ "i": { "name": name, "color": "#336699" } });
+        let app = &app;
+        let token = t.token.clone();
+        async move {
+            let create = "mutation($i: CreateLabelInput!) { createLabel(input: $i) { id } }";
+            app.ok(&token, create, input).await["createLabel"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let labels = [label("Billing").await, label("VIP").await, label("Urgent").await];
+    let create_team = "mutation($n: String!) { createTeam(input: { name: $n }) { id } }";
+    let join = "mutation($t: ID!, $a: ID!) { addTeamMember(teamId: $t, agentId: $a) { id } }";
+    let mut teams = Vec::new();
+    for name in ["Support", "Sales"] {
+        let team = app.ok(&t.token, create_team, json!({ "n": name })).await["createTeam"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (agent, _) = app.agent(&t, "AGENT").await;
+        app.ok(&t.token, join, json!({ "t": team, "a": agent.to_string() })).await;
+        teams.push((team, agent));
+    }
     for i in 0..30 {
         let m = if i % 3 == 0 {
             Inbound::with_phone(&format!("1650555{:04}", i), &format!("US.{}", 500 + i), &format!("P{i}"))
@@ -230,6 +254,17 @@ async fn a_page_costs_the_same_number_of_sql_statements_whatever_its_size(app: T
         if i % 2 == 0 {
             let read = "mutation($c: ID!) { markConversationRead(conversationId: $c) { id } }";
             app.ok(&t.token, read, json!({ "c": c.to_string() })).await;
+        }
+        // Every conversation carries one to three labels; two in three have a team and its member.
+        let add = "mutation($c: ID!, $l: ID!) { addLabel(conversationId: $c, labelId: $l) { id } }";
+        let n = usize::try_from(i).unwrap();
+        for label in labels.iter().take(1 + n % 3) {
+            app.ok(&t.token, add, json!({ "c": c.to_string(), "l": label })).await;
+        }
+        if i % 3 != 0 {
+            let (team, agent) = &teams[n % 2];
+            let assign = "mutation($c: ID!, $a: ID, $t: ID) { assignConversation(conversationId: $c, agentId: $a, teamId: $t) { id } }";
+            app.ok(&t.token, assign, json!({ "c": c.to_string(), "a": agent.to_string(), "t": team })).await;
         }
     }
     let mut costs = Vec::new();
@@ -242,7 +277,7 @@ async fn a_page_costs_the_same_number_of_sql_statements_whatever_its_size(app: T
     }
     assert_eq!(costs[0], costs[1], "statements per page: {costs:?}");
     assert_eq!(costs[1], costs[2], "statements per page: {costs:?}");
-    assert!(costs[0] <= 8, "a page should cost a handful of statements: {costs:?}");
+    assert!(costs[0] <= 12, "a page should cost a handful of statements: {costs:?}");
 }
 
 async fn bad_pagination_arguments_are_bad_user_input(app: TestApp) {

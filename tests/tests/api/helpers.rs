@@ -294,7 +294,7 @@ impl TestApp {
         &self,
         tenant: &Tenant,
         agent: AgentId,
-        change: persistence::agents::AgentChange,
+        change: persistence::agents::AgentChange<'_>,
     ) {
         let changed =
             persistence::agents::update(self.db.conn(), tenant.workspace, agent, change, Utc::now())

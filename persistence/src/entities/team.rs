@@ -1,0 +1,21 @@
+//! The `teams` table: a team of agents conversations are routed to (names unique per workspace, ignoring case).
+
+use domain::{TeamId, WorkspaceId};
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "teams")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: TeamId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    /// `name` in lower case: what uniqueness compares.
+    pub name_key: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

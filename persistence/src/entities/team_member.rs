@@ -1,0 +1,20 @@
+//! The `team_members` table: which agents belong to which team.
+
+use domain::{AgentId, TeamId, WorkspaceId};
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "team_members")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: WorkspaceId,
+    pub team_id: TeamId,
+    pub agent_id: AgentId,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
