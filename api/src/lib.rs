@@ -5,7 +5,8 @@
 //!   statuses, identity changes, business-username updates.
 //! - [`outbound`]: agent actions that reach the customer, the delivery worker, the gateways.
 //! - [`crm`]: CRM webhook endpoints, the dispatcher, the outbound-URL (SSRF) guard.
-//! - [`contacts`]: contacts and linking.
+//! - [`contacts`]: contacts and linking, contact records (update, upsert, merge, delete).
+//! - [`privacy`]: exporting and erasing a customer.
 //! - [`workflow`]: capabilities, assignment, resolve and reopen.
 //! - [`setup`]: workspaces, agents, templates, business usernames, the demo.
 //! - [`events`]: the `data` of each event, the live fan-out to subscriptions.
@@ -29,6 +30,7 @@ pub mod inbound;
 pub mod input;
 pub mod links;
 pub mod outbound;
+pub mod privacy;
 pub mod setup;
 pub mod startup;
 pub mod store;

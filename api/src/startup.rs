@@ -116,6 +116,7 @@ impl Application {
                 public_url: config.public_url.clone(),
             })
             .data(Arc::clone(&hub))
+            .data(blobs.clone())
             .finish();
         let listener = TcpListener::bind(config.listen)
             .await

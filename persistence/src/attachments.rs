@@ -238,7 +238,8 @@ pub enum Fetched {
     Failed { reason: String },
 }
 
-/// Records a fetch.
+/// Records a fetch, unless the attachment stopped waiting for it meanwhile (the customer was
+/// erased): then nothing is written and `None` is returned (the caller deletes what it stored).
 ///
 /// # Errors
 /// On a database failure.
@@ -247,7 +248,8 @@ pub async fn record_fetch(
     attachment: Model,
     fetched: Fetched,
     now: DateTime<Utc>,
-) -> Result<Model, Error> {
+) -> Result<Option<Model>, Error> {
+    let id = attachment.id;
     let mut change = attachment.into_active_model();
     match fetched {
         Fetched::Stored { blob_key, size_bytes, sha256, mime_type } => {
@@ -272,7 +274,17 @@ pub async fn record_fetch(
         }
     }
     change.updated_at = Set(now);
-    change.update(db).await.context("failed to record a fetch")
+    let result = Entity::update_many()
+        .set(change)
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(AttachmentStatus::Pending))
+        .exec(db)
+        .await
+        .context("failed to record a fetch")?;
+    if result.rows_affected == 0 {
+        return Ok(None);
+    }
+    find_any(db, id).await
 }
 
 /// Remembers the provider's id of an uploaded copy (so a retried send does not upload again).

@@ -38,6 +38,7 @@ pub mod types {
     pub const NOTE_ADDED: &str = "note.added";
     pub const CONTACT_MERGED: &str = "contact.merged";
     pub const CONTACT_DELETED: &str = "contact.deleted";
+    pub const CUSTOMER_ERASED: &str = "customer.erased";
 
     /// Every type, for validating subscription filters.
     pub const ALL: &[&str] = &[
@@ -57,6 +58,7 @@ pub mod types {
         NOTE_ADDED,
         CONTACT_MERGED,
         CONTACT_DELETED,
+        CUSTOMER_ERASED,
     ];
 }
 

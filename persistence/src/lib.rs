@@ -17,6 +17,7 @@
 //! - [`opt_outs`]: SMS opt-outs per sender number; [`signals`]: read receipts and typing
 //!   indicators queued for the provider.
 //! - [`reads`]: per-agent read markers, unread counts, the inbox counts.
+//! - [`privacy`]: everything stored about one customer (export) and erasing it.
 //! - [`labels`], [`teams`], [`canned_responses`]: the team workflow (labels on conversations,
 //!   teams and their members, saved answers).
 //! - [`attachments`], [`reactions`]: media of messages (fetch queue, uploads) and reactions.
@@ -43,6 +44,7 @@ pub mod events;
 pub mod labels;
 pub mod messages;
 pub mod opt_outs;
+pub mod privacy;
 pub mod reactions;
 pub mod reads;
 pub mod receipts;

@@ -10,7 +10,8 @@
 //! - [`lifecycle`]: starting a conversation, read state, typing indicator, snooze, inbox counts.
 //! - [`team`]: notes, labels, teams, canned responses.
 //! - [`numbers`]: connecting and disconnecting WhatsApp and SMS numbers.
-//! - [`contacts`]: the contact list; create, link, unlink.
+//! - [`contacts`]: the contact list; create, link, unlink, update, upsert, merge, delete.
+//! - [`privacy`]: exporting and erasing a customer.
 //! - [`setup`]: `me`, agents, business numbers, templates.
 //! - [`usernames`]: business usernames.
 //! - [`events`]: the event history and dead letters; [`subscription`]: the live stream.
@@ -37,6 +38,7 @@ pub mod loaders;
 pub mod messages;
 pub mod numbers;
 pub mod pagination;
+pub mod privacy;
 pub mod session;
 pub mod setup;
 pub mod subscription;
@@ -79,6 +81,7 @@ pub struct Mutation(
     team::TeamMutation,
     numbers::NumberMutation,
     contacts::ContactMutation,
+    privacy::PrivacyMutation,
     usernames::UsernameMutation,
     crm::WebhookMutation,
 );

@@ -123,8 +123,21 @@ impl Fetcher {
         };
         metrics::counter!("parley_media_fetches_total", "outcome" => label).increment(1);
         let now = Utc::now();
+        let stored_key = match &outcome {
+            Fetched::Stored { blob_key, .. } => Some(blob_key.clone()),
+            _ => None,
+        };
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let saved = attachments::record_fetch(&*txn, attachment, outcome, now).await?;
+        let Some(saved) = attachments::record_fetch(&*txn, attachment, outcome, now).await? else {
+            // Erased while it was being fetched: the bytes must not stay either.
+            txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+            if let Some(key) = stored_key
+                && let Err(err) = self.blobs.delete(&key).await
+            {
+                tracing::warn!(error = %err, "could not delete the bytes of an erased attachment");
+            }
+            return Ok(());
+        };
         let conversation = match saved.conversation_id.filter(|_| saved.status == AttachmentStatus::Stored) {
             Some(id) => conversations::find(&*txn, saved.workspace_id, id).await?,
             None => None,

@@ -9,6 +9,7 @@ use crate::harness::{Env, drive, graphql, peak_rss_mb, print_table, start, typen
 use crate::seed::{seed_conversations, seed_messages};
 
 pub(crate) const INBOX_PAGE: &str = "{ conversations(first: 50) { nodes { id displayName status origin lastInboundAt unreadCount lastReadAt \
+    labels { id name color } team { id name members { id name } } assignee { id name } \
     customer { phoneNumber bsuid username profileName phoneHidden notice } contact { id name } \
     capabilities { reply { allowed reason } call { allowed reason } switchToSms { allowed reason } \
     requestPhoneNumber { allowed reason } templates { category allowed reason } } \
@@ -22,6 +23,44 @@ async fn mark_half_read(env: &Env) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     for conversation in page.iter().step_by(2) {
         persistence::reads::mark(env.db.conn(), conversation, env.admin, now, None, now).await?;
+    }
+    Ok(())
+}
+
+/// What labels, teams and assignment the page shows.
+const LABELS_AND_TEAM: &str =
+    " labels { id name color } team { id name members { id name } } assignee { id name }";
+
+/// Three labels and two teams (the admin in each); each conversation of the first page
+/// carries one to three labels, and two in three are routed to a team and assigned.
+async fn label_and_route(env: &Env) -> anyhow::Result<()> {
+    let db = env.db.conn();
+    let now = chrono::Utc::now();
+    let mut labels = Vec::new();
+    for name in ["Billing", "VIP", "Urgent"] {
+        let new = persistence::labels::NewLabel { workspace_id: env.workspace, name, color: "#336699" };
+        labels.push(persistence::labels::create(db, new, now).await?.id);
+    }
+    let mut teams = Vec::new();
+    for name in ["Support", "Sales"] {
+        let team = persistence::teams::create(db, env.workspace, name, now).await?;
+        persistence::teams::add_member(db, &team, env.admin, now).await?;
+        teams.push(team.id);
+    }
+    let filter = persistence::conversations::ConversationFilter::default();
+    let page = persistence::conversations::list(db, env.workspace, &filter, None, 50).await?;
+    for (i, conversation) in page.into_iter().enumerate() {
+        for label in labels.iter().take(1 + i % 3) {
+            persistence::labels::add_to(db, env.workspace, conversation.id, *label, now).await?;
+        }
+        if i % 3 != 0 {
+            let change = persistence::conversations::ConversationChange {
+                assignee: Some(Some(env.admin)),
+                team: Some(Some(teams[i % 2])),
+                ..Default::default()
+            };
+            persistence::conversations::update(db, conversation, change, now).await?;
+        }
     }
     Ok(())
 }
@@ -56,6 +95,7 @@ pub(crate) async fn inbox(
     seed_conversations(&env, conversations).await?;
     seed_messages(&env, 10).await?;
     mark_half_read(&env).await?;
+    label_and_route(&env).await?;
     let seed_secs = seeded.elapsed().as_secs_f64();
     let small = statements_per_page(&env, 5).await?;
     let full = statements_per_page(&env, 50).await?;
@@ -69,8 +109,10 @@ pub(crate) async fn inbox(
         })
     };
     let run = page(INBOX_PAGE.to_owned()).await?;
-    // The same page without the viewer's read state: what unread counts cost, same run.
+    // The same page without the viewer's read state, and without labels and team: what each
+    // costs, same run.
     let unread_free = page(INBOX_PAGE.replace(" unreadCount lastReadAt", "")).await?;
+    let unlabelled = page(INBOX_PAGE.replace(LABELS_AND_TEAM, "")).await?;
     let rss = peak_rss_mb(env.pid);
     env.child.kill().await.ok();
     let ratio = run.throughput() / baseline.throughput();
@@ -86,12 +128,15 @@ pub(crate) async fn inbox(
         "ratio": ratio, "server_peak_rss_mb": rss, "statements_per_page_5": small, "statements_per_page_50": full,
         "without_read_state_throughput": unread_free.throughput(), "without_read_state_p50_ms": unread_free.ms(0.5),
         "without_read_state_p99_ms": unread_free.ms(0.99), "read_state_ratio": run.throughput() / unread_free.throughput(),
+        "without_labels_and_team_throughput": unlabelled.throughput(),
+        "labels_and_team_ratio": run.throughput() / unlabelled.throughput(),
     });
     print_table(
         &title,
         &[
             ("inbox page (50)", &run),
             ("same page, no unreadCount", &unread_free),
+            ("same page, no labels/team", &unlabelled),
             ("baseline: { __typename }", &baseline),
         ],
         ratio,

@@ -54,7 +54,9 @@ async fn admins_see_who_did_what_and_when(app: TestApp) {
         actions,
         [
             "conversation.assigned",
+            "contact.created",
             "conversation.linked",
+            "contact.created",
             "conversation.linked",
             "conversation.unlinked",
             "conversation.linked",

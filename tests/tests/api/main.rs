@@ -24,6 +24,7 @@ mod jwt;
 mod lifecycle;
 mod media;
 mod mutations;
+mod privacy;
 mod schema;
 mod security;
 mod sms;

@@ -34,20 +34,20 @@ async fn media_app(backend: Backend, store: Store) -> Option<Media> {
 }
 
 /// Bytes that look like nothing in particular, different for each seed.
-fn file_bytes(len: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn file_bytes(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| u8::try_from((i * 31 + usize::from(seed) * 7) % 251).unwrap()).collect()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn sha256_base64(bytes: &[u8]) -> String {
+pub(crate) fn sha256_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
 /// A webhook carrying one media message of `customer` (`kind` object as Meta sends it).
-fn media_webhook(t: &Tenant, customer: &Inbound, kind: &str, object: Value) -> Value {
+pub(crate) fn media_webhook(t: &Tenant, customer: &Inbound, kind: &str, object: Value) -> Value {
     let mut value = customer.value(&t.number.phone_number_id);
     let message = value["messages"][0].as_object_mut().unwrap();
     message.remove("text");
