@@ -35,8 +35,10 @@ pub fn valid_search(text: Option<&str>) -> ApiResult<Option<domain::search::Sear
 /// `BAD_USER_INPUT` for more than [`MAX_SEARCH`] characters.
 pub fn search_text(text: Option<&str>) -> ApiResult<Option<&str>> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
-    if text.chars().count() > MAX_SEARCH {
-        return Err(ApiError::bad_input(format!("search must be at most {MAX_SEARCH} characters")));
+    if text.chars().count() > MAX_SEARCH || text.contains('\0') {
+        return Err(ApiError::bad_input(format!(
+            "search must be at most {MAX_SEARCH} characters, without NUL"
+        )));
     }
     Ok(Some(text))
 }
@@ -44,14 +46,15 @@ pub fn search_text(text: Option<&str>) -> ApiResult<Option<&str>> {
 /// The longest message text (WhatsApp's limit for a text body; also notes and saved answers).
 pub const MAX_TEXT: usize = 4096;
 
-/// Reads a message text: trimmed, 1 to [`MAX_TEXT`] characters.
+/// Reads a message text: trimmed, 1 to [`MAX_TEXT`] characters, no NUL (which no database
+/// column stores).
 ///
 /// # Errors
 /// `BAD_USER_INPUT` naming the field.
 pub fn valid_text(field: &str, text: &str) -> ApiResult<String> {
     let text = text.trim();
-    if text.is_empty() || text.chars().count() > MAX_TEXT {
-        return Err(ApiError::bad_input(format!("{field} must be 1 to {MAX_TEXT} characters")));
+    if text.is_empty() || text.chars().count() > MAX_TEXT || text.contains('\0') {
+        return Err(ApiError::bad_input(format!("{field} must be 1 to {MAX_TEXT} characters, without NUL")));
     }
     Ok(text.to_owned())
 }

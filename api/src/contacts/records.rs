@@ -99,10 +99,15 @@ fn valid_attributes(attributes: &Value) -> ApiResult<()> {
     if map.len() > MAX_ATTRIBUTE_KEYS {
         return Err(ApiError::bad_input(format!("attributes may have at most {MAX_ATTRIBUTE_KEYS} keys")));
     }
-    if attributes.to_string().len() > MAX_ATTRIBUTE_BYTES {
+    let text = attributes.to_string();
+    if text.len() > MAX_ATTRIBUTE_BYTES {
         return Err(ApiError::bad_input(format!(
             "attributes may be at most {MAX_ATTRIBUTE_BYTES} bytes of JSON"
         )));
+    }
+    // Serialized JSON writes NUL as an escape; no database stores it in a JSON column.
+    if text.contains("\\u0000") {
+        return Err(ApiError::bad_input("attributes may not contain NUL characters"));
     }
     Ok(())
 }

@@ -58,7 +58,8 @@ async fn a_crm_creates_updates_and_upserts_contacts_without_a_thread(app: TestAp
     // Attributes are a bounded JSON object.
     let many: serde_json::Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
     let big = json!({ "notes": "x".repeat(16 * 1024) });
-    for attributes in [Value::Object(many), big, json!(["not", "an", "object"]), json!("text")] {
+    let nul = json!({ "note": "a\u{0}b" });
+    for attributes in [Value::Object(many), big, json!(["not", "an", "object"]), json!("text"), nul] {
         let body = app
             .graphql(Some(&crm), &update_query(), json!({ "id": id, "i": { "attributes": attributes } }))
             .await;

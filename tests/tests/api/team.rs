@@ -77,6 +77,10 @@ async fn notes_are_internal_and_change_nothing_for_the_customer(app: TestApp) {
         error_code(&app.graphql(Some(&token), add, json!({ "c": c, "x": "   " })).await),
         "BAD_USER_INPUT"
     );
+    assert_eq!(
+        error_code(&app.graphql(Some(&token), add, json!({ "c": c, "x": "a\u{0}b" })).await),
+        "BAD_USER_INPUT"
+    );
     let long = "x".repeat(4097);
     assert_eq!(
         error_code(&app.graphql(Some(&token), add, json!({ "c": c, "x": long })).await),
