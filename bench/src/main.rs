@@ -72,8 +72,8 @@ enum Scenario {
         webhooks: usize,
     },
     /// The agent's first inbox page (50 conversations with display name, customer,
-    /// capabilities, contact and last message) over N seeded conversations with 10 messages
-    /// each, versus `{ __typename }` on the same server.
+    /// capabilities, contact, last message, read state, labels, team and assignee) over N
+    /// seeded conversations with 10 messages each, versus `{ __typename }` on the same server.
     Inbox {
         #[arg(long)]
         database_url: Option<String>,
