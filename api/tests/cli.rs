@@ -175,7 +175,8 @@ async fn serve_demo_serves_a_meaningful_inbox() {
     // The test stopped reading stdout (the pipe is closed): the server must keep serving.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let query = "{ conversations(first: 10) { nodes { displayName origin customer { username phoneNumber notice } \
-                 capabilities { reply { allowed reason } call { allowed reason } } } } }";
+                 capabilities { reply { allowed reason } call { allowed reason } } labels { name } team { name } \
+                 messages(first: 5) { nodes { direction } } } } cannedResponses { shortCode } }";
     let body = graphql_post(&url, &token, &serde_json::json!({ "query": query })).await;
     child.kill().ok();
     child.wait().ok();
@@ -190,6 +191,11 @@ async fn serve_demo_serves_a_meaningful_inbox() {
     }
     assert!(nodes.iter().any(|n| n["origin"] == "RETURNING_CUSTOMER_HID_NUMBER"));
     assert!(nodes.iter().any(|n| n["capabilities"]["reply"]["allowed"] == false));
+    // The team's tools are in use: labels, a team, saved answers, a note.
+    assert!(nodes.iter().any(|n| n["labels"] == serde_json::json!([{ "name": "VIP" }])), "{body}");
+    assert!(nodes.iter().any(|n| n["team"]["name"] == "Support"), "{body}");
+    assert!(body.to_string().contains("INTERNAL"), "a note: {body}");
+    assert_eq!(body["data"]["cannedResponses"].as_array().map(Vec::len), Some(2), "{body}");
 
     // Restarted on the same database, the demo reads the key it kept beside it (its hidden
     // customers' message ids are sealed under that key).

@@ -173,10 +173,45 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
             ago: Duration::hours(30),
         },
     ];
+    let mut threads = Vec::new();
     for m in &others {
-        deliver(db, &number, m, now, keyring).await?;
+        threads.push(deliver(db, &number, m, now, keyring).await?);
     }
+    set_up_the_team(db, &admin, &threads, now).await?;
     Ok(created)
+}
+
+/// The team's tools, in use: labels on conversations, a support team with the admin in it and
+/// a conversation routed to it, saved answers, and a note for colleagues.
+async fn set_up_the_team(
+    db: &Database,
+    admin: &Viewer,
+    threads: &[domain::ConversationId],
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    use crate::workflow::{conversations, notes, team};
+    let returns = team::create_label(db, admin, "Returns", "#d9480f", now).await?;
+    let vip = team::create_label(db, admin, "VIP", "#5f3dc4", now).await?;
+    let support = team::create_team(db, admin, "Support", now).await?;
+    team::set_member(db, admin, support.id, admin.agent_id, true, now).await?;
+    for (short_code, text) in [
+        (
+            "returns",
+            "You can return any item within 30 days: reply with your order number and we send a label.",
+        ),
+        ("hours", "We answer every day from 8:00 to 20:00."),
+    ] {
+        team::create_canned_response(db, admin, short_code, text, now).await?;
+    }
+    if let [sheena, pablo, ..] = threads {
+        team::set_label(db, admin, *sheena, vip.id, true, now).await?;
+        team::set_label(db, admin, *pablo, returns.id, true, now).await?;
+        let to = conversations::Assignment { agent: Some(admin.agent_id), team: Some(Some(support.id)) };
+        conversations::assign(db, admin, *pablo, to, now).await?;
+        notes::add(db, admin, *pablo, "Bought the jacket in the spring sale: the return is free.", now)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Creates a contact for a conversation and links it (what an agent does with
