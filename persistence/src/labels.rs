@@ -8,9 +8,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, RelationDef,
 };
 
+use crate::entities::conversation;
 use crate::entities::conversation_label as tag;
 use crate::entities::label::{self, Column, Entity, Model};
-use crate::entities::{conversation, label as label_entity};
 use crate::error::{DbContext, Error};
 
 /// A new label.
@@ -132,7 +132,7 @@ pub async fn of_conversations(
         return Ok(Vec::new());
     }
     let rows = tag::Entity::find()
-        .select_also(label_entity::Entity)
+        .select_also(Entity)
         .join(JoinType::InnerJoin, carried())
         .filter(tag::Column::WorkspaceId.eq(workspace))
         .filter(tag::Column::ConversationId.is_in(conversations.iter().copied()))
@@ -145,7 +145,7 @@ pub async fn of_conversations(
 
 /// `conversation_labels.label_id → labels.id`.
 fn carried() -> RelationDef {
-    tag::Entity::belongs_to(label_entity::Entity).from(tag::Column::LabelId).to(Column::Id).into()
+    tag::Entity::belongs_to(Entity).from(tag::Column::LabelId).to(Column::Id).into()
 }
 
 /// Conversations (`conversations.id`) carrying at least one of `labels`.

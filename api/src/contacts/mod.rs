@@ -173,9 +173,6 @@ pub async fn create_contact(
     now: DateTime<Utc>,
 ) -> ApiResult<contact::Model> {
     viewer.require(Permission::EditContacts)?;
-    if fields.name.is_none() {
-        return Err(ApiError::bad_input("name is required for a new contact"));
-    }
     let checked = fields.check()?;
     let txn = db.begin().await.map_err(commit_error)?;
     let Some(id) = conversation else {

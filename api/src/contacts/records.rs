@@ -272,16 +272,12 @@ pub async fn upsert(
     };
     let txn = db.begin().await.map_err(commit_error)?;
     let phone = checked.phone.clone().flatten();
-    let created = match checked.name.is_some() {
-        true => {
-            contacts::insert_if_absent(
-                &*txn,
-                new_contact(viewer, ContactId::new(), &checked, phone.as_ref())?,
-                now,
-            )
-            .await?
-        }
-        false => false,
+    // Without a name nothing can be created: only an existing contact is updated.
+    let created = if checked.name.is_some() {
+        let new = new_contact(viewer, ContactId::new(), &checked, phone.as_ref())?;
+        contacts::insert_if_absent(&*txn, new, now).await?
+    } else {
+        false
     };
     let current = contacts::find_by_external_id_for_update(&*txn, viewer.workspace_id, &external_id)
         .await?
@@ -315,19 +311,10 @@ pub async fn merge(
     }
     let txn = db.begin().await.map_err(commit_error)?;
     // Locked in id order, so two merges of the same pair cannot deadlock.
-    let mut locked = Vec::new();
-    for id in [primary.min(secondary), primary.max(secondary)] {
-        locked.push(
-            contacts::find_for_update(&*txn, viewer.workspace_id, id)
-                .await?
-                .ok_or(ApiError::NotFound("contact"))?,
-        );
-    }
-    let (keep, gone) = if locked[0].id == primary {
-        (locked.remove(0), locked.remove(0))
-    } else {
-        (locked.remove(1), locked.remove(0))
-    };
+    let first = contacts::find_for_update(&*txn, viewer.workspace_id, primary.min(secondary)).await?;
+    let second = contacts::find_for_update(&*txn, viewer.workspace_id, primary.max(secondary)).await?;
+    let (Some(first), Some(second)) = (first, second) else { return Err(ApiError::NotFound("contact")) };
+    let (keep, gone) = if first.id == primary { (first, second) } else { (second, first) };
     let attributes = match (&keep.attributes, &gone.attributes) {
         (Some(Value::Object(mine)), Some(Value::Object(theirs))) => {
             let mut merged = theirs.clone();

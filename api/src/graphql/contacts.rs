@@ -97,15 +97,6 @@ pub struct UpsertContactInput {
     pub attributes: MaybeUndefined<Json<Value>>,
 }
 
-/// `MaybeUndefined` as the use case reads it: absent `None`, null `Some(None)`.
-fn given<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
-}
-
 /// Contacts: creating, linking, unlinking, updating, upserting, merging, deleting.
 #[derive(Default)]
 pub struct ContactMutation;
@@ -139,10 +130,10 @@ impl ContactMutation {
         let id = parse_id::<ContactId>(&id, "id")?;
         let fields = ContactFields {
             name: input.name,
-            email: given(input.email),
-            phone_number: given(input.phone_number),
-            external_id: given(input.external_id),
-            attributes: given(input.attributes).map(|a| a.map(|a| a.0)),
+            email: input.email.into(),
+            phone_number: input.phone_number.into(),
+            external_id: input.external_id.into(),
+            attributes: input.attributes.map_value(|a| a.0).into(),
         };
         Ok(Contact(records::update(db(ctx)?, viewer(ctx)?, id, &fields, now(ctx)).await?))
     }
@@ -153,10 +144,10 @@ impl ContactMutation {
     async fn upsert_contact(&self, ctx: &Context<'_>, input: UpsertContactInput) -> Result<Contact> {
         let fields = ContactFields {
             name: input.name,
-            email: given(input.email),
-            phone_number: given(input.phone_number),
+            email: input.email.into(),
+            phone_number: input.phone_number.into(),
             external_id: Some(Some(input.external_id)),
-            attributes: given(input.attributes).map(|a| a.map(|a| a.0)),
+            attributes: input.attributes.map_value(|a| a.0).into(),
         };
         Ok(Contact(records::upsert(db(ctx)?, viewer(ctx)?, &fields, now(ctx)).await?))
     }

@@ -521,11 +521,9 @@ impl ConversationMutation {
     ) -> Result<Conversation> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         let agent = parse_agent_id(agent_id.as_ref())?;
-        let team = match team_id {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(id) => Some(Some(parse_id::<TeamId>(&id, "teamId")?)),
-        };
+        let team = Option::<Option<ID>>::from(team_id)
+            .map(|team| team.map(|id| parse_id::<TeamId>(&id, "teamId")).transpose())
+            .transpose()?;
         let to = conversations::Assignment { agent, team };
         Ok(Conversation(conversations::assign(db(ctx)?, viewer(ctx)?, id, to, now(ctx)).await?))
     }
