@@ -16,6 +16,8 @@
 //! - [`auth`]: JWTs and the viewer; [`config`]: the one typed configuration; [`error`]: the
 //!   one error edge; [`store`]: what use cases share around a transaction; [`telemetry`]:
 //!   logging and metrics; [`startup`]: [`Application`]; [`cli`]: the command line.
+//! - [`workers`]: the one shape of every background loop (woken by its kind of work, its due
+//!   time or a slow safety poll).
 
 pub mod auth;
 pub mod cli;
@@ -35,6 +37,7 @@ pub mod setup;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod workers;
 pub mod workflow;
 
 pub use config::Config;

@@ -132,23 +132,23 @@ pub async fn erase(
     viewer.require_admin()?;
     let ws = viewer.workspace_id;
     let txn = db.begin().await.map_err(commit_error)?;
-    let seed = get_for_update(&*txn, viewer, id).await?;
-    let (customer, found) = privacy::customer_of(&*txn, &seed).await?;
+    let seed = get_for_update(&txn, viewer, id).await?;
+    let (customer, found) = privacy::customer_of(&txn, &seed).await?;
     let mut conversations = Vec::with_capacity(found.len());
     for c in found {
-        conversations.push(get_for_update(&*txn, viewer, c.id).await?);
+        conversations.push(get_for_update(&txn, viewer, c.id).await?);
     }
     let ids: Vec<ConversationId> = conversations.iter().map(|c| c.id).collect();
     let contact_ids: Vec<ContactId> =
         conversations.iter().filter_map(|c| c.contact_id).collect::<BTreeSet<_>>().into_iter().collect();
     let mut deleted_contacts = Vec::new();
     if include_contact {
-        for contact in contacts::find_by_ids(&*txn, ws, &contact_ids).await? {
-            records::deleted(&*txn, viewer, &contact, now).await?;
+        for contact in contacts::find_by_ids(&txn, ws, &contact_ids).await? {
+            records::deleted(&txn, viewer, &contact, now).await?;
             deleted_contacts.push(contact.id);
         }
     }
-    let erased = privacy::erase(&*txn, ws, &customer, &conversations, &deleted_contacts, now).await?;
+    let erased = privacy::erase(&txn, ws, &customer, &conversations, &deleted_contacts, now).await?;
     for key in &erased.blob_keys {
         if let Err(err) = blobs.delete(key).await {
             tracing::warn!(error = %err, "could not delete an erased attachment's bytes; nothing was erased");
@@ -158,14 +158,14 @@ pub async fn erase(
     let data = json!({ "conversationIds": ids, "contactIds": deleted_contacts });
     let event =
         NewEvent { event_type: types::CUSTOMER_ERASED, conversation_id: None, contact_id: None, data };
-    events::append(&*txn, ws, event, now).await?;
+    events::append(&txn, ws, event, now).await?;
     let details = json!({
         "conversations": ids.len(),
         "events": erased.events,
         "attachments": erased.blob_keys.len(),
         "contactsDeleted": deleted_contacts.len(),
     });
-    audit(&*txn, viewer, "customer.erased", ("conversation", id), details, now).await?;
+    audit(&txn, viewer, "customer.erased", ("conversation", id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(())
 }

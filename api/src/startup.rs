@@ -17,14 +17,16 @@ use crate::config::Config;
 use crate::crm::dispatcher::Dispatcher;
 use crate::events::hub::EventHub;
 use crate::graphql::schema_builder;
-use crate::graphql::session::SocketRegistry;
+use crate::graphql::session::{SocketRegistry, Sweeper};
 use crate::http;
 use crate::http::state::AppState;
 use crate::inbound::batch::WebhookCommitter;
 use crate::inbound::media::Fetcher;
-use crate::outbound::delivery::{DeliveryHandle, Worker};
+use crate::outbound::delivery::Worker;
 use crate::outbound::gateway::sms::SmsGateway;
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
+use crate::workers;
+use crate::workflow::lifecycle::Waker;
 
 /// Most threads the runtime lends to blocking work at once. File-store reads run there, a chunk
 /// at a time: without a bound, 100 concurrent downloads held ~280 threads (and their memory:
@@ -48,13 +50,6 @@ pub async fn connect_and_migrate(url: &str, pool: &PoolSettings) -> anyhow::Resu
     Migrator::up(db.conn(), None).await.context("failed to apply database migrations")?;
     Ok(db)
 }
-
-/// How often the open WebSockets are checked against their agents and tokens (a socket closes
-/// within this much, plus one query, of its agent's deactivation or its token's expiry).
-const SOCKET_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// How often snoozed conversations whose time has come are reopened.
-const WAKE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A built server, bound to its port, not yet serving.
 pub struct Application {
@@ -99,14 +94,12 @@ impl Application {
         let blobs =
             BlobStore::open(&config.media.store).map_err(|e| anyhow::anyhow!("PARLEY_MEDIA_STORE: {e}"))?;
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
-        let delivery = DeliveryHandle::default();
         let hub = EventHub::new(db.clone());
         let whatsapp =
             WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?;
         let sms = SmsGateway::new(&config.sms, config.public_url.as_deref())?;
         let schema = schema_builder(&config.graphql)
             .data(db.clone())
-            .data(delivery.clone())
             .data(whatsapp.clone())
             .data(crate::workflow::lifecycle::ReadReceipts(config.read_receipts))
             .data(config.dispatch.clone())
@@ -125,18 +118,8 @@ impl Application {
         let keyring = Arc::new(config.secrets.clone());
         let committer = WebhookCommitter::start(db.clone(), db.dialect().write_lanes(), Arc::clone(&keyring));
         let sockets = SocketRegistry::default();
-        let state = AppState {
-            db,
-            auth,
-            schema,
-            config: Arc::new(config),
-            delivery,
-            committer,
-            sockets,
-            blobs,
-            whatsapp,
-            sms,
-        };
+        let state =
+            AppState { db, auth, schema, config: Arc::new(config), committer, sockets, blobs, whatsapp, sms };
         Ok(Self { listener, address, state, hub })
     }
 
@@ -184,38 +167,41 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace;
         let config = &self.state.config;
-        let background = self.state.db.sibling(4).await?;
-        let worker = Worker {
+        let background = self.state.db.sibling("background", 4).await?;
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let keyring = Arc::new(config.secrets.clone());
+        let delivery = Worker {
             db: background.clone(),
             whatsapp: self.state.whatsapp.clone(),
             sms: self.state.sms.clone(),
             policy: config.delivery.clone(),
-            handle: self.state.delivery.clone(),
-            keyring: Arc::new(config.secrets.clone()),
+            keyring: Arc::clone(&keyring),
             blobs: self.state.blobs.clone(),
         };
-        let fetcher = Fetcher {
+        let media = Fetcher {
             db: background.clone(),
             whatsapp: self.state.whatsapp.clone(),
-            keyring: Arc::new(config.secrets.clone()),
+            keyring,
             blobs: self.state.blobs.clone(),
             config: config.media.clone(),
         };
-        let waker = crate::workflow::lifecycle::Waker { db: background.clone(), every: WAKE_EVERY };
-        let dispatcher = Dispatcher::new(background, config.dispatch.clone(), config.secrets.clone())?;
+        let crm = Dispatcher::new(background.clone(), config.dispatch.clone(), config.secrets.clone())?;
+        let snooze = Waker { db: background.clone() };
+        let sockets = Sweeper { registry: self.state.sockets.clone(), db: self.state.db.clone() };
+        // Every background loop, each on the one shape of `workers`: woken by the commits that
+        // announce its kind of work, by its next due time, or by the safety poll.
+        let db = &background;
+        let workers = vec![
+            tokio::spawn(workers::run(delivery, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(media, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(crm, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(snooze, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(self.hub, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(sockets, db.clone(), stopping_rx.clone())),
+        ];
+        // Other processes' commits reach this one's workers (PostgreSQL `NOTIFY`).
         let listener = self.state.db.relay_other_processes();
-        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-        let sweeper = tokio::spawn(self.state.sockets.clone().run(
-            self.state.db.clone(),
-            SOCKET_SWEEP,
-            stopping_rx.clone(),
-        ));
         let router = http::router(self.state);
-        let worker = tokio::spawn(worker.run(stopping_rx.clone()));
-        let fetcher = tokio::spawn(fetcher.run(stopping_rx.clone()));
-        let waker = tokio::spawn(waker.run(stopping_rx.clone()));
-        let dispatcher = tokio::spawn(dispatcher.run(stopping_rx.clone()));
-        let hub = tokio::spawn(self.hub.run(stopping_rx.clone()));
         let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
@@ -232,16 +218,11 @@ impl Application {
                 Ok(())
             }
         };
-        // The worker finishes the batch in hand (it saw the stop signal), bounded by the grace.
-        let _ = tokio::time::timeout(grace, async move {
-            let _ = tokio::join!(worker, dispatcher, fetcher, waker);
-        })
-        .await;
+        // Each worker finishes the pass in hand (it saw the stop signal), bounded by the grace.
+        let _ = tokio::time::timeout(grace, futures::future::join_all(workers)).await;
         if let Some(listener) = listener {
             listener.abort();
         }
-        hub.abort();
-        sweeper.abort();
         result
     }
 

@@ -83,7 +83,8 @@ pub(crate) async fn seed_messages(env: &Env, per_conversation: usize) -> anyhow:
             batch.push(imported_message(thread, direction, status, external_id, &text, sent_at));
             done += 1;
             if batch.len() == 1000 || done == total {
-                messages::insert_many(env.db.conn(), std::mem::take(&mut batch)).await?;
+                let rows = std::mem::take(&mut batch);
+                env.db.write(async |txn| messages::insert_many(txn, rows).await).await?;
             }
         }
     }

@@ -6,6 +6,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::entities::agent::{self, Column, Entity};
 use crate::error::{DbContext, Error};
+use crate::work::{Announce, Work};
 
 /// A new agent.
 #[derive(Debug)]
@@ -123,12 +124,16 @@ pub struct AgentChange<'a> {
 /// # Errors
 /// On a database failure.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     workspace: WorkspaceId,
     id: AgentId,
     change: AgentChange<'_>,
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
+    if change.active.is_some() || change.role.is_some() {
+        // Open sockets of the agent are checked against the change at once.
+        db.announce(Work::Agents);
+    }
     use sea_orm::sea_query::Expr;
     let mut update = Entity::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
     if let Some(active) = change.active {

@@ -11,6 +11,7 @@ use sea_orm::{
 use crate::dialect::{Dialect, Queue, claim_in_turns};
 use crate::entities::attachment::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
+use crate::work::{Announce, Work};
 
 /// Media a customer sent, announced by the provider: to fetch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,12 +31,13 @@ pub struct Announced {
 /// # Errors
 /// On a database failure.
 pub async fn insert_announced(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     message: &crate::entities::message::Model,
     announced: Announced,
     fetch_deadline: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Model, Error> {
+    db.announce(Work::Media);
     let row = ActiveModel {
         id: Set(AttachmentId::new()),
         workspace_id: Set(message.workspace_id),
@@ -207,24 +209,22 @@ pub async fn claim_fetches(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
-    let dialect = Dialect::of(db);
-    let p = |n| dialect.placeholder(n);
-    let filter = format!(
-        "status = {pending} AND direction = {inbound} AND (next_attempt_at IS NULL OR next_attempt_at <= {now})",
-        pending = p(1),
-        inbound = p(2),
-        now = p(3),
-    );
-    let values =
-        vec![AttachmentStatus::Pending.as_str().into(), Direction::Inbound.as_str().into(), now.into()];
-    claim_in_turns::<Entity, AttachmentId>(
-        db,
-        Queue { table: "attachments", order: "created_at", filter, values },
-        limit,
-        lease_until,
-        |a| a.id,
-    )
-    .await
+    claim_in_turns::<Entity, AttachmentId>(db, fetches(Dialect::of(db)), now, limit, lease_until, |a| a.id)
+        .await
+}
+
+/// Inbound files waiting to be fetched.
+fn fetches(dialect: Dialect) -> Queue<'static> {
+    let pending = AttachmentStatus::Pending.as_str();
+    Queue::waiting(dialect, "attachments", "created_at", pending, Some(Direction::Inbound.as_str()))
+}
+
+/// When the media fetcher next has something due (`None`: nothing waits); its idle poll.
+///
+/// # Errors
+/// On a database failure.
+pub async fn next_fetch_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
+    crate::dialect::next_due(db, vec![fetches(Dialect::of(db))]).await
 }
 
 /// What one fetch came to.

@@ -18,6 +18,7 @@ use crate::dialect::Dialect;
 use crate::entities::contact;
 use crate::entities::conversation::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
+use crate::work::{Announce, Work};
 
 /// What WhatsApp told us about a customer, as recorded on a conversation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -160,11 +161,14 @@ pub struct ConversationChange {
 /// # Errors
 /// On a database failure.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     current: Model,
     change: ConversationChange,
     now: DateTime<Utc>,
 ) -> Result<Model, Error> {
+    if matches!(change.snoozed_until, Some(Some(_))) {
+        db.announce(Work::Snooze);
+    }
     let mut model = current.into_active_model();
     if let Some(phone) = change.customer_phone {
         model.customer_phone = Set(Some(phone));
@@ -436,6 +440,26 @@ pub async fn set_sms_opted_out(
         saved.push(model.update(db).await.context("failed to record an SMS opt-out")?);
     }
     Ok(saved)
+}
+
+/// When the next snoozed conversation is due to reopen (`None`: none is snoozed); the snooze
+/// waker's idle poll, on the `(status, snoozed_until)` index.
+///
+/// # Errors
+/// On a database failure.
+pub async fn next_snooze_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
+    let first = Entity::find()
+        .select_only()
+        .column(Column::SnoozedUntil)
+        .filter(Column::Status.eq(domain::ConversationStatus::Snoozed))
+        .filter(Column::SnoozedUntil.is_not_null())
+        .order_by_asc(Column::SnoozedUntil)
+        .limit(1)
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(db)
+        .await
+        .context("failed to read the next snooze")?;
+    Ok(first.flatten())
 }
 
 /// Reopens up to `limit` snoozed conversations whose time has come, each exactly once whatever

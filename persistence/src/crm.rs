@@ -6,6 +6,7 @@ use crate::dialect::{Dialect, Queue, ids_in_turns};
 use crate::entities::{event, webhook_delivery, webhook_endpoint};
 use crate::error::{DbContext, Error};
 use crate::sealed::Sealed;
+use crate::work::{Announce, Work};
 use chrono::{DateTime, Utc};
 use domain::{DeliveryStatus, WebhookDeliveryId, WebhookEndpointId, WorkspaceId};
 use sea_orm::sea_query::OnConflict;
@@ -124,10 +125,11 @@ pub async fn rotate_secret(
 /// # Errors
 /// On a database failure.
 pub async fn resume_endpoint(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     endpoint: webhook_endpoint::Model,
     now: DateTime<Utc>,
 ) -> Result<webhook_endpoint::Model, Error> {
+    db.announce(Work::Crm);
     let mut change = endpoint.into_active_model();
     change.paused_at = Set(None);
     change.consecutive_failures = Set(0);
@@ -174,10 +176,11 @@ pub async fn find_delivery(
 /// # Errors
 /// On a database failure.
 pub async fn requeue_delivery(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     delivery: webhook_delivery::Model,
     now: DateTime<Utc>,
 ) -> Result<webhook_delivery::Model, Error> {
+    db.announce(Work::Crm);
     let mut change = delivery.into_active_model();
     change.status = Set(DeliveryStatus::Pending);
     change.attempts = Set(0);
@@ -208,12 +211,14 @@ pub enum AttemptResult {
 /// # Errors
 /// On a database failure.
 pub async fn record_attempt(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     claimed: Claimed,
     result: AttemptResult,
     pause_after: i32,
     now: DateTime<Utc>,
 ) -> Result<webhook_endpoint::Model, Error> {
+    // The endpoint's lease ends: its next delivery is ready for the dispatcher.
+    db.announce(Work::Crm);
     let Claimed { endpoint, delivery, .. } = claimed;
     let failures = endpoint.consecutive_failures;
     let mut d = delivery.into_active_model();
@@ -249,7 +254,8 @@ pub async fn record_attempt(
 }
 
 /// Creates the deliveries of new events for every endpoint (paused ones too: nothing is lost
-/// while an endpoint is paused). Returns how many were created.
+/// while an endpoint is paused). Returns how many endpoints it moved
+/// forward (a pass that moved none found no new events).
 ///
 /// # Errors
 /// On a database failure.
@@ -263,7 +269,7 @@ pub async fn enqueue(
         .all(db)
         .await
         .context("failed to list endpoints to enqueue")?;
-    let mut created = 0;
+    let mut advanced = 0;
     for endpoint in endpoints {
         let events = event::Entity::find()
             .filter(event::Column::WorkspaceId.eq(endpoint.workspace_id))
@@ -274,6 +280,7 @@ pub async fn enqueue(
             .await
             .context("failed to read events to enqueue")?;
         let Some(last) = events.last().map(|e| e.cursor) else { continue };
+        advanced += 1;
         let rows: Vec<webhook_delivery::ActiveModel> = events
             .iter()
             .filter(|e| endpoint.event_types.wants(&e.event_type))
@@ -293,7 +300,6 @@ pub async fn enqueue(
                 updated_at: Set(now),
             })
             .collect();
-        created += rows.len();
         if !rows.is_empty() {
             webhook_delivery::Entity::insert_many(rows)
                 .on_conflict(
@@ -312,7 +318,7 @@ pub async fn enqueue(
         progress.enqueued_cursor = Set(last);
         progress.update(db).await.context("failed to record enqueue progress")?;
     }
-    Ok(created)
+    Ok(advanced)
 }
 
 /// A delivery claimed for sending, with its endpoint and event.
@@ -347,6 +353,57 @@ async fn due_in_turn(
     );
     let values = vec![true.into(), now.into(), DeliveryStatus::Pending.as_str().into()];
     ids_in_turns(db, &Queue { table: "webhook_endpoints", order: "updated_at", filter, values }, limit).await
+}
+
+/// When the dispatcher next has something due (`None`: nothing waits): now when an active
+/// endpoint has committed events it has not enqueued yet; else the earliest head-of-line
+/// delivery of an active, unpaused endpoint, not before the endpoint's lease ends (a send in
+/// flight holds it). Its idle poll: one statement, one row per active endpoint.
+///
+/// # Errors
+/// On a database failure.
+pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
+    let dialect = Dialect::of(db);
+    let p = |n| dialect.placeholder(n);
+    let sql = format!(
+        "SELECT e.paused_at IS NOT NULL AS paused, e.lease_until AS lease, \
+           EXISTS (SELECT 1 FROM events v WHERE v.workspace_id = e.workspace_id \
+                   AND v.cursor > e.enqueued_cursor) AS behind, \
+           EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
+                   AND d.status = {pending}) AS waiting, \
+           (SELECT h.next_attempt_at FROM webhook_deliveries h WHERE h.endpoint_id = e.id \
+            AND h.status = {pending} ORDER BY h.event_cursor LIMIT 1) AS head \
+         FROM webhook_endpoints e WHERE e.active = {active}",
+        pending = p(1),
+        active = p(2),
+    );
+    let values: Vec<sea_orm::Value> = vec![DeliveryStatus::Pending.as_str().into(), true.into()];
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(dialect.backend(), sql, values))
+        .await
+        .context("failed to read when deliveries are due")?;
+    let mut next: Option<DateTime<Utc>> = None;
+    for row in rows {
+        let read =
+            |e| Error::Unexpected(anyhow::Error::new(e).context("failed to read when deliveries are due"));
+        let behind: bool = row.try_get("", "behind").map_err(read)?;
+        let waiting: bool = row.try_get("", "waiting").map_err(read)?;
+        let paused: bool = row.try_get("", "paused").map_err(read)?;
+        let due = if behind {
+            Some(DateTime::UNIX_EPOCH)
+        } else if waiting && !paused {
+            let lease: Option<DateTime<Utc>> = row.try_get("", "lease").map_err(read)?;
+            let head: Option<DateTime<Utc>> = row.try_get("", "head").map_err(read)?;
+            Some(lease.max(head).unwrap_or(DateTime::UNIX_EPOCH))
+        } else {
+            None
+        };
+        next = match (next, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(next)
 }
 
 /// Claims the head-of-line delivery of up to `limit` endpoints that are due (see

@@ -7,16 +7,18 @@
 //! locks order concurrent writers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    ExecResult, QueryResult, Statement, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::dialect::Dialect;
+use crate::work::{Announce, Wakeups, Work, WorkSet};
 
 /// Pool sizing and time limits.
 #[derive(Clone, Debug)]
@@ -41,6 +43,15 @@ impl Default for PoolSettings {
     }
 }
 
+/// What every pool of one process shares: the SQLite write lock, the workers to wake, and the
+/// counters of statements (per pool) and commits.
+#[derive(Debug, Default)]
+struct Shared {
+    wakeups: Wakeups,
+    pools: std::sync::Mutex<Vec<(&'static str, Arc<AtomicU64>)>>,
+    commits: AtomicU64,
+}
+
 /// A connection pool plus what Parley needs around it.
 #[derive(Clone, Debug)]
 pub struct Database {
@@ -49,7 +60,13 @@ pub struct Database {
     write_lock: Option<Arc<Mutex<()>>>,
     lock_timeout: Duration,
     statements: Arc<AtomicU64>,
-    commits: Arc<tokio::sync::watch::Sender<u64>>,
+    shared: Arc<Shared>,
+}
+
+impl Shared {
+    fn lock_pools(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, Arc<AtomicU64>)>> {
+        self.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// A write transaction; on SQLite it also holds the process's write lock until it ends.
@@ -57,22 +74,70 @@ pub struct Database {
 pub struct WriteTransaction {
     txn: DatabaseTransaction,
     _guard: Option<OwnedMutexGuard<()>>,
-    commits: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The [`Work`] this transaction made ready (a [`WorkSet`]'s bits).
+    announced: AtomicU8,
+    shared: Arc<Shared>,
 }
 
 impl WriteTransaction {
-    /// Commits, then tells this process's listeners (live subscriptions, dispatchers) that
-    /// something new may be readable.
+    /// Commits, then wakes the workers of the work it announced, here and (PostgreSQL, by
+    /// `NOTIFY`, delivered at commit) in every other process. On PostgreSQL a transaction that
+    /// wrote events numbers them first, in the same round trip as the notifications.
     ///
     /// # Errors
     /// When the commit fails; nothing of the transaction is then stored.
     pub async fn commit(self) -> Result<(), DbErr> {
-        if Dialect::of(&self.txn).numbers_events_at_commit() {
-            crate::events::assign_pending_cursors(&self.txn).await?;
+        let announced = WorkSet::from_bits(self.announced.load(Ordering::Relaxed));
+        let dialect = Dialect::of(&self.txn);
+        let mut before = String::new();
+        if announced.contains(Work::Events) && dialect.numbers_events_at_commit() {
+            before.push_str(crate::events::ASSIGN_PENDING_CURSORS);
         }
+        if dialect.notifies_other_processes() {
+            // Committed events are announced by their table's trigger (on the events channel).
+            for work in announced.iter().filter(|w| *w != Work::Events) {
+                before.push_str(&format!(" NOTIFY {}, '{}';", crate::work::NOTIFY_CHANNEL, work.as_str()));
+            }
+        }
+        if !before.is_empty() {
+            self.txn.execute_unprepared(&before).await?;
+        }
+        let shared = Arc::clone(&self.shared);
         self.txn.commit().await?;
-        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        shared.commits.fetch_add(1, Ordering::Relaxed);
+        shared.wakeups.wake(announced);
         Ok(())
+    }
+}
+
+impl Announce for WriteTransaction {
+    fn announce(&self, work: Work) {
+        self.announced.fetch_or(WorkSet::of(&[work]).bits(), Ordering::Relaxed);
+    }
+}
+
+/// A write transaction runs statements like the transaction it wraps, so repository functions
+/// take it wherever they take a connection.
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTransaction {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
     }
 }
 
@@ -104,7 +169,8 @@ impl Database {
     /// When the URL is not a supported database or the database cannot be reached.
     pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
         let (conn, statements) = Self::pool(url, settings).await?;
-        let (commits, _) = tokio::sync::watch::channel(0);
+        let shared = Arc::new(Shared::default());
+        shared.lock_pools().push(("requests", Arc::clone(&statements)));
         Ok(Self {
             conn,
             url: Arc::from(url),
@@ -113,26 +179,27 @@ impl Database {
                 .then(|| Arc::new(Mutex::new(()))),
             lock_timeout: settings.acquire_timeout,
             statements,
-            commits: Arc::new(commits),
+            shared,
         })
     }
 
-    /// A second pool on the same database for background work (delivery, dispatch), so it
-    /// never competes with requests for connections. It shares the SQLite write lock and the
-    /// commit notifications, and counts its statements separately.
+    /// A second pool on the same database, named `name` in the statement counts, for
+    /// background work (delivery, dispatch), so it never competes with requests for
+    /// connections. It shares the SQLite write lock, the workers to wake and the counters.
     ///
     /// # Errors
     /// When the database cannot be reached.
-    pub async fn sibling(&self, max_connections: u32) -> anyhow::Result<Self> {
+    pub async fn sibling(&self, name: &'static str, max_connections: u32) -> anyhow::Result<Self> {
         let settings = PoolSettings { max_connections, ..PoolSettings::default() };
         let (conn, statements) = Self::pool(&self.url, &settings).await?;
+        self.shared.lock_pools().push((name, Arc::clone(&statements)));
         Ok(Self {
             conn,
             url: Arc::clone(&self.url),
             write_lock: self.write_lock.clone(),
             lock_timeout: self.lock_timeout,
             statements,
-            commits: Arc::clone(&self.commits),
+            shared: Arc::clone(&self.shared),
         })
     }
 
@@ -192,10 +259,11 @@ impl Database {
         Dialect::from_backend(self.backend())
     }
 
-    /// Where the dialect has it (PostgreSQL), relays other processes' commits (`NOTIFY`, sent
-    /// by a trigger when events are committed) to this process's commit listeners until the
-    /// task is aborted, reconnecting after a failure (polling covers the gap). `None` on
-    /// SQLite, where only this process writes.
+    /// Where the dialect has it (PostgreSQL), relays the work other processes' commits announce
+    /// (`NOTIFY`: committed events by the events table's trigger, other work by
+    /// [`WriteTransaction::commit`]) to this process's workers until the task is aborted,
+    /// reconnecting after a failure (and then waking every worker once, for what it may have
+    /// missed). `None` on SQLite, where only this process writes.
     #[must_use]
     pub fn relay_other_processes(&self) -> Option<tokio::task::JoinHandle<()>> {
         if !self.dialect().notifies_other_processes() {
@@ -207,11 +275,20 @@ impl Database {
             loop {
                 match PgListener::connect(&db.url).await {
                     Ok(mut listener) => {
-                        if let Err(err) = listener.listen(crate::events::NOTIFY_CHANNEL).await {
+                        let channels = [crate::events::NOTIFY_CHANNEL, crate::work::NOTIFY_CHANNEL];
+                        if let Err(err) = listener.listen_all(channels).await {
                             tracing::warn!(error = %err, "LISTEN failed");
                         } else {
-                            while listener.recv().await.is_ok() {
-                                db.notify_commit();
+                            db.shared.wakeups.wake(WorkSet::of(&Work::ALL));
+                            while let Ok(notification) = listener.recv().await {
+                                let work = if notification.channel() == crate::events::NOTIFY_CHANNEL {
+                                    Some(Work::Events)
+                                } else {
+                                    Work::parse(notification.payload())
+                                };
+                                if let Some(work) = work {
+                                    db.shared.wakeups.wake(WorkSet::of(&[work]));
+                                }
                             }
                             tracing::warn!("LISTEN connection lost; reconnecting");
                         }
@@ -238,7 +315,12 @@ impl Database {
             None => None,
         };
         let txn = self.conn.begin().await?;
-        Ok(WriteTransaction { txn, _guard: guard, commits: Arc::clone(&self.commits) })
+        Ok(WriteTransaction {
+            txn,
+            _guard: guard,
+            announced: AtomicU8::new(0),
+            shared: Arc::clone(&self.shared),
+        })
     }
 
     /// Runs a write that needs no transaction of the caller's (one statement, or a few) in a
@@ -250,7 +332,7 @@ impl Database {
     /// What `write` returns; a failure to begin or commit (nothing is then stored).
     pub async fn write<T>(
         &self,
-        write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, crate::Error>,
+        write: impl AsyncFnOnce(&WriteTransaction) -> Result<T, crate::Error>,
     ) -> Result<T, crate::Error> {
         let txn = self.begin().await.map_err(|e| crate::Error::wrap(e, "failed to begin"))?;
         let value = write(&txn).await?;
@@ -258,22 +340,29 @@ impl Database {
         Ok(value)
     }
 
-    /// A receiver that changes after every commit of this process, and after every
-    /// [`Database::notify_commit`] (another process's commit, relayed by `LISTEN`).
+    /// A notification that fires after every commit, of this process or (relayed) of another,
+    /// that announced one of `kinds` (see [`crate::work`]).
     #[must_use]
-    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.commits.subscribe()
-    }
-
-    /// Wakes this process's commit listeners.
-    pub fn notify_commit(&self) {
-        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+    pub fn wakeups(&self, kinds: &[Work]) -> Arc<tokio::sync::Notify> {
+        self.shared.wakeups.register(kinds)
     }
 
     /// How many SQL statements this pool has run: lets tests prove a page costs a fixed number.
     #[must_use]
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// How many SQL statements each pool of this process has run, by pool name.
+    #[must_use]
+    pub fn statement_counts(&self) -> Vec<(&'static str, u64)> {
+        self.shared.lock_pools().iter().map(|(name, n)| (*name, n.load(Ordering::Relaxed))).collect()
+    }
+
+    /// How many write transactions this process has committed, on every pool.
+    #[must_use]
+    pub fn commit_count(&self) -> u64 {
+        self.shared.commits.load(Ordering::Relaxed)
     }
 
     /// Refreshes the planner's statistics after a bulk import (PostgreSQL `ANALYZE`; SQLite

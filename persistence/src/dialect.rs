@@ -145,13 +145,105 @@ impl Dialect {
 }
 
 /// A queue of work in a table: rows matching `filter` (raw SQL whose bind parameters are
-/// `values`, as `$1…` / `?1…`), served by `order` (a column) within each workspace.
+/// `values`, as `$1…` / `?1…`), served by `order` (a column) within each workspace. A row
+/// waiting in a work queue is due at its `next_attempt_at` (at once when that is null; a
+/// claim leases it by moving that time on).
 #[derive(Debug)]
 pub(crate) struct Queue<'a> {
     pub table: &'a str,
     pub order: &'a str,
     pub filter: String,
     pub values: Vec<sea_orm::Value>,
+}
+
+impl<'a> Queue<'a> {
+    /// The rows of `table` in `status` (and `direction`, when given), served by `order`.
+    pub(crate) fn waiting(
+        dialect: Dialect,
+        table: &'a str,
+        order: &'a str,
+        status: &'static str,
+        direction: Option<&'static str>,
+    ) -> Self {
+        let mut filter = format!("status = {}", dialect.placeholder(1));
+        let mut values: Vec<sea_orm::Value> = vec![status.into()];
+        if let Some(direction) = direction {
+            filter.push_str(&format!(" AND direction = {}", dialect.placeholder(2)));
+            values.push(direction.into());
+        }
+        Self { table, order, filter, values }
+    }
+
+    /// The same queue narrowed to the rows due at `now`.
+    fn due_at(mut self, dialect: Dialect, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let at = dialect.placeholder(self.values.len() + 1);
+        self.filter = format!("({}) AND (next_attempt_at IS NULL OR next_attempt_at <= {at})", self.filter);
+        self.values.push(now.into());
+        self
+    }
+}
+
+/// `sql` with every bind placeholder (`$n` or `?n`) renumbered `n + by`, so that filters
+/// written on their own can share one statement.
+fn shift_placeholders(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '$' || c == '?' {
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                digits.push(d);
+                chars.next();
+            }
+            match digits.parse::<usize>() {
+                Ok(n) => out.push_str(&(n + by).to_string()),
+                Err(_) => out.push_str(&digits),
+            }
+        }
+    }
+    out
+}
+
+/// When the earliest waiting row of any of the work `queues` is due (`None`: nothing waits;
+/// a row never tried is due since the epoch). One statement, whatever the number of queues:
+/// the idle poll of a worker costs one indexed look-up per table.
+///
+/// # Errors
+/// On a database failure.
+pub(crate) async fn next_due(
+    db: &impl ConnectionTrait,
+    queues: Vec<Queue<'_>>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, crate::Error> {
+    use crate::error::DbContext;
+    let dialect = Dialect::of(db);
+    let mut values = Vec::new();
+    let mut parts = Vec::new();
+    for queue in queues {
+        let filter = shift_placeholders(&queue.filter, values.len());
+        values.extend(queue.values);
+        parts.push(format!(
+            "SELECT MIN(next_attempt_at) AS at, \
+                    MAX(CASE WHEN next_attempt_at IS NULL THEN 1 ELSE 0 END) AS unscheduled \
+             FROM {table} WHERE {filter}",
+            table = queue.table,
+        ));
+    }
+    let sql = format!(
+        "SELECT MIN(at) AS at, MAX(unscheduled) AS unscheduled FROM ({}) due",
+        parts.join(" UNION ALL ")
+    );
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(dialect.backend(), sql, values))
+        .await
+        .context("failed to read when work is due")?;
+    let Some(row) = row else { return Ok(None) };
+    let unscheduled: Option<i32> =
+        row.try_get("", "unscheduled").context("failed to read when work is due")?;
+    if unscheduled == Some(1) {
+        return Ok(Some(chrono::DateTime::UNIX_EPOCH));
+    }
+    row.try_get::<Option<chrono::DateTime<chrono::Utc>>>("", "at").context("failed to read when work is due")
 }
 
 /// The ids of a [`Queue`]'s rows, workspaces taking turns: each workspace's first row by `order` (a column),
@@ -184,7 +276,7 @@ pub(crate) async fn ids_in_turns<Id: sea_orm::TryGetable>(
     rows.iter().map(|row| row.try_get::<Id>("", "id")).collect::<Result<_, _>>().context("failed to read ids")
 }
 
-/// A [`Queue`]'s due rows claimed for one
+/// A [`Queue`]'s rows due at `now` claimed for one
 /// worker: workspaces taking turns, up to `limit`; each is locked (PostgreSQL skips rows another
 /// claimer holds: `FOR UPDATE SKIP LOCKED`), checked against `filter` again, and leased until
 /// `lease_until` (`next_attempt_at`), its `attempts` counted. Call it inside a transaction and
@@ -195,6 +287,7 @@ pub(crate) async fn ids_in_turns<Id: sea_orm::TryGetable>(
 pub(crate) async fn claim_in_turns<E, Id>(
     db: &impl ConnectionTrait,
     queue: Queue<'_>,
+    now: chrono::DateTime<chrono::Utc>,
     limit: u64,
     lease_until: chrono::DateTime<chrono::Utc>,
     id_of: impl Fn(&E::Model) -> Id,
@@ -205,6 +298,7 @@ where
 {
     use crate::error::DbContext;
     let dialect = Dialect::of(db);
+    let queue = queue.due_at(dialect, now);
     let ids: Vec<Id> = ids_in_turns(db, &queue, limit).await?;
     let Queue { table, filter, values, .. } = queue;
     if ids.is_empty() {
@@ -246,6 +340,15 @@ mod tests {
         assert_eq!(Dialect::from_url("postgres://u@h/db"), Some(Dialect::Postgres));
         assert_eq!(Dialect::from_url("postgresql://u@h/db"), Some(Dialect::Postgres));
         assert_eq!(Dialect::from_url("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn placeholders_shift_whole_numbers() {
+        assert_eq!(
+            shift_placeholders("a = $1 AND b = $10 AND c IS NULL", 9),
+            "a = $10 AND b = $19 AND c IS NULL"
+        );
+        assert_eq!(shift_placeholders("a = ?2 OR b = ?12", 1), "a = ?3 OR b = ?13");
     }
 
     #[test]

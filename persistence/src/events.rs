@@ -4,7 +4,7 @@
 //! Each event is stored as a whole CloudEvents 1.0 object with a per-workspace, gap-free,
 //! monotonically increasing cursor in commit order: on SQLite taken as the event is written
 //! ([`crate::workspaces::next_event_cursor`]), on PostgreSQL right before commit
-//! ([`assign_pending_cursors`]).
+//! ([`ASSIGN_PENDING_CURSORS`]).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{ContactId, ConversationId, EventId, WorkspaceId};
@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::entities::event::{self, Column, Entity};
 use crate::error::{DbContext, Error};
+use crate::work::{Announce, Work};
 use crate::workspaces;
 
 /// Event types (PRODUCT.md section 6).
@@ -79,11 +80,12 @@ pub struct NewEvent {
 /// # Errors
 /// On a database failure.
 pub async fn append(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     workspace: WorkspaceId,
     new: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<event::Model, Error> {
+    db.announce(Work::Events);
     let id = EventId::new();
     let mut payload = json!({
         "specversion": "1.0",
@@ -95,7 +97,7 @@ pub async fn append(
         "data": new.data,
     });
     if Dialect::of(db).numbers_events_at_commit() {
-        // A pending cursor, numbered (and `sequence` written) at commit: `assign_pending_cursors`.
+        // A pending cursor, numbered (and `sequence` written) at commit: `ASSIGN_PENDING_CURSORS`.
         let stmt = Statement::from_sql_and_values(
             Dialect::Postgres.backend(),
             "INSERT INTO events (id, workspace_id, cursor, event_type, conversation_id, contact_id, payload, occurred_at) \
@@ -132,35 +134,30 @@ pub async fn append(
 /// PostgreSQL: numbers the transaction's pending events (those [`append`] wrote with a
 /// negative cursor) after their workspace's latest cursor, in the order they were written, and
 /// records each one's `sequence` in its payload. [`crate::WriteTransaction::commit`] runs it
-/// right before committing: the workspace row it locks orders cursors by commit, and it is
-/// held only for this statement and the commit. Other transactions' pending events are
-/// uncommitted, hence invisible here.
+/// right before committing a transaction that wrote events: the workspace row it locks orders
+/// cursors by commit, and it is held only for this statement and the commit. Other
+/// transactions' pending events are uncommitted, hence invisible here.
 ///
-/// # Errors
-/// On a database failure (the error itself, so a lost connection still reads as one).
-pub async fn assign_pending_cursors(db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
-    // One round trip (simple protocol, several statements). The plan settings keep it on the
-    // indexes: the partial index of pending events walked in order (a plain index scan also
-    // marks the entries of already numbered rows dead, so they cost nothing next time), and
-    // the primary key for the update, whatever the statistics say.
-    const SQL: &str = "\
-        SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; \
-        SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
-        WITH pending AS ( \
-            SELECT id, workspace_id, \
-                   row_number() OVER (PARTITION BY workspace_id ORDER BY cursor DESC) AS n \
-            FROM events WHERE cursor < 0), \
-        counts AS (SELECT workspace_id, count(*) AS k FROM pending GROUP BY workspace_id), \
-        bumped AS ( \
-            UPDATE workspaces w SET event_seq = w.event_seq + c.k FROM counts c \
-            WHERE w.id = c.workspace_id RETURNING w.id, w.event_seq - c.k AS base) \
-        UPDATE events e \
-        SET cursor = b.base + p.n, \
-            payload = jsonb_set(e.payload, '{sequence}', to_jsonb((b.base + p.n)::text)) \
-        FROM pending p JOIN bumped b ON b.id = p.workspace_id \
-        WHERE e.id = p.id AND e.cursor < 0";
-    db.execute_unprepared(SQL).await.map(|_| ())
-}
+/// One round trip (simple protocol, several statements). The plan settings keep it on the
+/// indexes: the partial index of pending events walked in order (a plain index scan also marks
+/// the entries of already numbered rows dead, so they cost nothing next time), and the primary
+/// key for the update, whatever the statistics say.
+pub const ASSIGN_PENDING_CURSORS: &str = "\
+    SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; \
+    SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
+    WITH pending AS ( \
+        SELECT id, workspace_id, \
+               row_number() OVER (PARTITION BY workspace_id ORDER BY cursor DESC) AS n \
+        FROM events WHERE cursor < 0), \
+    counts AS (SELECT workspace_id, count(*) AS k FROM pending GROUP BY workspace_id), \
+    bumped AS ( \
+        UPDATE workspaces w SET event_seq = w.event_seq + c.k FROM counts c \
+        WHERE w.id = c.workspace_id RETURNING w.id, w.event_seq - c.k AS base) \
+    UPDATE events e \
+    SET cursor = b.base + p.n, \
+        payload = jsonb_set(e.payload, '{sequence}', to_jsonb((b.base + p.n)::text)) \
+    FROM pending p JOIN bumped b ON b.id = p.workspace_id \
+    WHERE e.id = p.id AND e.cursor < 0;";
 
 /// The PostgreSQL `LISTEN` channel on which committed events are announced to all processes
 /// (by the `events_notify` trigger; the payload is the workspace id).

@@ -24,6 +24,8 @@
 //! - [`blobs`]: the blob store of media bytes (`file://` or `s3://`, streamed).
 //! - [`sealed`]: secrets at rest (AES-256-GCM under `PARLEY_SECRET_KEY`, key ids for rotation).
 //! - [`dialect`]: [`dialect::Dialect`], every SQLite/PostgreSQL difference in one place.
+//! - [`work`]: which background work a commit made ready ([`Work`], [`Announce`]) and the
+//!   workers it wakes, in this process and (PostgreSQL `NOTIFY`) in others.
 
 pub mod agents;
 pub mod attachments;
@@ -52,8 +54,10 @@ pub mod sealed;
 pub mod signals;
 pub mod teams;
 pub mod templates;
+pub mod work;
 pub mod workspaces;
 
 pub use db::{Database, PoolSettings, WriteTransaction};
 pub use error::Error;
 pub use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};
+pub use work::{Announce, Work};

@@ -20,6 +20,7 @@ use crate::entities::conversation;
 use crate::entities::message::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
 use crate::sealed::{Keyring, Purpose, Sealed};
+use crate::work::{Announce, Work};
 
 /// The digest form of a provider message id.
 #[must_use]
@@ -140,12 +141,16 @@ pub struct NewMessage {
 /// [`Error::Duplicate`] when a message with the same provider id (`wamid`) exists for the
 /// business number, or the same idempotency key for the conversation.
 pub async fn insert(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     conversation: &conversation::Model,
     new: NewMessage,
     now: DateTime<Utc>,
 ) -> Result<Model, Error> {
-    Entity::insert(row(conversation.into(), new, now))
+    let row = row(conversation.into(), new, now);
+    if is_queued(&row) {
+        db.announce(Work::Delivery);
+    }
+    Entity::insert(row)
         .exec_with_returning(db)
         .await
         .map_err(|e| Error::from_db(e, "failed to store message", "a message with this id"))
@@ -155,19 +160,32 @@ pub async fn insert(
 ///
 /// # Errors
 /// [`Error::Duplicate`] when a provider id is taken.
-pub async fn insert_many(db: &impl ConnectionTrait, news: Vec<(Thread, NewMessage)>) -> Result<(), Error> {
+pub async fn insert_many(db: &impl Announce, news: Vec<(Thread, NewMessage)>) -> Result<(), Error> {
     if news.is_empty() {
         return Ok(());
     }
-    let rows = news.into_iter().map(|(thread, new)| {
-        let at = new.sent_at;
-        row(thread, new, at)
-    });
+    let rows: Vec<ActiveModel> = news
+        .into_iter()
+        .map(|(thread, new)| {
+            let at = new.sent_at;
+            row(thread, new, at)
+        })
+        .collect();
+    if rows.iter().any(is_queued) {
+        db.announce(Work::Delivery);
+    }
     Entity::insert_many(rows)
         .exec_without_returning(db)
         .await
         .map(|_| ())
         .map_err(|e| Error::from_db(e, "failed to import messages", "a message with this id"))
+}
+
+/// Whether a message row waits for the delivery worker (outbound and `PENDING`, however it was
+/// written: an agent's send, an import).
+fn is_queued(row: &ActiveModel) -> bool {
+    use sea_orm::ActiveValue::Set;
+    matches!((&row.direction, &row.status), (Set(Direction::Outbound), Set(MessageStatus::Pending)))
 }
 
 fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> ActiveModel {
@@ -478,22 +496,26 @@ pub async fn claim_due(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
+    claim_in_turns::<Entity, MessageId>(db, outbox(Dialect::of(db)), now, limit, lease_until, |m| m.id).await
+}
+
+/// Outbound messages waiting to be sent (due at their `next_attempt_at`).
+fn outbox(dialect: Dialect) -> Queue<'static> {
+    let pending = MessageStatus::Pending.as_str();
+    Queue::waiting(dialect, "messages", "created_at", pending, Some(Direction::Outbound.as_str()))
+}
+
+/// When the delivery worker next has something due: the earliest of the outbound messages,
+/// the business's reactions and the provider signals waiting (`None`: nothing waits). One
+/// indexed statement: the worker's idle poll.
+///
+/// # Errors
+/// On a database failure.
+pub async fn next_delivery_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
     let dialect = Dialect::of(db);
-    let p = |n| dialect.placeholder(n);
-    let filter = format!(
-        "status = {pending} AND direction = {outbound} AND (next_attempt_at IS NULL OR next_attempt_at <= {now})",
-        pending = p(1),
-        outbound = p(2),
-        now = p(3),
-    );
-    let values =
-        vec![MessageStatus::Pending.as_str().into(), Direction::Outbound.as_str().into(), now.into()];
-    claim_in_turns::<Entity, MessageId>(
+    crate::dialect::next_due(
         db,
-        Queue { table: "messages", order: "created_at", filter, values },
-        limit,
-        lease_until,
-        |m| m.id,
+        vec![outbox(dialect), crate::reactions::outbox(dialect), crate::signals::outbox(dialect)],
     )
     .await
 }

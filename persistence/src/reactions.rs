@@ -15,6 +15,7 @@ use crate::entities::message;
 use crate::entities::message_reaction::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
 use crate::messages::{ProviderError, SendResult};
+use crate::work::{Announce, Work};
 
 /// Sets one side's reaction on `message` (an empty emoji removes it): the customer's as
 /// received, the business's (with its agent) as `PENDING` for the delivery worker. Returns the
@@ -23,7 +24,7 @@ use crate::messages::{ProviderError, SendResult};
 /// # Errors
 /// On a database failure.
 pub async fn set(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     message: &message::Model,
     direction: Direction,
     agent: Option<AgentId>,
@@ -32,7 +33,10 @@ pub async fn set(
 ) -> Result<Model, Error> {
     let (status, next_attempt_at) = match direction {
         Direction::Inbound => (MessageStatus::Received, None),
-        _ => (MessageStatus::Pending, Some(now)),
+        _ => {
+            db.announce(Work::Delivery);
+            (MessageStatus::Pending, Some(now))
+        }
     };
     let row = ActiveModel {
         id: Set(ReactionId::new()),
@@ -110,24 +114,13 @@ pub async fn claim_due(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
-    let dialect = Dialect::of(db);
-    let p = |n| dialect.placeholder(n);
-    let filter = format!(
-        "status = {pending} AND direction = {outbound} AND (next_attempt_at IS NULL OR next_attempt_at <= {now})",
-        pending = p(1),
-        outbound = p(2),
-        now = p(3),
-    );
-    let values =
-        vec![MessageStatus::Pending.as_str().into(), Direction::Outbound.as_str().into(), now.into()];
-    claim_in_turns::<Entity, ReactionId>(
-        db,
-        Queue { table: "message_reactions", order: "updated_at", filter, values },
-        limit,
-        lease_until,
-        |r| r.id,
-    )
-    .await
+    claim_in_turns::<Entity, ReactionId>(db, outbox(Dialect::of(db)), now, limit, lease_until, |r| r.id).await
+}
+
+/// The business's reactions waiting to be sent.
+pub(crate) fn outbox(dialect: Dialect) -> Queue<'static> {
+    let pending = MessageStatus::Pending.as_str();
+    Queue::waiting(dialect, "message_reactions", "updated_at", pending, Some(Direction::Outbound.as_str()))
 }
 
 /// Records a delivery attempt of the business's reaction. A sent removal is deleted.

@@ -11,6 +11,7 @@ use crate::entities::conversation;
 use crate::entities::provider_signal::{ActiveModel, Entity, Model};
 use crate::error::{DbContext, Error};
 use crate::messages::SendResult;
+use crate::work::{Announce, Work};
 
 /// A read receipt (Meta: `"status":"read"` for a received message; it covers earlier ones).
 pub const READ: &str = "READ";
@@ -22,12 +23,13 @@ pub const TYPING: &str = "TYPING";
 /// # Errors
 /// On a database failure.
 pub async fn enqueue(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     conversation: &conversation::Model,
     message: MessageId,
     kind: &'static str,
     now: DateTime<Utc>,
 ) -> Result<Model, Error> {
+    db.announce(Work::Delivery);
     let row = ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
         workspace_id: Set(conversation.workspace_id),
@@ -54,15 +56,12 @@ pub async fn claim_due(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
-    let p = |n| Dialect::of(db).placeholder(n);
-    let filter = format!(
-        "status = {pending} AND (next_attempt_at IS NULL OR next_attempt_at <= {now})",
-        pending = p(1),
-        now = p(2),
-    );
-    let values = vec![MessageStatus::Pending.as_str().into(), now.into()];
-    let queue = Queue { table: "provider_signals", order: "created_at", filter, values };
-    claim_in_turns::<Entity, uuid::Uuid>(db, queue, limit, lease_until, |s| s.id).await
+    claim_in_turns::<Entity, uuid::Uuid>(db, outbox(Dialect::of(db)), now, limit, lease_until, |s| s.id).await
+}
+
+/// Read receipts and typing indicators waiting to be sent.
+pub(crate) fn outbox(dialect: Dialect) -> Queue<'static> {
+    Queue::waiting(dialect, "provider_signals", "created_at", MessageStatus::Pending.as_str(), None)
 }
 
 /// Records a delivery attempt of a signal.

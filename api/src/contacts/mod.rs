@@ -18,6 +18,7 @@ pub mod records;
 use chrono::{DateTime, Utc};
 use domain::contacts::{LinkedBy, may_relink, may_unlink};
 use domain::{ContactId, ConversationId, IdentityKind, Permission, PhoneNumber};
+use persistence::Announce;
 use persistence::conversations::{ConversationChange, Link};
 use persistence::entities::{contact, conversation};
 use persistence::events::{self, NewEvent, types};
@@ -93,7 +94,7 @@ async fn add_identities(
 }
 
 pub(crate) async fn event(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     viewer: &Viewer,
     event_type: &'static str,
     conversation: Option<&conversation::Model>,
@@ -115,7 +116,7 @@ fn linked_data(c: &conversation::Model, contact: &contact::Model) -> serde_json:
 
 /// Unlinks `current` from its contact inside the caller's transaction (writes the event).
 async fn detach(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     viewer: &Viewer,
     current: conversation::Model,
     now: DateTime<Utc>,
@@ -134,7 +135,7 @@ async fn detach(
 }
 
 async fn attach(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     viewer: &Viewer,
     current: conversation::Model,
     contact: &contact::Model,
@@ -176,25 +177,25 @@ pub async fn create_contact(
     let checked = fields.check()?;
     let txn = db.begin().await.map_err(commit_error)?;
     let Some(id) = conversation else {
-        let created = records::create_alone(&*txn, viewer, &checked, now).await?;
+        let created = records::create_alone(&txn, viewer, &checked, now).await?;
         txn.commit().await.map_err(commit_error)?;
         return Ok(created);
     };
-    let mut current = get_for_update(&*txn, viewer, id).await?;
+    let mut current = get_for_update(&txn, viewer, id).await?;
     if current.contact_id.is_some() {
         may_relink(viewer.role).map_err(ApiError::Forbidden)?;
-        current = detach(&*txn, viewer, current, now).await?;
+        current = detach(&txn, viewer, current, now).await?;
     }
     let typed_phone = checked.phone.clone().flatten();
     let phone = typed_phone.clone().or_else(|| current.customer_phone.clone());
     let contact_id = ContactId::new();
     let contact =
-        contacts::create(&*txn, records::new_contact(viewer, contact_id, &checked, phone.as_ref())?, now)
+        contacts::create(&txn, records::new_contact(viewer, contact_id, &checked, phone.as_ref())?, now)
             .await?;
     let identities = identities_of(&current, typed_phone.as_ref());
-    add_identities(&*txn, viewer, contact_id, Some(id), identities, now).await?;
+    add_identities(&txn, viewer, contact_id, Some(id), identities, now).await?;
     event(
-        &*txn,
+        &txn,
         viewer,
         types::CONTACT_CREATED,
         Some(&current),
@@ -203,16 +204,9 @@ pub async fn create_contact(
         now,
     )
     .await?;
-    crate::store::audit(
-        &*txn,
-        viewer,
-        "contact.created",
-        ("contact", contact_id),
-        serde_json::json!({}),
-        now,
-    )
-    .await?;
-    attach(&*txn, viewer, current, &contact, now).await?;
+    crate::store::audit(&txn, viewer, "contact.created", ("contact", contact_id), serde_json::json!({}), now)
+        .await?;
+    attach(&txn, viewer, current, &contact, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(contact)
 }
@@ -232,22 +226,22 @@ pub async fn link_to_existing(
 ) -> ApiResult<conversation::Model> {
     viewer.require(Permission::EditContacts)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let mut current = get_for_update(&*txn, viewer, id).await?;
+    let mut current = get_for_update(&txn, viewer, id).await?;
     let contact =
-        contacts::find(&*txn, viewer.workspace_id, contact_id).await?.ok_or(ApiError::NotFound("contact"))?;
+        contacts::find(&txn, viewer.workspace_id, contact_id).await?.ok_or(ApiError::NotFound("contact"))?;
     if current.contact_id == Some(contact.id) {
         return Ok(current);
     }
     if current.contact_id.is_some() {
         may_relink(viewer.role).map_err(ApiError::Forbidden)?;
-        current = detach(&*txn, viewer, current, now).await?;
+        current = detach(&txn, viewer, current, now).await?;
     }
     let added =
-        add_identities(&*txn, viewer, contact_id, Some(id), identities_of(&current, None), now).await?;
+        add_identities(&txn, viewer, contact_id, Some(id), identities_of(&current, None), now).await?;
     if added > 0 {
-        let touched = contacts::touch(&*txn, contact.clone(), now).await?;
+        let touched = contacts::touch(&txn, contact.clone(), now).await?;
         event(
-            &*txn,
+            &txn,
             viewer,
             types::CONTACT_UPDATED,
             Some(&current),
@@ -257,7 +251,7 @@ pub async fn link_to_existing(
         )
         .await?;
     }
-    let saved = attach(&*txn, viewer, current, &contact, now).await?;
+    let saved = attach(&txn, viewer, current, &contact, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
@@ -275,13 +269,13 @@ pub async fn unlink(
 ) -> ApiResult<conversation::Model> {
     viewer.require(Permission::EditContacts)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&*txn, viewer, id).await?;
+    let current = get_for_update(&txn, viewer, id).await?;
     if current.contact_id.is_none() {
         return Ok(current);
     }
     let link = LinkedBy { agent: current.linked_by_agent_id, at: current.linked_at };
     may_unlink(viewer.role, viewer.agent_id, link, now).map_err(ApiError::Forbidden)?;
-    let saved = detach(&*txn, viewer, current, now).await?;
+    let saved = detach(&txn, viewer, current, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }

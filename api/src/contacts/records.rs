@@ -15,10 +15,11 @@
 
 use chrono::{DateTime, Utc};
 use domain::{ContactId, Email, IdentityKind, Permission, PhoneNumber};
+use persistence::Announce;
 use persistence::contacts::ContactChange;
 use persistence::entities::contact;
 use persistence::events::types;
-use persistence::{ConnectionTrait, Database, contacts, conversations};
+use persistence::{Database, contacts, conversations};
 use serde_json::{Value, json};
 
 use super::{add_identities, event};
@@ -153,7 +154,7 @@ fn phone_identity(phone: &PhoneNumber) -> (IdentityKind, String, String) {
 
 /// Creates a contact without a conversation (a CRM's record): its phone becomes an identity.
 pub(super) async fn create_alone(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     viewer: &Viewer,
     fields: &Checked,
     now: DateTime<Utc>,
@@ -168,7 +169,7 @@ pub(super) async fn create_alone(
 /// What follows a contact's creation without a conversation: its phone identity, the event
 /// and the audit entry.
 async fn created_after(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     viewer: &Viewer,
     created: &contact::Model,
     now: DateTime<Utc>,
@@ -184,7 +185,7 @@ async fn created_after(
 /// Applies checked fields to a locked contact; writes `contact.updated` and an audit entry
 /// naming the changed fields when something changed.
 async fn apply(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     viewer: &Viewer,
     current: contact::Model,
     fields: &Checked,
@@ -244,10 +245,10 @@ pub async fn update(
     }
     let checked = fields.check()?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let current = contacts::find_for_update(&*txn, viewer.workspace_id, id)
+    let current = contacts::find_for_update(&txn, viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("contact"))?;
-    let saved = apply(&*txn, viewer, current, &checked, now).await?;
+    let saved = apply(&txn, viewer, current, &checked, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
@@ -275,18 +276,18 @@ pub async fn upsert(
     // Without a name nothing can be created: only an existing contact is updated.
     let created = if checked.name.is_some() {
         let new = new_contact(viewer, ContactId::new(), &checked, phone.as_ref())?;
-        contacts::insert_if_absent(&*txn, new, now).await?
+        contacts::insert_if_absent(&txn, new, now).await?
     } else {
         false
     };
-    let current = contacts::find_by_external_id_for_update(&*txn, viewer.workspace_id, &external_id)
+    let current = contacts::find_by_external_id_for_update(&txn, viewer.workspace_id, &external_id)
         .await?
         .ok_or_else(|| ApiError::bad_input("name is required for a new contact"))?;
     let saved = if created {
-        created_after(&*txn, viewer, &current, now).await?;
+        created_after(&txn, viewer, &current, now).await?;
         current
     } else {
-        apply(&*txn, viewer, current, &checked, now).await?
+        apply(&txn, viewer, current, &checked, now).await?
     };
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
@@ -311,8 +312,8 @@ pub async fn merge(
     }
     let txn = db.begin().await.map_err(commit_error)?;
     // Locked in id order, so two merges of the same pair cannot deadlock.
-    let first = contacts::find_for_update(&*txn, viewer.workspace_id, primary.min(secondary)).await?;
-    let second = contacts::find_for_update(&*txn, viewer.workspace_id, primary.max(secondary)).await?;
+    let first = contacts::find_for_update(&txn, viewer.workspace_id, primary.min(secondary)).await?;
+    let second = contacts::find_for_update(&txn, viewer.workspace_id, primary.max(secondary)).await?;
     let (Some(first), Some(second)) = (first, second) else { return Err(ApiError::NotFound("contact")) };
     let (keep, gone) = if first.id == primary { (first, second) } else { (second, first) };
     let attributes = match (&keep.attributes, &gone.attributes) {
@@ -325,9 +326,9 @@ pub async fn merge(
         }
         (mine, theirs) => mine.clone().or_else(|| theirs.clone()),
     };
-    let moved = conversations::relink_all(&*txn, viewer.workspace_id, gone.id, Some(keep.id), now).await?;
-    contacts::move_identities(&*txn, viewer.workspace_id, gone.id, keep.id).await?;
-    contacts::delete(&*txn, viewer.workspace_id, gone.id).await?;
+    let moved = conversations::relink_all(&txn, viewer.workspace_id, gone.id, Some(keep.id), now).await?;
+    contacts::move_identities(&txn, viewer.workspace_id, gone.id, keep.id).await?;
+    contacts::delete(&txn, viewer.workspace_id, gone.id).await?;
     let change = ContactChange {
         email: keep.email.is_none().then(|| gone.email.clone()),
         phone: keep.phone.is_none().then(|| gone.phone.clone()),
@@ -335,13 +336,13 @@ pub async fn merge(
         attributes: Some(attributes),
         ..ContactChange::default()
     };
-    let saved = contacts::update(&*txn, keep, change, now).await?;
+    let saved = contacts::update(&txn, keep, change, now).await?;
     let mut data = event_data::contact(&saved);
     data["mergedContactId"] = json!(gone.id);
     data["conversationIds"] = json!(moved);
-    event(&*txn, viewer, types::CONTACT_MERGED, None, saved.id, data, now).await?;
+    event(&txn, viewer, types::CONTACT_MERGED, None, saved.id, data, now).await?;
     let details = json!({ "mergedContactId": gone.id, "conversations": moved.len() });
-    audit(&*txn, viewer, "contact.merged", ("contact", saved.id), details, now).await?;
+    audit(&txn, viewer, "contact.merged", ("contact", saved.id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
@@ -354,10 +355,10 @@ pub async fn merge(
 pub async fn delete(db: &Database, viewer: &Viewer, id: ContactId, now: DateTime<Utc>) -> ApiResult<()> {
     viewer.require_admin()?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let found = contacts::find_for_update(&*txn, viewer.workspace_id, id)
+    let found = contacts::find_for_update(&txn, viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("contact"))?;
-    deleted(&*txn, viewer, &found, now).await?;
+    deleted(&txn, viewer, &found, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(())
 }
@@ -365,7 +366,7 @@ pub async fn delete(db: &Database, viewer: &Viewer, id: ContactId, now: DateTime
 /// Unlinks a contact's conversations and deletes it, with its event and audit entry (inside
 /// the caller's transaction; erasure uses it too).
 pub(crate) async fn deleted(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     viewer: &Viewer,
     found: &contact::Model,
     now: DateTime<Utc>,

@@ -15,21 +15,21 @@
 //!   twice concurrently.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use persistence::Database;
 use persistence::crm::{self, AttemptResult, Claimed};
 use persistence::sealed::{Keyring, Purpose};
+use persistence::{Database, Work};
 use rand::Rng;
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
 use crate::config::DispatchConfig;
 use crate::crm::guard::{GuardedResolver, PrivateTarget, host_is_private};
+use crate::workers::Next;
 
 /// Whether a send failed because the guard refused what the host resolved to.
 fn is_private_target(err: &reqwest::Error) -> bool {
@@ -70,6 +70,20 @@ enum Outcome {
     Failed { status: Option<u16>, error: String, permanent: bool },
 }
 
+impl crate::workers::Worker for Dispatcher {
+    const NAME: &'static str = "crm";
+    const WAKES: &'static [Work] = &[Work::Events, Work::Crm];
+
+    /// Enqueues and sends what is due, when something is (one read when nothing is).
+    async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
+        let due = crm::next_due(self.db.conn()).await?;
+        if due.is_none_or(|at| at > now) {
+            return Ok(Next::due(due));
+        }
+        Ok(if self.run_once(now).await? > 0 { Next::Again } else { Next::due(due) })
+    }
+}
+
 impl Dispatcher {
     /// # Errors
     /// When the HTTP client cannot be built.
@@ -85,44 +99,19 @@ impl Dispatcher {
         Ok(Self { db, client, config, keyring: Arc::new(keyring) })
     }
 
-    /// Runs until `stop` flips to true.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut commits = self.db.subscribe_commits();
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            commits.borrow_and_update();
-            let sent = match self.run_once(Utc::now()).await {
-                Ok(n) => n,
-                Err(err) => {
-                    tracing::warn!(error = ?err, "webhook dispatch pass failed");
-                    0
-                }
-            };
-            if sent == 0 {
-                tokio::select! {
-                    _ = commits.changed() => {}
-                    () = tokio::time::sleep(Duration::from_millis(250)) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
-    }
-
     /// Enqueues new events, then sends every due head-of-line delivery; returns how many
-    /// deliveries it attempted.
+    /// endpoints it enqueued for plus how many deliveries it attempted.
     ///
     /// # Errors
     /// On a database failure.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        crm::enqueue(&*txn, now, 500).await?;
+        let advanced = crm::enqueue(&txn, now, 500).await?;
         let lease = now
             + chrono::Duration::from_std(self.config.timeout * 3).unwrap_or(chrono::Duration::seconds(30));
-        let claimed = crm::claim_heads(&*txn, now, lease, 32).await?;
+        let claimed = crm::claim_heads(&txn, now, lease, 32).await?;
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let count = claimed.len();
+        let count = advanced + claimed.len();
         // Each send runs on its own: a slow or hanging endpoint holds only its own lease, and the
         // next pass goes on with every other endpoint.
         for c in claimed {
@@ -247,7 +236,7 @@ impl Dispatcher {
             }
         };
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let endpoint = crm::record_attempt(&*txn, claimed, result, self.config.pause_after, now).await?;
+        let endpoint = crm::record_attempt(&txn, claimed, result, self.config.pause_after, now).await?;
         if endpoint.paused_at == Some(now) {
             tracing::warn!(
                 endpoint_id = %endpoint.id,

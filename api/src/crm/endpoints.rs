@@ -52,19 +52,19 @@ pub async fn create(
     let secret = new_secret();
     let sealed = keyring.seal(Purpose::WebhookSecret, &secret);
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    workspaces::lock(&*txn, viewer.workspace_id).await?;
-    if crm::count_endpoints(&*txn, viewer.workspace_id).await? >= MAX_ENDPOINTS_PER_WORKSPACE {
+    workspaces::lock(&txn, viewer.workspace_id).await?;
+    if crm::count_endpoints(&txn, viewer.workspace_id).await? >= MAX_ENDPOINTS_PER_WORKSPACE {
         return Err(ApiError::Conflict(format!(
             "A workspace may have at most {MAX_ENDPOINTS_PER_WORKSPACE} webhook endpoints; delete one first."
         )));
     }
-    let start = events::latest_cursor(&*txn, viewer.workspace_id).await?;
+    let start = events::latest_cursor(&txn, viewer.workspace_id).await?;
     let endpoint =
-        crm::create_endpoint(&*txn, viewer.workspace_id, url.as_str(), sealed, event_types, start, now)
+        crm::create_endpoint(&txn, viewer.workspace_id, url.as_str(), sealed, event_types, start, now)
             .await?;
     let details = serde_json::json!({ "url": endpoint.url, "eventTypes": event_types });
     crate::store::audit(
-        &*txn,
+        &txn,
         viewer,
         "webhook_endpoint.created",
         ("webhook_endpoint", endpoint.id),
@@ -95,13 +95,13 @@ pub async fn rotate_secret(
     let secret = new_secret();
     let sealed = keyring.seal(Purpose::WebhookSecret, &secret);
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    let endpoint = crm::find_endpoint(&*txn, viewer.workspace_id, id)
+    let endpoint = crm::find_endpoint(&txn, viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("webhook endpoint"))?;
-    let saved = crm::rotate_secret(&*txn, endpoint, sealed, now + ROTATION_OVERLAP, now).await?;
+    let saved = crm::rotate_secret(&txn, endpoint, sealed, now + ROTATION_OVERLAP, now).await?;
     let details = serde_json::json!({ "previousSecretUntil": saved.previous_secret_until });
     crate::store::audit(
-        &*txn,
+        &txn,
         viewer,
         "webhook_endpoint.secret_rotated",
         ("webhook_endpoint", saved.id),
@@ -123,11 +123,11 @@ pub async fn delete(
 ) -> ApiResult<bool> {
     viewer.require_admin()?;
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    if !crm::delete_endpoint(&*txn, viewer.workspace_id, id).await? {
+    if !crm::delete_endpoint(&txn, viewer.workspace_id, id).await? {
         return Err(ApiError::NotFound("webhook endpoint"));
     }
     crate::store::audit(
-        &*txn,
+        &txn,
         viewer,
         "webhook_endpoint.deleted",
         ("webhook_endpoint", id),
@@ -154,9 +154,9 @@ pub async fn resume(
         .await?
         .ok_or(ApiError::NotFound("webhook endpoint"))?;
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    let saved = crm::resume_endpoint(&*txn, endpoint, now).await?;
+    let saved = crm::resume_endpoint(&txn, endpoint, now).await?;
     crate::store::audit(
-        &*txn,
+        &txn,
         viewer,
         "webhook_endpoint.resumed",
         ("webhook_endpoint", saved.id),
@@ -183,10 +183,10 @@ pub async fn redeliver(
         .await?
         .ok_or(ApiError::NotFound("webhook delivery"))?;
     let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    let saved = crm::requeue_delivery(&*txn, delivery, now).await?;
+    let saved = crm::requeue_delivery(&txn, delivery, now).await?;
     let details = serde_json::json!({ "endpointId": saved.endpoint_id, "eventId": saved.event_id });
     crate::store::audit(
-        &*txn,
+        &txn,
         viewer,
         "webhook_delivery.redelivered",
         ("webhook_delivery", saved.id),

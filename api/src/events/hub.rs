@@ -1,14 +1,15 @@
 //! Live event fan-out inside one process: one reader per workspace with subscribers, however
-//! many subscriptions it has. On every commit (or `NOTIFY` from another process) the hub reads
+//! many subscriptions it has. On every commit of events (or `NOTIFY` from another process) the hub reads
 //! each active workspace's new events once, in cursor order, and broadcasts them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use domain::WorkspaceId;
 use persistence::entities::event;
-use persistence::{Database, events};
+use persistence::{Database, Work, events};
+
+use crate::workers::Next;
 use tokio::sync::broadcast;
 
 /// Events buffered per workspace for slow subscribers (a subscriber that falls further behind
@@ -91,21 +92,16 @@ impl EventHub {
             }
         }
     }
+}
 
-    /// Runs until `stop` flips to true.
-    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut commits = self.db.subscribe_commits();
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            commits.borrow_and_update();
-            self.pump().await;
-            tokio::select! {
-                _ = commits.changed() => {}
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stop.changed() => {}
-            }
-        }
+/// The hub reads on every commit of events (here or, by `NOTIFY`, elsewhere); with no
+/// subscribers a pass reads nothing.
+impl crate::workers::Worker for Arc<EventHub> {
+    const NAME: &'static str = "events";
+    const WAKES: &'static [Work] = &[Work::Events];
+
+    async fn pass(&self, _now: chrono::DateTime<chrono::Utc>) -> Result<Next, persistence::Error> {
+        self.pump().await;
+        Ok(Next::Idle)
     }
 }

@@ -14,7 +14,7 @@ pub mod hub;
 
 use chrono::{DateTime, Utc};
 use domain::MessageStatus;
-use persistence::ConnectionTrait;
+use persistence::Announce;
 use persistence::entities::{business_number, conversation, message};
 use persistence::events::{self, NewEvent, types};
 
@@ -23,7 +23,7 @@ use persistence::events::{self, NewEvent, types};
 /// # Errors
 /// On a database failure.
 pub async fn about(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     conversation: &conversation::Model,
     event_type: &'static str,
     data: serde_json::Value,
@@ -44,7 +44,7 @@ pub async fn about(
 /// # Errors
 /// On a database failure.
 pub async fn business_username_updated(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     number: &business_number::Model,
     now: DateTime<Utc>,
 ) -> Result<(), persistence::Error> {
@@ -64,7 +64,7 @@ pub async fn business_username_updated(
 /// # Errors
 /// On a database failure.
 pub async fn message_status_updated(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     message: &message::Model,
     conversation: &conversation::Model,
     previous: MessageStatus,
@@ -82,7 +82,7 @@ pub async fn message_status_updated(
 /// # Errors
 /// On a database failure.
 pub async fn message_reaction(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     reaction: &persistence::entities::message_reaction::Model,
     message: &message::Model,
     conversation: &conversation::Model,

@@ -7,7 +7,6 @@ use domain::{BusinessNumberId, ContactId, ConversationId, Permission, TemplateId
 
 use super::conversations::Conversation;
 use super::guards::RoleGuard;
-use super::messages::wake;
 use super::{db, now, parse_id, viewer};
 use crate::outbound::start::StartRequest;
 use crate::workflow::lifecycle::{self, ReadReceipts};
@@ -99,7 +98,6 @@ impl LifecycleMutation {
         };
         let (conversation, _) =
             crate::outbound::start::start(db(ctx)?, viewer(ctx)?, request, now(ctx)).await?;
-        wake(ctx);
         Ok(Conversation(conversation))
     }
 
@@ -109,11 +107,7 @@ impl LifecycleMutation {
     async fn mark_conversation_read(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Conversation> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         let receipts = ctx.data_opt::<ReadReceipts>().copied().unwrap_or(ReadReceipts(true));
-        let (conversation, queued) =
-            lifecycle::mark_read(db(ctx)?, viewer(ctx)?, id, receipts, now(ctx)).await?;
-        if queued {
-            wake(ctx);
-        }
+        let conversation = lifecycle::mark_read(db(ctx)?, viewer(ctx)?, id, receipts, now(ctx)).await?;
         Ok(Conversation(conversation))
     }
 
@@ -123,7 +117,6 @@ impl LifecycleMutation {
     async fn send_typing_indicator(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<bool> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
         lifecycle::send_typing(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?;
-        wake(ctx);
         Ok(true)
     }
 

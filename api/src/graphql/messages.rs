@@ -5,7 +5,6 @@ use super::conversations::{Conversation, Message};
 use super::guards::RoleGuard;
 use super::{db, enums, now, parse_id, viewer};
 use crate::outbound::actions::{NumberSource, SendOptions};
-use crate::outbound::delivery::DeliveryHandle;
 use async_graphql::{Context, ID, Object, Result};
 use domain::Permission;
 use domain::{AttachmentId, ConversationId, MessageId, TemplateId};
@@ -43,12 +42,6 @@ fn send_options<'a>(
     Ok(SendOptions { idempotency_key, reply_to })
 }
 
-pub(super) fn wake(ctx: &Context<'_>) {
-    if let Some(handle) = ctx.data_opt::<DeliveryHandle>() {
-        handle.wake();
-    }
-}
-
 #[Object]
 impl MessagingMutation {
     /// Sends a free-form message (inside WhatsApp's 24-hour window, or on SMS). With an
@@ -67,7 +60,6 @@ impl MessagingMutation {
         let options = send_options(idempotency_key.as_deref(), reply_to_message_id.as_ref())?;
         let sent =
             crate::outbound::actions::send_text(db(ctx)?, viewer(ctx)?, id, &text, options, now(ctx)).await?;
-        wake(ctx);
         Ok(Message(sent))
     }
 
@@ -97,7 +89,6 @@ impl MessagingMutation {
             now(ctx),
         )
         .await?;
-        wake(ctx);
         Ok(Message(sent))
     }
 
@@ -120,7 +111,6 @@ impl MessagingMutation {
             now(ctx),
         )
         .await?;
-        wake(ctx);
         Ok(Message(sent))
     }
 
@@ -150,7 +140,6 @@ impl MessagingMutation {
             now(ctx),
         )
         .await?;
-        wake(ctx);
         Ok(Message(sent))
     }
 
@@ -160,7 +149,6 @@ impl MessagingMutation {
     async fn react_to_message(&self, ctx: &Context<'_>, message_id: ID, emoji: String) -> Result<Message> {
         let id = parse_id::<MessageId>(&message_id, "messageId")?;
         let message = crate::outbound::actions::react(db(ctx)?, viewer(ctx)?, id, &emoji, now(ctx)).await?;
-        wake(ctx);
         Ok(Message(message))
     }
 

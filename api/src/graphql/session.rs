@@ -23,13 +23,14 @@ use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, Server
 use chrono::{DateTime, Utc};
 use domain::{AgentId, Permission, WorkspaceId};
 use persistence::entities::agent;
-use persistence::{Database, agents};
+use persistence::{Database, Work, agents};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
 use super::{RequestData, loaders};
 use crate::auth::{Authenticator, Viewer};
 use crate::error::{ApiError, ApiResult};
+use crate::workers::Next;
 
 /// Most subscriptions one socket may hold at once.
 pub const MAX_SUBSCRIPTIONS: usize = 50;
@@ -166,12 +167,15 @@ impl Drop for SubscriptionSlot {
 #[derive(Clone, Debug, Default)]
 pub struct SocketRegistry {
     sessions: Arc<Mutex<Vec<Weak<SocketSession>>>>,
+    /// Wakes the sweeper when a socket opens (its token may expire before the next sweep).
+    opened: Arc<tokio::sync::Notify>,
 }
 
 impl SocketRegistry {
     /// Adds a socket; it leaves the registry when its session is dropped.
     pub fn register(&self, session: &Arc<SocketSession>) {
         self.lock().push(Arc::downgrade(session));
+        self.opened.notify_one();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<SocketSession>>> {
@@ -207,21 +211,35 @@ impl SocketRegistry {
         }
         Ok(closed)
     }
+}
 
-    /// Sweeps every `interval` until `stop` flips to true.
-    pub async fn run(self, db: Database, interval: Duration, mut stop: watch::Receiver<bool>) {
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            if let Err(err) = self.sweep(&db, Utc::now()).await {
-                tracing::warn!(error = ?err, "WebSocket sweep failed");
-            }
-            tokio::select! {
-                () = tokio::time::sleep(interval) => {}
-                _ = stop.changed() => {}
-            }
-        }
+/// Closes sockets whose agent changed (woken by the commit that changed it, here or elsewhere)
+/// or whose token expires (at that time); with no socket open it reads nothing.
+#[derive(Clone, Debug)]
+pub struct Sweeper {
+    pub registry: SocketRegistry,
+    pub db: Database,
+}
+
+impl crate::workers::Worker for Sweeper {
+    const NAME: &'static str = "sockets";
+    const WAKES: &'static [Work] = &[Work::Agents];
+
+    async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
+        self.registry.sweep(&self.db, now).await?;
+        let expiring = self
+            .registry
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|s| s.close.borrow().is_none())
+            .map(|s| s.expires_at)
+            .min();
+        Ok(Next::due(expiring))
+    }
+
+    fn also_woken_by(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(Arc::clone(&self.registry.opened))
     }
 }
 

@@ -10,7 +10,8 @@
 //! - `parley_subscriptions_open`: live GraphQL subscriptions of this process
 //! - `parley_crm_deliveries_total{outcome}`: CRM webhook delivery attempts
 //! - `parley_outbound_sends_total{outcome}`: WhatsApp/SMS send attempts
-//! - `parley_db_statements_total{pool}`: SQL statements run
+//! - `parley_db_statements_total{pool}`: SQL statements run, per connection pool (`requests`,
+//!   `background`: the workers); `parley_db_commits_total`: write transactions committed
 //! - `parley_dead_letters_total{kind}`: Meta webhook changes kept as dead letters, by kind
 //!   (the operator's view of what no tenant is shown)
 //!
@@ -47,8 +48,10 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
                 .into_response();
         }
     }
-    metrics::counter!("parley_db_statements_total", "pool" => "requests")
-        .absolute(state.db.statement_count());
+    for (pool, statements) in state.db.statement_counts() {
+        metrics::counter!("parley_db_statements_total", "pool" => pool).absolute(statements);
+    }
+    metrics::counter!("parley_db_commits_total").absolute(state.db.commit_count());
     let text = telemetry::handle().map_or_else(String::new, |h| {
         h.run_upkeep();
         h.render()

@@ -13,7 +13,6 @@ use crate::graphql::session::SocketRegistry;
 use crate::inbound::batch::WebhookCommitter;
 use crate::inbound::http::InboundState;
 use crate::inbound::sms_webhook::SmsState;
-use crate::outbound::delivery::DeliveryHandle;
 use crate::outbound::gateway::sms::SmsGateway;
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
 
@@ -24,7 +23,6 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub schema: ParleySchema,
     pub config: Arc<Config>,
-    pub delivery: DeliveryHandle,
     /// Stores Meta webhooks, committing concurrent ones together.
     pub committer: WebhookCommitter,
     /// The open WebSockets, swept for agents and tokens that no longer allow them.

@@ -14,9 +14,7 @@ use persistence::conversations::ConversationChange;
 use persistence::entities::business_number;
 use persistence::messages::{digest_wamids, external_id_digest, scrub_wamids};
 use persistence::sealed::Keyring;
-use persistence::{
-    ConnectionTrait, Database, business_numbers, conversations, dead_letters, messages, receipts,
-};
+use persistence::{Announce, Database, business_numbers, conversations, dead_letters, messages, receipts};
 use serde_json::{Value, json};
 
 use super::messages::{self as ingest, IngestOutcome};
@@ -58,7 +56,7 @@ struct Router<'a, C> {
     summary: WebhookSummary,
 }
 
-impl<C: ConnectionTrait> Router<'_, C> {
+impl<C: Announce> Router<'_, C> {
     async fn number(
         &mut self,
         phone_number_id: &str,
@@ -127,7 +125,7 @@ impl<C: ConnectionTrait> Router<'_, C> {
 }
 
 pub(super) async fn apply(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     webhook: &Webhook,
     now: DateTime<Utc>,
     keyring: &Keyring,
@@ -153,7 +151,7 @@ pub(super) async fn apply(
     Ok(router.summary)
 }
 
-async fn messages_change<C: ConnectionTrait>(
+async fn messages_change<C: Announce>(
     router: &mut Router<'_, C>,
     waba: Option<&str>,
     change: &Change,
@@ -200,7 +198,7 @@ async fn messages_change<C: ConnectionTrait>(
 }
 
 /// Moves an outbound message forward (never backwards: a late `delivered` leaves `read`).
-async fn apply_status<C: ConnectionTrait>(
+async fn apply_status<C: Announce>(
     router: &mut Router<'_, C>,
     number: &business_number::Model,
     status: &StatusUpdate,
@@ -233,7 +231,7 @@ async fn apply_status<C: ConnectionTrait>(
 
 /// A status may tell us the BSUID (or parent BSUID) of a conversation that lacked it: record
 /// it as an alias. Statuses never create identities or overwrite known ones.
-async fn record_aliases<C: ConnectionTrait>(
+async fn record_aliases<C: Announce>(
     router: &mut Router<'_, C>,
     conversation: &persistence::entities::conversation::Model,
     status: &StatusUpdate,
@@ -254,7 +252,7 @@ async fn record_aliases<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn user_id_update<C: ConnectionTrait>(
+async fn user_id_update<C: Announce>(
     router: &mut Router<'_, C>,
     waba: Option<&str>,
     change: &Change,
@@ -283,7 +281,7 @@ async fn user_id_update<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn business_username_update<C: ConnectionTrait>(
+async fn business_username_update<C: Announce>(
     router: &mut Router<'_, C>,
     waba: Option<&str>,
     change: &Change,

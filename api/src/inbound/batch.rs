@@ -50,7 +50,7 @@ impl Job {
     /// The job in the caller's (shared) transaction.
     async fn apply(
         &self,
-        db: &impl persistence::ConnectionTrait,
+        db: &impl persistence::Announce,
         keyring: &Keyring,
     ) -> Result<Outcome, persistence::Error> {
         match &self.work {
@@ -67,7 +67,7 @@ impl Job {
         loop {
             attempt += 1;
             let txn = db.begin().await.map_err(|e| shared_failure(&e, "failed to begin"))?;
-            let result = match self.apply(&*txn, keyring).await {
+            let result = match self.apply(&txn, keyring).await {
                 Ok(outcome) => {
                     txn.commit().await.map(|()| outcome).map_err(|e| shared_failure(&e, "failed to commit"))
                 }
@@ -191,7 +191,7 @@ async fn commit_batch(
     };
     let mut summaries = Vec::with_capacity(batch.len());
     for job in batch {
-        match job.apply(&*txn, keyring).await {
+        match job.apply(&txn, keyring).await {
             Ok(summary) => summaries.push(summary),
             Err(err) => {
                 tracing::debug!(error = %err, "a webhook of the batch failed; applying each on its own");

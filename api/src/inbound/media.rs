@@ -11,19 +11,18 @@
 //! [`domain::media::FETCH_WINDOW`] has passed; a file that is gone (404) or does not match its
 //! digest is `FAILED` at once, the reason kept. The message itself is never lost.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use domain::AttachmentStatus;
 use futures::TryStreamExt;
 use persistence::attachments::{self, Fetched};
 use persistence::blobs::{BlobStore, WriteError};
 use persistence::entities::attachment;
-use persistence::{Database, business_numbers, conversations, events};
+use persistence::{Database, Work, business_numbers, conversations, events};
 
 use crate::config::MediaConfig;
 use crate::outbound::gateway::GatewayError;
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
+use crate::workers::Next;
 
 /// The worker.
 #[derive(Clone, Debug)]
@@ -48,32 +47,21 @@ impl From<GatewayError> for Failure {
     }
 }
 
-impl Fetcher {
-    /// Runs until `stop` flips to true.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut commits = self.db.subscribe_commits();
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            commits.borrow_and_update();
-            let fetched = match self.run_once(Utc::now()).await {
-                Ok(n) => n,
-                Err(err) => {
-                    tracing::warn!(error = ?err, "media fetch pass failed");
-                    0
-                }
-            };
-            if fetched == 0 {
-                tokio::select! {
-                    _ = commits.changed() => {}
-                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
-    }
+impl crate::workers::Worker for Fetcher {
+    const NAME: &'static str = "media";
+    const WAKES: &'static [Work] = &[Work::Media];
 
+    /// Fetches what is due, when something is (one read when nothing is).
+    async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
+        let due = attachments::next_fetch_due(self.db.conn()).await?;
+        if due.is_none_or(|at| at > now) {
+            return Ok(Next::due(due));
+        }
+        Ok(if self.run_once(now).await? > 0 { Next::Again } else { Next::due(due) })
+    }
+}
+
+impl Fetcher {
     /// Claims and fetches what is due; returns how many it handled.
     ///
     /// # Errors
@@ -81,7 +69,7 @@ impl Fetcher {
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
         let lease = now + chrono::Duration::minutes(5);
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let claimed = attachments::claim_fetches(&*txn, now, lease, 32).await?;
+        let claimed = attachments::claim_fetches(&txn, now, lease, 32).await?;
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
         let count = claimed.len();
         let fetches = claimed.into_iter().map(|a| self.fetch(a));
@@ -128,7 +116,7 @@ impl Fetcher {
             _ => None,
         };
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let Some(saved) = attachments::record_fetch(&*txn, attachment, outcome, now).await? else {
+        let Some(saved) = attachments::record_fetch(&txn, attachment, outcome, now).await? else {
             // Erased while it was being fetched: the bytes must not stay either.
             txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
             if let Some(key) = stored_key
@@ -139,12 +127,12 @@ impl Fetcher {
             return Ok(());
         };
         let conversation = match saved.conversation_id.filter(|_| saved.status == AttachmentStatus::Stored) {
-            Some(id) => conversations::find(&*txn, saved.workspace_id, id).await?,
+            Some(id) => conversations::find(&txn, saved.workspace_id, id).await?,
             None => None,
         };
         if let Some(conversation) = conversation {
             crate::events::about(
-                &*txn,
+                &txn,
                 &conversation,
                 events::types::ATTACHMENT_STORED,
                 crate::events::data::attachment(&saved, &conversation),

@@ -13,15 +13,14 @@ use domain::appending::{self, Arrival, PhoneSource, Thread};
 use domain::identity_change::{self, IdentityChange, Keyed};
 use domain::threading::{self, KnownThread, ThreadDecision, ThreadLookup};
 use domain::{Channel, ConversationId, Direction, IdentityKind, MessageId, ThreadKeyKind, WorkspaceId};
+use persistence::Announce;
 use persistence::content::MessageContent;
 use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
 use persistence::entities::{business_number, conversation};
 use persistence::events::types;
 use persistence::messages::{NewMessage, Origin, StoredId, digest_wamids, external_id_digest};
 use persistence::sealed::Keyring;
-use persistence::{
-    ConnectionTrait, Error, attachments, contacts, conversations, messages, reactions, receipts,
-};
+use persistence::{Error, attachments, contacts, conversations, messages, reactions, receipts};
 
 use super::read::{InboundMessage, Reaction};
 use crate::events::data as event_data;
@@ -54,7 +53,7 @@ fn known(c: &conversation::Model) -> KnownThread {
 /// On a database failure. [`Error::Duplicate`] means a concurrent webhook opened the same
 /// conversation first: roll back and retry the webhook.
 pub async fn record_inbound(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     number: &business_number::Model,
     msg: &InboundMessage,
     now: DateTime<Utc>,
@@ -205,7 +204,7 @@ pub async fn record_inbound(
 /// message of its own; it neither opens nor reopens a conversation. A reaction event seen before
 /// (Meta delivers at least once) changes nothing.
 async fn record_reaction(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     number: &business_number::Model,
     wamid: &str,
     reaction: &Reaction,
@@ -261,7 +260,7 @@ fn arrival_of(msg: &InboundMessage) -> Arrival<'_> {
 /// # Errors
 /// On a database failure.
 pub async fn apply_identity_change(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     workspace: WorkspaceId,
     sender: Option<&conversation::Model>,
     change: &IdentityChange,

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use domain::sms::{Consent, consent_change};
 use domain::threading::ThreadKey;
 use domain::{Channel, ConversationStatus, MessageStatus, PhoneNumber, ThreadOrigin};
+use persistence::Announce;
 use persistence::content::MessageContent;
 use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
 use persistence::entities::{business_number, conversation};
@@ -63,7 +64,7 @@ pub enum Applied {
 /// On a database failure; [`persistence::Error::Duplicate`] when another transaction stored the
 /// same `MessageSid` first (applying again finds it).
 pub async fn apply(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     post: &SmsPost,
     now: DateTime<Utc>,
 ) -> Result<Applied, persistence::Error> {
@@ -75,7 +76,7 @@ pub async fn apply(
 
 /// Stores a customer's SMS (see the module documentation).
 async fn ingest(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     number: &business_number::Model,
     form: &Form,
     now: DateTime<Utc>,
@@ -181,7 +182,7 @@ fn media_of(form: &Form) -> Vec<Value> {
 
 /// Moves an outbound SMS forward (never backwards; callbacks arrive in any order).
 async fn apply_status(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     number: &business_number::Model,
     form: &Form,
     now: DateTime<Utc>,

@@ -11,6 +11,7 @@ use domain::{
     AttachmentId, AttachmentStatus, Channel, ConversationId, Direction, MessageId, Permission, PhoneNumber,
     TemplateId,
 };
+use persistence::Announce;
 use persistence::content::MessageContent;
 use persistence::conversations::ConversationChange;
 use persistence::entities::{attachment, contact, conversation, message};
@@ -119,14 +120,14 @@ async fn store(
     decide: impl FnOnce(&Loaded) -> ApiResult<Outgoing>,
 ) -> ApiResult<message::Model> {
     let txn = db.begin().await.map_err(commit_error)?;
-    let saved = store_in(&*txn, viewer, id, options, now, decide).await?;
+    let saved = store_in(&txn, viewer, id, options, now, decide).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
 
 /// [`store`] inside the caller's transaction.
 pub(super) async fn store_in(
-    txn: &impl ConnectionTrait,
+    txn: &impl Announce,
     viewer: &Viewer,
     id: ConversationId,
     options: SendOptions<'_>,
@@ -414,15 +415,15 @@ pub async fn react(
     }
     let txn = db.begin().await.map_err(commit_error)?;
     let message =
-        messages::find(&*txn, viewer.workspace_id, message_id).await?.ok_or(ApiError::NotFound("message"))?;
-    let loaded = load(&*txn, viewer, message.conversation_id, now).await?;
+        messages::find(&txn, viewer.workspace_id, message_id).await?.ok_or(ApiError::NotFound("message"))?;
+    let loaded = load(&txn, viewer, message.conversation_id, now).await?;
     loaded.capabilities.react.check().map_err(|d| ApiError::denied("react", d))?;
     if message.external_id.is_none() {
         return Err(ApiError::bad_input("this message is not on WhatsApp yet; react once it is sent"));
     }
     let reaction =
-        reactions::set(&*txn, &message, Direction::Outbound, Some(viewer.agent_id), emoji, now).await?;
-    crate::events::message_reaction(&*txn, &reaction, &message, &loaded.conversation, now).await?;
+        reactions::set(&txn, &message, Direction::Outbound, Some(viewer.agent_id), emoji, now).await?;
+    crate::events::message_reaction(&txn, &reaction, &message, &loaded.conversation, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(message)
 }
@@ -484,7 +485,7 @@ pub async fn switch_channel(
 ) -> ApiResult<conversation::Model> {
     viewer.require(Permission::ReachCustomer)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let loaded = load(&*txn, viewer, id, now).await?;
+    let loaded = load(&txn, viewer, id, now).await?;
     if channel == Channel::Sms {
         loaded.capabilities.switch_to_sms.check().map_err(|d| ApiError::denied("switchToSms", d))?;
     } else if loaded.conversation.channel != Channel::Whatsapp {
@@ -494,14 +495,14 @@ pub async fn switch_channel(
         return Ok(loaded.conversation);
     }
     let change = ConversationChange { active_channel: Some(channel), ..ConversationChange::default() };
-    let saved = conversations::update(&*txn, loaded.conversation, change, now).await?;
+    let saved = conversations::update(&txn, loaded.conversation, change, now).await?;
     let event = NewEvent {
         event_type: types::CONVERSATION_UPDATED,
         conversation_id: Some(id),
         contact_id: saved.contact_id,
         data: event_data::conversation(&saved),
     };
-    events::append(&*txn, viewer.workspace_id, event, now).await?;
+    events::append(&txn, viewer.workspace_id, event, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }

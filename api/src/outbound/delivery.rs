@@ -27,27 +27,18 @@ use persistence::entities::{conversation, message};
 use persistence::messages::{ProviderError, SendResult};
 use persistence::sealed::Purpose;
 use persistence::{
-    Database, attachments, business_numbers, contacts, conversations, messages, opt_outs, reactions, signals,
+    Database, Work, attachments, business_numbers, contacts, conversations, messages, opt_outs, reactions,
+    signals,
 };
 use secrecy::ExposeSecret;
-use tokio::sync::Notify;
 
 use crate::config::RetryPolicy;
 use crate::outbound::gateway::sms::SmsGateway;
 use crate::outbound::gateway::whatsapp::{NumberApi, WhatsappGateway};
 use crate::outbound::gateway::{Accepted, GatewayError, OutboundContent, Recipient};
+use crate::workers::Next;
 use persistence::messages::StoredId;
 use persistence::sealed::Keyring;
-
-/// Wakes the worker when a send is stored.
-#[derive(Clone, Debug, Default)]
-pub struct DeliveryHandle(Arc<Notify>);
-
-impl DeliveryHandle {
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
-}
 
 /// The worker.
 #[derive(Clone, Debug)]
@@ -56,7 +47,6 @@ pub struct Worker {
     pub whatsapp: WhatsappGateway,
     pub sms: SmsGateway,
     pub policy: RetryPolicy,
-    pub handle: DeliveryHandle,
     /// Seals the provider's id of a message to a customer who hid the number, and opens it for
     /// replies and reactions.
     pub keyring: Arc<Keyring>,
@@ -87,30 +77,21 @@ fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
 }
 
-impl Worker {
-    /// Runs until `stop` flips to true; finishes the batch in hand first.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            let worked = match self.run_once(Utc::now()).await {
-                Ok(n) => n,
-                Err(err) => {
-                    tracing::warn!(error = ?err, "delivery pass failed");
-                    0
-                }
-            };
-            if worked == 0 {
-                tokio::select! {
-                    () = self.handle.0.notified() => {}
-                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
-    }
+impl crate::workers::Worker for Worker {
+    const NAME: &'static str = "delivery";
+    const WAKES: &'static [Work] = &[Work::Delivery];
 
+    /// Sends what is due, when something is (one read when nothing is).
+    async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
+        let due = messages::next_delivery_due(self.db.conn()).await?;
+        if due.is_none_or(|at| at > now) {
+            return Ok(Next::due(due));
+        }
+        Ok(if self.run_once(now).await? > 0 { Next::Again } else { Next::due(due) })
+    }
+}
+
+impl Worker {
     /// Claims and sends what is due; returns how many messages it handled.
     ///
     /// # Errors
@@ -118,9 +99,9 @@ impl Worker {
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
         let lease = now + to_chrono(self.policy.lease);
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let claimed = messages::claim_due(&*txn, now, lease, 16).await?;
-        let reactions = reactions::claim_due(&*txn, now, lease, 16).await?;
-        let signals = signals::claim_due(&*txn, now, lease, 16).await?;
+        let claimed = messages::claim_due(&txn, now, lease, 16).await?;
+        let reactions = reactions::claim_due(&txn, now, lease, 16).await?;
+        let signals = signals::claim_due(&txn, now, lease, 16).await?;
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
         let count = claimed.len() + reactions.len() + signals.len();
         let sends = claimed.into_iter().map(|m| self.deliver(m));
@@ -176,7 +157,7 @@ impl Worker {
         let attempts = reaction.attempts;
         let (result, _) = self.outcome(result, attempts, conversation.customer_phone.is_some());
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        reactions::record_send(&*txn, reaction, result, Utc::now()).await?;
+        reactions::record_send(&txn, reaction, result, Utc::now()).await?;
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
     }
 
@@ -398,10 +379,10 @@ impl Worker {
         let now = Utc::now();
         let (result, status) = self.outcome(result, message.attempts, conversation.customer_phone.is_some());
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let saved = messages::record_send(&*txn, message, result, now).await?;
+        let saved = messages::record_send(&txn, message, result, now).await?;
         if let Some(status) = status {
             let previous = MessageStatus::Pending;
-            crate::events::message_status_updated(&*txn, &saved, conversation, previous, now).await?;
+            crate::events::message_status_updated(&txn, &saved, conversation, previous, now).await?;
             tracing::debug!(status = %status, "outbound message recorded");
         }
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))

@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use domain::capabilities::Denial;
 use domain::threading::ThreadKey;
 use domain::{BusinessNumberId, Channel, ContactId, ConversationStatus, Permission, PhoneNumber, TemplateId};
+use persistence::Announce;
 use persistence::conversations::{ConversationChange, CustomerFacts, Link, NewConversation};
 use persistence::entities::{business_number, conversation, message};
 use persistence::events::types;
-use persistence::{ConnectionTrait, Database, business_numbers, contacts, conversations, opt_outs};
+use persistence::{Database, business_numbers, contacts, conversations, opt_outs};
 
 use super::actions::{SendOptions, fill_template, reply_of, store_in, template_of};
 use crate::auth::Viewer;
@@ -111,14 +112,14 @@ pub async fn start(
 
     let txn = db.begin().await.map_err(commit_error)?;
     let link = contact.map(|c| Link { contact: c.id, by: viewer.agent_id, at: now });
-    let conversation = find_or_open(&*txn, viewer, &number, phone, link, opted_out, now).await?;
+    let conversation = find_or_open(&txn, viewer, &number, phone, link, opted_out, now).await?;
     let options = SendOptions { idempotency_key: request.idempotency_key, reply_to: None };
-    let message = store_in(&*txn, viewer, conversation.id, options, now, |loaded| match &opening {
+    let message = store_in(&txn, viewer, conversation.id, options, now, |loaded| match &opening {
         Opening::Template(filled) => template_of(loaded, filled),
         Opening::Text(text) => reply_of(loaded, text.clone()),
     })
     .await?;
-    let conversation = conversations::find(&*txn, viewer.workspace_id, conversation.id)
+    let conversation = conversations::find(&txn, viewer.workspace_id, conversation.id)
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
     txn.commit().await.map_err(commit_error)?;
@@ -128,7 +129,7 @@ pub async fn start(
 /// The workspace's conversation with `phone` on the number (reopened when resolved or
 /// snoozed: the agent is talking again), or a new one.
 async fn find_or_open(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     viewer: &Viewer,
     number: &business_number::Model,
     phone: PhoneNumber,
@@ -179,7 +180,7 @@ async fn find_or_open(
 }
 
 async fn append(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     event_type: &'static str,
     c: &conversation::Model,
     now: DateTime<Utc>,

@@ -81,8 +81,8 @@ pub async fn update(
     viewer.require_admin()?;
     let name = update.name.as_deref().map(|n| valid_name("name", n)).transpose()?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let admins = agents::active_admins_for_update(&*txn, viewer.workspace_id).await?;
-    let current = agents::find(&*txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
+    let admins = agents::active_admins_for_update(&txn, viewer.workspace_id).await?;
+    let current = agents::find(&txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
     let stays_admin =
         update.active.unwrap_or(current.active) && update.role.unwrap_or(current.role) == Role::Admin;
     if admins.iter().all(|a| a.id == id) && !admins.is_empty() && !stays_admin {
@@ -91,15 +91,15 @@ pub async fn update(
         ));
     }
     let change = agents::AgentChange { active: update.active, role: update.role, name: name.as_deref() };
-    agents::update(&*txn, viewer.workspace_id, id, change, now).await?;
-    let saved = agents::find(&*txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
+    agents::update(&txn, viewer.workspace_id, id, change, now).await?;
+    let saved = agents::find(&txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
     let details = serde_json::json!({
         "name": update.name.is_some().then_some(&saved.name),
         "role": update.role.map(|_| saved.role),
         "active": update.active.map(|_| saved.active),
         "before": { "role": current.role, "active": current.active },
     });
-    audit(&*txn, viewer, "agent.updated", ("agent", id), details, now).await?;
+    audit(&txn, viewer, "agent.updated", ("agent", id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }

@@ -65,7 +65,7 @@ async fn deliver(
     let inbound = read_message(&raw, &contacts)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("demo payload: {e}")))?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let outcome = ingest::record_inbound(&*txn, number, &inbound, now, keyring).await?;
+    let outcome = ingest::record_inbound(&txn, number, &inbound, now, keyring).await?;
     txn.commit().await.map_err(commit_error)?;
     match outcome {
         IngestOutcome::Stored { conversation, .. } => Ok(conversation),

@@ -83,8 +83,8 @@ pub async fn connect_whatsapp(
         .transpose()?
         .map(|t| keyring.seal(Purpose::AccessToken, &t));
     let txn = db.begin().await.map_err(commit_error)?;
-    let saved = match reusable(&*txn, viewer, &phone_number_id, Channel::Whatsapp).await? {
-        Some(number) => business_numbers::reconnect(&*txn, number, token, None, now).await?,
+    let saved = match reusable(&txn, viewer, &phone_number_id, Channel::Whatsapp).await? {
+        Some(number) => business_numbers::reconnect(&txn, number, token, None, now).await?,
         None => {
             let new = NewBusinessNumber {
                 id: BusinessNumberId::new(),
@@ -98,11 +98,11 @@ pub async fn connect_whatsapp(
                 access_token: token,
                 sms_account: None,
             };
-            create(&*txn, new, now).await?
+            create(&txn, new, now).await?
         }
     };
     let details = json!({ "channel": Channel::Whatsapp, "phoneNumberId": saved.phone_number_id, "ownToken": saved.access_token_sealed.is_some() });
-    audit(&*txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
+    audit(&txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
@@ -128,10 +128,8 @@ pub async fn connect_sms(
     }
     let token: Sealed = keyring.seal(Purpose::SmsAuthToken, &credential("authToken", input.auth_token, 256)?);
     let txn = db.begin().await.map_err(commit_error)?;
-    let saved = match reusable(&*txn, viewer, number.as_str(), Channel::Sms).await? {
-        Some(existing) => {
-            business_numbers::reconnect(&*txn, existing, None, Some((&sid, token)), now).await?
-        }
+    let saved = match reusable(&txn, viewer, number.as_str(), Channel::Sms).await? {
+        Some(existing) => business_numbers::reconnect(&txn, existing, None, Some((&sid, token)), now).await?,
         None => {
             let new = NewBusinessNumber {
                 id: BusinessNumberId::new(),
@@ -145,11 +143,11 @@ pub async fn connect_sms(
                 access_token: None,
                 sms_account: Some((&sid, token)),
             };
-            create(&*txn, new, now).await?
+            create(&txn, new, now).await?
         }
     };
     let details = json!({ "channel": Channel::Sms, "phoneNumber": number.as_str(), "accountSid": sid });
-    audit(&*txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
+    audit(&txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
@@ -197,15 +195,15 @@ pub async fn disconnect(
 ) -> ApiResult<business_number::Model> {
     viewer.require_admin()?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let number = business_numbers::find(&*txn, viewer.workspace_id, id)
+    let number = business_numbers::find(&txn, viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("business number"))?;
     if !number.connected {
         return Ok(number);
     }
-    let saved = business_numbers::set_connected(&*txn, number, false, now).await?;
+    let saved = business_numbers::set_connected(&txn, number, false, now).await?;
     let details = json!({ "channel": saved.channel });
-    audit(&*txn, viewer, "business_number.disconnected", ("business_number", saved.id), details, now).await?;
+    audit(&txn, viewer, "business_number.disconnected", ("business_number", saved.id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }

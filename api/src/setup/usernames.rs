@@ -120,8 +120,8 @@ pub async fn set(
     };
 
     let txn = db.begin().await.map_err(commit_error)?;
-    let number = load(&*txn, viewer, id).await?;
-    let holders = business_numbers::holding_username(&*txn, &username.key()).await?;
+    let number = load(&txn, viewer, id).await?;
+    let holders = business_numbers::holding_username(&txn, &username.key()).await?;
     refuse_other_workspaces(&holders, viewer)?;
     for holder in holders.into_iter().filter(|h| h.id != number.id) {
         if remote_status.is_none() {
@@ -136,11 +136,11 @@ pub async fn set(
             }
         }
         // Transferred (or, in cloud mode, WhatsApp says this number holds it now).
-        let released = business_numbers::set_username(&*txn, holder, None, None, now).await?;
-        crate::events::business_username_updated(&*txn, &released, now).await?;
+        let released = business_numbers::set_username(&txn, holder, None, None, now).await?;
+        crate::events::business_username_updated(&txn, &released, now).await?;
         let details = json!({ "username": username.as_str(), "movedTo": number.id });
         crate::store::audit(
-            &*txn,
+            &txn,
             viewer,
             "business_username.transferred_away",
             ("business_number", released.id),
@@ -153,7 +153,7 @@ pub async fn set(
         Some(status) => status,
         None => {
             let workspace =
-                workspaces::find(&*txn, viewer.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
+                workspaces::find(&txn, viewer.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
             if workspace.usernames_live {
                 BusinessUsernameStatus::Approved
             } else {
@@ -165,10 +165,10 @@ pub async fn set(
     if unchanged {
         return Ok(number);
     }
-    let saved = business_numbers::set_username(&*txn, number, Some(&username), Some(status), now).await?;
-    crate::events::business_username_updated(&*txn, &saved, now).await?;
+    let saved = business_numbers::set_username(&txn, number, Some(&username), Some(status), now).await?;
+    crate::events::business_username_updated(&txn, &saved, now).await?;
     let details = json!({ "username": username.as_str(), "status": status.as_str(), "transferAction": transfer.as_str() });
-    crate::store::audit(&*txn, viewer, "business_username.set", ("business_number", saved.id), details, now)
+    crate::store::audit(&txn, viewer, "business_username.set", ("business_number", saved.id), details, now)
         .await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
@@ -196,13 +196,13 @@ pub async fn delete(
         api.username_call(reqwest::Method::DELETE, "username", None).await.map_err(from_meta)?;
     }
     let txn = db.begin().await.map_err(commit_error)?;
-    let number = load(&*txn, viewer, id).await?;
+    let number = load(&txn, viewer, id).await?;
     let previous = number.username.clone();
-    let saved = business_numbers::set_username(&*txn, number, None, None, now).await?;
-    crate::events::business_username_updated(&*txn, &saved, now).await?;
+    let saved = business_numbers::set_username(&txn, number, None, None, now).await?;
+    crate::events::business_username_updated(&txn, &saved, now).await?;
     let details = json!({ "username": previous });
     crate::store::audit(
-        &*txn,
+        &txn,
         viewer,
         "business_username.deleted",
         ("business_number", saved.id),

@@ -65,11 +65,11 @@ pub async fn bootstrap(db: &Database, input: &BootstrapInput, now: DateTime<Utc>
 
     let txn = db.begin().await.map_err(commit_error)?;
     let workspace_id = WorkspaceId::new();
-    workspaces::create(&*txn, workspace_id, &name, now).await?;
+    workspaces::create(&txn, workspace_id, &name, now).await?;
     let admin_id = AgentId::new();
     let admin =
         agents::NewAgent { id: admin_id, workspace_id, email: &email, name: &admin_name, role: Role::Admin };
-    agents::create(&*txn, admin, now).await?;
+    agents::create(&txn, admin, now).await?;
     let business_number_id = match &number {
         Some((phone_number_id, display, waba, portfolio, business_name)) => {
             let id = BusinessNumberId::new();
@@ -85,7 +85,7 @@ pub async fn bootstrap(db: &Database, input: &BootstrapInput, now: DateTime<Utc>
                 access_token: None,
                 sms_account: None,
             };
-            business_numbers::create(&*txn, new, now).await?;
+            business_numbers::create(&txn, new, now).await?;
             Some(id)
         }
         None => None,

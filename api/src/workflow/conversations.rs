@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use domain::capabilities::{self, Capabilities, ConversationFacts};
 use domain::{AgentId, ConversationId, ConversationStatus, Permission, TeamId};
+use persistence::Announce;
 use persistence::conversations::{ConversationChange, ConversationFilter, InboxCursor};
 use persistence::entities::{conversation, message};
 use persistence::events::types;
@@ -72,7 +73,7 @@ pub async fn get_for_update(
 
 /// Writes `conversation.updated` for a changed conversation.
 pub(crate) async fn updated_event(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     c: &conversation::Model,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
@@ -106,18 +107,18 @@ pub async fn assign(
 ) -> ApiResult<conversation::Model> {
     viewer.require(Permission::WorkConversations)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&*txn, viewer, id).await?;
+    let current = get_for_update(&txn, viewer, id).await?;
     if let Some(agent) = to.agent {
         let found =
-            agents::find(&*txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
+            agents::find(&txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
         if !found.active {
             return Err(ApiError::bad_input("agentId names an inactive agent"));
         }
     }
     if let Some(Some(team)) = to.team {
-        teams::find(&*txn, viewer.workspace_id, team).await?.ok_or(ApiError::NotFound("team"))?;
+        teams::find(&txn, viewer.workspace_id, team).await?.ok_or(ApiError::NotFound("team"))?;
         if let Some(agent) = to.agent
-            && !teams::is_member(&*txn, team, agent).await?
+            && !teams::is_member(&txn, team, agent).await?
         {
             return Err(ApiError::bad_input("agentId names an agent who is not a member of teamId"));
         }
@@ -128,10 +129,10 @@ pub async fn assign(
     }
     let change =
         ConversationChange { assignee: Some(to.agent), team: Some(team), ..ConversationChange::default() };
-    let saved = conversations::update(&*txn, current, change, now).await?;
-    updated_event(&*txn, &saved, now).await?;
+    let saved = conversations::update(&txn, current, change, now).await?;
+    updated_event(&txn, &saved, now).await?;
     let details = serde_json::json!({ "assigneeId": to.agent, "teamId": team });
-    crate::store::audit(&*txn, viewer, "conversation.assigned", ("conversation", saved.id), details, now)
+    crate::store::audit(&txn, viewer, "conversation.assigned", ("conversation", saved.id), details, now)
         .await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
@@ -152,13 +153,13 @@ pub async fn set_status(
 ) -> ApiResult<conversation::Model> {
     viewer.require(Permission::WorkConversations)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&*txn, viewer, id).await?;
+    let current = get_for_update(&txn, viewer, id).await?;
     if current.status == status {
         return Ok(current);
     }
     let change = ConversationChange { status: Some(status), ..ConversationChange::default() };
-    let saved = conversations::update(&*txn, current, change, now).await?;
-    updated_event(&*txn, &saved, now).await?;
+    let saved = conversations::update(&txn, current, change, now).await?;
+    updated_event(&txn, &saved, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }

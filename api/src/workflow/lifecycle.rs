@@ -5,8 +5,6 @@
 //! Read state is per agent and emits nothing to CRMs; snoozing and waking emit
 //! `conversation.updated`.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use domain::{Channel, ConversationId, ConversationStatus, Direction, Permission};
 use persistence::conversations::ConversationChange;
@@ -14,7 +12,7 @@ use persistence::entities::{conversation, message};
 use persistence::events::types;
 use persistence::reads::InboxCounts;
 use persistence::{
-    ConnectionTrait, Database, business_numbers, contacts, conversations, messages, reads, signals,
+    ConnectionTrait, Database, Work, business_numbers, contacts, conversations, messages, reads, signals,
 };
 
 use super::conversations::{Around, capabilities_of, get_for_update, updated_event};
@@ -22,6 +20,7 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::events::data as event_data;
 use crate::store::commit_error;
+use crate::workers::Next;
 
 /// Whether marking a WhatsApp conversation read sends Meta a read receipt
 /// (`PARLEY_WHATSAPP_READ_RECEIPTS`).
@@ -43,8 +42,7 @@ async fn latest_inbound_on_whatsapp(
 
 /// Records that the viewer has read the conversation up to its latest message. On a WhatsApp
 /// conversation (with `receipts`), the customer's latest message not yet acknowledged gets one
-/// read receipt, queued for the delivery worker; returns the conversation and whether a
-/// receipt was queued.
+/// read receipt, queued for the delivery worker; returns the conversation.
 ///
 /// # Errors
 /// `NOT_FOUND` for an unknown conversation.
@@ -55,32 +53,30 @@ pub async fn mark_read(
     id: ConversationId,
     receipts: ReadReceipts,
     now: DateTime<Utc>,
-) -> ApiResult<(conversation::Model, bool)> {
+) -> ApiResult<conversation::Model> {
     viewer.require(Permission::WorkConversations)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let conversation = get_for_update(&*txn, viewer, id).await?;
-    let latest = messages::latest_in(&*txn, id, None).await?;
+    let conversation = get_for_update(&txn, viewer, id).await?;
+    let latest = messages::latest_in(&txn, id, None).await?;
     let at = latest.as_ref().map_or(now, |m| m.created_at.max(now));
-    reads::mark(&*txn, &conversation, viewer.agent_id, at, latest.map(|m| m.id), now).await?;
-    let mut queued = false;
+    reads::mark(&txn, &conversation, viewer.agent_id, at, latest.map(|m| m.id), now).await?;
     let mut conversation = conversation;
     if receipts.0 && conversation.channel == Channel::Whatsapp {
         let number =
-            business_numbers::find(&*txn, viewer.workspace_id, conversation.business_number_id).await?;
-        let target = latest_inbound_on_whatsapp(&*txn, &conversation).await?;
+            business_numbers::find(&txn, viewer.workspace_id, conversation.business_number_id).await?;
+        let target = latest_inbound_on_whatsapp(&txn, &conversation).await?;
         let due = target.filter(|m| conversation.read_receipt_message_id != Some(m.id));
         if let (Some(target), true) = (due, number.is_some_and(|n| n.connected)) {
-            signals::enqueue(&*txn, &conversation, target.id, signals::READ, now).await?;
+            signals::enqueue(&txn, &conversation, target.id, signals::READ, now).await?;
             let change = ConversationChange {
                 read_receipt_message_id: Some(target.id),
                 ..ConversationChange::default()
             };
-            conversation = conversations::update(&*txn, conversation, change, now).await?;
-            queued = true;
+            conversation = conversations::update(&txn, conversation, change, now).await?;
         }
     }
     txn.commit().await.map_err(commit_error)?;
-    Ok((conversation, queued))
+    Ok(conversation)
 }
 
 /// Shows the customer WhatsApp's typing indicator (on their latest message, which it also
@@ -98,26 +94,25 @@ pub async fn send_typing(
 ) -> ApiResult<()> {
     viewer.require(Permission::ReachCustomer)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let conversation = get_for_update(&*txn, viewer, id).await?;
+    let conversation = get_for_update(&txn, viewer, id).await?;
     if conversation.active_channel != Channel::Whatsapp {
         return Err(ApiError::bad_input("typing indicators exist on WhatsApp only"));
     }
     let contact_phone_known = match conversation.contact_id {
         Some(contact) => {
-            contacts::find(&*txn, viewer.workspace_id, contact).await?.is_some_and(|c| c.phone.is_some())
+            contacts::find(&txn, viewer.workspace_id, contact).await?.is_some_and(|c| c.phone.is_some())
         }
         None => false,
     };
-    let number_connected =
-        business_numbers::find(&*txn, viewer.workspace_id, conversation.business_number_id)
-            .await?
-            .is_some_and(|n| n.connected);
+    let number_connected = business_numbers::find(&txn, viewer.workspace_id, conversation.business_number_id)
+        .await?
+        .is_some_and(|n| n.connected);
     let around = Around { contact_phone_known, number_connected };
     capabilities_of(&conversation, around, now).reply.check().map_err(|d| ApiError::denied("reply", d))?;
-    let Some(target) = latest_inbound_on_whatsapp(&*txn, &conversation).await? else {
+    let Some(target) = latest_inbound_on_whatsapp(&txn, &conversation).await? else {
         return Err(ApiError::bad_input("the customer has not written on WhatsApp yet"));
     };
-    signals::enqueue(&*txn, &conversation, target.id, signals::TYPING, now).await?;
+    signals::enqueue(&txn, &conversation, target.id, signals::TYPING, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(())
 }
@@ -143,7 +138,7 @@ pub async fn snooze(
         return Err(ApiError::bad_input("until must be at most a year ahead"));
     }
     let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&*txn, viewer, id).await?;
+    let current = get_for_update(&txn, viewer, id).await?;
     if current.status == ConversationStatus::Snoozed && current.snoozed_until == Some(until) {
         return Ok(current);
     }
@@ -152,8 +147,8 @@ pub async fn snooze(
         snoozed_until: Some(Some(until)),
         ..ConversationChange::default()
     };
-    let saved = conversations::update(&*txn, current, change, now).await?;
-    updated_event(&*txn, &saved, now).await?;
+    let saved = conversations::update(&txn, current, change, now).await?;
+    updated_event(&txn, &saved, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
@@ -168,30 +163,25 @@ pub async fn inbox_counts(db: &Database, viewer: &Viewer) -> ApiResult<InboxCoun
 }
 
 /// Reopens snoozed conversations whose time has come, a batch at a time, each once however
-/// many processes run this (see [`conversations::wake_snoozed`]).
+/// many processes run this (see [`conversations::wake_snoozed`]). It sleeps until the next
+/// snooze ends; a new snooze wakes it to look again.
 #[derive(Clone, Debug)]
 pub struct Waker {
     pub db: Database,
-    pub every: Duration,
 }
 
-impl Waker {
-    /// Runs until `stop` flips to true.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            match wake_due(&self.db, Utc::now()).await {
-                Ok(woken) if woken > 0 => tracing::debug!(woken, "snoozed conversations reopened"),
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = ?err, "reopening snoozed conversations failed"),
-            }
-            tokio::select! {
-                () = tokio::time::sleep(self.every) => {}
-                _ = stop.changed() => {}
-            }
+impl crate::workers::Worker for Waker {
+    const NAME: &'static str = "snooze";
+    const WAKES: &'static [Work] = &[Work::Snooze];
+
+    async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
+        let due = conversations::next_snooze_due(self.db.conn()).await?;
+        if due.is_none_or(|at| at > now) {
+            return Ok(Next::due(due));
         }
+        let woken = wake_due(&self.db, now).await?;
+        tracing::debug!(woken, "snoozed conversations reopened");
+        Ok(if woken > 0 { Next::Again } else { Next::due(due) })
     }
 }
 
@@ -202,9 +192,9 @@ impl Waker {
 /// On a database failure.
 pub async fn wake_due(db: &Database, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
     let txn = db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-    let woken = conversations::wake_snoozed(&*txn, now, 100).await?;
+    let woken = conversations::wake_snoozed(&txn, now, 100).await?;
     for c in &woken {
-        crate::events::about(&*txn, c, types::CONVERSATION_UPDATED, event_data::conversation(c), now).await?;
+        crate::events::about(&txn, c, types::CONVERSATION_UPDATED, event_data::conversation(c), now).await?;
     }
     txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
     Ok(woken.len())

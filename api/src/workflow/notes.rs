@@ -32,7 +32,7 @@ pub async fn add(
     viewer.require(Permission::WorkConversations)?;
     let text = valid_text("text", text)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let conversation = get(&*txn, viewer, id).await?;
+    let conversation = get(&txn, viewer, id).await?;
     let new = NewMessage {
         origin: Origin::Note { author: viewer.agent_id },
         channel: conversation.active_channel,
@@ -42,9 +42,9 @@ pub async fn add(
         sent_at: now,
         reply_to: None,
     };
-    let note = messages::insert(&*txn, &conversation, new, now).await?;
+    let note = messages::insert(&txn, &conversation, new, now).await?;
     let data = event_data::message(&note, &conversation);
-    crate::events::about(&*txn, &conversation, types::NOTE_ADDED, data, now).await?;
+    crate::events::about(&txn, &conversation, types::NOTE_ADDED, data, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(note)
 }

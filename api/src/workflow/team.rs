@@ -5,9 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use domain::{AgentId, CannedResponseId, ConversationId, LabelId, Permission, TeamId};
+use persistence::Announce;
 use persistence::entities::{canned_response, conversation, label, team};
 use persistence::events::types;
-use persistence::{ConnectionTrait, Database, agents, canned_responses, labels, teams};
+use persistence::{Database, agents, canned_responses, labels, teams};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
@@ -34,8 +35,8 @@ pub async fn create_label(
     let color = valid_color(color)?;
     let txn = db.begin().await.map_err(commit_error)?;
     let new = labels::NewLabel { workspace_id: viewer.workspace_id, name: &name, color: &color };
-    let saved = labels::create(&*txn, new, now).await?;
-    audit(&*txn, viewer, "label.created", ("label", saved.id), serde_json::json!({ "name": name }), now)
+    let saved = labels::create(&txn, new, now).await?;
+    audit(&txn, viewer, "label.created", ("label", saved.id), serde_json::json!({ "name": name }), now)
         .await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
@@ -76,26 +77,22 @@ pub async fn set_label(
 ) -> ApiResult<conversation::Model> {
     viewer.require(Permission::WorkConversations)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&*txn, viewer, id).await?;
-    labels::find(&*txn, viewer.workspace_id, label).await?.ok_or(ApiError::NotFound("label"))?;
+    let current = get_for_update(&txn, viewer, id).await?;
+    labels::find(&txn, viewer.workspace_id, label).await?.ok_or(ApiError::NotFound("label"))?;
     let changed = if add {
-        labels::add_to(&*txn, viewer.workspace_id, id, label, now).await?
+        labels::add_to(&txn, viewer.workspace_id, id, label, now).await?
     } else {
-        labels::remove_from(&*txn, viewer.workspace_id, id, label).await?
+        labels::remove_from(&txn, viewer.workspace_id, id, label).await?
     };
     if changed {
-        labels_changed(&*txn, &current, now).await?;
+        labels_changed(&txn, &current, now).await?;
     }
     txn.commit().await.map_err(commit_error)?;
     Ok(current)
 }
 
 /// `conversation.updated` with the conversation's labels after a change.
-async fn labels_changed(
-    db: &impl ConnectionTrait,
-    c: &conversation::Model,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
+async fn labels_changed(db: &impl Announce, c: &conversation::Model, now: DateTime<Utc>) -> ApiResult<()> {
     let carried = labels::of_conversations(db, c.workspace_id, &[c.id]).await?;
     let mut data = event_data::conversation(c);
     data["labelIds"] = carried.iter().map(|(_, l)| serde_json::json!(l.id)).collect();
@@ -118,9 +115,8 @@ pub async fn create_team(
     viewer.require_admin()?;
     let name = valid_name("name", name)?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let saved = teams::create(&*txn, viewer.workspace_id, &name, now).await?;
-    audit(&*txn, viewer, "team.created", ("team", saved.id), serde_json::json!({ "name": name }), now)
-        .await?;
+    let saved = teams::create(&txn, viewer.workspace_id, &name, now).await?;
+    audit(&txn, viewer, "team.created", ("team", saved.id), serde_json::json!({ "name": name }), now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
@@ -141,17 +137,16 @@ pub async fn set_member(
 ) -> ApiResult<team::Model> {
     viewer.require_admin()?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let found = teams::find(&*txn, viewer.workspace_id, team).await?.ok_or(ApiError::NotFound("team"))?;
-    agents::find(&*txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
+    let found = teams::find(&txn, viewer.workspace_id, team).await?.ok_or(ApiError::NotFound("team"))?;
+    agents::find(&txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
     let changed = if add {
-        teams::add_member(&*txn, &found, agent, now).await?
+        teams::add_member(&txn, &found, agent, now).await?
     } else {
-        teams::remove_member(&*txn, &found, agent).await?
+        teams::remove_member(&txn, &found, agent).await?
     };
     if changed {
         let action = if add { "team.member_added" } else { "team.member_removed" };
-        audit(&*txn, viewer, action, ("team", found.id), serde_json::json!({ "agentId": agent }), now)
-            .await?;
+        audit(&txn, viewer, action, ("team", found.id), serde_json::json!({ "agentId": agent }), now).await?;
     }
     txn.commit().await.map_err(commit_error)?;
     Ok(found)
@@ -199,9 +194,9 @@ pub async fn create_canned_response(
         text: &text,
         created_by: viewer.agent_id,
     };
-    let saved = canned_responses::create(&*txn, new, now).await?;
+    let saved = canned_responses::create(&txn, new, now).await?;
     let details = serde_json::json!({ "shortCode": short_code });
-    audit(&*txn, viewer, "canned_response.created", ("canned_response", saved.id), details, now).await?;
+    audit(&txn, viewer, "canned_response.created", ("canned_response", saved.id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }
@@ -219,11 +214,11 @@ pub async fn delete_canned_response(
 ) -> ApiResult<()> {
     viewer.require_admin()?;
     let txn = db.begin().await.map_err(commit_error)?;
-    let deleted = canned_responses::delete(&*txn, viewer.workspace_id, id)
+    let deleted = canned_responses::delete(&txn, viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("canned response"))?;
     let details = serde_json::json!({ "shortCode": deleted.short_code });
-    audit(&*txn, viewer, "canned_response.deleted", ("canned_response", id), details, now).await?;
+    audit(&txn, viewer, "canned_response.deleted", ("canned_response", id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(())
 }

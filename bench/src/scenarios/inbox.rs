@@ -59,7 +59,9 @@ async fn label_and_route(env: &Env) -> anyhow::Result<()> {
                 team: Some(Some(teams[i % 2])),
                 ..Default::default()
             };
-            persistence::conversations::update(db, conversation, change, now).await?;
+            env.db
+                .write(async |txn| persistence::conversations::update(txn, conversation, change, now).await)
+                .await?;
         }
     }
     Ok(())

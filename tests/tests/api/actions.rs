@@ -120,7 +120,11 @@ async fn link_contact(s: &Setup, conversation: ConversationId, phone: &str) {
     let link = persistence::conversations::Link { contact, by: s.t.admin, at: Utc::now() };
     let change =
         persistence::conversations::ConversationChange { link: Some(Some(link)), ..Default::default() };
-    persistence::conversations::update(s.app.db.conn(), row, change, Utc::now()).await.unwrap();
+    s.app
+        .db
+        .write(async |txn| persistence::conversations::update(txn, row, change, Utc::now()).await)
+        .await
+        .unwrap();
 }
 
 fn vars(c: ConversationId) -> Value {
@@ -406,7 +410,7 @@ async fn one_tenants_bulk_send_delays_anothers_reply_by_at_most_one_batch(s: Set
             ((&conversation).into(), new)
         })
         .collect();
-    persistence::messages::insert_many(s.app.db.conn(), campaign).await.unwrap();
+    s.app.db.write(async |txn| persistence::messages::insert_many(txn, campaign).await).await.unwrap();
 
     let other = s.app.tenant("Other").await;
     let reply = s.app.receive(&other, &Inbound::with_phone("447700900123", "GB.1", "Ana")).await;

@@ -84,7 +84,12 @@ async fn a_deactivated_agent_loses_access_at_once(app: TestApp) {
     assert_eq!(data["me"]["role"], "ADMIN");
     let change = persistence::agents::AgentChange { active: Some(false), ..Default::default() };
     assert!(
-        persistence::agents::update(app.db.conn(), t.workspace, t.admin, change, Utc::now()).await.unwrap()
+        app.db
+            .write(
+                async |txn| persistence::agents::update(txn, t.workspace, t.admin, change, Utc::now()).await
+            )
+            .await
+            .unwrap()
     );
     let body = app.graphql(Some(&t.token), ME, json!({})).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
@@ -97,7 +102,12 @@ async fn a_demoted_admin_loses_admin_rights_at_once(app: TestApp) {
     app.ok(&t.token, create, input).await;
     let change = persistence::agents::AgentChange { role: Some(domain::Role::Agent), ..Default::default() };
     assert!(
-        persistence::agents::update(app.db.conn(), t.workspace, t.admin, change, Utc::now()).await.unwrap()
+        app.db
+            .write(
+                async |txn| persistence::agents::update(txn, t.workspace, t.admin, change, Utc::now()).await
+            )
+            .await
+            .unwrap()
     );
     let input = json!({ "input": { "email": "bo@acme.example.com", "name": "Bo", "role": "AGENT" } });
     let body = app.graphql(Some(&t.token), create, input).await;

@@ -296,10 +296,13 @@ impl TestApp {
         agent: AgentId,
         change: persistence::agents::AgentChange<'_>,
     ) {
-        let changed =
-            persistence::agents::update(self.db.conn(), tenant.workspace, agent, change, Utc::now())
-                .await
-                .unwrap();
+        let changed = self
+            .db
+            .write(async |txn| {
+                persistence::agents::update(txn, tenant.workspace, agent, change, Utc::now()).await
+            })
+            .await
+            .unwrap();
         assert!(changed, "no such agent");
     }
 
@@ -314,7 +317,7 @@ impl TestApp {
         let inbound = read_message(&value["messages"][0], &contacts).expect("readable test message");
         let txn = self.db.begin().await.unwrap();
         let outcome =
-            ingest::record_inbound(&*txn, &tenant.number, &inbound, Utc::now(), &self.keyring).await.unwrap();
+            ingest::record_inbound(&txn, &tenant.number, &inbound, Utc::now(), &self.keyring).await.unwrap();
         txn.commit().await.unwrap();
         match outcome {
             IngestOutcome::Stored { conversation, .. } => conversation,
@@ -456,6 +459,8 @@ pub struct Recorded {
     pub path: String,
     pub authorization: Option<String>,
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -630,6 +635,7 @@ impl FakeProvider {
             path: path.to_owned(),
             authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned),
             body,
+            at: std::time::Instant::now(),
         });
         requests.len()
     }

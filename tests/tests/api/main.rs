@@ -34,4 +34,5 @@ mod subscriptions;
 mod team;
 mod usernames;
 mod webhooks;
+mod workers;
 mod ws;

@@ -164,7 +164,7 @@ async fn a_duplicate_message_changes_nothing_and_writes_no_event(app: TestApp) {
     let inbound = api::inbound::read::read_message(&value["messages"][0], &contacts).unwrap();
     let txn = app.db.begin().await.unwrap();
     let outcome =
-        api::inbound::messages::record_inbound(&*txn, &t.number, &inbound, chrono::Utc::now(), &app.keyring)
+        api::inbound::messages::record_inbound(&txn, &t.number, &inbound, chrono::Utc::now(), &app.keyring)
             .await
             .unwrap();
     txn.commit().await.unwrap();

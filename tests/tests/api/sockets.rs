@@ -165,7 +165,7 @@ async fn queries_and_mutations_over_a_socket_have_the_http_time_limit(backend: B
     let conversation = app.receive(&t, &Inbound::hidden("US.1", "@one", "One")).await;
     // Another writer holds the conversation (SQLite: the write lock; PostgreSQL: the row).
     let txn = app.db.begin().await.unwrap();
-    persistence::conversations::find_for_update(&*txn, t.workspace, conversation).await.unwrap();
+    persistence::conversations::find_for_update(&txn, t.workspace, conversation).await.unwrap();
     let resolve = "mutation($c: ID!) { resolveConversation(conversationId: $c) { status } }";
     let vars = json!({ "c": conversation.to_string() });
     let started = Instant::now();

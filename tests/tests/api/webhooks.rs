@@ -293,7 +293,7 @@ async fn statuses_move_forward_only_and_keep_failure_details(app: TestApp) {
         fixtures::imported_message(thread, direction, status, Some(wamid.into()), "Hi", Utc::now())
     };
     let sent = vec![outbound("wamid.OUT1"), outbound("wamid.OUT2")];
-    persistence::messages::insert_many(app.db.conn(), sent).await.unwrap();
+    app.db.write(async |txn| persistence::messages::insert_many(txn, sent).await).await.unwrap();
     let status = |id: &str, status: &str, extra: Value| {
         let mut s =
             json!({ "id": id, "status": status, "timestamp": "1750030073", "recipient_id": "16505551234" });

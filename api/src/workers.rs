@@ -1,0 +1,96 @@
+//! The one shape of every background loop.
+//!
+//! A worker waits for a wake-up that concerns it: a commit (here, or in another process on
+//! PostgreSQL) that announced its kind of [`Work`], its own next due time, or a slow safety
+//! poll ([`SAFETY_POLL`]); then it runs one [`Worker::pass`] and waits again. A pass that finds
+//! nothing due writes nothing and wakes nobody (its idle check is one read), and a worker's own
+//! claims and leases announce no work, so idle workers never wake each other: an idle server
+//! sleeps. The list of workers is [`crate::startup::Application::run_until`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use persistence::{Database, Work};
+use tokio::sync::{Notify, watch};
+
+/// The longest a worker sleeps without a wake-up: it covers a `NOTIFY` lost while another
+/// process's listening connection was down, and due times set by hand in the database.
+pub const SAFETY_POLL: Duration = Duration::from_secs(5);
+
+/// How long a worker waits when it found work due but could claim none of it (another process
+/// holds it and is about to lease it): short, yet no busy loop.
+const CONTENDED: Duration = Duration::from_millis(200);
+
+/// What a pass says about the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// It did a batch: run again at once (more may be due).
+    Again,
+    /// Nothing is due before this time.
+    At(DateTime<Utc>),
+    /// Nothing waits: sleep until woken (or the safety poll).
+    Idle,
+}
+
+impl Next {
+    /// The next pass for work whose earliest item is due at `due` (`None`: nothing waits).
+    #[must_use]
+    pub fn due(due: Option<DateTime<Utc>>) -> Self {
+        due.map_or(Self::Idle, Self::At)
+    }
+}
+
+/// A background worker.
+pub trait Worker: Send + Sync + 'static {
+    /// Its name, in logs.
+    const NAME: &'static str;
+    /// The kinds of work whose commits wake it.
+    const WAKES: &'static [Work];
+
+    /// Does what is due at `now` (a batch at most) and says when to come back.
+    fn pass(&self, now: DateTime<Utc>) -> impl Future<Output = Result<Next, persistence::Error>> + Send;
+
+    /// What else wakes it, outside the database (none unless it says so).
+    fn also_woken_by(&self) -> Option<Arc<Notify>> {
+        None
+    }
+}
+
+/// Runs `worker` until `stop` flips to true (a pass in hand is finished first).
+pub async fn run<W: Worker>(worker: W, db: Database, mut stop: watch::Receiver<bool>) {
+    let wakeup = db.wakeups(W::WAKES);
+    let also = worker.also_woken_by();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let started = Utc::now();
+        let next = match worker.pass(started).await {
+            Ok(next) => next,
+            Err(err) => {
+                tracing::warn!(worker = W::NAME, error = ?err, "background pass failed");
+                Next::Idle
+            }
+        };
+        let wait = match next {
+            Next::Again => continue,
+            Next::Idle => SAFETY_POLL,
+            // Due at or before the pass's own `now`, yet not done: someone else holds it.
+            Next::At(at) if at <= started => CONTENDED,
+            Next::At(at) => (at - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(SAFETY_POLL),
+        };
+        tokio::select! {
+            () = wakeup.notified() => {}
+            () = async {
+                match &also {
+                    Some(also) => also.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
