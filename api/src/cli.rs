@@ -131,6 +131,9 @@ struct ServeArgs {
     /// Send Meta a read receipt when an agent marks a WhatsApp conversation read.
     #[arg(long, env = "PARLEY_WHATSAPP_READ_RECEIPTS", default_value_t = true, action = clap::ArgAction::Set)]
     whatsapp_read_receipts: bool,
+    /// Days the operator's dead letters (webhook changes no workspace owns) are kept.
+    #[arg(long, env = "PARLEY_DEAD_LETTER_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    dead_letter_days: u32,
     /// Allow CRM webhook endpoints on private, loopback and link-local addresses.
     #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
     webhook_allow_private_targets: bool,
@@ -374,6 +377,7 @@ impl ServeArgs {
         }
         config.sms.api_base = self.sms_api_base;
         config.read_receipts = self.whatsapp_read_receipts;
+        config.dead_letter_ttl = Duration::from_secs(u64::from(self.dead_letter_days) * 24 * 3600);
         // All three or none: clap refuses a partial set (`requires_all`); an empty token is none.
         config.sms.default_sender =
             match (self.sms_account_sid, non_empty_secret(self.sms_auth_token), self.sms_from) {

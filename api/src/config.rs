@@ -247,6 +247,9 @@ pub struct Config {
     /// Whether marking a WhatsApp conversation read sends Meta a read receipt
     /// (`PARLEY_WHATSAPP_READ_RECEIPTS`, default on).
     pub read_receipts: bool,
+    /// How long the operator's dead letters (those no workspace owns) are kept
+    /// (`PARLEY_DEAD_LETTER_DAYS`, default 30 days).
+    pub dead_letter_ttl: Duration,
     /// Retries of outbound deliveries.
     pub delivery: RetryPolicy,
     /// CRM webhook dispatch.
@@ -301,6 +304,7 @@ impl Config {
             graphql: GraphqlConfig::default(),
             sms: SmsConfig::default(),
             read_receipts: true,
+            dead_letter_ttl: Duration::from_secs(30 * 24 * 3600),
             delivery: RetryPolicy::default(),
             dispatch: DispatchConfig::default(),
             shutdown_grace: Duration::from_secs(20),

@@ -12,7 +12,8 @@
 //! - [`events`]: the `data` of each event, the live fan-out to subscriptions.
 //! - [`graphql`]: the schema, its types and resolvers, loaders, limits, guards.
 //! - [`http`]: the router, auth at the edge, health, metrics.
-//! - [`input`]: checks of free text typed by agents; [`links`]: signed media links.
+//! - [`input`]: checks of free text typed by agents; [`links`]: signed media links;
+//!   [`janitor`]: deletes the bytes nothing refers to any more, after the commit.
 //! - [`auth`]: JWTs and the viewer; [`config`]: the one typed configuration; [`error`]: the
 //!   one error edge; [`store`]: what use cases share around a transaction; [`telemetry`]:
 //!   logging and metrics; [`startup`]: [`Application`]; [`cli`]: the command line.
@@ -30,6 +31,7 @@ pub mod graphql;
 pub mod http;
 pub mod inbound;
 pub mod input;
+pub mod janitor;
 pub mod links;
 pub mod outbound;
 pub mod privacy;

@@ -14,14 +14,13 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use domain::{ContactId, ConversationId};
-use persistence::blobs::BlobStore;
 use persistence::events::{NewEvent, types};
 use persistence::{Database, contacts, events, privacy};
 use serde_json::{Value, json};
 
 use crate::auth::Viewer;
 use crate::contacts::records;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::store::{audit, commit_error};
 use crate::workflow::conversations::{get, get_for_update};
 
@@ -50,7 +49,10 @@ pub async fn export(
     let reactions = privacy::reactions_of(conn, ws, &ids).await?;
     let found_contacts = contacts::find_by_ids(conn, ws, &contact_ids).await?;
     let identities = contacts::identities_of(conn, ws, &contact_ids).await?;
-    let stored_events = privacy::events_of(conn, ws, &ids, &contact_ids).await?;
+    // The events of contacts merged into the customer's described the same person.
+    let mut event_contacts = contact_ids.clone();
+    event_contacts.extend(privacy::merged_into(conn, ws, &contact_ids).await?);
+    let stored_events = privacy::events_of(conn, ws, &ids, &event_contacts).await?;
 
     let message_json = |m: &persistence::entities::message::Model| {
         json!({
@@ -115,15 +117,14 @@ pub async fn export(
 
 /// Erases the customer of a conversation across the workspace (admins); see the module
 /// documentation for what goes and what stays. Writes `customer.erased` (ids only) and an
-/// audit entry. Nothing is erased unless all of it is (media bytes included).
+/// audit entry, in one transaction; the bytes that only the erased rows held are deleted after
+/// its commit, from a durable list ([`persistence::blob_deletions`]).
 ///
 /// # Errors
-/// `FORBIDDEN` for non-admins, `NOT_FOUND` for a conversation of another workspace,
-/// `UNAVAILABLE` when the blob store cannot delete (nothing is erased then).
+/// `FORBIDDEN` for non-admins, `NOT_FOUND` for a conversation of another workspace.
 #[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, conversation_id = %id))]
 pub async fn erase(
     db: &Database,
-    blobs: &BlobStore,
     viewer: &Viewer,
     id: ConversationId,
     include_contact: bool,
@@ -148,13 +149,9 @@ pub async fn erase(
             deleted_contacts.push(contact.id);
         }
     }
+    // Bytes nothing else refers to are listed in this transaction and deleted after its
+    // commit by the blob janitor (an upload sent to another customer keeps its bytes).
     let erased = privacy::erase(&txn, ws, &customer, &conversations, &deleted_contacts, now).await?;
-    for key in &erased.blob_keys {
-        if let Err(err) = blobs.delete(key).await {
-            tracing::warn!(error = %err, "could not delete an erased attachment's bytes; nothing was erased");
-            return Err(ApiError::Unavailable);
-        }
-    }
     let data = json!({ "conversationIds": ids, "contactIds": deleted_contacts });
     let event =
         NewEvent { event_type: types::CUSTOMER_ERASED, conversation_id: None, contact_id: None, data };
@@ -162,10 +159,16 @@ pub async fn erase(
     let details = json!({
         "conversations": ids.len(),
         "events": erased.events,
-        "attachments": erased.blob_keys.len(),
+        "attachments": erased.attachments,
+        "blobs": erased.blobs,
         "contactsDeleted": deleted_contacts.len(),
     });
     audit(&txn, viewer, "customer.erased", ("conversation", id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
+    // SQLite: the erased values must not linger in the write-ahead log (free pages are zeroed
+    // by `secure_delete`).
+    if let Err(err) = db.checkpoint().await {
+        tracing::warn!(error = %err, "could not checkpoint the write-ahead log after an erasure");
+    }
     Ok(())
 }

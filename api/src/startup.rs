@@ -22,6 +22,7 @@ use crate::http;
 use crate::http::state::AppState;
 use crate::inbound::batch::WebhookCommitter;
 use crate::inbound::media::Fetcher;
+use crate::janitor::{DeadLetterExpiry, Janitor};
 use crate::outbound::delivery::Worker;
 use crate::outbound::gateway::sms::SmsGateway;
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
@@ -188,6 +189,8 @@ impl Application {
         let crm = Dispatcher::new(background.clone(), config.dispatch.clone(), config.secrets.clone())?;
         let snooze = Waker { db: background.clone() };
         let sockets = Sweeper { registry: self.state.sockets.clone(), db: self.state.db.clone() };
+        let janitor = Janitor { db: background.clone(), blobs: self.state.blobs.clone() };
+        let expiry = DeadLetterExpiry { db: background.clone(), ttl: config.dead_letter_ttl };
         // Every background loop, each on the one shape of `workers`: woken by the commits that
         // announce its kind of work, by its next due time, or by the safety poll.
         let db = &background;
@@ -198,6 +201,8 @@ impl Application {
             tokio::spawn(workers::run(snooze, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(self.hub, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(sockets, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(janitor, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(expiry, db.clone(), stopping_rx.clone())),
         ];
         // Other processes' commits reach this one's workers (PostgreSQL `NOTIFY`).
         let listener = self.state.db.relay_other_processes();

@@ -224,6 +224,9 @@ impl Database {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5))
                     .create_if_missing(true)
+                    // Deleted and overwritten content is zeroed on disk, not left in free
+                    // pages (an erased customer's messages must not be readable in the file).
+                    .pragma("secure_delete", "ON")
             })
             // JIT compilation pays off for long analytical queries, not for Parley's short ones:
             // a search's cost estimate crossed `jit_above_cost` and spent 13 ms compiling a
@@ -375,6 +378,29 @@ impl Database {
         match self.dialect() {
             Dialect::Postgres => self.conn.execute_unprepared("ANALYZE").await.map(|_| ()),
             Dialect::Sqlite => Ok(()),
+        }
+    }
+
+    /// SQLite: copies the write-ahead log into the database file and truncates it
+    /// (`wal_checkpoint(TRUNCATE)`), so values a transaction overwrote or deleted (an erasure)
+    /// are left in neither; with `secure_delete` their old pages are zeroed. A checkpoint that
+    /// readers hold up does what it can (the next erasure's tries again). PostgreSQL: nothing
+    /// (dead rows go at vacuum, WAL segments when recycled; see the README).
+    ///
+    /// # Errors
+    /// When the statement fails.
+    pub async fn checkpoint(&self) -> Result<(), DbErr> {
+        use sea_orm::ConnectionTrait;
+        match self.dialect() {
+            Dialect::Sqlite => {
+                // Taken under the write lock: no writer appends to the log meanwhile.
+                let _txn_lock = match &self.write_lock {
+                    Some(lock) => Some(Arc::clone(lock).lock_owned().await),
+                    None => None,
+                };
+                self.conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await.map(|_| ())
+            }
+            Dialect::Postgres => Ok(()),
         }
     }
 

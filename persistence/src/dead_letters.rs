@@ -46,3 +46,37 @@ pub async fn list(
         .await
         .context("failed to list dead letters")
 }
+
+/// When the oldest of the operator's dead letters (those of no workspace) was received
+/// (`None`: there are none); it expires `ttl` later.
+///
+/// # Errors
+/// On a database failure.
+pub async fn oldest_unowned(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
+    let oldest: Option<DateTime<Utc>> = Entity::find()
+        .select_only()
+        .column(Column::ReceivedAt)
+        .filter(Column::WorkspaceId.is_null())
+        .order_by_asc(Column::ReceivedAt)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
+        .context("failed to read the oldest unowned dead letter")?;
+    Ok(oldest)
+}
+
+/// Deletes the operator's dead letters (those of no workspace) received before `before`; a
+/// tenant's dead letters are theirs to keep. Returns how many went.
+///
+/// # Errors
+/// On a database failure.
+pub async fn expire_unowned(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, Error> {
+    let deleted = Entity::delete_many()
+        .filter(Column::WorkspaceId.is_null())
+        .filter(Column::ReceivedAt.lt(before))
+        .exec(db)
+        .await
+        .context("failed to expire unowned dead letters")?;
+    Ok(deleted.rows_affected)
+}

@@ -21,7 +21,8 @@
 //! - [`labels`], [`teams`], [`canned_responses`]: the team workflow (labels on conversations,
 //!   teams and their members, saved answers).
 //! - [`attachments`], [`reactions`]: media of messages (fetch queue, uploads) and reactions.
-//! - [`blobs`]: the blob store of media bytes (`file://` or `s3://`, streamed).
+//! - [`blobs`]: the blob store of media bytes (`file://` or `s3://`, streamed);
+//!   [`blob_deletions`]: the durable list of bytes to delete after a commit.
 //! - [`sealed`]: secrets at rest (AES-256-GCM under `PARLEY_SECRET_KEY`, key ids for rotation).
 //! - [`dialect`]: [`dialect::Dialect`], every SQLite/PostgreSQL difference in one place.
 //! - [`work`]: which background work a commit made ready ([`Work`], [`Announce`]) and the
@@ -30,6 +31,7 @@
 pub mod agents;
 pub mod attachments;
 pub mod audit;
+pub mod blob_deletions;
 pub mod blobs;
 pub mod business_numbers;
 pub mod canned_responses;

@@ -269,7 +269,10 @@ pub enum SendResult {
     Failed { error: ProviderError },
 }
 
-/// Records a delivery attempt (and ends the worker's lease unless it retries).
+/// Records a delivery attempt on a message that is still `PENDING` (locked first); `None`
+/// when it no longer is (an erasure failed it while the provider answered, or another
+/// process recorded it): a provider's answer never brings back a raw id or a status to a
+/// message that moved on.
 ///
 /// # Errors
 /// On a database failure.
@@ -278,7 +281,15 @@ pub async fn record_send(
     message: Model,
     result: SendResult,
     now: DateTime<Utc>,
-) -> Result<Model, Error> {
+) -> Result<Option<Model>, Error> {
+    let current = Dialect::of(db)
+        .lock_for_update(Entity::find_by_id(message.id))
+        .one(db)
+        .await
+        .context("failed to load the message sent")?;
+    let Some(message) = current.filter(|m| m.status == MessageStatus::Pending) else {
+        return Ok(None);
+    };
     let mut change = message.into_active_model();
     match result {
         SendResult::Sent { id } => {
@@ -302,7 +313,7 @@ pub async fn record_send(
         }
     }
     change.updated_at = Set(now);
-    change.update(db).await.context("failed to record the delivery attempt")
+    change.update(db).await.map(Some).context("failed to record the delivery attempt")
 }
 
 /// A message of the workspace.

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use domain::{
-    AttachmentStatus, ContactId, ConversationId, Direction, IdentityKind, MessageStatus, WorkspaceId,
+    AttachmentId, AttachmentStatus, ContactId, ConversationId, Direction, IdentityKind, MessageStatus,
+    WorkspaceId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -20,6 +21,7 @@ use crate::entities::{
     attachment, contact_identity, conversation, dead_letter, event, message, message_reaction,
 };
 use crate::error::{DbContext, Error};
+use crate::work::Announce;
 
 /// The identifiers of one customer across the workspace.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -195,11 +197,14 @@ pub async fn events_of(
         .context("failed to load a customer's events")
 }
 
-/// What an erasure removed from the blob store's reach: the keys whose bytes the caller
-/// deletes.
+/// What an erasure removed.
 #[derive(Debug, Default)]
 pub struct Erased {
-    pub blob_keys: Vec<String>,
+    /// Attachments of the customer's messages erased.
+    pub attachments: usize,
+    /// Blobs nothing refers to any more, listed for deletion after the commit.
+    pub blobs: usize,
+    /// Events cut to ids.
     pub events: usize,
 }
 
@@ -211,7 +216,7 @@ pub struct Erased {
 /// # Errors
 /// On a database failure.
 pub async fn erase(
-    db: &impl ConnectionTrait,
+    db: &impl Announce,
     workspace: WorkspaceId,
     customer: &Customer,
     conversations: &[conversation::Model],
@@ -252,8 +257,10 @@ pub async fn erase(
         .await
         .context("failed to erase a customer's reactions")?;
 
+    let mut keys = Vec::new();
     for row in attachments_of(db, workspace, &ids).await? {
-        erased.blob_keys.extend(row.blob_key.clone());
+        keys.extend(row.blob_key.clone());
+        erased.attachments += 1;
         let mut change = row.into_active_model();
         change.file_name = Set(None);
         change.caption = Set(None);
@@ -269,6 +276,8 @@ pub async fn erase(
         change.updated_at = Set(now);
         change.update(db).await.context("failed to erase an attachment")?;
     }
+
+    erased.blobs = release_blobs(db, workspace, &keys, now).await?;
 
     for c in conversations {
         let mut change = c.clone().into_active_model();
@@ -302,7 +311,12 @@ pub async fn erase(
         .await
         .context("failed to erase a customer's identities")?;
 
-    for row in events_of(db, workspace, &ids, contacts).await? {
+    let mut contacts_of_customer: Vec<ContactId> =
+        conversations.iter().filter_map(|c| c.contact_id).chain(contacts.iter().copied()).collect();
+    contacts_of_customer.extend(merged_into(db, workspace, &contacts_of_customer).await?);
+    contacts_of_customer.sort();
+    contacts_of_customer.dedup();
+    for row in events_of(db, workspace, &ids, &contacts_of_customer).await? {
         let mut change = row.clone().into_active_model();
         change.payload = Set(ids_only(&row.payload));
         change.update(db).await.context("failed to erase an event's data")?;
@@ -311,24 +325,90 @@ pub async fn erase(
 
     let needles = customer.needles();
     if !needles.is_empty() {
+        // Matched literally (`_` and `%` of a username are escaped, with an `ESCAPE` clause
+        // both databases honour), and only among the workspace's own dead letters: rows
+        // without a workspace are the operator's, never chosen by a tenant's request (they
+        // expire after `PARLEY_DEAD_LETTER_DAYS`).
         let mentions = needles.iter().fold(Condition::any(), |any, needle| {
-            any.add(
-                Expr::col(dead_letter::Column::Payload)
-                    .like(format!("%{}%", crate::conversations::like_escape(needle))),
-            )
+            let pattern = format!("%{}%", crate::conversations::like_escape(needle));
+            any.add(Expr::col(dead_letter::Column::Payload).like(crate::conversations::like(pattern)))
         });
         dead_letter::Entity::delete_many()
-            .filter(
-                Condition::any()
-                    .add(dead_letter::Column::WorkspaceId.eq(workspace))
-                    .add(dead_letter::Column::WorkspaceId.is_null()),
-            )
+            .filter(dead_letter::Column::WorkspaceId.eq(workspace))
             .filter(mentions)
             .exec(db)
             .await
             .context("failed to erase a customer's dead letters")?;
     }
     Ok(erased)
+}
+
+/// The contacts merged, at any depth, into any of `contacts` (a merge's `contact.merged` event
+/// names the contact that went in `mergedContactId`): their own events described the same
+/// person and are erased with the survivor's.
+///
+/// # Errors
+/// On a database failure.
+pub async fn merged_into(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    contacts: &[ContactId],
+) -> Result<Vec<ContactId>, Error> {
+    let mut found: BTreeSet<ContactId> = BTreeSet::new();
+    let mut frontier: Vec<ContactId> = contacts.to_vec();
+    while !frontier.is_empty() {
+        let merges = event::Entity::find()
+            .filter(event::Column::WorkspaceId.eq(workspace))
+            .filter(event::Column::EventType.eq(crate::events::types::CONTACT_MERGED))
+            .filter(event::Column::ContactId.is_in(frontier.iter().copied()))
+            .all(db)
+            .await
+            .context("failed to find merged contacts")?;
+        frontier = merges
+            .iter()
+            .filter_map(|e| e.payload.pointer("/data/mergedContactId").and_then(Value::as_str))
+            .filter_map(|id| id.parse::<ContactId>().ok())
+            .filter(|id| !contacts.contains(id) && found.insert(*id))
+            .collect();
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// After the customer's attachments let go of `keys`: the upload rows that only the erased
+/// messages used (every row still holding the key is an upload, sent to no one else) go too,
+/// with their file name and digest; then the keys nothing refers to are listed for deletion
+/// after the commit (an upload sent to another customer keeps its bytes, and so does that
+/// customer's attachment). Returns how many blobs were listed.
+async fn release_blobs(
+    db: &impl Announce,
+    workspace: WorkspaceId,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let holders = attachment::Entity::find()
+        .filter(attachment::Column::WorkspaceId.eq(workspace))
+        .filter(attachment::Column::BlobKey.is_in(keys.iter().cloned()))
+        .all(db)
+        .await
+        .context("failed to find who else holds an erased file")?;
+    let only_uploads = |key: &String| {
+        let held: Vec<_> = holders.iter().filter(|h| h.blob_key.as_ref() == Some(key)).collect();
+        !held.is_empty() && held.iter().all(|h| h.message_id.is_none())
+    };
+    let unsent: Vec<AttachmentId> =
+        holders.iter().filter(|h| h.blob_key.as_ref().is_some_and(only_uploads)).map(|h| h.id).collect();
+    if !unsent.is_empty() {
+        attachment::Entity::delete_many()
+            .filter(attachment::Column::Id.is_in(unsent))
+            .exec(db)
+            .await
+            .context("failed to erase uploads only the customer's messages used")?;
+    }
+    let free = crate::blob_deletions::unreferenced(db, keys).await?;
+    crate::blob_deletions::enqueue(db, workspace, free, now).await
 }
 
 /// Parley's own ids (UUIDs), a list of them, or null: not a CRM's `externalId`, which names

@@ -133,6 +133,12 @@ pub async fn record_send(
     result: SendResult,
     now: DateTime<Utc>,
 ) -> Result<Option<Model>, Error> {
+    // Erased (or replaced) while the provider answered: nothing to record.
+    let Some(reaction) =
+        Entity::find_by_id(reaction.id).one(db).await.context("failed to load a reaction")?
+    else {
+        return Ok(None);
+    };
     let removed = reaction.emoji.is_empty();
     let mut change = reaction.into_active_model();
     let error = |change: &mut ActiveModel, e: ProviderError| {

@@ -2,11 +2,9 @@
 
 use async_graphql::{Context, ID, Json, Object, Result};
 use domain::ConversationId;
-use persistence::blobs::BlobStore;
 
 use super::guards::RoleGuard;
 use super::{db, now, parse_id, viewer};
-use crate::error::ApiError;
 
 /// Exporting and erasing a customer.
 #[derive(Default)]
@@ -40,10 +38,7 @@ impl PrivacyMutation {
         #[graphql(default = false)] include_contact: bool,
     ) -> Result<bool> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
-        let blobs = ctx
-            .data_opt::<BlobStore>()
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("schema has no blob store")))?;
-        crate::privacy::erase(db(ctx)?, blobs, viewer(ctx)?, id, include_contact, now(ctx)).await?;
+        crate::privacy::erase(db(ctx)?, viewer(ctx)?, id, include_contact, now(ctx)).await?;
         Ok(true)
     }
 }

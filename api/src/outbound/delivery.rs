@@ -379,10 +379,17 @@ impl Worker {
         let now = Utc::now();
         let (result, status) = self.outcome(result, message.attempts, conversation.customer_phone.is_some());
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let saved = messages::record_send(&txn, message, result, now).await?;
+        let Some(saved) = messages::record_send(&txn, message, result, now).await? else {
+            tracing::info!("a send's answer came for a message no longer pending (erased?); not recorded");
+            return Ok(());
+        };
         if let Some(status) = status {
+            // The conversation as it is now (not as loaded before the send): its identities.
+            let conversation = conversations::find(&txn, saved.workspace_id, conversation.id)
+                .await?
+                .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
             let previous = MessageStatus::Pending;
-            crate::events::message_status_updated(&txn, &saved, conversation, previous, now).await?;
+            crate::events::message_status_updated(&txn, &saved, &conversation, previous, now).await?;
             tracing::debug!(status = %status, "outbound message recorded");
         }
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))

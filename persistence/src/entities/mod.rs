@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod attachment;
 pub mod audit_entry;
+pub mod blob_deletion;
 pub mod business_number;
 pub mod canned_response;
 pub mod contact;
@@ -48,6 +49,7 @@ pub fn tables() -> Vec<(&'static str, Vec<String>)> {
         (dead_letter::Entity.table_name(), columns::<dead_letter::Entity>()),
         (audit_entry::Entity.table_name(), columns::<audit_entry::Entity>()),
         (webhook_receipt::Entity.table_name(), columns::<webhook_receipt::Entity>()),
+        (blob_deletion::Entity.table_name(), columns::<blob_deletion::Entity>()),
         (attachment::Entity.table_name(), columns::<attachment::Entity>()),
         (message_reaction::Entity.table_name(), columns::<message_reaction::Entity>()),
         (conversation_read::Entity.table_name(), columns::<conversation_read::Entity>()),

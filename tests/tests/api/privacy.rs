@@ -29,6 +29,23 @@ async fn crm() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, got)
 }
 
+const SEND_MEDIA: &str =
+    "mutation($c: ID!, $a: ID!) { sendMedia(conversationId: $c, attachmentId: $a) { id } }";
+
+/// Uploads a PDF as an agent would; returns its id.
+async fn upload(app: &crate::helpers::TestApp, token: &str, bytes: Vec<u8>, name: &str) -> String {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str("application/pdf")
+        .unwrap();
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let response =
+        app.client.post(app.url("/media")).bearer_auth(token).multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    let created: serde_json::Value = response.json().await.unwrap();
+    created["id"].as_str().unwrap().to_owned()
+}
+
 const PHONE: &str = "16505550777";
 const BSUID: &str = "US.7770001";
 const USERNAME: &str = "zedz_zebra";
@@ -77,7 +94,24 @@ async fn erasure_leaves_nothing_of_the_customer_and_the_export_had_it_all(backen
         "mutation($c: ID, $i: CreateContactInput!) { createContact(conversationId: $c, input: $i) { id } }";
     let input = json!({ "c": phone_thread, "i": { "name": "Zed Zebra (CRM)", "email": "zed@zebra.example",
         "externalId": "crm-zed-1", "attributes": { "favourite": "striped-socks" } } });
-    app.ok(&t.token, contact, input).await;
+    let contact_id =
+        app.ok(&t.token, contact, input).await["createContact"]["id"].as_str().unwrap().to_owned();
+    // A second record of the same person, merged into the first: its own events described them.
+    let standalone = "mutation($i: CreateContactInput!) { createContact(input: $i) { id } }";
+    let second = json!({ "i": { "name": "Zeddy Merged", "attributes": { "note": "zebra-merged-secret" } } });
+    let second =
+        app.ok(&t.token, standalone, second).await["createContact"]["id"].as_str().unwrap().to_owned();
+    let merge = "mutation($p: ID!, $s: ID!) { mergeContacts(primaryId: $p, secondaryId: $s) { id } }";
+    app.ok(&t.token, merge, json!({ "p": contact_id, "s": second })).await;
+    // Files an agent sends: an invoice to this customer only, a price list to them and to
+    // someone else (one upload, one blob).
+    let invoice = file_bytes(3_000, 21);
+    let price_list = file_bytes(5_000, 22);
+    let invoice_id = upload(&app, &t.token, invoice.clone(), "zed-invoice-4471.pdf").await;
+    let price_list_id = upload(&app, &t.token, price_list.clone(), "price-list.pdf").await;
+    for file in [&invoice_id, &price_list_id] {
+        app.ok(&t.token, SEND_MEDIA, json!({ "c": phone_thread, "a": file })).await;
+    }
 
     // The same customer hides the number: a new thread, with a photo.
     let photo = file_bytes(40_000, 9);
@@ -116,6 +150,16 @@ async fn erasure_leaves_nothing_of_the_customer_and_the_export_had_it_all(backen
         other.value(&t.number.phone_number_id),
     ))
     .await;
+    let una_thread = app.ok(&t.token, inbox, json!({})).await["conversations"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["customer"]["bsuid"] == "US.9990001")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(&t.token, SEND_MEDIA, json!({ "c": una_thread, "a": price_list_id })).await;
     for _ in 0..400 {
         if crm_got.lock().unwrap().len() >= 5 {
             break;
@@ -156,6 +200,10 @@ async fn erasure_leaves_nothing_of_the_customer_and_the_export_had_it_all(backen
         "striped-socks".into(),
         "zebra receipt".into(),
         sha256_hex(&photo),
+        "Zeddy Merged".into(),
+        "zebra-merged-secret".into(),
+        "zed-invoice-4471".into(),
+        sha256_hex(&invoice),
         first_wamid,
         hidden_wamid.clone(),
     ];
@@ -190,12 +238,46 @@ async fn erasure_leaves_nothing_of_the_customer_and_the_export_had_it_all(backen
         assert!(found.is_empty(), "{needle} is still stored: {found:#?}");
     }
     assert!(storage.contains("unrelated hello"), "the other customer is untouched");
-    for key in app.blobs.keys().await.unwrap() {
-        assert_ne!(
-            app.blobs.read_all(&key).await.unwrap().as_ref(),
-            photo.as_slice(),
-            "the photo's bytes are gone"
-        );
+    // The bytes only the customer's rows held go after the commit (the blob janitor); the price
+    // list, also sent to Una, stays hers: served, and its upload can be sent again.
+    let mut gone = false;
+    for _ in 0..200 {
+        let mut held = Vec::new();
+        for key in app.blobs.keys().await.unwrap() {
+            held.push(app.blobs.read_all(&key).await.unwrap().to_vec());
+        }
+        if !held.iter().any(|b| *b == photo || *b == invoice) {
+            assert!(held.contains(&price_list), "the shared price list's bytes stay");
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(gone, "the photo's and the invoice's bytes are deleted after the commit");
+    assert_eq!(app.count("blob_deletions").await, 0, "the list of blobs to delete is worked off");
+    let una = "query($c: ID!) { conversation(id: $c) { messages(first: 5) { nodes { attachments { id status fileName } } } } }";
+    let una = app.ok(&t.token, una, json!({ "c": una_thread })).await.to_string();
+    assert!(una.contains("STORED") && una.contains("price-list.pdf"), "{una}");
+    let una_attachment = una.split("\"id\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let served = app
+        .client
+        .get(app.url(&format!("/media/{una_attachment}")))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), price_list.as_slice());
+    app.ok(&t.token, SEND_MEDIA, json!({ "c": una_thread, "a": price_list_id })).await;
+    // SQLite: neither the database file's free pages nor its write-ahead log keep what was said.
+    if backend == Backend::Sqlite {
+        let path = app.database_url.trim_start_matches("sqlite://").split('?').next().unwrap().to_owned();
+        let mut raw = std::fs::read(&path).unwrap();
+        raw.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        let raw = String::from_utf8_lossy(&raw);
+        for needle in needles.iter().filter(|n| !n.starts_with("wamid.")) {
+            assert!(!raw.contains(needle.as_str()), "{needle} is still in the SQLite file's bytes");
+        }
     }
     let erased = "{ events(first: 100, types: [\"customer.erased\"]) { nodes { payload } } }";
     let erased = app.ok(&t.token, erased, json!({})).await["events"]["nodes"].clone();
@@ -229,3 +311,111 @@ async fn erasure_leaves_nothing_of_the_customer_and_the_export_had_it_all(backen
 }
 
 on_both_stores!(erasure_leaves_nothing_of_the_customer_and_the_export_had_it_all);
+
+/// A send the provider is still answering when the customer is erased stays `FAILED`: the
+/// provider's late answer brings back no message id, status or event.
+async fn a_send_in_flight_when_the_customer_is_erased_stays_failed(backend: Backend) {
+    let fake = FakeProvider::start().await;
+    let url = fake.url.clone();
+    let Some(app) = crate::helpers::spawn_with(backend, move |config| {
+        config.whatsapp.api_base = url;
+        config.whatsapp.access_token = Some(FAKE_TOKEN.to_owned().into());
+    })
+    .await
+    else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let t = app.tenant("Acme").await;
+    let conversation = app.receive(&t, &Inbound::hidden(BSUID, USERNAME, "Zed Z")).await.to_string();
+    fake.slow_down(Duration::from_millis(1500));
+    let send = "mutation($c: ID!) { sendMessage(conversationId: $c, text: \"on its way\") { id } }";
+    app.ok(&t.token, send, json!({ "c": conversation })).await;
+    for _ in 0..200 {
+        if !fake.sent_messages().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fake.sent_messages().len(), 1, "the send is with the provider");
+    let erase = "mutation($c: ID!) { eraseCustomer(conversationId: $c) }";
+    app.ok(&t.token, erase, json!({ "c": conversation })).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let query = "query($c: ID!) { conversation(id: $c) { messages(first: 5) { nodes { direction status externalId } } } }";
+    let messages = app.ok(&t.token, query, json!({ "c": conversation })).await;
+    let outbound: Vec<_> = messages["conversation"]["messages"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "OUTBOUND")
+        .cloned()
+        .collect();
+    assert_eq!(outbound.len(), 1);
+    assert_eq!(outbound[0]["status"], "FAILED", "{outbound:?}");
+    assert!(outbound[0]["externalId"].is_null(), "{outbound:?}");
+    let storage = app.storage_text().await;
+    assert!(!storage.contains("wamid.FAKE"), "the provider's id of the erased send is not kept");
+    assert!(!storage.contains(BSUID), "no identity came back with the answer");
+    let types = "{ events(first: 100) { nodes { type } } }";
+    let types: Vec<String> = app.ok(&t.token, types, json!({})).await["events"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    let erased_at = types.iter().position(|t| t == "customer.erased").unwrap();
+    assert!(
+        !types[erased_at..].iter().any(|t| t == "message.status_updated"),
+        "no status event after the erasure: {types:?}"
+    );
+}
+
+on_both_backends!(a_send_in_flight_when_the_customer_is_erased_stays_failed);
+
+/// An erasure deletes the workspace's dead letters that name the customer, matched literally
+/// (the `_` of a username is no wildcard, on either database), and never the operator's (rows
+/// of no workspace, which no tenant may choose); those expire after `PARLEY_DEAD_LETTER_DAYS`.
+async fn dead_letters_are_erased_literally_within_the_workspace_and_the_operators_expire(backend: Backend) {
+    let Some(app) =
+        crate::helpers::spawn_with(backend, |config| config.dead_letter_ttl = Duration::from_secs(3)).await
+    else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let t = app.tenant("Acme").await;
+    let conversation = app.receive(&t, &Inbound::hidden(BSUID, USERNAME, "Zed Z")).await.to_string();
+    let unroutable = |waba: &str, bsuid: &str, username: &str| {
+        let mut value = Inbound::hidden(bsuid, username, "Someone").value("999999999");
+        value["metadata"]["phone_number_id"] = json!("999999999");
+        crate::helpers::fixtures::webhook(waba, "messages", value)
+    };
+    let waba = t.number.waba_id.clone();
+    for (waba, bsuid, username) in [
+        (waba.as_str(), BSUID, USERNAME), // the workspace's, about the customer
+        (waba.as_str(), "US.5550001", "zedzXzebra"), // the workspace's, about someone else
+        ("888000888", "US.5550002", USERNAME), // the operator's: no workspace owns the WABA
+    ] {
+        assert_eq!(app.post_webhook(&unroutable(waba, bsuid, username)).await.0, 200);
+    }
+    assert_eq!(app.count("dead_letters").await, 3);
+    let erase = "mutation($c: ID!) { eraseCustomer(conversationId: $c) }";
+    app.ok(&t.token, erase, json!({ "c": conversation })).await;
+    let kept = app.ok(&t.token, "{ deadLetters { payload } }", json!({})).await.to_string();
+    assert!(kept.contains("zedzXzebra"), "a username the pattern's `_` would match stays: {kept}");
+    assert!(!kept.contains(BSUID), "the customer's dead letter is erased: {kept}");
+    assert_eq!(app.count("dead_letters").await, 2, "the operator's dead letter is not the tenant's to erase");
+    // The operator's dead letter expires (here after 3 s); the tenant's stays.
+    let mut expired = false;
+    for _ in 0..120 {
+        if app.count("dead_letters").await == 1 {
+            expired = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(expired, "the operator's dead letter expired");
+    assert!(
+        app.ok(&t.token, "{ deadLetters { payload } }", json!({})).await.to_string().contains("zedzXzebra")
+    );
+}
+
+on_both_backends!(dead_letters_are_erased_literally_within_the_workspace_and_the_operators_expire);
