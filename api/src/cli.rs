@@ -149,6 +149,9 @@ struct ServeArgs {
     /// AWS_ALLOW_HTTP).
     #[arg(long, env = "PARLEY_MEDIA_STORE", default_value = crate::config::DEFAULT_MEDIA_STORE)]
     media_store: String,
+    /// Most bytes of uploads not sent yet that one workspace may hold (e.g. 2GiB).
+    #[arg(long, env = "PARLEY_MEDIA_QUOTA", default_value = "2GiB", value_parser = crate::config::parse_size)]
+    media_quota: u64,
     /// The URL clients reach this server at (for the links it hands out), e.g.
     /// https://inbox.example.com.
     #[arg(long, env = "PARLEY_PUBLIC_URL")]
@@ -364,6 +367,7 @@ impl ServeArgs {
             ));
         }
         config.media.store = self.media_store;
+        config.media.quota = self.media_quota;
         if let Some(url) = self.public_url.filter(|u| !u.trim().is_empty()) {
             if reqwest::Url::parse(&url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
                 return Err(ConfigError::new("PARLEY_PUBLIC_URL", "must be an http(s) URL"));

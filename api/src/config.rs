@@ -187,6 +187,10 @@ pub struct MediaConfig {
     pub retry_max: Duration,
     /// How long a signed `Attachment.url` works.
     pub link_ttl: Duration,
+    /// Most bytes of uploads not sent yet one workspace may hold (`PARLEY_MEDIA_QUOTA`).
+    pub quota: u64,
+    /// How long an upload never sent is kept (row and bytes).
+    pub upload_ttl: Duration,
 }
 
 impl Default for MediaConfig {
@@ -196,6 +200,8 @@ impl Default for MediaConfig {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(600),
             link_ttl: Duration::from_secs(15 * 60),
+            quota: 2 * 1024 * 1024 * 1024,
+            upload_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -349,9 +355,43 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// Parses a size: bytes (`1048576`) or with a binary unit (`512KiB`, `500MiB`, `2GiB`).
+///
+/// # Errors
+/// When the text is not such a size, or is zero.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 =
+        number.parse().map_err(|_| format!("invalid size {text:?}: expected e.g. 500MiB or 2GiB"))?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => return Err(format!("invalid size unit in {text:?}: use B, KiB, MiB, GiB or TiB")),
+    };
+    match n.checked_mul(scale) {
+        Some(0) => Err("size must be positive".to_owned()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("size {text:?} is too large")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_binary_units() {
+        assert_eq!(parse_size("2GiB"), Ok(2 * 1024 * 1024 * 1024));
+        assert_eq!(parse_size("500MiB"), Ok(500 * 1024 * 1024));
+        assert_eq!(parse_size("1048576"), Ok(1_048_576));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("2GB").is_err());
+        assert!(parse_size("lots").is_err());
+    }
 
     #[test]
     fn durations_parse_with_units() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use persistence::blobs::BlobStore;
-use persistence::{Database, Work, blob_deletions, dead_letters};
+use persistence::{Database, Work, attachments, blob_deletions, dead_letters};
 
 use crate::workers::Next;
 
@@ -92,5 +92,31 @@ impl crate::workers::Worker for DeadLetterExpiry {
         let expired = self.db.write(async |txn| dead_letters::expire_unowned(txn, now - ttl).await).await?;
         tracing::info!(expired, "the operator's old dead letters expired");
         Ok(Next::Again)
+    }
+}
+
+/// Deletes uploads never sent once they are older than `ttl` (24 hours), row and bytes (the
+/// bytes through the blob janitor, after the commit): an upload does not hold a workspace's
+/// quota, or a customer's file, for ever.
+#[derive(Clone, Debug)]
+pub struct UploadExpiry {
+    pub db: Database,
+    pub ttl: Duration,
+}
+
+impl crate::workers::Worker for UploadExpiry {
+    const NAME: &'static str = "uploads";
+    const WAKES: &'static [Work] = &[];
+
+    async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
+        let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::days(1));
+        let due = attachments::oldest_unsent(self.db.conn()).await?.map(|oldest| oldest + ttl);
+        if due.is_none_or(|at| at > now) {
+            return Ok(Next::due(due));
+        }
+        let expired =
+            self.db.write(async |txn| attachments::expire_unsent(txn, now - ttl, now).await).await?;
+        tracing::info!(expired, "uploads never sent expired");
+        Ok(if expired > 0 { Next::Again } else { Next::due(due) })
     }
 }

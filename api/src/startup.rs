@@ -22,7 +22,7 @@ use crate::http;
 use crate::http::state::AppState;
 use crate::inbound::batch::WebhookCommitter;
 use crate::inbound::media::Fetcher;
-use crate::janitor::{DeadLetterExpiry, Janitor};
+use crate::janitor::{DeadLetterExpiry, Janitor, UploadExpiry};
 use crate::outbound::delivery::Worker;
 use crate::outbound::gateway::sms::SmsGateway;
 use crate::outbound::gateway::whatsapp::WhatsappGateway;
@@ -119,8 +119,9 @@ impl Application {
         let keyring = Arc::new(config.secrets.clone());
         let committer = WebhookCommitter::start(db.clone(), db.dialect().write_lanes(), Arc::clone(&keyring));
         let sockets = SocketRegistry::default();
-        let state =
-            AppState { db, auth, schema, config: Arc::new(config), committer, sockets, blobs, whatsapp, sms };
+        let refusals = crate::telemetry::Refusals::default();
+        let config = Arc::new(config);
+        let state = AppState { db, auth, schema, config, committer, sockets, blobs, whatsapp, sms, refusals };
         Ok(Self { listener, address, state, hub })
     }
 
@@ -191,6 +192,7 @@ impl Application {
         let sockets = Sweeper { registry: self.state.sockets.clone(), db: self.state.db.clone() };
         let janitor = Janitor { db: background.clone(), blobs: self.state.blobs.clone() };
         let expiry = DeadLetterExpiry { db: background.clone(), ttl: config.dead_letter_ttl };
+        let uploads = UploadExpiry { db: background.clone(), ttl: config.media.upload_ttl };
         // Every background loop, each on the one shape of `workers`: woken by the commits that
         // announce its kind of work, by its next due time, or by the safety poll.
         let db = &background;
@@ -203,6 +205,7 @@ impl Application {
             tokio::spawn(workers::run(sockets, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(janitor, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(expiry, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(uploads, db.clone(), stopping_rx.clone())),
         ];
         // Other processes' commits reach this one's workers (PostgreSQL `NOTIFY`).
         let listener = self.state.db.relay_other_processes();

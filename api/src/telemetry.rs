@@ -74,3 +74,37 @@ impl Drop for OpenSubscription {
         metrics::gauge!("parley_subscriptions_open").decrement(1.0);
     }
 }
+
+/// Requests refused before their caller was verified (a webhook whose signature cannot be
+/// checked or does not match, an SMS post to a number no workspace has): each is counted in
+/// `parley_unverified_requests_total{channel,reason}` and logged at most once per
+/// [`Refusals::LOG_EVERY`] for each kind, so a flood writes neither rows nor a log line per
+/// request. Nothing of the request is logged.
+#[derive(Clone, Debug, Default)]
+pub struct Refusals {
+    logged: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<(&'static str, &'static str), std::time::Instant>>,
+    >,
+}
+
+impl Refusals {
+    /// The least time between two log lines of one kind of refusal.
+    pub const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// Counts one refusal (and logs it, unless one of its kind was logged lately).
+    pub fn refuse(&self, channel: &'static str, reason: &'static str) {
+        metrics::counter!("parley_unverified_requests_total", "channel" => channel, "reason" => reason)
+            .increment(1);
+        let now = std::time::Instant::now();
+        let mut logged = self.logged.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = logged.get(&(channel, reason)).is_none_or(|at| now.duration_since(*at) >= Self::LOG_EVERY);
+        if due {
+            logged.insert((channel, reason), now);
+            tracing::warn!(
+                channel,
+                reason,
+                "request refused before its caller was verified (logged at most every 10 s)"
+            );
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The durable list of blobs to delete: an erasure (or an upload's expiry) decides in its own
 //! transaction which bytes nothing refers to any more and lists them here; a worker deletes
-//! them from the blob store after the commit, retrying until the store confirms.
+//! them from the blob store after the commit, retrying until the store confirms. Attachments
+//! are indexed by blob key (who else holds a file's bytes).
 
 use sea_orm_migration::prelude::*;
 

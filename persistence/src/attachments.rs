@@ -6,6 +6,7 @@ use domain::{AgentId, AttachmentId, AttachmentKind, AttachmentStatus, Direction,
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::dialect::{Dialect, Queue, claim_in_turns};
@@ -301,4 +302,85 @@ pub async fn set_provider_media_id(
     change.provider_media_id = Set(Some(media_id.to_owned()));
     change.updated_at = Set(now);
     change.update(db).await.context("failed to record the provider's media id")
+}
+
+/// The condition of an upload no message has used yet: an agent's upload row (no message)
+/// whose bytes no message's attachment holds.
+fn unsent_uploads() -> sea_orm::Condition {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let used = Alias::new("used");
+    let sent = Query::select()
+        .expr(Expr::val(1))
+        .from_as(Entity, used.clone())
+        .and_where(Expr::col((used.clone(), Column::BlobKey)).equals((Entity, Column::BlobKey)))
+        .and_where(Expr::col((used, Column::MessageId)).is_not_null())
+        .to_owned();
+    sea_orm::Condition::all()
+        .add(Column::MessageId.is_null())
+        .add(Column::Direction.eq(Direction::Outbound))
+        .add(Expr::exists(sent).not())
+}
+
+/// The bytes of the workspace's uploads not sent yet (what `PARLEY_MEDIA_QUOTA` bounds).
+///
+/// # Errors
+/// On a database failure.
+pub async fn unsent_bytes(db: &impl ConnectionTrait, workspace: WorkspaceId) -> Result<u64, Error> {
+    let sizes: Vec<Option<i64>> = Entity::find()
+        .select_only()
+        .column(Column::SizeBytes)
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(unsent_uploads())
+        .into_tuple()
+        .all(db)
+        .await
+        .context("failed to add up unsent uploads")?;
+    Ok(sizes.into_iter().flatten().map(|n| u64::try_from(n).unwrap_or(0)).sum())
+}
+
+/// When the oldest upload not sent yet was made (`None`: there is none).
+///
+/// # Errors
+/// On a database failure.
+pub async fn oldest_unsent(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
+    Entity::find()
+        .select_only()
+        .column(Column::CreatedAt)
+        .filter(unsent_uploads())
+        .order_by_asc(Column::CreatedAt)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
+        .context("failed to find the oldest unsent upload")
+}
+
+/// Deletes the uploads made before `before` that were never sent, and lists their bytes for
+/// deletion after the commit; returns how many went.
+///
+/// # Errors
+/// On a database failure.
+pub async fn expire_unsent(
+    db: &impl Announce,
+    before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let expired = Entity::find()
+        .filter(unsent_uploads())
+        .filter(Column::CreatedAt.lt(before))
+        .limit(500)
+        .all(db)
+        .await
+        .context("failed to find expired uploads")?;
+    for upload in &expired {
+        Entity::delete_many()
+            .filter(Column::Id.eq(upload.id))
+            .exec(db)
+            .await
+            .context("failed to delete an expired upload")?;
+        let keys: Vec<String> = upload.blob_key.iter().cloned().collect();
+        let free = crate::blob_deletions::unreferenced(db, &keys).await?;
+        crate::blob_deletions::enqueue(db, upload.workspace_id, free, now).await?;
+    }
+    Ok(expired.len())
 }

@@ -249,8 +249,19 @@ pub async fn upload(
             }
         };
         let name = file_name(field.file_name());
-        let written = match state.blobs.write(field, rule.max_bytes).await {
+        // What the workspace may still hold of uploads not sent yet bounds this one too.
+        let quota = state.config.media.quota;
+        let held = match attachments::unsent_bytes(state.db.conn(), viewer.workspace_id).await {
+            Ok(held) => held,
+            Err(err) => return api_error(&ApiError::from(err)),
+        };
+        let room = quota.saturating_sub(held);
+        if room == 0 {
+            return over_quota(quota);
+        }
+        let written = match state.blobs.write(field, rule.max_bytes.min(room)).await {
             Ok(written) => written,
+            Err(WriteError::TooLarge { .. }) if room < rule.max_bytes => return over_quota(quota),
             Err(WriteError::TooLarge { .. }) => {
                 let err = MediaError::TooLarge { kind: rule.kind.as_str(), limit: rule.max_bytes };
                 return (
@@ -285,9 +296,26 @@ pub async fn upload(
             sha256: hex::encode(written.sha256),
             blob_key: written.key.clone(),
         };
-        return match state.db.write(async |txn| attachments::insert_uploaded(txn, up, Utc::now()).await).await
-        {
-            Ok(saved) => (
+        let workspace = viewer.workspace_id;
+        let recorded = state
+            .db
+            .write(async |txn| {
+                // Checked again where uploads are recorded: two at once do not both take the room.
+                let held = attachments::unsent_bytes(txn, workspace).await?;
+                if held.saturating_add(written.size) > quota {
+                    return Ok(None);
+                }
+                attachments::insert_uploaded(txn, up, Utc::now()).await.map(Some)
+            })
+            .await;
+        return match recorded {
+            Ok(None) => {
+                if let Err(cleanup) = state.blobs.delete(&written.key).await {
+                    tracing::warn!(error = %cleanup, "could not delete an upload over the quota");
+                }
+                over_quota(quota)
+            }
+            Ok(Some(saved)) => (
                 StatusCode::CREATED,
                 Json(json!({
                     "id": saved.id,
@@ -306,6 +334,21 @@ pub async fn upload(
             }
         };
     }
+}
+
+/// `413`: the workspace holds its quota of uploads not sent yet.
+fn over_quota(quota: u64) -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(json!({
+            "error": format!(
+                "the workspace's uploads not sent yet would exceed PARLEY_MEDIA_QUOTA ({quota} bytes); send or wait for older uploads to expire (24 hours)"
+            ),
+            "code": "PAYLOAD_TOO_LARGE",
+            "limit": quota,
+        })),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -33,16 +33,27 @@ pub struct AppState {
     pub whatsapp: WhatsappGateway,
     /// The SMS provider.
     pub sms: SmsGateway,
+    /// Requests refused before their caller was verified (counted, logged sparingly).
+    pub refusals: crate::telemetry::Refusals,
 }
 
 impl FromRef<AppState> for InboundState {
     fn from_ref(state: &AppState) -> Self {
-        Self { config: Arc::clone(&state.config), committer: state.committer.clone() }
+        Self {
+            config: Arc::clone(&state.config),
+            committer: state.committer.clone(),
+            refusals: state.refusals.clone(),
+        }
     }
 }
 
 impl FromRef<AppState> for SmsState {
     fn from_ref(state: &AppState) -> Self {
-        Self { db: state.db.clone(), config: Arc::clone(&state.config), committer: state.committer.clone() }
+        Self {
+            db: state.db.clone(),
+            config: Arc::clone(&state.config),
+            committer: state.committer.clone(),
+            refusals: state.refusals.clone(),
+        }
     }
 }

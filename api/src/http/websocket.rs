@@ -3,8 +3,13 @@
 //! (`{"Authorization": "Bearer <JWT>"}`); every operation is then authorised again when it
 //! runs, and the server closes the socket with code `4403` when the registry's sweep finds the
 //! agent or token no longer allows it (see [`crate::graphql::session`]).
+//!
+//! Bounded before authentication: a message before a successful `connection_init` is at most
+//! [`MAX_MESSAGE_BEFORE_INIT`] and after it [`MAX_MESSAGE`] (close `1009` beyond), and a socket
+//! without a successful `connection_init` within [`INIT_TIMEOUT`] is closed with `4408`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::str::FromStr;
 
@@ -27,6 +32,21 @@ use crate::http::state::AppState;
 /// The close code of a socket the server closes because its agent or token no longer allows it.
 pub const CLOSE_FORBIDDEN: u16 = 4403;
 
+/// `graphql-transport-ws`: no successful `connection_init` in time.
+pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+
+/// RFC 6455: a message too big to process.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+
+/// The largest message before the socket is authenticated.
+pub const MAX_MESSAGE_BEFORE_INIT: usize = 64 * 1024;
+
+/// The largest message of an authenticated socket.
+pub const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// How long a socket may stay open without a successful `connection_init`.
+pub const INIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The upgrade handler; `400` when the client offers no GraphQL sub-protocol.
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -41,7 +61,13 @@ pub async fn upgrade(
         return (StatusCode::BAD_REQUEST, "Offer the graphql-transport-ws (or graphql-ws) sub-protocol.")
             .into_response();
     };
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| serve(socket, protocol, state))
+    // The transport's own bound (a message is buffered whole before it is checked here): twice
+    // the authenticated limit, so every message the limits refuse is read, then refused by size.
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(2 * MAX_MESSAGE)
+        .max_frame_size(2 * MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, protocol, state))
 }
 
 /// Reads the token of a `connection_init` payload and opens the session.
@@ -49,6 +75,7 @@ async fn open_session(
     state: AppState,
     payload: serde_json::Value,
     close: watch::Sender<Option<CloseReason>>,
+    initialised: Arc<AtomicBool>,
 ) -> async_graphql::Result<async_graphql::Data> {
     let header = payload
         .get("Authorization")
@@ -62,6 +89,7 @@ async fn open_session(
     let token = bearer_token(header)?;
     let session = SocketSession::open(Arc::clone(&state.auth), &state.db, token, Utc::now(), close).await?;
     state.sockets.register(&session);
+    initialised.store(true, Ordering::Release);
     let mut data = async_graphql::Data::default();
     data.insert(session);
     Ok(data)
@@ -71,23 +99,63 @@ async fn open_session(
 /// the server's own close when the session asks for it.
 async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState) {
     let (mut sink, stream) = socket.split();
-    let input = stream.take_while(|message| futures::future::ready(message.is_ok())).filter_map(|message| {
-        futures::future::ready(match message {
-            Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
-            _ => None,
+    let initialised = Arc::new(AtomicBool::new(false));
+    let (too_big_tx, mut too_big_rx) = watch::channel(false);
+    let authenticated = Arc::clone(&initialised);
+    let input = stream
+        .take_while(|message| futures::future::ready(message.is_ok()))
+        .filter_map(|message| {
+            futures::future::ready(match message {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+                _ => None,
+            })
         })
-    });
+        .take_while(move |data| {
+            let limit =
+                if authenticated.load(Ordering::Acquire) { MAX_MESSAGE } else { MAX_MESSAGE_BEFORE_INIT };
+            let fits = data.len() <= limit;
+            if !fits {
+                let _ = too_big_tx.send(true);
+            }
+            futures::future::ready(fits)
+        });
     let (close_tx, mut close_rx) = watch::channel(None);
     let schema = state.schema.clone();
+    let opened = Arc::clone(&initialised);
     let outgoing = GraphqlSocket::new(schema, input, protocol)
-        .on_connection_init(move |payload| open_session(state, payload, close_tx));
+        .on_connection_init(move |payload| open_session(state, payload, close_tx, opened));
     futures::pin_mut!(outgoing);
-    // Whether a session may still ask to close (its sender is alive).
-    let mut watching = true;
+    let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+    futures::pin_mut!(init_deadline);
+    // Whether a session may still ask to close (its sender is alive), and whether the input
+    // may still report a message too big.
+    let (mut watching, mut sizing) = (true, true);
     loop {
         tokio::select! {
+            biased;
+            changed = too_big_rx.changed(), if sizing => {
+                if changed.is_err() {
+                    sizing = false;
+                    continue;
+                }
+                let frame = CloseFrame { code: CLOSE_TOO_BIG, reason: "Message too big".into() };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+            () = &mut init_deadline, if !initialised.load(Ordering::Acquire) => {
+                let frame = CloseFrame { code: CLOSE_INIT_TIMEOUT, reason: "Connection initialisation timeout".into() };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
             message = outgoing.next() => {
-                let Some(message) = message else { break };
+                let Some(message) = message else {
+                    // The input ended: because a message was too big, or the client left.
+                    if *too_big_rx.borrow() {
+                        let frame = CloseFrame { code: CLOSE_TOO_BIG, reason: "Message too big".into() };
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                    }
+                    break;
+                };
                 let message = match message {
                     WsMessage::Text(text) => Message::Text(text.into()),
                     WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),

@@ -30,6 +30,8 @@ pub struct InboundState {
     pub config: Arc<Config>,
     /// Stores Meta webhooks, committing concurrent ones together.
     pub committer: WebhookCommitter,
+    /// Counts (and sparingly logs) posts refused before they were verified.
+    pub refusals: crate::telemetry::Refusals,
 }
 
 /// Meta sends up to 3 MB; a little headroom.
@@ -71,9 +73,7 @@ pub fn signature_valid(secret: &[u8], body: &[u8], header: Option<&str>) -> bool
 /// A webhook delivery.
 pub async fn receive(State(state): State<InboundState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(secret) = &state.config.whatsapp.app_secret else {
-        tracing::error!(
-            "webhook refused: PARLEY_WHATSAPP_APP_SECRET is not set, so no signature can be checked"
-        );
+        state.refusals.refuse("whatsapp", "no_app_secret");
         return reply(
             StatusCode::UNAUTHORIZED,
             "webhook signatures cannot be verified: no app secret is configured",
@@ -81,7 +81,7 @@ pub async fn receive(State(state): State<InboundState>, headers: HeaderMap, body
     };
     let header = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
     if !signature_valid(secret.expose_secret().as_bytes(), &body, header) {
-        tracing::warn!(signature_present = header.is_some(), "webhook refused: bad signature");
+        state.refusals.refuse("whatsapp", if header.is_some() { "bad_signature" } else { "no_signature" });
         return reply(StatusCode::UNAUTHORIZED, "missing or invalid X-Hub-Signature-256");
     }
     let webhook: Webhook = match serde_json::from_slice(&body) {

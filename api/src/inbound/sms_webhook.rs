@@ -3,21 +3,22 @@
 //! Every post is signed (`X-Twilio-Signature`, keyed by the number's auth token, over the URL
 //! the provider called: `PARLEY_PUBLIC_URL` + `/webhooks/sms`): a missing or wrong signature is
 //! `403` and nothing is stored. A body that is not form-encoded is `400`; a post for a number no
-//! workspace has connected is `404`, kept as a dead letter for the operator only (like Meta's).
+//! workspace has connected is `404` and stores nothing either: there is no auth token to verify
+//! it with, so it is anyone's, and writing for it would let anyone fill the disk and hold
+//! SQLite's writer (it is counted in `/metrics` and logged sparingly).
 //! A verified post goes to the group committer ([`super::sms`] applies it) and is answered
 //! with an empty TwiML document once committed.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use domain::PhoneNumber;
 use persistence::sealed::Purpose;
-use persistence::{Database, business_numbers, dead_letters};
+use persistence::{Database, business_numbers};
 use serde_json::json;
 
 use super::batch::WebhookCommitter;
@@ -35,6 +36,8 @@ pub struct SmsState {
     pub config: Arc<Config>,
     /// Stores verified posts, committing concurrent ones together (with Meta's webhooks).
     pub committer: WebhookCommitter,
+    /// Counts (and sparingly logs) posts refused before they were verified.
+    pub refusals: crate::telemetry::Refusals,
 }
 
 /// The answer the provider expects: an empty TwiML document (no auto-reply).
@@ -87,6 +90,7 @@ pub async fn receive(State(state): State<SmsState>, headers: HeaderMap, uri: Uri
         );
     };
     let Some(given) = headers.get("x-twilio-signature").and_then(|h| h.to_str().ok()) else {
+        state.refusals.refuse("sms", "no_signature");
         return refuse(StatusCode::FORBIDDEN, "X-Twilio-Signature is missing");
     };
     let field = |name: &str| form_field(&form, name);
@@ -103,7 +107,8 @@ pub async fn receive(State(state): State<SmsState>, headers: HeaderMap, uri: Uri
         _ => None,
     };
     let Some(number) = number.filter(|n| n.connected) else {
-        return unrouted(&state.db, &form, Utc::now()).await;
+        state.refusals.refuse("sms", "unknown_number");
+        return refuse(StatusCode::NOT_FOUND, "no workspace has connected this number");
     };
     let Some(sealed) = &number.sms_auth_token_sealed else {
         tracing::error!("an SMS number has no auth token; its posts cannot be verified");
@@ -117,7 +122,7 @@ pub async fn receive(State(state): State<SmsState>, headers: HeaderMap, uri: Uri
         }
     };
     if !signature_matches(&token, &signed_url(&state.config, &headers, &uri), &form, given) {
-        tracing::warn!("SMS webhook refused: wrong signature");
+        state.refusals.refuse("sms", "bad_signature");
         return refuse(StatusCode::FORBIDDEN, "X-Twilio-Signature does not match");
     }
     let post = SmsPost { number, form, kind };
@@ -135,21 +140,6 @@ fn unavailable(err: &persistence::Error) -> Response {
     }
     tracing::error!(error = ?err, "SMS webhook failed");
     refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-}
-
-/// A post for a number no workspace has connected: kept for the operator (no workspace), `404`.
-async fn unrouted(db: &Database, form: &Form, now: DateTime<Utc>) -> Response {
-    tracing::warn!(kind = "unknown_sms_number", "SMS webhook kept as a dead letter");
-    metrics::counter!("parley_dead_letters_total", "kind" => "unknown_sms_number").increment(1);
-    let payload: BTreeMap<&str, &str> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let payload = json!({ "channel": "SMS", "form": payload }).to_string();
-    match db
-        .write(async |txn| dead_letters::create(txn, None, "unknown_sms_number", &payload, now).await)
-        .await
-    {
-        Ok(_) => refuse(StatusCode::NOT_FOUND, "no workspace has connected this number"),
-        Err(err) => unavailable(&err),
-    }
 }
 
 #[cfg(test)]

@@ -492,6 +492,8 @@ pub struct FakeProvider {
     /// How long each answer takes (a provider under load).
     delay: Arc<std::sync::Mutex<Duration>>,
     media: Arc<std::sync::Mutex<std::collections::HashMap<String, FakeMedia>>>,
+    /// Media served slowly: a pause before each 64 KiB (a slow link).
+    paced: Arc<std::sync::Mutex<std::collections::HashMap<String, Duration>>>,
     uploads: Arc<std::sync::Mutex<Vec<FakeMedia>>>,
     /// Bearer tokens the Cloud API accepts (besides [`FAKE_TOKEN`]).
     tokens: Arc<std::sync::Mutex<Vec<String>>>,
@@ -516,6 +518,7 @@ impl FakeProvider {
             responses: Arc::default(),
             delay: Arc::default(),
             media: Arc::default(),
+            paced: Arc::default(),
             uploads: Arc::default(),
             tokens: Arc::new(std::sync::Mutex::new(vec![FAKE_TOKEN.to_owned()])),
             sms_accounts: Arc::new(std::sync::Mutex::new(vec![(
@@ -561,9 +564,18 @@ impl FakeProvider {
                     if !bearer_ok(&fake, &headers) {
                         return StatusCode::UNAUTHORIZED.into_response();
                     }
-                    match fake.media.lock().unwrap().get(&id).cloned() {
-                        Some(media) => ([("content-type", media.mime_type)], media.bytes).into_response(),
-                        None => StatusCode::NOT_FOUND.into_response(),
+                    let pause = fake.paced.lock().unwrap().get(&id).copied();
+                    match (fake.media.lock().unwrap().get(&id).cloned(), pause) {
+                        (Some(media), Some(pause)) => {
+                            let chunks: Vec<Vec<u8>> = media.bytes.chunks(64 * 1024).map(<[u8]>::to_vec).collect();
+                            let stream = futures::StreamExt::then(futures::stream::iter(chunks), move |chunk| async move {
+                                tokio::time::sleep(pause).await;
+                                Ok::<_, std::io::Error>(chunk)
+                            });
+                            ([("content-type", media.mime_type)], axum::body::Body::from_stream(stream)).into_response()
+                        }
+                        (Some(media), None) => ([("content-type", media.mime_type)], media.bytes).into_response(),
+                        (None, _) => StatusCode::NOT_FOUND.into_response(),
                     }
                 }),
             )
@@ -702,6 +714,11 @@ impl FakeProvider {
     /// Holds a customer's file under a media id, as the Cloud API would.
     pub fn host_media(&self, media_id: &str, media: FakeMedia) {
         self.media.lock().unwrap().insert(media_id.to_owned(), media);
+    }
+
+    /// Serves a held file slowly: `pause` before each 64 KiB.
+    pub fn pace_media(&self, media_id: &str, pause: Duration) {
+        self.paced.lock().unwrap().insert(media_id.to_owned(), pause);
     }
 
     /// The files uploaded to it, in order.

@@ -434,7 +434,95 @@ async fn by_id_now(m: &Media, conversation: &str, id: &str) -> Value {
     messages(m, conversation).await.into_iter().find(|n| n["id"] == id).unwrap()
 }
 
+/// A workspace holds at most `PARLEY_MEDIA_QUOTA` bytes of uploads not sent yet (`413` naming
+/// it beyond; sending one frees its room), and an upload never sent is deleted, row and bytes,
+/// after its time (24 hours; here 2 s), while one that was sent stays.
+async fn uploads_are_bounded_by_a_quota_and_expire_when_never_sent(backend: Backend, store: Store) {
+    let fake = FakeProvider::start().await;
+    let url = fake.url.clone();
+    let Some(app) = spawn_on(backend, store, move |config| {
+        config.whatsapp.api_base = url;
+        config.whatsapp.access_token = Some(FAKE_TOKEN.to_owned().into());
+        config.media.quota = 10_000;
+        config.media.upload_ttl = Duration::from_secs(2);
+    })
+    .await
+    else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let m = Media { t: app.tenant("Acme").await, app, fake };
+    let conversation = m.app.receive(&m.t, &Inbound::hidden("US.1", "@sheena", "Sheena")).await.to_string();
+    let (status, first) = upload(&m, &m.t.token, form(file_bytes(6_000, 1), "image/png", "a.png")).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, refused) = upload(&m, &m.t.token, form(file_bytes(6_000, 2), "image/png", "b.png")).await;
+    assert_eq!(status, 413, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("PARLEY_MEDIA_QUOTA"), "{refused}");
+    assert_eq!(m.app.count("attachments").await, 1, "the refused upload keeps nothing");
+    let other = m.app.tenant("Other").await;
+    let (status, _) = upload(&m, &other.token, form(file_bytes(6_000, 3), "image/png", "c.png")).await;
+    assert_eq!(status, 201, "another workspace has its own quota");
+    let sent = json!({ "c": conversation, "a": first["id"], "cap": null, "r": null });
+    m.app.ok(&m.t.token, SEND_MEDIA, sent).await;
+    let (status, second) = upload(&m, &m.t.token, form(file_bytes(6_000, 4), "image/png", "d.png")).await;
+    assert_eq!(status, 201, "a sent upload frees its room: {second}");
+
+    // Never sent: gone after its time, row and bytes; the sent one stays.
+    let mut expired = false;
+    for _ in 0..100 {
+        let rows = m.app.count("attachments").await;
+        let keys = m.app.blobs.keys().await.unwrap().len();
+        // Left: the sent upload and its copy on the message (one blob).
+        if rows == 2 && keys == 1 {
+            expired = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(expired, "unsent uploads expire: {} rows", m.app.count("attachments").await);
+    let query =
+        "query($c: ID!) { conversation(id: $c) { messages(first: 5) { nodes { attachments { status } } } } }";
+    let data = m.app.ok(&m.t.token, query, json!({ "c": conversation })).await.to_string();
+    assert!(data.contains("STORED"), "{data}");
+}
+
+/// A 20 MB document on a slow link (about 17 s, longer than the old 15 s total limit) is
+/// fetched whole: transfers have connect and idle-read timeouts, not a total one.
+async fn a_large_file_on_a_slow_link_is_fetched_whole(backend: Backend, store: Store) {
+    let Some(m) = media_app(backend, store).await else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let document = file_bytes(20 * 1024 * 1024, 7);
+    let media = FakeMedia {
+        mime_type: "application/pdf".into(),
+        file_name: None,
+        bytes: document.clone(),
+        sha256: None,
+    };
+    m.fake.host_media("7020", media);
+    m.fake.pace_media("7020", Duration::from_millis(53));
+    let customer = Inbound::hidden("US.1", "@sheena", "Sheena");
+    let object = json!({ "id": "7020", "mime_type": "application/pdf", "sha256": sha256_base64(&document), "filename": "catalogue.pdf" });
+    let started = std::time::Instant::now();
+    assert_eq!(m.app.post_webhook(&media_webhook(&m.t, &customer, "document", object)).await.0, 200);
+    let conversation = only_conversation(&m).await;
+    let mut stored = None;
+    for _ in 0..600 {
+        let attachments = messages(&m, &conversation).await[0]["attachments"].clone();
+        if attachments[0]["status"] != "PENDING" {
+            stored = Some(attachments[0].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let a = stored.expect("the fetch ended");
+    assert_eq!(a["status"], "STORED", "{a}");
+    assert_eq!(a["sizeBytes"], 20 * 1024 * 1024);
+    assert!(started.elapsed() > Duration::from_secs(15), "the link was slow: {:?}", started.elapsed());
+}
+
 on_both_stores!(
+    a_large_file_on_a_slow_link_is_fetched_whole,
+    uploads_are_bounded_by_a_quota_and_expire_when_never_sent,
     a_customers_photo_is_fetched_stored_and_served,
     a_fetch_that_fails_ends_failed_with_its_reason_and_keeps_the_message,
     an_upload_is_checked_and_sent_byte_for_byte,

@@ -228,14 +228,22 @@ async fn bad_sms_posts_store_nothing(backend: Backend) {
     assert_eq!(before, after, "nothing stored");
     assert_eq!(l.app.count("dead_letters").await, 0);
 
-    // An unknown `To`: 404, kept as a dead letter for the operator only.
+    // An unknown `To`: nobody's auth token can verify it, so it is anyone's post: 404, and a
+    // flood of them writes nothing (no dead letter, no commit, no write lock), only a counter.
     let mut unknown = params.clone();
     unknown[7] = ("To", "+15550009999");
     let signature = twilio_signature(AUTH_TOKEN, &format!("{PUBLIC_URL}/webhooks/sms"), &unknown);
-    assert_eq!(post(&l, &unknown, Some(signature)).await.0, 404);
-    assert_eq!(l.app.count("dead_letters").await, 1);
-    let theirs = l.app.ok(&l.t.token, "{ deadLetters { id } }", json!({})).await;
-    assert_eq!(theirs["deadLetters"], json!([]), "no workspace sees it");
+    let commits = l.app.db.commit_count();
+    for _ in 0..50 {
+        assert_eq!(post(&l, &unknown, Some(signature.clone())).await.0, 404);
+    }
+    assert_eq!(l.app.db.commit_count(), commits, "nothing was written for an unverified caller");
+    assert_eq!(l.app.count("dead_letters").await, 0);
+    let metrics = l.app.client.get(l.app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("parley_unverified_requests_total{channel=\"sms\",reason=\"unknown_number\"}"),
+        "{metrics}"
+    );
     let after =
         (l.app.count("messages").await, l.app.count("conversations").await, l.app.count("events").await);
     assert_eq!(before, after, "nothing else stored");

@@ -148,7 +148,43 @@ async fn an_agent_gets_live_events_only_and_a_socket_holds_at_most_fifty_subscri
     }
 }
 
+/// Bounded before authentication: a message over 64 KiB before `connection_init` (or over
+/// 1 MiB after it) closes the socket with `1009`, and a socket that never initialises is closed
+/// with `4408` after 10 s; nothing of it is stored.
+async fn a_socket_is_bounded_before_it_authenticates(app: TestApp) {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let t = app.tenant("Acme").await;
+    let open = || async {
+        let url = app.address.replace("http://", "ws://") + "/graphql/ws";
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    };
+    let commits = app.db.commit_count();
+
+    let mut socket = open().await;
+    socket.send(Ws::text("x".repeat(100 * 1024))).await.unwrap();
+    assert_eq!(closed_with(&mut socket, Duration::from_secs(5)).await, Some(1009), "100 KiB before init");
+
+    let (mut socket, ack) = connect(&app, Some(&t.token)).await;
+    assert_eq!(ack["type"], "connection_ack");
+    let big = json!({ "id": "1", "type": "subscribe", "payload": { "query": format!("{{ me {{ id }} }} # {}", "x".repeat(200 * 1024)) } });
+    socket.send(Ws::text(big.to_string())).await.unwrap();
+    assert!(answer_to(&mut socket, "1").await["data"]["me"]["id"].is_string(), "200 KiB after init is fine");
+    socket.send(Ws::text("y".repeat(1536 * 1024))).await.unwrap();
+    assert_eq!(closed_with(&mut socket, Duration::from_secs(5)).await, Some(1009), "1.5 MiB after init");
+
+    let mut silent = open().await;
+    let started = Instant::now();
+    assert_eq!(closed_with(&mut silent, Duration::from_secs(15)).await, Some(4408), "no connection_init");
+    assert!(started.elapsed() >= Duration::from_secs(9), "{:?}", started.elapsed());
+    assert_eq!(app.db.commit_count(), commits, "nothing was written for unauthenticated sockets");
+}
+
 on_both!(
+    a_socket_is_bounded_before_it_authenticates,
     a_socket_is_closed_within_five_seconds_of_deactivation_demotion_or_expiry,
     every_operation_on_a_socket_is_authorised_with_the_agents_current_role,
     each_operation_on_a_socket_has_its_own_clock_and_dataloaders,

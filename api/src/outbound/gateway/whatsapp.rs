@@ -66,12 +66,27 @@ impl std::fmt::Debug for NumberApi<'_> {
     }
 }
 
+/// Longest wait for a connection to the Cloud API.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest wait for the next bytes of an answer (a stalled transfer fails; a slow one goes on).
+pub const IDLE_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Total limit of a short call (a send, a look-up), not of media transfers.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
 impl WhatsappGateway {
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(base: &str, default_token: Option<&SecretString>) -> anyhow::Result<Self> {
         Ok(Self {
-            client: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
+            // Connect and idle-read timeouts, no total limit: a 100 MB file on a slow link
+            // takes as long as it takes while bytes keep coming. Short calls (sends, look-ups)
+            // have a total limit of their own ([`CALL_TIMEOUT`]).
+            client: reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(IDLE_READ_TIMEOUT)
+                .build()?,
             base: base.trim_end_matches('/').to_owned(),
             default_token: default_token.cloned(),
         })
@@ -216,6 +231,7 @@ impl NumberApi<'_> {
             (&self.gateway.client, &self.gateway.base, self.phone_number_id);
         let response = client
             .post(format!("{base}/{phone_number_id}/messages"))
+            .timeout(CALL_TIMEOUT)
             .bearer_auth(token.expose_secret())
             .json(body)
             .send()
@@ -260,6 +276,7 @@ impl NumberApi<'_> {
         let (client, base, token) = self.cloud()?;
         let response = client
             .get(format!("{base}/{media_id}"))
+            .timeout(CALL_TIMEOUT)
             .query(&[("phone_number_id", self.phone_number_id)])
             .bearer_auth(token.expose_secret())
             .send()
@@ -433,6 +450,7 @@ impl NumberApi<'_> {
         let phone_number_id = self.phone_number_id;
         let mut request = client
             .request(method, format!("{base}/{phone_number_id}/{path}"))
+            .timeout(CALL_TIMEOUT)
             .bearer_auth(token.expose_secret());
         if let Some(body) = body {
             request = request.json(&body);
