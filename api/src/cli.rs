@@ -44,6 +44,9 @@ enum Command {
     Bootstrap(BootstrapArgs),
     /// Print a JWT for an agent.
     Token(TokenArgs),
+    /// Connect a WhatsApp number to a workspace as the operator: the number uses
+    /// PARLEY_WHATSAPP_ACCESS_TOKEN (checked with the Cloud API when that is set); prints JSON.
+    ConnectNumber(ConnectNumberArgs),
     /// Print the GraphQL schema (SDL), as committed in schema.graphql.
     Schema,
 }
@@ -171,6 +174,33 @@ struct ServeArgs {
     /// Most directives one field may carry.
     #[arg(long, env = "PARLEY_GRAPHQL_MAX_DIRECTIVES", default_value_t = GraphqlConfig::default().max_directives)]
     graphql_max_directives: usize,
+}
+
+#[derive(Debug, Args)]
+struct ConnectNumberArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The workspace that gets the number.
+    #[arg(long)]
+    workspace_id: String,
+    /// Meta phone_number_id.
+    #[arg(long)]
+    phone_number_id: String,
+    /// Its display number (digits, as WhatsApp shows it).
+    #[arg(long)]
+    display_phone_number: String,
+    /// Its WhatsApp Business Account id.
+    #[arg(long)]
+    waba_id: String,
+    /// Its business portfolio id.
+    #[arg(long)]
+    portfolio_id: String,
+    /// Graph API base URL (the number is checked there when a token is set).
+    #[arg(long, env = "PARLEY_WHATSAPP_API_BASE", default_value = DEFAULT_WHATSAPP_API_BASE)]
+    whatsapp_api_base: String,
+    /// The operator's Cloud API token, which will serve the number.
+    #[arg(long, env = "PARLEY_WHATSAPP_ACCESS_TOKEN", hide_env_values = true)]
+    whatsapp_access_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -423,6 +453,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Bootstrap(args) => bootstrap(args).await,
         Command::Token(args) => token(args).await,
+        Command::ConnectNumber(args) => connect_number(args).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -500,6 +531,42 @@ async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
         "token": token,
     });
     println!("{out}");
+    Ok(())
+}
+
+async fn connect_number(args: ConnectNumberArgs) -> anyhow::Result<()> {
+    let jwt = JwtConfig {
+        secret: SecretString::from("unused-by-connect-number-unused-by-connect-number"),
+        public_key_pem: None,
+        issuer: None,
+        audience: None,
+    };
+    let config = base_config(&args.database, jwt)?;
+    let workspace: domain::WorkspaceId =
+        args.workspace_id.parse().map_err(|_| anyhow::anyhow!("--workspace-id: not a valid workspace id"))?;
+    let token = non_empty_secret(args.whatsapp_access_token);
+    let gateway =
+        crate::outbound::gateway::whatsapp::WhatsappGateway::new(&args.whatsapp_api_base, token.as_ref())?;
+    let db = connect_and_migrate(config.database_url.expose_secret(), &config.pool).await?;
+    let input = crate::setup::numbers::WhatsappNumber {
+        phone_number_id: &args.phone_number_id,
+        display_phone_number: &args.display_phone_number,
+        waba_id: &args.waba_id,
+        portfolio_id: &args.portfolio_id,
+        business_name: None,
+        access_token: None,
+    };
+    let saved = crate::setup::numbers::connect_as_operator(
+        &db,
+        &gateway,
+        token.as_ref(),
+        workspace,
+        &input,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    println!("{}", serde_json::json!({ "businessNumberId": saved.id, "workspaceId": saved.workspace_id }));
     Ok(())
 }
 

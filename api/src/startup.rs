@@ -102,6 +102,7 @@ impl Application {
         let schema = schema_builder(&config.graphql)
             .data(db.clone())
             .data(whatsapp.clone())
+            .data(sms.clone())
             .data(crate::workflow::lifecycle::ReadReceipts(config.read_receipts))
             .data(config.dispatch.clone())
             .data(config.secrets.clone())

@@ -70,6 +70,53 @@ fn bootstrap_prints_ids_and_a_token_and_token_issues_another() {
     assert!(stderr.contains("already exists"), "{stderr}");
 }
 
+/// `connect-number`: the operator connects a WhatsApp number (served by the operator's token);
+/// the same number again, or an unknown workspace, is a clear refusal.
+#[test]
+fn the_operator_connects_numbers_from_the_command_line() {
+    let db = temp_db();
+    let out = parley()
+        .args([
+            "bootstrap",
+            "--workspace",
+            "Acme",
+            "--admin-email",
+            "admin@acme.example.com",
+            "--database-url",
+            &db,
+        ])
+        .env("PARLEY_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let workspace = json["workspaceId"].as_str().unwrap().to_owned();
+    let connect = |workspace: &str| {
+        parley()
+            .args(["connect-number", "--workspace-id", workspace, "--phone-number-id", "106540352242923"])
+            .args(["--display-phone-number", "15550783882", "--waba-id", "102290129340398"])
+            .args(["--portfolio-id", "506914307656634", "--database-url", &db])
+            .env_remove("PARLEY_WHATSAPP_ACCESS_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let out = connect(&workspace);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["businessNumberId"].is_string(), "{json}");
+    assert_eq!(json["workspaceId"], workspace.as_str());
+    let again = connect(&workspace);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already connected"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let nowhere = connect(&uuid::Uuid::now_v7().to_string());
+    assert!(!nowhere.status.success());
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no such workspace"));
+}
+
 #[test]
 fn bad_configuration_stops_with_one_line_naming_the_setting() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);

@@ -34,6 +34,7 @@ pub mod m20261202_000003_create_attachments_and_reactions;
 pub mod m20261202_000004_add_conversation_lifecycle;
 pub mod m20261203_000001_add_team_workflow_and_contact_records;
 pub mod m20261203_000002_create_blob_deletions;
+pub mod m20261203_000003_add_operator_connected_numbers;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_add_conversation_lifecycle::Migration),
             Box::new(m20261203_000001_add_team_workflow_and_contact_records::Migration),
             Box::new(m20261203_000002_create_blob_deletions::Migration),
+            Box::new(m20261203_000003_add_operator_connected_numbers::Migration),
         ]
     }
 }

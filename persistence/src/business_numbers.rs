@@ -28,6 +28,8 @@ pub struct NewBusinessNumber<'a> {
     pub access_token: Option<Sealed>,
     /// An SMS number's provider account SID and auth token.
     pub sms_account: Option<(&'a str, Sealed)>,
+    /// Connected by the operator (command line): it may use the operator's token.
+    pub operator_connected: bool,
 }
 
 /// # Errors
@@ -51,6 +53,7 @@ pub async fn create(
         channel: Set(new.channel),
         connected: Set(true),
         access_token_sealed: Set(new.access_token),
+        operator_connected: Set(new.operator_connected),
         sms_account_sid: Set(new.sms_account.as_ref().map(|(sid, _)| (*sid).to_owned())),
         sms_auth_token_sealed: Set(new.sms_account.map(|(_, token)| token)),
         created_at: Set(now),
@@ -121,29 +124,26 @@ pub async fn list(
         .context("failed to list business numbers")
 }
 
-/// The workspace owning the WABA, when exactly one does (several workspaces may have entered
-/// the same WABA id: then none is named, so a webhook is never attributed to the wrong tenant).
+/// The workspace owning the WABA: the one that proved a number in it first (numbers are
+/// proven with the provider before they are stored, so a second workspace can only join a
+/// WABA it can see, and never takes the first one's dead letters away). `None` when no
+/// workspace has a number in it.
 ///
 /// # Errors
 /// On a database failure.
-pub async fn sole_workspace_of_waba(
-    db: &impl ConnectionTrait,
-    waba_id: &str,
-) -> Result<Option<WorkspaceId>, Error> {
-    let owners: Vec<WorkspaceId> = Entity::find()
+pub async fn owner_of_waba(db: &impl ConnectionTrait, waba_id: &str) -> Result<Option<WorkspaceId>, Error> {
+    Entity::find()
         .select_only()
         .column(Column::WorkspaceId)
-        .distinct()
         .filter(Column::WabaId.eq(waba_id))
-        .limit(2)
+        .filter(Column::Channel.eq(Channel::Whatsapp))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .limit(1)
         .into_tuple()
-        .all(db)
+        .one(db)
         .await
-        .context("failed to load the workspaces of a WABA")?;
-    Ok(match owners.as_slice() {
-        [only] => Some(*only),
-        _ => None,
-    })
+        .context("failed to load the owner of a WABA")
 }
 
 /// The number of a WABA with this display number (business username webhooks name no
@@ -211,10 +211,12 @@ pub async fn reconnect(
     number: business_number::Model,
     access_token: Option<Sealed>,
     sms_account: Option<(&str, Sealed)>,
+    operator_connected: bool,
     now: DateTime<Utc>,
 ) -> Result<business_number::Model, Error> {
     let mut update: business_number::ActiveModel = number.into();
     update.connected = Set(true);
+    update.operator_connected = Set(operator_connected);
     update.access_token_sealed = Set(access_token);
     update.sms_account_sid = Set(sms_account.as_ref().map(|(sid, _)| (*sid).to_owned()));
     update.sms_auth_token_sealed = Set(sms_account.map(|(_, token)| token));

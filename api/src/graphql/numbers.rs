@@ -23,8 +23,9 @@ pub struct ConnectWhatsAppNumberInput {
     pub portfolio_id: String,
     /// The business's name (username suggestions start from it).
     pub business_name: Option<String>,
-    /// The number's own Cloud API token (sealed at rest, never returned); without it the
-    /// process's `PARLEY_WHATSAPP_ACCESS_TOKEN` is used.
+    /// The number's own Cloud API token (sealed at rest, never returned). Required: the Cloud
+    /// API must show the number to it, in the WABA given (`BAD_USER_INPUT` naming the check
+    /// otherwise); the operator's token serves only numbers connected from the command line.
     pub access_token: Option<String>,
 }
 
@@ -47,8 +48,10 @@ pub struct NumberMutation;
 
 #[Object]
 impl NumberMutation {
-    /// Connects a WhatsApp number to the workspace (`CONFLICT` when it is connected to any
-    /// workspace).
+    /// Connects a WhatsApp number to the workspace, proven with the Cloud API: the given
+    /// `accessToken` must see the number and Meta must list it in `wabaId` (`BAD_USER_INPUT`
+    /// naming the check otherwise, `UNAVAILABLE` when Meta cannot be asked; `CONFLICT` when it is
+    /// connected to any workspace).
     #[graphql(name = "connectWhatsAppNumber", guard = "RoleGuard::admin()")]
     async fn connect_whatsapp_number(
         &self,
@@ -64,13 +67,15 @@ impl NumberMutation {
             access_token: input.access_token.as_deref(),
         };
         let keyring = ctx.data::<Keyring>()?;
+        let whatsapp = ctx.data::<crate::outbound::gateway::whatsapp::WhatsappGateway>()?;
         Ok(BusinessNumber(
-            numbers::connect_whatsapp(db(ctx)?, keyring, viewer(ctx)?, &number, now(ctx)).await?,
+            numbers::connect_whatsapp(db(ctx)?, keyring, whatsapp, viewer(ctx)?, &number, now(ctx)).await?,
         ))
     }
 
-    /// Connects an SMS number to the workspace (`CONFLICT` when it is connected to any
-    /// workspace).
+    /// Connects an SMS number to the workspace, proven with the SMS provider: the account must
+    /// list the number among its own (`BAD_USER_INPUT` otherwise; `CONFLICT` when it is connected
+    /// to any workspace).
     #[graphql(guard = "RoleGuard::admin()")]
     async fn connect_sms_number(
         &self,
@@ -83,7 +88,10 @@ impl NumberMutation {
             auth_token: &input.auth_token,
         };
         let keyring = ctx.data::<Keyring>()?;
-        Ok(BusinessNumber(numbers::connect_sms(db(ctx)?, keyring, viewer(ctx)?, &number, now(ctx)).await?))
+        let sms = ctx.data::<crate::outbound::gateway::sms::SmsGateway>()?;
+        Ok(BusinessNumber(
+            numbers::connect_sms(db(ctx)?, keyring, sms, viewer(ctx)?, &number, now(ctx)).await?,
+        ))
     }
 
     /// Disconnects a number: its conversations stay readable, every action on them is denied

@@ -109,7 +109,7 @@ impl<C: Announce> Router<'_, C> {
     ) -> Result<(), persistence::Error> {
         let workspace = match (workspace, waba_id) {
             (Some(ws), _) => Some(ws),
-            (None, Some(waba)) => business_numbers::sole_workspace_of_waba(self.db, waba).await?,
+            (None, Some(waba)) => business_numbers::owner_of_waba(self.db, waba).await?,
             (None, None) => None,
         };
         tracing::warn!(kind, attributed = workspace.is_some(), "webhook change kept as a dead letter");

@@ -1,12 +1,14 @@
-//! Connecting business numbers (PRODUCT.md section 12): WhatsApp numbers with their own Cloud
-//! API token (else the process's `PARLEY_WHATSAPP_ACCESS_TOKEN`), SMS numbers with their
-//! provider account, and disconnecting either. Credentials are sealed at rest
+//! Connecting business numbers (PRODUCT.md sections 12 and 17): numbers are proven, not
+//! claimed. A tenant connects a WhatsApp number with a Cloud API token of its own that Meta
+//! shows the number to, in the WABA given; an SMS number with a provider account that lists it.
+//! The operator's `PARLEY_WHATSAPP_ACCESS_TOKEN` serves only numbers the operator connected from
+//! the command line ([`connect_as_operator`]). Disconnecting either. Credentials are sealed at rest
 //! (`PARLEY_SECRET_KEY`) and never returned. A number belongs to at most one workspace: one
 //! connected elsewhere is a `CONFLICT` that names nothing of the other workspace; one this
 //! workspace disconnected is connected again with the new credentials. All audited.
 
 use chrono::{DateTime, Utc};
-use domain::{BusinessNumberId, Channel, PhoneNumber};
+use domain::{BusinessNumberId, Channel, PhoneNumber, WorkspaceId};
 use persistence::business_numbers::{self, NewBusinessNumber};
 use persistence::entities::business_number;
 use persistence::sealed::{Keyring, Purpose, Sealed};
@@ -16,6 +18,8 @@ use serde_json::json;
 use super::workspaces::meta_id;
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
+use crate::outbound::gateway::sms::{NumberProof as SmsProof, SmsGateway};
+use crate::outbound::gateway::whatsapp::{NumberProof, WhatsappGateway};
 use crate::store::{audit, commit_error};
 
 /// A WhatsApp number to connect.
@@ -59,12 +63,15 @@ fn taken() -> ApiError {
 /// Connects a WhatsApp number (ADMIN).
 ///
 /// # Errors
-/// `FORBIDDEN`; `BAD_USER_INPUT` for malformed ids, phone or token; `CONFLICT` when the
-/// `phoneNumberId` is connected in any workspace.
+/// `FORBIDDEN`; `BAD_USER_INPUT` for malformed ids or phone, a missing token, or a number the
+/// Cloud API does not show to the token in that WABA (naming the check); `UNAVAILABLE` when the
+/// Cloud API cannot be asked; `CONFLICT` when the `phoneNumberId` is connected in any
+/// workspace.
 #[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id))]
 pub async fn connect_whatsapp(
     db: &Database,
     keyring: &Keyring,
+    whatsapp: &WhatsappGateway,
     viewer: &Viewer,
     input: &WhatsappNumber<'_>,
     now: DateTime<Utc>,
@@ -76,15 +83,21 @@ pub async fn connect_whatsapp(
     let display = phone("displayPhoneNumber", input.display_phone_number)?;
     let business_name =
         input.business_name.map(|n| crate::input::valid_name("businessName", n)).transpose()?;
-    let token = input
-        .access_token
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| credential("accessToken", t, 4096))
-        .transpose()?
-        .map(|t| keyring.seal(Purpose::AccessToken, &t));
+    let Some(token) = input.access_token.filter(|t| !t.trim().is_empty()) else {
+        return Err(ApiError::bad_input(
+            "accessToken is required: a workspace connects a number with a Cloud API token of its own",
+        ));
+    };
+    let token = credential("accessToken", token, 4096)?;
+    // Asked before the transaction: a network call never holds the database's write lock.
+    whatsapp.prove_number(&token, &phone_number_id, &waba_id).await.map_err(|refusal| match refusal {
+        NumberProof::Unreachable => ApiError::Unavailable,
+        refused => ApiError::bad_input(refused.to_string()),
+    })?;
+    let token = Some(keyring.seal(Purpose::AccessToken, &token));
     let txn = db.begin().await.map_err(commit_error)?;
-    let saved = match reusable(&txn, viewer, &phone_number_id, Channel::Whatsapp).await? {
-        Some(number) => business_numbers::reconnect(&txn, number, token, None, now).await?,
+    let saved = match reusable(&txn, viewer.workspace_id, &phone_number_id, Channel::Whatsapp).await? {
+        Some(number) => business_numbers::reconnect(&txn, number, token, None, false, now).await?,
         None => {
             let new = NewBusinessNumber {
                 id: BusinessNumberId::new(),
@@ -97,6 +110,7 @@ pub async fn connect_whatsapp(
                 channel: Channel::Whatsapp,
                 access_token: token,
                 sms_account: None,
+                operator_connected: false,
             };
             create(&txn, new, now).await?
         }
@@ -107,15 +121,83 @@ pub async fn connect_whatsapp(
     Ok(saved)
 }
 
+/// Connects a WhatsApp number as the operator (`parley connect-number`): it uses the
+/// operator's `PARLEY_WHATSAPP_ACCESS_TOKEN`, and when that is set the Cloud API must show the
+/// number to it in the WABA given. Audited without an agent.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for malformed ids, an unknown workspace, or a number the operator's token
+/// cannot see in that WABA; `UNAVAILABLE` when the Cloud API cannot be asked; `CONFLICT` when
+/// the number is connected in any workspace.
+pub async fn connect_as_operator(
+    db: &Database,
+    whatsapp: &WhatsappGateway,
+    operator_token: Option<&secrecy::SecretString>,
+    workspace: WorkspaceId,
+    input: &WhatsappNumber<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<business_number::Model> {
+    use secrecy::ExposeSecret;
+    let phone_number_id = meta_id("phone-number-id", input.phone_number_id)?;
+    let waba_id = meta_id("waba-id", input.waba_id)?;
+    let portfolio_id = meta_id("portfolio-id", input.portfolio_id)?;
+    let display = phone("display-phone-number", input.display_phone_number)?;
+    if let Some(token) = operator_token {
+        whatsapp.prove_number(token.expose_secret(), &phone_number_id, &waba_id).await.map_err(
+            |refusal| match refusal {
+                NumberProof::Unreachable => ApiError::Unavailable,
+                refused => ApiError::bad_input(refused.to_string()),
+            },
+        )?;
+    }
+    let txn = db.begin().await.map_err(commit_error)?;
+    if persistence::workspaces::find(&txn, workspace).await?.is_none() {
+        return Err(ApiError::bad_input("workspace-id: no such workspace"));
+    }
+    let saved = match reusable(&txn, workspace, &phone_number_id, Channel::Whatsapp).await? {
+        Some(number) => business_numbers::reconnect(&txn, number, None, None, true, now).await?,
+        None => {
+            let new = NewBusinessNumber {
+                id: BusinessNumberId::new(),
+                workspace_id: workspace,
+                phone_number_id: &phone_number_id,
+                display_phone_number: &display,
+                waba_id: &waba_id,
+                portfolio_id: &portfolio_id,
+                business_name: None,
+                channel: Channel::Whatsapp,
+                access_token: None,
+                sms_account: None,
+                operator_connected: true,
+            };
+            create(&txn, new, now).await?
+        }
+    };
+    let entry = persistence::audit::Entry {
+        agent: None,
+        action: "business_number.connected",
+        subject_type: "business_number",
+        subject_id: saved.id.into(),
+        details: Some(
+            json!({ "channel": Channel::Whatsapp, "phoneNumberId": saved.phone_number_id, "by": "operator" }),
+        ),
+    };
+    persistence::audit::record(&txn, workspace, entry, now).await?;
+    txn.commit().await.map_err(commit_error)?;
+    Ok(saved)
+}
+
 /// Connects an SMS number (ADMIN).
 ///
 /// # Errors
-/// `FORBIDDEN`; `BAD_USER_INPUT` for a malformed phone, SID or token; `CONFLICT` when the
-/// number is connected in any workspace.
+/// `FORBIDDEN`; `BAD_USER_INPUT` for a malformed phone, SID or token, or a number the
+/// provider does not list for that account; `UNAVAILABLE` when the provider cannot be asked;
+/// `CONFLICT` when the number is connected in any workspace.
 #[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id))]
 pub async fn connect_sms(
     db: &Database,
     keyring: &Keyring,
+    sms: &SmsGateway,
     viewer: &Viewer,
     input: &SmsNumber<'_>,
     now: DateTime<Utc>,
@@ -126,10 +208,17 @@ pub async fn connect_sms(
     if !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ApiError::bad_input("accountSid must be letters and digits"));
     }
-    let token: Sealed = keyring.seal(Purpose::SmsAuthToken, &credential("authToken", input.auth_token, 256)?);
+    let auth_token = credential("authToken", input.auth_token, 256)?;
+    sms.prove_number(&sid, &auth_token, number.as_str()).await.map_err(|refusal| match refusal {
+        SmsProof::Unreachable => ApiError::Unavailable,
+        refused => ApiError::bad_input(refused.to_string()),
+    })?;
+    let token: Sealed = keyring.seal(Purpose::SmsAuthToken, &auth_token);
     let txn = db.begin().await.map_err(commit_error)?;
-    let saved = match reusable(&txn, viewer, number.as_str(), Channel::Sms).await? {
-        Some(existing) => business_numbers::reconnect(&txn, existing, None, Some((&sid, token)), now).await?,
+    let saved = match reusable(&txn, viewer.workspace_id, number.as_str(), Channel::Sms).await? {
+        Some(existing) => {
+            business_numbers::reconnect(&txn, existing, None, Some((&sid, token)), false, now).await?
+        }
         None => {
             let new = NewBusinessNumber {
                 id: BusinessNumberId::new(),
@@ -142,6 +231,7 @@ pub async fn connect_sms(
                 channel: Channel::Sms,
                 access_token: None,
                 sms_account: Some((&sid, token)),
+                operator_connected: false,
             };
             create(&txn, new, now).await?
         }
@@ -156,15 +246,13 @@ pub async fn connect_sms(
 /// duplicated); `CONFLICT` when it is connected, here or elsewhere.
 async fn reusable(
     db: &impl ConnectionTrait,
-    viewer: &Viewer,
+    workspace: WorkspaceId,
     phone_number_id: &str,
     channel: Channel,
 ) -> ApiResult<Option<business_number::Model>> {
     match business_numbers::find_by_phone_number_id(db, phone_number_id).await? {
         None => Ok(None),
-        Some(n) if n.workspace_id == viewer.workspace_id && !n.connected && n.channel == channel => {
-            Ok(Some(n))
-        }
+        Some(n) if n.workspace_id == workspace && !n.connected && n.channel == channel => Ok(Some(n)),
         Some(_) => Err(taken()),
     }
 }

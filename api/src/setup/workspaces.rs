@@ -84,6 +84,8 @@ pub async fn bootstrap(db: &Database, input: &BootstrapInput, now: DateTime<Utc>
                 channel: domain::Channel::Whatsapp,
                 access_token: None,
                 sms_account: None,
+                // The operator bootstraps from the command line: its token serves the number.
+                operator_connected: true,
             };
             business_numbers::create(&txn, new, now).await?;
             Some(id)

@@ -38,6 +38,7 @@ pub(crate) async fn sms(
             ACCOUNT_SID,
             keyring.seal(persistence::sealed::Purpose::SmsAuthToken, AUTH_TOKEN),
         )),
+        operator_connected: false,
     };
     persistence::business_numbers::create(db.conn(), new, chrono::Utc::now()).await?;
 

@@ -24,8 +24,12 @@ pub struct Model {
     pub channel: Channel,
     /// Disconnected numbers keep their conversations readable; every action is denied.
     pub connected: bool,
-    /// The number's own Cloud API token (else the process's `PARLEY_WHATSAPP_ACCESS_TOKEN`).
+    /// The number's own Cloud API token (else, for a number the operator connected, the
+    /// process's `PARLEY_WHATSAPP_ACCESS_TOKEN`).
     pub access_token_sealed: Option<Sealed>,
+    /// Connected by the operator from the command line (`bootstrap`, `connect-number`): only
+    /// such a number may use the operator's token.
+    pub operator_connected: bool,
     /// An SMS number's provider account.
     pub sms_account_sid: Option<String>,
     pub sms_auth_token_sealed: Option<Sealed>,

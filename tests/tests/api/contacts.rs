@@ -159,6 +159,7 @@ async fn identities_owned_by_another_contact_conflict(app: TestApp) {
         channel: domain::Channel::Whatsapp,
         access_token: None,
         sms_account: None,
+        operator_connected: true,
     };
     let number = persistence::business_numbers::create(app.db.conn(), second_number, chrono::Utc::now())
         .await

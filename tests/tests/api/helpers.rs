@@ -492,6 +492,10 @@ pub struct FakeProvider {
     /// How long each answer takes (a provider under load).
     delay: Arc<std::sync::Mutex<Duration>>,
     media: Arc<std::sync::Mutex<std::collections::HashMap<String, FakeMedia>>>,
+    /// WhatsApp numbers the Cloud API knows: phone number id → (the token that sees it, WABA).
+    numbers: Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+    /// SMS numbers each account owns: (account SID, E.164 number).
+    sms_numbers: Arc<std::sync::Mutex<Vec<(String, String)>>>,
     /// Media served slowly: a pause before each 64 KiB (a slow link).
     paced: Arc<std::sync::Mutex<std::collections::HashMap<String, Duration>>>,
     uploads: Arc<std::sync::Mutex<Vec<FakeMedia>>>,
@@ -518,6 +522,8 @@ impl FakeProvider {
             responses: Arc::default(),
             delay: Arc::default(),
             media: Arc::default(),
+            numbers: Arc::default(),
+            sms_numbers: Arc::default(),
             paced: Arc::default(),
             uploads: Arc::default(),
             tokens: Arc::new(std::sync::Mutex::new(vec![FAKE_TOKEN.to_owned()])),
@@ -539,6 +545,18 @@ impl FakeProvider {
                 "/{media_id}",
                 axum::routing::get(move |State(fake): State<FakeProvider>, Path(id): Path<String>, headers: HeaderMap| async move {
                     fake.record("GET", &format!("/{id}"), &headers, String::new());
+                    // A phone number id: shown only to the token that owns it (Meta's error 100 otherwise).
+                    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                    let tokens: Vec<String> =
+                        fake.numbers.lock().unwrap().iter().filter(|(pnid, _, _)| *pnid == id).map(|(_, t, _)| t.clone()).collect();
+                    if !tokens.is_empty() {
+                        let pnid = id.clone();
+                        if !tokens.iter().any(|token| given == format!("Bearer {token}")) {
+                            let error = json!({ "error": { "code": 100, "message": "Unsupported get request. Object does not exist or cannot be loaded due to missing permissions" } });
+                            return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+                        }
+                        return axum::Json(json!({ "display_phone_number": "+1 555-010-0200", "verified_name": "Acme", "id": pnid })).into_response();
+                    }
                     if !bearer_ok(&fake, &headers) {
                         return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": { "code": 190 } }))).into_response();
                     }
@@ -555,6 +573,53 @@ impl FakeProvider {
                         "id": id,
                     }))
                     .into_response()
+                }),
+            )
+            .route(
+                "/{waba_id}/phone_numbers",
+                axum::routing::get(move |State(fake): State<FakeProvider>, Path(waba): Path<String>, headers: HeaderMap, axum::extract::RawQuery(query): axum::extract::RawQuery| async move {
+                    fake.record("GET", &format!("/{waba}/phone_numbers"), &headers, String::new());
+                    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                    // The WABA's numbers, one per page (Meta pages with `paging.next`), to the
+                    // token of any number in it.
+                    let listed: Vec<(String, String, String)> =
+                        fake.numbers.lock().unwrap().iter().filter(|(_, _, w)| *w == waba).cloned().collect();
+                    if !listed.iter().any(|(_, token, _)| given == format!("Bearer {token}")) {
+                        let error = json!({ "error": { "code": 100, "message": "missing permissions" } });
+                        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+                    }
+                    let after: usize = query
+                        .as_deref()
+                        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "after").map(|(_, v)| v.into_owned()))
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let data: Vec<Value> = listed.iter().skip(after).take(1).map(|(pnid, _, _)| json!({ "id": pnid, "display_phone_number": "+1 555-010-0200" })).collect();
+                    let mut body = json!({ "data": data, "paging": { "cursors": { "before": after.to_string(), "after": (after + 1).to_string() } } });
+                    if after + 1 < listed.len() {
+                        body["paging"]["next"] = json!(format!("{}/{waba}/phone_numbers?after={}", fake.url, after + 1));
+                    }
+                    axum::Json(body).into_response()
+                }),
+            )
+            .route(
+                "/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json",
+                axum::routing::get(move |State(fake): State<FakeProvider>, Path(sid): Path<String>, headers: HeaderMap, axum::extract::RawQuery(query): axum::extract::RawQuery| async move {
+                    fake.record("GET", &format!("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json"), &headers, String::new());
+                    if fake.check_sms_account(&format!("/Accounts/{sid}/"), &headers).is_err() {
+                        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "code": 20003, "message": "Authenticate" }))).into_response();
+                    }
+                    let wanted = query
+                        .as_deref()
+                        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "PhoneNumber").map(|(_, v)| v.into_owned()));
+                    let owned: Vec<Value> = fake
+                        .sms_numbers
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .filter(|(account, phone)| *account == sid && wanted.as_ref().is_none_or(|w| w == phone))
+                        .map(|(_, phone)| json!({ "phone_number": phone, "sid": "PN0123456789abcdef0123456789abcdef" }))
+                        .collect();
+                    axum::Json(json!({ "incoming_phone_numbers": owned, "page": 0, "page_size": 50 })).into_response()
                 }),
             )
             .route(
@@ -665,6 +730,17 @@ impl FakeProvider {
     /// Twilio's checks of a create-message call: basic auth of a known account whose SID the
     /// path names, and a form with `To`, `From` and `Body`.
     fn check_sms(&self, path: &str, headers: &axum::http::HeaderMap, body: &str) -> Result<(), (u16, Value)> {
+        self.check_sms_account(path, headers)?;
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        let has = |name: &str| form.iter().any(|(k, v)| k == name && !v.is_empty());
+        if !(has("To") && has("From") && has("Body")) {
+            return Err((400, json!({ "code": 21604, "message": "A 'To', 'From' and 'Body' are required" })));
+        }
+        Ok(())
+    }
+
+    /// Twilio's basic auth: a known account whose SID the path names.
+    fn check_sms_account(&self, path: &str, headers: &axum::http::HeaderMap) -> Result<(), (u16, Value)> {
         use base64::Engine;
         let basic = headers
             .get("authorization")
@@ -680,12 +756,18 @@ impl FakeProvider {
         if !known {
             return Err((401, json!({ "code": 20003, "message": "Authenticate" })));
         }
-        let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-        let has = |name: &str| form.iter().any(|(k, v)| k == name && !v.is_empty());
-        if !(has("To") && has("From") && has("Body")) {
-            return Err((400, json!({ "code": 21604, "message": "A 'To', 'From' and 'Body' are required" })));
-        }
         Ok(())
+    }
+
+    /// The Cloud API shows `phone_number_id`, in `waba_id`, to `token` (and takes the token).
+    pub fn own_number(&self, token: &str, phone_number_id: &str, waba_id: &str) {
+        self.accept_token(token);
+        self.numbers.lock().unwrap().push((phone_number_id.to_owned(), token.to_owned(), waba_id.to_owned()));
+    }
+
+    /// The SMS account `sid` owns `phone`.
+    pub fn own_sms_number(&self, sid: &str, phone: &str) {
+        self.sms_numbers.lock().unwrap().push((sid.to_owned(), phone.to_owned()));
     }
 
     /// The forms posted to the SMS API, in order.

@@ -222,6 +222,7 @@ pub(crate) async fn connect_sms(l: &Life, phone: &str) -> String {
     let sid = format!("AC{}", uuid::Uuid::new_v4().simple());
     let token = format!("auth-{}", uuid::Uuid::new_v4().simple());
     l.fake.accept_sms_account(&sid, &token);
+    l.fake.own_sms_number(&sid, phone);
     connect_sms_with(l, phone, &sid, &token).await
 }
 
@@ -490,7 +491,7 @@ async fn each_number_uses_its_own_sealed_token(backend: Backend) {
         return crate::helpers::postgres_skipped(module_path!());
     };
     const OWN: &str = "own-token-of-number-b-7c1e";
-    l.fake.accept_token(OWN);
+    l.fake.own_number(OWN, "800100200300", "900100");
     let input = json!({ "phoneNumberId": "800100200300", "displayPhoneNumber": "+15550100200", "wabaId": "900100",
         "portfolioId": "700100", "accessToken": OWN });
     let number =
@@ -567,17 +568,30 @@ async fn numbers_belong_to_one_workspace_and_disconnect_cleanly(backend: Backend
         return crate::helpers::postgres_skipped(module_path!());
     };
     let other = l.app.tenant("Globex").await;
-    // The first tenant's own number, from another workspace or again: CONFLICT.
-    let taken = json!({ "phoneNumberId": l.t.number.phone_number_id, "displayPhoneNumber": "+15550100201",
-        "wabaId": "900101", "portfolioId": "700101" });
+    // The first tenant's own number: another workspace's token cannot see it (refused, naming the
+    // check); with a token that sees it, from this workspace again or another: CONFLICT.
+    l.fake.own_number("acme-own-token", &l.t.number.phone_number_id, &l.t.number.waba_id);
+    l.fake.own_number("globex-own-token", "800999000111", "900999");
+    let taken = |token: &str| {
+        json!({ "phoneNumberId": l.t.number.phone_number_id, "displayPhoneNumber": "+15550100201",
+        "wabaId": l.t.number.waba_id, "portfolioId": "700101", "accessToken": token })
+    };
+    let body = l.app.graphql(Some(&other.token), CONNECT_WA, json!({ "i": taken("globex-own-token") })).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(body.to_string().contains("does not show this phoneNumberId"), "{body}");
     for token in [&other.token, &l.t.token] {
-        let body = l.app.graphql(Some(token), CONNECT_WA, json!({ "i": taken })).await;
+        let body = l.app.graphql(Some(token), CONNECT_WA, json!({ "i": taken("acme-own-token") })).await;
         assert_eq!(error_code(&body), "CONFLICT", "{body}");
         assert!(!body.to_string().contains("Acme"), "the refusal names no workspace");
     }
     connect_sms(&l, "+15557770003").await;
-    let sms = json!({ "i": { "phoneNumber": "+15557770003", "accountSid": "AC9", "authToken": "t" } });
     let connect_sms_query = "mutation($i: ConnectSmsNumberInput!) { connectSmsNumber(input: $i) { id } }";
+    let sms = json!({ "i": { "phoneNumber": "+15557770003", "accountSid": "AC9", "authToken": "t" } });
+    let body = l.app.graphql(Some(&other.token), connect_sms_query, sms).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "an account the provider refuses: {body}");
+    l.fake.accept_sms_account("AC10", "t10");
+    l.fake.own_sms_number("AC10", "+15557770003");
+    let sms = json!({ "i": { "phoneNumber": "+15557770003", "accountSid": "AC10", "authToken": "t10" } });
     let body = l.app.graphql(Some(&other.token), connect_sms_query, sms).await;
     assert_eq!(error_code(&body), "CONFLICT", "{body}");
     for bad in [
@@ -614,6 +628,7 @@ async fn numbers_belong_to_one_workspace_and_disconnect_cleanly(backend: Backend
     let body = l.app.graphql(Some(&l.t.token), START, json!({ "i": start })).await;
     assert_eq!(error_code(&body), "CAPABILITY_DENIED", "{body}");
     // Connected again (same workspace), with its own token this time.
+    l.fake.own_number("fresh-token", &l.t.number.phone_number_id, &l.t.number.waba_id);
     let again = json!({ "phoneNumberId": l.t.number.phone_number_id, "displayPhoneNumber": "+15550783881",
         "wabaId": l.t.number.waba_id, "portfolioId": l.t.number.portfolio_id, "accessToken": "fresh-token" });
     let back = l.app.ok(&l.t.token, CONNECT_WA, json!({ "i": again })).await["connectWhatsAppNumber"].clone();
@@ -628,7 +643,109 @@ async fn numbers_belong_to_one_workspace_and_disconnect_cleanly(backend: Backend
     );
 }
 
+/// Numbers are proven with the provider, not claimed: a tenant must give a token, the Cloud API
+/// must show the number to it and list it in the WABA given (page by page), an SMS account must
+/// own its number; and the operator's token serves only the numbers the operator connected.
+async fn numbers_are_proven_with_the_provider_and_the_operators_token_serves_only_its_own(backend: Backend) {
+    let Some(l) = life(backend, |_| {}).await else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let input = |pnid: &str, waba: &str, token: Option<&str>| {
+        json!({ "i": { "phoneNumberId": pnid, "displayPhoneNumber": "+15550100200", "wabaId": waba,
+            "portfolioId": "700100", "accessToken": token } })
+    };
+    let refusal = |body: &Value| {
+        (error_code(body).to_owned(), body["errors"][0]["message"].as_str().unwrap_or_default().to_owned())
+    };
+    // No token: the operator's never serves a tenant's number.
+    let body = l.app.graphql(Some(&l.t.token), CONNECT_WA, input("800200300400", "900200", None)).await;
+    let (code, message) = refusal(&body);
+    assert_eq!(code, "BAD_USER_INPUT", "{body}");
+    assert!(message.contains("accessToken is required"), "{message}");
+    // Several numbers in the WABA, listed one per page; the last is ours.
+    l.fake.own_number("team-token", "800200300401", "900200");
+    l.fake.own_number("team-token", "800200300402", "900200");
+    l.fake.own_number("team-token", "800200300400", "900200");
+    l.fake.own_number("elsewhere-token", "800777000001", "900777");
+    // A token that cannot see the number.
+    let body = l
+        .app
+        .graphql(Some(&l.t.token), CONNECT_WA, input("800200300400", "900200", Some("elsewhere-token")))
+        .await;
+    let (code, message) = refusal(&body);
+    assert_eq!(code, "BAD_USER_INPUT", "{body}");
+    assert!(message.contains("does not show this phoneNumberId"), "{message}");
+    // A number the token sees, claimed under another WABA (one it can also see).
+    l.fake.own_number("team-token", "800200300499", "900201");
+    let body = l
+        .app
+        .graphql(Some(&l.t.token), CONNECT_WA, input("800200300400", "900201", Some("team-token")))
+        .await;
+    let (code, message) = refusal(&body);
+    assert_eq!(code, "BAD_USER_INPUT", "{body}");
+    assert!(message.contains("among the numbers of wabaId"), "{message}");
+    assert_eq!(l.app.count("business_numbers").await, 1, "nothing refused was stored");
+    // Proven: stored, and the WABA was read through its pages, with the token in the header only.
+    let ok = l.app.ok(&l.t.token, CONNECT_WA, input("800200300400", "900200", Some("team-token"))).await;
+    assert_eq!(ok["connectWhatsAppNumber"]["hasOwnAccessToken"], true);
+    let pages: Vec<_> = l.fake.requests().into_iter().filter(|r| r.path == "/900200/phone_numbers").collect();
+    assert!(pages.len() >= 3, "paged through paging.next: {} pages", pages.len());
+    assert!(pages.iter().all(|r| r.authorization.as_deref() == Some("Bearer team-token")));
+    assert!(l.fake.requests().iter().all(|r| !r.path.contains("team-token")), "never a token in a URL");
+
+    // SMS: the account must own the number.
+    l.fake.accept_sms_account("AC77", "t77");
+    let sms = "mutation($i: ConnectSmsNumberInput!) { connectSmsNumber(input: $i) { id } }";
+    let claim = json!({ "i": { "phoneNumber": "+15557770077", "accountSid": "AC77", "authToken": "t77" } });
+    let body = l.app.graphql(Some(&l.t.token), sms, claim.clone()).await;
+    let (code, message) = refusal(&body);
+    assert_eq!(code, "BAD_USER_INPUT", "{body}");
+    assert!(message.contains("does not list this phoneNumber"), "{message}");
+    l.fake.own_sms_number("AC77", "+15557770077");
+    l.app.ok(&l.t.token, sms, claim).await;
+
+    // A number stored without a token of its own that the operator did not connect (a claim
+    // from before numbers were proven): the operator's token does not send for it.
+    let rogue = persistence::business_numbers::NewBusinessNumber {
+        id: domain::BusinessNumberId::new(),
+        workspace_id: l.t.workspace,
+        phone_number_id: "800200300999",
+        display_phone_number: &domain::PhoneNumber::parse("+15550100999").unwrap(),
+        waba_id: "900999",
+        portfolio_id: "700999",
+        business_name: None,
+        channel: domain::Channel::Whatsapp,
+        access_token: None,
+        sms_account: None,
+        operator_connected: false,
+    };
+    let number = l
+        .app
+        .db
+        .write(async |txn| persistence::business_numbers::create(txn, rogue, chrono::Utc::now()).await)
+        .await
+        .unwrap();
+    let on_rogue = Tenant { number, ..l.t.clone() };
+    let c = l.app.receive(&on_rogue, &Inbound::with_phone("16505550040", "US.40", "Jo")).await.to_string();
+    let send = "mutation($c: ID!) { sendMessage(conversationId: $c, text: \"Hi\") { id } }";
+    let sent = l.app.ok(&l.t.token, send, json!({ "c": c })).await["sendMessage"]["id"].clone();
+    let failed = eventually("the refused send", || async {
+        let query = "query($c: ID!) { conversation(id: $c) { messages(first: 5) { nodes { id status errorTitle } } } }";
+        let data = l.app.ok(&l.t.token, query, json!({ "c": c })).await["conversation"].clone();
+        data["messages"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == sent && m["status"] == "FAILED")
+            .cloned()
+    })
+    .await;
+    assert!(failed.to_string().contains("no access token of its own"), "{failed}");
+    assert!(cloud_posts(&l.fake, "800200300999").is_empty(), "the operator's token was not used");
+}
+
 on_both_backends!(
+    numbers_are_proven_with_the_provider_and_the_operators_token_serves_only_its_own,
     start_conversations_by_phone_or_contact_reusing_threads,
     start_conversation_refuses_usernames_and_wrong_shapes,
     read_state_is_per_agent_and_sends_one_receipt_per_read,

@@ -212,7 +212,7 @@ async fn no_stored_value_reveals_a_hidden_customers_phone(app: TestApp) {
     assert!(!letters.to_string().contains("wamid."), "{letters}");
 }
 
-async fn a_dead_letter_belongs_to_a_workspace_only_when_its_waba_is_theirs_alone(app: TestApp) {
+async fn a_dead_letter_belongs_to_the_workspace_that_proved_its_waba_first(app: TestApp) {
     let alpha = app.tenant_with("Alpha", "100000000001", "300000000001").await;
     let beta = app.tenant_with("Beta", "100000000002", "300000000001").await; // the same WABA id
     let gamma = app.tenant_with("Gamma", "100000000003", "300000000003").await;
@@ -223,7 +223,8 @@ async fn a_dead_letter_belongs_to_a_workspace_only_when_its_waba_is_theirs_alone
     }
     assert_eq!(app.count("dead_letters").await, 2);
     let query = "{ deadLetters { reason } }";
-    for (tenant, expected) in [(&alpha, 0), (&beta, 0), (&gamma, 1)] {
+    // The WABA both claim: its dead letters stay with the workspace that proved it first.
+    for (tenant, expected) in [(&alpha, 1), (&beta, 0), (&gamma, 1)] {
         let data = app.ok(&tenant.token, query, json!({})).await;
         assert_eq!(data["deadLetters"].as_array().unwrap().len(), expected, "{data}");
     }
@@ -267,6 +268,7 @@ async fn force_transfer_never_takes_a_username_from_another_workspace(app: TestA
         channel: domain::Channel::Whatsapp,
         access_token: None,
         sms_account: None,
+        operator_connected: true,
     };
     let claimed =
         persistence::business_numbers::create(app.db.conn(), new, chrono::Utc::now()).await.unwrap();
@@ -295,7 +297,7 @@ on_both!(
     a_page_of_pages_is_refused_before_any_sql_runs,
     every_role_may_do_what_the_table_says_and_nothing_more,
     no_stored_value_reveals_a_hidden_customers_phone,
-    a_dead_letter_belongs_to_a_workspace_only_when_its_waba_is_theirs_alone,
+    a_dead_letter_belongs_to_the_workspace_that_proved_its_waba_first,
     a_replayed_username_update_changes_nothing,
     force_transfer_never_takes_a_username_from_another_workspace,
 );

@@ -34,6 +34,7 @@ async fn sibling(app: &TestApp, t: &Tenant, phone_number_id: &str, display: &str
         channel: domain::Channel::Whatsapp,
         access_token: None,
         sms_account: None,
+        operator_connected: true,
     };
     let number = persistence::business_numbers::create(app.db.conn(), new, chrono::Utc::now()).await.unwrap();
     Tenant { number, ..t.clone() }

@@ -37,6 +37,17 @@ impl std::fmt::Debug for SmsGateway {
     }
 }
 
+/// Why an SMS number could not be proven to belong to the account that claims it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NumberProof {
+    #[error("the SMS provider refused the accountSid and authToken")]
+    NotVisible,
+    #[error("the SMS provider does not list this phoneNumber among the account's numbers")]
+    NotOwned,
+    #[error("the SMS provider could not be reached to check the number; try again")]
+    Unreachable,
+}
+
 impl SmsGateway {
     /// # Errors
     /// When the HTTP client cannot be built.
@@ -47,6 +58,37 @@ impl SmsGateway {
             default_sender: config.default_sender.clone(),
             status_callback: public_url.map(|url| format!("{}{WEBHOOK_PATH}", url.trim_end_matches('/'))),
         })
+    }
+
+    /// Whether the account owns `phone`: the provider lists it among the account's numbers
+    /// (`GET /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json?PhoneNumber=…`, basic auth).
+    ///
+    /// # Errors
+    /// [`NumberProof`] naming the check that failed.
+    pub async fn prove_number(
+        &self,
+        account_sid: &str,
+        auth_token: &str,
+        phone: &str,
+    ) -> Result<(), NumberProof> {
+        let answer = self
+            .client
+            .get(format!("{}/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json", self.api_base))
+            .query(&[("PhoneNumber", phone)])
+            .basic_auth(account_sid, Some(auth_token))
+            .send()
+            .await
+            .map_err(|_| NumberProof::Unreachable)?;
+        if !answer.status().is_success() {
+            return Err(NumberProof::NotVisible);
+        }
+        let body: serde_json::Value = answer.json().await.map_err(|_| NumberProof::NotOwned)?;
+        let owned = body["incoming_phone_numbers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|n| n["phone_number"].as_str() == Some(phone));
+        if owned { Ok(()) } else { Err(NumberProof::NotOwned) }
     }
 
     /// The account a message texts from: the SMS number's own (its sealed token opened), else
