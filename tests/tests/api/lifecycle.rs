@@ -222,11 +222,12 @@ pub(crate) async fn connect_sms(l: &Life, phone: &str) -> String {
     let sid = format!("AC{}", uuid::Uuid::new_v4().simple());
     let token = format!("auth-{}", uuid::Uuid::new_v4().simple());
     l.fake.accept_sms_account(&sid, &token);
-    l.fake.own_sms_number(&sid, phone);
     connect_sms_with(l, phone, &sid, &token).await
 }
 
+/// Connects `phone` with the account `sid` (which the fake SMS provider then lists as owning it).
 pub(crate) async fn connect_sms_with(l: &Life, phone: &str, sid: &str, token: &str) -> String {
+    l.fake.own_sms_number(sid, phone);
     let connect = "mutation($i: ConnectSmsNumberInput!) { connectSmsNumber(input: $i) { id channel connected phoneNumberId displayPhoneNumber wabaId accountSid } }";
     let input = json!({ "i": { "phoneNumber": phone, "accountSid": sid, "authToken": token } });
     let number = l.app.ok(&l.t.token, connect, input).await["connectSmsNumber"].clone();
