@@ -14,6 +14,11 @@ import schemathesis
 
 SERVER_FAULTS = {"INTERNAL", "UNAVAILABLE"}
 
+# Connecting a number asks the provider (Meta, the SMS provider) whether the number belongs to
+# the credentials given; CI has no network, so a well-formed connect answers UNAVAILABLE with
+# this message: the provider's absence, not a fault of Parley's.
+PROVIDER_UNREACHABLE = "could not be reached to check the number"
+
 
 @schemathesis.check
 def parley_no_server_error(ctx, response, case):
@@ -30,5 +35,7 @@ def parley_no_server_error(ctx, response, case):
         code = (error.get("extensions") or {}).get("code")
         if code is None:
             raise AssertionError(f"an error without extensions.code: {error}")
+        if code == "UNAVAILABLE" and PROVIDER_UNREACHABLE in (error.get("message") or ""):
+            continue
         if code in SERVER_FAULTS:
             raise AssertionError(f"a server fault ({code}): {error}")

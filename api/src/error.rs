@@ -30,6 +30,9 @@ pub enum ApiError {
     WhatsApp { code: &'static str, whatsapp_code: i64, message: String },
     /// The database cannot be reached right now.
     Unavailable,
+    /// A provider (the Cloud API, the SMS provider) could not be asked what the action needs;
+    /// the message says which and that a retry may succeed.
+    ProviderUnavailable(&'static str),
     /// Anything else; logged, never shown.
     Internal(anyhow::Error),
 }
@@ -60,7 +63,7 @@ impl ApiError {
             ApiError::CapabilityDenied { .. } => "CAPABILITY_DENIED",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::WhatsApp { code, .. } => code,
-            ApiError::Unavailable => "UNAVAILABLE",
+            ApiError::Unavailable | ApiError::ProviderUnavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -69,7 +72,9 @@ impl ApiError {
     #[must_use]
     pub fn message(&self) -> String {
         match self {
-            ApiError::Unauthenticated(m) | ApiError::Forbidden(m) => (*m).to_owned(),
+            ApiError::Unauthenticated(m) | ApiError::Forbidden(m) | ApiError::ProviderUnavailable(m) => {
+                (*m).to_owned()
+            }
             ApiError::NotFound(what) => format!("{what} not found"),
             ApiError::BadUserInput(m) | ApiError::Conflict(m) | ApiError::WhatsApp { message: m, .. } => {
                 m.clone()
@@ -85,6 +90,7 @@ impl ApiError {
         match self {
             ApiError::Internal(err) => tracing::error!(error = ?err, "internal error"),
             ApiError::Unavailable => tracing::warn!("database unavailable"),
+            ApiError::ProviderUnavailable(what) => tracing::warn!(what, "a provider could not be reached"),
             _ => {}
         }
     }

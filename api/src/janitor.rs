@@ -33,41 +33,39 @@ impl crate::workers::Worker for Janitor {
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
         let due = blob_deletions::next_due(self.db.conn()).await?;
-        if due.is_none_or(|at| at > now) {
-            return Ok(Next::due(due));
-        }
+        crate::workers::when_due(due, now, || self.delete_batch(now)).await
+    }
+}
+
+impl Janitor {
+    /// Claims and deletes a batch of due blobs; returns how many it claimed.
+    async fn delete_batch(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
         let claimed =
             self.db.write(async |txn| blob_deletions::claim_due(txn, now, now + LEASE, 64).await).await?;
-        if claimed.is_empty() {
-            return Ok(Next::due(due));
-        }
+        let count = claimed.len();
         for deletion in claimed {
-            match self.blobs.delete(&deletion.blob_key).await {
-                Ok(()) => self.db.write(async |txn| blob_deletions::done(txn, deletion.id).await).await?,
-                Err(err) => {
-                    let wait = Duration::from_secs(
-                        2u64.saturating_pow(deletion.attempts.clamp(0, 12).unsigned_abs()),
-                    )
+            let Err(err) = self.blobs.delete(&deletion.blob_key).await else {
+                self.db.write(async |txn| blob_deletions::done(txn, deletion.id).await).await?;
+                continue;
+            };
+            let wait =
+                Duration::from_secs(2u64.saturating_pow(deletion.attempts.clamp(0, 12).unsigned_abs()))
                     .min(MAX_BACKOFF);
-                    let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(LEASE);
-                    // The store's error class only: its message may name the key's path.
-                    let class = match err {
-                        object_store::Error::PermissionDenied { .. }
-                        | object_store::Error::Unauthenticated { .. } => "the store refused the deletion",
-                        _ => "the store could not be reached or failed",
-                    };
-                    tracing::warn!(
-                        attempts = deletion.attempts,
-                        reason = class,
-                        "deleting a blob failed; will retry"
-                    );
-                    self.db
-                        .write(async |txn| blob_deletions::retry(txn, deletion.id, class, retry_at).await)
-                        .await?;
-                }
-            }
+            let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(LEASE);
+            // The store's error class only: its message may name the key's path.
+            let class = match err {
+                object_store::Error::PermissionDenied { .. }
+                | object_store::Error::Unauthenticated { .. } => "the store refused the deletion",
+                _ => "the store could not be reached or failed",
+            };
+            tracing::warn!(
+                attempts = deletion.attempts,
+                reason = class,
+                "deleting a blob failed; will retry"
+            );
+            self.db.write(async |txn| blob_deletions::retry(txn, deletion.id, class, retry_at).await).await?;
         }
-        Ok(Next::Again)
+        Ok(count)
     }
 }
 
@@ -86,12 +84,13 @@ impl crate::workers::Worker for DeadLetterExpiry {
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
         let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::days(30));
         let due = dead_letters::oldest_unowned(self.db.conn()).await?.map(|oldest| oldest + ttl);
-        if due.is_none_or(|at| at > now) {
-            return Ok(Next::due(due));
-        }
-        let expired = self.db.write(async |txn| dead_letters::expire_unowned(txn, now - ttl).await).await?;
-        tracing::info!(expired, "the operator's old dead letters expired");
-        Ok(Next::Again)
+        crate::workers::when_due(due, now, || async {
+            let expired =
+                self.db.write(async |txn| dead_letters::expire_unowned(txn, now - ttl).await).await?;
+            tracing::info!(expired, "the operator's old dead letters expired");
+            Ok(usize::try_from(expired).unwrap_or(usize::MAX))
+        })
+        .await
     }
 }
 
@@ -111,12 +110,12 @@ impl crate::workers::Worker for UploadExpiry {
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
         let ttl = chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::days(1));
         let due = attachments::oldest_unsent(self.db.conn()).await?.map(|oldest| oldest + ttl);
-        if due.is_none_or(|at| at > now) {
-            return Ok(Next::due(due));
-        }
-        let expired =
-            self.db.write(async |txn| attachments::expire_unsent(txn, now - ttl, now).await).await?;
-        tracing::info!(expired, "uploads never sent expired");
-        Ok(if expired > 0 { Next::Again } else { Next::due(due) })
+        crate::workers::when_due(due, now, || async {
+            let expired =
+                self.db.write(async |txn| attachments::expire_unsent(txn, now - ttl, now).await).await?;
+            tracing::info!(expired, "uploads never sent expired");
+            Ok(expired)
+        })
+        .await
     }
 }

@@ -42,6 +42,26 @@ impl Next {
     }
 }
 
+/// The pass of a worker over a queue whose earliest item is due at `due` (`None`: nothing
+/// waits): nothing is done (and nothing written) before then; at or after it, `work` runs one
+/// batch, and a batch that did something is followed at once by the next.
+///
+/// # Errors
+/// What `work` returns.
+pub async fn when_due<F>(
+    due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    work: impl FnOnce() -> F,
+) -> Result<Next, persistence::Error>
+where
+    F: Future<Output = Result<usize, persistence::Error>>,
+{
+    if due.is_none_or(|at| at > now) {
+        return Ok(Next::due(due));
+    }
+    Ok(if work().await? > 0 { Next::Again } else { Next::due(due) })
+}
+
 /// A background worker.
 pub trait Worker: Send + Sync + 'static {
     /// Its name, in logs.

@@ -15,7 +15,7 @@
 //! - [`crm`]: CRM webhook endpoints, their delivery queue and its claiming.
 //! - [`content`]: the JSON columns as serde types (message content, endpoint event types).
 //! - [`opt_outs`]: SMS opt-outs per sender number; [`signals`]: read receipts and typing
-//!   indicators queued for the provider.
+//!   indicators queued for the provider; [`send_queue`]: the delivery worker's queues together.
 //! - [`reads`]: per-agent read markers, unread counts, the inbox counts.
 //! - [`privacy`]: everything stored about one customer (export) and erasing it.
 //! - [`labels`], [`teams`], [`canned_responses`]: the team workflow (labels on conversations,
@@ -53,6 +53,7 @@ pub mod reactions;
 pub mod reads;
 pub mod receipts;
 pub mod sealed;
+pub mod send_queue;
 pub mod signals;
 pub mod teams;
 pub mod templates;

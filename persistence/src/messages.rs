@@ -269,7 +269,7 @@ pub enum SendResult {
     Failed { error: ProviderError },
 }
 
-/// Records a delivery attempt on a message that is still `PENDING` (locked first); `None`
+/// Records a delivery attempt on a message that is still `PENDING`; `None`
 /// when it no longer is (an erasure failed it while the provider answered, or another
 /// process recorded it): a provider's answer never brings back a raw id or a status to a
 /// message that moved on.
@@ -282,15 +282,8 @@ pub async fn record_send(
     result: SendResult,
     now: DateTime<Utc>,
 ) -> Result<Option<Model>, Error> {
-    let current = Dialect::of(db)
-        .lock_for_update(Entity::find_by_id(message.id))
-        .one(db)
-        .await
-        .context("failed to load the message sent")?;
-    let Some(message) = current.filter(|m| m.status == MessageStatus::Pending) else {
-        return Ok(None);
-    };
-    let mut change = message.into_active_model();
+    let id = message.id;
+    let mut change = <ActiveModel as sea_orm::ActiveModelTrait>::default();
     match result {
         SendResult::Sent { id } => {
             change.status = Set(MessageStatus::Sent);
@@ -313,7 +306,15 @@ pub async fn record_send(
         }
     }
     change.updated_at = Set(now);
-    change.update(db).await.map(Some).context("failed to record the delivery attempt")
+    // One statement: only a row still `PENDING` takes the answer.
+    let saved = Entity::update_many()
+        .set(change)
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(MessageStatus::Pending))
+        .exec_with_returning(db)
+        .await
+        .context("failed to record the delivery attempt")?;
+    Ok(saved.into_iter().next())
 }
 
 /// A message of the workspace.
@@ -511,24 +512,9 @@ pub async fn claim_due(
 }
 
 /// Outbound messages waiting to be sent (due at their `next_attempt_at`).
-fn outbox(dialect: Dialect) -> Queue<'static> {
+pub(crate) fn outbox(dialect: Dialect) -> Queue<'static> {
     let pending = MessageStatus::Pending.as_str();
     Queue::waiting(dialect, "messages", "created_at", pending, Some(Direction::Outbound.as_str()))
-}
-
-/// When the delivery worker next has something due: the earliest of the outbound messages,
-/// the business's reactions and the provider signals waiting (`None`: nothing waits). One
-/// indexed statement: the worker's idle poll.
-///
-/// # Errors
-/// On a database failure.
-pub async fn next_delivery_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
-    let dialect = Dialect::of(db);
-    crate::dialect::next_due(
-        db,
-        vec![outbox(dialect), crate::reactions::outbox(dialect), crate::signals::outbox(dialect)],
-    )
-    .await
 }
 
 /// The latest message of each of the given conversations (one query, any page size).

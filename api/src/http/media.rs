@@ -88,6 +88,8 @@ pub async fn download(
     let found = match (link.exp, link.sig.as_deref()) {
         (Some(exp), Some(sig)) => {
             if !crate::links::media_link_valid(&state.config.secrets, id, exp, sig, Utc::now()) {
+                // Checked before any read: a forged or expired link costs no query.
+                state.refusals.refuse("media", "bad_link");
                 return not_found();
             }
             attachments::find_any(state.db.conn(), id).await

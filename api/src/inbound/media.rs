@@ -54,10 +54,7 @@ impl crate::workers::Worker for Fetcher {
     /// Fetches what is due, when something is (one read when nothing is).
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
         let due = attachments::next_fetch_due(self.db.conn()).await?;
-        if due.is_none_or(|at| at > now) {
-            return Ok(Next::due(due));
-        }
-        Ok(if self.run_once(now).await? > 0 { Next::Again } else { Next::due(due) })
+        crate::workers::when_due(due, now, || self.run_once(now)).await
     }
 }
 

@@ -83,11 +83,8 @@ impl crate::workers::Worker for Worker {
 
     /// Sends what is due, when something is (one read when nothing is).
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
-        let due = messages::next_delivery_due(self.db.conn()).await?;
-        if due.is_none_or(|at| at > now) {
-            return Ok(Next::due(due));
-        }
-        Ok(if self.run_once(now).await? > 0 { Next::Again } else { Next::due(due) })
+        let due = persistence::send_queue::next_due(self.db.conn()).await?;
+        crate::workers::when_due(due, now, || self.run_once(now)).await
     }
 }
 
@@ -384,12 +381,10 @@ impl Worker {
             return Ok(());
         };
         if let Some(status) = status {
-            // The conversation as it is now (not as loaded before the send): its identities.
-            let conversation = conversations::find(&txn, saved.workspace_id, conversation.id)
-                .await?
-                .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
+            // The message was still PENDING, so no erasure of its customer had committed: the
+            // conversation loaded for the send still names only what may be named.
             let previous = MessageStatus::Pending;
-            crate::events::message_status_updated(&txn, &saved, &conversation, previous, now).await?;
+            crate::events::message_status_updated(&txn, &saved, conversation, previous, now).await?;
             tracing::debug!(status = %status, "outbound message recorded");
         }
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))

@@ -91,7 +91,9 @@ pub async fn connect_whatsapp(
     let token = credential("accessToken", token, 4096)?;
     // Asked before the transaction: a network call never holds the database's write lock.
     whatsapp.prove_number(&token, &phone_number_id, &waba_id).await.map_err(|refusal| match refusal {
-        NumberProof::Unreachable => ApiError::Unavailable,
+        NumberProof::Unreachable => {
+            ApiError::ProviderUnavailable("the Cloud API could not be reached to check the number; try again")
+        }
         refused => ApiError::bad_input(refused.to_string()),
     })?;
     let token = Some(keyring.seal(Purpose::AccessToken, &token));
@@ -145,7 +147,9 @@ pub async fn connect_as_operator(
     if let Some(token) = operator_token {
         whatsapp.prove_number(token.expose_secret(), &phone_number_id, &waba_id).await.map_err(
             |refusal| match refusal {
-                NumberProof::Unreachable => ApiError::Unavailable,
+                NumberProof::Unreachable => ApiError::ProviderUnavailable(
+                    "the Cloud API could not be reached to check the number; try again",
+                ),
                 refused => ApiError::bad_input(refused.to_string()),
             },
         )?;
@@ -210,7 +214,9 @@ pub async fn connect_sms(
     }
     let auth_token = credential("authToken", input.auth_token, 256)?;
     sms.prove_number(&sid, &auth_token, number.as_str()).await.map_err(|refusal| match refusal {
-        SmsProof::Unreachable => ApiError::Unavailable,
+        SmsProof::Unreachable => ApiError::ProviderUnavailable(
+            "the SMS provider could not be reached to check the number; try again",
+        ),
         refused => ApiError::bad_input(refused.to_string()),
     })?;
     let token: Sealed = keyring.seal(Purpose::SmsAuthToken, &auth_token);

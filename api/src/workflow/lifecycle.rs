@@ -176,12 +176,7 @@ impl crate::workers::Worker for Waker {
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
         let due = conversations::next_snooze_due(self.db.conn()).await?;
-        if due.is_none_or(|at| at > now) {
-            return Ok(Next::due(due));
-        }
-        let woken = wake_due(&self.db, now).await?;
-        tracing::debug!(woken, "snoozed conversations reopened");
-        Ok(if woken > 0 { Next::Again } else { Next::due(due) })
+        crate::workers::when_due(due, now, || wake_due(&self.db, now)).await
     }
 }
 
