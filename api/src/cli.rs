@@ -545,8 +545,7 @@ async fn connect_number(args: ConnectNumberArgs) -> anyhow::Result<()> {
     let workspace: domain::WorkspaceId =
         args.workspace_id.parse().map_err(|_| anyhow::anyhow!("--workspace-id: not a valid workspace id"))?;
     let token = non_empty_secret(args.whatsapp_access_token);
-    let gateway =
-        crate::outbound::gateway::whatsapp::WhatsappGateway::new(&args.whatsapp_api_base, token.as_ref())?;
+    let gateway = crate::providers::meta::WhatsappGateway::new(&args.whatsapp_api_base, token.as_ref())?;
     let db = connect_and_migrate(config.database_url.expose_secret(), &config.pool).await?;
     let input = crate::setup::numbers::WhatsappNumber {
         phone_number_id: &args.phone_number_id,

@@ -3,7 +3,8 @@
 //!
 //! - [`inbound`]: Meta's webhooks: signature, batching, reading every payload shape, threading,
 //!   statuses, identity changes, business-username updates.
-//! - [`outbound`]: agent actions that reach the customer, the delivery worker, the gateways.
+//! - [`outbound`]: agent actions that reach the customer, the delivery worker.
+//! - [`providers`]: Meta's Cloud API and the SMS provider's API, and their signature checks.
 //! - [`crm`]: CRM webhook endpoints, the dispatcher, the outbound-URL (SSRF) guard.
 //! - [`contacts`]: contacts and linking, contact records (update, upsert, merge, delete).
 //! - [`privacy`]: exporting and erasing a customer.
@@ -35,6 +36,7 @@ pub mod janitor;
 pub mod links;
 pub mod outbound;
 pub mod privacy;
+pub mod providers;
 pub mod setup;
 pub mod startup;
 pub mod store;

@@ -24,8 +24,8 @@ use crate::inbound::batch::WebhookCommitter;
 use crate::inbound::media::Fetcher;
 use crate::janitor::{DeadLetterExpiry, Janitor, UploadExpiry};
 use crate::outbound::delivery::Worker;
-use crate::outbound::gateway::sms::SmsGateway;
-use crate::outbound::gateway::whatsapp::WhatsappGateway;
+use crate::providers::meta::WhatsappGateway;
+use crate::providers::sms::SmsGateway;
 use crate::workers;
 use crate::workflow::lifecycle::Waker;
 

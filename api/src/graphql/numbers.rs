@@ -67,7 +67,7 @@ impl NumberMutation {
             access_token: input.access_token.as_deref(),
         };
         let keyring = ctx.data::<Keyring>()?;
-        let whatsapp = ctx.data::<crate::outbound::gateway::whatsapp::WhatsappGateway>()?;
+        let whatsapp = ctx.data::<crate::providers::meta::WhatsappGateway>()?;
         Ok(BusinessNumber(
             numbers::connect_whatsapp(db(ctx)?, keyring, whatsapp, viewer(ctx)?, &number, now(ctx)).await?,
         ))
@@ -88,7 +88,7 @@ impl NumberMutation {
             auth_token: &input.auth_token,
         };
         let keyring = ctx.data::<Keyring>()?;
-        let sms = ctx.data::<crate::outbound::gateway::sms::SmsGateway>()?;
+        let sms = ctx.data::<crate::providers::sms::SmsGateway>()?;
         Ok(BusinessNumber(
             numbers::connect_sms(db(ctx)?, keyring, sms, viewer(ctx)?, &number, now(ctx)).await?,
         ))

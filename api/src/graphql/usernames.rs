@@ -3,7 +3,7 @@
 use super::guards::RoleGuard;
 use super::setup::BusinessNumber;
 use super::{db, enums, now, parse_id, viewer};
-use crate::outbound::gateway::whatsapp::WhatsappGateway;
+use crate::providers::meta::WhatsappGateway;
 use crate::setup::usernames::Cloud;
 use async_graphql::{Context, ID, Object, Result};
 use domain::BusinessNumberId;
@@ -26,7 +26,7 @@ impl UsernameQuery {
     ) -> Result<Vec<String>> {
         let viewer = viewer(ctx)?;
         let id = parse_id::<domain::BusinessNumberId>(&business_number_id, "businessNumberId")?;
-        let gateway = ctx.data::<crate::outbound::gateway::whatsapp::WhatsappGateway>()?;
+        let gateway = ctx.data::<crate::providers::meta::WhatsappGateway>()?;
         Ok(crate::setup::usernames::suggestions(
             db(ctx)?,
             Cloud { gateway, keyring: ctx.data::<Keyring>()? },

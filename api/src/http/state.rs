@@ -13,8 +13,8 @@ use crate::graphql::session::SocketRegistry;
 use crate::inbound::batch::WebhookCommitter;
 use crate::inbound::http::InboundState;
 use crate::inbound::sms_webhook::SmsState;
-use crate::outbound::gateway::sms::SmsGateway;
-use crate::outbound::gateway::whatsapp::WhatsappGateway;
+use crate::providers::meta::WhatsappGateway;
+use crate::providers::sms::SmsGateway;
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]

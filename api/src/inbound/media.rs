@@ -20,8 +20,8 @@ use persistence::entities::attachment;
 use persistence::{Database, Work, business_numbers, conversations, events};
 
 use crate::config::MediaConfig;
-use crate::outbound::gateway::GatewayError;
-use crate::outbound::gateway::whatsapp::WhatsappGateway;
+use crate::providers::GatewayError;
+use crate::providers::meta::WhatsappGateway;
 use crate::workers::Next;
 
 /// The worker.

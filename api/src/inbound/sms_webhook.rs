@@ -24,7 +24,7 @@ use serde_json::json;
 use super::batch::WebhookCommitter;
 use super::sms::{Applied, Form, Post, SmsPost, form_field};
 use crate::config::Config;
-use crate::outbound::gateway::sms::{WEBHOOK_PATH, signature_matches};
+use crate::providers::sms::{WEBHOOK_PATH, signature_matches};
 
 /// A form post is small: the provider's fields and at most 1,600 characters of text.
 pub const BODY_LIMIT: usize = 64 * 1024;

@@ -33,9 +33,9 @@ use persistence::{
 use secrecy::ExposeSecret;
 
 use crate::config::RetryPolicy;
-use crate::outbound::gateway::sms::SmsGateway;
-use crate::outbound::gateway::whatsapp::{NumberApi, WhatsappGateway};
-use crate::outbound::gateway::{Accepted, GatewayError, OutboundContent, Recipient};
+use crate::providers::meta::{NumberApi, WhatsappGateway};
+use crate::providers::sms::SmsGateway;
+use crate::providers::{Accepted, GatewayError, OutboundContent, Recipient};
 use crate::workers::Next;
 use persistence::messages::StoredId;
 use persistence::sealed::Keyring;

@@ -3,10 +3,9 @@
 //! - [`actions`]: replies, templates, the phone-number request, calls, channel switches; each
 //!   checks its capability and stores a `PENDING` message with its event.
 //! - [`start`]: an agent writes first, to a phone or a contact, opening or reusing its thread.
-//! - [`delivery`]: the worker that sends pending messages through the gateways, with retries.
-//! - [`gateway`]: the wire formats of the WhatsApp Cloud API and a Twilio-compatible SMS API.
+//! - [`delivery`]: the worker that sends pending messages through the providers
+//!   ([`crate::providers`]), with retries.
 
 pub mod actions;
 pub mod delivery;
-pub mod gateway;
 pub mod start;

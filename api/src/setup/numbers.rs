@@ -18,8 +18,8 @@ use serde_json::json;
 use super::workspaces::meta_id;
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::outbound::gateway::sms::{NumberProof as SmsProof, SmsGateway};
-use crate::outbound::gateway::whatsapp::{NumberProof, WhatsappGateway};
+use crate::providers::meta::{NumberProof, WhatsappGateway};
+use crate::providers::sms::{NumberProof as SmsProof, SmsGateway};
 use crate::store::{audit, commit_error};
 
 /// A WhatsApp number to connect.

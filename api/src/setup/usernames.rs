@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::outbound::gateway::whatsapp::{NumberApi, UsernameError, UsernameReply, WhatsappGateway};
+use crate::providers::meta::{NumberApi, UsernameError, UsernameReply, WhatsappGateway};
 use crate::store::commit_error;
 use persistence::sealed::Keyring;
 

@@ -82,8 +82,7 @@ pub(crate) async fn sms(
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
-            let signature =
-                api::outbound::gateway::sms::signature(&token, &url, &params).context("signature")?;
+            let signature = api::providers::sms::signature(&token, &url, &params).context("signature")?;
             let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
             let response = client
                 .post(&url)

@@ -1,9 +1,13 @@
-//! Outbound delivery to customers: WhatsApp (Cloud API or sandbox) and SMS (Twilio-compatible
-//! REST or sandbox). The gateways only speak the wire formats; which messages to send, and
-//! when to retry, is the delivery worker's business ([`crate::outbound::delivery`]).
+//! The providers' wing: everything that speaks Meta's Graph API or the SMS provider's API, and
+//! their signature checks. Inbound webhooks, setup (connecting numbers, usernames), GraphQL and
+//! the delivery worker use it; it only speaks the wire formats (which messages to send, and when
+//! to retry, is the delivery worker's business: [`crate::outbound::delivery`]).
+//!
+//! - [`meta`]: the WhatsApp Cloud API (or its sandbox) and `X-Hub-Signature-256`.
+//! - [`sms`]: a Twilio-compatible REST API (or its sandbox) and `X-Twilio-Signature`.
 
+pub mod meta;
 pub mod sms;
-pub mod whatsapp;
 
 use domain::{Bsuid, PhoneNumber};
 
