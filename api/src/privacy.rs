@@ -12,10 +12,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::events::Event;
 use chrono::{DateTime, Utc};
 use domain::{ContactId, ConversationId};
-use persistence::events::{NewEvent, types};
-use persistence::{Database, contacts, events, privacy};
+use persistence::{Database, contacts, privacy};
 use serde_json::{Value, json};
 
 use crate::auth::Viewer;
@@ -152,10 +152,8 @@ pub async fn erase(
     // Bytes nothing else refers to are listed in this transaction and deleted after its
     // commit by the blob janitor (an upload sent to another customer keeps its bytes).
     let erased = privacy::erase(&txn, ws, &customer, &conversations, &deleted_contacts, now).await?;
-    let data = json!({ "conversationIds": ids, "contactIds": deleted_contacts });
-    let event =
-        NewEvent { event_type: types::CUSTOMER_ERASED, conversation_id: None, contact_id: None, data };
-    events::append(&txn, ws, event, now).await?;
+    let event = Event::CustomerErased { workspace: ws, conversations: &ids, contacts: &deleted_contacts };
+    crate::events::emit(&txn, event, now).await?;
     let details = json!({
         "conversations": ids.len(),
         "events": erased.events,

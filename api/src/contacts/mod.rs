@@ -15,18 +15,17 @@
 
 pub mod records;
 
+use crate::events::Event;
 use chrono::{DateTime, Utc};
 use domain::contacts::{LinkedBy, may_relink, may_unlink};
 use domain::{ContactId, ConversationId, IdentityKind, Permission, PhoneNumber};
 use persistence::Announce;
 use persistence::conversations::{ConversationChange, Link};
 use persistence::entities::{contact, conversation};
-use persistence::events::{self, NewEvent, types};
 use persistence::{ConnectionTrait, Database, contacts, conversations};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::events::data as event_data;
 use crate::store::commit_error;
 use crate::workflow::conversations::get_for_update;
 
@@ -93,27 +92,6 @@ async fn add_identities(
     Ok(added)
 }
 
-pub(crate) async fn event(
-    db: &impl Announce,
-    viewer: &Viewer,
-    event_type: &'static str,
-    conversation: Option<&conversation::Model>,
-    contact: ContactId,
-    data: serde_json::Value,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    let new =
-        NewEvent { event_type, conversation_id: conversation.map(|c| c.id), contact_id: Some(contact), data };
-    events::append(db, viewer.workspace_id, new, now).await?;
-    Ok(())
-}
-
-fn linked_data(c: &conversation::Model, contact: &contact::Model) -> serde_json::Value {
-    let mut data = event_data::conversation(c);
-    data["contact"] = event_data::contact(contact);
-    data
-}
-
 /// Unlinks `current` from its contact inside the caller's transaction (writes the event).
 async fn detach(
     db: &impl Announce,
@@ -125,9 +103,7 @@ async fn detach(
     contacts::remove_identities_from(db, viewer.workspace_id, previous, current.id).await?;
     let change = ConversationChange { link: Some(None), ..ConversationChange::default() };
     let saved = conversations::update(db, current, change, now).await?;
-    let mut data = event_data::conversation(&saved);
-    data["previousContactId"] = serde_json::json!(previous);
-    event(db, viewer, types::CONVERSATION_UNLINKED, Some(&saved), previous, data, now).await?;
+    crate::events::emit(db, Event::ConversationUnlinked { conversation: &saved, previous }, now).await?;
     let details = serde_json::json!({ "contactId": previous });
     crate::store::audit(db, viewer, "conversation.unlinked", ("conversation", saved.id), details, now)
         .await?;
@@ -144,16 +120,7 @@ async fn attach(
     let link = Link { contact: contact.id, by: viewer.agent_id, at: now };
     let change = ConversationChange { link: Some(Some(link)), ..ConversationChange::default() };
     let saved = conversations::update(db, current, change, now).await?;
-    event(
-        db,
-        viewer,
-        types::CONVERSATION_LINKED,
-        Some(&saved),
-        contact.id,
-        linked_data(&saved, contact),
-        now,
-    )
-    .await?;
+    crate::events::emit(db, Event::ConversationLinked { conversation: &saved, contact }, now).await?;
     let details = serde_json::json!({ "contactId": contact.id });
     crate::store::audit(db, viewer, "conversation.linked", ("conversation", saved.id), details, now).await?;
     Ok(saved)
@@ -194,16 +161,8 @@ pub async fn create_contact(
             .await?;
     let identities = identities_of(&current, typed_phone.as_ref());
     add_identities(&txn, viewer, contact_id, Some(id), identities, now).await?;
-    event(
-        &txn,
-        viewer,
-        types::CONTACT_CREATED,
-        Some(&current),
-        contact_id,
-        event_data::contact(&contact),
-        now,
-    )
-    .await?;
+    crate::events::emit(&txn, Event::ContactCreated { contact: &contact, conversation: Some(&current) }, now)
+        .await?;
     crate::store::audit(&txn, viewer, "contact.created", ("contact", contact_id), serde_json::json!({}), now)
         .await?;
     attach(&txn, viewer, current, &contact, now).await?;
@@ -240,16 +199,8 @@ pub async fn link_to_existing(
         add_identities(&txn, viewer, contact_id, Some(id), identities_of(&current, None), now).await?;
     if added > 0 {
         let touched = contacts::touch(&txn, contact.clone(), now).await?;
-        event(
-            &txn,
-            viewer,
-            types::CONTACT_UPDATED,
-            Some(&current),
-            contact_id,
-            event_data::contact(&touched),
-            now,
-        )
-        .await?;
+        let updated = Event::ContactUpdated { contact: &touched, conversation: Some(&current) };
+        crate::events::emit(&txn, updated, now).await?;
     }
     let saved = attach(&txn, viewer, current, &contact, now).await?;
     txn.commit().await.map_err(commit_error)?;

@@ -18,14 +18,13 @@ use domain::{ContactId, Email, IdentityKind, Permission, PhoneNumber};
 use persistence::Announce;
 use persistence::contacts::ContactChange;
 use persistence::entities::contact;
-use persistence::events::types;
 use persistence::{Database, contacts, conversations};
 use serde_json::{Value, json};
 
-use super::{add_identities, event};
+use super::add_identities;
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::events::data as event_data;
+use crate::events::Event;
 use crate::input::valid_name;
 use crate::store::{audit, commit_error};
 
@@ -177,7 +176,7 @@ async fn created_after(
     if let Some(phone) = &created.phone {
         add_identities(db, viewer, created.id, None, vec![phone_identity(phone)], now).await?;
     }
-    event(db, viewer, types::CONTACT_CREATED, None, created.id, event_data::contact(created), now).await?;
+    crate::events::emit(db, Event::ContactCreated { contact: created, conversation: None }, now).await?;
     audit(db, viewer, "contact.created", ("contact", created.id), json!({}), now).await?;
     Ok(())
 }
@@ -221,7 +220,7 @@ async fn apply(
     .filter_map(|(field, changed)| changed.then_some(field))
     .collect();
     let saved = contacts::update(db, current, change, now).await?;
-    event(db, viewer, types::CONTACT_UPDATED, None, saved.id, event_data::contact(&saved), now).await?;
+    crate::events::emit(db, Event::ContactUpdated { contact: &saved, conversation: None }, now).await?;
     audit(db, viewer, "contact.updated", ("contact", saved.id), json!({ "fields": changed }), now).await?;
     Ok(saved)
 }
@@ -337,10 +336,8 @@ pub async fn merge(
         ..ContactChange::default()
     };
     let saved = contacts::update(&txn, keep, change, now).await?;
-    let mut data = event_data::contact(&saved);
-    data["mergedContactId"] = json!(gone.id);
-    data["conversationIds"] = json!(moved);
-    event(&txn, viewer, types::CONTACT_MERGED, None, saved.id, data, now).await?;
+    let merged = Event::ContactMerged { contact: &saved, merged: gone.id, conversations: &moved };
+    crate::events::emit(&txn, merged, now).await?;
     let details = json!({ "mergedContactId": gone.id, "conversations": moved.len() });
     audit(&txn, viewer, "contact.merged", ("contact", saved.id), details, now).await?;
     txn.commit().await.map_err(commit_error)?;
@@ -373,8 +370,7 @@ pub(crate) async fn deleted(
 ) -> ApiResult<Vec<domain::ConversationId>> {
     let unlinked = conversations::relink_all(db, viewer.workspace_id, found.id, None, now).await?;
     contacts::delete(db, viewer.workspace_id, found.id).await?;
-    let data = json!({ "contactId": found.id, "conversationIds": unlinked });
-    event(db, viewer, types::CONTACT_DELETED, None, found.id, data, now).await?;
+    crate::events::emit(db, Event::ContactDeleted { contact: found, conversations: &unlinked }, now).await?;
     let details = json!({ "conversations": unlinked.len() });
     audit(db, viewer, "contact.deleted", ("contact", found.id), details, now).await?;
     Ok(unlinked)

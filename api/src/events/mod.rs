@@ -2,10 +2,7 @@
 //!
 //! - [`data`]: the `data` of each event type.
 //! - [`hub`]: the live fan-out of committed events to this process's subscriptions.
-//! - [`business_username_updated`], [`message_status_updated`]: the events two flows write
-//!   (the admin's username API calls and Meta's `business_username_update` webhook; Meta's
-//!   status webhooks and the delivery worker).
-//! - [`about`]: one event about a conversation.
+//! - [`Event`], [`emit`]: every event type as a variant, and the one writer of events.
 //! - [`history`], [`validate_types`]: the event history, and the one check of type filters
 //!   (history, subscriptions, CRM endpoints).
 
@@ -13,83 +10,195 @@ pub mod data;
 pub mod hub;
 
 use chrono::{DateTime, Utc};
-use domain::MessageStatus;
+use domain::appending::PhoneSource;
+use domain::{ContactId, ConversationId, LabelId, MessageStatus, WorkspaceId};
 use persistence::Announce;
-use persistence::entities::{business_number, conversation, message};
+use persistence::entities::{attachment, business_number, contact, conversation, message, message_reaction};
 use persistence::events::{self, NewEvent, types};
+use serde_json::{Value, json};
 
-/// Writes one event about a conversation (and its contact, when it has one).
+/// Every event Parley writes (PRODUCT.md section 6): a variant per type, with the records it
+/// describes. [`emit`] derives the type string, the ids and the `data` from it, so adding an
+/// event is adding a variant, and a misspelt type is a compile error.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// `conversation.created`.
+    ConversationCreated(&'a conversation::Model),
+    /// `conversation.updated`: the conversation as it is now.
+    ConversationUpdated(&'a conversation::Model),
+    /// `conversation.updated` after its labels changed, with the labels it carries now.
+    LabelsChanged { conversation: &'a conversation::Model, labels: &'a [LabelId] },
+    /// `conversation.linked` to `contact`.
+    ConversationLinked { conversation: &'a conversation::Model, contact: &'a contact::Model },
+    /// `conversation.unlinked` from `previous`.
+    ConversationUnlinked { conversation: &'a conversation::Model, previous: ContactId },
+    /// `customer.phone_shared`: the customer's phone became known.
+    PhoneShared { conversation: &'a conversation::Model, source: PhoneSource },
+    /// `message.received`.
+    MessageReceived { message: &'a message::Model, conversation: &'a conversation::Model },
+    /// `message.sent` (stored `PENDING` for the delivery worker).
+    MessageSent { message: &'a message::Model, conversation: &'a conversation::Model },
+    /// `message.status_updated` from `previous` to the stored status (with the provider's
+    /// error, when there is one).
+    MessageStatusUpdated {
+        message: &'a message::Model,
+        conversation: &'a conversation::Model,
+        previous: MessageStatus,
+    },
+    /// `message.reaction`: one side's reaction set on a message (an empty emoji: removed).
+    Reaction {
+        reaction: &'a message_reaction::Model,
+        message: &'a message::Model,
+        conversation: &'a conversation::Model,
+    },
+    /// `note.added`.
+    NoteAdded { note: &'a message::Model, conversation: &'a conversation::Model },
+    /// `attachment.stored` (or failed for good).
+    AttachmentStored { attachment: &'a attachment::Model, conversation: &'a conversation::Model },
+    /// `contact.created`, from a conversation or on its own.
+    ContactCreated { contact: &'a contact::Model, conversation: Option<&'a conversation::Model> },
+    /// `contact.updated`.
+    ContactUpdated { contact: &'a contact::Model, conversation: Option<&'a conversation::Model> },
+    /// `contact.merged`: `merged` went into `contact`, with its conversations.
+    ContactMerged { contact: &'a contact::Model, merged: ContactId, conversations: &'a [ConversationId] },
+    /// `contact.deleted`, and the conversations it was unlinked from.
+    ContactDeleted { contact: &'a contact::Model, conversations: &'a [ConversationId] },
+    /// `customer.erased`: ids only.
+    CustomerErased { workspace: WorkspaceId, conversations: &'a [ConversationId], contacts: &'a [ContactId] },
+    /// `business_username.updated`.
+    BusinessUsernameUpdated(&'a business_number::Model),
+}
+
+impl Event<'_> {
+    /// The CloudEvents `type`.
+    #[must_use]
+    pub const fn type_name(&self) -> &'static str {
+        match self {
+            Event::ConversationCreated(_) => types::CONVERSATION_CREATED,
+            Event::ConversationUpdated(_) | Event::LabelsChanged { .. } => types::CONVERSATION_UPDATED,
+            Event::ConversationLinked { .. } => types::CONVERSATION_LINKED,
+            Event::ConversationUnlinked { .. } => types::CONVERSATION_UNLINKED,
+            Event::PhoneShared { .. } => types::CUSTOMER_PHONE_SHARED,
+            Event::MessageReceived { .. } => types::MESSAGE_RECEIVED,
+            Event::MessageSent { .. } => types::MESSAGE_SENT,
+            Event::MessageStatusUpdated { .. } => types::MESSAGE_STATUS_UPDATED,
+            Event::Reaction { .. } => types::MESSAGE_REACTION,
+            Event::NoteAdded { .. } => types::NOTE_ADDED,
+            Event::AttachmentStored { .. } => types::ATTACHMENT_STORED,
+            Event::ContactCreated { .. } => types::CONTACT_CREATED,
+            Event::ContactUpdated { .. } => types::CONTACT_UPDATED,
+            Event::ContactMerged { .. } => types::CONTACT_MERGED,
+            Event::ContactDeleted { .. } => types::CONTACT_DELETED,
+            Event::CustomerErased { .. } => types::CUSTOMER_ERASED,
+            Event::BusinessUsernameUpdated(_) => types::BUSINESS_USERNAME_UPDATED,
+        }
+    }
+
+    /// The workspace, the conversation id and the contact id the stored event carries.
+    fn ids(&self) -> (WorkspaceId, Option<ConversationId>, Option<ContactId>) {
+        match *self {
+            Event::ConversationLinked { conversation, contact } => {
+                (conversation.workspace_id, Some(conversation.id), Some(contact.id))
+            }
+            Event::ConversationUnlinked { conversation, previous } => {
+                (conversation.workspace_id, Some(conversation.id), Some(previous))
+            }
+            Event::ContactCreated { contact, conversation }
+            | Event::ContactUpdated { contact, conversation } => {
+                (contact.workspace_id, conversation.map(|c| c.id), Some(contact.id))
+            }
+            Event::ContactMerged { contact, .. } | Event::ContactDeleted { contact, .. } => {
+                (contact.workspace_id, None, Some(contact.id))
+            }
+            Event::CustomerErased { workspace, .. } => (workspace, None, None),
+            Event::BusinessUsernameUpdated(number) => (number.workspace_id, None, None),
+            Event::ConversationCreated(c)
+            | Event::ConversationUpdated(c)
+            | Event::LabelsChanged { conversation: c, .. }
+            | Event::PhoneShared { conversation: c, .. }
+            | Event::MessageReceived { conversation: c, .. }
+            | Event::MessageSent { conversation: c, .. }
+            | Event::MessageStatusUpdated { conversation: c, .. }
+            | Event::Reaction { conversation: c, .. }
+            | Event::NoteAdded { conversation: c, .. }
+            | Event::AttachmentStored { conversation: c, .. } => (c.workspace_id, Some(c.id), c.contact_id),
+        }
+    }
+
+    /// The CloudEvent's `data`: what an integration needs without a second call.
+    fn data(&self) -> Value {
+        match *self {
+            Event::ConversationCreated(c) | Event::ConversationUpdated(c) => data::conversation(c),
+            Event::LabelsChanged { conversation, labels } => {
+                let mut data = data::conversation(conversation);
+                data["labelIds"] = json!(labels);
+                data
+            }
+            Event::ConversationLinked { conversation, contact } => {
+                let mut data = data::conversation(conversation);
+                data["contact"] = data::contact(contact);
+                data
+            }
+            Event::ConversationUnlinked { conversation, previous } => {
+                let mut data = data::conversation(conversation);
+                data["previousContactId"] = json!(previous);
+                data
+            }
+            Event::PhoneShared { conversation, source } => json!({
+                "conversationId": conversation.id,
+                "phoneNumber": conversation.customer_phone,
+                "source": source.as_str(),
+                "customer": data::customer(conversation),
+            }),
+            Event::MessageReceived { message, conversation }
+            | Event::MessageSent { message, conversation }
+            | Event::NoteAdded { note: message, conversation } => data::message(message, conversation),
+            Event::MessageStatusUpdated { message, conversation, previous } => {
+                let mut data = data::message(message, conversation);
+                data["previousStatus"] = json!(previous.as_str());
+                data["errorCode"] = json!(message.error_code);
+                data["errorTitle"] = json!(message.error_title);
+                data
+            }
+            Event::Reaction { reaction, message, conversation } => {
+                data::reaction(reaction, message, conversation)
+            }
+            Event::AttachmentStored { attachment, conversation } => {
+                data::attachment(attachment, conversation)
+            }
+            Event::ContactCreated { contact, .. } | Event::ContactUpdated { contact, .. } => {
+                data::contact(contact)
+            }
+            Event::ContactMerged { contact, merged, conversations } => {
+                let mut data = data::contact(contact);
+                data["mergedContactId"] = json!(merged);
+                data["conversationIds"] = json!(conversations);
+                data
+            }
+            Event::ContactDeleted { contact, conversations } => {
+                json!({ "contactId": contact.id, "conversationIds": conversations })
+            }
+            Event::CustomerErased { conversations, contacts, .. } => {
+                json!({ "conversationIds": conversations, "contactIds": contacts })
+            }
+            Event::BusinessUsernameUpdated(number) => data::business_username(number),
+        }
+    }
+}
+
+/// Writes `event` in the transaction that makes the change it describes (the outbox).
 ///
 /// # Errors
 /// On a database failure.
-pub async fn about(
+pub async fn emit(
     db: &impl Announce,
-    conversation: &conversation::Model,
-    event_type: &'static str,
-    data: serde_json::Value,
+    event: Event<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), persistence::Error> {
-    let new = NewEvent {
-        event_type,
-        conversation_id: Some(conversation.id),
-        contact_id: conversation.contact_id,
-        data,
-    };
-    events::append(db, conversation.workspace_id, new, now).await?;
+    let (workspace, conversation_id, contact_id) = event.ids();
+    let new = NewEvent { event_type: event.type_name(), conversation_id, contact_id, data: event.data() };
+    events::append(db, workspace, new, now).await?;
     Ok(())
-}
-
-/// Writes `business_username.updated` for a number.
-///
-/// # Errors
-/// On a database failure.
-pub async fn business_username_updated(
-    db: &impl Announce,
-    number: &business_number::Model,
-    now: DateTime<Utc>,
-) -> Result<(), persistence::Error> {
-    let new = NewEvent {
-        event_type: types::BUSINESS_USERNAME_UPDATED,
-        conversation_id: None,
-        contact_id: None,
-        data: data::business_username(number),
-    };
-    events::append(db, number.workspace_id, new, now).await?;
-    Ok(())
-}
-
-/// Writes `message.status_updated` for a message that moved from `previous` to its stored
-/// status, with the provider's error when there is one.
-///
-/// # Errors
-/// On a database failure.
-pub async fn message_status_updated(
-    db: &impl Announce,
-    message: &message::Model,
-    conversation: &conversation::Model,
-    previous: MessageStatus,
-    now: DateTime<Utc>,
-) -> Result<(), persistence::Error> {
-    let mut data = data::message(message, conversation);
-    data["previousStatus"] = serde_json::json!(previous.as_str());
-    data["errorCode"] = serde_json::json!(message.error_code);
-    data["errorTitle"] = serde_json::json!(message.error_title);
-    about(db, conversation, types::MESSAGE_STATUS_UPDATED, data, now).await
-}
-
-/// Writes `message.reaction`: one side's reaction set on a message (an empty emoji: removed).
-///
-/// # Errors
-/// On a database failure.
-pub async fn message_reaction(
-    db: &impl Announce,
-    reaction: &persistence::entities::message_reaction::Model,
-    message: &message::Model,
-    conversation: &conversation::Model,
-    now: DateTime<Utc>,
-) -> Result<(), persistence::Error> {
-    about(db, conversation, types::MESSAGE_REACTION, data::reaction(reaction, message, conversation), now)
-        .await
 }
 
 /// Events after cursor `after`, oldest first, optionally of some types (admins and

@@ -224,7 +224,16 @@ async fn apply_status<C: Announce>(
         .await?
         .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
     record_aliases(router, &conversation, status).await?;
-    crate::events::message_status_updated(router.db, &saved, &conversation, current, router.now).await?;
+    crate::events::emit(
+        router.db,
+        crate::events::Event::MessageStatusUpdated {
+            message: &saved,
+            conversation: &conversation,
+            previous: current,
+        },
+        router.now,
+    )
+    .await?;
     router.summary.statuses += 1;
     Ok(())
 }
@@ -330,13 +339,18 @@ async fn business_username_update<C: Announce>(
             if holder.id != number.id {
                 let released =
                     business_numbers::set_username(router.db, holder, None, None, router.now).await?;
-                crate::events::business_username_updated(router.db, &released, router.now).await?;
+                crate::events::emit(
+                    router.db,
+                    crate::events::Event::BusinessUsernameUpdated(&released),
+                    router.now,
+                )
+                .await?;
             }
         }
     }
     let saved =
         business_numbers::set_username(router.db, number, username.as_ref(), status, router.now).await?;
-    crate::events::business_username_updated(router.db, &saved, router.now).await?;
+    crate::events::emit(router.db, crate::events::Event::BusinessUsernameUpdated(&saved), router.now).await?;
     router.summary.usernames += 1;
     Ok(())
 }

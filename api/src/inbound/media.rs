@@ -17,7 +17,7 @@ use futures::TryStreamExt;
 use persistence::attachments::{self, Fetched};
 use persistence::blobs::{BlobStore, WriteError};
 use persistence::entities::attachment;
-use persistence::{Database, Work, business_numbers, conversations, events};
+use persistence::{Database, Work, business_numbers, conversations};
 
 use crate::config::MediaConfig;
 use crate::providers::GatewayError;
@@ -128,14 +128,9 @@ impl Fetcher {
             None => None,
         };
         if let Some(conversation) = conversation {
-            crate::events::about(
-                &txn,
-                &conversation,
-                events::types::ATTACHMENT_STORED,
-                crate::events::data::attachment(&saved, &conversation),
-                now,
-            )
-            .await?;
+            let stored =
+                crate::events::Event::AttachmentStored { attachment: &saved, conversation: &conversation };
+            crate::events::emit(&txn, stored, now).await?;
         }
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
     }

@@ -9,7 +9,7 @@
 //! digest, so the hidden number cannot be derived from anything Parley keeps in the clear.
 
 use chrono::{DateTime, Utc};
-use domain::appending::{self, Arrival, PhoneSource, Thread};
+use domain::appending::{self, Arrival, Thread};
 use domain::identity_change::{self, IdentityChange, Keyed};
 use domain::threading::{self, KnownThread, ThreadDecision, ThreadLookup};
 use domain::{Channel, ConversationId, Direction, IdentityKind, MessageId, ThreadKeyKind, WorkspaceId};
@@ -17,13 +17,12 @@ use persistence::Announce;
 use persistence::content::MessageContent;
 use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
 use persistence::entities::{business_number, conversation};
-use persistence::events::types;
 use persistence::messages::{NewMessage, Origin, StoredId, digest_wamids, external_id_digest};
 use persistence::sealed::Keyring;
 use persistence::{Error, attachments, contacts, conversations, messages, reactions, receipts};
 
 use super::read::{InboundMessage, Reaction};
-use crate::events::data as event_data;
+use crate::events::Event;
 
 /// What happened to one inbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,8 +92,9 @@ pub async fn record_inbound(
         latest_with_bsuid: latest_with_bsuid.as_ref().map(|c| c.id),
     };
 
-    let mut pending_events = Vec::new();
-    let mut phone_source = PhoneSource::Whatsapp;
+    // The events of an appended message besides `message.received`: the conversation changed,
+    // the customer's phone became known.
+    let (mut updated, mut phone_shared) = (false, None);
     let (conversation, opened) = match threading::decide(identity, &lookup) {
         ThreadDecision::Append { conversation: id, record_bsuid, record_phone } => {
             let current =
@@ -103,11 +103,10 @@ pub async fn record_inbound(
                 )?;
             let plan = appending::plan(&thread_of(&current), &arrival_of(msg), record_bsuid, record_phone);
             if plan.changes_conversation() {
-                pending_events.push(types::CONVERSATION_UPDATED);
+                updated = true;
             }
             if let Some(source) = plan.phone_shared {
-                phone_source = source;
-                pending_events.push(types::CUSTOMER_PHONE_SHARED);
+                phone_shared = Some(source);
             }
             let change = ConversationChange {
                 customer_phone: plan.record_phone,
@@ -178,22 +177,16 @@ pub async fn record_inbound(
     }
 
     if opened {
-        pending_events.insert(0, types::CONVERSATION_CREATED);
+        crate::events::emit(db, Event::ConversationCreated(&conversation), now).await?;
     }
-    pending_events.push(types::MESSAGE_RECEIVED);
-    for event_type in pending_events {
-        let data = match event_type {
-            types::MESSAGE_RECEIVED => event_data::message(&message, &conversation),
-            types::CUSTOMER_PHONE_SHARED => serde_json::json!({
-                "conversationId": conversation.id,
-                "phoneNumber": conversation.customer_phone,
-                "source": phone_source.as_str(),
-                "customer": event_data::customer(&conversation),
-            }),
-            _ => event_data::conversation(&conversation),
-        };
-        crate::events::about(db, &conversation, event_type, data, now).await?;
+    if updated {
+        crate::events::emit(db, Event::ConversationUpdated(&conversation), now).await?;
     }
+    if let Some(source) = phone_shared {
+        crate::events::emit(db, Event::PhoneShared { conversation: &conversation, source }, now).await?;
+    }
+    crate::events::emit(db, Event::MessageReceived { message: &message, conversation: &conversation }, now)
+        .await?;
     if let Some(change) = &msg.identity_change {
         apply_identity_change(db, workspace, Some(&conversation), change, now).await?;
     }
@@ -221,7 +214,12 @@ async fn record_reaction(
     let conversation = conversations::find(db, number.workspace_id, target.conversation_id)
         .await?
         .ok_or(Error::MissingReference { what: "conversation" })?;
-    crate::events::message_reaction(db, &saved, &target, &conversation, now).await?;
+    crate::events::emit(
+        db,
+        crate::events::Event::Reaction { reaction: &saved, message: &target, conversation: &conversation },
+        now,
+    )
+    .await?;
     Ok(IngestOutcome::Reacted { message: target.id })
 }
 
@@ -304,8 +302,7 @@ pub async fn apply_identity_change(
             ..ConversationChange::default()
         };
         let saved = conversations::update(db, current, update, now).await?;
-        crate::events::about(db, &saved, types::CONVERSATION_UPDATED, event_data::conversation(&saved), now)
-            .await?;
+        crate::events::emit(db, crate::events::Event::ConversationUpdated(&saved), now).await?;
         changed += 1;
     }
     if let (Some(old), Some(new)) = (&change.previous_bsuid, &change.new_bsuid) {

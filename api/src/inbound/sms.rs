@@ -16,12 +16,11 @@ use persistence::Announce;
 use persistence::content::MessageContent;
 use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
 use persistence::entities::{business_number, conversation};
-use persistence::events::types;
 use persistence::messages::{NewMessage, Origin, ProviderError, StoredId};
 use persistence::{ConnectionTrait, conversations, messages, opt_outs};
 use serde_json::{Value, json};
 
-use crate::events::data as event_data;
+use crate::events::Event;
 
 /// The posted fields, in order (the signature covers every one).
 pub type Form = Vec<(String, String)>;
@@ -98,7 +97,8 @@ async fn ingest(
         None => {}
     }
     let opted_out = opt_outs::is_opted_out(db, number, &phone).await?;
-    let mut pending = Vec::new();
+    // `conversation.created` or (a resolved one reopened) `conversation.updated`.
+    let mut opened_or_reopened = None;
     let conversation = match conversations::latest_sms_with_phone(db, workspace, &phone).await? {
         Some(current) => {
             let reopen = current.status != ConversationStatus::Open;
@@ -109,12 +109,12 @@ async fn ingest(
                 ..ConversationChange::default()
             };
             if reopen {
-                pending.push(types::CONVERSATION_UPDATED);
+                opened_or_reopened = Some(false);
             }
             conversations::update(db, current, change, now).await?
         }
         None => {
-            pending.push(types::CONVERSATION_CREATED);
+            opened_or_reopened = Some(true);
             let new = NewConversation {
                 workspace_id: workspace,
                 business_number_id: number.id,
@@ -157,14 +157,13 @@ async fn ingest(
         reply_to: None,
     };
     let message = messages::insert(db, &conversation, new, now).await?;
-    pending.push(types::MESSAGE_RECEIVED);
-    for event_type in pending {
-        let data = match event_type {
-            types::MESSAGE_RECEIVED => event_data::message(&message, &conversation),
-            _ => event_data::conversation(&conversation),
-        };
-        crate::events::about(db, &conversation, event_type, data, now).await?;
+    match opened_or_reopened {
+        Some(true) => crate::events::emit(db, Event::ConversationCreated(&conversation), now).await?,
+        Some(false) => crate::events::emit(db, Event::ConversationUpdated(&conversation), now).await?,
+        None => {}
     }
+    crate::events::emit(db, Event::MessageReceived { message: &message, conversation: &conversation }, now)
+        .await?;
     Ok(Applied::Done)
 }
 
@@ -211,7 +210,16 @@ async fn apply_status(
     });
     let saved = messages::set_status(db, message, next, error, now).await?;
     let conversation = find_conversation(db, &saved).await?;
-    crate::events::message_status_updated(db, &saved, &conversation, current, now).await?;
+    crate::events::emit(
+        db,
+        crate::events::Event::MessageStatusUpdated {
+            message: &saved,
+            conversation: &conversation,
+            previous: current,
+        },
+        now,
+    )
+    .await?;
     Ok(Applied::Done)
 }
 

@@ -15,7 +15,6 @@ use persistence::Announce;
 use persistence::content::MessageContent;
 use persistence::conversations::ConversationChange;
 use persistence::entities::{attachment, contact, conversation, message};
-use persistence::events::{self, NewEvent, types};
 use persistence::messages::{NewMessage, Origin, TemplateRef};
 use persistence::{
     ConnectionTrait, Database, attachments, business_numbers, contacts, conversations, messages, reactions,
@@ -24,7 +23,7 @@ use persistence::{
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::events::data as event_data;
+use crate::events::Event;
 use crate::input::valid_text;
 use crate::store::commit_error;
 use crate::workflow::conversations::{Around, capabilities_of};
@@ -175,13 +174,8 @@ pub(super) async fn store_in(
     let touch =
         ConversationChange { last_activity_at: Some(last_activity_at), ..ConversationChange::default() };
     let conversation = conversations::update(txn, loaded.conversation, touch, now).await?;
-    let event = NewEvent {
-        event_type: types::MESSAGE_SENT,
-        conversation_id: Some(id),
-        contact_id: conversation.contact_id,
-        data: event_data::message(&saved, &conversation),
-    };
-    events::append(txn, viewer.workspace_id, event, now).await?;
+    crate::events::emit(txn, Event::MessageSent { message: &saved, conversation: &conversation }, now)
+        .await?;
     Ok(saved)
 }
 
@@ -423,7 +417,16 @@ pub async fn react(
     }
     let reaction =
         reactions::set(&txn, &message, Direction::Outbound, Some(viewer.agent_id), emoji, now).await?;
-    crate::events::message_reaction(&txn, &reaction, &message, &loaded.conversation, now).await?;
+    crate::events::emit(
+        &txn,
+        crate::events::Event::Reaction {
+            reaction: &reaction,
+            message: &message,
+            conversation: &loaded.conversation,
+        },
+        now,
+    )
+    .await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(message)
 }
@@ -496,13 +499,7 @@ pub async fn switch_channel(
     }
     let change = ConversationChange { active_channel: Some(channel), ..ConversationChange::default() };
     let saved = conversations::update(&txn, loaded.conversation, change, now).await?;
-    let event = NewEvent {
-        event_type: types::CONVERSATION_UPDATED,
-        conversation_id: Some(id),
-        contact_id: saved.contact_id,
-        data: event_data::conversation(&saved),
-    };
-    events::append(&txn, viewer.workspace_id, event, now).await?;
+    crate::events::emit(&txn, Event::ConversationUpdated(&saved), now).await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(saved)
 }

@@ -384,7 +384,12 @@ impl Worker {
             // The message was still PENDING, so no erasure of its customer had committed: the
             // conversation loaded for the send still names only what may be named.
             let previous = MessageStatus::Pending;
-            crate::events::message_status_updated(&txn, &saved, conversation, previous, now).await?;
+            crate::events::emit(
+                &txn,
+                crate::events::Event::MessageStatusUpdated { message: &saved, conversation, previous },
+                now,
+            )
+            .await?;
             tracing::debug!(status = %status, "outbound message recorded");
         }
         txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))

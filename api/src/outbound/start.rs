@@ -12,13 +12,12 @@ use domain::{BusinessNumberId, Channel, ContactId, ConversationStatus, Permissio
 use persistence::Announce;
 use persistence::conversations::{ConversationChange, CustomerFacts, Link, NewConversation};
 use persistence::entities::{business_number, conversation, message};
-use persistence::events::types;
 use persistence::{Database, business_numbers, contacts, conversations, opt_outs};
 
 use super::actions::{SendOptions, fill_template, reply_of, store_in, template_of};
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::events::data as event_data;
+use crate::events::Event;
 use crate::input::valid_text;
 use crate::store::commit_error;
 
@@ -144,7 +143,7 @@ async fn find_or_open(
         let change =
             ConversationChange { status: Some(ConversationStatus::Open), ..ConversationChange::default() };
         let reopened = conversations::update(db, existing, change, now).await?;
-        append(db, types::CONVERSATION_UPDATED, &reopened, now).await?;
+        crate::events::emit(db, Event::ConversationUpdated(&reopened), now).await?;
         return Ok(reopened);
     }
     let new = NewConversation {
@@ -175,18 +174,8 @@ async fn find_or_open(
         }
         Err(err) => return Err(err.into()),
     };
-    append(db, types::CONVERSATION_CREATED, &opened, now).await?;
+    crate::events::emit(db, Event::ConversationCreated(&opened), now).await?;
     Ok(opened)
-}
-
-async fn append(
-    db: &impl Announce,
-    event_type: &'static str,
-    c: &conversation::Model,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    crate::events::about(db, c, event_type, event_data::conversation(c), now).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ pub async fn set(
         }
         // Transferred (or, in cloud mode, WhatsApp says this number holds it now).
         let released = business_numbers::set_username(&txn, holder, None, None, now).await?;
-        crate::events::business_username_updated(&txn, &released, now).await?;
+        crate::events::emit(&txn, crate::events::Event::BusinessUsernameUpdated(&released), now).await?;
         let details = json!({ "username": username.as_str(), "movedTo": number.id });
         crate::store::audit(
             &txn,
@@ -166,7 +166,7 @@ pub async fn set(
         return Ok(number);
     }
     let saved = business_numbers::set_username(&txn, number, Some(&username), Some(status), now).await?;
-    crate::events::business_username_updated(&txn, &saved, now).await?;
+    crate::events::emit(&txn, crate::events::Event::BusinessUsernameUpdated(&saved), now).await?;
     let details = json!({ "username": username.as_str(), "status": status.as_str(), "transferAction": transfer.as_str() });
     crate::store::audit(&txn, viewer, "business_username.set", ("business_number", saved.id), details, now)
         .await?;
@@ -199,7 +199,7 @@ pub async fn delete(
     let number = load(&txn, viewer, id).await?;
     let previous = number.username.clone();
     let saved = business_numbers::set_username(&txn, number, None, None, now).await?;
-    crate::events::business_username_updated(&txn, &saved, now).await?;
+    crate::events::emit(&txn, crate::events::Event::BusinessUsernameUpdated(&saved), now).await?;
     let details = json!({ "username": previous });
     crate::store::audit(
         &txn,

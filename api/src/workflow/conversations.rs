@@ -7,13 +7,11 @@ use domain::{AgentId, ConversationId, ConversationStatus, Permission, TeamId};
 use persistence::Announce;
 use persistence::conversations::{ConversationChange, ConversationFilter, InboxCursor};
 use persistence::entities::{conversation, message};
-use persistence::events::types;
 use persistence::messages::MessageCursor;
 use persistence::{ConnectionTrait, Database, agents, conversations, teams};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::events::data as event_data;
 use crate::store::commit_error;
 
 /// What a conversation's capabilities depend on beyond the conversation itself.
@@ -77,7 +75,7 @@ pub(crate) async fn updated_event(
     c: &conversation::Model,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    crate::events::about(db, c, types::CONVERSATION_UPDATED, event_data::conversation(c), now).await?;
+    crate::events::emit(db, crate::events::Event::ConversationUpdated(c), now).await?;
     Ok(())
 }
 

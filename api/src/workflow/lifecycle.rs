@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use domain::{Channel, ConversationId, ConversationStatus, Direction, Permission};
 use persistence::conversations::ConversationChange;
 use persistence::entities::{conversation, message};
-use persistence::events::types;
 use persistence::reads::InboxCounts;
 use persistence::{
     ConnectionTrait, Database, Work, business_numbers, contacts, conversations, messages, reads, signals,
@@ -18,7 +17,6 @@ use persistence::{
 use super::conversations::{Around, capabilities_of, get_for_update, updated_event};
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::events::data as event_data;
 use crate::store::commit_error;
 use crate::workers::Next;
 
@@ -189,7 +187,7 @@ pub async fn wake_due(db: &Database, now: DateTime<Utc>) -> Result<usize, persis
     let txn = db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
     let woken = conversations::wake_snoozed(&txn, now, 100).await?;
     for c in &woken {
-        crate::events::about(&txn, c, types::CONVERSATION_UPDATED, event_data::conversation(c), now).await?;
+        crate::events::emit(&txn, crate::events::Event::ConversationUpdated(c), now).await?;
     }
     txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
     Ok(woken.len())

@@ -6,12 +6,10 @@ use chrono::{DateTime, Utc};
 use domain::{ConversationId, Permission};
 use persistence::Database;
 use persistence::entities::message;
-use persistence::events::types;
 use persistence::messages::{self, NewMessage, Origin};
 
 use crate::auth::Viewer;
 use crate::error::ApiResult;
-use crate::events::data as event_data;
 use crate::input::valid_text;
 use crate::store::commit_error;
 use crate::workflow::conversations::get;
@@ -43,8 +41,12 @@ pub async fn add(
         reply_to: None,
     };
     let note = messages::insert(&txn, &conversation, new, now).await?;
-    let data = event_data::message(&note, &conversation);
-    crate::events::about(&txn, &conversation, types::NOTE_ADDED, data, now).await?;
+    crate::events::emit(
+        &txn,
+        crate::events::Event::NoteAdded { note: &note, conversation: &conversation },
+        now,
+    )
+    .await?;
     txn.commit().await.map_err(commit_error)?;
     Ok(note)
 }

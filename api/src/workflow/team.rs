@@ -7,12 +7,10 @@ use chrono::{DateTime, Utc};
 use domain::{AgentId, CannedResponseId, ConversationId, LabelId, Permission, TeamId};
 use persistence::Announce;
 use persistence::entities::{canned_response, conversation, label, team};
-use persistence::events::types;
 use persistence::{Database, agents, canned_responses, labels, teams};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::events::data as event_data;
 use crate::input::{valid_name, valid_text};
 use crate::store::{audit, commit_error};
 use crate::workflow::conversations::get_for_update;
@@ -94,9 +92,9 @@ pub async fn set_label(
 /// `conversation.updated` with the conversation's labels after a change.
 async fn labels_changed(db: &impl Announce, c: &conversation::Model, now: DateTime<Utc>) -> ApiResult<()> {
     let carried = labels::of_conversations(db, c.workspace_id, &[c.id]).await?;
-    let mut data = event_data::conversation(c);
-    data["labelIds"] = carried.iter().map(|(_, l)| serde_json::json!(l.id)).collect();
-    crate::events::about(db, c, types::CONVERSATION_UPDATED, data, now).await?;
+    let labels: Vec<domain::LabelId> = carried.iter().map(|(_, l)| l.id).collect();
+    crate::events::emit(db, crate::events::Event::LabelsChanged { conversation: c, labels: &labels }, now)
+        .await?;
     Ok(())
 }
 
