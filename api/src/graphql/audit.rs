@@ -1,7 +1,8 @@
 //! The audit trail (admins).
 
+use super::context::{db, viewer};
 use super::guards::RoleGuard;
-use super::{db, pagination, viewer};
+use super::pagination;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 

@@ -1,9 +1,10 @@
 //! Contacts: the contact list; creating, linking and unlinking; updating, upserting by
 //! `externalId`, merging and deleting.
 
+use super::context::{db, now, parse_id, viewer};
 use super::conversations::{Contact, Conversation};
 use super::guards::RoleGuard;
-use super::{db, now, pagination, parse_id, viewer};
+use super::pagination;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result};
 use serde_json::Value;

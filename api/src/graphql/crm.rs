@@ -1,7 +1,8 @@
 //! CRM webhook endpoints and their deliveries.
 
+use super::context::{db, now, parse_id, viewer};
 use super::guards::RoleGuard;
-use super::{db, now, pagination, parse_id, viewer};
+use super::pagination;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use persistence::sealed::Keyring;

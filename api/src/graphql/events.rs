@@ -1,7 +1,8 @@
 //! Events and dead letters: the history query (the live stream is [`super::subscription`]).
 
+use super::context::{db, viewer};
 use super::guards::RoleGuard;
-use super::{db, pagination, viewer};
+use super::pagination;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};

@@ -4,7 +4,7 @@
 use async_graphql::{Context, Guard, Result};
 use domain::Permission;
 
-use super::viewer;
+use super::context::viewer;
 
 /// Allows the roles that hold one permission.
 pub struct RoleGuard {

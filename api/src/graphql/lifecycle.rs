@@ -5,9 +5,9 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::{BusinessNumberId, ContactId, ConversationId, Permission, TemplateId};
 
+use super::context::{db, now, parse_id, viewer};
 use super::conversations::Conversation;
 use super::guards::RoleGuard;
-use super::{db, now, parse_id, viewer};
 use crate::outbound::start::StartRequest;
 use crate::workflow::lifecycle::{self, ReadReceipts};
 

@@ -1,9 +1,10 @@
 //! Messages: the `Message` type and the mutations that reach the customer (replies,
 //! templates, the phone-number request, calls, the channel switch).
 
+use super::context::{db, now, parse_id, viewer};
 use super::conversations::{Conversation, Message};
+use super::enums;
 use super::guards::RoleGuard;
-use super::{db, enums, now, parse_id, viewer};
 use crate::outbound::actions::{NumberSource, SendOptions};
 use async_graphql::{Context, ID, Object, Result};
 use domain::Permission;

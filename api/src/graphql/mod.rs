@@ -4,8 +4,9 @@
 //!
 //! - [`conversations`]: the thread's object graph (`Conversation`, its customer and
 //!   capabilities, `Message`, `Contact`: they reference one another, so they live together and
-//!   the other modules import them, with the `Label` and `Team` a conversation shows); the
-//!   inbox; assign, resolve, reopen.
+//!   the other modules import them, with the `Label` and `Team` a conversation shows).
+//! - [`message_types`]: `Message`, `Attachment`, `Reaction` (they name no conversation).
+//! - [`inbox`]: the conversations query and its filter; assign, resolve, reopen.
 //! - [`messages`]: sending, templates, phone-number requests, calls, channel switch.
 //! - [`lifecycle`]: starting a conversation, read state, typing indicator, snooze, inbox counts.
 //! - [`team`]: notes, labels, teams, canned responses.
@@ -22,19 +23,24 @@
 //! - [`guards`]: role guards.
 //! - [`limits`]: limits on a document's shape (aliases).
 //! - [`pagination`]: page sizes, cursors and the complexity of a page.
+//! - [`context`]: what a resolver reads from the request (viewer, clock, database, loaders)
+//!   and the parsing of id arguments; feature modules import it, never this module.
 //! - [`session`]: WebSocket sessions and the scope of each operation (fresh viewer, `now`,
 //!   loaders and time limit).
 
 pub mod audit;
 pub mod contacts;
+pub mod context;
 pub mod conversations;
 pub mod crm;
 pub mod enums;
 pub mod events;
 pub mod guards;
+pub mod inbox;
 pub mod lifecycle;
 pub mod limits;
 pub mod loaders;
+pub mod message_types;
 pub mod messages;
 pub mod numbers;
 pub mod pagination;
@@ -45,21 +51,14 @@ pub mod subscription;
 pub mod team;
 pub mod usernames;
 
-use std::str::FromStr;
-
-use async_graphql::{Context, ID, MergedObject, Schema, SchemaBuilder};
-use chrono::{DateTime, Utc};
-use persistence::Database;
-
-use crate::auth::Viewer;
 use crate::config::GraphqlConfig;
-use crate::error::{ApiError, ApiResult};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 /// Every query, merged.
 #[derive(MergedObject, Default)]
 pub struct Query(
     setup::ViewerQuery,
-    conversations::ConversationQuery,
+    inbox::ConversationQuery,
     lifecycle::LifecycleQuery,
     team::TeamQuery,
     contacts::ContactQuery,
@@ -75,7 +74,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     setup::SetupMutation,
-    conversations::ConversationMutation,
+    inbox::ConversationMutation,
     messages::MessagingMutation,
     lifecycle::LifecycleMutation,
     team::TeamMutation,
@@ -105,53 +104,4 @@ pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, 
 #[must_use]
 pub fn sdl() -> String {
     schema_builder(&GraphqlConfig::default()).finish().sdl()
-}
-
-/// Per-request facts resolvers read: the viewer (if authenticated) and the request's clock.
-#[derive(Clone, Copy, Debug)]
-pub struct RequestData {
-    pub viewer: Option<Viewer>,
-    pub now: DateTime<Utc>,
-}
-
-/// The authenticated viewer.
-///
-/// # Errors
-/// `UNAUTHENTICATED` when the request carried no token.
-pub fn viewer<'a>(ctx: &Context<'a>) -> ApiResult<&'a Viewer> {
-    ctx.data_opt::<RequestData>()
-        .and_then(|d| d.viewer.as_ref())
-        .ok_or(ApiError::Unauthenticated("Sign in: send Authorization: Bearer <token>."))
-}
-
-/// The request's time: one `now` for every field of a response.
-#[must_use]
-pub fn now(ctx: &Context<'_>) -> DateTime<Utc> {
-    ctx.data_opt::<RequestData>().map_or_else(Utc::now, |d| d.now)
-}
-
-/// The database.
-///
-/// # Errors
-/// `INTERNAL` when the schema was built without one (a wiring bug).
-pub fn db<'a>(ctx: &Context<'a>) -> ApiResult<&'a Database> {
-    ctx.data_opt::<Database>().ok_or_else(|| ApiError::internal(anyhow::anyhow!("schema has no database")))
-}
-
-/// The request's dataloaders (present whenever a viewer is).
-///
-/// # Errors
-/// `UNAUTHENTICATED` without a viewer.
-pub fn loaders<'a>(ctx: &Context<'a>) -> ApiResult<&'a loaders::Loaders> {
-    viewer(ctx)?;
-    ctx.data_opt::<loaders::Loaders>()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("request has no loaders")))
-}
-
-/// Parses an id argument into a typed id.
-///
-/// # Errors
-/// `BAD_USER_INPUT` naming the argument.
-pub fn parse_id<T: FromStr>(id: &ID, argument: &str) -> ApiResult<T> {
-    id.as_str().trim().parse::<T>().map_err(|_| ApiError::bad_input(format!("{argument} is not a valid id")))
 }

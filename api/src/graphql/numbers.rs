@@ -5,9 +5,9 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use domain::BusinessNumberId;
 use persistence::sealed::Keyring;
 
+use super::context::{db, now, parse_id, viewer};
 use super::guards::RoleGuard;
 use super::setup::BusinessNumber;
-use super::{db, now, parse_id, viewer};
 use crate::setup::numbers::{self, SmsNumber, WhatsappNumber};
 
 /// A WhatsApp number to connect.

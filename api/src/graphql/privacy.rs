@@ -3,8 +3,8 @@
 use async_graphql::{Context, ID, Json, Object, Result};
 use domain::ConversationId;
 
+use super::context::{db, now, parse_id, viewer};
 use super::guards::RoleGuard;
-use super::{db, now, parse_id, viewer};
 
 /// Exporting and erasing a customer.
 #[derive(Default)]

@@ -27,7 +27,8 @@ use persistence::{Database, Work, agents};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
-use super::{RequestData, loaders};
+use super::context::RequestData;
+use super::loaders;
 use crate::auth::{Authenticator, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::workers::Next;

@@ -1,7 +1,8 @@
 //! Setting up: the viewer (`me`), agents (create, update), business numbers and templates.
 
+use super::context::{db, now, parse_id, viewer};
+use super::enums;
 use super::guards::RoleGuard;
-use super::{db, enums, now, parse_id, viewer};
 use crate::error::ApiError;
 use crate::setup::templates::TemplateInput;
 use async_graphql::{Context, ID, InputObject, Object, Result};

@@ -17,9 +17,10 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use domain::Permission;
 
+use super::context::{db, viewer};
 use super::events::Event;
+use super::pagination;
 use super::session::{SocketSession, SubscriptionSlot};
-use super::{db, pagination, viewer};
 use crate::error::ApiError;
 use crate::events::hub::EventHub;
 

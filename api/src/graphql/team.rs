@@ -4,9 +4,9 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use domain::{AgentId, CannedResponseId, ConversationId, LabelId, Permission, TeamId};
 use persistence::entities::canned_response;
 
+use super::context::{db, now, parse_id, viewer};
 use super::conversations::{Conversation, Label, Message, Team};
 use super::guards::RoleGuard;
-use super::{db, now, parse_id, viewer};
 use crate::workflow::{notes, team};
 
 /// A saved answer agents insert by its short code.

@@ -1,8 +1,9 @@
 //! Business usernames: suggestions, setting and deleting one (Cloud API calls).
 
+use super::context::{db, now, parse_id, viewer};
+use super::enums;
 use super::guards::RoleGuard;
 use super::setup::BusinessNumber;
-use super::{db, enums, now, parse_id, viewer};
 use crate::providers::meta::WhatsappGateway;
 use crate::setup::usernames::Cloud;
 use async_graphql::{Context, ID, Object, Result};

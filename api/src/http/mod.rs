@@ -23,7 +23,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::bearer_token;
 use crate::error::ApiError;
-use crate::graphql::{RequestData, loaders};
+use crate::graphql::context::RequestData;
+use crate::graphql::loaders;
 use crate::http::state::AppState;
 use crate::inbound::http as whatsapp;
 

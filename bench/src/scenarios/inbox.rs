@@ -75,7 +75,7 @@ pub(crate) async fn statements_per_page(env: &Env, first: usize) -> anyhow::Resu
         api::auth::Viewer { agent_id: env.admin, workspace_id: env.workspace, role: domain::Role::Admin };
     let query = INBOX_PAGE.replace("first: 50", &format!("first: {first}"));
     let request = async_graphql::Request::new(query)
-        .data(api::graphql::RequestData { viewer: Some(viewer), now: chrono::Utc::now() })
+        .data(api::graphql::context::RequestData { viewer: Some(viewer), now: chrono::Utc::now() })
         .data(api::graphql::loaders::for_viewer(env.db.clone(), env.workspace, env.admin));
     let before = env.db.statement_count();
     let response = schema.execute(request).await;
