@@ -6,8 +6,8 @@
 //! - [`outbound`]: agent actions that reach the customer, the delivery worker.
 //! - [`providers`]: Meta's Cloud API and the SMS provider's API, and their signature checks.
 //! - [`crm`]: CRM webhook endpoints, the dispatcher, the outbound-URL (SSRF) guard.
-//! - [`contacts`]: contacts and linking, contact records (update, upsert, merge, delete).
-//! - [`privacy`]: exporting and erasing a customer.
+//! - [`contacts`]: contacts and linking, contact records (update, upsert, merge, delete),
+//!   exporting and erasing a customer.
 //! - [`workflow`]: capabilities, assignment, resolve and reopen.
 //! - [`setup`]: workspaces, agents, templates, business usernames, the demo.
 //! - [`events`]: the `data` of each event, the live fan-out to subscriptions.
@@ -35,7 +35,6 @@ pub mod input;
 pub mod janitor;
 pub mod links;
 pub mod outbound;
-pub mod privacy;
 pub mod providers;
 pub mod setup;
 pub mod startup;

@@ -8,9 +8,9 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::conversations::like_escape;
 use crate::entities::canned_response::{self, Column, Entity, Model};
 use crate::error::{DbContext, Error};
+use crate::inbox::like_escape;
 
 /// At most this many canned responses are listed at once.
 pub const MAX_LISTED: u64 = 500;

@@ -10,9 +10,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::conversations::{like, like_escape};
 use crate::entities::{contact, contact_identity};
 use crate::error::{DbContext, Error};
+use crate::inbox::{like, like_escape};
 
 /// A new contact.
 #[derive(Debug)]

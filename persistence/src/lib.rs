@@ -8,7 +8,7 @@
 //!   [`Error::Corrupt`], the rest opaque.
 //! - [`entities`]: one sea-orm entity per table.
 //! - [`workspaces`], [`agents`], [`business_numbers`], [`conversations`], [`messages`],
-//!   [`contacts`], [`templates`]: repositories.
+//!   [`contacts`], [`templates`]: repositories; [`inbox`]: the inbox page and its search.
 //! - [`events`]: the transactional outbox (CloudEvents with a per-workspace cursor).
 //! - [`receipts`]: digests of webhook changes applied once only (replays change nothing).
 //! - [`dead_letters`]: Meta webhook payloads that could not be routed or understood.
@@ -45,6 +45,7 @@ pub mod dialect;
 pub mod entities;
 pub mod error;
 pub mod events;
+pub mod inbox;
 pub mod labels;
 pub mod messages;
 pub mod opt_outs;

@@ -330,8 +330,8 @@ pub async fn erase(
         // without a workspace are the operator's, never chosen by a tenant's request (they
         // expire after `PARLEY_DEAD_LETTER_DAYS`).
         let mentions = needles.iter().fold(Condition::any(), |any, needle| {
-            let pattern = format!("%{}%", crate::conversations::like_escape(needle));
-            any.add(Expr::col(dead_letter::Column::Payload).like(crate::conversations::like(pattern)))
+            let pattern = format!("%{}%", crate::inbox::like_escape(needle));
+            any.add(Expr::col(dead_letter::Column::Payload).like(crate::inbox::like(pattern)))
         });
         dead_letter::Entity::delete_many()
             .filter(dead_letter::Column::WorkspaceId.eq(workspace))

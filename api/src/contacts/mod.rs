@@ -11,8 +11,10 @@
 //!   (to undo a mistake); it removes only the identities that link added.
 //!
 //! [`records`]: contacts as a CRM keeps them (without a conversation, update, upsert by
-//! `externalId`, merge, delete).
+//! `externalId`, merge, delete). [`privacy`]: exporting and erasing a customer (privacy
+//! requests), which reach the customer's contacts too.
 
+pub mod privacy;
 pub mod records;
 
 use crate::events::Event;

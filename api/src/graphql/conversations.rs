@@ -20,8 +20,8 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::capabilities::Capability;
 use domain::display::{display_name, phone_notice};
-use persistence::conversations::{ConversationFilter as StoreFilter, InboxCursor};
 use persistence::entities::{contact, contact_identity, conversation, label, team};
+use persistence::inbox::{ConversationFilter as StoreFilter, InboxCursor};
 use persistence::messages::MessageCursor;
 
 /// A conversation: the messages between one business number and one customer on one channel.

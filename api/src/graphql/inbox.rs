@@ -12,7 +12,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use domain::Permission;
 use domain::{AgentId, ContactId, ConversationId, ConversationStatus, LabelId, TeamId};
-use persistence::conversations::ConversationFilter as StoreFilter;
+use persistence::inbox::ConversationFilter as StoreFilter;
 
 /// How the inbox may be filtered.
 #[derive(InputObject, Default)]

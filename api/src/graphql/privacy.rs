@@ -22,7 +22,7 @@ impl PrivacyMutation {
         conversation_id: ID,
     ) -> Result<Json<serde_json::Value>> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
-        Ok(Json(crate::privacy::export(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?))
+        Ok(Json(crate::contacts::privacy::export(db(ctx)?, viewer(ctx)?, id, now(ctx)).await?))
     }
 
     /// Erases this conversation's customer across the workspace (ADMIN; audited): message
@@ -38,7 +38,7 @@ impl PrivacyMutation {
         #[graphql(default = false)] include_contact: bool,
     ) -> Result<bool> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
-        crate::privacy::erase(db(ctx)?, viewer(ctx)?, id, include_contact, now(ctx)).await?;
+        crate::contacts::privacy::erase(db(ctx)?, viewer(ctx)?, id, include_contact, now(ctx)).await?;
         Ok(true)
     }
 }

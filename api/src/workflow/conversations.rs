@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use domain::capabilities::{self, Capabilities, ConversationFacts};
 use domain::{AgentId, ConversationId, ConversationStatus, Permission, TeamId};
 use persistence::Announce;
-use persistence::conversations::{ConversationChange, ConversationFilter, InboxCursor};
+use persistence::conversations::ConversationChange;
 use persistence::entities::{conversation, message};
+use persistence::inbox::{ConversationFilter, InboxCursor};
 use persistence::messages::MessageCursor;
 use persistence::{ConnectionTrait, Database, agents, conversations, teams};
 
@@ -173,7 +174,7 @@ pub async fn list(
     after: Option<InboxCursor>,
     limit: u64,
 ) -> ApiResult<Vec<conversation::Model>> {
-    Ok(conversations::list(db.conn(), viewer.workspace_id, filter, after, limit).await?)
+    Ok(persistence::inbox::list(db.conn(), viewer.workspace_id, filter, after, limit).await?)
 }
 
 /// One page of a conversation's messages, newest first.

@@ -18,8 +18,8 @@ pub(crate) const INBOX_PAGE: &str = "{ conversations(first: 50) { nodes { id dis
 /// The agent has read every other conversation of the first page (so the page's unread counts
 /// mix markers and none).
 async fn mark_half_read(env: &Env) -> anyhow::Result<()> {
-    let filter = persistence::conversations::ConversationFilter::default();
-    let page = persistence::conversations::list(env.db.conn(), env.workspace, &filter, None, 50).await?;
+    let filter = persistence::inbox::ConversationFilter::default();
+    let page = persistence::inbox::list(env.db.conn(), env.workspace, &filter, None, 50).await?;
     let now = chrono::Utc::now();
     for conversation in page.iter().step_by(2) {
         persistence::reads::mark(env.db.conn(), conversation, env.admin, now, None, now).await?;
@@ -47,8 +47,8 @@ async fn label_and_route(env: &Env) -> anyhow::Result<()> {
         persistence::teams::add_member(db, &team, env.admin, now).await?;
         teams.push(team.id);
     }
-    let filter = persistence::conversations::ConversationFilter::default();
-    let page = persistence::conversations::list(db, env.workspace, &filter, None, 50).await?;
+    let filter = persistence::inbox::ConversationFilter::default();
+    let page = persistence::inbox::list(db, env.workspace, &filter, None, 50).await?;
     for (i, conversation) in page.into_iter().enumerate() {
         for label in labels.iter().take(1 + i % 3) {
             persistence::labels::add_to(db, env.workspace, conversation.id, *label, now).await?;

@@ -1,0 +1,195 @@
+//! The inbox: one page of a workspace's conversations in the inbox order (newest activity
+//! first), filtered (status, assignee, team, labels, channel, number, read state, username-only)
+//! and searched (`@username` prefix, names, phone digits) on indexes.
+
+use chrono::{DateTime, Utc};
+use domain::search::SearchQuery;
+use domain::{
+    AgentId, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, LabelId, TeamId,
+    WorkspaceId,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::dialect::Dialect;
+use crate::entities::contact;
+use crate::entities::conversation::{Column, Entity, Model};
+use crate::error::{DbContext, Error};
+
+/// What the inbox may be filtered by (all given conditions hold).
+#[derive(Clone, Debug, Default)]
+pub struct ConversationFilter {
+    pub status: Option<ConversationStatus>,
+    pub assignee: Option<AgentId>,
+    /// `Some(true)`: only unassigned; `Some(false)`: only assigned.
+    pub unassigned: Option<bool>,
+    pub contact: Option<ContactId>,
+    /// `Some(true)`: only customers whose phone is unknown; `Some(false)`: only with a phone.
+    pub username_only: Option<bool>,
+    pub search: Option<SearchQuery>,
+    /// The channel replies go through now.
+    pub channel: Option<Channel>,
+    pub business_number: Option<BusinessNumberId>,
+    /// `Some((agent, true))`: only conversations with inbound messages the agent has not read;
+    /// `false`: only those without.
+    pub unread: Option<(AgentId, bool)>,
+    /// Only conversations carrying at least one of these labels (none: no condition).
+    pub labels: Vec<LabelId>,
+    pub team: Option<TeamId>,
+}
+
+/// Position in the inbox order (newest activity first): the last row of the previous page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub last_activity_at: DateTime<Utc>,
+    pub id: ConversationId,
+}
+
+impl InboxCursor {
+    #[must_use]
+    pub fn of(model: &Model) -> Self {
+        Self { last_activity_at: model.last_activity_at, id: model.id }
+    }
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally in `LIKE … ESCAPE '\'`.
+#[must_use]
+pub fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub(crate) fn like(pattern: String) -> LikeExpr {
+    LikeExpr::new(pattern).escape('\\')
+}
+
+/// One page of the workspace's conversations, newest activity first, after `after`.
+/// Returns up to `limit` rows; ask for one more than the page size to learn if there is a next.
+///
+/// # Errors
+/// On a database failure.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    filter: &ConversationFilter,
+    after: Option<InboxCursor>,
+    limit: u64,
+) -> Result<Vec<Model>, Error> {
+    let mut query = Entity::find().filter(Column::WorkspaceId.eq(workspace));
+    if let Some(status) = filter.status {
+        query = query.filter(Column::Status.eq(status));
+    }
+    if let Some(assignee) = filter.assignee {
+        query = query.filter(Column::AssigneeId.eq(assignee));
+    }
+    match filter.unassigned {
+        Some(true) => query = query.filter(Column::AssigneeId.is_null()),
+        Some(false) => query = query.filter(Column::AssigneeId.is_not_null()),
+        None => {}
+    }
+    if let Some(channel) = filter.channel {
+        query = query.filter(Column::ActiveChannel.eq(channel));
+    }
+    if let Some(number) = filter.business_number {
+        query = query.filter(Column::BusinessNumberId.eq(number));
+    }
+    if let Some((agent, unread)) = filter.unread {
+        let condition = crate::reads::has_unread(agent);
+        query = query.filter(if unread { condition } else { condition.not() });
+    }
+    if let Some(contact) = filter.contact {
+        query = query.filter(Column::ContactId.eq(contact));
+    }
+    if let Some(team) = filter.team {
+        query = query.filter(Column::TeamId.eq(team));
+    }
+    if !filter.labels.is_empty() {
+        query = query.filter(crate::labels::carrying_any(&filter.labels));
+    }
+    match filter.username_only {
+        Some(true) => query = query.filter(Column::CustomerPhone.is_null()),
+        Some(false) => query = query.filter(Column::CustomerPhone.is_not_null()),
+        None => {}
+    }
+    if let Some(search) = &filter.search {
+        query = query.filter(search_condition(db, workspace, search));
+    }
+    if let Some(cursor) = after {
+        query = query.filter(
+            Condition::any().add(Column::LastActivityAt.lt(cursor.last_activity_at)).add(
+                Condition::all()
+                    .add(Column::LastActivityAt.eq(cursor.last_activity_at))
+                    .add(Column::Id.lt(cursor.id)),
+            ),
+        );
+    }
+    query
+        .order_by_desc(Column::LastActivityAt)
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("failed to list conversations")
+}
+
+/// The search as one condition per matching path, each able to use its own index: username
+/// prefix (B-tree with pattern ops), profile name and phone substring (trigram indexes on
+/// PostgreSQL), contact name (through the contacts table).
+fn search_paths(workspace: WorkspaceId, search: &SearchQuery) -> Vec<Condition> {
+    let mut paths = vec![
+        Condition::all().add(
+            Expr::col(Column::CustomerUsernameKey)
+                .like(like(format!("{}%", like_escape(&search.username_prefix)))),
+        ),
+    ];
+    if let Some(text) = &search.name_contains {
+        let pattern = format!("%{}%", like_escape(text));
+        paths.push(
+            Condition::all().add(Expr::col(Column::CustomerProfileNameFolded).like(like(pattern.clone()))),
+        );
+        let contacts = Query::select()
+            .column(contact::Column::Id)
+            .from(contact::Entity)
+            .and_where(Expr::col(contact::Column::WorkspaceId).eq(workspace))
+            .and_where(Expr::col(contact::Column::NameFolded).like(like(pattern)))
+            .to_owned();
+        paths.push(Condition::all().add(Expr::col(Column::ContactId).in_subquery(contacts)));
+    }
+    if let Some(digits) = &search.phone_digits {
+        paths.push(
+            Condition::all()
+                .add(Expr::col(Column::CustomerPhone).like(like(format!("%{}%", like_escape(digits))))),
+        );
+    }
+    paths
+}
+
+fn search_condition(db: &impl ConnectionTrait, workspace: WorkspaceId, search: &SearchQuery) -> Condition {
+    let paths = search_paths(workspace, search);
+    Dialect::of(db).any_of_paths((Entity, Column::Id), paths, |path| {
+        Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .and_where(Expr::col(Column::WorkspaceId).eq(workspace))
+            .cond_where(path)
+            .to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_match_underscores_and_percents_literally() {
+        assert_eq!(like_escape("carlos_mx"), "carlos\\_mx");
+        assert_eq!(like_escape("100%"), "100\\%");
+        assert_eq!(like_escape("a\\b"), "a\\\\b");
+    }
+}
