@@ -10,6 +10,12 @@ use crate::work::{Announce, Work};
 use chrono::{DateTime, Utc};
 use domain::{DeliveryStatus, WebhookDeliveryId, WebhookEndpointId, WorkspaceId};
 use sea_orm::sea_query::OnConflict;
+
+/// A CRM endpoint as stored: its URL, sealed secrets, event types, lease and health.
+pub type Endpoint = webhook_endpoint::Model;
+
+/// One event's delivery to one endpoint, with its attempts.
+pub type Delivery = webhook_delivery::Model;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
@@ -25,7 +31,7 @@ pub async fn create_endpoint(
     event_types: &[String],
     start_after: i64,
     now: DateTime<Utc>,
-) -> Result<webhook_endpoint::Model, Error> {
+) -> Result<Endpoint, Error> {
     let model = webhook_endpoint::ActiveModel {
         id: Set(WebhookEndpointId::new()),
         workspace_id: Set(workspace),
@@ -54,7 +60,7 @@ pub async fn find_endpoint(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: WebhookEndpointId,
-) -> Result<Option<webhook_endpoint::Model>, Error> {
+) -> Result<Option<Endpoint>, Error> {
     webhook_endpoint::Entity::find_by_id(id)
         .filter(webhook_endpoint::Column::WorkspaceId.eq(workspace))
         .one(db)
@@ -67,7 +73,7 @@ pub async fn find_endpoint(
 pub async fn list_endpoints(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
-) -> Result<Vec<webhook_endpoint::Model>, Error> {
+) -> Result<Vec<Endpoint>, Error> {
     webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::WorkspaceId.eq(workspace))
         .order_by_asc(webhook_endpoint::Column::CreatedAt)
@@ -106,11 +112,11 @@ pub async fn delete_endpoint(
 /// On a database failure.
 pub async fn rotate_secret(
     db: &impl ConnectionTrait,
-    endpoint: webhook_endpoint::Model,
+    endpoint: Endpoint,
     secret: Sealed,
     previous_until: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<webhook_endpoint::Model, Error> {
+) -> Result<Endpoint, Error> {
     let previous = endpoint.secret.clone();
     let mut change = endpoint.into_active_model();
     change.secret = Set(secret);
@@ -126,9 +132,9 @@ pub async fn rotate_secret(
 /// On a database failure.
 pub async fn resume_endpoint(
     db: &impl Announce,
-    endpoint: webhook_endpoint::Model,
+    endpoint: Endpoint,
     now: DateTime<Utc>,
-) -> Result<webhook_endpoint::Model, Error> {
+) -> Result<Endpoint, Error> {
     db.announce(Work::Crm);
     let mut change = endpoint.into_active_model();
     change.paused_at = Set(None);
@@ -146,7 +152,7 @@ pub async fn recent_deliveries(
     workspace: WorkspaceId,
     endpoint: WebhookEndpointId,
     limit: u64,
-) -> Result<Vec<webhook_delivery::Model>, Error> {
+) -> Result<Vec<Delivery>, Error> {
     webhook_delivery::Entity::find()
         .filter(webhook_delivery::Column::WorkspaceId.eq(workspace))
         .filter(webhook_delivery::Column::EndpointId.eq(endpoint))
@@ -163,7 +169,7 @@ pub async fn find_delivery(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     id: WebhookDeliveryId,
-) -> Result<Option<webhook_delivery::Model>, Error> {
+) -> Result<Option<Delivery>, Error> {
     webhook_delivery::Entity::find_by_id(id)
         .filter(webhook_delivery::Column::WorkspaceId.eq(workspace))
         .one(db)
@@ -177,9 +183,9 @@ pub async fn find_delivery(
 /// On a database failure.
 pub async fn requeue_delivery(
     db: &impl Announce,
-    delivery: webhook_delivery::Model,
+    delivery: Delivery,
     now: DateTime<Utc>,
-) -> Result<webhook_delivery::Model, Error> {
+) -> Result<Delivery, Error> {
     db.announce(Work::Crm);
     let mut change = delivery.into_active_model();
     change.status = Set(DeliveryStatus::Pending);
@@ -216,7 +222,7 @@ pub async fn record_attempt(
     result: AttemptResult,
     pause_after: i32,
     now: DateTime<Utc>,
-) -> Result<webhook_endpoint::Model, Error> {
+) -> Result<Endpoint, Error> {
     // The endpoint's lease ends: its next delivery is ready for the dispatcher.
     db.announce(Work::Crm);
     let Claimed { endpoint, delivery, .. } = claimed;
@@ -324,8 +330,8 @@ pub async fn enqueue(
 /// A delivery claimed for sending, with its endpoint and event.
 #[derive(Debug, Clone)]
 pub struct Claimed {
-    pub endpoint: webhook_endpoint::Model,
-    pub delivery: webhook_delivery::Model,
+    pub endpoint: Endpoint,
+    pub delivery: Delivery,
     pub event: event::Model,
 }
 

@@ -187,7 +187,7 @@ impl Dispatcher {
     /// while a rotation overlaps (space-separated, as Standard Webhooks allows).
     fn signatures(
         &self,
-        endpoint: &persistence::entities::webhook_endpoint::Model,
+        endpoint: &persistence::crm::Endpoint,
         id: &str,
         now: DateTime<Utc>,
         body: &[u8],

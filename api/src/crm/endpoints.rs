@@ -4,7 +4,6 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::{WebhookDeliveryId, WebhookEndpointId};
-use persistence::entities::{webhook_delivery, webhook_endpoint};
 use persistence::sealed::{Keyring, Purpose};
 use persistence::{Database, crm, events, workspaces};
 use rand::RngCore;
@@ -45,7 +44,7 @@ pub async fn create(
     allow_private: bool,
     keyring: &Keyring,
     now: DateTime<Utc>,
-) -> ApiResult<(webhook_endpoint::Model, String)> {
+) -> ApiResult<(crm::Endpoint, String)> {
     viewer.require_admin()?;
     let url = validate_url(url, allow_private)?;
     crate::events::validate_types(Some(event_types))?;
@@ -90,7 +89,7 @@ pub async fn rotate_secret(
     id: WebhookEndpointId,
     keyring: &Keyring,
     now: DateTime<Utc>,
-) -> ApiResult<(webhook_endpoint::Model, String)> {
+) -> ApiResult<(crm::Endpoint, String)> {
     viewer.require_admin()?;
     let secret = new_secret();
     let sealed = keyring.seal(Purpose::WebhookSecret, &secret);
@@ -148,7 +147,7 @@ pub async fn resume(
     viewer: &Viewer,
     id: WebhookEndpointId,
     now: DateTime<Utc>,
-) -> ApiResult<webhook_endpoint::Model> {
+) -> ApiResult<crm::Endpoint> {
     viewer.require_admin()?;
     let endpoint = crm::find_endpoint(db.conn(), viewer.workspace_id, id)
         .await?
@@ -177,7 +176,7 @@ pub async fn redeliver(
     viewer: &Viewer,
     id: WebhookDeliveryId,
     now: DateTime<Utc>,
-) -> ApiResult<webhook_delivery::Model> {
+) -> ApiResult<crm::Delivery> {
     viewer.require_admin()?;
     let delivery = crm::find_delivery(db.conn(), viewer.workspace_id, id)
         .await?
@@ -202,7 +201,7 @@ pub async fn redeliver(
 ///
 /// # Errors
 /// `FORBIDDEN` for non-admins, storage failures.
-pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<webhook_endpoint::Model>> {
+pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<crm::Endpoint>> {
     viewer.require_admin()?;
     Ok(crm::list_endpoints(db.conn(), viewer.workspace_id).await?)
 }
@@ -216,6 +215,6 @@ pub async fn deliveries(
     workspace: domain::WorkspaceId,
     endpoint: WebhookEndpointId,
     limit: u64,
-) -> ApiResult<Vec<webhook_delivery::Model>> {
+) -> ApiResult<Vec<crm::Delivery>> {
     Ok(crm::recent_deliveries(db.conn(), workspace, endpoint, limit).await?)
 }

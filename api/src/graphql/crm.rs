@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use persistence::sealed::Keyring;
 
 /// A CRM endpoint that receives the workspace's events as signed POSTs.
-pub struct WebhookEndpoint(pub persistence::entities::webhook_endpoint::Model);
+pub struct WebhookEndpoint(pub persistence::crm::Endpoint);
 
 /// A CRM endpoint that receives the workspace's events as signed POSTs.
 #[Object]
@@ -59,7 +59,7 @@ impl WebhookEndpoint {
 }
 
 /// One event sent (or to be sent) to one endpoint.
-pub struct WebhookDelivery(pub persistence::entities::webhook_delivery::Model);
+pub struct WebhookDelivery(pub persistence::crm::Delivery);
 
 /// One event sent (or to be sent) to one endpoint.
 #[Object]
