@@ -87,11 +87,6 @@ impl WorkSet {
         self.0 & other.0 != 0
     }
 
-    #[must_use]
-    pub const fn with(self, work: Work) -> Self {
-        Self(self.0 | work.bit())
-    }
-
     pub(crate) const fn bits(self) -> u8 {
         self.0
     }

@@ -17,7 +17,7 @@ use futures::TryStreamExt;
 use persistence::attachments::{self, Fetched};
 use persistence::blobs::{BlobStore, WriteError};
 use persistence::entities::attachment;
-use persistence::{Database, Work, business_numbers, conversations};
+use persistence::{Database, Work, blob_deletions, business_numbers, conversations};
 
 use crate::config::MediaConfig;
 use crate::providers::GatewayError;
@@ -112,15 +112,13 @@ impl Fetcher {
             Fetched::Stored { blob_key, .. } => Some(blob_key.clone()),
             _ => None,
         };
+        let workspace = attachment.workspace_id;
         let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
         let Some(saved) = attachments::record_fetch(&txn, attachment, outcome, now).await? else {
-            // Erased while it was being fetched: the bytes must not stay either.
+            // Erased while it was being fetched: the bytes must not stay either. They go on the
+            // durable list, like an erasure's, and the blob janitor deletes them after commit.
+            blob_deletions::enqueue(&txn, workspace, stored_key, now).await?;
             txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-            if let Some(key) = stored_key
-                && let Err(err) = self.blobs.delete(&key).await
-            {
-                tracing::warn!(error = %err, "could not delete the bytes of an erased attachment");
-            }
             return Ok(());
         };
         let conversation = match saved.conversation_id.filter(|_| saved.status == AttachmentStatus::Stored) {

@@ -419,3 +419,51 @@ async fn dead_letters_are_erased_literally_within_the_workspace_and_the_operator
 }
 
 on_both_backends!(dead_letters_are_erased_literally_within_the_workspace_and_the_operators_expire);
+
+/// A file still being fetched when its customer is erased: the fetch's answer is not recorded,
+/// and the bytes it stored go on the durable list and are deleted after commit.
+async fn a_file_fetched_during_an_erasure_leaves_no_bytes(backend: Backend, store: Store) {
+    let fake = FakeProvider::start().await;
+    let url = fake.url.clone();
+    let Some(app) = spawn_on(backend, store, move |config| {
+        config.whatsapp.api_base = url;
+        config.whatsapp.access_token = Some(FAKE_TOKEN.to_owned().into());
+    })
+    .await
+    else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let t = app.tenant("Acme").await;
+    let photo = file_bytes(640 * 1024, 4);
+    fake.host_media(
+        "8802",
+        FakeMedia { mime_type: "image/jpeg".into(), file_name: None, bytes: photo.clone(), sha256: None },
+    );
+    fake.pace_media("8802", Duration::from_millis(150));
+    let customer = Inbound::hidden(BSUID, USERNAME, "Zed Z");
+    let object = json!({ "id": "8802", "mime_type": "image/jpeg", "sha256": sha256_base64(&photo) });
+    assert_eq!(app.post_webhook(&media_webhook(&t, &customer, "image", object)).await.0, 200);
+    // The download has begun (and takes about 1.5 s).
+    for _ in 0..100 {
+        if fake.requests().iter().any(|r| r.path == "/download/8802") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let inbox = "{ conversations(first: 1) { nodes { id } } }";
+    let conversation = app.ok(&t.token, inbox, json!({})).await["conversations"]["nodes"][0]["id"].clone();
+    let erase = "mutation($c: ID!) { eraseCustomer(conversationId: $c) }";
+    app.ok(&t.token, erase, json!({ "c": conversation })).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for key in app.blobs.keys().await.unwrap() {
+        assert_ne!(
+            app.blobs.read_all(&key).await.unwrap().as_ref(),
+            photo.as_slice(),
+            "the fetched bytes are gone"
+        );
+    }
+    assert_eq!(app.count("blob_deletions").await, 0, "the list of blobs to delete is worked off");
+    assert!(!app.storage_text().await.contains(&sha256_hex(&photo)), "nothing of the file is recorded");
+}
+
+on_both_stores!(a_file_fetched_during_an_erasure_leaves_no_bytes);
