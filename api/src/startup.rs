@@ -21,7 +21,7 @@ use crate::graphql::session::{SocketRegistry, Sweeper};
 use crate::http;
 use crate::http::state::AppState;
 use crate::inbound::batch::WebhookCommitter;
-use crate::inbound::media::Fetcher;
+use crate::inbound::whatsapp::media::Fetcher;
 use crate::janitor::{DeadLetterExpiry, Janitor, UploadExpiry};
 use crate::outbound::delivery::Worker;
 use crate::providers::meta::WhatsappGateway;

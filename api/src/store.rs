@@ -1,16 +1,11 @@
-//! What every use case shares around its transaction: the commit error, and the audit trail
-//! (writing it, and reading it for admins).
+//! What every use case shares around its transaction (written through `Database::write`): the
+//! audit trail (writing it, and reading it for admins).
 
 use chrono::{DateTime, Utc};
 use persistence::ConnectionTrait;
 
 use crate::auth::Viewer;
-use crate::error::{ApiError, ApiResult};
-
-/// Maps a database error raised while beginning or committing a transaction.
-pub(crate) fn commit_error(err: persistence::DbErr) -> ApiError {
-    ApiError::from(persistence::Error::Unexpected(anyhow::Error::new(err).context("failed to commit")))
-}
+use crate::error::ApiResult;
 
 /// Records an admin-relevant action in the audit trail (inside the caller's transaction).
 pub(crate) async fn audit(
@@ -40,7 +35,7 @@ pub async fn audit_log(
     db: &persistence::Database,
     viewer: &Viewer,
     limit: u64,
-) -> ApiResult<Vec<persistence::entities::audit_entry::Model>> {
+) -> ApiResult<Vec<persistence::AuditEntry>> {
     viewer.require_admin()?;
     Ok(persistence::audit::list(db.conn(), viewer.workspace_id, limit).await?)
 }

@@ -99,6 +99,84 @@ impl fmt::Display for BusinessUsername {
     }
 }
 
+/// A business number as the username transfer rule sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Holder<'a> {
+    pub number: crate::BusinessNumberId,
+    pub workspace: crate::WorkspaceId,
+    pub portfolio: &'a str,
+}
+
+/// Who says a number takes a username.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// WhatsApp says the number holds it now (a webhook): WhatsApp is the authority, and every
+    /// other number Parley thought held it loses it.
+    Reported,
+    /// The number's workspace asks for it. `force`: the admin chose `FORCE_TRANSFER`;
+    /// `confirmed`: WhatsApp has already accepted the call (the Cloud API answered).
+    Asked { force: bool, confirmed: bool },
+}
+
+/// Why a username cannot be taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransferRefusal {
+    /// WhatsApp's 147001: another workspace or another portfolio holds it. The refusal names
+    /// nothing of the holder.
+    #[error("This username is unavailable.")]
+    Unavailable,
+    /// WhatsApp's 147005: another number of the same portfolio holds it, and the admin did not
+    /// ask to force the transfer.
+    #[error(
+        "Another phone number of this business portfolio holds this username; retry with FORCE_TRANSFER to move it."
+    )]
+    HeldInPortfolio,
+}
+
+impl TransferRefusal {
+    /// WhatsApp's error code for the refusal.
+    #[must_use]
+    pub fn whatsapp_code(self) -> i64 {
+        match self {
+            TransferRefusal::Unavailable => 147_001,
+            TransferRefusal::HeldInPortfolio => 147_005,
+        }
+    }
+}
+
+/// The business-username transfer rule: which of the current `holders` lose the username when
+/// `claimant` takes it, or why it cannot. A workspace never takes a username from another
+/// workspace, whatever the transfer action; within the workspace, a number of another portfolio
+/// keeps it, and one of the same portfolio gives it up only on `FORCE_TRANSFER` (unless WhatsApp
+/// has already moved it). What WhatsApp reports, Parley follows.
+///
+/// # Errors
+/// The refusal, as WhatsApp would word it.
+pub fn transfer(
+    claimant: &Holder<'_>,
+    holders: &[Holder<'_>],
+    claim: Claim,
+) -> Result<Vec<crate::BusinessNumberId>, TransferRefusal> {
+    let others = holders.iter().filter(|h| h.number != claimant.number);
+    if let Claim::Asked { force, confirmed } = claim {
+        if holders.iter().any(|h| h.workspace != claimant.workspace) {
+            return Err(TransferRefusal::Unavailable);
+        }
+        for holder in others.clone() {
+            if confirmed {
+                break;
+            }
+            if holder.portfolio != claimant.portfolio {
+                return Err(TransferRefusal::Unavailable);
+            }
+            if !force {
+                return Err(TransferRefusal::HeldInPortfolio);
+            }
+        }
+    }
+    Ok(others.map(|h| h.number).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::BusinessUsernameError as E;
@@ -150,5 +228,45 @@ mod tests {
         assert_ne!(key("myid"), key("my.id"));
         assert_ne!(key("my.id"), key("my_id"));
         assert_ne!(key("myid"), key("my_id"));
+    }
+
+    #[test]
+    fn a_transfer_never_crosses_workspaces_and_needs_force_within_a_portfolio() {
+        use crate::{BusinessNumberId, WorkspaceId};
+        let ws = WorkspaceId::new();
+        let other_ws = WorkspaceId::new();
+        let holder = |workspace, portfolio| Holder { number: BusinessNumberId::new(), workspace, portfolio };
+        let me = holder(ws, "P1");
+        let sibling = holder(ws, "P1");
+        let foreign_portfolio = holder(ws, "P2");
+        let stranger = holder(other_ws, "P1");
+        let asked = |force, confirmed| Claim::Asked { force, confirmed };
+
+        assert_eq!(transfer(&me, &[me], asked(false, false)), Ok(vec![]), "already mine");
+        assert_eq!(transfer(&me, &[], asked(false, false)), Ok(vec![]), "free");
+        assert_eq!(transfer(&me, &[sibling], asked(false, false)), Err(TransferRefusal::HeldInPortfolio));
+        assert_eq!(transfer(&me, &[sibling], asked(true, false)), Ok(vec![sibling.number]));
+        assert_eq!(transfer(&me, &[sibling], asked(false, true)), Ok(vec![sibling.number]));
+        assert_eq!(
+            transfer(&me, &[foreign_portfolio], asked(true, false)),
+            Err(TransferRefusal::Unavailable)
+        );
+        assert_eq!(
+            transfer(&me, &[foreign_portfolio], asked(false, true)),
+            Ok(vec![foreign_portfolio.number])
+        );
+        for (force, confirmed) in [(false, false), (true, false), (true, true)] {
+            assert_eq!(
+                transfer(&me, &[stranger], asked(force, confirmed)),
+                Err(TransferRefusal::Unavailable),
+                "another workspace keeps it"
+            );
+        }
+        assert_eq!(
+            transfer(&me, &[stranger, sibling], Claim::Reported),
+            Ok(vec![stranger.number, sibling.number]),
+            "what WhatsApp reports, Parley follows"
+        );
+        assert_eq!(TransferRefusal::HeldInPortfolio.whatsapp_code(), 147_005);
     }
 }

@@ -28,6 +28,7 @@ pub mod business_username;
 pub mod capabilities;
 pub mod contacts;
 pub mod content;
+pub mod delivery;
 pub mod display;
 pub mod email;
 pub mod identity;

@@ -276,3 +276,13 @@ pub async fn set_username(
         .await
         .map_err(|e| Error::from_db(e, "failed to set business username", "this username on another number"))
 }
+
+/// A business number as the username transfer rule sees it.
+#[must_use]
+pub fn holder(number: &business_number::Model) -> domain::business_username::Holder<'_> {
+    domain::business_username::Holder {
+        number: number.id,
+        workspace: number.workspace_id,
+        portfolio: &number.portfolio_id,
+    }
+}

@@ -331,12 +331,17 @@ impl Database {
     /// write on the bare pool would bypass the write lock, and a deferred transaction that read
     /// before it could then no longer upgrade to a write (`SQLITE_BUSY_SNAPSHOT`).
     ///
+    /// Use cases write through it too, with their own error type (any `E` a storage error
+    /// converts into): `db.write(async |txn| { …; Ok(value) })` in place of a hand-written
+    /// begin/commit pair. When `write` fails, the transaction is rolled back (dropped) and
+    /// nothing of it is stored.
+    ///
     /// # Errors
     /// What `write` returns; a failure to begin or commit (nothing is then stored).
-    pub async fn write<T>(
+    pub async fn write<T, E: From<crate::Error>>(
         &self,
-        write: impl AsyncFnOnce(&WriteTransaction) -> Result<T, crate::Error>,
-    ) -> Result<T, crate::Error> {
+        write: impl AsyncFnOnce(&WriteTransaction) -> Result<T, E>,
+    ) -> Result<T, E> {
         let txn = self.begin().await.map_err(|e| crate::Error::wrap(e, "failed to begin"))?;
         let value = write(&txn).await?;
         txn.commit().await.map_err(|e| crate::Error::wrap(e, "failed to commit"))?;

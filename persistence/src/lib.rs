@@ -62,6 +62,24 @@ pub mod work;
 pub mod workspaces;
 
 pub use db::{Database, PoolSettings, WriteTransaction};
+// The stored records, by their domain names: callers never speak `entities::…::Model`.
+pub use entities::agent::Model as Agent;
+pub use entities::attachment::Model as Attachment;
+pub use entities::audit_entry::Model as AuditEntry;
+pub use entities::business_number::Model as BusinessNumber;
+pub use entities::canned_response::Model as CannedResponse;
+pub use entities::contact::Model as Contact;
+pub use entities::contact_identity::Model as ContactIdentity;
+pub use entities::conversation::Model as Conversation;
+pub use entities::dead_letter::Model as DeadLetter;
+pub use entities::event::Model as StoredEvent;
+pub use entities::label::Model as Label;
+pub use entities::message::Model as Message;
+pub use entities::message_reaction::Model as MessageReaction;
+pub use entities::provider_signal::Model as ProviderSignal;
+pub use entities::team::Model as Team;
+pub use entities::template::Model as Template;
+pub use entities::workspace::Model as Workspace;
 pub use error::Error;
 pub use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr};
 pub use work::{Announce, Work};

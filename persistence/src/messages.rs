@@ -8,8 +8,7 @@ use domain::{
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use sha2::{Digest, Sha256};
@@ -237,25 +236,50 @@ pub struct ProviderError {
     pub title: Option<String>,
 }
 
-/// Moves a message to `status` (a status webhook); a failure records the provider's error.
+/// A move of a message's status: to `to`, with the provider's error (a failure) or, for a send
+/// the provider accepted, the id it accepted it under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    pub to: MessageStatus,
+    pub error: Option<ProviderError>,
+    pub accepted_as: Option<StoredId>,
+}
+
+/// Moves `message` to `change.to` only while it still has the status it was read with (one
+/// compare-and-set statement: of two concurrent moves, one wins; a provider's answer never
+/// lands on a message that moved on, such as a `PENDING` message an erasure failed). `None`
+/// when it had moved. The caller decides whether the move is progress.
 ///
 /// # Errors
 /// On a database failure.
-pub async fn set_status(
+pub async fn advance(
     db: &impl ConnectionTrait,
-    message: Model,
-    status: MessageStatus,
-    error: Option<ProviderError>,
+    message: &Model,
+    change: StatusChange,
     now: DateTime<Utc>,
-) -> Result<Model, Error> {
-    let mut change = message.into_active_model();
-    change.status = Set(status);
-    if let Some(error) = error {
-        change.error_code = Set(error.code);
-        change.error_title = Set(error.title);
+) -> Result<Option<Model>, Error> {
+    let mut update = <ActiveModel as sea_orm::ActiveModelTrait>::default();
+    update.status = Set(change.to);
+    if let Some(id) = change.accepted_as {
+        update.external_id = Set(Some(id.external_id));
+        update.external_id_sealed = Set(id.sealed);
+        update.error_code = Set(None);
+        update.error_title = Set(None);
     }
-    change.updated_at = Set(now);
-    change.update(db).await.context("failed to update message status")
+    if let Some(error) = change.error {
+        update.error_code = Set(error.code);
+        update.error_title = Set(error.title);
+    }
+    update.next_attempt_at = Set(None);
+    update.updated_at = Set(now);
+    let saved = Entity::update_many()
+        .set(update)
+        .filter(Column::Id.eq(message.id))
+        .filter(Column::Status.eq(message.status))
+        .exec_with_returning(db)
+        .await
+        .context("failed to update message status")?;
+    Ok(saved.into_iter().next())
 }
 
 /// What one delivery attempt of an outbound message came to.
@@ -269,47 +293,26 @@ pub enum SendResult {
     Failed { error: ProviderError },
 }
 
-/// Records a delivery attempt on a message that is still `PENDING`; `None`
-/// when it no longer is (an erasure failed it while the provider answered, or another
-/// process recorded it): a provider's answer never brings back a raw id or a status to a
-/// message that moved on.
+/// Records a failed attempt worth retrying at `retry_at` on a message that is still
+/// `PENDING`; `None` when it no longer is (an erasure failed it while the provider answered).
 ///
 /// # Errors
 /// On a database failure.
-pub async fn record_send(
+pub async fn record_retry(
     db: &impl ConnectionTrait,
-    message: Model,
-    result: SendResult,
+    message: &Model,
+    error: ProviderError,
+    retry_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Option<Model>, Error> {
-    let id = message.id;
     let mut change = <ActiveModel as sea_orm::ActiveModelTrait>::default();
-    match result {
-        SendResult::Sent { id } => {
-            change.status = Set(MessageStatus::Sent);
-            change.external_id = Set(Some(id.external_id));
-            change.external_id_sealed = Set(id.sealed);
-            change.error_code = Set(None);
-            change.error_title = Set(None);
-            change.next_attempt_at = Set(None);
-        }
-        SendResult::Retry { error, retry_at } => {
-            change.error_code = Set(error.code);
-            change.error_title = Set(error.title);
-            change.next_attempt_at = Set(Some(retry_at));
-        }
-        SendResult::Failed { error } => {
-            change.status = Set(MessageStatus::Failed);
-            change.error_code = Set(error.code);
-            change.error_title = Set(error.title);
-            change.next_attempt_at = Set(None);
-        }
-    }
+    change.error_code = Set(error.code);
+    change.error_title = Set(error.title);
+    change.next_attempt_at = Set(Some(retry_at));
     change.updated_at = Set(now);
-    // One statement: only a row still `PENDING` takes the answer.
     let saved = Entity::update_many()
         .set(change)
-        .filter(Column::Id.eq(id))
+        .filter(Column::Id.eq(message.id))
         .filter(Column::Status.eq(MessageStatus::Pending))
         .exec_with_returning(db)
         .await

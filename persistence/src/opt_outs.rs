@@ -71,3 +71,22 @@ pub async fn is_opted_out(
         .context("failed to read SMS opt-outs")?;
     Ok(found > 0)
 }
+
+/// The numbers each of `phones` opted out of, as `(number, phone)` pairs (what a send checks).
+///
+/// # Errors
+/// On a database failure.
+pub async fn of_phones(
+    db: &impl ConnectionTrait,
+    phones: &[&PhoneNumber],
+) -> Result<Vec<(domain::BusinessNumberId, PhoneNumber)>, Error> {
+    if phones.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = Entity::find()
+        .filter(Column::Phone.is_in(phones.iter().map(|p| p.as_str())))
+        .all(db)
+        .await
+        .context("failed to read SMS opt-outs")?;
+    Ok(rows.into_iter().map(|row| (row.business_number_id, row.phone)).collect())
+}

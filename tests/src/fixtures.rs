@@ -166,3 +166,227 @@ pub fn imported_message(
     };
     (thread, new)
 }
+
+/// A customer as Meta names them in webhooks (`contacts[]`, `from…`, `recipient…`).
+#[derive(Clone, Debug, Default)]
+pub struct Customer {
+    pub name: Option<String>,
+    pub username: Option<String>,
+    /// WhatsApp digits; `None` for a customer who hid the number.
+    pub phone: Option<String>,
+    pub bsuid: Option<String>,
+    pub parent_bsuid: Option<String>,
+}
+
+impl Customer {
+    /// A customer with every identity field Meta can send.
+    #[must_use]
+    pub fn full(name: &str, username: &str, phone: &str, bsuid: &str, parent_bsuid: &str) -> Self {
+        Self {
+            name: Some(name.to_owned()),
+            username: Some(username.to_owned()),
+            phone: Some(phone.to_owned()),
+            bsuid: Some(bsuid.to_owned()),
+            parent_bsuid: Some(parent_bsuid.to_owned()),
+        }
+    }
+
+    /// The customer without the phone (hidden behind the username).
+    #[must_use]
+    pub fn hiding_phone(mut self) -> Self {
+        self.phone = None;
+        self
+    }
+
+    /// The customer as a phone only (before usernames: no BSUID, no username).
+    #[must_use]
+    pub fn phone_only(mut self) -> Self {
+        (self.username, self.bsuid, self.parent_bsuid) = (None, None, None);
+        self
+    }
+
+    /// The `contacts[]` entry.
+    #[must_use]
+    pub fn contact(&self) -> Value {
+        let mut profile = json!({});
+        set(&mut profile, "name", self.name.as_deref());
+        set(&mut profile, "username", self.username.as_deref());
+        let mut contact = json!({ "profile": profile });
+        set(&mut contact, "wa_id", self.phone.as_deref());
+        set(&mut contact, "user_id", self.bsuid.as_deref());
+        set(&mut contact, "parent_user_id", self.parent_bsuid.as_deref());
+        contact
+    }
+
+    /// A message from the customer: the sender fields, id, timestamp and type.
+    #[must_use]
+    pub fn message(&self, wamid: &str, kind: &str, sent: DateTime<Utc>) -> Value {
+        let mut message = json!({ "id": wamid, "timestamp": sent.timestamp().to_string(), "type": kind });
+        set(&mut message, "from", self.phone.as_deref());
+        set(&mut message, "from_user_id", self.bsuid.as_deref());
+        set(&mut message, "from_parent_user_id", self.parent_bsuid.as_deref());
+        message
+    }
+
+    /// A text message from the customer.
+    #[must_use]
+    pub fn text(&self, wamid: &str, body: &str, sent: DateTime<Utc>) -> Value {
+        let mut message = self.message(wamid, "text", sent);
+        message["text"] = json!({ "body": body });
+        message
+    }
+
+    /// A status of a message sent to the customer (Meta names the recipient as it knows them).
+    #[must_use]
+    pub fn status(&self, wamid: &str, status: &str, at: DateTime<Utc>) -> Value {
+        let mut item = json!({ "id": wamid, "status": status, "timestamp": at.timestamp().to_string() });
+        set(&mut item, "recipient_id", self.phone.as_deref());
+        set(&mut item, "recipient_user_id", self.bsuid.as_deref());
+        set(&mut item, "recipient_parent_user_id", self.parent_bsuid.as_deref());
+        if status != "failed" {
+            item["pricing"] = json!({ "billable": true, "pricing_model": "PMP", "type": "regular", "category": "marketing" });
+        }
+        item
+    }
+}
+
+fn set(object: &mut Value, key: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        object[key] = json!(value);
+    }
+}
+
+/// The `value` of a change of a business number: Meta's `metadata`, the customers' `contacts`
+/// (when given) and `items` under `list` (`messages`, `statuses`, `user_id_update`, …).
+#[must_use]
+pub fn number_change(phone_number_id: &str, contacts: &[&Customer], list: &str, items: Vec<Value>) -> Value {
+    let mut value = json!({
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": DISPLAY_PHONE_NUMBER, "phone_number_id": phone_number_id },
+    });
+    if !contacts.is_empty() {
+        value["contacts"] = contacts.iter().map(|c| c.contact()).collect();
+    }
+    value[list] = Value::Array(items);
+    value
+}
+
+/// A failure of a status (`statuses[].errors[]`), as Meta words it.
+#[must_use]
+pub fn status_error(code: i64, title: &str) -> Value {
+    json!([{
+        "code": code,
+        "title": title,
+        "message": title,
+        "error_data": { "details": title },
+        "href": "/documentation/business-messaging/whatsapp/support/error-codes",
+    }])
+}
+
+/// A customer's reply to a call-permission request (an `interactive` message).
+#[must_use]
+pub fn call_permission_reply(
+    customer: &Customer,
+    wamid: &str,
+    replying_to: &str,
+    sent: DateTime<Utc>,
+) -> Value {
+    let mut message = customer.message(wamid, "interactive", sent);
+    message["context"] = json!({ "from": DISPLAY_PHONE_NUMBER, "id": replying_to });
+    message["interactive"] = json!({
+        "type": "call_permission_reply",
+        "call_permission_reply": {
+            "response": "accept",
+            "expiration_timestamp": (sent + Duration::days(7)).timestamp().to_string(),
+            "response_source": "user_action",
+        },
+    });
+    message
+}
+
+/// A contact card the customer shared (`origin: contact_request` when sent with the
+/// request-contact-info button).
+#[must_use]
+pub fn shared_contact(
+    customer: &Customer,
+    wamid: &str,
+    phone: &str,
+    origin: &str,
+    sent: DateTime<Utc>,
+) -> Value {
+    let mut message = customer.message(wamid, "contacts", sent);
+    message["contacts"] = json!([{
+        "vcard": "BEGIN:VCARD\nEND:VCARD",
+        "origin": origin,
+        "phones": [{ "phone": format!("+{phone}"), "wa_id": phone, "type": "CELL" }],
+    }]);
+    message
+}
+
+/// A `system` message: the customer changed BSUID (`user_changed_user_id`) or number.
+#[must_use]
+pub fn system_change(
+    customer: &Customer,
+    wamid: &str,
+    new: &Customer,
+    kind: &str,
+    sent: DateTime<Utc>,
+) -> Value {
+    let mut message = customer.message(wamid, "system", sent);
+    let mut system = json!({ "body": "User changed", "type": kind });
+    set(&mut system, "wa_id", new.phone.as_deref());
+    set(&mut system, "user_id", new.bsuid.as_deref());
+    set(&mut system, "parent_user_id", new.parent_bsuid.as_deref());
+    message["system"] = system;
+    message
+}
+
+/// One `user_id_update[]` item: the customer's BSUID (and parent BSUID) rotated.
+#[must_use]
+pub fn user_id_update(previous: &Customer, current: &Customer, at: DateTime<Utc>) -> Value {
+    let mut update = json!({
+        "detail": "User id has been updated.",
+        "user_id": { "previous": previous.bsuid, "current": current.bsuid },
+        "parent_user_id": { "previous": previous.parent_bsuid, "current": current.parent_bsuid },
+        "timestamp": at.timestamp().to_string(),
+    });
+    set(&mut update, "wa_id", current.phone.as_deref());
+    update
+}
+
+/// The `value` of a `business_username_update` change.
+#[must_use]
+pub fn business_username_update(display_phone_number: &str, username: &str, status: &str) -> Value {
+    json!({ "display_phone_number": display_phone_number, "username": username, "status": status })
+}
+
+/// A message the business sent from the WhatsApp Business app (`smb_message_echoes[]`).
+#[must_use]
+pub fn message_echo(customer: &Customer, wamid: &str, sent: DateTime<Utc>) -> Value {
+    let mut echo = json!({
+        "from": DISPLAY_PHONE_NUMBER,
+        "id": wamid,
+        "timestamp": sent.timestamp().to_string(),
+        "type": "text",
+        "text": { "body": "Sent from the app" },
+    });
+    set(&mut echo, "to", customer.phone.as_deref());
+    set(&mut echo, "to_user_id", customer.bsuid.as_deref());
+    set(&mut echo, "to_parent_user_id", customer.parent_bsuid.as_deref());
+    echo
+}
+
+/// A customer's marketing preference (`user_preferences[]`).
+#[must_use]
+pub fn user_preference(customer: &Customer, value: &str, at: DateTime<Utc>) -> Value {
+    let mut preference = json!({
+        "detail": "User requested to stop marketing messages",
+        "category": "marketing_messages",
+        "value": value,
+        "timestamp": at.timestamp().to_string(),
+    });
+    set(&mut preference, "wa_id", customer.phone.as_deref());
+    set(&mut preference, "user_id", customer.bsuid.as_deref());
+    set(&mut preference, "parent_user_id", customer.parent_bsuid.as_deref());
+    preference
+}

@@ -23,19 +23,15 @@ use domain::contacts::{LinkedBy, may_relink, may_unlink};
 use domain::{ContactId, ConversationId, IdentityKind, Permission, PhoneNumber};
 use persistence::Announce;
 use persistence::conversations::{ConversationChange, Link};
-use persistence::entities::{contact, conversation};
 use persistence::{ConnectionTrait, Database, contacts, conversations};
+use persistence::{Contact, Conversation};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::store::commit_error;
 use crate::workflow::conversations::get_for_update;
 
 /// The identities a conversation contributes: (kind, value as shown, comparison key).
-fn identities_of(
-    c: &conversation::Model,
-    extra_phone: Option<&PhoneNumber>,
-) -> Vec<(IdentityKind, String, String)> {
+fn identities_of(c: &Conversation, extra_phone: Option<&PhoneNumber>) -> Vec<(IdentityKind, String, String)> {
     let mut out = Vec::new();
     let mut phones: Vec<&PhoneNumber> = c.customer_phone.iter().collect();
     if let Some(p) = extra_phone.filter(|p| !phones.contains(p)) {
@@ -98,9 +94,9 @@ async fn add_identities(
 async fn detach(
     db: &impl Announce,
     viewer: &Viewer,
-    current: conversation::Model,
+    current: Conversation,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     let Some(previous) = current.contact_id else { return Ok(current) };
     contacts::remove_identities_from(db, viewer.workspace_id, previous, current.id).await?;
     let change = ConversationChange { link: Some(None), ..ConversationChange::default() };
@@ -115,10 +111,10 @@ async fn detach(
 async fn attach(
     db: &impl Announce,
     viewer: &Viewer,
-    current: conversation::Model,
-    contact: &contact::Model,
+    current: Conversation,
+    contact: &Contact,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     let link = Link { contact: contact.id, by: viewer.agent_id, at: now };
     let change = ConversationChange { link: Some(Some(link)), ..ConversationChange::default() };
     let saved = conversations::update(db, current, change, now).await?;
@@ -141,35 +137,46 @@ pub async fn create_contact(
     conversation: Option<ConversationId>,
     fields: &records::ContactFields,
     now: DateTime<Utc>,
-) -> ApiResult<contact::Model> {
+) -> ApiResult<Contact> {
     viewer.require(Permission::EditContacts)?;
     let checked = fields.check()?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let Some(id) = conversation else {
-        let created = records::create_alone(&txn, viewer, &checked, now).await?;
-        txn.commit().await.map_err(commit_error)?;
-        return Ok(created);
-    };
-    let mut current = get_for_update(&txn, viewer, id).await?;
-    if current.contact_id.is_some() {
-        may_relink(viewer.role).map_err(ApiError::Forbidden)?;
-        current = detach(&txn, viewer, current, now).await?;
-    }
-    let typed_phone = checked.phone.clone().flatten();
-    let phone = typed_phone.clone().or_else(|| current.customer_phone.clone());
-    let contact_id = ContactId::new();
-    let contact =
-        contacts::create(&txn, records::new_contact(viewer, contact_id, &checked, phone.as_ref())?, now)
-            .await?;
-    let identities = identities_of(&current, typed_phone.as_ref());
-    add_identities(&txn, viewer, contact_id, Some(id), identities, now).await?;
-    crate::events::emit(&txn, Event::ContactCreated { contact: &contact, conversation: Some(&current) }, now)
+    db.write(async |txn| {
+        let Some(id) = conversation else {
+            let created = records::create_alone(txn, viewer, &checked, now).await?;
+            return Ok(created);
+        };
+        let mut current = get_for_update(txn, viewer, id).await?;
+        if current.contact_id.is_some() {
+            may_relink(viewer.role).map_err(ApiError::Forbidden)?;
+            current = detach(txn, viewer, current, now).await?;
+        }
+        let typed_phone = checked.phone.clone().flatten();
+        let phone = typed_phone.clone().or_else(|| current.customer_phone.clone());
+        let contact_id = ContactId::new();
+        let contact =
+            contacts::create(txn, records::new_contact(viewer, contact_id, &checked, phone.as_ref())?, now)
+                .await?;
+        let identities = identities_of(&current, typed_phone.as_ref());
+        add_identities(txn, viewer, contact_id, Some(id), identities, now).await?;
+        crate::events::emit(
+            txn,
+            Event::ContactCreated { contact: &contact, conversation: Some(&current) },
+            now,
+        )
         .await?;
-    crate::store::audit(&txn, viewer, "contact.created", ("contact", contact_id), serde_json::json!({}), now)
+        crate::store::audit(
+            txn,
+            viewer,
+            "contact.created",
+            ("contact", contact_id),
+            serde_json::json!({}),
+            now,
+        )
         .await?;
-    attach(&txn, viewer, current, &contact, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(contact)
+        attach(txn, viewer, current, &contact, now).await?;
+        Ok(contact)
+    })
+    .await
 }
 
 /// Links a conversation to an existing contact (idempotent).
@@ -184,29 +191,31 @@ pub async fn link_to_existing(
     id: ConversationId,
     contact_id: ContactId,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     viewer.require(Permission::EditContacts)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let mut current = get_for_update(&txn, viewer, id).await?;
-    let contact =
-        contacts::find(&txn, viewer.workspace_id, contact_id).await?.ok_or(ApiError::NotFound("contact"))?;
-    if current.contact_id == Some(contact.id) {
-        return Ok(current);
-    }
-    if current.contact_id.is_some() {
-        may_relink(viewer.role).map_err(ApiError::Forbidden)?;
-        current = detach(&txn, viewer, current, now).await?;
-    }
-    let added =
-        add_identities(&txn, viewer, contact_id, Some(id), identities_of(&current, None), now).await?;
-    if added > 0 {
-        let touched = contacts::touch(&txn, contact.clone(), now).await?;
-        let updated = Event::ContactUpdated { contact: &touched, conversation: Some(&current) };
-        crate::events::emit(&txn, updated, now).await?;
-    }
-    let saved = attach(&txn, viewer, current, &contact, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let mut current = get_for_update(txn, viewer, id).await?;
+        let contact = contacts::find(txn, viewer.workspace_id, contact_id)
+            .await?
+            .ok_or(ApiError::NotFound("contact"))?;
+        if current.contact_id == Some(contact.id) {
+            return Ok(current);
+        }
+        if current.contact_id.is_some() {
+            may_relink(viewer.role).map_err(ApiError::Forbidden)?;
+            current = detach(txn, viewer, current, now).await?;
+        }
+        let added =
+            add_identities(txn, viewer, contact_id, Some(id), identities_of(&current, None), now).await?;
+        if added > 0 {
+            let touched = contacts::touch(txn, contact.clone(), now).await?;
+            let updated = Event::ContactUpdated { contact: &touched, conversation: Some(&current) };
+            crate::events::emit(txn, updated, now).await?;
+        }
+        let saved = attach(txn, viewer, current, &contact, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Unlinks a conversation from its contact, removing the identities that link added.
@@ -219,18 +228,19 @@ pub async fn unlink(
     viewer: &Viewer,
     id: ConversationId,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     viewer.require(Permission::EditContacts)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&txn, viewer, id).await?;
-    if current.contact_id.is_none() {
-        return Ok(current);
-    }
-    let link = LinkedBy { agent: current.linked_by_agent_id, at: current.linked_at };
-    may_unlink(viewer.role, viewer.agent_id, link, now).map_err(ApiError::Forbidden)?;
-    let saved = detach(&txn, viewer, current, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let current = get_for_update(txn, viewer, id).await?;
+        if current.contact_id.is_none() {
+            return Ok(current);
+        }
+        let link = LinkedBy { agent: current.linked_by_agent_id, at: current.linked_at };
+        may_unlink(viewer.role, viewer.agent_id, link, now).map_err(ApiError::Forbidden)?;
+        let saved = detach(txn, viewer, current, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// One page of the workspace's contacts, newest first, optionally searched (name substring,
@@ -244,7 +254,7 @@ pub async fn list(
     search: Option<&str>,
     after: Option<contacts::ContactCursor>,
     limit: u64,
-) -> ApiResult<Vec<contact::Model>> {
+) -> ApiResult<Vec<Contact>> {
     let search = crate::input::valid_search(search)?;
     Ok(contacts::list(db.conn(), viewer.workspace_id, search.as_ref(), after, limit).await?)
 }
@@ -253,6 +263,6 @@ pub async fn list(
 ///
 /// # Errors
 /// `NOT_FOUND` when it does not exist in the workspace.
-pub async fn get(db: &Database, viewer: &Viewer, id: ContactId) -> ApiResult<contact::Model> {
+pub async fn get(db: &Database, viewer: &Viewer, id: ContactId) -> ApiResult<Contact> {
     contacts::find(db.conn(), viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("contact"))
 }

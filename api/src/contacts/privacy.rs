@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 use crate::auth::Viewer;
 use crate::contacts::records;
-use crate::error::ApiResult;
-use crate::store::{audit, commit_error};
+use crate::error::{ApiError, ApiResult};
+use crate::store::audit;
 use crate::workflow::conversations::{get, get_for_update};
 
 /// Everything stored about the customer of a conversation, as one JSON document (admins;
@@ -54,7 +54,7 @@ pub async fn export(
     event_contacts.extend(privacy::merged_into(conn, ws, &contact_ids).await?);
     let stored_events = privacy::events_of(conn, ws, &ids, &event_contacts).await?;
 
-    let message_json = |m: &persistence::entities::message::Model| {
+    let message_json = |m: &persistence::Message| {
         json!({
             "id": m.id, "direction": m.direction, "channel": m.channel, "kind": m.kind, "text": m.text,
             "content": m.content, "status": m.status, "externalId": m.external_id,
@@ -132,37 +132,39 @@ pub async fn erase(
 ) -> ApiResult<()> {
     viewer.require_admin()?;
     let ws = viewer.workspace_id;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let seed = get_for_update(&txn, viewer, id).await?;
-    let (customer, found) = privacy::customer_of(&txn, &seed).await?;
-    let mut conversations = Vec::with_capacity(found.len());
-    for c in found {
-        conversations.push(get_for_update(&txn, viewer, c.id).await?);
-    }
-    let ids: Vec<ConversationId> = conversations.iter().map(|c| c.id).collect();
-    let contact_ids: Vec<ContactId> =
-        conversations.iter().filter_map(|c| c.contact_id).collect::<BTreeSet<_>>().into_iter().collect();
-    let mut deleted_contacts = Vec::new();
-    if include_contact {
-        for contact in contacts::find_by_ids(&txn, ws, &contact_ids).await? {
-            records::deleted(&txn, viewer, &contact, now).await?;
-            deleted_contacts.push(contact.id);
+    db.write(async |txn| {
+        let seed = get_for_update(txn, viewer, id).await?;
+        let (customer, found) = privacy::customer_of(txn, &seed).await?;
+        let mut conversations = Vec::with_capacity(found.len());
+        for c in found {
+            conversations.push(get_for_update(txn, viewer, c.id).await?);
         }
-    }
-    // Bytes nothing else refers to are listed in this transaction and deleted after its
-    // commit by the blob janitor (an upload sent to another customer keeps its bytes).
-    let erased = privacy::erase(&txn, ws, &customer, &conversations, &deleted_contacts, now).await?;
-    let event = Event::CustomerErased { workspace: ws, conversations: &ids, contacts: &deleted_contacts };
-    crate::events::emit(&txn, event, now).await?;
-    let details = json!({
-        "conversations": ids.len(),
-        "events": erased.events,
-        "attachments": erased.attachments,
-        "blobs": erased.blobs,
-        "contactsDeleted": deleted_contacts.len(),
-    });
-    audit(&txn, viewer, "customer.erased", ("conversation", id), details, now).await?;
-    txn.commit().await.map_err(commit_error)?;
+        let ids: Vec<ConversationId> = conversations.iter().map(|c| c.id).collect();
+        let contact_ids: Vec<ContactId> =
+            conversations.iter().filter_map(|c| c.contact_id).collect::<BTreeSet<_>>().into_iter().collect();
+        let mut deleted_contacts = Vec::new();
+        if include_contact {
+            for contact in contacts::find_by_ids(txn, ws, &contact_ids).await? {
+                records::deleted(txn, viewer, &contact, now).await?;
+                deleted_contacts.push(contact.id);
+            }
+        }
+        // Bytes nothing else refers to are listed in this transaction and deleted after its
+        // commit by the blob janitor (an upload sent to another customer keeps its bytes).
+        let erased = privacy::erase(txn, ws, &customer, &conversations, &deleted_contacts, now).await?;
+        let event = Event::CustomerErased { workspace: ws, conversations: &ids, contacts: &deleted_contacts };
+        crate::events::emit(txn, event, now).await?;
+        let details = json!({
+            "conversations": ids.len(),
+            "events": erased.events,
+            "attachments": erased.attachments,
+            "blobs": erased.blobs,
+            "contactsDeleted": deleted_contacts.len(),
+        });
+        audit(txn, viewer, "customer.erased", ("conversation", id), details, now).await?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
     // SQLite: the erased values must not linger in the write-ahead log (free pages are zeroed
     // by `secure_delete`).
     if let Err(err) = db.checkpoint().await {

@@ -16,8 +16,8 @@
 use chrono::{DateTime, Utc};
 use domain::{ContactId, Email, IdentityKind, Permission, PhoneNumber};
 use persistence::Announce;
+use persistence::Contact;
 use persistence::contacts::ContactChange;
-use persistence::entities::contact;
 use persistence::{Database, contacts, conversations};
 use serde_json::{Value, json};
 
@@ -26,7 +26,7 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::input::valid_name;
-use crate::store::{audit, commit_error};
+use crate::store::audit;
 
 /// The most keys `attributes` may have.
 pub const MAX_ATTRIBUTE_KEYS: usize = 50;
@@ -114,7 +114,7 @@ fn valid_attributes(attributes: &Value) -> ApiResult<()> {
 
 impl Checked {
     /// The change these fields make to `current` (only what differs).
-    fn change_of(&self, current: &contact::Model) -> ContactChange {
+    fn change_of(&self, current: &Contact) -> ContactChange {
         ContactChange {
             name: self.name.clone().filter(|n| *n != current.name),
             email: self.email.clone().filter(|e| *e != current.email),
@@ -157,7 +157,7 @@ pub(super) async fn create_alone(
     viewer: &Viewer,
     fields: &Checked,
     now: DateTime<Utc>,
-) -> ApiResult<contact::Model> {
+) -> ApiResult<Contact> {
     let phone = fields.phone.clone().flatten();
     let new = new_contact(viewer, ContactId::new(), fields, phone.as_ref())?;
     let created = contacts::create(db, new, now).await?;
@@ -170,7 +170,7 @@ pub(super) async fn create_alone(
 async fn created_after(
     db: &impl Announce,
     viewer: &Viewer,
-    created: &contact::Model,
+    created: &Contact,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     if let Some(phone) = &created.phone {
@@ -186,10 +186,10 @@ async fn created_after(
 async fn apply(
     db: &impl Announce,
     viewer: &Viewer,
-    current: contact::Model,
+    current: Contact,
     fields: &Checked,
     now: DateTime<Utc>,
-) -> ApiResult<contact::Model> {
+) -> ApiResult<Contact> {
     let change = fields.change_of(&current);
     if change == ContactChange::default() {
         return Ok(current);
@@ -237,19 +237,20 @@ pub async fn update(
     id: ContactId,
     fields: &ContactFields,
     now: DateTime<Utc>,
-) -> ApiResult<contact::Model> {
+) -> ApiResult<Contact> {
     viewer.require(Permission::EditContacts)?;
     if matches!(fields.name, Some(ref n) if n.trim().is_empty()) {
         return Err(ApiError::bad_input("name cannot be cleared"));
     }
     let checked = fields.check()?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let current = contacts::find_for_update(&txn, viewer.workspace_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("contact"))?;
-    let saved = apply(&txn, viewer, current, &checked, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let current = contacts::find_for_update(txn, viewer.workspace_id, id)
+            .await?
+            .ok_or(ApiError::NotFound("contact"))?;
+        let saved = apply(txn, viewer, current, &checked, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Creates or updates the contact with this `externalId` (idempotent: the same call twice
@@ -264,32 +265,33 @@ pub async fn upsert(
     viewer: &Viewer,
     fields: &ContactFields,
     now: DateTime<Utc>,
-) -> ApiResult<contact::Model> {
+) -> ApiResult<Contact> {
     viewer.require(Permission::EditContacts)?;
     let checked = fields.check()?;
     let Some(Some(external_id)) = checked.external_id.clone() else {
         return Err(ApiError::bad_input("externalId is required"));
     };
-    let txn = db.begin().await.map_err(commit_error)?;
-    let phone = checked.phone.clone().flatten();
-    // Without a name nothing can be created: only an existing contact is updated.
-    let created = if checked.name.is_some() {
-        let new = new_contact(viewer, ContactId::new(), &checked, phone.as_ref())?;
-        contacts::insert_if_absent(&txn, new, now).await?
-    } else {
-        false
-    };
-    let current = contacts::find_by_external_id_for_update(&txn, viewer.workspace_id, &external_id)
-        .await?
-        .ok_or_else(|| ApiError::bad_input("name is required for a new contact"))?;
-    let saved = if created {
-        created_after(&txn, viewer, &current, now).await?;
-        current
-    } else {
-        apply(&txn, viewer, current, &checked, now).await?
-    };
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let phone = checked.phone.clone().flatten();
+        // Without a name nothing can be created: only an existing contact is updated.
+        let created = if checked.name.is_some() {
+            let new = new_contact(viewer, ContactId::new(), &checked, phone.as_ref())?;
+            contacts::insert_if_absent(txn, new, now).await?
+        } else {
+            false
+        };
+        let current = contacts::find_by_external_id_for_update(txn, viewer.workspace_id, &external_id)
+            .await?
+            .ok_or_else(|| ApiError::bad_input("name is required for a new contact"))?;
+        let saved = if created {
+            created_after(txn, viewer, &current, now).await?;
+            current
+        } else {
+            apply(txn, viewer, current, &checked, now).await?
+        };
+        Ok(saved)
+    })
+    .await
 }
 
 /// Merges `secondary` into `primary` (admins); returns the primary.
@@ -304,44 +306,45 @@ pub async fn merge(
     primary: ContactId,
     secondary: ContactId,
     now: DateTime<Utc>,
-) -> ApiResult<contact::Model> {
+) -> ApiResult<Contact> {
     viewer.require_admin()?;
     if primary == secondary {
         return Err(ApiError::bad_input("a contact cannot be merged with itself"));
     }
-    let txn = db.begin().await.map_err(commit_error)?;
-    // Locked in id order, so two merges of the same pair cannot deadlock.
-    let first = contacts::find_for_update(&txn, viewer.workspace_id, primary.min(secondary)).await?;
-    let second = contacts::find_for_update(&txn, viewer.workspace_id, primary.max(secondary)).await?;
-    let (Some(first), Some(second)) = (first, second) else { return Err(ApiError::NotFound("contact")) };
-    let (keep, gone) = if first.id == primary { (first, second) } else { (second, first) };
-    let attributes = match (&keep.attributes, &gone.attributes) {
-        (Some(Value::Object(mine)), Some(Value::Object(theirs))) => {
-            let mut merged = theirs.clone();
-            merged.extend(mine.clone());
-            let merged = Value::Object(merged);
-            valid_attributes(&merged)?;
-            Some(merged)
-        }
-        (mine, theirs) => mine.clone().or_else(|| theirs.clone()),
-    };
-    let moved = conversations::relink_all(&txn, viewer.workspace_id, gone.id, Some(keep.id), now).await?;
-    contacts::move_identities(&txn, viewer.workspace_id, gone.id, keep.id).await?;
-    contacts::delete(&txn, viewer.workspace_id, gone.id).await?;
-    let change = ContactChange {
-        email: keep.email.is_none().then(|| gone.email.clone()),
-        phone: keep.phone.is_none().then(|| gone.phone.clone()),
-        external_id: keep.external_id.is_none().then(|| gone.external_id.clone()),
-        attributes: Some(attributes),
-        ..ContactChange::default()
-    };
-    let saved = contacts::update(&txn, keep, change, now).await?;
-    let merged = Event::ContactMerged { contact: &saved, merged: gone.id, conversations: &moved };
-    crate::events::emit(&txn, merged, now).await?;
-    let details = json!({ "mergedContactId": gone.id, "conversations": moved.len() });
-    audit(&txn, viewer, "contact.merged", ("contact", saved.id), details, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        // Locked in id order, so two merges of the same pair cannot deadlock.
+        let first = contacts::find_for_update(txn, viewer.workspace_id, primary.min(secondary)).await?;
+        let second = contacts::find_for_update(txn, viewer.workspace_id, primary.max(secondary)).await?;
+        let (Some(first), Some(second)) = (first, second) else { return Err(ApiError::NotFound("contact")) };
+        let (keep, gone) = if first.id == primary { (first, second) } else { (second, first) };
+        let attributes = match (&keep.attributes, &gone.attributes) {
+            (Some(Value::Object(mine)), Some(Value::Object(theirs))) => {
+                let mut merged = theirs.clone();
+                merged.extend(mine.clone());
+                let merged = Value::Object(merged);
+                valid_attributes(&merged)?;
+                Some(merged)
+            }
+            (mine, theirs) => mine.clone().or_else(|| theirs.clone()),
+        };
+        let moved = conversations::relink_all(txn, viewer.workspace_id, gone.id, Some(keep.id), now).await?;
+        contacts::move_identities(txn, viewer.workspace_id, gone.id, keep.id).await?;
+        contacts::delete(txn, viewer.workspace_id, gone.id).await?;
+        let change = ContactChange {
+            email: keep.email.is_none().then(|| gone.email.clone()),
+            phone: keep.phone.is_none().then(|| gone.phone.clone()),
+            external_id: keep.external_id.is_none().then(|| gone.external_id.clone()),
+            attributes: Some(attributes),
+            ..ContactChange::default()
+        };
+        let saved = contacts::update(txn, keep, change, now).await?;
+        let merged = Event::ContactMerged { contact: &saved, merged: gone.id, conversations: &moved };
+        crate::events::emit(txn, merged, now).await?;
+        let details = json!({ "mergedContactId": gone.id, "conversations": moved.len() });
+        audit(txn, viewer, "contact.merged", ("contact", saved.id), details, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Deletes a contact (admins): its conversations are unlinked, its identities removed.
@@ -351,13 +354,14 @@ pub async fn merge(
 #[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id, contact_id = %id))]
 pub async fn delete(db: &Database, viewer: &Viewer, id: ContactId, now: DateTime<Utc>) -> ApiResult<()> {
     viewer.require_admin()?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let found = contacts::find_for_update(&txn, viewer.workspace_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("contact"))?;
-    deleted(&txn, viewer, &found, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(())
+    db.write(async |txn| {
+        let found = contacts::find_for_update(txn, viewer.workspace_id, id)
+            .await?
+            .ok_or(ApiError::NotFound("contact"))?;
+        deleted(txn, viewer, &found, now).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Unlinks a contact's conversations and deletes it, with its event and audit entry (inside
@@ -365,7 +369,7 @@ pub async fn delete(db: &Database, viewer: &Viewer, id: ContactId, now: DateTime
 pub(crate) async fn deleted(
     db: &impl Announce,
     viewer: &Viewer,
-    found: &contact::Model,
+    found: &Contact,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<domain::ConversationId>> {
     let unlinked = conversations::relink_all(db, viewer.workspace_id, found.id, None, now).await?;

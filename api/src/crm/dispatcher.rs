@@ -102,12 +102,15 @@ impl Dispatcher {
     /// # Errors
     /// On a database failure.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
-        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let advanced = crm::enqueue(&txn, now, 500).await?;
         let lease = now
             + chrono::Duration::from_std(self.config.timeout * 3).unwrap_or(chrono::Duration::seconds(30));
-        let claimed = crm::claim_heads(&txn, now, lease, 32).await?;
-        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+        let (advanced, claimed) = self
+            .db
+            .write(async |txn| {
+                let advanced = crm::enqueue(txn, now, 500).await?;
+                Ok::<_, persistence::Error>((advanced, crm::claim_heads(txn, now, lease, 32).await?))
+            })
+            .await?;
         let count = advanced + claimed.len();
         // Each send runs on its own: a slow or hanging endpoint holds only its own lease, and the
         // next pass goes on with every other endpoint.
@@ -232,8 +235,11 @@ impl Dispatcher {
                 AttemptResult::Failed { status_code: code.map(i32::from), error, retry_at }
             }
         };
-        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let endpoint = crm::record_attempt(&txn, claimed, result, self.config.pause_after, now).await?;
+        let pause_after = self.config.pause_after;
+        let endpoint = self
+            .db
+            .write(async |txn| crm::record_attempt(txn, claimed, result, pause_after, now).await)
+            .await?;
         if endpoint.paused_at == Some(now) {
             tracing::warn!(
                 endpoint_id = %endpoint.id,
@@ -241,7 +247,7 @@ impl Dispatcher {
                 "webhook endpoint paused after repeated failures"
             );
         }
-        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
+        Ok(())
     }
 }
 

@@ -50,29 +50,30 @@ pub async fn create(
     crate::events::validate_types(Some(event_types))?;
     let secret = new_secret();
     let sealed = keyring.seal(Purpose::WebhookSecret, &secret);
-    let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    workspaces::lock(&txn, viewer.workspace_id).await?;
-    if crm::count_endpoints(&txn, viewer.workspace_id).await? >= MAX_ENDPOINTS_PER_WORKSPACE {
-        return Err(ApiError::Conflict(format!(
-            "A workspace may have at most {MAX_ENDPOINTS_PER_WORKSPACE} webhook endpoints; delete one first."
-        )));
-    }
-    let start = events::latest_cursor(&txn, viewer.workspace_id).await?;
-    let endpoint =
-        crm::create_endpoint(&txn, viewer.workspace_id, url.as_str(), sealed, event_types, start, now)
-            .await?;
-    let details = serde_json::json!({ "url": endpoint.url, "eventTypes": event_types });
-    crate::store::audit(
-        &txn,
-        viewer,
-        "webhook_endpoint.created",
-        ("webhook_endpoint", endpoint.id),
-        details,
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(crate::store::commit_error)?;
-    Ok((endpoint, secret))
+    db.write(async |txn| {
+        workspaces::lock(txn, viewer.workspace_id).await?;
+        if crm::count_endpoints(txn, viewer.workspace_id).await? >= MAX_ENDPOINTS_PER_WORKSPACE {
+            return Err(ApiError::Conflict(format!(
+                "A workspace may have at most {MAX_ENDPOINTS_PER_WORKSPACE} webhook endpoints; delete one first."
+            )));
+        }
+        let start = events::latest_cursor(txn, viewer.workspace_id).await?;
+        let endpoint =
+            crm::create_endpoint(txn, viewer.workspace_id, url.as_str(), sealed, event_types, start, now)
+                .await?;
+        let details = serde_json::json!({ "url": endpoint.url, "eventTypes": event_types });
+        crate::store::audit(
+            txn,
+            viewer,
+            "webhook_endpoint.created",
+            ("webhook_endpoint", endpoint.id),
+            details,
+            now,
+        )
+        .await?;
+        Ok((endpoint, secret))
+    })
+    .await
 }
 
 /// How long a rotated-out secret keeps signing, so receivers can switch without losing events.
@@ -93,23 +94,24 @@ pub async fn rotate_secret(
     viewer.require_admin()?;
     let secret = new_secret();
     let sealed = keyring.seal(Purpose::WebhookSecret, &secret);
-    let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    let endpoint = crm::find_endpoint(&txn, viewer.workspace_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("webhook endpoint"))?;
-    let saved = crm::rotate_secret(&txn, endpoint, sealed, now + ROTATION_OVERLAP, now).await?;
-    let details = serde_json::json!({ "previousSecretUntil": saved.previous_secret_until });
-    crate::store::audit(
-        &txn,
-        viewer,
-        "webhook_endpoint.secret_rotated",
-        ("webhook_endpoint", saved.id),
-        details,
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(crate::store::commit_error)?;
-    Ok((saved, secret))
+    db.write(async |txn| {
+        let endpoint = crm::find_endpoint(txn, viewer.workspace_id, id)
+            .await?
+            .ok_or(ApiError::NotFound("webhook endpoint"))?;
+        let saved = crm::rotate_secret(txn, endpoint, sealed, now + ROTATION_OVERLAP, now).await?;
+        let details = serde_json::json!({ "previousSecretUntil": saved.previous_secret_until });
+        crate::store::audit(
+            txn,
+            viewer,
+            "webhook_endpoint.secret_rotated",
+            ("webhook_endpoint", saved.id),
+            details,
+            now,
+        )
+        .await?;
+        Ok((saved, secret))
+    })
+    .await
 }
 
 /// # Errors
@@ -121,21 +123,22 @@ pub async fn delete(
     now: DateTime<Utc>,
 ) -> ApiResult<bool> {
     viewer.require_admin()?;
-    let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    if !crm::delete_endpoint(&txn, viewer.workspace_id, id).await? {
-        return Err(ApiError::NotFound("webhook endpoint"));
-    }
-    crate::store::audit(
-        &txn,
-        viewer,
-        "webhook_endpoint.deleted",
-        ("webhook_endpoint", id),
-        serde_json::json!({}),
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(crate::store::commit_error)?;
-    Ok(true)
+    db.write(async |txn| {
+        if !crm::delete_endpoint(txn, viewer.workspace_id, id).await? {
+            return Err(ApiError::NotFound("webhook endpoint"));
+        }
+        crate::store::audit(
+            txn,
+            viewer,
+            "webhook_endpoint.deleted",
+            ("webhook_endpoint", id),
+            serde_json::json!({}),
+            now,
+        )
+        .await?;
+        Ok(true)
+    })
+    .await
 }
 
 /// Un-pauses an endpoint; its queued deliveries resume in order.
@@ -152,19 +155,20 @@ pub async fn resume(
     let endpoint = crm::find_endpoint(db.conn(), viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("webhook endpoint"))?;
-    let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    let saved = crm::resume_endpoint(&txn, endpoint, now).await?;
-    crate::store::audit(
-        &txn,
-        viewer,
-        "webhook_endpoint.resumed",
-        ("webhook_endpoint", saved.id),
-        serde_json::json!({}),
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(crate::store::commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let saved = crm::resume_endpoint(txn, endpoint, now).await?;
+        crate::store::audit(
+            txn,
+            viewer,
+            "webhook_endpoint.resumed",
+            ("webhook_endpoint", saved.id),
+            serde_json::json!({}),
+            now,
+        )
+        .await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Sends a delivery again (whatever its state), as soon as possible.
@@ -181,20 +185,21 @@ pub async fn redeliver(
     let delivery = crm::find_delivery(db.conn(), viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("webhook delivery"))?;
-    let txn = db.begin().await.map_err(crate::store::commit_error)?;
-    let saved = crm::requeue_delivery(&txn, delivery, now).await?;
-    let details = serde_json::json!({ "endpointId": saved.endpoint_id, "eventId": saved.event_id });
-    crate::store::audit(
-        &txn,
-        viewer,
-        "webhook_delivery.redelivered",
-        ("webhook_delivery", saved.id),
-        details,
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(crate::store::commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let saved = crm::requeue_delivery(txn, delivery, now).await?;
+        let details = serde_json::json!({ "endpointId": saved.endpoint_id, "eventId": saved.event_id });
+        crate::store::audit(
+            txn,
+            viewer,
+            "webhook_delivery.redelivered",
+            ("webhook_delivery", saved.id),
+            details,
+            now,
+        )
+        .await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// The workspace's CRM endpoints (admins).

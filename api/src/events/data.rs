@@ -2,12 +2,12 @@
 //! phone is `null`, never omitted and never guessed.
 
 use domain::Username;
-use persistence::entities::{business_number, contact, conversation, message};
+use persistence::{BusinessNumber, Contact, Conversation, Message};
 use serde_json::{Value, json};
 
 /// The customer as an integration sees it.
 #[must_use]
-pub fn customer(c: &conversation::Model) -> Value {
+pub fn customer(c: &Conversation) -> Value {
     json!({
         "phoneNumber": c.customer_phone,
         "phoneHidden": c.customer_phone.is_none(),
@@ -20,7 +20,7 @@ pub fn customer(c: &conversation::Model) -> Value {
 
 /// A conversation snapshot.
 #[must_use]
-pub fn conversation(c: &conversation::Model) -> Value {
+pub fn conversation(c: &Conversation) -> Value {
     json!({
         "conversationId": c.id,
         "businessNumberId": c.business_number_id,
@@ -39,7 +39,7 @@ pub fn conversation(c: &conversation::Model) -> Value {
 
 /// A message with its conversation's customer.
 #[must_use]
-pub fn message(m: &message::Model, c: &conversation::Model) -> Value {
+pub fn message(m: &Message, c: &Conversation) -> Value {
     json!({
         "messageId": m.id,
         "conversationId": c.id,
@@ -60,11 +60,7 @@ pub fn message(m: &message::Model, c: &conversation::Model) -> Value {
 
 /// A reaction on a message (an empty emoji: removed).
 #[must_use]
-pub fn reaction(
-    r: &persistence::entities::message_reaction::Model,
-    m: &message::Model,
-    c: &conversation::Model,
-) -> Value {
+pub fn reaction(r: &persistence::MessageReaction, m: &Message, c: &Conversation) -> Value {
     json!({
         "messageId": m.id,
         "conversationId": c.id,
@@ -78,7 +74,7 @@ pub fn reaction(
 
 /// An attachment whose bytes are stored (or could not be).
 #[must_use]
-pub fn attachment(a: &persistence::entities::attachment::Model, c: &conversation::Model) -> Value {
+pub fn attachment(a: &persistence::Attachment, c: &Conversation) -> Value {
     json!({
         "attachmentId": a.id,
         "messageId": a.message_id,
@@ -94,7 +90,7 @@ pub fn attachment(a: &persistence::entities::attachment::Model, c: &conversation
 
 /// A contact snapshot.
 #[must_use]
-pub fn contact(c: &contact::Model) -> Value {
+pub fn contact(c: &Contact) -> Value {
     json!({
         "contactId": c.id,
         "name": c.name,
@@ -107,7 +103,7 @@ pub fn contact(c: &contact::Model) -> Value {
 
 /// A business number's username and status.
 #[must_use]
-pub fn business_username(number: &business_number::Model) -> Value {
+pub fn business_username(number: &BusinessNumber) -> Value {
     json!({
         "businessNumberId": number.id,
         "phoneNumberId": number.phone_number_id,

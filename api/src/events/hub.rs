@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use domain::WorkspaceId;
-use persistence::entities::event;
+use persistence::StoredEvent;
 use persistence::{Database, Work, events};
 
 use crate::workers::Next;
@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 const BUFFER: usize = 4096;
 
 struct Topic {
-    sender: broadcast::Sender<Arc<event::Model>>,
+    sender: broadcast::Sender<Arc<StoredEvent>>,
     cursor: i64,
 }
 
@@ -46,7 +46,7 @@ impl EventHub {
     pub async fn subscribe(
         &self,
         workspace: WorkspaceId,
-    ) -> Result<broadcast::Receiver<Arc<event::Model>>, persistence::Error> {
+    ) -> Result<broadcast::Receiver<Arc<StoredEvent>>, persistence::Error> {
         if let Some(topic) = self.lock().get(&workspace) {
             return Ok(topic.sender.subscribe());
         }

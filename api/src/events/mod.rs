@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use domain::appending::PhoneSource;
 use domain::{ContactId, ConversationId, LabelId, MessageStatus, WorkspaceId};
 use persistence::Announce;
-use persistence::entities::{attachment, business_number, contact, conversation, message, message_reaction};
 use persistence::events::{self, NewEvent, types};
+use persistence::{Attachment, BusinessNumber, Contact, Conversation, Message, MessageReaction};
 use serde_json::{Value, json};
 
 /// Every event Parley writes (PRODUCT.md section 6): a variant per type, with the records it
@@ -23,50 +23,42 @@ use serde_json::{Value, json};
 #[derive(Clone, Copy, Debug)]
 pub enum Event<'a> {
     /// `conversation.created`.
-    ConversationCreated(&'a conversation::Model),
+    ConversationCreated(&'a Conversation),
     /// `conversation.updated`: the conversation as it is now.
-    ConversationUpdated(&'a conversation::Model),
+    ConversationUpdated(&'a Conversation),
     /// `conversation.updated` after its labels changed, with the labels it carries now.
-    LabelsChanged { conversation: &'a conversation::Model, labels: &'a [LabelId] },
+    LabelsChanged { conversation: &'a Conversation, labels: &'a [LabelId] },
     /// `conversation.linked` to `contact`.
-    ConversationLinked { conversation: &'a conversation::Model, contact: &'a contact::Model },
+    ConversationLinked { conversation: &'a Conversation, contact: &'a Contact },
     /// `conversation.unlinked` from `previous`.
-    ConversationUnlinked { conversation: &'a conversation::Model, previous: ContactId },
+    ConversationUnlinked { conversation: &'a Conversation, previous: ContactId },
     /// `customer.phone_shared`: the customer's phone became known.
-    PhoneShared { conversation: &'a conversation::Model, source: PhoneSource },
+    PhoneShared { conversation: &'a Conversation, source: PhoneSource },
     /// `message.received`.
-    MessageReceived { message: &'a message::Model, conversation: &'a conversation::Model },
+    MessageReceived { message: &'a Message, conversation: &'a Conversation },
     /// `message.sent` (stored `PENDING` for the delivery worker).
-    MessageSent { message: &'a message::Model, conversation: &'a conversation::Model },
+    MessageSent { message: &'a Message, conversation: &'a Conversation },
     /// `message.status_updated` from `previous` to the stored status (with the provider's
     /// error, when there is one).
-    MessageStatusUpdated {
-        message: &'a message::Model,
-        conversation: &'a conversation::Model,
-        previous: MessageStatus,
-    },
+    MessageStatusUpdated { message: &'a Message, conversation: &'a Conversation, previous: MessageStatus },
     /// `message.reaction`: one side's reaction set on a message (an empty emoji: removed).
-    Reaction {
-        reaction: &'a message_reaction::Model,
-        message: &'a message::Model,
-        conversation: &'a conversation::Model,
-    },
+    Reaction { reaction: &'a MessageReaction, message: &'a Message, conversation: &'a Conversation },
     /// `note.added`.
-    NoteAdded { note: &'a message::Model, conversation: &'a conversation::Model },
+    NoteAdded { note: &'a Message, conversation: &'a Conversation },
     /// `attachment.stored` (or failed for good).
-    AttachmentStored { attachment: &'a attachment::Model, conversation: &'a conversation::Model },
+    AttachmentStored { attachment: &'a Attachment, conversation: &'a Conversation },
     /// `contact.created`, from a conversation or on its own.
-    ContactCreated { contact: &'a contact::Model, conversation: Option<&'a conversation::Model> },
+    ContactCreated { contact: &'a Contact, conversation: Option<&'a Conversation> },
     /// `contact.updated`.
-    ContactUpdated { contact: &'a contact::Model, conversation: Option<&'a conversation::Model> },
+    ContactUpdated { contact: &'a Contact, conversation: Option<&'a Conversation> },
     /// `contact.merged`: `merged` went into `contact`, with its conversations.
-    ContactMerged { contact: &'a contact::Model, merged: ContactId, conversations: &'a [ConversationId] },
+    ContactMerged { contact: &'a Contact, merged: ContactId, conversations: &'a [ConversationId] },
     /// `contact.deleted`, and the conversations it was unlinked from.
-    ContactDeleted { contact: &'a contact::Model, conversations: &'a [ConversationId] },
+    ContactDeleted { contact: &'a Contact, conversations: &'a [ConversationId] },
     /// `customer.erased`: ids only.
     CustomerErased { workspace: WorkspaceId, conversations: &'a [ConversationId], contacts: &'a [ContactId] },
     /// `business_username.updated`.
-    BusinessUsernameUpdated(&'a business_number::Model),
+    BusinessUsernameUpdated(&'a BusinessNumber),
 }
 
 impl Event<'_> {
@@ -212,7 +204,7 @@ pub async fn history(
     after: i64,
     limit: u64,
     types: Option<&[String]>,
-) -> crate::error::ApiResult<Vec<persistence::entities::event::Model>> {
+) -> crate::error::ApiResult<Vec<persistence::StoredEvent>> {
     viewer.require(domain::Permission::EventHistory)?;
     validate_types(types)?;
     Ok(events::list(db.conn(), viewer.workspace_id, after, limit, types).await?)

@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 
 /// One audited action.
-pub struct AuditEntry(pub persistence::entities::audit_entry::Model);
+pub struct AuditEntry(pub persistence::AuditEntry);
 
 /// One audited action: who did what to which record, and when.
 #[Object]

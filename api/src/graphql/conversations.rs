@@ -20,15 +20,14 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::capabilities::Capability;
 use domain::display::{display_name, phone_notice};
-use persistence::entities::{contact, contact_identity, conversation, label, team};
 use persistence::inbox::{ConversationFilter as StoreFilter, InboxCursor};
 use persistence::messages::MessageCursor;
 
 /// A conversation: the messages between one business number and one customer on one channel.
-pub struct Conversation(pub conversation::Model);
+pub struct Conversation(pub persistence::Conversation);
 
 impl Conversation {
-    async fn linked_contact(&self, ctx: &Context<'_>) -> Result<Option<contact::Model>> {
+    async fn linked_contact(&self, ctx: &Context<'_>) -> Result<Option<persistence::Contact>> {
         match self.0.contact_id {
             Some(id) => Ok(loaders_of(ctx)?.load_one(ContactKey(id)).await.map_err(ApiError::from)?),
             None => Ok(None),
@@ -278,7 +277,7 @@ pub(crate) async fn conversation_page(
 }
 
 /// What WhatsApp told us about the customer of a conversation.
-pub struct Customer(conversation::Model);
+pub struct Customer(persistence::Conversation);
 
 /// What WhatsApp told us about the customer of a conversation.
 #[Object]
@@ -404,10 +403,10 @@ impl ConversationCapabilities {
 }
 
 /// A CRM record that agents create or link.
-pub struct Contact(pub contact::Model);
+pub struct Contact(pub persistence::Contact);
 
 impl Contact {
-    async fn identities(&self, ctx: &Context<'_>) -> Result<Vec<contact_identity::Model>> {
+    async fn identities(&self, ctx: &Context<'_>) -> Result<Vec<persistence::ContactIdentity>> {
         Ok(loaders_of(ctx)?
             .load_one(IdentitiesKey(self.0.id))
             .await
@@ -416,7 +415,7 @@ impl Contact {
     }
 }
 
-fn values_of(identities: &[contact_identity::Model], kind: domain::IdentityKind) -> Vec<String> {
+fn values_of(identities: &[persistence::ContactIdentity], kind: domain::IdentityKind) -> Vec<String> {
     identities.iter().filter(|i| i.kind == kind).map(|i| i.value.clone()).collect()
 }
 
@@ -485,7 +484,7 @@ impl Contact {
 }
 
 /// A label agents put on conversations.
-pub struct Label(pub label::Model);
+pub struct Label(pub persistence::Label);
 
 /// A label agents put on conversations (names unique per workspace, ignoring case).
 #[Object]
@@ -507,7 +506,7 @@ impl Label {
 }
 
 /// A team of agents conversations are routed to.
-pub struct Team(pub team::Model);
+pub struct Team(pub persistence::Team);
 
 /// A team of agents conversations are routed to (names unique per workspace, ignoring case).
 #[Object]

@@ -6,11 +6,10 @@ use super::pagination;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
-use persistence::entities::event;
 
 /// A durable event (CloudEvents 1.0).
 /// Shared: a live event is resolved once per subscriber, without copying it.
-pub struct Event(pub std::sync::Arc<event::Model>);
+pub struct Event(pub std::sync::Arc<persistence::StoredEvent>);
 
 /// A durable event (CloudEvents 1.0).
 #[Object]
@@ -53,7 +52,7 @@ impl Event {
 }
 
 /// A webhook change Parley could not route or read, kept whole for an admin.
-pub struct DeadLetter(pub persistence::entities::dead_letter::Model);
+pub struct DeadLetter(pub persistence::DeadLetter);
 
 /// A webhook change Parley could not route or read, kept whole for an admin.
 #[Object]
@@ -124,7 +123,7 @@ impl DeadLetterQuery {
     )]
     async fn dead_letters(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<DeadLetter>> {
         let limit = pagination::page_size(first)?;
-        let rows = crate::inbound::apply::dead_letters(db(ctx)?, viewer(ctx)?, limit).await?;
+        let rows = crate::inbound::whatsapp::apply::dead_letters(db(ctx)?, viewer(ctx)?, limit).await?;
         Ok(rows.into_iter().map(DeadLetter).collect())
     }
 }

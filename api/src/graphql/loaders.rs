@@ -6,10 +6,6 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use domain::{AgentId, BusinessNumberId, ContactId, ConversationId, MessageId, TeamId, WorkspaceId};
-use persistence::entities::{
-    agent, attachment, business_number, contact, contact_identity, conversation, label, message,
-    message_reaction, team,
-};
 use persistence::{
     Database, agents, attachments, business_numbers, contacts, conversations, labels, messages, reactions,
     reads, teams,
@@ -67,31 +63,31 @@ macro_rules! keyed {
 
 keyed!(
     /// The latest message of a conversation.
-    LastMessageKey(ConversationId) => message::Model, messages::latest_of, |m: &message::Model| m.conversation_id
+    LastMessageKey(ConversationId) => persistence::Message, messages::latest_of, |m: &persistence::Message| m.conversation_id
 );
 keyed!(
     /// A contact by id.
-    ContactKey(ContactId) => contact::Model, contacts::find_by_ids, |m: &contact::Model| m.id
+    ContactKey(ContactId) => persistence::Contact, contacts::find_by_ids, |m: &persistence::Contact| m.id
 );
 keyed!(
     /// An agent by id.
-    AgentKey(AgentId) => agent::Model, agents::find_by_ids, |m: &agent::Model| m.id
+    AgentKey(AgentId) => persistence::Agent, agents::find_by_ids, |m: &persistence::Agent| m.id
 );
 keyed!(
     /// A business number by id.
-    BusinessNumberKey(BusinessNumberId) => business_number::Model, business_numbers::find_by_ids, |m: &business_number::Model| m.id
+    BusinessNumberKey(BusinessNumberId) => persistence::BusinessNumber, business_numbers::find_by_ids, |m: &persistence::BusinessNumber| m.id
 );
 keyed!(
     /// A message by id (what a message replies to).
-    MessageKey(MessageId) => message::Model, messages::find_by_ids, |m: &message::Model| m.id
+    MessageKey(MessageId) => persistence::Message, messages::find_by_ids, |m: &persistence::Message| m.id
 );
 keyed!(
     /// A team by id.
-    TeamKey(TeamId) => team::Model, teams::find_by_ids, |m: &team::Model| m.id
+    TeamKey(TeamId) => persistence::Team, teams::find_by_ids, |m: &persistence::Team| m.id
 );
 keyed!(
     /// A conversation by id.
-    ConversationKey(ConversationId) => conversation::Model, conversations::find_by_ids, |m: &conversation::Model| m.id
+    ConversationKey(ConversationId) => persistence::Conversation, conversations::find_by_ids, |m: &persistence::Conversation| m.id
 );
 
 /// The identities saved on a contact.
@@ -99,7 +95,7 @@ keyed!(
 pub struct IdentitiesKey(pub ContactId);
 
 impl Loader<IdentitiesKey> for WorkspaceLoader {
-    type Value = Vec<contact_identity::Model>;
+    type Value = Vec<persistence::ContactIdentity>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[IdentitiesKey]) -> Result<HashMap<IdentitiesKey, Self::Value>, Self::Error> {
@@ -140,11 +136,11 @@ macro_rules! of_message {
 
 of_message!(
     /// The attachments of a message.
-    AttachmentsKey => attachment::Model, attachments::of_messages
+    AttachmentsKey => persistence::Attachment, attachments::of_messages
 );
 of_message!(
     /// The reactions on a message.
-    ReactionsKey => message_reaction::Model, reactions::of_messages
+    ReactionsKey => persistence::MessageReaction, reactions::of_messages
 );
 
 /// The labels a conversation carries, by name.
@@ -152,7 +148,7 @@ of_message!(
 pub struct LabelsKey(pub ConversationId);
 
 impl Loader<LabelsKey> for WorkspaceLoader {
-    type Value = Vec<label::Model>;
+    type Value = Vec<persistence::Label>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[LabelsKey]) -> Result<HashMap<LabelsKey, Self::Value>, Self::Error> {
@@ -188,7 +184,7 @@ impl Loader<TeamMembersKey> for WorkspaceLoader {
 pub struct OwnerKey(pub domain::IdentityKind, pub String);
 
 impl Loader<OwnerKey> for WorkspaceLoader {
-    type Value = contact_identity::Model;
+    type Value = persistence::ContactIdentity;
     type Error = LoadError;
 
     async fn load(&self, keys: &[OwnerKey]) -> Result<HashMap<OwnerKey, Self::Value>, Self::Error> {
@@ -254,7 +250,7 @@ pub struct Shown {
 /// When a batch fails.
 pub async fn prefetch_conversations(
     loader: &Loaders,
-    rows: &[conversation::Model],
+    rows: &[persistence::Conversation],
     shown: Shown,
 ) -> Result<(), LoadError> {
     let numbers = rows.iter().map(|c| BusinessNumberKey(c.business_number_id));

@@ -9,10 +9,9 @@ use super::setup::Agent;
 use crate::error::ApiError;
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use persistence::entities::message;
 
 /// One message.
-pub struct Message(pub message::Model);
+pub struct Message(pub persistence::Message);
 
 /// One message.
 #[Object]
@@ -112,7 +111,7 @@ impl Message {
 }
 
 /// A file attached to a message.
-pub struct Attachment(pub persistence::entities::attachment::Model);
+pub struct Attachment(pub persistence::Attachment);
 
 /// A file attached to a message: a customer's photo, voice note or document (fetched from
 /// WhatsApp into Parley's store), or an agent's upload.
@@ -176,7 +175,7 @@ impl Attachment {
 }
 
 /// An emoji on a message.
-pub struct Reaction(pub persistence::entities::message_reaction::Model);
+pub struct Reaction(pub persistence::MessageReaction);
 
 /// An emoji on a message: the customer's, or the business's (set by an agent).
 #[Object]

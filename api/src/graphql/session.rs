@@ -22,7 +22,6 @@ use async_graphql::extensions::{
 use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, ServerResult};
 use chrono::{DateTime, Utc};
 use domain::{AgentId, Permission, WorkspaceId};
-use persistence::entities::agent;
 use persistence::{Database, Work, agents};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
@@ -120,7 +119,7 @@ impl SocketSession {
 
     /// Whether the socket must close, given its agent as stored now (`None`: deleted).
     #[must_use]
-    pub fn verdict(&self, agent: Option<&agent::Model>, now: DateTime<Utc>) -> Option<CloseReason> {
+    pub fn verdict(&self, agent: Option<&persistence::Agent>, now: DateTime<Utc>) -> Option<CloseReason> {
         let Some(agent) = agent.filter(|a| a.workspace_id == self.workspace_id) else {
             return Some("The agent no longer exists.");
         };
@@ -200,7 +199,7 @@ impl SocketRegistry {
         let mut ids: Vec<AgentId> = live.iter().map(|s| s.agent_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let found: HashMap<AgentId, agent::Model> =
+        let found: HashMap<AgentId, persistence::Agent> =
             agents::find_any_of(db.conn(), &ids).await?.into_iter().map(|a| (a.id, a)).collect();
         let mut closed = 0;
         for session in live {
@@ -328,8 +327,8 @@ mod tests {
         })
     }
 
-    fn agent(s: &SocketSession, role: Role, active: bool) -> agent::Model {
-        agent::Model {
+    fn agent(s: &SocketSession, role: Role, active: bool) -> persistence::Agent {
+        persistence::Agent {
             id: s.agent_id,
             workspace_id: s.workspace_id,
             email: Email::parse("a@example.com").unwrap(),

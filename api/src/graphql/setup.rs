@@ -7,10 +7,9 @@ use crate::error::ApiError;
 use crate::setup::templates::TemplateInput;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use domain::AgentId;
-use persistence::entities::{agent, business_number, template};
 
 /// A person or integration that calls the API.
-pub struct Agent(pub agent::Model);
+pub struct Agent(pub persistence::Agent);
 
 /// A person or integration that calls the API.
 #[Object]
@@ -47,7 +46,7 @@ impl Agent {
 }
 
 /// A business phone number of the workspace (WhatsApp or SMS).
-pub struct BusinessNumber(pub business_number::Model);
+pub struct BusinessNumber(pub persistence::BusinessNumber);
 
 /// A business phone number of the workspace: a WhatsApp number (Meta's ids) or an SMS
 /// number. Its credentials are never returned.
@@ -110,7 +109,7 @@ impl BusinessNumber {
 }
 
 /// A message template.
-pub struct Template(pub template::Model);
+pub struct Template(pub persistence::Template);
 
 /// A message template.
 #[Object]

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Result, Subscription};
 use futures::Stream;
-use persistence::entities::event;
 use persistence::events;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
@@ -33,17 +32,17 @@ struct Tail {
     workspace: domain::WorkspaceId,
     types: Option<Vec<String>>,
     cursor: i64,
-    backlog: VecDeque<Arc<event::Model>>,
+    backlog: VecDeque<Arc<persistence::StoredEvent>>,
     /// Whether the database may hold events after `cursor` not yet in `backlog`.
     behind: bool,
-    live: Receiver<Arc<event::Model>>,
+    live: Receiver<Arc<persistence::StoredEvent>>,
     _open: crate::telemetry::OpenSubscription,
     /// Its place on the socket (released with the stream).
     _slot: Option<SubscriptionSlot>,
 }
 
 impl Tail {
-    fn wanted(&self, e: &event::Model) -> bool {
+    fn wanted(&self, e: &persistence::StoredEvent) -> bool {
         self.types.as_ref().is_none_or(|t| t.contains(&e.event_type))
     }
 

@@ -2,7 +2,6 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use domain::{AgentId, CannedResponseId, ConversationId, LabelId, Permission, TeamId};
-use persistence::entities::canned_response;
 
 use super::context::{db, now, parse_id, viewer};
 use super::conversations::{Conversation, Label, Message, Team};
@@ -10,7 +9,7 @@ use super::guards::RoleGuard;
 use crate::workflow::{notes, team};
 
 /// A saved answer agents insert by its short code.
-pub struct CannedResponse(pub canned_response::Model);
+pub struct CannedResponse(pub persistence::CannedResponse);
 
 /// A saved answer agents insert by its short code (unique per workspace, ignoring case).
 #[Object]

@@ -23,9 +23,9 @@ use chrono::Utc;
 use domain::media::{MediaError, UploadRule};
 use domain::{AttachmentId, AttachmentKind, AttachmentStatus, Permission};
 use futures::TryStreamExt;
+use persistence::Attachment;
 use persistence::attachments::{self, Uploaded};
 use persistence::blobs::WriteError;
-use persistence::entities::attachment;
 use serde_json::json;
 
 use crate::auth::{Viewer, bearer_token};
@@ -138,7 +138,7 @@ fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<Range<u64>>,
 
 /// `Content-Disposition`: documents download, everything else shows inline; the name is kept
 /// to safe characters.
-fn disposition(attachment: &attachment::Model) -> HeaderValue {
+fn disposition(attachment: &Attachment) -> HeaderValue {
     if attachment.kind != AttachmentKind::Document {
         return HeaderValue::from_static("inline");
     }
@@ -154,7 +154,7 @@ fn disposition(attachment: &attachment::Model) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
-async fn serve(state: &AppState, attachment: &attachment::Model, headers: &HeaderMap) -> Response {
+async fn serve(state: &AppState, attachment: &Attachment, headers: &HeaderMap) -> Response {
     let Some(key) = attachment.blob_key.as_deref() else { return not_found() };
     let size = attachment.size_bytes.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
     let range = match requested_range(headers, size) {

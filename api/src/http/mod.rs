@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::graphql::context::RequestData;
 use crate::graphql::loaders;
 use crate::http::state::AppState;
-use crate::inbound::http as whatsapp;
+use crate::inbound::whatsapp::http as whatsapp;
 
 /// Largest GraphQL request body accepted.
 const GRAPHQL_BODY_LIMIT: usize = 1024 * 1024;
@@ -37,8 +37,8 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/whatsapp", get(whatsapp::verify).post(whatsapp::receive))
         .layer(DefaultBodyLimit::max(whatsapp::BODY_LIMIT));
     let sms = Router::new()
-        .route("/webhooks/sms", post(crate::inbound::sms_webhook::receive))
-        .layer(DefaultBodyLimit::max(crate::inbound::sms_webhook::BODY_LIMIT));
+        .route("/webhooks/sms", post(crate::inbound::sms::http::receive))
+        .layer(DefaultBodyLimit::max(crate::inbound::sms::http::BODY_LIMIT));
     let timed = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(websocket::upgrade))

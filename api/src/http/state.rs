@@ -11,8 +11,8 @@ use crate::config::Config;
 use crate::graphql::ParleySchema;
 use crate::graphql::session::SocketRegistry;
 use crate::inbound::batch::WebhookCommitter;
-use crate::inbound::http::InboundState;
-use crate::inbound::sms_webhook::SmsState;
+use crate::inbound::sms::http::SmsState;
+use crate::inbound::whatsapp::http::InboundState;
 use crate::providers::meta::WhatsappGateway;
 use crate::providers::sms::SmsGateway;
 

@@ -17,69 +17,90 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use persistence::Database;
+use futures::future::BoxFuture;
 use persistence::sealed::Keyring;
+use persistence::{Database, WriteTransaction};
 use tokio::sync::{Mutex, mpsc, oneshot};
-
-use super::apply::{self as webhook, WebhookSummary};
-use super::sms::{self, Applied, SmsPost};
-use crate::inbound::payload::Webhook;
 
 /// The most webhooks one shared transaction takes.
 pub const MAX_BATCH: usize = 64;
 
-/// What one job stores.
-enum Work {
-    Meta(Webhook),
-    Sms(Box<SmsPost>),
+/// A provider's webhook the committer stores (Meta's in [`super::whatsapp`], the SMS
+/// provider's in [`super::sms`]): applied in the caller's transaction, possibly shared with
+/// other webhooks, possibly more than once (see the module documentation).
+pub trait Apply: Send + Sync + 'static {
+    /// What applying it came to (the answer its sender gets once committed).
+    type Output: Send + 'static;
+
+    /// Reads and applies the webhook in `db`.
+    fn apply<'a>(
+        &'a self,
+        db: &'a WriteTransaction,
+        keyring: &'a Keyring,
+        received_at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Self::Output, persistence::Error>>;
 }
 
-/// What one job came to.
-enum Outcome {
-    Meta(WebhookSummary),
-    Sms(Applied),
+/// A job of any kind, as a lane handles it: applied (its output kept), then answered.
+trait Job: Send + Sync {
+    fn apply<'a>(
+        &'a self,
+        db: &'a WriteTransaction,
+        keyring: &'a Keyring,
+    ) -> BoxFuture<'a, Result<(), persistence::Error>>;
+
+    /// Answers the sender: the output of the last application, or the error.
+    fn answer(self: Box<Self>, result: Result<(), persistence::Error>);
 }
 
-struct Job {
-    work: Work,
+struct Submitted<W: Apply> {
+    webhook: W,
     received_at: DateTime<Utc>,
-    reply: oneshot::Sender<Result<Outcome, persistence::Error>>,
+    output: std::sync::Mutex<Option<W::Output>>,
+    reply: oneshot::Sender<Result<W::Output, persistence::Error>>,
 }
 
-impl Job {
-    /// The job in the caller's (shared) transaction.
-    async fn apply(
-        &self,
-        db: &impl persistence::Announce,
-        keyring: &Keyring,
-    ) -> Result<Outcome, persistence::Error> {
-        match &self.work {
-            Work::Meta(hook) => webhook::apply(db, hook, self.received_at, keyring).await.map(Outcome::Meta),
-            Work::Sms(post) => sms::apply(db, post, self.received_at).await.map(Outcome::Sms),
-        }
+impl<W: Apply> Job for Submitted<W> {
+    fn apply<'a>(
+        &'a self,
+        db: &'a WriteTransaction,
+        keyring: &'a Keyring,
+    ) -> BoxFuture<'a, Result<(), persistence::Error>> {
+        Box::pin(async move {
+            let output = self.webhook.apply(db, keyring, self.received_at).await?;
+            *self.output.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(output);
+            Ok(())
+        })
     }
 
-    /// The job in a transaction of its own. A race with another transaction (a unique key
-    /// another webhook took first, a deadlock or serialization failure between two processes
-    /// opening the same conversations) is retried: the next attempt sees what won.
-    async fn process(&self, db: &Database, keyring: &Keyring) -> Result<Outcome, persistence::Error> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let txn = db.begin().await.map_err(|e| shared_failure(&e, "failed to begin"))?;
-            let result = match self.apply(&txn, keyring).await {
-                Ok(outcome) => {
-                    txn.commit().await.map(|()| outcome).map_err(|e| shared_failure(&e, "failed to commit"))
-                }
-                Err(err) => Err(err),
-            };
-            match result {
-                Err(err) if err.is_race() && attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(attempt, "a webhook raced another transaction; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
-                }
-                other => return other,
+    fn answer(self: Box<Self>, result: Result<(), persistence::Error>) {
+        let output = self.output.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let answer = result.and_then(|()| {
+            output.ok_or_else(|| {
+                persistence::Error::Unexpected(anyhow::anyhow!("a webhook was answered unapplied"))
+            })
+        });
+        // A sender that went away (client disconnected) needs no answer; what committed stays.
+        let _ = self.reply.send(answer);
+    }
+}
+
+type Queued = Box<dyn Job>;
+
+/// The job in a transaction of its own. A race with another transaction (a unique key
+/// another webhook took first, a deadlock or serialization failure between two processes
+/// opening the same conversations) is retried: the next attempt sees what won.
+async fn process(job: &dyn Job, db: &Database, keyring: &Keyring) -> Result<(), persistence::Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = db.write(async |txn| job.apply(txn, keyring).await).await;
+        match result {
+            Err(err) if err.is_race() && attempt < MAX_ATTEMPTS => {
+                tracing::debug!(attempt, "a webhook raced another transaction; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
             }
+            other => return other,
         }
     }
 }
@@ -91,14 +112,14 @@ const MAX_ATTEMPTS: u64 = 5;
 /// is dropped (after finishing what they hold).
 #[derive(Clone)]
 pub struct WebhookCommitter {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Queued>,
 }
 
 impl WebhookCommitter {
     /// Starts `lanes` committer tasks on `db` (one is right for SQLite, which has one writer).
     #[must_use]
     pub fn start(db: Database, lanes: usize, keyring: Arc<Keyring>) -> Self {
-        let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 4);
+        let (jobs, queue) = mpsc::channel::<Queued>(MAX_BATCH * 4);
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..lanes.max(1) {
             tokio::spawn(run_lane(db.clone(), Arc::clone(&keyring), Arc::clone(&queue)));
@@ -106,51 +127,24 @@ impl WebhookCommitter {
         Self { jobs }
     }
 
-    /// Stores one Meta webhook; returns once it is committed (or definitely not stored).
+    /// Stores one webhook; returns once it is committed (or definitely not stored).
     ///
     /// # Errors
     /// When the webhook could not be stored: nothing of it is.
-    pub async fn submit(
+    pub async fn submit<W: Apply>(
         &self,
-        webhook: Webhook,
+        webhook: W,
         received_at: DateTime<Utc>,
-    ) -> Result<WebhookSummary, persistence::Error> {
-        match self.run(Work::Meta(webhook), received_at).await? {
-            Outcome::Meta(summary) => Ok(summary),
-            Outcome::Sms(_) => Err(mixed_up()),
-        }
-    }
-
-    /// Stores one verified SMS post; returns once it is committed (or definitely not stored).
-    ///
-    /// # Errors
-    /// When the post could not be stored: nothing of it is.
-    pub async fn submit_sms(
-        &self,
-        post: SmsPost,
-        received_at: DateTime<Utc>,
-    ) -> Result<Applied, persistence::Error> {
-        match self.run(Work::Sms(Box::new(post)), received_at).await? {
-            Outcome::Sms(applied) => Ok(applied),
-            Outcome::Meta(_) => Err(mixed_up()),
-        }
-    }
-
-    async fn run(&self, work: Work, received_at: DateTime<Utc>) -> Result<Outcome, persistence::Error> {
+    ) -> Result<W::Output, persistence::Error> {
         let (reply, answer) = oneshot::channel();
         let stopped = || persistence::Error::Unexpected(anyhow::anyhow!("the webhook committer has stopped"));
-        self.jobs.send(Job { work, received_at, reply }).await.map_err(|_| stopped())?;
+        let job = Submitted { webhook, received_at, output: std::sync::Mutex::new(None), reply };
+        self.jobs.send(Box::new(job)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-/// A job answered with another kind's outcome (cannot happen: each job is answered with what
-/// its own work returned).
-fn mixed_up() -> persistence::Error {
-    persistence::Error::Unexpected(anyhow::anyhow!("the webhook committer answered another job's outcome"))
-}
-
-async fn run_lane(db: Database, keyring: Arc<Keyring>, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn run_lane(db: Database, keyring: Arc<Keyring>, queue: Arc<Mutex<mpsc::Receiver<Queued>>>) {
     loop {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         {
@@ -163,8 +157,7 @@ async fn run_lane(db: Database, keyring: Arc<Keyring>, queue: Arc<Mutex<mpsc::Re
         metrics::histogram!("parley_webhook_batch_size").record(batch.len() as f64);
         let results = commit_batch(&db, &keyring, &batch).await;
         for (job, result) in batch.into_iter().zip(results) {
-            // A sender that went away (client disconnected) needs no answer; what committed stays.
-            let _ = job.reply.send(result);
+            job.answer(result);
         }
     }
 }
@@ -176,23 +169,21 @@ async fn run_lane(db: Database, keyring: Arc<Keyring>, queue: Arc<Mutex<mpsc::Re
 async fn commit_batch(
     db: &Database,
     keyring: &Keyring,
-    batch: &[Job],
-) -> Vec<Result<Outcome, persistence::Error>> {
+    batch: &[Queued],
+) -> Vec<Result<(), persistence::Error>> {
     if let [only] = batch {
-        return vec![only.process(db, keyring).await];
+        return vec![process(only.as_ref(), db, keyring).await];
     }
-    let failed =
-        |err: &persistence::DbErr, doing: &'static str| -> Vec<Result<Outcome, persistence::Error>> {
-            batch.iter().map(|_| Err(shared_failure(err, doing))).collect()
-        };
+    let failed = |err: &persistence::DbErr, doing: &'static str| -> Vec<Result<(), persistence::Error>> {
+        batch.iter().map(|_| Err(shared_failure(err, doing))).collect()
+    };
     let txn = match db.begin().await {
         Ok(txn) => txn,
         Err(err) => return failed(&err, "failed to begin"),
     };
-    let mut summaries = Vec::with_capacity(batch.len());
     for job in batch {
         match job.apply(&txn, keyring).await {
-            Ok(summary) => summaries.push(summary),
+            Ok(()) => {}
             Err(err) => {
                 tracing::debug!(error = %err, "a webhook of the batch failed; applying each on its own");
                 if let Err(err) = txn.rollback().await {
@@ -203,7 +194,7 @@ async fn commit_batch(
         }
     }
     match txn.commit().await {
-        Ok(()) => summaries.into_iter().map(Ok).collect(),
+        Ok(()) => batch.iter().map(|_| Ok(())).collect(),
         // Nothing of the batch is stored; a lost race is worth applying each again.
         Err(err) if shared_failure(&err, "failed to commit").is_race() => {
             one_by_one(db, keyring, batch).await
@@ -215,11 +206,11 @@ async fn commit_batch(
 async fn one_by_one(
     db: &Database,
     keyring: &Keyring,
-    batch: &[Job],
-) -> Vec<Result<Outcome, persistence::Error>> {
+    batch: &[Queued],
+) -> Vec<Result<(), persistence::Error>> {
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        results.push(job.process(db, keyring).await);
+        results.push(process(job.as_ref(), db, keyring).await);
     }
     results
 }

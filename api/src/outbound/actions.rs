@@ -14,8 +14,8 @@ use domain::{
 use persistence::Announce;
 use persistence::content::MessageContent;
 use persistence::conversations::ConversationChange;
-use persistence::entities::{attachment, contact, conversation, message};
 use persistence::messages::{NewMessage, Origin, TemplateRef};
+use persistence::{Attachment, Contact, Conversation, Message};
 use persistence::{
     ConnectionTrait, Database, attachments, business_numbers, contacts, conversations, messages, reactions,
     templates,
@@ -25,7 +25,6 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::input::valid_text;
-use crate::store::commit_error;
 use crate::workflow::conversations::{Around, capabilities_of};
 
 /// What the request-contact-info message says unless the agent writes something else.
@@ -33,8 +32,8 @@ pub const DEFAULT_PHONE_REQUEST: &str = "Could you share your phone number with 
 
 /// A conversation with what its capabilities depend on, loaded inside a transaction.
 pub(super) struct Loaded {
-    conversation: conversation::Model,
-    contact: Option<contact::Model>,
+    conversation: Conversation,
+    contact: Option<Contact>,
     capabilities: Capabilities,
 }
 
@@ -76,7 +75,7 @@ pub(super) struct Outgoing {
     content: OutboundContent,
     template: Option<TemplateRef>,
     /// The uploaded file a media message carries (attached to the stored message).
-    upload: Option<attachment::Model>,
+    upload: Option<Attachment>,
 }
 
 /// What a send refers to besides its conversation.
@@ -117,11 +116,12 @@ async fn store(
     options: SendOptions<'_>,
     now: DateTime<Utc>,
     decide: impl FnOnce(&Loaded) -> ApiResult<Outgoing>,
-) -> ApiResult<message::Model> {
-    let txn = db.begin().await.map_err(commit_error)?;
-    let saved = store_in(&txn, viewer, id, options, now, decide).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+) -> ApiResult<Message> {
+    db.write(async |txn| {
+        let saved = store_in(txn, viewer, id, options, now, decide).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// [`store`] inside the caller's transaction.
@@ -132,7 +132,7 @@ pub(super) async fn store_in(
     options: SendOptions<'_>,
     now: DateTime<Utc>,
     decide: impl FnOnce(&Loaded) -> ApiResult<Outgoing>,
-) -> ApiResult<message::Model> {
+) -> ApiResult<Message> {
     let key = valid_idempotency_key(options.idempotency_key)?;
     let loaded = load(txn, viewer, id, now).await?;
     let existing = match &key {
@@ -191,7 +191,7 @@ pub async fn send_text(
     text: &str,
     options: SendOptions<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<message::Model> {
+) -> ApiResult<Message> {
     viewer.require(Permission::ReachCustomer)?;
     let text = valid_text("text", text)?;
     store(db, viewer, id, options, now, |loaded| reply_of(loaded, text)).await
@@ -205,7 +205,7 @@ pub(super) fn reply_of(loaded: &Loaded, text: String) -> ApiResult<Outgoing> {
 
 /// A template ready to send: the stored template and its body filled in.
 pub(super) struct FilledTemplate {
-    template: persistence::entities::template::Model,
+    template: persistence::Template,
     parameters: Vec<String>,
     text: String,
 }
@@ -293,7 +293,7 @@ pub async fn send_template(
     parameters: &[String],
     options: SendOptions<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<message::Model> {
+) -> ApiResult<Message> {
     viewer.require(Permission::ReachCustomer)?;
     let filled = fill_template(db.conn(), viewer, template_id, parameters).await?;
     store(db, viewer, id, options, now, |loaded| template_of(loaded, &filled)).await
@@ -311,7 +311,7 @@ pub async fn request_phone_number(
     text: Option<&str>,
     idempotency_key: Option<&str>,
     now: DateTime<Utc>,
-) -> ApiResult<message::Model> {
+) -> ApiResult<Message> {
     viewer.require(Permission::ReachCustomer)?;
     let text = valid_text("text", text.unwrap_or(DEFAULT_PHONE_REQUEST))?;
     let options = SendOptions { idempotency_key, reply_to: None };
@@ -347,7 +347,7 @@ pub async fn send_media(
     caption: Option<&str>,
     options: SendOptions<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<message::Model> {
+) -> ApiResult<Message> {
     viewer.require(Permission::ReachCustomer)?;
     let upload = attachments::find(db.conn(), viewer.workspace_id, attachment_id)
         .await?
@@ -399,7 +399,7 @@ pub async fn react(
     message_id: MessageId,
     emoji: &str,
     now: DateTime<Utc>,
-) -> ApiResult<message::Model> {
+) -> ApiResult<Message> {
     viewer.require(Permission::ReachCustomer)?;
     let emoji = emoji.trim();
     let looks_like_emoji = emoji.chars().count() <= MAX_EMOJI_CHARS
@@ -407,28 +407,30 @@ pub async fn react(
     if !looks_like_emoji {
         return Err(ApiError::bad_input("emoji must be one emoji, or \"\" to remove the reaction"));
     }
-    let txn = db.begin().await.map_err(commit_error)?;
-    let message =
-        messages::find(&txn, viewer.workspace_id, message_id).await?.ok_or(ApiError::NotFound("message"))?;
-    let loaded = load(&txn, viewer, message.conversation_id, now).await?;
-    loaded.capabilities.react.check().map_err(|d| ApiError::denied("react", d))?;
-    if message.external_id.is_none() {
-        return Err(ApiError::bad_input("this message is not on WhatsApp yet; react once it is sent"));
-    }
-    let reaction =
-        reactions::set(&txn, &message, Direction::Outbound, Some(viewer.agent_id), emoji, now).await?;
-    crate::events::emit(
-        &txn,
-        crate::events::Event::Reaction {
-            reaction: &reaction,
-            message: &message,
-            conversation: &loaded.conversation,
-        },
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(message)
+    db.write(async |txn| {
+        let message = messages::find(txn, viewer.workspace_id, message_id)
+            .await?
+            .ok_or(ApiError::NotFound("message"))?;
+        let loaded = load(txn, viewer, message.conversation_id, now).await?;
+        loaded.capabilities.react.check().map_err(|d| ApiError::denied("react", d))?;
+        if message.external_id.is_none() {
+            return Err(ApiError::bad_input("this message is not on WhatsApp yet; react once it is sent"));
+        }
+        let reaction =
+            reactions::set(txn, &message, Direction::Outbound, Some(viewer.agent_id), emoji, now).await?;
+        crate::events::emit(
+            txn,
+            crate::events::Event::Reaction {
+                reaction: &reaction,
+                message: &message,
+                conversation: &loaded.conversation,
+            },
+            now,
+        )
+        .await?;
+        Ok(message)
+    })
+    .await
 }
 
 /// Where the number to dial comes from.
@@ -485,23 +487,24 @@ pub async fn switch_channel(
     id: ConversationId,
     channel: Channel,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     viewer.require(Permission::ReachCustomer)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let loaded = load(&txn, viewer, id, now).await?;
-    if channel == Channel::Sms {
-        loaded.capabilities.switch_to_sms.check().map_err(|d| ApiError::denied("switchToSms", d))?;
-    } else if loaded.conversation.channel != Channel::Whatsapp {
-        return Err(ApiError::bad_input("only a WhatsApp conversation can switch back to WhatsApp"));
-    }
-    if loaded.conversation.active_channel == channel {
-        return Ok(loaded.conversation);
-    }
-    let change = ConversationChange { active_channel: Some(channel), ..ConversationChange::default() };
-    let saved = conversations::update(&txn, loaded.conversation, change, now).await?;
-    crate::events::emit(&txn, Event::ConversationUpdated(&saved), now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let loaded = load(txn, viewer, id, now).await?;
+        if channel == Channel::Sms {
+            loaded.capabilities.switch_to_sms.check().map_err(|d| ApiError::denied("switchToSms", d))?;
+        } else if loaded.conversation.channel != Channel::Whatsapp {
+            return Err(ApiError::bad_input("only a WhatsApp conversation can switch back to WhatsApp"));
+        }
+        if loaded.conversation.active_channel == channel {
+            return Ok(loaded.conversation);
+        }
+        let change = ConversationChange { active_channel: Some(channel), ..ConversationChange::default() };
+        let saved = conversations::update(txn, loaded.conversation, change, now).await?;
+        crate::events::emit(txn, Event::ConversationUpdated(&saved), now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -19,13 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::{Channel, MessageStatus};
+use domain::delivery::{self, AttachmentFacts, MediaSource, NumberFacts, Plan, Refusal, SendFacts};
+use domain::{Channel, MessageStatus, PhoneNumber};
 use persistence::blobs::BlobStore;
 use persistence::content::MessageContent;
-use persistence::entities::business_number;
-use persistence::entities::{conversation, message};
-use persistence::messages::{ProviderError, SendResult};
+use persistence::messages::{ProviderError, SendResult, StatusChange};
 use persistence::sealed::Purpose;
+use persistence::{Attachment, BusinessNumber, Conversation, Message};
 use persistence::{
     Database, Work, attachments, business_numbers, contacts, conversations, messages, opt_outs, reactions,
     signals,
@@ -37,6 +37,7 @@ use crate::providers::meta::{NumberApi, WhatsappGateway};
 use crate::providers::sms::SmsGateway;
 use crate::providers::{Accepted, GatewayError, OutboundContent, Recipient};
 use crate::workers::Next;
+use crate::workflow::status;
 use persistence::messages::StoredId;
 use persistence::sealed::Keyring;
 
@@ -58,19 +59,9 @@ fn refused(title: impl Into<String>) -> GatewayError {
     GatewayError { retryable: false, code: None, title: title.into() }
 }
 
-/// Who a WhatsApp message of the conversation goes to: the phone when known (in `to`), else the
-/// BSUID (in `recipient`).
-fn recipient_of(conversation: &conversation::Model) -> Option<Recipient> {
-    match (&conversation.customer_phone, &conversation.customer_bsuid) {
-        (Some(phone), _) => Some(Recipient::Phone(phone.clone())),
-        (None, Some(bsuid)) => Some(Recipient::Bsuid(bsuid.clone())),
-        (None, None) => None,
-    }
-}
-
 /// What a send from a disconnected number comes to.
 fn disconnected() -> GatewayError {
-    refused(domain::capabilities::Denial::NumberDisconnected.reason())
+    refused(Refusal::NumberDisconnected.to_string())
 }
 
 fn to_chrono(d: Duration) -> chrono::Duration {
@@ -95,11 +86,15 @@ impl Worker {
     /// On a database failure.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
         let lease = now + to_chrono(self.policy.lease);
-        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let claimed = messages::claim_due(&txn, now, lease, 16).await?;
-        let reactions = reactions::claim_due(&txn, now, lease, 16).await?;
-        let signals = signals::claim_due(&txn, now, lease, 16).await?;
-        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+        let (claimed, reactions, signals) = self
+            .db
+            .write(async |txn| {
+                let claimed = messages::claim_due(txn, now, lease, 16).await?;
+                let reactions = reactions::claim_due(txn, now, lease, 16).await?;
+                let signals = signals::claim_due(txn, now, lease, 16).await?;
+                Ok::<_, persistence::Error>((claimed, reactions, signals))
+            })
+            .await?;
         let count = claimed.len() + reactions.len() + signals.len();
         let sends = claimed.into_iter().map(|m| self.deliver(m));
         let reacts = reactions.into_iter().map(|r| self.deliver_reaction(r));
@@ -117,7 +112,7 @@ impl Worker {
 
     /// The raw provider id of a message (for `context.message_id` and reactions): as stored, or
     /// opened from its sealed copy when the stored one is a digest.
-    fn raw_provider_id(&self, message: &message::Model) -> Option<String> {
+    fn raw_provider_id(&self, message: &Message) -> Option<String> {
         if let Some(sealed) = &message.external_id_sealed {
             return match self.keyring.open(Purpose::MessageId, sealed) {
                 Ok(raw) => Some(raw.expose_secret().to_owned()),
@@ -132,7 +127,7 @@ impl Worker {
 
     async fn deliver_reaction(
         &self,
-        reaction: persistence::entities::message_reaction::Model,
+        reaction: persistence::MessageReaction,
     ) -> Result<(), persistence::Error> {
         let target = messages::find(self.db.conn(), reaction.workspace_id, reaction.message_id)
             .await?
@@ -141,7 +136,9 @@ impl Worker {
             .await?
             .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
         let number = self.number(target.workspace_id, target.business_number_id).await?;
-        let result = match (recipient_of(&conversation), self.raw_provider_id(&target)) {
+        let recipient =
+            Recipient::of(conversation.customer_phone.as_ref(), conversation.customer_bsuid.as_ref());
+        let result = match (recipient, self.raw_provider_id(&target)) {
             (Some(recipient), Some(wamid)) => {
                 let body = WhatsappGateway::reaction_body(&recipient, &wamid, &reaction.emoji);
                 match self.api(&number) {
@@ -151,18 +148,13 @@ impl Worker {
             }
             _ => Err(refused("the message reacted to cannot be named to WhatsApp")),
         };
-        let attempts = reaction.attempts;
-        let (result, _) = self.outcome(result, attempts, conversation.customer_phone.is_some());
-        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        reactions::record_send(&txn, reaction, result, Utc::now()).await?;
-        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
+        let result = self.outcome(result, reaction.attempts, conversation.customer_phone.is_some());
+        self.db.write(async |txn| reactions::record_send(txn, reaction, result, Utc::now()).await).await?;
+        Ok(())
     }
 
     /// A read receipt or typing indicator: Meta's `"status":"read"` on the raw `wamid`.
-    async fn deliver_signal(
-        &self,
-        signal: persistence::entities::provider_signal::Model,
-    ) -> Result<(), persistence::Error> {
+    async fn deliver_signal(&self, signal: persistence::ProviderSignal) -> Result<(), persistence::Error> {
         let target = messages::find(self.db.conn(), signal.workspace_id, signal.message_id)
             .await?
             .ok_or(persistence::Error::MissingReference { what: "message" })?;
@@ -199,200 +191,253 @@ impl Worker {
         &self,
         workspace: domain::WorkspaceId,
         id: domain::BusinessNumberId,
-    ) -> Result<business_number::Model, persistence::Error> {
+    ) -> Result<BusinessNumber, persistence::Error> {
         business_numbers::find(self.db.conn(), workspace, id)
             .await?
             .ok_or(persistence::Error::MissingReference { what: "business number" })
     }
 
     /// The Cloud API as a connected WhatsApp number calls it (with its own token).
-    fn api<'a>(&'a self, number: &'a business_number::Model) -> Result<NumberApi<'a>, GatewayError> {
+    fn api<'a>(&'a self, number: &'a BusinessNumber) -> Result<NumberApi<'a>, GatewayError> {
         if !number.connected {
             return Err(disconnected());
         }
         self.whatsapp.for_number(number, &self.keyring)
     }
 
-    /// A media message's provider media id: the one its attachment already has, or a fresh
-    /// upload of the stored bytes (kept, so a retry does not upload again).
-    async fn provider_media_id(
-        &self,
-        message: &message::Model,
-        api: &NumberApi<'_>,
-    ) -> Result<Result<String, GatewayError>, persistence::Error> {
-        let Some(attachment) = attachments::of_message(self.db.conn(), message.id).await? else {
-            return Ok(Err(refused("the media message has no attachment")));
+    /// Loads what a send depends on, once: its conversation and number, the file of a media
+    /// message, the quoted message's raw id; for an SMS, the contact's phone, the workspace's
+    /// SMS number and the customer's opt-outs.
+    async fn load(&self, message: &Message) -> Result<Loaded, persistence::Error> {
+        let db = self.db.conn();
+        let conversation = conversations::find(db, message.workspace_id, message.conversation_id)
+            .await?
+            .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
+        let number = self.number(message.workspace_id, message.business_number_id).await?;
+        let content = message.content.as_ref().and_then(MessageContent::outbound).cloned();
+        let mut loaded = Loaded {
+            conversation,
+            number,
+            workspace_sms: None,
+            contact_phone: None,
+            opted_out: Vec::new(),
+            content,
+            attachment: None,
+            reply_to: None,
         };
-        if let Some(id) = &attachment.provider_media_id {
-            return Ok(Ok(id.clone()));
-        }
-        let Some(key) = attachment.blob_key.as_deref() else {
-            return Ok(Err(refused("the attachment has no stored bytes")));
-        };
-        let bytes = match self.blobs.read_all(key).await {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot read an attachment to upload");
-                return Ok(Err(GatewayError {
-                    retryable: true,
-                    code: None,
-                    title: "the blob store failed".into(),
-                }));
+        match message.channel {
+            Channel::Whatsapp => {
+                if matches!(loaded.content, Some(OutboundContent::Media { .. })) {
+                    loaded.attachment = attachments::of_message(db, message.id).await?;
+                }
+                if let Some(id) = message.reply_to_message_id {
+                    let quoted = messages::find(db, message.workspace_id, id).await?;
+                    loaded.reply_to = quoted.and_then(|quoted| self.raw_provider_id(&quoted));
+                }
             }
-        };
+            Channel::Sms => {
+                if let Some(contact) = loaded.conversation.contact_id {
+                    let contact = contacts::find(db, message.workspace_id, contact).await?;
+                    loaded.contact_phone = contact.and_then(|c| c.phone);
+                }
+                if loaded.number.channel != Channel::Sms {
+                    loaded.workspace_sms = business_numbers::sms_sender_of(db, message.workspace_id).await?;
+                }
+                let phones: Vec<&PhoneNumber> =
+                    loaded.conversation.customer_phone.iter().chain(&loaded.contact_phone).collect();
+                loaded.opted_out = opt_outs::of_phones(db, &phones).await?;
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Calls the provider as the plan says (uploading a media message's file first, once).
+    async fn call(&self, loaded: &Loaded, plan: Plan<'_>, message: &Message) -> Attempt {
+        match plan {
+            Plan::Whatsapp { recipient, content, media } => {
+                let api = match self.api(&loaded.number) {
+                    Ok(api) => api,
+                    Err(err) => return Attempt::answered(Err(err)),
+                };
+                let (media_id, uploaded) = match media {
+                    None => (None, None),
+                    Some(MediaSource::Uploaded(id)) => (Some(id.to_owned()), None),
+                    Some(MediaSource::Upload { blob_key }) => match self.upload(&api, loaded, blob_key).await
+                    {
+                        Ok(id) => (Some(id.clone()), Some(id)),
+                        Err(err) => return Attempt::answered(Err(err)),
+                    },
+                };
+                let body = WhatsappGateway::request_body(
+                    &recipient,
+                    content,
+                    media_id.as_deref(),
+                    loaded.reply_to.as_deref(),
+                );
+                Attempt { result: api.send(&body).await, uploaded }
+            }
+            Plan::Sms { to, from } => {
+                let sender = [Some(&loaded.number), loaded.workspace_sms.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find(|n| Some(n.id) == from);
+                let account = match self.sms.account_of(sender, &self.keyring) {
+                    Ok(account) => account,
+                    Err(err) => return Attempt::answered(Err(err)),
+                };
+                let text = message.text.as_deref().unwrap_or_default();
+                Attempt::answered(self.sms.send(account.as_ref(), from.is_some(), to, text).await)
+            }
+        }
+    }
+
+    /// Uploads a media message's stored bytes to the provider; its media id.
+    async fn upload(
+        &self,
+        api: &NumberApi<'_>,
+        loaded: &Loaded,
+        blob_key: &str,
+    ) -> Result<String, GatewayError> {
+        let attachment =
+            loaded.attachment.as_ref().ok_or_else(|| refused(Refusal::NoAttachment.to_string()))?;
+        let bytes = self.blobs.read_all(blob_key).await.map_err(|err| {
+            tracing::warn!(error = %err, "cannot read an attachment to upload");
+            GatewayError { retryable: true, code: None, title: "the blob store failed".into() }
+        })?;
         let name = attachment
             .file_name
             .clone()
             .unwrap_or_else(|| format!("file.{}", extension(&attachment.mime_type)));
-        match api.upload_media(bytes, &attachment.mime_type, &name).await {
-            Ok(id) => {
-                self.db
-                    .write(async |txn| {
-                        attachments::set_provider_media_id(txn, attachment, &id, Utc::now()).await
-                    })
-                    .await?;
-                Ok(Ok(id))
-            }
-            Err(err) => Ok(Err(err)),
-        }
+        api.upload_media(bytes, &attachment.mime_type, &name).await
     }
 
-    async fn deliver(&self, message: message::Model) -> Result<(), persistence::Error> {
-        let conversation = conversations::find(self.db.conn(), message.workspace_id, message.conversation_id)
-            .await?
-            .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
-        let result = match message.channel {
-            Channel::Sms => self.send_sms(&message, &conversation).await?,
-            Channel::Whatsapp => self.send_whatsapp(&message, &conversation).await?,
+    /// Sends one claimed message: load, plan, call, record.
+    async fn deliver(&self, message: Message) -> Result<(), persistence::Error> {
+        let loaded = self.load(&message).await?;
+        let plan = delivery::plan(&loaded.facts(&message));
+        let attempt = match plan {
+            Ok(plan) => self.call(&loaded, plan, &message).await,
+            Err(refusal) => Attempt::answered(Err(refused(refusal.to_string()))),
         };
-        self.record(message, &conversation, result).await
-    }
-
-    async fn send_whatsapp(
-        &self,
-        message: &message::Model,
-        conversation: &conversation::Model,
-    ) -> Result<Result<Accepted, GatewayError>, persistence::Error> {
-        let number = self.number(message.workspace_id, message.business_number_id).await?;
-        let api = match self.api(&number) {
-            Ok(api) => api,
-            Err(err) => return Ok(Err(err)),
-        };
-        let content = message.content.as_ref().and_then(MessageContent::outbound);
-        let (Some(recipient), Some(content)) = (recipient_of(conversation), content) else {
-            return Ok(Err(refused("nothing to send or no one to send it to")));
-        };
-        let media_id = match content {
-            OutboundContent::Media { .. } => match self.provider_media_id(message, &api).await? {
-                Ok(id) => Some(id),
-                Err(err) => return Ok(Err(err)),
-            },
-            _ => None,
-        };
-        let reply_to = match message.reply_to_message_id {
-            Some(id) => messages::find(self.db.conn(), message.workspace_id, id)
-                .await?
-                .and_then(|quoted| self.raw_provider_id(&quoted)),
-            None => None,
-        };
-        let body =
-            WhatsappGateway::request_body(&recipient, content, media_id.as_deref(), reply_to.as_deref());
-        Ok(api.send(&body).await)
+        self.record(message, loaded, attempt).await
     }
 
     /// What a send attempt comes to: sent (under the provider's id, as Parley stores it), a
-    /// retry with backoff (5xx, timeouts, rate limits), or given up; and the status it moves to.
+    /// retry with backoff (5xx, timeouts, rate limits), or given up.
     fn outcome(
         &self,
         result: Result<Accepted, GatewayError>,
         attempts: i32,
         phone_known: bool,
-    ) -> (SendResult, Option<MessageStatus>) {
+    ) -> SendResult {
         let provider_error =
             |err: &GatewayError| ProviderError { code: err.code, title: Some(err.title.clone()) };
         match result {
             Ok(accepted) => {
                 metrics::counter!("parley_outbound_sends_total", "outcome" => "sent").increment(1);
-                let id = StoredId::of(&accepted.provider_id, phone_known, &self.keyring);
-                (SendResult::Sent { id }, Some(MessageStatus::Sent))
+                SendResult::Sent { id: StoredId::of(&accepted.provider_id, phone_known, &self.keyring) }
             }
             Err(err) if err.retryable && attempts < self.policy.max_attempts => {
                 tracing::info!(attempts, code = ?err.code, "send failed; will retry");
                 metrics::counter!("parley_outbound_sends_total", "outcome" => "retry").increment(1);
                 let retry_at = Utc::now() + to_chrono(self.policy.backoff(attempts));
-                (SendResult::Retry { error: provider_error(&err), retry_at }, None)
+                SendResult::Retry { error: provider_error(&err), retry_at }
             }
             Err(err) => {
                 tracing::warn!(attempts, code = ?err.code, "send failed for good");
                 metrics::counter!("parley_outbound_sends_total", "outcome" => "failed").increment(1);
-                (SendResult::Failed { error: provider_error(&err) }, Some(MessageStatus::Failed))
+                SendResult::Failed { error: provider_error(&err) }
             }
         }
     }
 
-    async fn send_sms(
-        &self,
-        message: &message::Model,
-        conversation: &conversation::Model,
-    ) -> Result<Result<Accepted, GatewayError>, persistence::Error> {
-        let contact_phone = match conversation.contact_id {
-            Some(c) => contacts::find(self.db.conn(), message.workspace_id, c).await?.and_then(|c| c.phone),
-            None => None,
-        };
-        let Some(phone) = conversation.customer_phone.clone().or(contact_phone) else {
-            return Ok(Err(refused("no phone number to text")));
-        };
-        // The SMS number of the conversation, or the workspace's for a conversation moved to SMS.
-        let number = self.number(message.workspace_id, message.business_number_id).await?;
-        let sender = if number.channel == Channel::Sms {
-            if !number.connected {
-                return Ok(Err(disconnected()));
-            }
-            Some(number)
-        } else {
-            business_numbers::sms_sender_of(self.db.conn(), message.workspace_id).await?
-        };
-        if let Some(sender) = &sender {
-            // The capability check refused this already; a STOP that arrived since is honoured
-            // here rather than by the provider's error 21610.
-            if opt_outs::is_opted_out(self.db.conn(), sender, &phone).await? {
-                return Ok(Err(refused(domain::capabilities::Denial::OptedOut.reason())));
-            }
-        }
-        let account = match self.sms.account_of(sender.as_ref(), &self.keyring) {
-            Ok(account) => account,
-            Err(err) => return Ok(Err(err)),
-        };
-        let text = message.text.as_deref().unwrap_or_default();
-        Ok(self.sms.send(account.as_ref(), sender.is_some(), &phone, text).await)
-    }
-
+    /// Records the answer in one transaction: the uploaded file's media id (kept, so a retry
+    /// does not upload again), and the result on the message if it is still `PENDING`.
     async fn record(
         &self,
-        message: message::Model,
-        conversation: &conversation::Model,
-        result: Result<Accepted, GatewayError>,
+        message: Message,
+        loaded: Loaded,
+        attempt: Attempt,
     ) -> Result<(), persistence::Error> {
         let now = Utc::now();
-        let (result, status) = self.outcome(result, message.attempts, conversation.customer_phone.is_some());
-        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let Some(saved) = messages::record_send(&txn, message, result, now).await? else {
-            tracing::info!("a send's answer came for a message no longer pending (erased?); not recorded");
-            return Ok(());
-        };
-        if let Some(status) = status {
-            // The message was still PENDING, so no erasure of its customer had committed: the
-            // conversation loaded for the send still names only what may be named.
-            let previous = MessageStatus::Pending;
-            crate::events::emit(
-                &txn,
-                crate::events::Event::MessageStatusUpdated { message: &saved, conversation, previous },
-                now,
-            )
-            .await?;
-            tracing::debug!(status = %status, "outbound message recorded");
+        let phone_known = loaded.conversation.customer_phone.is_some();
+        let result = self.outcome(attempt.result, message.attempts, phone_known);
+        let conversation = &loaded.conversation;
+        self.db
+            .write(async |txn| {
+                if let (Some(id), Some(attachment)) = (&attempt.uploaded, loaded.attachment) {
+                    attachments::set_provider_media_id(txn, attachment, id, now).await?;
+                }
+                let change = match result {
+                    SendResult::Retry { error, retry_at } => {
+                        messages::record_retry(txn, &message, error, retry_at, now).await?;
+                        return Ok(());
+                    }
+                    SendResult::Sent { id } => {
+                        StatusChange { to: MessageStatus::Sent, error: None, accepted_as: Some(id) }
+                    }
+                    SendResult::Failed { error } => {
+                        StatusChange { to: MessageStatus::Failed, error: Some(error), accepted_as: None }
+                    }
+                };
+                // Recorded only on a message still PENDING: then no erasure of its customer had
+                // committed, and the conversation loaded for the send names only what may be named.
+                let advanced = status::advance(txn, &message, change, Some(conversation), now).await?;
+                if advanced.is_none() {
+                    tracing::info!(
+                        "a send's answer came for a message no longer pending (erased?); not recorded"
+                    );
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// What a send depends on, loaded once by [`Worker::load`].
+struct Loaded {
+    conversation: Conversation,
+    number: BusinessNumber,
+    /// The workspace's SMS number, for a WhatsApp conversation moved to SMS.
+    workspace_sms: Option<BusinessNumber>,
+    contact_phone: Option<PhoneNumber>,
+    opted_out: Vec<(domain::BusinessNumberId, PhoneNumber)>,
+    content: Option<OutboundContent>,
+    attachment: Option<Attachment>,
+    /// The quoted message's raw provider id, for a reply.
+    reply_to: Option<String>,
+}
+
+impl Loaded {
+    fn facts<'a>(&'a self, message: &Message) -> SendFacts<'a> {
+        let number =
+            |n: &BusinessNumber| NumberFacts { id: n.id, channel: n.channel, connected: n.connected };
+        SendFacts {
+            channel: message.channel,
+            number: number(&self.number),
+            workspace_sms_number: self.workspace_sms.as_ref().map(number),
+            customer_phone: self.conversation.customer_phone.as_ref(),
+            customer_bsuid: self.conversation.customer_bsuid.as_ref(),
+            contact_phone: self.contact_phone.as_ref(),
+            opted_out: &self.opted_out,
+            content: self.content.as_ref(),
+            attachment: self.attachment.as_ref().map(|a| AttachmentFacts {
+                provider_media_id: a.provider_media_id.as_deref(),
+                blob_key: a.blob_key.as_deref(),
+            }),
         }
-        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
+    }
+}
+
+/// The provider's answer to one attempt, and the media id of a file uploaded for it.
+struct Attempt {
+    result: Result<Accepted, GatewayError>,
+    uploaded: Option<String>,
+}
+
+impl Attempt {
+    fn answered(result: Result<Accepted, GatewayError>) -> Self {
+        Self { result, uploaded: None }
     }
 }
 

@@ -11,7 +11,7 @@ use domain::threading::ThreadKey;
 use domain::{BusinessNumberId, Channel, ContactId, ConversationStatus, Permission, PhoneNumber, TemplateId};
 use persistence::Announce;
 use persistence::conversations::{ConversationChange, CustomerFacts, Link, NewConversation};
-use persistence::entities::{business_number, conversation, message};
+use persistence::{BusinessNumber, Conversation, Message};
 use persistence::{Database, business_numbers, contacts, conversations, opt_outs};
 
 use super::actions::{SendOptions, fill_template, reply_of, store_in, template_of};
@@ -19,7 +19,6 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::input::valid_text;
-use crate::store::commit_error;
 
 /// Who to write to, from which number, and what.
 #[derive(Clone, Copy, Debug)]
@@ -68,7 +67,7 @@ pub async fn start(
     viewer: &Viewer,
     request: StartRequest<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<(conversation::Model, message::Model)> {
+) -> ApiResult<(Conversation, Message)> {
     viewer.require(Permission::ReachCustomer)?;
     let number = business_numbers::find(db.conn(), viewer.workspace_id, request.business_number)
         .await?
@@ -109,20 +108,21 @@ pub async fn start(
         return Err(ApiError::denied("startConversation", Denial::OptedOut));
     }
 
-    let txn = db.begin().await.map_err(commit_error)?;
-    let link = contact.map(|c| Link { contact: c.id, by: viewer.agent_id, at: now });
-    let conversation = find_or_open(&txn, viewer, &number, phone, link, opted_out, now).await?;
-    let options = SendOptions { idempotency_key: request.idempotency_key, reply_to: None };
-    let message = store_in(&txn, viewer, conversation.id, options, now, |loaded| match &opening {
-        Opening::Template(filled) => template_of(loaded, filled),
-        Opening::Text(text) => reply_of(loaded, text.clone()),
+    db.write(async |txn| {
+        let link = contact.map(|c| Link { contact: c.id, by: viewer.agent_id, at: now });
+        let conversation = find_or_open(txn, viewer, &number, phone, link, opted_out, now).await?;
+        let options = SendOptions { idempotency_key: request.idempotency_key, reply_to: None };
+        let message = store_in(txn, viewer, conversation.id, options, now, |loaded| match &opening {
+            Opening::Template(filled) => template_of(loaded, filled),
+            Opening::Text(text) => reply_of(loaded, text.clone()),
+        })
+        .await?;
+        let conversation = conversations::find(txn, viewer.workspace_id, conversation.id)
+            .await?
+            .ok_or(ApiError::NotFound("conversation"))?;
+        Ok((conversation, message))
     })
-    .await?;
-    let conversation = conversations::find(&txn, viewer.workspace_id, conversation.id)
-        .await?
-        .ok_or(ApiError::NotFound("conversation"))?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok((conversation, message))
+    .await
 }
 
 /// The workspace's conversation with `phone` on the number (reopened when resolved or
@@ -130,12 +130,12 @@ pub async fn start(
 async fn find_or_open(
     db: &impl Announce,
     viewer: &Viewer,
-    number: &business_number::Model,
+    number: &BusinessNumber,
     phone: PhoneNumber,
     link: Option<Link>,
     sms_opted_out: bool,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     if let Some(existing) = conversations::with_phone_on_number(db, number.id, &phone).await? {
         if existing.status == ConversationStatus::Open {
             return Ok(existing);

@@ -9,15 +9,9 @@
 pub mod meta;
 pub mod sms;
 
-use domain::{Bsuid, PhoneNumber};
-
 /// Who a WhatsApp message goes to. A BSUID is never put in `to` (WhatsApp silently drops such
 /// sends); it goes in the top-level `recipient` field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Recipient {
-    Phone(PhoneNumber),
-    Bsuid(Bsuid),
-}
+pub use domain::delivery::Recipient;
 
 /// What to send: the content stored with the outbound message.
 pub use domain::content::OutboundContent;

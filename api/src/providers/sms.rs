@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use domain::{Channel, PhoneNumber};
 use hmac::{Hmac, Mac};
-use persistence::entities::business_number;
+use persistence::BusinessNumber;
 use persistence::sealed::{Keyring, Purpose};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -98,7 +98,7 @@ impl SmsGateway {
     /// When the number's token does not open.
     pub fn account_of(
         &self,
-        number: Option<&business_number::Model>,
+        number: Option<&BusinessNumber>,
         keyring: &Keyring,
     ) -> Result<Option<SmsAccount>, GatewayError> {
         let Some(number) = number.filter(|n| n.channel == Channel::Sms) else {

@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use domain::{AgentId, Email, Role};
-use persistence::entities::agent;
+use persistence::Agent;
 use persistence::{Database, agents};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::input::valid_name;
-use crate::store::{audit, commit_error};
+use crate::store::audit;
 
 /// Creates an agent in the viewer's workspace.
 ///
@@ -23,7 +23,7 @@ pub async fn create(
     name: &str,
     role: Role,
     now: DateTime<Utc>,
-) -> ApiResult<agent::Model> {
+) -> ApiResult<Agent> {
     viewer.require_admin()?;
     let email = Email::parse(email).map_err(|e| ApiError::bad_input(format!("email: {e}")))?;
     let name = valid_name("name", name)?;
@@ -41,7 +41,7 @@ pub async fn create(
 ///
 /// # Errors
 /// `UNAUTHENTICATED` when the agent is gone (it was removed after its token was checked).
-pub async fn me(db: &Database, viewer: &Viewer) -> ApiResult<agent::Model> {
+pub async fn me(db: &Database, viewer: &Viewer) -> ApiResult<Agent> {
     agents::find(db.conn(), viewer.workspace_id, viewer.agent_id)
         .await?
         .ok_or(ApiError::Unauthenticated("The agent of this token does not exist or is inactive."))
@@ -51,7 +51,7 @@ pub async fn me(db: &Database, viewer: &Viewer) -> ApiResult<agent::Model> {
 ///
 /// # Errors
 /// Storage failures.
-pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<agent::Model>> {
+pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<Agent>> {
     Ok(agents::list(db.conn(), viewer.workspace_id).await?)
 }
 
@@ -77,29 +77,31 @@ pub async fn update(
     id: AgentId,
     update: AgentUpdate,
     now: DateTime<Utc>,
-) -> ApiResult<agent::Model> {
+) -> ApiResult<Agent> {
     viewer.require_admin()?;
     let name = update.name.as_deref().map(|n| valid_name("name", n)).transpose()?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let admins = agents::active_admins_for_update(&txn, viewer.workspace_id).await?;
-    let current = agents::find(&txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
-    let stays_admin =
-        update.active.unwrap_or(current.active) && update.role.unwrap_or(current.role) == Role::Admin;
-    if admins.iter().all(|a| a.id == id) && !admins.is_empty() && !stays_admin {
-        return Err(ApiError::Conflict(
-            "this is the workspace's last active admin: promote or activate another admin first".to_owned(),
-        ));
-    }
-    let change = agents::AgentChange { active: update.active, role: update.role, name: name.as_deref() };
-    agents::update(&txn, viewer.workspace_id, id, change, now).await?;
-    let saved = agents::find(&txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
-    let details = serde_json::json!({
-        "name": update.name.is_some().then_some(&saved.name),
-        "role": update.role.map(|_| saved.role),
-        "active": update.active.map(|_| saved.active),
-        "before": { "role": current.role, "active": current.active },
-    });
-    audit(&txn, viewer, "agent.updated", ("agent", id), details, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let admins = agents::active_admins_for_update(txn, viewer.workspace_id).await?;
+        let current = agents::find(txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
+        let stays_admin =
+            update.active.unwrap_or(current.active) && update.role.unwrap_or(current.role) == Role::Admin;
+        if admins.iter().all(|a| a.id == id) && !admins.is_empty() && !stays_admin {
+            return Err(ApiError::Conflict(
+                "this is the workspace's last active admin: promote or activate another admin first"
+                    .to_owned(),
+            ));
+        }
+        let change = agents::AgentChange { active: update.active, role: update.role, name: name.as_deref() };
+        agents::update(txn, viewer.workspace_id, id, change, now).await?;
+        let saved = agents::find(txn, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("agent"))?;
+        let details = serde_json::json!({
+            "name": update.name.is_some().then_some(&saved.name),
+            "role": update.role.map(|_| saved.role),
+            "active": update.active.map(|_| saved.active),
+            "before": { "role": current.role, "active": current.active },
+        });
+        audit(txn, viewer, "agent.updated", ("agent", id), details, now).await?;
+        Ok(saved)
+    })
+    .await
 }

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use domain::{ConversationStatus, Role, TemplateCategory};
-use persistence::entities::business_number;
+use persistence::BusinessNumber;
 use persistence::sealed::Keyring;
 use persistence::{Database, business_numbers, templates};
 use rand::Rng;
@@ -17,10 +17,9 @@ use crate::auth::Viewer;
 use crate::contacts::create_contact;
 use crate::contacts::records::ContactFields;
 use crate::error::{ApiError, ApiResult};
-use crate::inbound::messages::{self as ingest, IngestOutcome};
-use crate::inbound::payload::ContactInfo;
-use crate::inbound::read::read_message;
-use crate::store::commit_error;
+use crate::inbound::whatsapp::payload::ContactInfo;
+use crate::inbound::whatsapp::read::read_message;
+use crate::inbound::whatsapp::thread::{self as ingest, IngestOutcome};
 use crate::workflow::conversations::set_status;
 
 /// A customer writing in the demo.
@@ -56,7 +55,7 @@ fn payload(m: &DemoMessage<'_>, sent_at: DateTime<Utc>) -> (Value, Vec<ContactIn
 
 async fn deliver(
     db: &Database,
-    number: &business_number::Model,
+    number: &BusinessNumber,
     m: &DemoMessage<'_>,
     now: DateTime<Utc>,
     keyring: &Keyring,
@@ -64,15 +63,16 @@ async fn deliver(
     let (raw, contacts) = payload(m, now - m.ago);
     let inbound = read_message(&raw, &contacts)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("demo payload: {e}")))?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let outcome = ingest::record_inbound(&txn, number, &inbound, now, keyring).await?;
-    txn.commit().await.map_err(commit_error)?;
-    match outcome {
-        IngestOutcome::Stored { conversation, .. } => Ok(conversation),
-        IngestOutcome::Duplicate | IngestOutcome::Reacted { .. } | IngestOutcome::Unmatched => {
-            Err(ApiError::internal(anyhow::anyhow!("a demo message was not stored as a new message")))
+    db.write(async |txn| {
+        let outcome = ingest::record_inbound(txn, number, &inbound, now, keyring).await?;
+        match outcome {
+            IngestOutcome::Stored { conversation, .. } => Ok(conversation),
+            IngestOutcome::Duplicate | IngestOutcome::Reacted { .. } | IngestOutcome::Unmatched => {
+                Err(ApiError::internal(anyhow::anyhow!("a demo message was not stored as a new message")))
+            }
         }
-    }
+    })
+    .await
 }
 
 /// Creates the demo workspace and returns what was created.

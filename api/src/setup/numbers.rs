@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use domain::{BusinessNumberId, Channel, PhoneNumber, WorkspaceId};
+use persistence::BusinessNumber;
 use persistence::business_numbers::{self, NewBusinessNumber};
-use persistence::entities::business_number;
 use persistence::sealed::{Keyring, Purpose, Sealed};
 use persistence::{ConnectionTrait, Database};
 use serde_json::json;
@@ -20,7 +20,7 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::meta::{NumberProof, WhatsappGateway};
 use crate::providers::sms::{NumberProof as SmsProof, SmsGateway};
-use crate::store::{audit, commit_error};
+use crate::store::audit;
 
 /// A WhatsApp number to connect.
 #[derive(Clone, Debug)]
@@ -75,7 +75,7 @@ pub async fn connect_whatsapp(
     viewer: &Viewer,
     input: &WhatsappNumber<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<business_number::Model> {
+) -> ApiResult<BusinessNumber> {
     viewer.require_admin()?;
     let phone_number_id = meta_id("phoneNumberId", input.phone_number_id)?;
     let waba_id = meta_id("wabaId", input.waba_id)?;
@@ -97,30 +97,31 @@ pub async fn connect_whatsapp(
         refused => ApiError::bad_input(refused.to_string()),
     })?;
     let token = Some(keyring.seal(Purpose::AccessToken, &token));
-    let txn = db.begin().await.map_err(commit_error)?;
-    let saved = match reusable(&txn, viewer.workspace_id, &phone_number_id, Channel::Whatsapp).await? {
-        Some(number) => business_numbers::reconnect(&txn, number, token, None, false, now).await?,
-        None => {
-            let new = NewBusinessNumber {
-                id: BusinessNumberId::new(),
-                workspace_id: viewer.workspace_id,
-                phone_number_id: &phone_number_id,
-                display_phone_number: &display,
-                waba_id: &waba_id,
-                portfolio_id: &portfolio_id,
-                business_name: business_name.as_deref(),
-                channel: Channel::Whatsapp,
-                access_token: token,
-                sms_account: None,
-                operator_connected: false,
-            };
-            create(&txn, new, now).await?
-        }
-    };
-    let details = json!({ "channel": Channel::Whatsapp, "phoneNumberId": saved.phone_number_id, "ownToken": saved.access_token_sealed.is_some() });
-    audit(&txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let saved = match reusable(txn, viewer.workspace_id, &phone_number_id, Channel::Whatsapp).await? {
+            Some(number) => business_numbers::reconnect(txn, number, token, None, false, now).await?,
+            None => {
+                let new = NewBusinessNumber {
+                    id: BusinessNumberId::new(),
+                    workspace_id: viewer.workspace_id,
+                    phone_number_id: &phone_number_id,
+                    display_phone_number: &display,
+                    waba_id: &waba_id,
+                    portfolio_id: &portfolio_id,
+                    business_name: business_name.as_deref(),
+                    channel: Channel::Whatsapp,
+                    access_token: token,
+                    sms_account: None,
+                    operator_connected: false,
+                };
+                create(txn, new, now).await?
+            }
+        };
+        let details = json!({ "channel": Channel::Whatsapp, "phoneNumberId": saved.phone_number_id, "ownToken": saved.access_token_sealed.is_some() });
+        audit(txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Connects a WhatsApp number as the operator (`parley connect-number`): it uses the
@@ -138,7 +139,7 @@ pub async fn connect_as_operator(
     workspace: WorkspaceId,
     input: &WhatsappNumber<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<business_number::Model> {
+) -> ApiResult<BusinessNumber> {
     use secrecy::ExposeSecret;
     let phone_number_id = meta_id("phone-number-id", input.phone_number_id)?;
     let waba_id = meta_id("waba-id", input.waba_id)?;
@@ -154,41 +155,42 @@ pub async fn connect_as_operator(
             },
         )?;
     }
-    let txn = db.begin().await.map_err(commit_error)?;
-    if persistence::workspaces::find(&txn, workspace).await?.is_none() {
-        return Err(ApiError::bad_input("workspace-id: no such workspace"));
-    }
-    let saved = match reusable(&txn, workspace, &phone_number_id, Channel::Whatsapp).await? {
-        Some(number) => business_numbers::reconnect(&txn, number, None, None, true, now).await?,
-        None => {
-            let new = NewBusinessNumber {
-                id: BusinessNumberId::new(),
-                workspace_id: workspace,
-                phone_number_id: &phone_number_id,
-                display_phone_number: &display,
-                waba_id: &waba_id,
-                portfolio_id: &portfolio_id,
-                business_name: None,
-                channel: Channel::Whatsapp,
-                access_token: None,
-                sms_account: None,
-                operator_connected: true,
-            };
-            create(&txn, new, now).await?
+    db.write(async |txn| {
+        if persistence::workspaces::find(txn, workspace).await?.is_none() {
+            return Err(ApiError::bad_input("workspace-id: no such workspace"));
         }
-    };
-    let entry = persistence::audit::Entry {
-        agent: None,
-        action: "business_number.connected",
-        subject_type: "business_number",
-        subject_id: saved.id.into(),
-        details: Some(
-            json!({ "channel": Channel::Whatsapp, "phoneNumberId": saved.phone_number_id, "by": "operator" }),
-        ),
-    };
-    persistence::audit::record(&txn, workspace, entry, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+        let saved = match reusable(txn, workspace, &phone_number_id, Channel::Whatsapp).await? {
+            Some(number) => business_numbers::reconnect(txn, number, None, None, true, now).await?,
+            None => {
+                let new = NewBusinessNumber {
+                    id: BusinessNumberId::new(),
+                    workspace_id: workspace,
+                    phone_number_id: &phone_number_id,
+                    display_phone_number: &display,
+                    waba_id: &waba_id,
+                    portfolio_id: &portfolio_id,
+                    business_name: None,
+                    channel: Channel::Whatsapp,
+                    access_token: None,
+                    sms_account: None,
+                    operator_connected: true,
+                };
+                create(txn, new, now).await?
+            }
+        };
+        let entry = persistence::audit::Entry {
+            agent: None,
+            action: "business_number.connected",
+            subject_type: "business_number",
+            subject_id: saved.id.into(),
+            details: Some(
+                json!({ "channel": Channel::Whatsapp, "phoneNumberId": saved.phone_number_id, "by": "operator" }),
+            ),
+        };
+        persistence::audit::record(txn, workspace, entry, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Connects an SMS number (ADMIN).
@@ -205,7 +207,7 @@ pub async fn connect_sms(
     viewer: &Viewer,
     input: &SmsNumber<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<business_number::Model> {
+) -> ApiResult<BusinessNumber> {
     viewer.require_admin()?;
     let number = phone("phoneNumber", input.phone_number)?;
     let sid = credential("accountSid", input.account_sid, 64)?;
@@ -220,32 +222,33 @@ pub async fn connect_sms(
         refused => ApiError::bad_input(refused.to_string()),
     })?;
     let token: Sealed = keyring.seal(Purpose::SmsAuthToken, &auth_token);
-    let txn = db.begin().await.map_err(commit_error)?;
-    let saved = match reusable(&txn, viewer.workspace_id, number.as_str(), Channel::Sms).await? {
-        Some(existing) => {
-            business_numbers::reconnect(&txn, existing, None, Some((&sid, token)), false, now).await?
-        }
-        None => {
-            let new = NewBusinessNumber {
-                id: BusinessNumberId::new(),
-                workspace_id: viewer.workspace_id,
-                phone_number_id: number.as_str(),
-                display_phone_number: &number,
-                waba_id: "",
-                portfolio_id: "",
-                business_name: None,
-                channel: Channel::Sms,
-                access_token: None,
-                sms_account: Some((&sid, token)),
-                operator_connected: false,
-            };
-            create(&txn, new, now).await?
-        }
-    };
-    let details = json!({ "channel": Channel::Sms, "phoneNumber": number.as_str(), "accountSid": sid });
-    audit(&txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let saved = match reusable(txn, viewer.workspace_id, number.as_str(), Channel::Sms).await? {
+            Some(existing) => {
+                business_numbers::reconnect(txn, existing, None, Some((&sid, token)), false, now).await?
+            }
+            None => {
+                let new = NewBusinessNumber {
+                    id: BusinessNumberId::new(),
+                    workspace_id: viewer.workspace_id,
+                    phone_number_id: number.as_str(),
+                    display_phone_number: &number,
+                    waba_id: "",
+                    portfolio_id: "",
+                    business_name: None,
+                    channel: Channel::Sms,
+                    access_token: None,
+                    sms_account: Some((&sid, token)),
+                    operator_connected: false,
+                };
+                create(txn, new, now).await?
+            }
+        };
+        let details = json!({ "channel": Channel::Sms, "phoneNumber": number.as_str(), "accountSid": sid });
+        audit(txn, viewer, "business_number.connected", ("business_number", saved.id), details, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// The workspace's own disconnected number with this id (connected again rather than
@@ -255,7 +258,7 @@ async fn reusable(
     workspace: WorkspaceId,
     phone_number_id: &str,
     channel: Channel,
-) -> ApiResult<Option<business_number::Model>> {
+) -> ApiResult<Option<BusinessNumber>> {
     match business_numbers::find_by_phone_number_id(db, phone_number_id).await? {
         None => Ok(None),
         Some(n) if n.workspace_id == workspace && !n.connected && n.channel == channel => Ok(Some(n)),
@@ -267,7 +270,7 @@ async fn create(
     db: &impl ConnectionTrait,
     new: NewBusinessNumber<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<business_number::Model> {
+) -> ApiResult<BusinessNumber> {
     match business_numbers::create(db, new, now).await {
         Ok(created) => Ok(created),
         Err(persistence::Error::Duplicate { .. }) => Err(taken()),
@@ -286,18 +289,20 @@ pub async fn disconnect(
     viewer: &Viewer,
     id: BusinessNumberId,
     now: DateTime<Utc>,
-) -> ApiResult<business_number::Model> {
+) -> ApiResult<BusinessNumber> {
     viewer.require_admin()?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let number = business_numbers::find(&txn, viewer.workspace_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("business number"))?;
-    if !number.connected {
-        return Ok(number);
-    }
-    let saved = business_numbers::set_connected(&txn, number, false, now).await?;
-    let details = json!({ "channel": saved.channel });
-    audit(&txn, viewer, "business_number.disconnected", ("business_number", saved.id), details, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let number = business_numbers::find(txn, viewer.workspace_id, id)
+            .await?
+            .ok_or(ApiError::NotFound("business number"))?;
+        if !number.connected {
+            return Ok(number);
+        }
+        let saved = business_numbers::set_connected(txn, number, false, now).await?;
+        let details = json!({ "channel": saved.channel });
+        audit(txn, viewer, "business_number.disconnected", ("business_number", saved.id), details, now)
+            .await?;
+        Ok(saved)
+    })
+    .await
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::{TemplateCategory, TemplateId};
-use persistence::entities::template;
+use persistence::Template;
 use persistence::{Database, templates};
 
 use crate::auth::Viewer;
@@ -49,7 +49,7 @@ pub async fn create(
     viewer: &Viewer,
     input: TemplateInput<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<template::Model> {
+) -> ApiResult<Template> {
     viewer.require_admin()?;
     validate(&input)?;
     let new = templates::NewTemplate {
@@ -67,7 +67,7 @@ pub async fn create(
 ///
 /// # Errors
 /// Storage failures.
-pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<template::Model>> {
+pub async fn list(db: &Database, viewer: &Viewer) -> ApiResult<Vec<Template>> {
     Ok(templates::list(db.conn(), viewer.workspace_id).await?)
 }
 

@@ -8,15 +8,15 @@
 //! `business_username.updated`.
 
 use chrono::{DateTime, Utc};
+use domain::business_username::{Claim, Holder, TransferRefusal, transfer as transfer_rule};
 use domain::{BusinessNumberId, BusinessUsername, BusinessUsernameStatus, Permission, TransferAction};
-use persistence::entities::business_number;
+use persistence::BusinessNumber;
 use persistence::{ConnectionTrait, Database, business_numbers, workspaces};
 use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::meta::{NumberApi, UsernameError, UsernameReply, WhatsappGateway};
-use crate::store::commit_error;
 use persistence::sealed::Keyring;
 
 fn whatsapp_error(whatsapp_code: i64, message: impl Into<String>) -> ApiError {
@@ -44,13 +44,19 @@ fn held_status(status: &str) -> ApiResult<BusinessUsernameStatus> {
     }
 }
 
-/// `147001` when a number of another workspace holds the username: a transfer moves a username
-/// between the numbers of one workspace only, and the refusal names nothing of the other.
-fn refuse_other_workspaces(holders: &[business_number::Model], viewer: &Viewer) -> ApiResult<()> {
-    if holders.iter().any(|h| h.workspace_id != viewer.workspace_id) {
-        return Err(whatsapp_error(147001, "This username is unavailable."));
-    }
-    Ok(())
+/// The refusal of the username transfer rule, as WhatsApp words it.
+fn refusal(refusal: TransferRefusal) -> ApiError {
+    whatsapp_error(refusal.whatsapp_code(), refusal.to_string())
+}
+
+/// The numbers that lose the username when `number` takes it, or the refusal.
+fn releases(
+    number: &BusinessNumber,
+    holders: &[BusinessNumber],
+    claim: Claim,
+) -> ApiResult<Vec<BusinessNumberId>> {
+    let seen: Vec<Holder<'_>> = holders.iter().map(business_numbers::holder).collect();
+    transfer_rule(&business_numbers::holder(number), &seen, claim).map_err(refusal)
 }
 
 /// The Cloud API and the keys that open each number's own token.
@@ -61,7 +67,7 @@ pub struct Cloud<'a> {
 }
 
 /// The Cloud API as this number calls it (its own token); a disconnected number calls nothing.
-fn api_of<'a>(cloud: Cloud<'a>, number: &'a business_number::Model) -> ApiResult<NumberApi<'a>> {
+fn api_of<'a>(cloud: Cloud<'a>, number: &'a BusinessNumber) -> ApiResult<NumberApi<'a>> {
     if !number.connected {
         return Err(ApiError::Forbidden("This business number is disconnected."));
     }
@@ -71,11 +77,7 @@ fn api_of<'a>(cloud: Cloud<'a>, number: &'a business_number::Model) -> ApiResult
         .map_err(|err| ApiError::internal(anyhow::anyhow!(err.title)))
 }
 
-async fn load(
-    db: &impl ConnectionTrait,
-    viewer: &Viewer,
-    id: BusinessNumberId,
-) -> ApiResult<business_number::Model> {
+async fn load(db: &impl ConnectionTrait, viewer: &Viewer, id: BusinessNumberId) -> ApiResult<BusinessNumber> {
     business_numbers::find(db, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("business number"))
 }
 
@@ -93,14 +95,17 @@ pub async fn set(
     username: &str,
     transfer: TransferAction,
     now: DateTime<Utc>,
-) -> ApiResult<business_number::Model> {
+) -> ApiResult<BusinessNumber> {
     viewer.require_admin()?;
     let username = BusinessUsername::parse(username)
         .map_err(|rule| whatsapp_error(100, format!("Invalid username: {rule}.")))?;
     let number = load(db.conn(), viewer, id).await?;
     // A username another workspace holds is never taken from it, whatever the transfer action
     // (and WhatsApp is not even asked to move it).
-    refuse_other_workspaces(&business_numbers::holding_username(db.conn(), &username.key()).await?, viewer)?;
+    let holders = business_numbers::holding_username(db.conn(), &username.key()).await?;
+    if holders.iter().any(|h| h.workspace_id != viewer.workspace_id) {
+        return Err(refusal(TransferRefusal::Unavailable));
+    }
     let api = api_of(cloud, &number)?;
     let remote_status = if api.is_sandbox() {
         None
@@ -119,59 +124,51 @@ pub async fn set(
         }
     };
 
-    let txn = db.begin().await.map_err(commit_error)?;
-    let number = load(&txn, viewer, id).await?;
-    let holders = business_numbers::holding_username(&txn, &username.key()).await?;
-    refuse_other_workspaces(&holders, viewer)?;
-    for holder in holders.into_iter().filter(|h| h.id != number.id) {
-        if remote_status.is_none() {
-            if holder.portfolio_id != number.portfolio_id {
-                return Err(whatsapp_error(147001, "This username is unavailable."));
-            }
-            if transfer == TransferAction::None {
-                return Err(whatsapp_error(
-                    147005,
-                    "Another phone number of this business portfolio holds this username; retry with FORCE_TRANSFER to move it.",
-                ));
-            }
+    db.write(async |txn| {
+        let number = load(txn, viewer, id).await?;
+        let holders = business_numbers::holding_username(txn, &username.key()).await?;
+        let claim =
+            Claim::Asked { force: transfer == TransferAction::ForceTransfer, confirmed: remote_status.is_some() };
+        let released = releases(&number, &holders, claim)?;
+        for holder in holders.into_iter().filter(|h| released.contains(&h.id)) {
+            // Transferred (or, in cloud mode, WhatsApp says this number holds it now).
+            let released = business_numbers::set_username(txn, holder, None, None, now).await?;
+            crate::events::emit(txn, crate::events::Event::BusinessUsernameUpdated(&released), now).await?;
+            let details = json!({ "username": username.as_str(), "movedTo": number.id });
+            crate::store::audit(
+                txn,
+                viewer,
+                "business_username.transferred_away",
+                ("business_number", released.id),
+                details,
+                now,
+            )
+            .await?;
         }
-        // Transferred (or, in cloud mode, WhatsApp says this number holds it now).
-        let released = business_numbers::set_username(&txn, holder, None, None, now).await?;
-        crate::events::emit(&txn, crate::events::Event::BusinessUsernameUpdated(&released), now).await?;
-        let details = json!({ "username": username.as_str(), "movedTo": number.id });
-        crate::store::audit(
-            &txn,
-            viewer,
-            "business_username.transferred_away",
-            ("business_number", released.id),
-            details,
-            now,
-        )
-        .await?;
-    }
-    let status = match remote_status {
-        Some(status) => status,
-        None => {
-            let workspace =
-                workspaces::find(&txn, viewer.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
-            if workspace.usernames_live {
-                BusinessUsernameStatus::Approved
-            } else {
-                BusinessUsernameStatus::Reserved
+        let status = match remote_status {
+            Some(status) => status,
+            None => {
+                let workspace =
+                    workspaces::find(txn, viewer.workspace_id).await?.ok_or(ApiError::NotFound("workspace"))?;
+                if workspace.usernames_live {
+                    BusinessUsernameStatus::Approved
+                } else {
+                    BusinessUsernameStatus::Reserved
+                }
             }
+        };
+        let unchanged = number.username.as_ref() == Some(&username) && number.username_status == Some(status);
+        if unchanged {
+            return Ok(number);
         }
-    };
-    let unchanged = number.username.as_ref() == Some(&username) && number.username_status == Some(status);
-    if unchanged {
-        return Ok(number);
-    }
-    let saved = business_numbers::set_username(&txn, number, Some(&username), Some(status), now).await?;
-    crate::events::emit(&txn, crate::events::Event::BusinessUsernameUpdated(&saved), now).await?;
-    let details = json!({ "username": username.as_str(), "status": status.as_str(), "transferAction": transfer.as_str() });
-    crate::store::audit(&txn, viewer, "business_username.set", ("business_number", saved.id), details, now)
-        .await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+        let saved = business_numbers::set_username(txn, number, Some(&username), Some(status), now).await?;
+        crate::events::emit(txn, crate::events::Event::BusinessUsernameUpdated(&saved), now).await?;
+        let details = json!({ "username": username.as_str(), "status": status.as_str(), "transferAction": transfer.as_str() });
+        crate::store::audit(txn, viewer, "business_username.set", ("business_number", saved.id), details, now)
+            .await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Deletes the username of a business number.
@@ -185,7 +182,7 @@ pub async fn delete(
     viewer: &Viewer,
     id: BusinessNumberId,
     now: DateTime<Utc>,
-) -> ApiResult<business_number::Model> {
+) -> ApiResult<BusinessNumber> {
     viewer.require_admin()?;
     let number = load(db.conn(), viewer, id).await?;
     if number.username.is_none() {
@@ -195,23 +192,24 @@ pub async fn delete(
     if !api.is_sandbox() {
         api.username_call(reqwest::Method::DELETE, "username", None).await.map_err(from_meta)?;
     }
-    let txn = db.begin().await.map_err(commit_error)?;
-    let number = load(&txn, viewer, id).await?;
-    let previous = number.username.clone();
-    let saved = business_numbers::set_username(&txn, number, None, None, now).await?;
-    crate::events::emit(&txn, crate::events::Event::BusinessUsernameUpdated(&saved), now).await?;
-    let details = json!({ "username": previous });
-    crate::store::audit(
-        &txn,
-        viewer,
-        "business_username.deleted",
-        ("business_number", saved.id),
-        details,
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let number = load(txn, viewer, id).await?;
+        let previous = number.username.clone();
+        let saved = business_numbers::set_username(txn, number, None, None, now).await?;
+        crate::events::emit(txn, crate::events::Event::BusinessUsernameUpdated(&saved), now).await?;
+        let details = json!({ "username": previous });
+        crate::store::audit(
+            txn,
+            viewer,
+            "business_username.deleted",
+            ("business_number", saved.id),
+            details,
+            now,
+        )
+        .await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Candidate usernames derived from a business name: valid and not held by any number.

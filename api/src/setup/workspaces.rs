@@ -7,7 +7,6 @@ use persistence::{Database, agents, business_numbers, workspaces};
 
 use crate::error::{ApiError, ApiResult};
 use crate::input::valid_name;
-use crate::store::commit_error;
 
 /// A business number to register.
 #[derive(Debug, Clone)]
@@ -63,37 +62,43 @@ pub async fn bootstrap(db: &Database, input: &BootstrapInput, now: DateTime<Utc>
         None => None,
     };
 
-    let txn = db.begin().await.map_err(commit_error)?;
-    let workspace_id = WorkspaceId::new();
-    workspaces::create(&txn, workspace_id, &name, now).await?;
-    let admin_id = AgentId::new();
-    let admin =
-        agents::NewAgent { id: admin_id, workspace_id, email: &email, name: &admin_name, role: Role::Admin };
-    agents::create(&txn, admin, now).await?;
-    let business_number_id = match &number {
-        Some((phone_number_id, display, waba, portfolio, business_name)) => {
-            let id = BusinessNumberId::new();
-            let new = business_numbers::NewBusinessNumber {
-                id,
-                workspace_id,
-                phone_number_id,
-                display_phone_number: display,
-                waba_id: waba,
-                portfolio_id: portfolio,
-                business_name: business_name.as_deref().or(Some(name.as_str())),
-                channel: domain::Channel::Whatsapp,
-                access_token: None,
-                sms_account: None,
-                // The operator bootstraps from the command line: its token serves the number.
-                operator_connected: true,
-            };
-            business_numbers::create(&txn, new, now).await?;
-            Some(id)
-        }
-        None => None,
-    };
-    txn.commit().await.map_err(commit_error)?;
-    Ok(Bootstrapped { workspace_id, admin_id, business_number_id })
+    db.write(async |txn| {
+        let workspace_id = WorkspaceId::new();
+        workspaces::create(txn, workspace_id, &name, now).await?;
+        let admin_id = AgentId::new();
+        let admin = agents::NewAgent {
+            id: admin_id,
+            workspace_id,
+            email: &email,
+            name: &admin_name,
+            role: Role::Admin,
+        };
+        agents::create(txn, admin, now).await?;
+        let business_number_id = match &number {
+            Some((phone_number_id, display, waba, portfolio, business_name)) => {
+                let id = BusinessNumberId::new();
+                let new = business_numbers::NewBusinessNumber {
+                    id,
+                    workspace_id,
+                    phone_number_id,
+                    display_phone_number: display,
+                    waba_id: waba,
+                    portfolio_id: portfolio,
+                    business_name: business_name.as_deref().or(Some(name.as_str())),
+                    channel: domain::Channel::Whatsapp,
+                    access_token: None,
+                    sms_account: None,
+                    // The operator bootstraps from the command line: its token serves the number.
+                    operator_connected: true,
+                };
+                business_numbers::create(txn, new, now).await?;
+                Some(id)
+            }
+            None => None,
+        };
+        Ok(Bootstrapped { workspace_id, admin_id, business_number_id })
+    })
+    .await
 }
 
 /// The workspace's business numbers.
@@ -103,6 +108,6 @@ pub async fn bootstrap(db: &Database, input: &BootstrapInput, now: DateTime<Utc>
 pub async fn business_numbers(
     db: &Database,
     viewer: &crate::auth::Viewer,
-) -> ApiResult<Vec<persistence::entities::business_number::Model>> {
+) -> ApiResult<Vec<persistence::BusinessNumber>> {
     Ok(persistence::business_numbers::list(db.conn(), viewer.workspace_id).await?)
 }

@@ -6,14 +6,13 @@ use domain::capabilities::{self, Capabilities, ConversationFacts};
 use domain::{AgentId, ConversationId, ConversationStatus, Permission, TeamId};
 use persistence::Announce;
 use persistence::conversations::ConversationChange;
-use persistence::entities::{conversation, message};
 use persistence::inbox::{ConversationFilter, InboxCursor};
 use persistence::messages::MessageCursor;
 use persistence::{ConnectionTrait, Database, agents, conversations, teams};
+use persistence::{Conversation, Message};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::store::commit_error;
 
 /// What a conversation's capabilities depend on beyond the conversation itself.
 #[derive(Clone, Copy, Debug)]
@@ -26,7 +25,7 @@ pub struct Around {
 
 /// The capability facts of a conversation.
 #[must_use]
-pub fn facts(c: &conversation::Model, around: Around) -> ConversationFacts {
+pub fn facts(c: &Conversation, around: Around) -> ConversationFacts {
     ConversationFacts {
         channel: c.active_channel,
         customer_phone_known: c.customer_phone.is_some(),
@@ -39,7 +38,7 @@ pub fn facts(c: &conversation::Model, around: Around) -> ConversationFacts {
 
 /// The capabilities of a conversation at `now`.
 #[must_use]
-pub fn capabilities_of(c: &conversation::Model, around: Around, now: DateTime<Utc>) -> Capabilities {
+pub fn capabilities_of(c: &Conversation, around: Around, now: DateTime<Utc>) -> Capabilities {
     capabilities::capabilities(&facts(c, around), now)
 }
 
@@ -47,11 +46,7 @@ pub fn capabilities_of(c: &conversation::Model, around: Around, now: DateTime<Ut
 ///
 /// # Errors
 /// `NOT_FOUND` when it does not exist in the workspace.
-pub async fn get(
-    db: &impl ConnectionTrait,
-    viewer: &Viewer,
-    id: ConversationId,
-) -> ApiResult<conversation::Model> {
+pub async fn get(db: &impl ConnectionTrait, viewer: &Viewer, id: ConversationId) -> ApiResult<Conversation> {
     conversations::find(db, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("conversation"))
 }
 
@@ -64,18 +59,14 @@ pub async fn get_for_update(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     id: ConversationId,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     conversations::find_for_update(db, viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("conversation"))
 }
 
 /// Writes `conversation.updated` for a changed conversation.
-pub(crate) async fn updated_event(
-    db: &impl Announce,
-    c: &conversation::Model,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
+pub(crate) async fn updated_event(db: &impl Announce, c: &Conversation, now: DateTime<Utc>) -> ApiResult<()> {
     crate::events::emit(db, crate::events::Event::ConversationUpdated(c), now).await?;
     Ok(())
 }
@@ -103,38 +94,42 @@ pub async fn assign(
     id: ConversationId,
     to: Assignment,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     viewer.require(Permission::WorkConversations)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&txn, viewer, id).await?;
-    if let Some(agent) = to.agent {
-        let found =
-            agents::find(&txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
-        if !found.active {
-            return Err(ApiError::bad_input("agentId names an inactive agent"));
+    db.write(async |txn| {
+        let current = get_for_update(txn, viewer, id).await?;
+        if let Some(agent) = to.agent {
+            let found =
+                agents::find(txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
+            if !found.active {
+                return Err(ApiError::bad_input("agentId names an inactive agent"));
+            }
         }
-    }
-    if let Some(Some(team)) = to.team {
-        teams::find(&txn, viewer.workspace_id, team).await?.ok_or(ApiError::NotFound("team"))?;
-        if let Some(agent) = to.agent
-            && !teams::is_member(&txn, team, agent).await?
-        {
-            return Err(ApiError::bad_input("agentId names an agent who is not a member of teamId"));
+        if let Some(Some(team)) = to.team {
+            teams::find(txn, viewer.workspace_id, team).await?.ok_or(ApiError::NotFound("team"))?;
+            if let Some(agent) = to.agent
+                && !teams::is_member(txn, team, agent).await?
+            {
+                return Err(ApiError::bad_input("agentId names an agent who is not a member of teamId"));
+            }
         }
-    }
-    let team = to.team.unwrap_or(current.team_id);
-    if current.assignee_id == to.agent && current.team_id == team {
-        return Ok(current);
-    }
-    let change =
-        ConversationChange { assignee: Some(to.agent), team: Some(team), ..ConversationChange::default() };
-    let saved = conversations::update(&txn, current, change, now).await?;
-    updated_event(&txn, &saved, now).await?;
-    let details = serde_json::json!({ "assigneeId": to.agent, "teamId": team });
-    crate::store::audit(&txn, viewer, "conversation.assigned", ("conversation", saved.id), details, now)
-        .await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+        let team = to.team.unwrap_or(current.team_id);
+        if current.assignee_id == to.agent && current.team_id == team {
+            return Ok(current);
+        }
+        let change = ConversationChange {
+            assignee: Some(to.agent),
+            team: Some(team),
+            ..ConversationChange::default()
+        };
+        let saved = conversations::update(txn, current, change, now).await?;
+        updated_event(txn, &saved, now).await?;
+        let details = serde_json::json!({ "assigneeId": to.agent, "teamId": team });
+        crate::store::audit(txn, viewer, "conversation.assigned", ("conversation", saved.id), details, now)
+            .await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Sets the status (resolve or reopen). Setting the current status changes nothing and
@@ -149,18 +144,19 @@ pub async fn set_status(
     id: ConversationId,
     status: ConversationStatus,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     viewer.require(Permission::WorkConversations)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&txn, viewer, id).await?;
-    if current.status == status {
-        return Ok(current);
-    }
-    let change = ConversationChange { status: Some(status), ..ConversationChange::default() };
-    let saved = conversations::update(&txn, current, change, now).await?;
-    updated_event(&txn, &saved, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let current = get_for_update(txn, viewer, id).await?;
+        if current.status == status {
+            return Ok(current);
+        }
+        let change = ConversationChange { status: Some(status), ..ConversationChange::default() };
+        let saved = conversations::update(txn, current, change, now).await?;
+        updated_event(txn, &saved, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// One page of the viewer's inbox (or of a contact's history): `limit` rows after `after`.
@@ -173,7 +169,7 @@ pub async fn list(
     filter: &ConversationFilter,
     after: Option<InboxCursor>,
     limit: u64,
-) -> ApiResult<Vec<conversation::Model>> {
+) -> ApiResult<Vec<Conversation>> {
     Ok(persistence::inbox::list(db.conn(), viewer.workspace_id, filter, after, limit).await?)
 }
 
@@ -187,6 +183,6 @@ pub async fn messages(
     conversation: ConversationId,
     after: Option<MessageCursor>,
     limit: u64,
-) -> ApiResult<Vec<message::Model>> {
+) -> ApiResult<Vec<Message>> {
     Ok(persistence::messages::list(db.conn(), viewer.workspace_id, conversation, after, limit).await?)
 }

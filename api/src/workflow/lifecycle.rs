@@ -8,16 +8,15 @@
 use chrono::{DateTime, Utc};
 use domain::{Channel, ConversationId, ConversationStatus, Direction, Permission};
 use persistence::conversations::ConversationChange;
-use persistence::entities::{conversation, message};
 use persistence::reads::InboxCounts;
 use persistence::{
     ConnectionTrait, Database, Work, business_numbers, contacts, conversations, messages, reads, signals,
 };
+use persistence::{Conversation, Message};
 
 use super::conversations::{Around, capabilities_of, get_for_update, updated_event};
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::store::commit_error;
 use crate::workers::Next;
 
 /// Whether marking a WhatsApp conversation read sends Meta a read receipt
@@ -32,8 +31,8 @@ const MAX_SNOOZE: chrono::Duration = chrono::Duration::days(366);
 /// provider's id): what a read receipt or typing indicator names.
 async fn latest_inbound_on_whatsapp(
     db: &impl ConnectionTrait,
-    conversation: &conversation::Model,
-) -> ApiResult<Option<message::Model>> {
+    conversation: &Conversation,
+) -> ApiResult<Option<Message>> {
     let latest = messages::latest_in(db, conversation.id, Some(Direction::Inbound)).await?;
     Ok(latest.filter(|m| m.channel == Channel::Whatsapp && m.external_id.is_some()))
 }
@@ -51,30 +50,31 @@ pub async fn mark_read(
     id: ConversationId,
     receipts: ReadReceipts,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     viewer.require(Permission::WorkConversations)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let conversation = get_for_update(&txn, viewer, id).await?;
-    let latest = messages::latest_in(&txn, id, None).await?;
-    let at = latest.as_ref().map_or(now, |m| m.created_at.max(now));
-    reads::mark(&txn, &conversation, viewer.agent_id, at, latest.map(|m| m.id), now).await?;
-    let mut conversation = conversation;
-    if receipts.0 && conversation.channel == Channel::Whatsapp {
-        let number =
-            business_numbers::find(&txn, viewer.workspace_id, conversation.business_number_id).await?;
-        let target = latest_inbound_on_whatsapp(&txn, &conversation).await?;
-        let due = target.filter(|m| conversation.read_receipt_message_id != Some(m.id));
-        if let (Some(target), true) = (due, number.is_some_and(|n| n.connected)) {
-            signals::enqueue(&txn, &conversation, target.id, signals::READ, now).await?;
-            let change = ConversationChange {
-                read_receipt_message_id: Some(target.id),
-                ..ConversationChange::default()
-            };
-            conversation = conversations::update(&txn, conversation, change, now).await?;
+    db.write(async |txn| {
+        let conversation = get_for_update(txn, viewer, id).await?;
+        let latest = messages::latest_in(txn, id, None).await?;
+        let at = latest.as_ref().map_or(now, |m| m.created_at.max(now));
+        reads::mark(txn, &conversation, viewer.agent_id, at, latest.map(|m| m.id), now).await?;
+        let mut conversation = conversation;
+        if receipts.0 && conversation.channel == Channel::Whatsapp {
+            let number =
+                business_numbers::find(txn, viewer.workspace_id, conversation.business_number_id).await?;
+            let target = latest_inbound_on_whatsapp(txn, &conversation).await?;
+            let due = target.filter(|m| conversation.read_receipt_message_id != Some(m.id));
+            if let (Some(target), true) = (due, number.is_some_and(|n| n.connected)) {
+                signals::enqueue(txn, &conversation, target.id, signals::READ, now).await?;
+                let change = ConversationChange {
+                    read_receipt_message_id: Some(target.id),
+                    ..ConversationChange::default()
+                };
+                conversation = conversations::update(txn, conversation, change, now).await?;
+            }
         }
-    }
-    txn.commit().await.map_err(commit_error)?;
-    Ok(conversation)
+        Ok(conversation)
+    })
+    .await
 }
 
 /// Shows the customer WhatsApp's typing indicator (on their latest message, which it also
@@ -91,28 +91,33 @@ pub async fn send_typing(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     viewer.require(Permission::ReachCustomer)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let conversation = get_for_update(&txn, viewer, id).await?;
-    if conversation.active_channel != Channel::Whatsapp {
-        return Err(ApiError::bad_input("typing indicators exist on WhatsApp only"));
-    }
-    let contact_phone_known = match conversation.contact_id {
-        Some(contact) => {
-            contacts::find(&txn, viewer.workspace_id, contact).await?.is_some_and(|c| c.phone.is_some())
+    db.write(async |txn| {
+        let conversation = get_for_update(txn, viewer, id).await?;
+        if conversation.active_channel != Channel::Whatsapp {
+            return Err(ApiError::bad_input("typing indicators exist on WhatsApp only"));
         }
-        None => false,
-    };
-    let number_connected = business_numbers::find(&txn, viewer.workspace_id, conversation.business_number_id)
-        .await?
-        .is_some_and(|n| n.connected);
-    let around = Around { contact_phone_known, number_connected };
-    capabilities_of(&conversation, around, now).reply.check().map_err(|d| ApiError::denied("reply", d))?;
-    let Some(target) = latest_inbound_on_whatsapp(&txn, &conversation).await? else {
-        return Err(ApiError::bad_input("the customer has not written on WhatsApp yet"));
-    };
-    signals::enqueue(&txn, &conversation, target.id, signals::TYPING, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(())
+        let contact_phone_known = match conversation.contact_id {
+            Some(contact) => {
+                contacts::find(txn, viewer.workspace_id, contact).await?.is_some_and(|c| c.phone.is_some())
+            }
+            None => false,
+        };
+        let number_connected =
+            business_numbers::find(txn, viewer.workspace_id, conversation.business_number_id)
+                .await?
+                .is_some_and(|n| n.connected);
+        let around = Around { contact_phone_known, number_connected };
+        capabilities_of(&conversation, around, now)
+            .reply
+            .check()
+            .map_err(|d| ApiError::denied("reply", d))?;
+        let Some(target) = latest_inbound_on_whatsapp(txn, &conversation).await? else {
+            return Err(ApiError::bad_input("the customer has not written on WhatsApp yet"));
+        };
+        signals::enqueue(txn, &conversation, target.id, signals::TYPING, now).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Puts a conversation aside until `until` (in the future, at most a year ahead); it is
@@ -127,7 +132,7 @@ pub async fn snooze(
     id: ConversationId,
     until: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     viewer.require(Permission::WorkConversations)?;
     if until <= now {
         return Err(ApiError::bad_input("until must be in the future"));
@@ -135,20 +140,21 @@ pub async fn snooze(
     if until > now + MAX_SNOOZE {
         return Err(ApiError::bad_input("until must be at most a year ahead"));
     }
-    let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&txn, viewer, id).await?;
-    if current.status == ConversationStatus::Snoozed && current.snoozed_until == Some(until) {
-        return Ok(current);
-    }
-    let change = ConversationChange {
-        status: Some(ConversationStatus::Snoozed),
-        snoozed_until: Some(Some(until)),
-        ..ConversationChange::default()
-    };
-    let saved = conversations::update(&txn, current, change, now).await?;
-    updated_event(&txn, &saved, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let current = get_for_update(txn, viewer, id).await?;
+        if current.status == ConversationStatus::Snoozed && current.snoozed_until == Some(until) {
+            return Ok(current);
+        }
+        let change = ConversationChange {
+            status: Some(ConversationStatus::Snoozed),
+            snoozed_until: Some(Some(until)),
+            ..ConversationChange::default()
+        };
+        let saved = conversations::update(txn, current, change, now).await?;
+        updated_event(txn, &saved, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// The viewer's inbox counts.
@@ -184,11 +190,12 @@ impl crate::workers::Worker for Waker {
 /// # Errors
 /// On a database failure.
 pub async fn wake_due(db: &Database, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
-    let txn = db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-    let woken = conversations::wake_snoozed(&txn, now, 100).await?;
-    for c in &woken {
-        crate::events::emit(&txn, crate::events::Event::ConversationUpdated(c), now).await?;
-    }
-    txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-    Ok(woken.len())
+    db.write(async |txn| {
+        let woken = conversations::wake_snoozed(txn, now, 100).await?;
+        for c in &woken {
+            crate::events::emit(txn, crate::events::Event::ConversationUpdated(c), now).await?;
+        }
+        Ok(woken.len())
+    })
+    .await
 }

@@ -5,9 +5,11 @@
 //!   an agent, a team, or both) and status changes.
 //! - [`lifecycle`]: read state and read receipts, typing indicators, snoozing and waking.
 //! - [`notes`]: notes for colleagues.
+//! - [`status`]: a message's status moves forward (provider statuses, SMS callbacks, sends).
 //! - [`team`]: labels, teams and their members, canned responses.
 
 pub mod conversations;
 pub mod lifecycle;
 pub mod notes;
+pub mod status;
 pub mod team;

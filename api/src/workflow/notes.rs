@@ -5,13 +5,12 @@
 use chrono::{DateTime, Utc};
 use domain::{ConversationId, Permission};
 use persistence::Database;
-use persistence::entities::message;
+use persistence::Message;
 use persistence::messages::{self, NewMessage, Origin};
 
 use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::input::valid_text;
-use crate::store::commit_error;
 use crate::workflow::conversations::get;
 
 /// Adds a note to a conversation of the viewer's workspace; writes `note.added`.
@@ -26,27 +25,28 @@ pub async fn add(
     id: ConversationId,
     text: &str,
     now: DateTime<Utc>,
-) -> ApiResult<message::Model> {
+) -> ApiResult<Message> {
     viewer.require(Permission::WorkConversations)?;
     let text = valid_text("text", text)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let conversation = get(&txn, viewer, id).await?;
-    let new = NewMessage {
-        origin: Origin::Note { author: viewer.agent_id },
-        channel: conversation.active_channel,
-        kind: "note".to_owned(),
-        text,
-        content: None,
-        sent_at: now,
-        reply_to: None,
-    };
-    let note = messages::insert(&txn, &conversation, new, now).await?;
-    crate::events::emit(
-        &txn,
-        crate::events::Event::NoteAdded { note: &note, conversation: &conversation },
-        now,
-    )
-    .await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(note)
+    db.write(async |txn| {
+        let conversation = get(txn, viewer, id).await?;
+        let new = NewMessage {
+            origin: Origin::Note { author: viewer.agent_id },
+            channel: conversation.active_channel,
+            kind: "note".to_owned(),
+            text,
+            content: None,
+            sent_at: now,
+            reply_to: None,
+        };
+        let note = messages::insert(txn, &conversation, new, now).await?;
+        crate::events::emit(
+            txn,
+            crate::events::Event::NoteAdded { note: &note, conversation: &conversation },
+            now,
+        )
+        .await?;
+        Ok(note)
+    })
+    .await
 }

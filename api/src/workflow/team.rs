@@ -6,13 +6,13 @@
 use chrono::{DateTime, Utc};
 use domain::{AgentId, CannedResponseId, ConversationId, LabelId, Permission, TeamId};
 use persistence::Announce;
-use persistence::entities::{canned_response, conversation, label, team};
+use persistence::{CannedResponse, Conversation, Label, Team};
 use persistence::{Database, agents, canned_responses, labels, teams};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::input::{valid_name, valid_text};
-use crate::store::{audit, commit_error};
+use crate::store::audit;
 use crate::workflow::conversations::get_for_update;
 
 /// Creates a label (admins). `color` is `#rrggbb`.
@@ -27,17 +27,18 @@ pub async fn create_label(
     name: &str,
     color: &str,
     now: DateTime<Utc>,
-) -> ApiResult<label::Model> {
+) -> ApiResult<Label> {
     viewer.require_admin()?;
     let name = valid_name("name", name)?;
     let color = valid_color(color)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let new = labels::NewLabel { workspace_id: viewer.workspace_id, name: &name, color: &color };
-    let saved = labels::create(&txn, new, now).await?;
-    audit(&txn, viewer, "label.created", ("label", saved.id), serde_json::json!({ "name": name }), now)
-        .await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let new = labels::NewLabel { workspace_id: viewer.workspace_id, name: &name, color: &color };
+        let saved = labels::create(txn, new, now).await?;
+        audit(txn, viewer, "label.created", ("label", saved.id), serde_json::json!({ "name": name }), now)
+            .await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// `#rrggbb`, lower-cased.
@@ -54,7 +55,7 @@ fn valid_color(color: &str) -> ApiResult<String> {
 ///
 /// # Errors
 /// Storage failures.
-pub async fn list_labels(db: &Database, viewer: &Viewer) -> ApiResult<Vec<label::Model>> {
+pub async fn list_labels(db: &Database, viewer: &Viewer) -> ApiResult<Vec<Label>> {
     Ok(labels::list(db.conn(), viewer.workspace_id).await?)
 }
 
@@ -72,25 +73,26 @@ pub async fn set_label(
     label: LabelId,
     add: bool,
     now: DateTime<Utc>,
-) -> ApiResult<conversation::Model> {
+) -> ApiResult<Conversation> {
     viewer.require(Permission::WorkConversations)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let current = get_for_update(&txn, viewer, id).await?;
-    labels::find(&txn, viewer.workspace_id, label).await?.ok_or(ApiError::NotFound("label"))?;
-    let changed = if add {
-        labels::add_to(&txn, viewer.workspace_id, id, label, now).await?
-    } else {
-        labels::remove_from(&txn, viewer.workspace_id, id, label).await?
-    };
-    if changed {
-        labels_changed(&txn, &current, now).await?;
-    }
-    txn.commit().await.map_err(commit_error)?;
-    Ok(current)
+    db.write(async |txn| {
+        let current = get_for_update(txn, viewer, id).await?;
+        labels::find(txn, viewer.workspace_id, label).await?.ok_or(ApiError::NotFound("label"))?;
+        let changed = if add {
+            labels::add_to(txn, viewer.workspace_id, id, label, now).await?
+        } else {
+            labels::remove_from(txn, viewer.workspace_id, id, label).await?
+        };
+        if changed {
+            labels_changed(txn, &current, now).await?;
+        }
+        Ok(current)
+    })
+    .await
 }
 
 /// `conversation.updated` with the conversation's labels after a change.
-async fn labels_changed(db: &impl Announce, c: &conversation::Model, now: DateTime<Utc>) -> ApiResult<()> {
+async fn labels_changed(db: &impl Announce, c: &Conversation, now: DateTime<Utc>) -> ApiResult<()> {
     let carried = labels::of_conversations(db, c.workspace_id, &[c.id]).await?;
     let labels: Vec<domain::LabelId> = carried.iter().map(|(_, l)| l.id).collect();
     crate::events::emit(db, crate::events::Event::LabelsChanged { conversation: c, labels: &labels }, now)
@@ -104,19 +106,16 @@ async fn labels_changed(db: &impl Announce, c: &conversation::Model, now: DateTi
 /// `FORBIDDEN` for non-admins, `BAD_USER_INPUT` for a bad name, `CONFLICT` when the workspace
 /// has a team of that name (ignoring case).
 #[tracing::instrument(skip_all, fields(workspace_id = %viewer.workspace_id))]
-pub async fn create_team(
-    db: &Database,
-    viewer: &Viewer,
-    name: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<team::Model> {
+pub async fn create_team(db: &Database, viewer: &Viewer, name: &str, now: DateTime<Utc>) -> ApiResult<Team> {
     viewer.require_admin()?;
     let name = valid_name("name", name)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let saved = teams::create(&txn, viewer.workspace_id, &name, now).await?;
-    audit(&txn, viewer, "team.created", ("team", saved.id), serde_json::json!({ "name": name }), now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let saved = teams::create(txn, viewer.workspace_id, &name, now).await?;
+        audit(txn, viewer, "team.created", ("team", saved.id), serde_json::json!({ "name": name }), now)
+            .await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Adds an agent of the workspace to a team (`add`) or removes it (admins). Adding a member
@@ -132,29 +131,31 @@ pub async fn set_member(
     agent: AgentId,
     add: bool,
     now: DateTime<Utc>,
-) -> ApiResult<team::Model> {
+) -> ApiResult<Team> {
     viewer.require_admin()?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let found = teams::find(&txn, viewer.workspace_id, team).await?.ok_or(ApiError::NotFound("team"))?;
-    agents::find(&txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
-    let changed = if add {
-        teams::add_member(&txn, &found, agent, now).await?
-    } else {
-        teams::remove_member(&txn, &found, agent).await?
-    };
-    if changed {
-        let action = if add { "team.member_added" } else { "team.member_removed" };
-        audit(&txn, viewer, action, ("team", found.id), serde_json::json!({ "agentId": agent }), now).await?;
-    }
-    txn.commit().await.map_err(commit_error)?;
-    Ok(found)
+    db.write(async |txn| {
+        let found = teams::find(txn, viewer.workspace_id, team).await?.ok_or(ApiError::NotFound("team"))?;
+        agents::find(txn, viewer.workspace_id, agent).await?.ok_or(ApiError::NotFound("agent"))?;
+        let changed = if add {
+            teams::add_member(txn, &found, agent, now).await?
+        } else {
+            teams::remove_member(txn, &found, agent).await?
+        };
+        if changed {
+            let action = if add { "team.member_added" } else { "team.member_removed" };
+            audit(txn, viewer, action, ("team", found.id), serde_json::json!({ "agentId": agent }), now)
+                .await?;
+        }
+        Ok(found)
+    })
+    .await
 }
 
 /// The workspace's teams, by name.
 ///
 /// # Errors
 /// Storage failures.
-pub async fn list_teams(db: &Database, viewer: &Viewer) -> ApiResult<Vec<team::Model>> {
+pub async fn list_teams(db: &Database, viewer: &Viewer) -> ApiResult<Vec<Team>> {
     Ok(teams::list(db.conn(), viewer.workspace_id).await?)
 }
 
@@ -173,7 +174,7 @@ pub async fn create_canned_response(
     short_code: &str,
     text: &str,
     now: DateTime<Utc>,
-) -> ApiResult<canned_response::Model> {
+) -> ApiResult<CannedResponse> {
     viewer.require_admin()?;
     let short_code = short_code.trim();
     let valid = !short_code.is_empty()
@@ -185,18 +186,19 @@ pub async fn create_canned_response(
         )));
     }
     let text = valid_text("text", text)?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let new = canned_responses::NewCannedResponse {
-        workspace_id: viewer.workspace_id,
-        short_code,
-        text: &text,
-        created_by: viewer.agent_id,
-    };
-    let saved = canned_responses::create(&txn, new, now).await?;
-    let details = serde_json::json!({ "shortCode": short_code });
-    audit(&txn, viewer, "canned_response.created", ("canned_response", saved.id), details, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(saved)
+    db.write(async |txn| {
+        let new = canned_responses::NewCannedResponse {
+            workspace_id: viewer.workspace_id,
+            short_code,
+            text: &text,
+            created_by: viewer.agent_id,
+        };
+        let saved = canned_responses::create(txn, new, now).await?;
+        let details = serde_json::json!({ "shortCode": short_code });
+        audit(txn, viewer, "canned_response.created", ("canned_response", saved.id), details, now).await?;
+        Ok(saved)
+    })
+    .await
 }
 
 /// Deletes a canned response (admins).
@@ -211,14 +213,15 @@ pub async fn delete_canned_response(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     viewer.require_admin()?;
-    let txn = db.begin().await.map_err(commit_error)?;
-    let deleted = canned_responses::delete(&txn, viewer.workspace_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("canned response"))?;
-    let details = serde_json::json!({ "shortCode": deleted.short_code });
-    audit(&txn, viewer, "canned_response.deleted", ("canned_response", id), details, now).await?;
-    txn.commit().await.map_err(commit_error)?;
-    Ok(())
+    db.write(async |txn| {
+        let deleted = canned_responses::delete(txn, viewer.workspace_id, id)
+            .await?
+            .ok_or(ApiError::NotFound("canned response"))?;
+        let details = serde_json::json!({ "shortCode": deleted.short_code });
+        audit(txn, viewer, "canned_response.deleted", ("canned_response", id), details, now).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// The workspace's canned responses, optionally matching a search (short-code prefix or text).
@@ -229,7 +232,7 @@ pub async fn list_canned_responses(
     db: &Database,
     viewer: &Viewer,
     search: Option<&str>,
-) -> ApiResult<Vec<canned_response::Model>> {
+) -> ApiResult<Vec<CannedResponse>> {
     let search = crate::input::search_text(search)?;
     Ok(canned_responses::list(db.conn(), viewer.workspace_id, search).await?)
 }

@@ -4,14 +4,14 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use api::auth::Authenticator;
-use api::inbound::messages::{self as ingest, IngestOutcome};
-use api::inbound::payload::ContactInfo;
-use api::inbound::read::read_message;
+use api::inbound::whatsapp::payload::ContactInfo;
+use api::inbound::whatsapp::read::read_message;
+use api::inbound::whatsapp::thread::{self as ingest, IngestOutcome};
 use api::setup::workspaces::{BootstrapInput, Bootstrapped, BusinessNumberInput, bootstrap};
 use api::{Application, Config};
 use chrono::Utc;
 use domain::{AgentId, ConversationId, WorkspaceId};
-use persistence::entities::business_number;
+use persistence::BusinessNumber;
 use persistence::{Database, business_numbers};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -142,7 +142,7 @@ pub struct Tenant {
     pub workspace: WorkspaceId,
     pub admin: AgentId,
     pub token: String,
-    pub number: business_number::Model,
+    pub number: BusinessNumber,
 }
 
 /// Says, once per run and past the test harness's capture, that PostgreSQL runs are skipped.
@@ -430,16 +430,6 @@ impl TestApp {
 /// `X-Hub-Signature-256` for a body, with the test app secret.
 pub fn sign(body: &[u8]) -> String {
     tests::fixtures::sign(b"test-app-secret", body)
-}
-
-/// A payload from `tests/data/payloads`, with Meta's `<PLACEHOLDERS>` filled in.
-pub fn fixture(name: &str, fill: &[(&str, &str)]) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/payloads").join(name);
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    for (placeholder, value) in fill {
-        text = text.replace(&format!("<{placeholder}>"), value);
-    }
-    serde_json::from_str(&text).unwrap()
 }
 
 /// The `extensions.code` of the first error.

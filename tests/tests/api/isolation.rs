@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Inbound, TestApp, error_code};
+use crate::helpers::{Inbound, TestApp, error_code, fixtures};
 
 async fn another_workspace_sees_nothing_by_list_id_or_search(app: TestApp) {
     let a = app.tenant("Alpha").await;
@@ -320,3 +320,23 @@ async fn a_randomized_attacker_learns_and_changes_nothing_in_another_workspace(a
 }
 
 on_both!(a_randomized_attacker_learns_and_changes_nothing_in_another_workspace);
+
+async fn a_dead_letter_belongs_to_the_workspace_that_proved_its_waba_first(app: TestApp) {
+    let alpha = app.tenant_with("Alpha", "100000000001", "300000000001").await;
+    let beta = app.tenant_with("Beta", "100000000002", "300000000001").await; // the same WABA id
+    let gamma = app.tenant_with("Gamma", "100000000003", "300000000003").await;
+    for waba in ["300000000001", "300000000003"] {
+        let value = Inbound::hidden("US.1", "@one", "One").value("999999999999");
+        let (status, _) = app.post_webhook(&fixtures::webhook(waba, "messages", value)).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(app.count("dead_letters").await, 2);
+    let query = "{ deadLetters { reason } }";
+    // The WABA both claim: its dead letters stay with the workspace that proved it first.
+    for (tenant, expected) in [(&alpha, 1), (&beta, 0), (&gamma, 1)] {
+        let data = app.ok(&tenant.token, query, json!({})).await;
+        assert_eq!(data["deadLetters"].as_array().unwrap().len(), expected, "{data}");
+    }
+}
+
+on_both!(a_dead_letter_belongs_to_the_workspace_that_proved_its_waba_first,);

@@ -159,16 +159,21 @@ async fn a_duplicate_message_changes_nothing_and_writes_no_event(app: TestApp) {
     let message = Inbound::hidden("US.9", "@dup", "Dup");
     app.receive(&t, &message).await;
     let value = message.value(&t.number.phone_number_id);
-    let contacts: Vec<api::inbound::payload::ContactInfo> =
+    let contacts: Vec<api::inbound::whatsapp::payload::ContactInfo> =
         serde_json::from_value(value["contacts"].clone()).unwrap();
-    let inbound = api::inbound::read::read_message(&value["messages"][0], &contacts).unwrap();
+    let inbound = api::inbound::whatsapp::read::read_message(&value["messages"][0], &contacts).unwrap();
     let txn = app.db.begin().await.unwrap();
-    let outcome =
-        api::inbound::messages::record_inbound(&txn, &t.number, &inbound, chrono::Utc::now(), &app.keyring)
-            .await
-            .unwrap();
+    let outcome = api::inbound::whatsapp::thread::record_inbound(
+        &txn,
+        &t.number,
+        &inbound,
+        chrono::Utc::now(),
+        &app.keyring,
+    )
+    .await
+    .unwrap();
     txn.commit().await.unwrap();
-    assert_eq!(outcome, api::inbound::messages::IngestOutcome::Duplicate);
+    assert_eq!(outcome, api::inbound::whatsapp::thread::IngestOutcome::Duplicate);
     let data = app.ok(&t.token, "{ events(first: 50) { nodes { type } } }", json!({})).await;
     assert_eq!(data["events"]["nodes"].as_array().unwrap().len(), 2);
 }

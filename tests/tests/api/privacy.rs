@@ -9,7 +9,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{Backend, FAKE_TOKEN, FakeMedia, FakeProvider, Inbound, Store, error_code, spawn_on};
+use sea_orm::EntityTrait;
+
+use crate::helpers::{
+    Backend, FAKE_TOKEN, FakeMedia, FakeProvider, Inbound, Store, TestApp, error_code, fixtures, spawn_on,
+};
 use crate::media::{file_bytes, media_webhook, sha256_base64, sha256_hex};
 
 /// A CRM endpoint that accepts everything and keeps the bodies.
@@ -467,3 +471,64 @@ async fn a_file_fetched_during_an_erasure_leaves_no_bytes(backend: Backend, stor
 }
 
 on_both_stores!(a_file_fetched_during_an_erasure_leaves_no_bytes);
+
+/// A hidden customer's `wamid`s, at any depth (a reaction's `message_id`, a reply's context, a
+/// dead-lettered item), are kept only as digests; the raw id only sealed. Every table is
+/// scanned.
+async fn no_stored_value_reveals_a_hidden_customers_phone(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    // This id base64-decodes to a blob holding the phone 16503879439.
+    let wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=";
+    let other = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA";
+    let now = chrono::Utc::now().timestamp().to_string();
+    let sender = json!({ "from_user_id": "US.13491208655302741918", "timestamp": now });
+    let mut text = sender.clone();
+    text["id"] = json!(wamid);
+    text["type"] = json!("text");
+    text["text"] = json!({ "body": "Where is my order?" });
+    text["context"] = json!({ "from": "15550783881", "id": other });
+    let mut reaction = sender.clone();
+    reaction["id"] = json!(format!("{wamid}R"));
+    reaction["type"] = json!("reaction");
+    reaction["reaction"] = json!({ "message_id": wamid, "emoji": "👍" });
+    let contacts = json!([{ "profile": { "name": "Sheena", "username": "@sheena" }, "user_id": "US.13491208655302741918" }]);
+    let value = json!({
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": fixtures::DISPLAY_PHONE_NUMBER, "phone_number_id": t.number.phone_number_id },
+        "contacts": contacts,
+        "messages": [text, reaction, { "id": format!("{wamid}X"), "from_user_id": "US.1349", "type": "text" }],
+    });
+    let (status, summary) = app.post_webhook(&fixtures::webhook(&t.number.waba_id, "messages", value)).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(
+        (summary["messages"].as_i64(), summary["reactions"].as_i64(), summary["deadLetters"].as_i64()),
+        (Some(1), Some(1), Some(1)),
+        "{summary}"
+    );
+
+    let stored = app.storage_text().await;
+    for needle in ["wamid.", "HBgL", "16503879439"] {
+        let leaks: Vec<&str> = stored.lines().filter(|l| l.contains(needle)).collect();
+        assert!(leaks.is_empty(), "{needle} is stored: {leaks:#?}");
+    }
+    let sealed: Vec<persistence::sealed::Sealed> = persistence::entities::message::Entity::find()
+        .all(app.db.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.external_id_sealed)
+        .collect();
+    assert_eq!(sealed.len(), 1);
+    let opened: Vec<String> = sealed
+        .iter()
+        .map(|s| {
+            let raw = app.keyring.open(persistence::sealed::Purpose::MessageId, s).unwrap();
+            secrecy::ExposeSecret::expose_secret(&raw).to_owned()
+        })
+        .collect();
+    assert!(opened.contains(&wamid.to_owned()), "the raw id is kept sealed, for replies: {opened:?}");
+    let letters = app.ok(&t.token, "{ deadLetters { reason payload } }", json!({})).await;
+    assert!(!letters.to_string().contains("wamid."), "{letters}");
+}
+
+on_both!(no_stored_value_reveals_a_hidden_customers_phone,);

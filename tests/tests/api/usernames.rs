@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, FakeProvider, Tenant, TestApp, error_code, spawn_with};
+use crate::helpers::{Backend, FakeProvider, Tenant, TestApp, error_code, fixtures, spawn_with};
 
 const SET: &str = "mutation($n: ID!, $u: String!, $t: TransferAction) { setBusinessUsername(businessNumberId: $n, username: $u, transferAction: $t) { username status } }";
 const DELETE: &str =
@@ -215,4 +215,72 @@ on_both!(
     format_rules_are_checked_with_code_100,
     uniqueness_ignores_case_but_not_periods_and_underscores,
     a_username_moves_within_a_portfolio_only_with_force_transfer,
+);
+
+fn username_update(waba: &str, username: &str, status: &str) -> Value {
+    let value = fixtures::business_username_update(fixtures::DISPLAY_PHONE_NUMBER, username, status);
+    fixtures::webhook(waba, "business_username_update", value)
+}
+
+async fn a_replayed_username_update_changes_nothing(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let approved = username_update(&t.number.waba_id, "jaspers.market", "approved");
+    assert_eq!(app.post_webhook(&approved).await.1["usernames"], 1);
+    let deleted = username_update(&t.number.waba_id, "jaspers.market", "deleted");
+    assert_eq!(app.post_webhook(&deleted).await.1["usernames"], 1);
+    let events = app.count("events").await;
+    let (status, summary) = app.post_webhook(&approved).await;
+    assert_eq!((status, summary["usernames"].as_i64(), summary["ignored"].as_i64()), (200, Some(0), Some(1)));
+    let data = app.ok(&t.token, "{ businessNumbers { username usernameStatus } }", json!({})).await;
+    assert_eq!(
+        data["businessNumbers"][0],
+        json!({ "username": null, "usernameStatus": null }),
+        "the replay undid nothing"
+    );
+    assert_eq!(app.count("events").await, events);
+}
+
+async fn force_transfer_never_takes_a_username_from_another_workspace(app: TestApp) {
+    let alpha = app.tenant("Alpha").await;
+    let beta = app.tenant("Beta").await;
+    // Beta's number claims Alpha's portfolio.
+    let new = persistence::business_numbers::NewBusinessNumber {
+        id: domain::BusinessNumberId::new(),
+        workspace_id: beta.workspace,
+        phone_number_id: "777000111222",
+        display_phone_number: &domain::PhoneNumber::parse("+15550003333").unwrap(),
+        waba_id: &alpha.number.waba_id,
+        portfolio_id: &alpha.number.portfolio_id,
+        business_name: None,
+        channel: domain::Channel::Whatsapp,
+        access_token: None,
+        sms_account: None,
+        operator_connected: true,
+    };
+    let claimed =
+        persistence::business_numbers::create(app.db.conn(), new, chrono::Utc::now()).await.unwrap();
+    let set = "mutation($n: ID!, $u: String!, $t: TransferAction) { setBusinessUsername(businessNumberId: $n, username: $u, transferAction: $t) { username } }";
+    app.ok(&alpha.token, set, json!({ "n": alpha.number.id.to_string(), "u": "acme" })).await;
+    let events = app.count("events").await;
+    let body = app
+        .graphql(
+            Some(&beta.token),
+            set,
+            json!({ "n": claimed.id.to_string(), "u": "acme", "t": "FORCE_TRANSFER" }),
+        )
+        .await;
+    assert_eq!(
+        (error_code(&body), body["errors"][0]["extensions"]["whatsappCode"].as_i64()),
+        ("CONFLICT", Some(147001))
+    );
+    assert_eq!(app.count("events").await, events, "nothing changed in either workspace");
+    let numbers = app.ok(&alpha.token, "{ businessNumbers { username } }", json!({})).await;
+    assert_eq!(numbers["businessNumbers"][0]["username"], "acme");
+    let audit = app.ok(&beta.token, "{ auditLog { action subjectId details } }", json!({})).await;
+    assert!(!audit.to_string().contains(&alpha.number.id.to_string()), "{audit}");
+}
+
+on_both!(
+    a_replayed_username_update_changes_nothing,
+    force_transfer_never_takes_a_username_from_another_workspace,
 );

@@ -6,52 +6,203 @@ use persistence::entities::message;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{Inbound, Tenant, TestApp, fixture, fixtures, sign};
+use crate::helpers::{Inbound, Tenant, TestApp, fixtures, sign};
+use tests::fixtures::Customer;
 
 const BSUID: &str = "US.13491208655302741918";
 const NEW_BSUID: &str = "US.77771208655302741918";
+const PARENT_BSUID: &str = "US.ENT.11815799212886844830";
+const NEW_PARENT_BSUID: &str = "US.ENT.99915799212886844830";
 
-fn fill(t: &Tenant, status: &str, wamid: &str, username: &str) -> Vec<(&'static str, String)> {
-    let now = Utc::now().timestamp().to_string();
-    vec![
-        ("WHATSAPP_BUSINESS_ACCOUNT_ID", t.number.waba_id.clone()),
-        ("BUSINESS_PHONE_NUMBER_ID", t.number.phone_number_id.clone()),
-        ("BUSINESS_DISPLAY_PHONE_NUMBER", "15550783881".into()),
-        ("WEBHOOK_TRIGGER_TIMESTAMP", now.clone()),
-        ("WEBHOOK_SENT_TIMESTAMP", now),
-        ("OLD_BSUID", BSUID.into()),
-        ("NEW_BSUID", NEW_BSUID.into()),
-        ("BSUID", BSUID.into()),
-        ("OLD_PARENT_BSUID", "US.ENT.11815799212886844830".into()),
-        ("NEW_PARENT_BSUID", "US.ENT.99915799212886844830".into()),
-        ("PARENT_BSUID", "US.ENT.11815799212886844830".into()),
-        ("NEW_WHATSAPP_USER_ID", "16505559876".into()),
-        ("WHATSAPP_USER_PHONE_NUMBER", "16505551234".into()),
-        ("WHATSAPP_USER_ID", "16505551234".into()),
-        ("USER_PHONE_NUMBER", "16505551234".into()),
-        ("USER_WA_ID", "16505551234".into()),
-        ("USERNAME", username.into()),
-        ("WHATSAPP_USER_PROFILE_NAME", "Pablo Morales".into()),
-        ("USER_DISPLAY_NAME", "Pablo Morales".into()),
-        ("WHATSAPP_USER_NAME", "Pablo Morales".into()),
-        ("WHATSAPP_MESSAGE_ID", wamid.into()),
-        ("MESSAGE_TEXT_BODY", "Hello".into()),
-        ("GROUP_ID", "120363025246125888".into()),
-        ("ORIGIN", "contact_request".into()),
-        ("VCARD", "BEGIN:VCARD\\nEND:VCARD".into()),
-        ("USER_PHONE_NUMBER_TYPE", "CELL".into()),
-        ("SYSTEM_CHANGE_TYPE", "user_changed_user_id".into()),
-        ("STATUS", status.into()),
-    ]
+/// Meta's example `wamid`: it base64-decodes to a blob containing the phone 16503879439.
+const EXAMPLE_WAMID: &str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=";
+
+/// Meta's example of a text from a username-only customer (phone hidden, parent BSUID).
+fn hidden_customer_text(t: &Tenant) -> Value {
+    let sheena = Customer::full("Sheena Nelson", "@realsheenanelson", "16505550000", BSUID, PARENT_BSUID)
+        .hiding_phone();
+    let text = sheena.text(EXAMPLE_WAMID, "Does it come in another color?", Utc::now());
+    hook(
+        t,
+        "messages",
+        fixtures::number_change(&t.number.phone_number_id, &[&sheena], "messages", vec![text]),
+    )
 }
 
-fn load(name: &str, t: &Tenant, status: &str) -> Value {
-    let wamid = format!("wamid.FIXTURE{}", uuid::Uuid::new_v4().simple());
-    // Business username webhooks carry the business's username; message webhooks a customer's.
-    let username = if name.starts_with("business_username") { "jaspers.market" } else { "@pablomorales" };
-    let pairs = fill(t, status, &wamid, username);
-    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    fixture(name, &refs)
+/// A webhook of `t`'s WABA with one change.
+fn hook(t: &Tenant, field: &str, value: Value) -> Value {
+    fixtures::webhook(&t.number.waba_id, field, value)
+}
+
+/// Every kind of webhook of the Cloud API reference, built by the fixtures: (what it is, the
+/// webhook, messages, duplicates, statuses, usernames, dead letters).
+fn reference_webhooks(t: &Tenant, username_status: &str) -> Vec<(&'static str, Value, [u64; 5])> {
+    let now = Utc::now();
+    let number = t.number.phone_number_id.as_str();
+    let pablo = Customer::full("Pablo Morales", "@pablomorales", "16505551234", BSUID, PARENT_BSUID);
+    let rotated = Customer {
+        bsuid: Some(NEW_BSUID.into()),
+        parent_bsuid: Some(NEW_PARENT_BSUID.into()),
+        ..pablo.clone()
+    };
+    let sheena = Customer::full("Sheena Nelson", "@realsheenanelson", "16505550000", BSUID, PARENT_BSUID);
+    let wamid = || format!("wamid.FIXTURE{}", uuid::Uuid::new_v4().simple());
+    let messages = |customer: &Customer, items: Vec<Value>| {
+        hook(t, "messages", fixtures::number_change(number, &[customer], "messages", items))
+    };
+    let statuses = |customer: &Customer, items: Vec<Value>| {
+        hook(t, "messages", fixtures::number_change(number, &[customer], "statuses", items))
+    };
+    // Meta's two examples of one message (phone shown, then hidden) reuse one wamid: the second
+    // is the same message, so a duplicate.
+    let shared = EXAMPLE_WAMID;
+    let legacy = sheena.clone().phone_only();
+    let mut group = pablo.text(&wamid(), "Hello", now);
+    group["group_id"] = json!("120363025246125888");
+    let mut failed = pablo.clone().phone_only().status(&wamid(), "failed", now);
+    failed["errors"] = fixtures::status_error(
+        131_049,
+        "This message was not delivered to maintain healthy ecosystem engagement.",
+    );
+    let phone_holder = Customer { phone: Some("16505551234".into()), ..Customer::default() };
+    vec![
+        (
+            "a text from a customer who shows the phone (before usernames)",
+            messages(&legacy, vec![legacy.text(shared, "Does it come in another color?", now)]),
+            [1, 0, 0, 0, 0],
+        ),
+        (
+            "the same text from a customer who hid the phone",
+            messages(
+                &sheena.clone().hiding_phone(),
+                vec![sheena.clone().hiding_phone().text(shared, "Does it come in another color?", now)],
+            ),
+            [0, 1, 0, 0, 0],
+        ),
+        ("a group message with every identity field", messages(&pablo, vec![group]), [0, 0, 0, 0, 1]),
+        (
+            "a call-permission reply",
+            messages(&pablo, vec![fixtures::call_permission_reply(&pablo, &wamid(), &wamid(), now)]),
+            [1, 0, 0, 0, 0],
+        ),
+        (
+            "a shared contact card",
+            messages(
+                &pablo.clone().hiding_phone(),
+                vec![fixtures::shared_contact(
+                    &pablo.clone().hiding_phone(),
+                    &wamid(),
+                    "16505551234",
+                    "contact_request",
+                    now,
+                )],
+            ),
+            [1, 0, 0, 0, 0],
+        ),
+        (
+            "a system message: the customer changed BSUID",
+            hook(
+                t,
+                "messages",
+                fixtures::number_change(
+                    number,
+                    &[],
+                    "messages",
+                    vec![fixtures::system_change(
+                        &phone_holder,
+                        &wamid(),
+                        &rotated,
+                        "user_changed_user_id",
+                        now,
+                    )],
+                ),
+            ),
+            [1, 0, 0, 0, 0],
+        ),
+        (
+            "a BSUID rotation",
+            hook(
+                t,
+                "user_id_update",
+                fixtures::number_change(
+                    number,
+                    &[&pablo.clone().phone_only()],
+                    "user_id_update",
+                    vec![fixtures::user_id_update(&pablo, &rotated, now)],
+                ),
+            ),
+            [0, 0, 0, 0, 0],
+        ),
+        (
+            "a delivery to a hidden customer",
+            statuses(
+                &pablo.clone().hiding_phone(),
+                vec![pablo.clone().hiding_phone().status(&wamid(), "delivered", now)],
+            ),
+            [0, 0, 0, 0, 0],
+        ),
+        (
+            "a delivery to a phone whose customer has a username",
+            statuses(&pablo, vec![pablo.status(&wamid(), "delivered", now)]),
+            [0, 0, 0, 0, 0],
+        ),
+        ("a failure", statuses(&pablo.clone().phone_only(), vec![failed]), [0, 0, 0, 0, 0]),
+        (
+            "a read with every identity field",
+            statuses(&pablo, vec![pablo.status(&wamid(), "read", now)]),
+            [0, 0, 0, 0, 0],
+        ),
+        (
+            "a business username update",
+            hook(
+                t,
+                "business_username_update",
+                fixtures::business_username_update(
+                    fixtures::DISPLAY_PHONE_NUMBER,
+                    "jaspers.market",
+                    username_status,
+                ),
+            ),
+            [0, 0, 0, 1, 0],
+        ),
+        (
+            "another WABA's username update (plural field)",
+            fixtures::webhook(
+                "535497026314662",
+                "business_username_updates",
+                fixtures::business_username_update("573232821994", "wappa_support", "approved"),
+            ),
+            [0, 0, 0, 0, 1],
+        ),
+        (
+            "an echo of a message sent from the app",
+            hook(
+                t,
+                "smb_message_echoes",
+                fixtures::number_change(
+                    number,
+                    &[&pablo],
+                    "message_echoes",
+                    vec![fixtures::message_echo(&pablo, &wamid(), now)],
+                ),
+            ),
+            [0, 0, 0, 0, 1],
+        ),
+        (
+            "a marketing preference",
+            hook(
+                t,
+                "user_preferences",
+                fixtures::number_change(
+                    number,
+                    &[&pablo],
+                    "user_preferences",
+                    vec![fixtures::user_preference(&pablo, "stop", now)],
+                ),
+            ),
+            [0, 0, 0, 0, 1],
+        ),
+    ]
 }
 
 fn summary_of(body: &Value, key: &str) -> u64 {
@@ -77,9 +228,7 @@ async fn the_subscription_handshake_echoes_the_challenge(app: TestApp) {
 
 async fn bad_signatures_and_malformed_json_store_nothing(app: TestApp) {
     let t = app.tenant_with("Acme", "106540352242922", "102290129340398").await;
-    let body =
-        serde_json::to_vec(&load("inbound_text_username_only_phone_hidden_with_parent_bsuid.json", &t, ""))
-            .unwrap();
+    let body = serde_json::to_vec(&hidden_customer_text(&t)).unwrap();
     let (status, _) = app.post_webhook_raw(body.clone(), None).await;
     assert_eq!(status, 401, "missing signature");
     let (status, _) = app.post_webhook_raw(body.clone(), Some("sha256=00ff".into())).await;
@@ -105,46 +254,12 @@ async fn bad_signatures_and_malformed_json_store_nothing(app: TestApp) {
 
 async fn every_reference_payload_is_answered_and_applied(app: TestApp) {
     let t = app.tenant_with("Acme", "106540352242922", "102290129340398").await;
-    // (file, status placeholder, messages, duplicates, statuses, usernames, dead letters)
-    let cases: [(&str, &str, u64, u64, u64, u64, u64); 15] = [
-        ("inbound_text_legacy_phone_only_webhooks_overview.json", "", 1, 0, 0, 0, 0),
-        // Meta's two examples reuse one wamid: the second is the same message, so a duplicate.
-        ("inbound_text_username_only_phone_hidden_with_parent_bsuid.json", "", 0, 1, 0, 0, 0),
-        ("inbound_text_syntax_all_identity_fields.json", "", 0, 0, 0, 0, 1), // a group message
-        ("call_permission_reply_webhook_syntax.json", "", 1, 0, 0, 0, 0),
-        ("contacts_webhook_contact_shared_syntax.json", "", 1, 0, 0, 0, 0),
-        ("system_user_changed_user_id_syntax.json", "", 1, 0, 0, 0, 0),
-        ("user_id_update_webhook_syntax.json", "", 0, 0, 0, 0, 0),
-        ("status_delivered_sent_to_bsuid_phone_hidden.json", "", 0, 0, 0, 0, 0),
-        ("status_delivered_sent_to_phone_user_has_username_parent_bsuid.json", "", 0, 0, 0, 0, 0),
-        ("status_failed_sent_to_phone.json", "", 0, 0, 0, 0, 0),
-        ("status_syntax_all_identity_fields.json", "read", 0, 0, 0, 0, 0),
-        ("business_username_update_webhook_syntax.json", "reserved", 0, 0, 0, 1, 0),
-        ("business_username_updates_webhook_plural_field_thirdparty_fixture.json", "", 0, 0, 0, 0, 1),
-        ("smb_message_echoes_webhook_syntax.json", "", 0, 0, 0, 0, 1),
-        ("user_preferences_webhook_syntax.json", "", 0, 0, 0, 0, 1),
-    ];
-    for (file, status, messages, duplicates, statuses, usernames, dead) in cases {
-        let (code, summary) = app.post_webhook(&load(file, &t, status)).await;
-        assert_eq!(code, 200, "{file}: {summary}");
-        let got = (
-            summary_of(&summary, "messages"),
-            summary_of(&summary, "duplicates"),
-            summary_of(&summary, "statuses"),
-            summary_of(&summary, "usernames"),
-            summary_of(&summary, "deadLetters"),
-        );
-        assert_eq!(got, (messages, duplicates, statuses, usernames, dead), "{file}: {summary}");
-    }
-    // Every webhook file of the reference folder is covered above.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/payloads");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        let is_webhook = fixture(&name, &[]).get("object").is_some();
-        assert!(
-            !is_webhook || cases.iter().any(|c| c.0 == name),
-            "{name} is a webhook payload without a test"
-        );
+    for (what, webhook, expected) in reference_webhooks(&t, "reserved") {
+        let (code, summary) = app.post_webhook(&webhook).await;
+        assert_eq!(code, 200, "{what}: {summary}");
+        let got = ["messages", "duplicates", "statuses", "usernames", "deadLetters"]
+            .map(|k| summary_of(&summary, k));
+        assert_eq!(got, expected, "{what}: {summary}");
     }
     let data = app
         .ok(&t.token, "{ businessNumbers { username usernameStatus } deadLetters { reason } }", json!({}))
@@ -163,8 +278,12 @@ async fn every_reference_payload_is_answered_and_applied(app: TestApp) {
     );
 
     // `deleted` clears the username.
-    let (code, summary) =
-        app.post_webhook(&load("business_username_update_webhook_syntax.json", &t, "deleted")).await;
+    let deleted = hook(
+        &t,
+        "business_username_update",
+        fixtures::business_username_update(fixtures::DISPLAY_PHONE_NUMBER, "jaspers.market", "deleted"),
+    );
+    let (code, summary) = app.post_webhook(&deleted).await;
     assert_eq!((code, summary_of(&summary, "usernames")), (200, 1));
     let data = app.ok(&t.token, "{ businessNumbers { username usernameStatus } }", json!({})).await;
     assert_eq!(data["businessNumbers"][0], json!({ "username": null, "usernameStatus": null }));
@@ -336,7 +455,7 @@ async fn statuses_move_forward_only_and_keep_failure_details(app: TestApp) {
 
 async fn duplicates_change_nothing_and_batches_store_what_they_can(app: TestApp) {
     let t = app.tenant_with("Acme", "106540352242922", "102290129340398").await;
-    let payload = load("inbound_text_username_only_phone_hidden_with_parent_bsuid.json", &t, "");
+    let payload = hidden_customer_text(&t);
     let (_, first) = app.post_webhook(&payload).await;
     assert_eq!(summary_of(&first, "messages"), 1);
     let events_before = app.count("events").await;
@@ -367,7 +486,7 @@ async fn duplicates_change_nothing_and_batches_store_what_they_can(app: TestApp)
 async fn nothing_stored_reveals_a_hidden_phone(app: TestApp) {
     let t = app.tenant_with("Acme", "106540352242922", "102290129340398").await;
     // This wamid base64-decodes to a blob containing the phone 16503879439.
-    let payload = load("inbound_text_username_only_phone_hidden_with_parent_bsuid.json", &t, "");
+    let payload = hidden_customer_text(&t);
     let wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(app.post_webhook(&payload).await.0, 200);
     let conn = app.db.conn();

@@ -22,7 +22,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use persistence::entities::business_number;
+use persistence::BusinessNumber;
 use persistence::sealed::{Keyring, Purpose};
 
 use super::{Accepted, GatewayError};
@@ -118,7 +118,7 @@ impl WhatsappGateway {
     /// When the number's token does not open (a refused send, not a sandbox one).
     pub fn for_number<'a>(
         &'a self,
-        number: &'a business_number::Model,
+        number: &'a BusinessNumber,
         keyring: &Keyring,
     ) -> Result<NumberApi<'a>, GatewayError> {
         let token = match &number.access_token_sealed {

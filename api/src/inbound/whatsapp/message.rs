@@ -1,20 +1,15 @@
-//! The one reader of Meta's payloads: inbound messages (identity, type, a readable summary, what
-//! may be stored), statuses, BSUID rotations and business-username updates become typed values,
-//! or a reason to keep the item as a dead letter.
+//! One inbound `messages[]` item, read: the customer's identity, the type, a readable summary,
+//! what may be stored, its file, reaction or reply target, or a reason to keep it as a dead
+//! letter. [`super::read`] calls it for every message of a webhook.
 
 use chrono::{DateTime, Utc};
 use domain::threading::InboundIdentity;
 use domain::{Bsuid, ParentBsuid, PhoneNumber, Username};
 use serde_json::Value;
 
-use domain::statuses::{self, UsernameState};
-use domain::{BusinessUsername, BusinessUsernameStatus, MessageStatus};
 use persistence::attachments::Announced;
-use persistence::messages::ProviderError;
 
-use super::payload::{
-    BusinessUsernameUpdate, ContactInfo, MessageHead, StatusItem, UserIdUpdate, read_value,
-};
+use super::payload::{ContactInfo, MessageHead, read_value};
 
 /// One inbound message, read and checked.
 #[derive(Debug, Clone)]
@@ -132,90 +127,6 @@ pub fn read_message(raw: &Value, contacts: &[ContactInfo]) -> Result<InboundMess
         kind: head.kind,
         sent_at,
     })
-}
-
-/// One `statuses[]` item, read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusUpdate {
-    /// The `wamid` of the outbound message it is about.
-    pub wamid: String,
-    /// `None` for a word Parley does not track (the update is ignored).
-    pub status: Option<MessageStatus>,
-    /// Meta's first error, for `failed`.
-    pub error: Option<ProviderError>,
-    /// The recipient's BSUID and parent BSUID, when Meta names them (recorded as aliases).
-    pub recipient_bsuid: Option<Bsuid>,
-    pub recipient_parent_bsuid: Option<ParentBsuid>,
-}
-
-/// Reads one `statuses[]` item.
-///
-/// # Errors
-/// The reason, when it lacks its id or status.
-pub fn read_status(raw: &Value) -> Result<StatusUpdate, String> {
-    let item: StatusItem = read_value("statuses", raw)?;
-    let status = statuses::message_status(&item.status);
-    let error = (status == Some(MessageStatus::Failed)).then(|| {
-        let first = item.errors.first();
-        ProviderError {
-            code: first.and_then(|e| e.code),
-            title: first.and_then(|e| e.title.clone().or_else(|| e.message.clone())),
-        }
-    });
-    Ok(StatusUpdate {
-        recipient_bsuid: item.recipient_user_id.as_deref().and_then(|b| Bsuid::parse(b).ok()),
-        recipient_parent_bsuid: item.parent_bsuid().and_then(|b| ParentBsuid::parse(b).ok()),
-        wamid: item.id,
-        status,
-        error,
-    })
-}
-
-/// Reads one `user_id_update[]` item (a BSUID rotation).
-///
-/// # Errors
-/// The reason, when the previous or current BSUID is missing or invalid.
-pub fn read_identity_change(update: &UserIdUpdate) -> Result<IdentityChange, &'static str> {
-    let bsuid = |v: Option<&String>| v.and_then(|b| Bsuid::parse(b).ok());
-    let (Some(previous), Some(current)) =
-        (bsuid(update.user_id.previous.as_ref()), bsuid(update.user_id.current.as_ref()))
-    else {
-        return Err("user_id_update without a valid previous and current BSUID");
-    };
-    Ok(IdentityChange {
-        previous_bsuid: Some(previous),
-        new_bsuid: Some(current),
-        new_parent_bsuid: update
-            .parent_user_id
-            .as_ref()
-            .and_then(|p| p.current.as_deref())
-            .and_then(|p| ParentBsuid::parse(p).ok()),
-        new_phone: update.wa_id.as_deref().and_then(|p| PhoneNumber::from_whatsapp(p).ok()),
-    })
-}
-
-/// The number a `business_username_update` is about (its display number).
-#[must_use]
-pub fn username_update_number(update: &BusinessUsernameUpdate) -> Option<PhoneNumber> {
-    PhoneNumber::from_whatsapp(&update.display_phone_number).ok()
-}
-
-/// The username and status a `business_username_update` gives its number: both `None` when
-/// the username was deleted.
-///
-/// # Errors
-/// The reason, for an unknown status or a held username that is missing or invalid.
-pub fn read_username_update(
-    update: &BusinessUsernameUpdate,
-) -> Result<(Option<BusinessUsername>, Option<BusinessUsernameStatus>), String> {
-    match statuses::username_state(&update.status) {
-        Some(UsernameState::Deleted) => Ok((None, None)),
-        Some(UsernameState::Held(status)) => match update.username.as_deref().map(BusinessUsername::parse) {
-            Some(Ok(username)) => Ok((Some(username), Some(status))),
-            _ => Err("business username update without a valid username".to_owned()),
-        },
-        None => Err(format!("unknown business username status {:?}", update.status)),
-    }
 }
 
 /// The file an image, video, audio, document or sticker message announces: Meta's media id

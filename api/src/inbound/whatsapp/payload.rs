@@ -40,10 +40,11 @@ pub struct MessagesValue {
     pub metadata: Metadata,
     #[serde(default)]
     pub contacts: Vec<ContactInfo>,
+    /// Checked to be a list; [`super::read`] reads each item from the change's value.
     #[serde(default)]
-    pub messages: Vec<Value>,
+    pub messages: Vec<serde::de::IgnoredAny>,
     #[serde(default)]
-    pub statuses: Vec<Value>,
+    pub statuses: Vec<serde::de::IgnoredAny>,
 }
 
 /// Which business number the change is for.

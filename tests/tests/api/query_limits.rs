@@ -1,9 +1,9 @@
-//! GraphQL hardening: depth, complexity (alias overloading), batching, content types,
-//! production mode.
+//! Query limits: depth, complexity (alias overloading), pages of pages priced before any SQL
+//! runs, batching, content types, production mode.
 
 use serde_json::json;
 
-use crate::helpers::{TestApp, error_code, spawn_with};
+use crate::helpers::{Inbound, TestApp, error_code, spawn_with};
 
 /// graphql-js' `getIntrospectionQuery()` (what GraphiQL and most clients send).
 const INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name } \
@@ -174,3 +174,78 @@ mod production_mode_hides_the_schema {
         }
     }
 }
+
+/// What the reference desktop's inbox asks for: 50 open conversations with everything a row
+/// shows. It must stay within the default complexity limit.
+pub const DESKTOP_INBOX: &str = "query Inbox($after: String) {
+  conversations(first: 50, after: $after, filter: { status: OPEN }) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id channel status origin displayName createdAt updatedAt lastInboundAt lastActivityAt serviceWindowEndsAt
+      businessNumber { id displayPhoneNumber username }
+      customer { phoneNumber bsuid parentBsuid username profileName phoneHidden notice }
+      contact { id name phoneNumber }
+      assignee { id name }
+      previousConversation { id }
+      suggestedContact { id name }
+      lastMessage { id direction kind text status createdAt }
+      capabilities {
+        reply { allowed reason } call { allowed reason } switchToSms { allowed reason }
+        requestPhoneNumber { allowed reason } templates { category allowed reason }
+      }
+    }
+  }
+}";
+
+/// A nested page of pages, and 99 aliased pages inside a page: each would fetch about a million
+/// rows with ten thousand statements if run.
+fn costly_queries() -> Vec<String> {
+    let nested =
+        "{ conversations(first: 100) { nodes { contact { conversations(first: 100) { nodes { id } } } } } }"
+            .to_owned();
+    let aliased: String =
+        (0..99).map(|i| format!("m{i}: messages(first: 100) {{ nodes {{ id text }} }} ")).collect();
+    vec![nested, format!("{{ conversations(first: 100) {{ nodes {{ {aliased} }} }} }}")]
+}
+
+async fn a_page_of_pages_is_refused_before_any_sql_runs(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    for i in 0..3 {
+        app.receive(&t, &Inbound::hidden(&format!("US.{i}"), &format!("@c{i}"), "C")).await;
+    }
+    let before = app.db.statement_count();
+    app.ok(&t.token, "{ __typename }", json!({})).await;
+    let authentication = app.db.statement_count() - before;
+    for query in costly_queries() {
+        let before = app.db.statement_count();
+        let body = app.graphql(Some(&t.token), &query, json!({})).await;
+        let spent = app.db.statement_count() - before;
+        assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("complex"), "{body}");
+        assert_eq!(spent, authentication, "nothing but the token check ran");
+    }
+    let inbox = app.ok(&t.token, DESKTOP_INBOX, json!({})).await;
+    assert_eq!(inbox["conversations"]["nodes"].as_array().unwrap().len(), 3);
+
+    let long = "a".repeat(201);
+    for (query, variables) in [
+        (
+            "query($s: String) { conversations(filter: { search: $s }) { nodes { id } } }",
+            json!({ "s": long }),
+        ),
+        ("query($s: String) { contacts(search: $s) { nodes { id } } }", json!({ "s": long })),
+    ] {
+        let body = app.graphql(Some(&t.token), query, variables).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    }
+    let ok = app
+        .graphql(
+            Some(&t.token),
+            "query($s: String) { contacts(search: $s) { nodes { id } } }",
+            json!({ "s": "a".repeat(200) }),
+        )
+        .await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+}
+
+on_both!(a_page_of_pages_is_refused_before_any_sql_runs,);

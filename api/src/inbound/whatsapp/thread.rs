@@ -16,9 +16,9 @@ use domain::{Channel, ConversationId, Direction, IdentityKind, MessageId, Thread
 use persistence::Announce;
 use persistence::content::MessageContent;
 use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
-use persistence::entities::{business_number, conversation};
 use persistence::messages::{NewMessage, Origin, StoredId, digest_wamids, external_id_digest};
 use persistence::sealed::Keyring;
+use persistence::{BusinessNumber, Conversation};
 use persistence::{Error, attachments, contacts, conversations, messages, reactions, receipts};
 
 use super::read::{InboundMessage, Reaction};
@@ -42,7 +42,7 @@ pub enum IngestOutcome {
     Unmatched,
 }
 
-fn known(c: &conversation::Model) -> KnownThread {
+fn known(c: &Conversation) -> KnownThread {
     KnownThread { id: c.id, phone: c.customer_phone.clone(), bsuid: c.customer_bsuid.clone() }
 }
 
@@ -53,7 +53,7 @@ fn known(c: &conversation::Model) -> KnownThread {
 /// conversation first: roll back and retry the webhook.
 pub async fn record_inbound(
     db: &impl Announce,
-    number: &business_number::Model,
+    number: &BusinessNumber,
     msg: &InboundMessage,
     now: DateTime<Utc>,
     keyring: &Keyring,
@@ -198,7 +198,7 @@ pub async fn record_inbound(
 /// (Meta delivers at least once) changes nothing.
 async fn record_reaction(
     db: &impl Announce,
-    number: &business_number::Model,
+    number: &BusinessNumber,
     wamid: &str,
     reaction: &Reaction,
     now: DateTime<Utc>,
@@ -223,7 +223,7 @@ async fn record_reaction(
     Ok(IngestOutcome::Reacted { message: target.id })
 }
 
-fn thread_of(c: &conversation::Model) -> Thread<'_> {
+fn thread_of(c: &Conversation) -> Thread<'_> {
     Thread {
         phone: c.customer_phone.as_ref(),
         bsuid: c.customer_bsuid.as_ref(),
@@ -260,7 +260,7 @@ fn arrival_of(msg: &InboundMessage) -> Arrival<'_> {
 pub async fn apply_identity_change(
     db: &impl Announce,
     workspace: WorkspaceId,
-    sender: Option<&conversation::Model>,
+    sender: Option<&Conversation>,
     change: &IdentityChange,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {

@@ -6,7 +6,7 @@
 //! workspace has connected is `404` and stores nothing either: there is no auth token to verify
 //! it with, so it is anyone's, and writing for it would let anyone fill the disk and hold
 //! SQLite's writer (it is counted in `/metrics` and logged sparingly).
-//! A verified post goes to the group committer ([`super::sms`] applies it) and is answered
+//! A verified post goes to the group committer ([`super::apply`] stores it) and is answered
 //! with an empty TwiML document once committed.
 
 use std::sync::Arc;
@@ -21,9 +21,10 @@ use persistence::sealed::Purpose;
 use persistence::{Database, business_numbers};
 use serde_json::json;
 
-use super::batch::WebhookCommitter;
-use super::sms::{Applied, Form, Post, SmsPost, form_field};
+use super::apply::Applied;
+use super::read::{Form, Post, SmsPost, form_field};
 use crate::config::Config;
+use crate::inbound::batch::WebhookCommitter;
 use crate::providers::sms::{WEBHOOK_PATH, signature_matches};
 
 /// A form post is small: the provider's fields and at most 1,600 characters of text.
@@ -93,12 +94,8 @@ pub async fn receive(State(state): State<SmsState>, headers: HeaderMap, uri: Uri
         state.refusals.refuse("sms", "no_signature");
         return refuse(StatusCode::FORBIDDEN, "X-Twilio-Signature is missing");
     };
-    let field = |name: &str| form_field(&form, name);
-    let kind = if field("MessageStatus").is_some() { Post::Status } else { Post::Inbound };
-    let routed_by = match kind {
-        Post::Inbound => field("To"),
-        Post::Status => field("From"),
-    };
+    let kind = Post::of(&form);
+    let routed_by = form_field(&form, kind.routed_by());
     let number = match routed_by.map(|p| PhoneNumber::parse(p.trim())) {
         Some(Ok(phone)) => match business_numbers::find_sms(state.db.conn(), &phone).await {
             Ok(number) => number,
@@ -126,7 +123,7 @@ pub async fn receive(State(state): State<SmsState>, headers: HeaderMap, uri: Uri
         return refuse(StatusCode::FORBIDDEN, "X-Twilio-Signature does not match");
     }
     let post = SmsPost { number, form, kind };
-    match state.committer.submit_sms(post, Utc::now()).await {
+    match state.committer.submit(post, Utc::now()).await {
         Ok(Applied::Done) => empty_twiml(),
         Ok(Applied::Refused(reason)) => refuse(StatusCode::BAD_REQUEST, reason),
         Err(err) => unavailable(&err),

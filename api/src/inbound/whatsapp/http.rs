@@ -18,9 +18,9 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::batch::WebhookCommitter;
 use super::payload::Webhook;
 use crate::config::Config;
+use crate::inbound::batch::WebhookCommitter;
 use crate::providers::meta::signature_valid;
 
 /// What the webhook handlers need (taken from the application state with `FromRef`).

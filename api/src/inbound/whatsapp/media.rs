@@ -14,9 +14,9 @@
 use chrono::{DateTime, Utc};
 use domain::AttachmentStatus;
 use futures::TryStreamExt;
+use persistence::Attachment;
 use persistence::attachments::{self, Fetched};
 use persistence::blobs::{BlobStore, WriteError};
-use persistence::entities::attachment;
 use persistence::{Database, Work, blob_deletions, business_numbers, conversations};
 
 use crate::config::MediaConfig;
@@ -65,9 +65,8 @@ impl Fetcher {
     /// On a database failure.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
         let lease = now + chrono::Duration::minutes(5);
-        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let claimed = attachments::claim_fetches(&txn, now, lease, 32).await?;
-        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
+        let claimed =
+            self.db.write(async |txn| attachments::claim_fetches(txn, now, lease, 32).await).await?;
         let count = claimed.len();
         let fetches = claimed.into_iter().map(|a| self.fetch(a));
         for result in futures::future::join_all(fetches).await {
@@ -76,7 +75,7 @@ impl Fetcher {
         Ok(count)
     }
 
-    async fn fetch(&self, attachment: attachment::Model) -> Result<(), persistence::Error> {
+    async fn fetch(&self, attachment: Attachment) -> Result<(), persistence::Error> {
         let outcome = match self.download(&attachment).await {
             Ok(stored) => stored,
             Err(failure) => {
@@ -113,24 +112,30 @@ impl Fetcher {
             _ => None,
         };
         let workspace = attachment.workspace_id;
-        let txn = self.db.begin().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-        let Some(saved) = attachments::record_fetch(&txn, attachment, outcome, now).await? else {
-            // Erased while it was being fetched: the bytes must not stay either. They go on the
-            // durable list, like an erasure's, and the blob janitor deletes them after commit.
-            blob_deletions::enqueue(&txn, workspace, stored_key, now).await?;
-            txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))?;
-            return Ok(());
-        };
-        let conversation = match saved.conversation_id.filter(|_| saved.status == AttachmentStatus::Stored) {
-            Some(id) => conversations::find(&txn, saved.workspace_id, id).await?,
-            None => None,
-        };
-        if let Some(conversation) = conversation {
-            let stored =
-                crate::events::Event::AttachmentStored { attachment: &saved, conversation: &conversation };
-            crate::events::emit(&txn, stored, now).await?;
-        }
-        txn.commit().await.map_err(|e| persistence::Error::Unexpected(e.into()))
+        self.db
+            .write(async |txn| {
+                let Some(saved) = attachments::record_fetch(txn, attachment, outcome, now).await? else {
+                    // Erased while it was being fetched: the bytes must not stay either. They go on
+                    // the durable list, like an erasure's, and the blob janitor deletes them after
+                    // commit.
+                    blob_deletions::enqueue(txn, workspace, stored_key, now).await?;
+                    return Ok(());
+                };
+                let stored = saved.conversation_id.filter(|_| saved.status == AttachmentStatus::Stored);
+                let conversation = match stored {
+                    Some(id) => conversations::find(txn, saved.workspace_id, id).await?,
+                    None => None,
+                };
+                if let Some(conversation) = conversation {
+                    let stored = crate::events::Event::AttachmentStored {
+                        attachment: &saved,
+                        conversation: &conversation,
+                    };
+                    crate::events::emit(txn, stored, now).await?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     fn backoff(&self, attempts: i32) -> chrono::Duration {
@@ -141,7 +146,7 @@ impl Fetcher {
     }
 
     /// Downloads one file into the blob store and checks it.
-    async fn download(&self, attachment: &attachment::Model) -> Result<Fetched, Failure> {
+    async fn download(&self, attachment: &Attachment) -> Result<Fetched, Failure> {
         let failure = |reason: &str, retryable: bool| Failure { reason: reason.to_owned(), retryable };
         let number_id = attachment.business_number_id.ok_or_else(|| failure("no business number", false))?;
         let number = business_numbers::find(self.db.conn(), attachment.workspace_id, number_id)
