@@ -70,6 +70,10 @@ enum Outcome {
     Failed { status: Option<u16>, error: String, permanent: bool },
 }
 
+/// The content type of a CloudEvent sent whole in the body (the HTTP binding's structured
+/// mode), as CloudEvents SDKs recognise it.
+pub const STRUCTURED_MODE: &str = "application/cloudevents+json; charset=utf-8";
+
 impl crate::workers::Worker for Dispatcher {
     const NAME: &'static str = "crm";
     const WAKES: &'static [Work] = &[Work::Events, Work::Crm];
@@ -159,7 +163,8 @@ impl Dispatcher {
         let response = self
             .client
             .post(url)
-            .header("content-type", "application/json")
+            // The CloudEvents HTTP binding's structured mode: the whole event is the body.
+            .header("content-type", STRUCTURED_MODE)
             .header("user-agent", "Parley-Webhooks/1")
             .header("webhook-id", &id)
             .header("webhook-timestamp", timestamp.to_string())

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use cloudevents::AttributesReader;
 use hmac::Mac;
 use serde_json::{Value, json};
 
@@ -18,6 +19,8 @@ const ENDPOINTS: &str = "{ webhookEndpoints { id pausedAt consecutiveFailures de
 #[derive(Clone, Debug)]
 struct Received {
     id: String,
+    /// The event as the CloudEvents SDK reads the request (its HTTP binding), or why it cannot.
+    cloudevent: Result<cloudevents::Event, String>,
     timestamp: String,
     signature: String,
     body: String,
@@ -46,7 +49,10 @@ impl Receiver {
                 let header = |name: &str| {
                     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
                 };
+                let cloudevent = cloudevents::binding::http::to_event(&headers, body.clone().into_bytes())
+                    .map_err(|e| e.to_string());
                 state.got.lock().unwrap().push(Received {
+                    cloudevent,
                     id: header("webhook-id"),
                     timestamp: header("webhook-timestamp"),
                     signature: header("webhook-signature"),
@@ -132,6 +138,9 @@ async fn deliveries_are_signed_ordered_and_retried(backend: Backend) {
         let event: Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(event["specversion"], "1.0");
         assert_eq!(event["id"].as_str().unwrap(), r.id);
+        // The CloudEvents SDK reads each request as a structured-mode event.
+        let read = r.cloudevent.as_ref().unwrap_or_else(|e| panic!("not a CloudEvent to the SDK: {e}"));
+        assert_eq!((read.id(), read.ty()), (r.id.as_str(), event["type"].as_str().unwrap()));
         seen.push(event["sequence"].as_str().unwrap().parse::<i64>().unwrap());
     }
     assert_eq!(seen, [1, 2, 3, 4], "in cursor order, each once after success");

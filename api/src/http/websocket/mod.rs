@@ -1,5 +1,6 @@
-//! `GET /graphql/ws`: GraphQL over WebSocket (`graphql-transport-ws`, and the older
-//! `graphql-ws`). The client authenticates in the `connection_init` payload
+//! `GET /graphql/ws`: GraphQL over WebSocket (`graphql-transport-ws`, spoken by
+//! [`transport`], and the older `graphql-ws` of `subscriptions-transport-ws`, spoken by
+//! async-graphql's engine). The client authenticates in the `connection_init` payload
 //! (`{"Authorization": "Bearer <JWT>"}`); every operation is then authorised again when it
 //! runs, and the server closes the socket with code `4403` when the registry's sweep finds the
 //! agent or token no longer allows it (see [`crate::graphql::session`]).
@@ -16,16 +17,22 @@ use std::str::FromStr;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphqlSocket, WebSocketProtocols, WsMessage,
 };
+use async_graphql::{Data, Executor, Request, Response as GraphqlResponse};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
+pub mod transport;
+
 use crate::auth::bearer_token;
 use crate::error::ApiError;
+use crate::graphql::ParleySchema;
+use crate::graphql::limits::label_errors;
 use crate::graphql::session::{CloseReason, SocketSession};
 use crate::http::state::AppState;
 
@@ -67,7 +74,12 @@ pub async fn upgrade(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(2 * MAX_MESSAGE)
         .max_frame_size(2 * MAX_MESSAGE)
-        .on_upgrade(move |socket| serve(socket, protocol, state))
+        .on_upgrade(move |socket| async move {
+            match protocol {
+                WebSocketProtocols::GraphQLWS => transport::serve(socket, state).await,
+                WebSocketProtocols::SubscriptionsTransportWS => serve_legacy(socket, state).await,
+            }
+        })
 }
 
 /// Reads the token of a `connection_init` payload and opens the session.
@@ -95,9 +107,35 @@ async fn open_session(
     Ok(data)
 }
 
-/// Runs one socket: async-graphql's protocol engine between the client and the schema, and
-/// the server's own close when the session asks for it.
-async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState) {
+/// The schema with every error given its `extensions.code`, as over HTTP.
+#[derive(Clone)]
+struct Labelled(ParleySchema);
+
+impl Executor for Labelled {
+    async fn execute(&self, request: Request) -> GraphqlResponse {
+        let mut response = self.0.execute(request).await;
+        label_errors(&mut response);
+        response
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, GraphqlResponse> {
+        Executor::execute_stream(&self.0, request, data)
+            .map(|mut response| {
+                label_errors(&mut response);
+                response
+            })
+            .boxed()
+    }
+}
+
+/// Runs one socket of the older `graphql-ws` protocol: async-graphql's protocol engine between
+/// the client and the schema, and the server's own close when the session asks for it.
+async fn serve_legacy(socket: WebSocket, state: AppState) {
+    let protocol = WebSocketProtocols::SubscriptionsTransportWS;
     let (mut sink, stream) = socket.split();
     let initialised = Arc::new(AtomicBool::new(false));
     let (too_big_tx, mut too_big_rx) = watch::channel(false);
@@ -120,7 +158,7 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
             futures::future::ready(fits)
         });
     let (close_tx, mut close_rx) = watch::channel(None);
-    let schema = state.schema.clone();
+    let schema = Labelled(state.schema.clone());
     let opened = Arc::clone(&initialised);
     let outgoing = GraphqlSocket::new(schema, input, protocol)
         .on_connection_init(move |payload| open_session(state, payload, close_tx, opened));
