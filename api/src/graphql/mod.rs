@@ -22,6 +22,7 @@
 //! - [`loaders`]: per-request dataloaders (no N+1).
 //! - [`guards`]: role guards.
 //! - [`limits`]: limits on a document's shape (aliases).
+//! - [`introspection`]: the schema's description and the SDL as served.
 //! - [`pagination`]: page sizes, cursors and the complexity of a page.
 //! - [`context`]: what a resolver reads from the request (viewer, clock, database, loaders)
 //!   and the parsing of id arguments; feature modules import it, never this module.
@@ -37,6 +38,7 @@ pub mod enums;
 pub mod events;
 pub mod guards;
 pub mod inbox;
+pub mod introspection;
 pub mod lifecycle;
 pub mod limits;
 pub mod loaders;
@@ -96,12 +98,13 @@ pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, 
         .limit_complexity(config.max_complexity)
         .limit_directives(config.max_directives)
         .extension(limits::DocumentLimits { max_aliases: config.max_aliases })
-        .extension(session::OperationScope { time_limit: config.operation_timeout });
+        .extension(session::OperationScope { time_limit: config.operation_timeout })
+        .extension(introspection::SchemaDescription);
     if config.production { builder.disable_introspection().disable_suggestions() } else { builder }
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 #[must_use]
 pub fn sdl() -> String {
-    schema_builder(&GraphqlConfig::default()).finish().sdl()
+    introspection::served_sdl(&schema_builder(&GraphqlConfig::default()).finish())
 }

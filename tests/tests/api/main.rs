@@ -17,6 +17,7 @@ mod contacts;
 mod conversations;
 mod crm;
 mod faults;
+mod graphql_js;
 mod graphql_ws;
 mod hostile;
 mod isolation;

@@ -1,6 +1,9 @@
-//! The committed `schema.graphql` is the schema the code builds, and it is documented.
+//! The committed `schema.graphql` is the schema the code builds and the schema the server
+//! serves (graphql-js compares them), and it is documented.
 
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, spawn};
 
 #[test]
 fn the_committed_schema_matches_the_code() {
@@ -47,4 +50,38 @@ async fn every_type_field_and_value_is_documented() {
         }
     }
     assert!(missing.is_empty(), "undocumented in the schema: {missing:#?}");
+}
+
+/// graphql-js reads `schema.graphql` (`buildSchema`) and the live introspection
+/// (`buildClientSchema`): no breaking or dangerous change either way, the same printed schema
+/// with its descriptions, and the schema's own description.
+#[tokio::test]
+async fn the_committed_schema_is_the_served_schema_for_graphql_js() {
+    let test = "the_committed_schema_is_the_served_schema_for_graphql_js";
+    let Some(query) = crate::graphql_js::check(test, &["introspection-query"]) else { return };
+    assert!(query.status.success(), "{}", String::from_utf8_lossy(&query.stderr));
+    let query = String::from_utf8(query.stdout).unwrap();
+    let Some(app) = spawn(Backend::Sqlite).await else { return };
+    let t = app.tenant("Acme").await;
+    let live = app.graphql(Some(&t.token), &query, json!({})).await;
+    assert!(live.get("errors").is_none(), "{live}");
+    let description = live["data"]["__schema"]["description"].as_str().unwrap();
+    assert_eq!(description, api::graphql::introspection::DESCRIPTION);
+    assert!(description.starts_with("Parley: a contact-center inbox"), "{description}");
+
+    let introspection =
+        std::env::temp_dir().join(format!("parley-introspection-{}.json", std::process::id()));
+    std::fs::write(&introspection, live.to_string()).unwrap();
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema.graphql");
+    let compared = crate::graphql_js::check(
+        test,
+        &["compare", schema.to_str().unwrap(), introspection.to_str().unwrap()],
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(&introspection);
+    assert!(
+        compared.status.success(),
+        "schema.graphql is not the served schema:\n{}",
+        String::from_utf8_lossy(&compared.stderr)
+    );
 }
