@@ -98,6 +98,5 @@ pub fn served_sdl(schema: &super::ParleySchema) -> String {
         }
     }
     let description = format!("\"\"\"\n{DESCRIPTION}\n\"\"\"\nschema {{");
-    let sdl = sdl.replacen("\nschema {", &format!("\n{unused}{description}"), 1);
-    sdl
+    sdl.replacen("\nschema {", &format!("\n{unused}{description}"), 1)
 }
