@@ -1,11 +1,13 @@
 //! Events for integrations (the outbox itself is `persistence::events`).
 //!
+//! - [`catalogue`]: the event types a client may ask for, when each is written, its `data`.
 //! - [`data`]: the `data` of each event type.
 //! - [`hub`]: the live fan-out of committed events to this process's subscriptions.
 //! - [`Event`], [`emit`]: every event type as a variant, and the one writer of events.
 //! - [`history`], [`validate_types`]: the event history, and the one check of type filters
 //!   (history, subscriptions, CRM endpoints).
 
+pub mod catalogue;
 pub mod data;
 pub mod hub;
 
@@ -213,10 +215,13 @@ pub async fn history(
 /// Checks event-type filters against the known types.
 ///
 /// # Errors
-/// `BAD_USER_INPUT` naming the first unknown type.
+/// `BAD_USER_INPUT` naming the first unknown type and the valid ones.
 pub fn validate_types(types: Option<&[String]>) -> crate::error::ApiResult<()> {
     match types.into_iter().flatten().find(|t| !types::ALL.contains(&t.as_str())) {
-        Some(bad) => Err(crate::error::ApiError::bad_input(format!("unknown event type {bad:?}"))),
+        Some(bad) => Err(crate::error::ApiError::bad_input(format!(
+            "unknown event type {bad:?}; the event types are: {}",
+            catalogue::names()
+        ))),
         None => Ok(()),
     }
 }

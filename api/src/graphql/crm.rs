@@ -133,7 +133,12 @@ impl WebhookQuery {
 pub struct CreateWebhookEndpointInput {
     /// An http(s) URL (private and loopback targets are refused unless allowed by configuration).
     pub url: String,
-    /// Event types to send (empty: all).
+    /// Event types to send (empty: every type): `conversation.created`,
+    /// `conversation.updated`, `conversation.linked`, `conversation.unlinked`,
+    /// `message.received`, `message.sent`, `message.status_updated`, `contact.created`,
+    /// `contact.updated`, `customer.phone_shared`, `business_username.updated`,
+    /// `attachment.stored`, `message.reaction`, `note.added`, `contact.merged`,
+    /// `contact.deleted`, `customer.erased`.
     pub event_types: Vec<String>,
 }
 

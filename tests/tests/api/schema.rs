@@ -85,3 +85,64 @@ async fn the_committed_schema_is_the_served_schema_for_graphql_js() {
         String::from_utf8_lossy(&compared.stderr)
     );
 }
+
+/// Every event type is listed where a client looks: the README's table, the description of
+/// every `types` argument and of `eventTypes`, and the error for an unknown name.
+#[tokio::test]
+async fn the_event_types_are_listed_where_a_client_looks() {
+    use api::events::catalogue::{CATALOGUE, markdown_table};
+    let readme_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let (start, end) = (
+        "<!-- event-types: generated from api/src/events/catalogue.rs; a test keeps it in step -->\n",
+        "<!-- /event-types -->",
+    );
+    let (before, rest) = readme.split_once(start).expect("the README's event-types markers");
+    let (_, after) = rest.split_once(end).expect("the README's closing event-types marker");
+    let current = format!("{before}{start}{}{end}{after}", markdown_table());
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write(&readme_path, &current).unwrap();
+        return;
+    }
+    assert!(
+        readme == current,
+        "the README's event table is out of date: run `UPDATE_README=1 cargo test -p tests --test api event_types`"
+    );
+
+    let schema = api::graphql::schema_builder(&api::config::GraphqlConfig::default()).finish();
+    let query = "{ __schema { queryType { fields { name args { name description } } } \
+                 subscriptionType { fields { name args { name description } } } } \
+                 __type(name: \"CreateWebhookEndpointInput\") { inputFields { name description } } }";
+    let response = schema.execute(query).await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let data = response.data.into_json().unwrap();
+    let events_types = |root: &str| -> String {
+        let fields = data["__schema"][root]["fields"].as_array().unwrap();
+        let events = fields.iter().find(|f| f["name"] == "events").unwrap();
+        let types = events["args"].as_array().unwrap().iter().find(|a| a["name"] == "types").unwrap();
+        types["description"].as_str().unwrap_or_default().to_owned()
+    };
+    let input = data["__type"]["inputFields"].as_array().unwrap();
+    let event_types =
+        input.iter().find(|f| f["name"] == "eventTypes").unwrap()["description"].as_str().unwrap().to_owned();
+    for (place, text) in [
+        ("Query.events(types)", events_types("queryType")),
+        ("Subscription.events(types)", events_types("subscriptionType")),
+        ("CreateWebhookEndpointInput.eventTypes", event_types),
+    ] {
+        for t in CATALOGUE {
+            assert!(text.contains(&format!("`{}`", t.name)), "{place} does not list {}: {text}", t.name);
+        }
+    }
+
+    let Some(app) = spawn(Backend::Sqlite).await else { return };
+    let t = app.tenant("Acme").await;
+    let refused = app
+        .graphql(Some(&t.token), "{ events(types: [\"message.recieved\"]) { nodes { cursor } } }", json!({}))
+        .await;
+    let message = refused["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    for t in CATALOGUE {
+        assert!(message.contains(t.name), "the error does not name {}: {message}", t.name);
+    }
+}

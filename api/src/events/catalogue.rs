@@ -1,0 +1,130 @@
+//! The event types a client may ask for, with when each is written and what its `data`
+//! holds: the README's table, the `types` arguments' descriptions and the error for an unknown
+//! type all list [`CATALOGUE`] (tests hold them to it).
+
+use persistence::events::types;
+
+/// One event type, as documented.
+#[derive(Clone, Copy, Debug)]
+pub struct EventType {
+    /// The CloudEvents `type`.
+    pub name: &'static str,
+    /// When Parley writes it.
+    pub when: &'static str,
+    /// The fields of its `data`.
+    pub data: &'static str,
+}
+
+const CONVERSATION: &str = "conversationId, businessNumberId, channel, status, snoozedUntil, origin, \
+previousConversationId, contactId, assigneeId, teamId, lastInboundAt, customer";
+const MESSAGE: &str = "messageId, conversationId, businessNumberId, contactId, direction, channel, kind, \
+text, status, authorId, templateName, templateCategory, sentAt, customer";
+const CONTACT: &str = "contactId, name, email, phoneNumber, externalId, attributes";
+
+/// Every event type, in the order of [`types::ALL`].
+pub const CATALOGUE: &[EventType] = &[
+    EventType {
+        name: types::CONVERSATION_CREATED,
+        when: "a thread opens: a new customer writes, a returning customer hides the number, an agent starts one",
+        data: CONVERSATION,
+    },
+    EventType {
+        name: types::CONVERSATION_UPDATED,
+        when: "status, assignee, team, snooze, labels, channel or the customer's identity change",
+        data: "the conversation's fields (as `conversation.created`); `labelIds` when its labels changed",
+    },
+    EventType {
+        name: types::CONVERSATION_LINKED,
+        when: "a contact is linked to the conversation (linked, created from it, upserted)",
+        data: "the conversation's fields, and `contact` (as `contact.created`)",
+    },
+    EventType {
+        name: types::CONVERSATION_UNLINKED,
+        when: "the conversation's contact is unlinked",
+        data: "the conversation's fields, and `previousContactId`",
+    },
+    EventType {
+        name: types::MESSAGE_RECEIVED,
+        when: "a customer's message (WhatsApp or SMS) is stored",
+        data: MESSAGE,
+    },
+    EventType {
+        name: types::MESSAGE_SENT,
+        when: "an agent's message is stored `PENDING` for delivery",
+        data: MESSAGE,
+    },
+    EventType {
+        name: types::MESSAGE_STATUS_UPDATED,
+        when: "a message's status advances (`SENT`, `DELIVERED`, `READ`, `FAILED`)",
+        data: "the message's fields (as `message.received`), `previousStatus`, `errorCode`, `errorTitle`",
+    },
+    EventType {
+        name: types::CONTACT_CREATED,
+        when: "a contact is created (from a conversation, on its own, or by an upsert)",
+        data: CONTACT,
+    },
+    EventType { name: types::CONTACT_UPDATED, when: "a contact's fields change", data: CONTACT },
+    EventType {
+        name: types::CUSTOMER_PHONE_SHARED,
+        when: "a customer's phone becomes known (shared on request, or reported by Meta)",
+        data: "conversationId, phoneNumber, source, customer",
+    },
+    EventType {
+        name: types::BUSINESS_USERNAME_UPDATED,
+        when: "a business number's username is set, changed, deleted, or its status reported by Meta",
+        data: "businessNumberId, phoneNumberId, displayPhoneNumber, username, status",
+    },
+    EventType {
+        name: types::ATTACHMENT_STORED,
+        when: "a file's bytes are stored (or could not be, for good)",
+        data: "attachmentId, messageId, conversationId, kind, mimeType, sizeBytes, sha256, status, customer",
+    },
+    EventType {
+        name: types::MESSAGE_REACTION,
+        when: "either side reacts to a message or removes its reaction",
+        data: "messageId, conversationId, direction, emoji, removed, agentId, customer",
+    },
+    EventType { name: types::NOTE_ADDED, when: "an agent adds an internal note", data: MESSAGE },
+    EventType {
+        name: types::CONTACT_MERGED,
+        when: "a contact is merged into another (its conversations move)",
+        data: "the surviving contact's fields, `mergedContactId`, `conversationIds`",
+    },
+    EventType {
+        name: types::CONTACT_DELETED,
+        when: "a contact is deleted (its conversations are unlinked)",
+        data: "contactId, conversationIds",
+    },
+    EventType {
+        name: types::CUSTOMER_ERASED,
+        when: "a customer is erased (ids only)",
+        data: "conversationIds, contactIds",
+    },
+];
+
+/// The valid names, for an error message.
+#[must_use]
+pub fn names() -> String {
+    CATALOGUE.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The README's table: type, when, `data` fields.
+#[must_use]
+pub fn markdown_table() -> String {
+    let mut table = String::from("| type | when | `data` |\n|---|---|---|\n");
+    for t in CATALOGUE {
+        table.push_str(&format!("| `{}` | {} | {} |\n", t.name, t.when, t.data));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_lists_every_type_once_in_order() {
+        let names: Vec<&str> = CATALOGUE.iter().map(|t| t.name).collect();
+        assert_eq!(names, types::ALL);
+    }
+}
