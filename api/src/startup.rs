@@ -99,6 +99,7 @@ impl Application {
         let whatsapp =
             WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?;
         let sms = SmsGateway::new(&config.sms, config.public_url.as_deref())?;
+        warn_without_status_callbacks(&sms, &db).await;
         let schema = schema_builder(&config.graphql)
             .data(db.clone())
             .data(whatsapp.clone())
@@ -263,5 +264,19 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+/// Warns once at start-up when SMS statuses will not come back: a real sender (the default
+/// one, or a connected number with its own account) and no `PARLEY_PUBLIC_URL`.
+async fn warn_without_status_callbacks(sms: &SmsGateway, db: &Database) {
+    let Some(warning) = sms.status_callback_warning() else { return };
+    let sends = sms.has_default_sender()
+        || persistence::business_numbers::any_sms_sender(db.conn()).await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "could not look for SMS numbers at start-up");
+            false
+        });
+    if sends {
+        tracing::warn!("{warning}");
     }
 }

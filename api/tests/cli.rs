@@ -747,3 +747,53 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     assert!(!acked.is_empty());
     assert_all_stored(&db, &acked).await;
 }
+
+/// Starts `parley serve` with a default SMS sender and `extra` settings, waits until it is
+/// ready, stops it, and returns what it logged at `warn`.
+async fn startup_warnings(extra: &[(&str, &str)]) -> String {
+    let db = temp_db();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut command = parley();
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db])
+        .env("PARLEY_JWT_SECRET", SECRET)
+        .env_remove("PARLEY_PUBLIC_URL")
+        .env("PARLEY_SMS_ACCOUNT_SID", "AC00000000000000000000000000000001")
+        .env("PARLEY_SMS_AUTH_TOKEN", "startup-warning-test-token")
+        .env("PARLEY_SMS_FROM", "+15550001111")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        BufReader::new(stderr).lines().map(Result::unwrap_or_default).collect::<Vec<_>>().join("\n")
+    });
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().ok();
+    child.wait().ok();
+    let logs = logs.join().unwrap();
+    assert!(ready, "the server did not start: {logs}");
+    logs
+}
+
+/// Without `PARLEY_PUBLIC_URL`, SMS sends carry no status callback: the server says so once
+/// when it starts (and not when the URL is set).
+#[tokio::test]
+async fn serve_warns_once_when_sms_statuses_cannot_come_back() {
+    let logs = startup_warnings(&[]).await;
+    assert_eq!(logs.matches("PARLEY_PUBLIC_URL is not set").count(), 1, "{logs}");
+    assert!(logs.contains("statuses stay SENT"), "{logs}");
+    let logs = startup_warnings(&[("PARLEY_PUBLIC_URL", "https://parley.example.com")]).await;
+    assert!(!logs.contains("PARLEY_PUBLIC_URL"), "{logs}");
+}

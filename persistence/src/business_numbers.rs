@@ -183,6 +183,25 @@ pub async fn find_sms(
         .context("failed to load an SMS number")
 }
 
+/// Whether any workspace has a connected SMS number with its own account (one that really
+/// sends, so its statuses come back only by status callbacks).
+///
+/// # Errors
+/// On a database failure.
+pub async fn any_sms_sender(db: &impl ConnectionTrait) -> Result<bool, Error> {
+    let found = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Channel.eq(Channel::Sms))
+        .filter(Column::Connected.eq(true))
+        .filter(Column::SmsAccountSid.is_not_null())
+        .into_tuple::<BusinessNumberId>()
+        .one(db)
+        .await
+        .context("failed to look for SMS numbers")?;
+    Ok(found.is_some())
+}
+
 /// The workspace's connected SMS number that texts for conversations moved to SMS (the oldest).
 ///
 /// # Errors

@@ -135,7 +135,10 @@ impl Dispatcher {
     fn target_allowed(&self, url: &reqwest::Url) -> Result<(), String> {
         let host = url.host().ok_or("no host")?;
         if !self.config.allow_private_targets && host_is_private(&host) {
-            return Err("the endpoint targets a private or loopback address".to_owned());
+            return Err(format!(
+                "the endpoint targets a private or loopback address (allowed only with {}=true)",
+                crate::crm::guard::ALLOW_SETTING
+            ));
         }
         Ok(())
     }

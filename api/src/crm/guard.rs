@@ -78,7 +78,9 @@ pub fn validate_url(url: &str, allow_private: bool) -> ApiResult<reqwest::Url> {
     }
     let host = parsed.host().ok_or_else(|| ApiError::bad_input("url needs a host"))?;
     if !allow_private && host_is_private(&host) {
-        return Err(ApiError::bad_input("url targets a private or loopback address, which is not allowed"));
+        return Err(ApiError::bad_input(format!(
+            "url targets a private or loopback address, which is not allowed unless the server runs with {ALLOW_SETTING}=true"
+        )));
     }
     Ok(parsed)
 }
@@ -120,9 +122,14 @@ impl GuardedResolver {
     }
 }
 
+/// The setting that allows private and loopback targets (for tests and private networks).
+pub const ALLOW_SETTING: &str = "PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS";
+
 /// Why a resolution was refused (never names the addresses: they may be internal).
 #[derive(Debug, thiserror::Error)]
-#[error("the endpoint's host resolves to a private or loopback address")]
+#[error(
+    "the endpoint's host resolves to a private or loopback address (allowed only with PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS=true)"
+)]
 pub struct PrivateTarget;
 
 impl Resolve for GuardedResolver {

@@ -72,9 +72,18 @@ impl BusinessNumber {
         self.0.connected
     }
 
-    /// Whether it calls the Cloud API with its own token (else the process's default).
+    /// Whether it sends with credentials of its own, for either channel: a WhatsApp number's
+    /// own Cloud API access token (else the operator's `PARLEY_WHATSAPP_ACCESS_TOKEN`), an SMS
+    /// number's own account SID and auth token (else the default sender). Secrets are never
+    /// returned.
+    async fn has_own_credentials(&self) -> bool {
+        own_credentials(&self.0)
+    }
+
+    /// The same answer as `hasOwnCredentials` (an SMS number's auth token counts too).
+    #[graphql(deprecation = "Use hasOwnCredentials: the same answer, named for both channels.")]
     async fn has_own_access_token(&self) -> bool {
-        self.0.access_token_sealed.is_some()
+        own_credentials(&self.0)
     }
 
     /// An SMS number's provider account SID.
@@ -261,5 +270,13 @@ impl SetupMutation {
             body: &input.body,
         };
         Ok(Template(crate::setup::templates::create(db(ctx)?, viewer(ctx)?, template_input, now(ctx)).await?))
+    }
+}
+
+/// Whether a number sends with credentials of its own (its channel's kind).
+fn own_credentials(number: &persistence::BusinessNumber) -> bool {
+    match number.channel {
+        domain::Channel::Whatsapp => number.access_token_sealed.is_some(),
+        domain::Channel::Sms => number.sms_auth_token_sealed.is_some(),
     }
 }

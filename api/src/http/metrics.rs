@@ -4,8 +4,9 @@
 //! phone numbers or anything a request sent: only routes, status classes and outcomes.
 //!
 //! - `parley_http_requests_total{route,status}` and `parley_http_request_duration_seconds{route}`
-//! - `parley_inbound_messages_total{outcome}`: messages of Meta webhooks stored / duplicate /
-//!   kept as dead letters (the webhooks themselves: `parley_http_requests_total`)
+//! - `parley_inbound_messages_total{channel,outcome}`: customers' messages (`whatsapp`, `sms`)
+//!   stored / duplicate / kept as dead letters (the webhooks themselves:
+//!   `parley_http_requests_total`)
 //! - `parley_webhook_batch_size`: webhooks committed together (group commit)
 //! - `parley_subscriptions_open`: live GraphQL subscriptions of this process
 //! - `parley_crm_deliveries_total{outcome}`: CRM webhook delivery attempts

@@ -120,7 +120,23 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
     GraphQLResponse::from(response).into_response()
 }
 
-async fn graphiql(State(state): State<AppState>) -> Response {
+/// `GET /graphql`: GraphiQL for a browser (a page asked for as HTML, without a query);
+/// anything else is a client trying to run an operation over GET, which Parley does not do
+/// (operations are POST): `405` with a JSON error and `Allow: POST`.
+async fn graphiql(State(state): State<AppState>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"));
+    let has_query =
+        uri.query().is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("query")));
+    if !wants_html || has_query {
+        let body = json!({ "errors": [{
+            "message": "GraphQL operations are POST requests with Content-Type: application/json (GET only serves GraphiQL to a browser).",
+            "extensions": { "code": "BAD_USER_INPUT" }
+        }] });
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")], axum::Json(body)).into_response();
+    }
     if state.config.graphql.production {
         return (StatusCode::NOT_FOUND, "GraphiQL is disabled in production mode").into_response();
     }

@@ -56,7 +56,7 @@ pub struct Worker {
 }
 
 fn refused(title: impl Into<String>) -> GatewayError {
-    GatewayError { retryable: false, code: None, title: title.into() }
+    GatewayError::not_sent(title)
 }
 
 /// What a send from a disconnected number comes to.
@@ -179,7 +179,7 @@ impl Worker {
                 }
             }
             Err(err) => {
-                tracing::info!(code = ?err.code, "a read receipt or typing indicator was refused");
+                tracing::info!(code = ?err.code, failure = %err.failure, "a read receipt or typing indicator was refused");
                 SendResult::Failed { error: ProviderError { code: err.code, title: Some(err.title) } }
             }
         };
@@ -302,7 +302,7 @@ impl Worker {
             loaded.attachment.as_ref().ok_or_else(|| refused(Refusal::NoAttachment.to_string()))?;
         let bytes = self.blobs.read_all(blob_key).await.map_err(|err| {
             tracing::warn!(error = %err, "cannot read an attachment to upload");
-            GatewayError { retryable: true, code: None, title: "the blob store failed".into() }
+            GatewayError { retryable: true, ..GatewayError::not_sent("the blob store failed") }
         })?;
         let name = attachment
             .file_name
@@ -338,13 +338,13 @@ impl Worker {
                 SendResult::Sent { id: StoredId::of(&accepted.provider_id, phone_known, &self.keyring) }
             }
             Err(err) if err.retryable && attempts < self.policy.max_attempts => {
-                tracing::info!(attempts, code = ?err.code, "send failed; will retry");
+                tracing::info!(attempts, code = ?err.code, failure = %err.failure, "send failed; will retry");
                 metrics::counter!("parley_outbound_sends_total", "outcome" => "retry").increment(1);
                 let retry_at = Utc::now() + to_chrono(self.policy.backoff(attempts));
                 SendResult::Retry { error: provider_error(&err), retry_at }
             }
             Err(err) => {
-                tracing::warn!(attempts, code = ?err.code, "send failed for good");
+                tracing::warn!(attempts, code = ?err.code, failure = %err.failure, "send failed for good");
                 metrics::counter!("parley_outbound_sends_total", "outcome" => "failed").increment(1);
                 SendResult::Failed { error: provider_error(&err) }
             }

@@ -60,6 +60,22 @@ impl SmsGateway {
         })
     }
 
+    /// Why SMS statuses will not come back, when they will not: without `PARLEY_PUBLIC_URL`
+    /// sends carry no `StatusCallback`, so a sent text stays `SENT`.
+    #[must_use]
+    pub fn status_callback_warning(&self) -> Option<&'static str> {
+        self.status_callback.is_none().then_some(
+            "PARLEY_PUBLIC_URL is not set: SMS sends carry no StatusCallback, so their statuses stay SENT \
+             (set it to the URL at which the SMS provider reaches this server)",
+        )
+    }
+
+    /// Whether the process has a default sender of its own (not the sandbox).
+    #[must_use]
+    pub fn has_default_sender(&self) -> bool {
+        self.default_sender.is_some()
+    }
+
     /// Whether the account owns `phone`: the provider lists it among the account's numbers
     /// (`GET /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json?PhoneNumber=…`, basic auth).
     ///
@@ -109,11 +125,7 @@ impl SmsGateway {
         };
         let token = keyring.open(Purpose::SmsAuthToken, sealed).map_err(|err| {
             tracing::error!(error = %err, "an SMS number's auth token does not open");
-            GatewayError {
-                retryable: false,
-                code: None,
-                title: "the number's auth token cannot be read".into(),
-            }
+            GatewayError::not_sent("the number's auth token cannot be read")
         })?;
         Ok(Some(SmsAccount {
             account_sid: sid.clone(),
@@ -155,20 +167,13 @@ impl SmsGateway {
         if (200..300).contains(&status) {
             return match json["sid"].as_str() {
                 Some(sid) => Ok(Accepted { provider_id: sid.to_owned() }),
-                None => Err(GatewayError {
-                    retryable: false,
-                    code: None,
-                    title: "response without a sid".to_owned(),
-                }),
+                None => Err(GatewayError::bad_answer("response without a sid")),
             };
         }
-        Err(GatewayError {
-            retryable: status >= 500 || status == 429,
-            code: json["code"].as_i64(),
-            title: json["message"]
-                .as_str()
-                .map_or_else(|| format!("SMS provider answered HTTP {status}"), str::to_owned),
-        })
+        let title = json["message"]
+            .as_str()
+            .map_or_else(|| format!("SMS provider answered HTTP {status}"), str::to_owned);
+        Err(GatewayError::http(status, json["code"].as_i64(), title))
     }
 }
 

@@ -249,6 +249,11 @@ pub async fn connect_sms(
         Ok(saved)
     })
     .await
+    .inspect(|_| {
+        if let Some(warning) = sms.status_callback_warning() {
+            tracing::warn!("an SMS number was connected, but {warning}");
+        }
+    })
 }
 
 /// The workspace's own disconnected number with this id (connected again rather than

@@ -216,6 +216,12 @@ async fn endpoint_urls_and_roles_are_checked(app: TestApp) {
             app.graphql(Some(&t.token), CREATE, json!({ "i": { "url": url, "eventTypes": [] } })).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{url}");
     }
+    // The refusal of a private target names the setting that allows it.
+    let body = app
+        .graphql(Some(&t.token), CREATE, json!({ "i": { "url": "http://127.0.0.1:9/x", "eventTypes": [] } }))
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS=true"), "{message}");
     let body = app
         .graphql(
             Some(&t.token),

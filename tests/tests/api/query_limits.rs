@@ -1,7 +1,7 @@
 //! Query limits: depth, complexity (alias overloading), pages of pages priced before any SQL
 //! runs, batching, content types, production mode.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Inbound, TestApp, error_code, spawn_with};
 
@@ -83,9 +83,10 @@ async fn deep_wide_batched_and_form_requests_are_refused(app: TestApp) {
             .unwrap();
         assert_eq!(r.status().as_u16(), 415, "{content_type}");
     }
-    // GET only serves GraphiQL; it never executes an operation.
+    // GET never executes an operation (405; GraphiQL is for a browser asking for a page).
     let r = app.client.get(app.url("/graphql?query=mutation%7BcreateAgent%7D")).send().await.unwrap();
-    assert!(r.text().await.unwrap().contains("graphiql"));
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(!r.text().await.unwrap().contains("\"data\""));
     // Out-of-range Int literals are validation errors, not server errors.
     let body = app
         .graphql(Some(&t.token), "{ conversations(first: 99999999999) { nodes { id } } }", json!({}))
@@ -118,7 +119,7 @@ async fn production_mode_hides_the_schema(app: TestApp) {
     assert!(!body.to_string().contains("Conversation"), "{body}");
     let body = app.graphql(Some(&t.token), "{ conversatons { nodes { id } } }", json!({})).await;
     assert!(!body.to_string().contains("Did you mean"), "no field suggestions: {body}");
-    let r = app.client.get(app.url("/graphql")).send().await.unwrap();
+    let r = app.client.get(app.url("/graphql")).header("accept", "text/html").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404, "no GraphiQL");
     let body = app.graphql(Some(&t.token), "{ me { role } }", json!({})).await;
     assert_eq!(body["data"]["me"]["role"], "ADMIN", "operations still run");
@@ -126,6 +127,34 @@ async fn production_mode_hides_the_schema(app: TestApp) {
 }
 
 on_both!(deep_wide_batched_and_form_requests_are_refused);
+
+/// `GET /graphql` serves GraphiQL to a browser only; a client sending an operation over GET
+/// (a query string, or JSON accepted) gets `405` with `Allow: POST` and a JSON error.
+async fn get_graphql_is_graphiql_for_a_browser_and_405_for_a_client(app: TestApp) {
+    let browser = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(browser.status().as_u16(), 200);
+    assert!(browser.text().await.unwrap().to_lowercase().contains("graphiql"));
+    for (path, accept) in [
+        ("/graphql?query=%7B__typename%7D", "application/json"),
+        ("/graphql?query=%7B__typename%7D", "text/html"),
+        ("/graphql", "application/graphql-response+json"),
+    ] {
+        let r = app.client.get(app.url(path)).header("accept", accept).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{path} {accept}");
+        assert_eq!(r.headers()["allow"], "POST");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("POST"), "{body}");
+    }
+}
+
+on_both!(get_graphql_is_graphiql_for_a_browser_and_405_for_a_client);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_limit_is_configurable() {

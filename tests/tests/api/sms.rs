@@ -312,7 +312,45 @@ async fn after_a_switch_to_sms_the_customers_texts_join_the_whatsapp_conversatio
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
+/// An SMS number with its own account says so (`hasOwnCredentials`, and the older
+/// `hasOwnAccessToken`), and customers' texts are counted in `parley_inbound_messages_total`
+/// with `channel="sms"` beside WhatsApp's.
+async fn an_sms_number_reports_its_credentials_and_its_texts_are_counted(backend: Backend) {
+    let Some((l, _)) = sms_life(backend).await else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let numbers = l
+        .app
+        .ok(&l.t.token, "{ businessNumbers { channel hasOwnCredentials hasOwnAccessToken } }", json!({}))
+        .await;
+    let sms = numbers["businessNumbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["channel"] == "SMS")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (sms["hasOwnCredentials"].as_bool(), sms["hasOwnAccessToken"].as_bool()),
+        (Some(true), Some(true)),
+        "{numbers}"
+    );
+
+    assert_eq!(post_signed(&l, &inbound("SM0000000000000000000000000000c001", "Hola")).await.0, 200);
+    assert_eq!(post_signed(&l, &inbound("SM0000000000000000000000000000c001", "Hola")).await.0, 200);
+    l.app.deliver(&l.t, &[&Inbound::hidden("US.77", "@counted", "Counted")]).await;
+    let metrics = l.app.client.get(l.app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "parley_inbound_messages_total{channel=\"sms\",outcome=\"stored\"}",
+        "parley_inbound_messages_total{channel=\"sms\",outcome=\"duplicate\"}",
+        "parley_inbound_messages_total{channel=\"whatsapp\",outcome=\"stored\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+}
+
 on_both_backends!(
+    an_sms_number_reports_its_credentials_and_its_texts_are_counted,
     customers_text_in_agents_reply_by_sms_and_statuses_move_forward,
     bad_sms_posts_store_nothing,
     stop_opts_the_customer_out_and_start_back_in,

@@ -25,8 +25,12 @@ use crate::events::Event;
 /// What a verified post came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
-    /// Stored, or nothing to store (a duplicate, a status with nothing new).
-    Done,
+    /// A customer's text, stored.
+    Stored,
+    /// A customer's text already stored (the provider's retry).
+    Duplicate,
+    /// A status callback, applied (or with nothing new).
+    Status,
     /// Malformed: `400` with this reason.
     Refused(&'static str),
 }
@@ -58,7 +62,7 @@ async fn ingest(
     let phone = &text.from;
     let workspace = number.workspace_id;
     if messages::find_in_workspace_by_external_id(db, workspace, &text.sid).await?.is_some() {
-        return Ok(Applied::Done);
+        return Ok(Applied::Duplicate);
     }
     let consent = consent_change(&text.body, text.opt_out_type.as_deref());
     match consent {
@@ -122,7 +126,7 @@ async fn ingest(
     }
     crate::events::emit(db, Event::MessageReceived { message: &message, conversation: &conversation }, now)
         .await?;
-    Ok(Applied::Done)
+    Ok(Applied::Stored)
 }
 
 /// Moves an outbound SMS forward (never backwards; callbacks arrive in any order).
@@ -133,14 +137,14 @@ async fn apply_status(
     now: DateTime<Utc>,
 ) -> Result<Applied, persistence::Error> {
     let Some(next) = callback.status else {
-        return Ok(Applied::Done);
+        return Ok(Applied::Status);
     };
     let found = messages::find_in_workspace_by_external_id(db, number.workspace_id, &callback.sid).await?;
     let Some(message) = found.filter(|m| m.channel == Channel::Sms) else {
         tracing::debug!("SMS status for a message Parley did not send; ignored");
-        return Ok(Applied::Done);
+        return Ok(Applied::Status);
     };
     let change = StatusChange { to: next, error: callback.error.clone(), accepted_as: None };
     crate::workflow::status::advance(db, &message, change, None, now).await?;
-    Ok(Applied::Done)
+    Ok(Applied::Status)
 }

@@ -124,7 +124,18 @@ pub async fn receive(State(state): State<SmsState>, headers: HeaderMap, uri: Uri
     }
     let post = SmsPost { number, form, kind };
     match state.committer.submit(post, Utc::now()).await {
-        Ok(Applied::Done) => empty_twiml(),
+        Ok(applied @ (Applied::Stored | Applied::Duplicate | Applied::Status)) => {
+            let outcome = match applied {
+                Applied::Stored => Some("stored"),
+                Applied::Duplicate => Some("duplicate"),
+                _ => None,
+            };
+            if let Some(outcome) = outcome {
+                metrics::counter!("parley_inbound_messages_total", "channel" => "sms", "outcome" => outcome)
+                    .increment(1);
+            }
+            empty_twiml()
+        }
         Ok(Applied::Refused(reason)) => refuse(StatusCode::BAD_REQUEST, reason),
         Err(err) => unavailable(&err),
     }

@@ -94,7 +94,8 @@ pub async fn receive(State(state): State<InboundState>, headers: HeaderMap, body
                 ("duplicate", summary.duplicates),
                 ("dead_letter", summary.dead_letters),
             ] {
-                metrics::counter!("parley_inbound_messages_total", "outcome" => outcome).increment(n as u64);
+                metrics::counter!("parley_inbound_messages_total", "channel" => "whatsapp", "outcome" => outcome)
+                    .increment(n as u64);
             }
             (StatusCode::OK, axum::Json(summary)).into_response()
         }

@@ -43,11 +43,7 @@ impl NumberApi<'_> {
             return Err(meta_error(status.as_u16(), &body));
         }
         let Some(url) = body["url"].as_str() else {
-            return Err(GatewayError {
-                retryable: false,
-                code: None,
-                title: "media answer without a url".into(),
-            });
+            return Err(GatewayError::bad_answer("media answer without a url"));
         };
         let file_size =
             body["file_size"].as_u64().or_else(|| body["file_size"].as_str().and_then(|s| s.parse().ok()));
@@ -66,11 +62,7 @@ impl NumberApi<'_> {
     pub async fn download(&self, url: &str) -> Result<reqwest::Response, GatewayError> {
         let (client, _, token) = self.cloud()?;
         if !self.gateway.may_download_from(url) {
-            return Err(GatewayError {
-                retryable: false,
-                code: None,
-                title: "the media URL is not on a WhatsApp host".to_owned(),
-            });
+            return Err(GatewayError::not_sent("the media URL is not on a WhatsApp host"));
         }
         let response = client
             .get(url)
@@ -108,7 +100,7 @@ impl NumberApi<'_> {
         let part = reqwest::multipart::Part::stream(bytes)
             .file_name(file_name.to_owned())
             .mime_str(mime_type)
-            .map_err(|_| GatewayError { retryable: false, code: None, title: "invalid MIME type".into() })?;
+            .map_err(|_| GatewayError::not_sent("invalid MIME type"))?;
         let form = reqwest::multipart::Form::new()
             .text("messaging_product", "whatsapp")
             .text("type", mime_type.to_owned())
@@ -125,21 +117,16 @@ impl NumberApi<'_> {
         if !status.is_success() {
             return Err(meta_error(status.as_u16(), &body));
         }
-        body["id"].as_str().map(str::to_owned).ok_or(GatewayError {
-            retryable: false,
-            code: None,
-            title: "upload answer without a media id".to_owned(),
-        })
+        body["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(GatewayError::bad_answer("upload answer without a media id"))
     }
 }
 
 /// A media id or URL WhatsApp answers 404 for: expired or never there; retrying does not help.
 fn media_gone() -> GatewayError {
-    GatewayError {
-        retryable: false,
-        code: None,
-        title: "WhatsApp no longer has this media (HTTP 404)".to_owned(),
-    }
+    GatewayError::http(404, None, "WhatsApp no longer has this media (HTTP 404)".to_owned())
 }
 
 impl WhatsappGateway {

@@ -124,21 +124,13 @@ impl WhatsappGateway {
         let token = match &number.access_token_sealed {
             Some(sealed) => Some(keyring.open(Purpose::AccessToken, sealed).map_err(|err| {
                 tracing::error!(error = %err, "a business number's access token does not open");
-                GatewayError {
-                    retryable: false,
-                    code: None,
-                    title: "the number's access token cannot be read".into(),
-                }
+                GatewayError::not_sent("the number's access token cannot be read")
             })?),
             // The operator's token serves only the numbers the operator connected.
             None if number.operator_connected => self.default_token.clone(),
             None if self.default_token.is_none() => None,
             None => {
-                return Err(GatewayError {
-                    retryable: false,
-                    code: None,
-                    title: "the number has no access token of its own".into(),
-                });
+                return Err(GatewayError::not_sent("the number has no access token of its own"));
             }
         };
         Ok(NumberApi { gateway: self, token, phone_number_id: &number.phone_number_id })
@@ -155,11 +147,7 @@ impl NumberApi<'_> {
     pub(super) fn cloud(&self) -> Result<(&reqwest::Client, &str, &SecretString), GatewayError> {
         match &self.token {
             Some(token) => Ok((&self.gateway.client, &self.gateway.base, token)),
-            None => Err(GatewayError {
-                retryable: false,
-                code: None,
-                title: "the sandbox gateway has no Cloud API to fetch media from".to_owned(),
-            }),
+            None => Err(GatewayError::not_sent("the sandbox gateway has no Cloud API to fetch media from")),
         }
     }
 
@@ -192,11 +180,7 @@ impl NumberApi<'_> {
             if body["success"].as_bool() == Some(true) {
                 return Ok(Accepted { provider_id: String::new() });
             }
-            return Err(GatewayError {
-                retryable: false,
-                code: None,
-                title: "response without a message id".to_owned(),
-            });
+            return Err(GatewayError::bad_answer("response without a message id"));
         }
         Err(meta_error(status.as_u16(), &body))
     }
@@ -213,8 +197,9 @@ pub fn meta_error(status: u16, body: &Value) -> GatewayError {
         .map(str::to_owned)
         .or_else(|| meta_text.map(str::to_owned))
         .unwrap_or_else(|| format!("provider answered HTTP {status}"));
-    let retryable = status >= 500 || status == 429 || code.is_some_and(|c| RETRYABLE_CODES.contains(&c));
-    GatewayError { retryable, code, title }
+    let mut error = GatewayError::http(status, code, title);
+    error.retryable |= code.is_some_and(|c| RETRYABLE_CODES.contains(&c));
+    error
 }
 
 #[cfg(test)]
