@@ -49,6 +49,9 @@ enum Command {
     ConnectNumber(ConnectNumberArgs),
     /// Print the GraphQL schema (SDL), as committed in schema.graphql.
     Schema,
+    /// Play the customer: sign and post a customer's WhatsApp message (or SMS) to a running
+    /// server, the demo's by default.
+    Simulate(Box<crate::simulate::SimulateArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -315,12 +318,7 @@ fn non_empty_secret(value: Option<String>) -> Option<SecretString> {
 /// `parley-demo.key` in the working directory for other databases), made on first use and
 /// readable by its owner only, so a restarted demo still opens its secrets.
 fn demo_secret_key(database_url: &str) -> Result<SecretString, ConfigError> {
-    let file = database_url
-        .strip_prefix("sqlite://")
-        .or_else(|| database_url.strip_prefix("sqlite:"))
-        .map(|rest| rest.split('?').next().unwrap_or(rest))
-        .filter(|path| !path.is_empty() && !path.starts_with(':'))
-        .map_or_else(|| std::path::PathBuf::from("parley-demo.key"), |path| format!("{path}.key").into());
+    let file = demo::key_file(database_url);
     let bad = |problem: String| ConfigError::new("PARLEY_SECRET_KEY", problem);
     match std::fs::read_to_string(&file) {
         Ok(text) => return Ok(SecretString::from(text.trim().to_owned())),
@@ -359,6 +357,7 @@ impl ServeArgs {
             verify_token: non_empty_secret(self.whatsapp_verify_token),
             api_base: self.whatsapp_api_base.trim_end_matches('/').to_owned(),
             access_token: non_empty_secret(self.whatsapp_access_token),
+            sandbox_media: None,
         };
         for (setting, value) in [
             ("PARLEY_GRAPHQL_MAX_DEPTH", self.graphql_max_depth),
@@ -389,6 +388,15 @@ impl ServeArgs {
         };
         config.secrets = Keyring::from_config(&key, non_empty_secret(self.secret_key_previous).as_ref())
             .map_err(|e| ConfigError::new("PARLEY_SECRET_KEY", e.to_string()))?;
+        if self.demo {
+            // The demo's webhooks are signed with secrets derived from its key (what
+            // `parley simulate` signs with), its SMS number's texts stay in the process, and its
+            // sandbox number finds simulated customers' photos beside the database.
+            let secrets = demo::DemoSecrets::of(&config.secrets);
+            config.whatsapp.app_secret.get_or_insert(secrets.app_secret);
+            config.sms.sandbox_account = Some(secrets.sms_account_sid);
+            config.whatsapp.sandbox_media = Some(demo::sandbox_media_dir(&self.database.database_url));
+        }
         config.metrics_token = non_empty_secret(self.metrics_token);
         if !self.media_store.starts_with("file://") && !self.media_store.starts_with("s3://") {
             return Err(ConfigError::new(
@@ -458,11 +466,13 @@ pub async fn run() -> anyhow::Result<()> {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
+        Command::Simulate(args) => crate::simulate::run(*args).await,
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let demo = args.demo;
+    let database_url = args.database.database_url.clone();
     let config = args.config()?;
     let app = Application::build(config).await?;
     if demo {
@@ -476,14 +486,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Duration::from_secs(12 * 3600),
             now,
         )?;
-        let base = format!("http://{}", app.address());
-        let banner = format!(
-            "Parley demo workspace is ready.\n  GraphQL (POST, and GraphiQL in a browser): {base}/graphql\n  \
-             Health: {base}/healthz   Readiness: {base}/readyz\n  Admin token (12 h): {token}\n\n  \
-             export TOKEN={token}\n  \
-             curl -s {base}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \
-             -d '{{\"query\":\"{{ conversations(first: 10) {{ nodes {{ displayName origin customer {{ username phoneNumber notice }} capabilities {{ reply {{ allowed reason }} call {{ allowed reason }} }} }} }} }}\"}}'\n"
-        );
+        let banner = demo::banner(&format!("http://{}", app.address()), &token, &database_url);
         // A closed stdout (the reader went away, `| head`) must not stop the server, as
         // `println!` would by panicking.
         let mut out = std::io::stdout().lock();

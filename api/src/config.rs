@@ -57,6 +57,9 @@ pub struct WhatsappConfig {
     pub api_base: String,
     /// Unset: the sandbox gateway (records sends, no network).
     pub access_token: Option<SecretString>,
+    /// The demo only: where the sandbox gateway finds the photos `parley simulate` sends
+    /// (media ids `sandbox-<sha256>`).
+    pub sandbox_media: Option<std::path::PathBuf>,
 }
 
 /// GraphQL limits.
@@ -103,11 +106,14 @@ pub const DEFAULT_SMS_API_BASE: &str = "https://api.twilio.com";
 pub struct SmsConfig {
     pub api_base: String,
     pub default_sender: Option<SmsAccount>,
+    /// The demo only: the account SID of the demo's SMS number, whose sends stay in the
+    /// process (like the WhatsApp sandbox's).
+    pub sandbox_account: Option<String>,
 }
 
 impl Default for SmsConfig {
     fn default() -> Self {
-        Self { api_base: DEFAULT_SMS_API_BASE.to_owned(), default_sender: None }
+        Self { api_base: DEFAULT_SMS_API_BASE.to_owned(), default_sender: None, sandbox_account: None }
     }
 }
 
@@ -306,6 +312,7 @@ impl Config {
                 verify_token: None,
                 api_base: DEFAULT_WHATSAPP_API_BASE.to_owned(),
                 access_token: None,
+                sandbox_media: None,
             },
             graphql: GraphqlConfig::default(),
             sms: SmsConfig::default(),

@@ -17,7 +17,8 @@
 //!   [`janitor`]: deletes the bytes nothing refers to any more, after the commit.
 //! - [`auth`]: JWTs and the viewer; [`config`]: the one typed configuration; [`error`]: the
 //!   one error edge; [`store`]: what use cases share around a transaction; [`telemetry`]:
-//!   logging and metrics; [`startup`]: [`Application`]; [`cli`]: the command line.
+//!   logging and metrics; [`startup`]: [`Application`]; [`cli`]: the command line;
+//!   [`simulate`]: `parley simulate`, which plays the customer against a running server.
 //! - [`workers`]: the one shape of every background loop (woken by its kind of work, its due
 //!   time or a slow safety poll).
 
@@ -37,6 +38,7 @@ pub mod links;
 pub mod outbound;
 pub mod providers;
 pub mod setup;
+pub mod simulate;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -97,7 +97,8 @@ impl Application {
         let auth = Arc::new(Authenticator::new(&config.jwt)?);
         let hub = EventHub::new(db.clone());
         let whatsapp =
-            WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?;
+            WhatsappGateway::new(&config.whatsapp.api_base, config.whatsapp.access_token.as_ref())?
+                .with_sandbox_media(config.whatsapp.sandbox_media.clone());
         let sms = SmsGateway::new(&config.sms, config.public_url.as_deref())?;
         warn_without_status_callbacks(&sms, &db).await;
         let schema = schema_builder(&config.graphql)
@@ -272,10 +273,12 @@ pub async fn shutdown_signal() {
 async fn warn_without_status_callbacks(sms: &SmsGateway, db: &Database) {
     let Some(warning) = sms.status_callback_warning() else { return };
     let sends = sms.has_default_sender()
-        || persistence::business_numbers::any_sms_sender(db.conn()).await.unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "could not look for SMS numbers at start-up");
-            false
-        });
+        || persistence::business_numbers::any_sms_sender(db.conn(), sms.sandbox_account())
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "could not look for SMS numbers at start-up");
+                false
+            });
     if sends {
         tracing::warn!("{warning}");
     }

@@ -797,3 +797,71 @@ async fn serve_warns_once_when_sms_statuses_cannot_come_back() {
     let logs = startup_warnings(&[("PARLEY_PUBLIC_URL", "https://parley.example.com")]).await;
     assert!(!logs.contains("PARLEY_PUBLIC_URL"), "{logs}");
 }
+
+/// `parley simulate` plays the customer against a running demo: a username-only customer's
+/// message (continuing the demo's Carlos), a photo the sandbox number stores, an SMS, and a
+/// clear refusal for a number the server does not have.
+#[tokio::test]
+async fn simulate_posts_a_customers_message_to_the_demo() {
+    let db = temp_db();
+    let (mut child, url, token) = serve_demo(&db).await;
+    let base = url.trim_end_matches("/graphql").to_owned();
+    let simulate = |args: &[&str]| {
+        parley()
+            .args(["simulate", "--url", &base, "--database-url", &db])
+            .args(args)
+            .env_remove("PARLEY_SECRET_KEY")
+            .env_remove("PARLEY_WHATSAPP_APP_SECRET")
+            .env_remove("PARLEY_SMS_AUTH_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let out = simulate(&["--username", "@carlos_mx", "--name", "Carlos", "Hola, ¿tienen envíos?"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let photo = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("simulated.png");
+    std::fs::write(&photo, b"\x89PNG\r\n\x1a\n simulated photo bytes").unwrap();
+    let out = simulate(&[
+        "--username",
+        "@carlos_mx",
+        "--name",
+        "Carlos",
+        "--image",
+        photo.to_str().unwrap(),
+        "Este",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = simulate(&["--sms", "--phone", "14155550123", "Hi by SMS"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = simulate(&["--phone-number-id", "999", "--phone", "5215512345678", "Hola"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no workspace there has connected phone_number_id 999")
+    );
+
+    let query = "{ conversations(first: 20) { nodes { channel customer { username phoneNumber } \
+                 capabilities { reply { allowed } } messages(first: 5) { nodes { text attachments { status mimeType } } } } } }";
+    let mut body = serde_json::Value::Null;
+    for _ in 0..50 {
+        body = graphql_post(&url, &token, &serde_json::json!({ "query": query })).await;
+        if body.to_string().contains("STORED") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().ok();
+    child.wait().ok();
+    let nodes = body["data"]["conversations"]["nodes"].as_array().unwrap_or_else(|| panic!("{body}"));
+    let carlos: Vec<_> = nodes.iter().filter(|n| n["customer"]["username"] == "@carlos_mx").collect();
+    assert_eq!(carlos.len(), 1, "the simulated Carlos is the demo's Carlos: {body}");
+    let carlos = carlos[0];
+    assert!(carlos["customer"]["phoneNumber"].is_null());
+    assert_eq!(carlos["capabilities"]["reply"]["allowed"], true, "his message opened the window: {body}");
+    let texts = carlos["messages"]["nodes"].to_string();
+    assert!(
+        texts.contains("Hola, ¿tienen envíos?") && texts.contains("STORED") && texts.contains("image/png"),
+        "{texts}"
+    );
+    let sms = nodes.iter().find(|n| n["channel"] == "SMS").unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(sms["customer"]["phoneNumber"], "+14155550123");
+    assert_eq!(sms["messages"]["nodes"][0]["text"], "Hi by SMS");
+}

@@ -184,21 +184,23 @@ pub async fn find_sms(
 }
 
 /// Whether any workspace has a connected SMS number with its own account (one that really
-/// sends, so its statuses come back only by status callbacks).
+/// sends, so its statuses come back only by status callbacks), other than `except_account`
+/// (the demo's, whose sends stay in the process).
 ///
 /// # Errors
 /// On a database failure.
-pub async fn any_sms_sender(db: &impl ConnectionTrait) -> Result<bool, Error> {
-    let found = Entity::find()
+pub async fn any_sms_sender(db: &impl ConnectionTrait, except_account: Option<&str>) -> Result<bool, Error> {
+    let mut query = Entity::find()
         .select_only()
         .column(Column::Id)
         .filter(Column::Channel.eq(Channel::Sms))
         .filter(Column::Connected.eq(true))
-        .filter(Column::SmsAccountSid.is_not_null())
-        .into_tuple::<BusinessNumberId>()
-        .one(db)
-        .await
-        .context("failed to look for SMS numbers")?;
+        .filter(Column::SmsAccountSid.is_not_null());
+    if let Some(sandbox) = except_account {
+        query = query.filter(Column::SmsAccountSid.ne(sandbox));
+    }
+    let found =
+        query.into_tuple::<BusinessNumberId>().one(db).await.context("failed to look for SMS numbers")?;
     Ok(found.is_some())
 }
 

@@ -29,6 +29,8 @@ pub struct SmsGateway {
     /// The URL status callbacks are posted to (only with `PARLEY_PUBLIC_URL`: the provider
     /// needs a URL it can reach, and the signature covers it).
     status_callback: Option<String>,
+    /// The demo's SMS account: its sends stay in the process.
+    sandbox_account: Option<String>,
 }
 
 impl std::fmt::Debug for SmsGateway {
@@ -57,6 +59,7 @@ impl SmsGateway {
             api_base: config.api_base.trim_end_matches('/').to_owned(),
             default_sender: config.default_sender.clone(),
             status_callback: public_url.map(|url| format!("{}{WEBHOOK_PATH}", url.trim_end_matches('/'))),
+            sandbox_account: config.sandbox_account.clone(),
         })
     }
 
@@ -74,6 +77,12 @@ impl SmsGateway {
     #[must_use]
     pub fn has_default_sender(&self) -> bool {
         self.default_sender.is_some()
+    }
+
+    /// The demo's SMS account, whose sends stay in the process.
+    #[must_use]
+    pub fn sandbox_account(&self) -> Option<&str> {
+        self.sandbox_account.as_deref()
     }
 
     /// Whether the account owns `phone`: the provider lists it among the account's numbers
@@ -146,7 +155,7 @@ impl SmsGateway {
         to: &PhoneNumber,
         body: &str,
     ) -> Result<Accepted, GatewayError> {
-        let Some(account) = account else {
+        let Some(account) = account.filter(|a| Some(&a.account_sid) != self.sandbox_account.as_ref()) else {
             return Ok(Accepted { provider_id: format!("SMSANDBOX{}", uuid::Uuid::new_v4().simple()) });
         };
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.api_base, account.account_sid);

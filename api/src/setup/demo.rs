@@ -3,15 +3,25 @@
 //! Every conversation is created the way production creates it: a Meta-shaped webhook
 //! payload is read by the WhatsApp reader and stored by the ingestion use case, with message
 //! timestamps relative to now so the 24-hour windows are meaningful.
+//!
+//! The demo's WhatsApp number is the one of Meta's documented webhook examples
+//! ([`PHONE_NUMBER_ID`]), so a newcomer who posts one sees it arrive; beside it, an SMS number
+//! ([`SMS_NUMBER`]) whose texts never leave the process. Its webhook secrets ([`DemoSecrets`])
+//! are derived from the demo's key, so `parley simulate` signs as Meta and the SMS provider
+//! would. Started again on the same database, the demo reuses its workspace.
 
 use chrono::{DateTime, Duration, Utc};
 use domain::{ConversationStatus, Role, TemplateCategory};
+use hmac::{Hmac, Mac};
 use persistence::BusinessNumber;
-use persistence::sealed::Keyring;
-use persistence::{Database, business_numbers, templates};
-use rand::Rng;
+use persistence::business_numbers::NewBusinessNumber;
+use persistence::sealed::{Keyring, Purpose};
+use persistence::{Database, agents, business_numbers, templates};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use sha2::Sha256;
 
+use super::customer::{Content, Customer};
 use super::workspaces::{BootstrapInput, Bootstrapped, BusinessNumberInput, bootstrap};
 use crate::auth::Viewer;
 use crate::contacts::create_contact;
@@ -32,23 +42,95 @@ struct DemoMessage<'a> {
     ago: Duration,
 }
 
+/// The demo's WhatsApp number: Meta's documented examples are addressed to it.
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+/// Its WhatsApp Business Account and the number customers see.
+pub const WABA_ID: &str = "102290129340398";
+pub const DISPLAY_PHONE_NUMBER: &str = "15550783881";
+/// The demo's SMS number (E.164).
+pub const SMS_NUMBER: &str = "+15550783882";
+/// The demo admin's e-mail address.
+const ADMIN_EMAIL: &str = "admin@demo.parley.dev";
+
+/// The demo's webhook secrets, derived from the key (the same key gives the same secrets, so
+/// a restarted demo and `parley simulate` agree on them).
+pub struct DemoSecrets {
+    /// Signs WhatsApp webhooks (`X-Hub-Signature-256`), unless `PARLEY_WHATSAPP_APP_SECRET`.
+    pub app_secret: SecretString,
+    /// The SMS number's account SID and auth token (`X-Twilio-Signature`).
+    pub sms_account_sid: String,
+    pub sms_auth_token: SecretString,
+}
+
+impl DemoSecrets {
+    #[must_use]
+    pub fn of(keyring: &Keyring) -> Self {
+        let derive = |label: &str| {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(keyring.signing_key())
+                .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+            mac.update(b"parley demo ");
+            mac.update(label.as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        };
+        Self {
+            app_secret: SecretString::from(derive("whatsapp app secret")),
+            sms_account_sid: format!("AC{}", &derive("sms account")[..32]),
+            sms_auth_token: SecretString::from(derive("sms auth token")[..32].to_owned()),
+        }
+    }
+}
+
+/// Where the demo keeps its key (and `parley simulate` reads it): beside the SQLite database
+/// (`parley.db.key`), or `parley-demo.key` in the working directory for other databases.
+#[must_use]
+pub fn key_file(database_url: &str) -> std::path::PathBuf {
+    beside_database(database_url, "key", "parley-demo.key")
+}
+
+/// Where `parley simulate` leaves the photos a simulated customer sends, for the demo's
+/// sandbox number to fetch (`parley.db.sandbox-media/`).
+#[must_use]
+pub fn sandbox_media_dir(database_url: &str) -> std::path::PathBuf {
+    beside_database(database_url, "sandbox-media", "parley-demo-sandbox-media")
+}
+
+fn beside_database(database_url: &str, suffix: &str, otherwise: &str) -> std::path::PathBuf {
+    database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|path| !path.is_empty() && !path.starts_with(':'))
+        .map_or_else(|| std::path::PathBuf::from(otherwise), |path| format!("{path}.{suffix}").into())
+}
+
+/// What `parley serve --demo` prints: the URLs, the admin token, a `curl` of the inbox, and how to play a
+/// customer with `parley simulate` (with the flags this server needs).
+#[must_use]
+pub fn banner(base: &str, token: &str, database_url: &str) -> String {
+    let program = std::env::args().next().unwrap_or_else(|| "parley".to_owned());
+    let mut flags = String::new();
+    if base != "http://127.0.0.1:8080" {
+        flags.push_str(&format!(" --url {base}"));
+    }
+    if database_url != crate::config::DEFAULT_DATABASE_URL {
+        flags.push_str(&format!(" --database-url '{database_url}'"));
+    }
+    format!(
+        "Parley demo workspace is ready.\n  GraphQL (POST, and GraphiQL in a browser): {base}/graphql\n  \
+         Health: {base}/healthz   Readiness: {base}/readyz\n  Admin token (12 h): {token}\n\n  \
+         export TOKEN={token}\n  \
+         curl -s {base}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"query\":\"{{ conversations(first: 10) {{ nodes {{ displayName origin customer {{ username phoneNumber notice }} capabilities {{ reply {{ allowed reason }} call {{ allowed reason }} }} }} }} }}\"}}'\n\n  \
+         Play a customer who hides the number (another terminal, same directory):\n    \
+         {program} simulate{flags} --username @carlos_mx --name \"Carlos\" \"Hola, ¿tienen envíos?\"\n  \
+         With a photo, or by SMS: --image FILE, or --sms --phone 14155550123\n"
+    )
+}
+
 fn payload(m: &DemoMessage<'_>, sent_at: DateTime<Utc>) -> (Value, Vec<ContactInfo>) {
-    let mut profile = json!({ "name": m.name });
-    if let Some(u) = m.username {
-        profile["username"] = json!(u);
-    }
-    let mut contact = json!({ "profile": profile, "user_id": m.bsuid });
-    let mut message = json!({
-        "from_user_id": m.bsuid,
-        "id": format!("wamid.DEMO{}", uuid::Uuid::new_v4().simple()),
-        "timestamp": sent_at.timestamp().to_string(),
-        "type": "text",
-        "text": { "body": m.text },
-    });
-    if let Some(p) = m.phone {
-        contact["wa_id"] = json!(p);
-        message["from"] = json!(p);
-    }
+    let customer = Customer { name: m.name, username: m.username, phone: m.phone, bsuid: Some(m.bsuid) };
+    let wamid = format!("wamid.DEMO{}", uuid::Uuid::new_v4().simple());
+    let (contact, message) = customer.whatsapp_message(Content::Text(m.text), &wamid, sent_at);
     let contacts: Vec<ContactInfo> = serde_json::from_value(json!([contact])).unwrap_or_default();
     (message, contacts)
 }
@@ -75,22 +157,71 @@ async fn deliver(
     .await
 }
 
-/// Creates the demo workspace and returns what was created.
+/// The demo workspace already on this database (a restarted demo), with its admin.
+async fn existing(db: &Database) -> ApiResult<Option<Bootstrapped>> {
+    let Some(number) = business_numbers::find_by_phone_number_id(db.conn(), PHONE_NUMBER_ID).await? else {
+        return Ok(None);
+    };
+    let admins = agents::list(db.conn(), number.workspace_id).await?;
+    let admin = admins.iter().find(|a| a.active && a.email.as_str() == ADMIN_EMAIL).ok_or_else(|| {
+        ApiError::Conflict(format!(
+            "the number {PHONE_NUMBER_ID} belongs to a workspace that is not the demo's; use another database"
+        ))
+    })?;
+    Ok(Some(Bootstrapped {
+        workspace_id: number.workspace_id,
+        admin_id: admin.id,
+        business_number_id: Some(number.id),
+    }))
+}
+
+/// The demo's SMS number, with its account sealed (sends from it stay in the process).
+async fn connect_sms_number(
+    db: &Database,
+    keyring: &Keyring,
+    workspace: domain::WorkspaceId,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let secrets = DemoSecrets::of(keyring);
+    let display = domain::PhoneNumber::parse(SMS_NUMBER)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("demo SMS number: {e}")))?;
+    let token = keyring.seal(Purpose::SmsAuthToken, secrets.sms_auth_token.expose_secret());
+    let new = NewBusinessNumber {
+        id: domain::BusinessNumberId::new(),
+        workspace_id: workspace,
+        phone_number_id: SMS_NUMBER,
+        display_phone_number: &display,
+        waba_id: "",
+        portfolio_id: "",
+        business_name: None,
+        channel: domain::Channel::Sms,
+        access_token: None,
+        sms_account: Some((&secrets.sms_account_sid, token)),
+        operator_connected: false,
+    };
+    db.write(async |txn| business_numbers::create(txn, new, now).await).await?;
+    Ok(())
+}
+
+/// Creates the demo workspace and returns what was created (or, on a database that has it
+/// already, returns it).
 ///
 /// # Errors
 /// On a database failure.
 pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -> ApiResult<Bootstrapped> {
-    let phone_number_id = format!("10{}", rand::rng().random_range(1_000_000_000_000u64..9_999_999_999_999));
+    if let Some(found) = existing(db).await? {
+        return Ok(found);
+    }
     let created = bootstrap(
         db,
         &BootstrapInput {
             workspace_name: "Parley Demo".to_owned(),
-            admin_email: "admin@demo.parley.dev".to_owned(),
+            admin_email: ADMIN_EMAIL.to_owned(),
             admin_name: "Demo Admin".to_owned(),
             business_number: Some(BusinessNumberInput {
-                phone_number_id,
-                display_phone_number: "15550783881".to_owned(),
-                waba_id: "102290129340398".to_owned(),
+                phone_number_id: PHONE_NUMBER_ID.to_owned(),
+                display_phone_number: DISPLAY_PHONE_NUMBER.to_owned(),
+                waba_id: WABA_ID.to_owned(),
                 portfolio_id: "506914307656634".to_owned(),
                 business_name: Some("Jasper's Market".to_owned()),
             }),
@@ -99,6 +230,7 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
     )
     .await?;
     let ws = created.workspace_id;
+    connect_sms_number(db, keyring, ws, now).await?;
     let number_id =
         created.business_number_id.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no demo number")))?;
     let number = business_numbers::find(db.conn(), ws, number_id)
@@ -147,6 +279,9 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
     };
     deliver(db, &number, &amelia_now, now, keyring).await?;
 
+    // Carlos's BSUID is the one `parley simulate --username @carlos_mx` writes with: the same
+    // customer, so a simulated message continues his conversation (and opens its window).
+    let carlos = super::customer::bsuid_for("@carlos_mx");
     let others = [
         DemoMessage {
             name: "Sheena Nelson",
@@ -168,7 +303,7 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
             name: "Carlos",
             username: Some("@carlos_mx"),
             phone: None,
-            bsuid: "MX.55500912873465019283",
+            bsuid: &carlos,
             text: "¿Tienen envío a Monterrey?",
             ago: Duration::hours(30),
         },

@@ -8,8 +8,11 @@
 //! - [`usernames`]: the business username of a number (Cloud API calls, the
 //!   `business_username.updated` event).
 //! - [`demo`]: the demo workspace of `parley serve --demo`.
+//! - [`customer`]: a customer's message as the providers deliver it (the demo and
+//!   `parley simulate` use it).
 
 pub mod agents;
+pub mod customer;
 pub mod demo;
 pub mod numbers;
 pub mod templates;

@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::AttachmentStatus;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use persistence::Attachment;
 use persistence::attachments::{self, Fetched};
 use persistence::blobs::{BlobStore, WriteError};
@@ -156,17 +156,22 @@ impl Fetcher {
         let media_id =
             attachment.provider_media_id.as_deref().ok_or_else(|| failure("no media id", false))?;
         let api = self.whatsapp.for_number(&number, &self.keyring)?;
-        // The webhook's `url` expires after 5 minutes: use it on the first try only.
-        let (url, mime_type, announced) =
-            match attachment.provider_url.as_deref().filter(|_| attachment.attempts <= 1) {
-                Some(url) => (url.to_owned(), None, attachment.provider_sha256.clone()),
-                None => {
-                    let info = api.media_info(media_id).await?;
-                    (info.url, info.mime_type, attachment.provider_sha256.clone().or(info.sha256))
-                }
-            };
-        let response = api.download(&url).await?;
-        let body = response.bytes_stream().map_err(|e| e.to_string());
+        let (body, mime_type, announced) = if let Some(bytes) = api.sandbox_file(media_id).await? {
+            let body = futures::stream::once(futures::future::ready(Ok::<_, String>(bytes))).boxed();
+            (body, None, attachment.provider_sha256.clone())
+        } else {
+            // The webhook's `url` expires after 5 minutes: use it on the first try only.
+            let (url, mime_type, announced) =
+                match attachment.provider_url.as_deref().filter(|_| attachment.attempts <= 1) {
+                    Some(url) => (url.to_owned(), None, attachment.provider_sha256.clone()),
+                    None => {
+                        let info = api.media_info(media_id).await?;
+                        (info.url, info.mime_type, attachment.provider_sha256.clone().or(info.sha256))
+                    }
+                };
+            let response = api.download(&url).await?;
+            (response.bytes_stream().map_err(|e| e.to_string()).boxed(), mime_type, announced)
+        };
         let written = match self.blobs.write(body, domain::media::MAX_MEDIA_BYTES).await {
             Ok(written) => written,
             Err(WriteError::TooLarge { limit }) => {

@@ -64,6 +64,8 @@ pub struct WhatsappGateway {
     pub(super) client: reqwest::Client,
     pub(super) base: String,
     default_token: Option<SecretString>,
+    /// The demo only: where the sandbox finds simulated customers' photos.
+    sandbox_media: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for WhatsappGateway {
@@ -109,7 +111,16 @@ impl WhatsappGateway {
                 .build()?,
             base: base.trim_end_matches('/').to_owned(),
             default_token: default_token.cloned(),
+            sandbox_media: None,
         })
+    }
+
+    /// The demo's sandbox: photos `parley simulate` left in `dir` are what the sandbox
+    /// number fetches for media ids `sandbox-<sha256>`.
+    #[must_use]
+    pub fn with_sandbox_media(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.sandbox_media = dir;
+        self
     }
 
     /// The gateway for one number: its own sealed token, opened, else the default token.
@@ -142,6 +153,30 @@ impl NumberApi<'_> {
     #[must_use]
     pub fn is_sandbox(&self) -> bool {
         self.token.is_none()
+    }
+
+    /// A photo a simulated customer sent to the demo's sandbox number: `None` unless the
+    /// number is in the sandbox, the demo keeps sandbox media and `media_id` is
+    /// `sandbox-<64 hex digits>` (never a path).
+    ///
+    /// # Errors
+    /// When such a file is not there (it will not appear: not retried).
+    pub async fn sandbox_file(&self, media_id: &str) -> Result<Option<bytes::Bytes>, GatewayError> {
+        let Some(dir) = self.gateway.sandbox_media.as_ref().filter(|_| self.is_sandbox()) else {
+            return Ok(None);
+        };
+        let Some(digest) = media_id
+            .strip_prefix("sandbox-")
+            .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+        else {
+            return Ok(None);
+        };
+        match tokio::fs::read(dir.join(digest.to_ascii_lowercase())).await {
+            Ok(bytes) => Ok(Some(bytes.into())),
+            Err(_) => {
+                Err(GatewayError::not_sent("the sandbox has no such media (send it with parley simulate)"))
+            }
+        }
     }
 
     pub(super) fn cloud(&self) -> Result<(&reqwest::Client, &str, &SecretString), GatewayError> {
