@@ -39,6 +39,7 @@ async fn setup(backend: Backend) -> Option<Setup> {
                 auth_token: "sms-token".to_owned().into(),
                 from: "+15550001111".into(),
             }),
+            sandbox_account: None,
         };
     })
     .await?;

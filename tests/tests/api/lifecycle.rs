@@ -38,6 +38,7 @@ pub(crate) async fn life(backend: Backend, configure: impl FnOnce(&mut Config)) 
                 auth_token: FAKE_SMS_ACCOUNT.1.to_owned().into(),
                 from: "+15550001111".into(),
             }),
+            sandbox_account: None,
         };
         config.public_url = Some(PUBLIC_URL.to_owned());
         configure(config);
