@@ -149,16 +149,9 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())?;
     mac.update(&body);
     let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    let response = reqwest::Client::new()
-        .post(format!("{base}/webhooks/whatsapp"))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", signature)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {base} (is `parley serve --demo` running?): {e}"))?;
-    let answer =
-        report(response, &format!("{} wrote to {}", customer_label(&customer), args.phone_number_id)).await?;
+    let signed = Signed { content_type: "application/json", header: "x-hub-signature-256", signature, body };
+    let what = format!("{} wrote to {}", customer_label(&customer), args.phone_number_id);
+    let answer = post(&base, &format!("{base}/webhooks/whatsapp"), signed, &what).await?;
     let summary: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
     if summary["messages"] == 0 && summary["duplicates"] == 0 {
         anyhow::bail!(
@@ -217,20 +210,34 @@ async fn post_sms(args: &SimulateArgs, base: &str) -> anyhow::Result<()> {
     let signature = crate::providers::sms::signature(&token, &url, &form)
         .ok_or_else(|| anyhow::anyhow!("cannot sign with that auth token"))?;
     let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+    let signed = Signed {
+        content_type: "application/x-www-form-urlencoded",
+        header: "x-twilio-signature",
+        signature,
+        body: body.into_bytes(),
+    };
+    post(base, &url, signed, &format!("{from} texted {}", args.to)).await.map(drop)
+}
+
+/// A body and the provider's signature of it.
+struct Signed {
+    content_type: &'static str,
+    header: &'static str,
+    signature: String,
+    body: Vec<u8>,
+}
+
+/// Posts a signed body, prints the outcome and returns the server's answer; a refusal is an
+/// error with the server's reason.
+async fn post(base: &str, url: &str, signed: Signed, what: &str) -> anyhow::Result<String> {
     let response = reqwest::Client::new()
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", signature)
-        .body(body)
+        .post(url)
+        .header("content-type", signed.content_type)
+        .header(signed.header, signed.signature)
+        .body(signed.body)
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach {base} (is `parley serve --demo` running?): {e}"))?;
-    report(response, &format!("{from} texted {}", args.to)).await.map(drop)
-}
-
-/// Prints the outcome and returns the server's answer; a refusal is an error with the
-/// server's reason.
-async fn report(response: reqwest::Response, what: &str) -> anyhow::Result<String> {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     if !status.is_success() {

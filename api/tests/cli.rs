@@ -189,8 +189,10 @@ fn schema_prints_the_committed_sdl() {
 /// Starts `parley serve --demo` (without `PARLEY_SECRET_KEY`); returns the child, the GraphQL
 /// URL and the admin token it printed.
 async fn serve_demo(db: &str) -> (std::process::Child, String, String) {
+    let media = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("parley-cli-media");
     let mut child = parley()
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--database-url", db])
+        .env("PARLEY_MEDIA_STORE", format!("file://{}", media.display()))
         .env_remove("PARLEY_SECRET_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

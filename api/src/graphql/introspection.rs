@@ -72,12 +72,18 @@ impl Extension for SchemaDescription {
     }
 }
 
-/// The SDL of a schema as it is served: async-graphql's export with `@specifiedBy`, the
-/// standard scalars and directives no element uses (introspection lists them; a client
-/// comparing schemas would see them removed otherwise), and the schema's description.
+/// How async-graphql exports the SDL that [`served_sdl`] completes: with `@specifiedBy`.
 #[must_use]
-pub fn served_sdl(schema: &super::ParleySchema) -> String {
-    let sdl = schema.sdl_with_options(SDLExportOptions::new().include_specified_by());
+pub fn export_options() -> SDLExportOptions {
+    SDLExportOptions::new().include_specified_by()
+}
+
+/// The SDL of a schema as it is served, from async-graphql's export (with
+/// [`export_options`]): the standard scalars and directives no element uses (introspection
+/// lists them; a client comparing schemas would see them removed otherwise), and the schema's
+/// description.
+#[must_use]
+pub fn served_sdl(sdl: &str) -> String {
     let mut unused = String::new();
     for scalar in STANDARD_SCALARS {
         let used = [": ", "["].iter().any(|before| {

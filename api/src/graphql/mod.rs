@@ -106,5 +106,6 @@ pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, 
 /// The SDL of the schema, as committed in `schema.graphql`.
 #[must_use]
 pub fn sdl() -> String {
-    introspection::served_sdl(&schema_builder(&GraphqlConfig::default()).finish())
+    let schema = schema_builder(&GraphqlConfig::default()).finish();
+    introspection::served_sdl(&schema.sdl_with_options(introspection::export_options()))
 }
