@@ -87,7 +87,6 @@ async fn open_session(
     state: AppState,
     payload: serde_json::Value,
     close: watch::Sender<Option<CloseReason>>,
-    initialised: Arc<AtomicBool>,
 ) -> async_graphql::Result<async_graphql::Data> {
     let header = payload
         .get("Authorization")
@@ -101,7 +100,6 @@ async fn open_session(
     let token = bearer_token(header)?;
     let session = SocketSession::open(Arc::clone(&state.auth), &state.db, token, Utc::now(), close).await?;
     state.sockets.register(&session);
-    initialised.store(true, Ordering::Release);
     let mut data = async_graphql::Data::default();
     data.insert(session);
     Ok(data)
@@ -160,8 +158,12 @@ async fn serve_legacy(socket: WebSocket, state: AppState) {
     let (close_tx, mut close_rx) = watch::channel(None);
     let schema = Labelled(state.schema.clone());
     let opened = Arc::clone(&initialised);
-    let outgoing = GraphqlSocket::new(schema, input, protocol)
-        .on_connection_init(move |payload| open_session(state, payload, close_tx, opened));
+    let outgoing =
+        GraphqlSocket::new(schema, input, protocol).on_connection_init(move |payload| async move {
+            let data = open_session(state, payload, close_tx).await?;
+            opened.store(true, Ordering::Release);
+            Ok(data)
+        });
     futures::pin_mut!(outgoing);
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     futures::pin_mut!(init_deadline);

@@ -14,7 +14,6 @@
 //! Every error carries `extensions.code`, as over HTTP.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use async_graphql::{Data, Executor, Request, Response, ServerError, Value};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -186,8 +185,7 @@ impl Connection {
                 }
                 self.init_received = true;
                 let Some(close_tx) = self.close_tx.take() else { return Err(None) };
-                let opened = Arc::new(AtomicBool::new(false));
-                match open_session(self.state.clone(), payload.unwrap_or_default(), close_tx, opened).await {
+                match open_session(self.state.clone(), payload.unwrap_or_default(), close_tx).await {
                     Ok(data) => {
                         self.data = Some(Arc::new(data));
                         self.send(&ServerMessage::ConnectionAck).await
