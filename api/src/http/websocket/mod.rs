@@ -105,7 +105,7 @@ async fn open_session(
     Ok(data)
 }
 
-/// The schema with every error given its `extensions.code`, as over HTTP.
+/// The schema with every error given its `extensions.code`, as over HTTP (both protocols).
 #[derive(Clone)]
 struct Labelled(ParleySchema);
 

@@ -24,10 +24,9 @@ use tokio::sync::watch;
 use tokio_stream::StreamMap;
 
 use super::{
-    CLOSE_FORBIDDEN, CLOSE_INIT_TIMEOUT, CLOSE_TOO_BIG, INIT_TIMEOUT, MAX_MESSAGE, MAX_MESSAGE_BEFORE_INIT,
-    open_session,
+    CLOSE_FORBIDDEN, CLOSE_INIT_TIMEOUT, CLOSE_TOO_BIG, INIT_TIMEOUT, Labelled, MAX_MESSAGE,
+    MAX_MESSAGE_BEFORE_INIT, open_session,
 };
-use crate::graphql::limits::label_errors;
 use crate::http::state::AppState;
 
 /// A message the protocol does not define, or one that does not parse.
@@ -123,12 +122,7 @@ fn steps(
     request: Request,
     data: Arc<Data>,
 ) -> BoxStream<'static, Step> {
-    let responses = Executor::execute_stream(schema, request, Some(data))
-        .map(|mut response| {
-            label_errors(&mut response);
-            response
-        })
-        .boxed();
+    let responses = Labelled(schema.clone()).execute_stream(request, Some(data));
     futures::stream::unfold(Phase::First(responses), |phase| async move {
         match phase {
             Phase::First(mut responses) => match responses.next().await {
