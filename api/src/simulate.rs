@@ -5,7 +5,6 @@
 
 use chrono::Utc;
 use clap::Args;
-use hmac::{Hmac, Mac};
 use persistence::sealed::Keyring;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -146,9 +145,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         Some(secret) => SecretString::from(secret.to_owned()),
         None => args.demo_secrets()?.app_secret,
     };
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes())?;
-    mac.update(&body);
-    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let signature = crate::providers::meta::signature::sign(secret.expose_secret().as_bytes(), &body);
     let signed = Signed { content_type: "application/json", header: "x-hub-signature-256", signature, body };
     let what = format!("{} wrote to {}", customer_label(&customer), args.phone_number_id);
     let answer = post(&base, &format!("{base}/webhooks/whatsapp"), signed, &what).await?;
