@@ -98,9 +98,14 @@ pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, 
         .limit_complexity(config.max_complexity)
         .limit_directives(config.max_directives)
         .extension(limits::DocumentLimits { max_aliases: config.max_aliases })
-        .extension(session::OperationScope { time_limit: config.operation_timeout })
-        .extension(introspection::SchemaDescription);
-    if config.production { builder.disable_introspection().disable_suggestions() } else { builder }
+        .extension(session::OperationScope { time_limit: config.operation_timeout });
+    // The description is only read through introspection: production mode, which disables
+    // it, spares every field the extension's hook.
+    if config.production {
+        builder.disable_introspection().disable_suggestions()
+    } else {
+        builder.extension(introspection::SchemaDescription)
+    }
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
