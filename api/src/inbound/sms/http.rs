@@ -124,11 +124,12 @@ pub async fn receive(State(state): State<SmsState>, headers: HeaderMap, uri: Uri
     }
     let post = SmsPost { number, form, kind };
     match state.committer.submit(post, Utc::now()).await {
-        Ok(applied @ (Applied::Stored | Applied::Duplicate | Applied::Status)) => {
+        Ok(Applied::Refused(reason)) => refuse(StatusCode::BAD_REQUEST, reason),
+        Ok(applied) => {
             let outcome = match applied {
                 Applied::Stored => Some("stored"),
                 Applied::Duplicate => Some("duplicate"),
-                _ => None,
+                Applied::Status | Applied::Refused(_) => None,
             };
             if let Some(outcome) = outcome {
                 metrics::counter!("parley_inbound_messages_total", "channel" => "sms", "outcome" => outcome)
@@ -136,7 +137,6 @@ pub async fn receive(State(state): State<SmsState>, headers: HeaderMap, uri: Uri
             }
             empty_twiml()
         }
-        Ok(Applied::Refused(reason)) => refuse(StatusCode::BAD_REQUEST, reason),
         Err(err) => unavailable(&err),
     }
 }
