@@ -450,8 +450,8 @@ pub async fn run() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    crate::telemetry::init(std::io::stderr);
-    match cli.command {
+    let traces = crate::telemetry::init(std::io::stderr);
+    let outcome = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => {
             let (url, pool) = args.pool()?;
@@ -467,7 +467,12 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Simulate(args) => crate::simulate::run(*args).await,
+    };
+    if let Some(traces) = traces {
+        // The batch exporter flushes what is left; it blocks, so off the async workers.
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
     }
+    outcome
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -42,6 +42,7 @@ pub mod simulate;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod traces;
 pub mod workers;
 pub mod workflow;
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use persistence::{Database, Work};
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 /// The longest a worker sleeps without a wake-up: it covers a `NOTIFY` lost while another
 /// process's listening connection was down, and due times set by hand in the database.
@@ -87,13 +88,16 @@ pub async fn run<W: Worker>(worker: W, db: Database, mut stop: watch::Receiver<b
             return;
         }
         let started = Utc::now();
-        let next = match worker.pass(started).await {
+        let span = crate::traces::worker_pass(W::NAME);
+        let next = match worker.pass(started).instrument(span.clone()).await {
             Ok(next) => next,
             Err(err) => {
                 tracing::warn!(worker = W::NAME, error = ?err, "background pass failed");
                 Next::Idle
             }
         };
+        crate::traces::did_work(&span, next == Next::Again);
+        drop(span);
         let wait = match next {
             Next::Again => continue,
             Next::Idle => SAFETY_POLL,

@@ -6,7 +6,12 @@
 //                                breaking or dangerous change either way, and the same
 //                                printed schema (descriptions included); exit 1 with the
 //                                differences otherwise
-import { readFileSync } from "node:fs";
+//   documents SDL_FILE WEB_DIR   every GraphQL document of the desktop (WEB_DIR/graphql), built
+//                                with its fragments by the desktop's own WEB_DIR/js/documents.js,
+//                                parsed and validated against the SDL; exit 1 with the errors
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   buildClientSchema,
   buildSchema,
@@ -14,7 +19,9 @@ import {
   findDangerousChanges,
   getIntrospectionQuery,
   lexicographicSortSchema,
+  parse,
   printSchema,
+  validate,
 } from "graphql";
 
 const FULL = {
@@ -61,6 +68,35 @@ if (command === "introspection-query") {
     console.error(problems.join("\n"));
     process.exit(1);
   }
+} else if (command === "documents") {
+  const [sdlFile, webDir] = args;
+  const schema = buildSchema(readFileSync(sdlFile, "utf8"));
+  const { parseFragments, withFragments, DOCUMENTS } = await import(pathToFileURL(join(webDir, "js/documents.js")).href);
+  const dir = join(webDir, "graphql");
+  const fragments = parseFragments(readFileSync(join(dir, "fragments.graphql"), "utf8"));
+  const files = readdirSync(dir).filter((f) => f.endsWith(".graphql") && f !== "fragments.graphql").map((f) => f.slice(0, -8)).sort();
+  const problems = [];
+  const listed = [...DOCUMENTS].sort();
+  if (JSON.stringify(files) !== JSON.stringify(listed)) {
+    problems.push(`documents.js lists ${listed.join(", ")} but the folder holds ${files.join(", ")}`);
+  }
+  for (const name of files) {
+    try {
+      const document = parse(withFragments(readFileSync(join(dir, `${name}.graphql`), "utf8"), fragments));
+      const operations = document.definitions.filter((d) => d.kind === "OperationDefinition");
+      if (operations.length !== 1 || operations[0].name?.value !== name) {
+        problems.push(`${name}.graphql: one operation named ${name}`);
+      }
+      for (const error of validate(schema, document)) problems.push(`${name}.graphql: ${error.message}`);
+    } catch (error) {
+      problems.push(`${name}.graphql: ${error.message}`);
+    }
+  }
+  if (problems.length > 0) {
+    console.error(problems.join("\n"));
+    process.exit(1);
+  }
+  console.log(`${files.length} documents valid`);
 } else {
   console.error(`unknown command ${command}`);
   process.exit(2);

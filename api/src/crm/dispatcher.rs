@@ -29,6 +29,7 @@ use sha2::Sha256;
 
 use crate::config::DispatchConfig;
 use crate::crm::guard::{GuardedResolver, PrivateTarget, host_is_private};
+use crate::traces::SendTraced;
 use crate::workers::Next;
 
 /// Whether a send failed because the guard refused what the host resolved to.
@@ -173,7 +174,7 @@ impl Dispatcher {
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body)
-            .send()
+            .send_traced()
             .await;
         match response {
             Ok(r) if r.status().is_success() => Outcome::Delivered(r.status().as_u16()),

@@ -93,7 +93,12 @@ pub type ParleySchema = Schema<Query, Mutation, subscription::Subscription>;
 /// The schema with its limits, without any runtime data: enough to print the SDL.
 #[must_use]
 pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
-    let builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription);
+    // A span per operation, only when traces are exported (no hook otherwise).
+    if crate::traces::enabled() {
+        builder = builder.extension(crate::traces::OperationSpans);
+    }
+    let builder = builder
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_directives(config.max_directives)

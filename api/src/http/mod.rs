@@ -2,6 +2,7 @@
 //! checks, the WhatsApp and SMS webhooks, and the tower layers (tracing without query strings, body
 //! limits, timeouts).
 
+pub mod desktop;
 pub mod media;
 pub mod metrics;
 pub mod state;
@@ -40,6 +41,9 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/sms", post(crate::inbound::sms::http::receive))
         .layer(DefaultBodyLimit::max(crate::inbound::sms::http::BODY_LIMIT));
     let timed = Router::new()
+        .route("/", get(desktop::index))
+        .route("/favicon.ico", get(desktop::icon))
+        .route("/desktop/{*path}", get(desktop::asset))
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(websocket::upgrade))
         .route("/healthz", get(healthz))
@@ -58,10 +62,16 @@ pub fn router(state: AppState) -> Router {
     timed
         .merge(uploads)
         .route_layer(axum::middleware::from_fn(crate::http::metrics::track))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            // The path only: query strings can carry tokens (webhook handshakes).
-            tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    // The path only: query strings can carry tokens (webhook handshakes).
+                    crate::traces::request_span(request.method(), request.uri().path(), request.headers())
+                })
+                .on_response(|response: &Response, _latency: Duration, span: &tracing::Span| {
+                    span.record("http.response.status_code", response.status().as_u16());
+                }),
+        )
         .with_state(state)
 }
 

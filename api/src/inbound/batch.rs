@@ -21,6 +21,7 @@ use futures::future::BoxFuture;
 use persistence::sealed::Keyring;
 use persistence::{Database, WriteTransaction};
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tracing::Instrument;
 
 /// The most webhooks one shared transaction takes.
 pub const MAX_BATCH: usize = 64;
@@ -51,6 +52,9 @@ trait Job: Send + Sync {
 
     /// Answers the sender: the output of the last application, or the error.
     fn answer(self: Box<Self>, result: Result<(), persistence::Error>);
+
+    /// The span of the request that submitted it (the batch's span links to it).
+    fn sender(&self) -> &tracing::Span;
 }
 
 struct Submitted<W: Apply> {
@@ -58,6 +62,7 @@ struct Submitted<W: Apply> {
     received_at: DateTime<Utc>,
     output: std::sync::Mutex<Option<W::Output>>,
     reply: oneshot::Sender<Result<W::Output, persistence::Error>>,
+    sender: tracing::Span,
 }
 
 impl<W: Apply> Job for Submitted<W> {
@@ -82,6 +87,10 @@ impl<W: Apply> Job for Submitted<W> {
         });
         // A sender that went away (client disconnected) needs no answer; what committed stays.
         let _ = self.reply.send(answer);
+    }
+
+    fn sender(&self) -> &tracing::Span {
+        &self.sender
     }
 }
 
@@ -138,7 +147,13 @@ impl WebhookCommitter {
     ) -> Result<W::Output, persistence::Error> {
         let (reply, answer) = oneshot::channel();
         let stopped = || persistence::Error::Unexpected(anyhow::anyhow!("the webhook committer has stopped"));
-        let job = Submitted { webhook, received_at, output: std::sync::Mutex::new(None), reply };
+        let job = Submitted {
+            webhook,
+            received_at,
+            output: std::sync::Mutex::new(None),
+            reply,
+            sender: tracing::Span::current(),
+        };
         self.jobs.send(Box::new(job)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -155,7 +170,11 @@ async fn run_lane(db: Database, keyring: Arc<Keyring>, queue: Arc<Mutex<mpsc::Re
         }
         #[allow(clippy::cast_precision_loss)]
         metrics::histogram!("parley_webhook_batch_size").record(batch.len() as f64);
-        let results = commit_batch(&db, &keyring, &batch).await;
+        let span = tracing::info_span!(parent: None, "webhook.batch", otel.name = "webhook batch commit", batch.size = batch.len());
+        for job in &batch {
+            span.follows_from(job.sender());
+        }
+        let results = commit_batch(&db, &keyring, &batch).instrument(span).await;
         for (job, result) in batch.into_iter().zip(results) {
             job.answer(result);
         }

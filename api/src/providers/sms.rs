@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::{Accepted, GatewayError};
 use crate::config::{SmsAccount, SmsConfig};
+use crate::traces::SendTraced;
 
 /// Where status callbacks of a send go: `{PARLEY_PUBLIC_URL}/webhooks/sms`.
 pub const WEBHOOK_PATH: &str = "/webhooks/sms";
@@ -101,7 +102,7 @@ impl SmsGateway {
             .get(format!("{}/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json", self.api_base))
             .query(&[("PhoneNumber", phone)])
             .basic_auth(account_sid, Some(auth_token))
-            .send()
+            .send_traced()
             .await
             .map_err(|_| NumberProof::Unreachable)?;
         if !answer.status().is_success() {
@@ -168,7 +169,7 @@ impl SmsGateway {
             .post(url)
             .basic_auth(&account.account_sid, Some(account.auth_token.expose_secret()))
             .form(&form)
-            .send()
+            .send_traced()
             .await
             .map_err(|e| GatewayError::transport(&e))?;
         let status = response.status().as_u16();

@@ -116,7 +116,9 @@ pub fn banner(base: &str, token: &str, database_url: &str) -> String {
         flags.push_str(&format!(" --database-url '{database_url}'"));
     }
     format!(
-        "Parley demo workspace is ready.\n  GraphQL (POST, and GraphiQL in a browser): {base}/graphql\n  \
+        "Open the Parley agent desktop: {base}/#token={token}\n\n  \
+         The demo workspace is ready.\n  \
+         GraphQL (POST, and GraphiQL in a browser): {base}/graphql\n  \
          Health: {base}/healthz   Readiness: {base}/readyz\n  Admin token (12 h): {token}\n\n  \
          export TOKEN={token}\n  \
          curl -s {base}/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \

@@ -146,3 +146,26 @@ async fn the_event_types_are_listed_where_a_client_looks() {
         assert!(message.contains(t.name), "the error does not name {}: {message}", t.name);
     }
 }
+
+/// The desktop's GraphQL documents (`web/graphql`), each built with its fragments by the
+/// desktop's own `web/js/documents.js`, are valid against `schema.graphql` for graphql-js:
+/// the reference frontend cannot drift from the schema it is the worked example of.
+#[test]
+fn the_desktops_documents_are_valid_against_the_schema() {
+    let test = "the_desktops_documents_are_valid_against_the_schema";
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let schema = root.join("schema.graphql");
+    let web = root.join("web");
+    let Some(out) =
+        crate::graphql_js::check(test, &["documents", schema.to_str().unwrap(), web.to_str().unwrap()])
+    else {
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("documents valid"));
+}

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{CALL_TIMEOUT, NumberApi, WhatsappGateway, meta_error};
 use crate::providers::GatewayError;
+use crate::traces::SendTraced;
 
 /// What `GET /{media-id}` answers: where to download the file (for 5 minutes), and what it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +32,7 @@ impl NumberApi<'_> {
             .timeout(CALL_TIMEOUT)
             .query(&[("phone_number_id", self.phone_number_id)])
             .bearer_auth(token.expose_secret())
-            .send()
+            .send_traced()
             .await
             .map_err(|e| GatewayError::transport(&e))?;
         let status = response.status();
@@ -67,7 +68,7 @@ impl NumberApi<'_> {
         let response = client
             .get(url)
             .bearer_auth(token.expose_secret())
-            .send()
+            .send_traced()
             .await
             .map_err(|e| GatewayError::transport(&e))?;
         let status = response.status();
@@ -109,7 +110,7 @@ impl NumberApi<'_> {
             .post(format!("{base}/{phone_number_id}/media"))
             .bearer_auth(token.expose_secret())
             .multipart(form)
-            .send()
+            .send_traced()
             .await
             .map_err(|e| GatewayError::transport(&e))?;
         let status = response.status();

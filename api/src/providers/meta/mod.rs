@@ -26,6 +26,7 @@ use persistence::BusinessNumber;
 use persistence::sealed::{Keyring, Purpose};
 
 use super::{Accepted, GatewayError};
+use crate::traces::SendTraced;
 pub use media::MediaInfo;
 pub use numbers::NumberProof;
 pub use signature::signature_valid;
@@ -202,7 +203,7 @@ impl NumberApi<'_> {
             .timeout(CALL_TIMEOUT)
             .bearer_auth(token.expose_secret())
             .json(body)
-            .send()
+            .send_traced()
             .await
             .map_err(|e| GatewayError::transport(&e))?;
         let status = response.status();

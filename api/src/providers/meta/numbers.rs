@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::{CALL_TIMEOUT, WhatsappGateway};
+use crate::traces::SendTraced;
 
 /// Most pages of a WABA's numbers read while proving a number.
 const MAX_PAGES: usize = 20;
@@ -39,7 +40,7 @@ impl WhatsappGateway {
             .timeout(CALL_TIMEOUT)
             .query(&[("fields", "display_phone_number,verified_name")])
             .bearer_auth(token)
-            .send()
+            .send_traced()
             .await
             .map_err(|_| NumberProof::Unreachable)?;
         if !seen.status().is_success() {
@@ -52,7 +53,7 @@ impl WhatsappGateway {
                 .get(&page)
                 .timeout(CALL_TIMEOUT)
                 .bearer_auth(token)
-                .send()
+                .send_traced()
                 .await
                 .map_err(|_| NumberProof::Unreachable)?;
             if !answer.status().is_success() {

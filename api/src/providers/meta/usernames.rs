@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::{CALL_TIMEOUT, NumberApi, meta_error};
 use crate::providers::GatewayError;
+use crate::traces::SendTraced;
 
 /// What Meta answered to a business-username call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +53,7 @@ impl NumberApi<'_> {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|e| {
+        let response = request.send_traced().await.map_err(|e| {
             let g = GatewayError::transport(&e);
             UsernameError { code: None, message: g.title, retryable: true }
         })?;
