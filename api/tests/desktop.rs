@@ -197,6 +197,12 @@ impl Desktop {
         panic!("cannot choose a file in {selector}: {last}");
     }
 
+    /// Types into the composer and presses Send.
+    async fn send(&self, text: &str) {
+        self.type_into("#composer-text", text).await;
+        self.click("#send").await;
+    }
+
     async fn press(&self, selector: &str, key: &str) {
         self.page.find_element(selector).await.unwrap().press_key(key).await.unwrap();
     }
@@ -395,8 +401,7 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     d.step("inbound-live").await;
 
     // A reply, with its tick.
-    d.type_into("#composer-text", "¡Sí! Enviamos a todo México.").await;
-    d.click("#send").await;
+    d.send("¡Sí! Enviamos a todo México.").await;
     d.until(
         "the reply with a tick",
         "[...document.querySelectorAll('.msg.OUTBOUND')].some(m => m.textContent.includes('Enviamos a todo') && ['SENT','DELIVERED','READ'].includes(m.dataset.status) && m.querySelector('.ticks'))",
@@ -416,8 +421,7 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     .await;
     d.eval::<bool>("(() => { document.querySelector('#composer-text').value = ''; return true; })()").await;
     d.click(".modes button:nth-child(2)").await;
-    d.type_into("#composer-text", "Asked about shipping to Monterrey: check the carrier.").await;
-    d.click("#send").await;
+    d.send("Asked about shipping to Monterrey: check the carrier.").await;
     d.until("the note", "[...document.querySelectorAll('.msg.INTERNAL')].some(m => m.textContent.includes('check the carrier'))").await;
     d.step("note-added").await;
     d.click(".modes button:nth-child(1)").await;
@@ -437,8 +441,7 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     d.choose_file("#composer-file", &photo).await;
     d.until("the attachment", "document.querySelector('.attached')?.textContent.includes('parcel.png')")
         .await;
-    d.type_into("#composer-text", "Así llega el paquete").await;
-    d.click("#send").await;
+    d.send("Así llega el paquete").await;
     d.until(
         "the image shown through its signed link",
         "[...document.querySelectorAll('.msg.OUTBOUND img')].some(i => i.complete && i.naturalWidth > 0 && i.src.includes('/media/') && i.src.includes('sig='))",
@@ -484,6 +487,41 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     d.step("shortcuts").await;
     d.press("#dialog", "Escape").await;
     d.until("closed", "!document.querySelector('#dialog').open").await;
+
+    // A new conversation by phone, with a template; then Create contact on it.
+    d.click("#new-conversation").await;
+    d.until(
+        "the new-conversation dialog",
+        "document.querySelector('#dialog').open && !!document.querySelector('#start-phone')",
+    )
+    .await;
+    d.type_into("#start-phone", "+14155550199").await;
+    d.select("#start-template", "order_update (utility, en_US)").await;
+    d.until("its parameters", "document.querySelectorAll('#dialog .template-param').length === 2").await;
+    d.eval::<bool>(
+        "(() => { const [a, b] = document.querySelectorAll('#dialog .template-param'); a.value = '4471'; b.value = 'tomorrow'; return true; })()",
+    )
+    .await;
+    d.assert_every_control_named("new conversation").await;
+    d.click("#dialog footer .primary").await;
+    d.until(
+        "the started conversation with its template",
+        "!document.querySelector('#dialog').open && [...document.querySelectorAll('.msg.OUTBOUND .template-tag')].some(t => t.textContent.includes('order_update'))",
+    )
+    .await;
+    d.click("#create-contact").await;
+    d.until("the contact form", "!!document.querySelector('#contact-name')").await;
+    d.eval::<bool>("(() => { document.querySelector('#contact-name').value = ''; return true; })()").await;
+    d.type_into("#contact-name", "Ana Ruiz").await;
+    d.type_into("#contact-email", "ana@example.com").await;
+    d.click("#dialog footer .primary").await;
+    d.until(
+        "the created contact",
+        "document.querySelector('#contact-card')?.textContent.includes('Ana Ruiz')",
+    )
+    .await;
+    d.until("the row renamed live", "!!document.querySelector(\".row[aria-label^='Ana Ruiz']\")").await;
+    d.step("new-conversation-and-contact").await;
 
     // One pane under 800 px.
     d.page.execute(SetDeviceMetricsOverrideParams::new(700, 800, 1.0, true)).await.unwrap();

@@ -64,3 +64,22 @@ fn no_source_file_is_over_600_lines() {
         }
     }
 }
+
+/// Every call to the Cloud API, the SMS provider or a CRM endpoint goes through
+/// `traces::send` (`.send_traced()`): it is traced, and it carries `traceparent`.
+#[test]
+fn every_outbound_call_is_traced() {
+    let src = workspace().join("api/src");
+    for dir in ["providers", "crm"] {
+        for path in sources(&src.join(dir)) {
+            let text = read(&path);
+            // Tests inside the file may probe a client directly.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            assert!(
+                !code.contains(".send()"),
+                "{} sends a request untraced; use .send_traced()",
+                path.display()
+            );
+        }
+    }
+}

@@ -6,6 +6,7 @@ import { gql, upload } from "./api.js";
 import { $, h, fill, toast, idempotencyKey } from "./ui.js";
 import { state } from "./state.js";
 import * as dialogs from "./dialogs.js";
+import { showMessage } from "./actions.js";
 
 let host = null;
 let mode = "reply";
@@ -174,7 +175,6 @@ async function send() {
   const button = $("#send");
   if (!text && !attachment) return;
   button.disabled = true;
-  const { appendMessage } = await import("./conversation.js");
   try {
     let message;
     if (mode === "note") {
@@ -189,7 +189,7 @@ async function send() {
     t.value = "";
     replying = null;
     render();
-    appendMessage(message);
+    showMessage(message);
     focus();
   } catch (err) {
     toast(err.message, "error");

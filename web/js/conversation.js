@@ -2,10 +2,11 @@
 // origin, the service window), its messages, and the actions on it.
 
 import { gql } from "./api.js";
-import { $, h, fill, fullTime, shortTime, remaining, initials, handle, noPhoneIcon, toast, idempotencyKey } from "./ui.js";
+import { $, h, fill, fullTime, shortTime, remaining, initials, handle, noPhoneIcon, toast } from "./ui.js";
 import { state, on, emit } from "./state.js";
 import * as composer from "./composer.js";
 import * as dialogs from "./dialogs.js";
+import { act, showMessage } from "./actions.js";
 
 const PAGE = 50;
 const EMOJIS = ["👍", "❤️", "😂", "😮", "🙏", "✅"];
@@ -28,6 +29,9 @@ export function mount() {
     if (mine) scheduleRefresh();
   });
   on("resync", () => state.openId && refresh());
+  on("applied", (conversation) => applied(conversation));
+  on("message", (message) => appendMessage(message));
+  on("reload", () => refresh());
   // The window's countdown moves on by itself (no request).
   setInterval(() => state.conversation && renderWindow(), 30000);
 }
@@ -81,7 +85,7 @@ function scheduleRefresh() {
 }
 
 /** The open conversation again (after an event or an action), keeping the scroll position. */
-export async function refresh() {
+async function refresh() {
   const id = state.openId;
   if (!id) return;
   try {
@@ -101,7 +105,7 @@ export async function refresh() {
 }
 
 /** Applies a mutation's answer (a conversation) to the header, panel and list. */
-export function applied(conversation) {
+function applied(conversation) {
   if (conversation.id !== state.openId) return;
   accept(conversation, false);
   renderHeader();
@@ -110,7 +114,7 @@ export function applied(conversation) {
 }
 
 /** A message a mutation returned: shown at once, without waiting for its event. */
-export function appendMessage(message) {
+function appendMessage(message) {
   if (!state.messages.some((m) => m.id === message.id)) state.messages.push(message);
   else state.messages = state.messages.map((m) => (m.id === message.id ? message : m));
   renderMessages();
@@ -223,20 +227,6 @@ function renderWindow() {
   fill(el, left ? `Window closes in ${left}` : "Service window closed");
 }
 
-async function act(name, variables = {}) {
-  const c = state.conversation;
-  if (!c) return null;
-  try {
-    const data = await gql(name, { conversationId: c.id, ...variables });
-    const result = Object.values(data)[0];
-    applied(result);
-    return result;
-  } catch (err) {
-    toast(err.message, "error");
-    return null;
-  }
-}
-export { act };
 
 export async function resolve() {
   if (!state.conversation || state.conversation.status === "RESOLVED") return;
@@ -246,7 +236,7 @@ export async function resolve() {
 async function requestPhone() {
   try {
     const data = await gql("RequestPhoneNumber", { conversationId: state.conversation.id });
-    appendMessage(data.requestPhoneNumber);
+    showMessage(data.requestPhoneNumber);
   } catch (err) {
     toast(err.message, "error");
   }
@@ -325,7 +315,7 @@ function reactBar(anchor, message) {
 async function react(message, emoji) {
   try {
     const data = await gql("React", { messageId: message.id, emoji });
-    appendMessage(data.reactToMessage);
+    showMessage(data.reactToMessage);
   } catch (err) {
     toast(err.message, "error");
   }
@@ -376,4 +366,3 @@ export function focusComposer() {
   composer.focus();
 }
 
-export { idempotencyKey };

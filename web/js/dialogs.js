@@ -5,7 +5,7 @@
 import { gql } from "./api.js";
 import { $, h, fill, toast, idempotencyKey } from "./ui.js";
 import { state, emit } from "./state.js";
-import { act, appendMessage, refresh } from "./conversation.js";
+import { act, showMessage, reload } from "./actions.js";
 
 const CATEGORY = { MARKETING: "Marketing", UTILITY: "Utility", AUTHENTICATION: "Authentication" };
 
@@ -76,7 +76,7 @@ export function templates() {
     try {
       const data = await gql("SendTemplate", { conversationId: c.id, templateId: chosen.id, parameters, key: idempotencyKey() });
       close();
-      appendMessage(data.sendTemplate);
+      showMessage(data.sendTemplate);
     } catch (err) {
       toast(err.message, "error");
     }
@@ -125,8 +125,7 @@ export function createContact() {
       await gql("CreateContact", { conversationId: c.id, input: { name: name.value.trim(), email: email.value.trim() || null, phoneNumber: phone.value.trim() || null } });
       close();
       toast("Contact created and linked.");
-      await refresh();
-      emit("conversation-changed", state.conversation);
+      reload();
     } catch (err) {
       toast(err.message, "error");
     }

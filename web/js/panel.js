@@ -3,7 +3,7 @@
 
 import { $, h, fill, chip, shortTime, NO_PHONE, noPhoneIcon } from "./ui.js";
 import { state, on, emit } from "./state.js";
-import { act } from "./conversation.js";
+import { act } from "./actions.js";
 import * as dialogs from "./dialogs.js";
 
 export function mount() {

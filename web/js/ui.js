@@ -65,7 +65,7 @@ export function remaining(iso, now = Date.now()) {
 
 /** Initials for an avatar. */
 export function initials(name) {
-  const words = (name || "?").replace(/^@/, "").split(/\s+/).filter(Boolean);
+  const words = (name || "").split(/\s+/).map((w) => w.replace(/^[^\p{L}\p{N}]+/u, "")).filter(Boolean);
   return words.slice(0, 2).map((w) => [...w][0].toUpperCase()).join("") || "?";
 }
 
@@ -101,7 +101,7 @@ export function toast(message, kind = "info") {
     h("span", {}, message),
     h("button", { type: "button", class: "ghost small", "aria-label": "Dismiss", onclick: () => host.classList.remove("shown") }, "×"),
   );
-  host.className = `toast shown ${kind}`;
+  host.className = `toast shown toast-${kind}`;
   if (kind !== "error") toastTimer = setTimeout(() => host.classList.remove("shown"), 3500);
 }
 

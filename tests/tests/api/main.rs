@@ -16,6 +16,7 @@ mod contact_records;
 mod contacts;
 mod conversations;
 mod crm;
+mod desktop_files;
 mod faults;
 mod graphql_js;
 mod graphql_ws;
