@@ -22,22 +22,24 @@ where
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
     let json = std::env::var("PARLEY_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let exporting = crate::traces::layer().unwrap_or_else(|err| {
+        eprintln!("OpenTelemetry export is off: {err}");
+        None
+    });
+    let Some((otel, traces)) = exporting else {
+        // No exporter: the plain subscriber, with its filter global (nothing else to feed).
+        let builder =
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_target(false);
+        let _ = if json { builder.json().try_init() } else { builder.try_init() };
+        return None;
+    };
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_target(false);
     let fmt = if json { fmt.json().boxed() } else { fmt.boxed() };
-    let (otel, traces) = match crate::traces::layer() {
-        Ok(Some((layer, traces))) => (Some(layer), Some(traces)),
-        Ok(None) => (None, None),
-        Err(err) => {
-            eprintln!("OpenTelemetry export is off: {err}");
-            (None, None)
-        }
-    };
     // Parley's own spans only: never the exporter's HTTP client (a loop), nor the database driver's.
-    let otel = otel.map(|layer| {
-        layer.with_filter(tracing_subscriber::filter::Targets::new().with_target("api", tracing::Level::INFO))
-    });
+    let otel =
+        otel.with_filter(tracing_subscriber::filter::Targets::new().with_target("api", tracing::Level::INFO));
     let installed = tracing_subscriber::registry().with(otel).with(fmt.with_filter(filter)).try_init();
-    installed.ok().and(traces)
+    installed.ok().map(|()| traces)
 }
 
 /// Latency buckets (seconds) for request durations.
