@@ -78,18 +78,13 @@ pub async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     serve(&path, &headers)
 }
 
-/// Every file the desktop is made of (for the tests and the documents check).
-pub fn files() -> impl Iterator<Item = String> {
-    Web::iter().map(|name| name.into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_file_has_a_media_type_and_the_page_its_scripts() {
-        let names: Vec<String> = files().collect();
+        let names: Vec<String> = Web::iter().map(|name| name.into_owned()).collect();
         assert!(names.iter().any(|n| n == "index.html"), "{names:?}");
         for name in &names {
             assert_ne!(media_type(name), "application/octet-stream", "{name}");
