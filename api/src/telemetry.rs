@@ -39,7 +39,11 @@ where
     let otel =
         otel.with_filter(tracing_subscriber::filter::Targets::new().with_target("api", tracing::Level::INFO));
     let installed = tracing_subscriber::registry().with(otel).with(fmt.with_filter(filter)).try_init();
-    installed.ok().map(|()| traces)
+    // Only a process whose subscriber carries the layer traces (a second call installs nothing).
+    installed.ok().map(|()| {
+        traces.activate();
+        traces
+    })
 }
 
 /// Latency buckets (seconds) for request durations.

@@ -50,6 +50,13 @@ fn endpoint() -> Option<String> {
 pub struct Traces(SdkTracerProvider);
 
 impl Traces {
+    /// Turns tracing on for the process once its layer is installed: the propagator reads and
+    /// writes `traceparent`, and [`enabled`] says so to the GraphQL schema and outbound calls.
+    pub fn activate(&self) {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        ENABLED.store(true, Ordering::Relaxed);
+    }
+
     /// Exports what is still buffered, then stops (blocking: call it off the async workers).
     pub fn shutdown(&self) {
         if let Err(err) = self.0.shutdown() {
@@ -87,9 +94,7 @@ where
         .with_span_processor(WithoutIdlePasses(processor))
         .with_resource(opentelemetry_sdk::Resource::builder().with_service_name(service).build())
         .build();
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let tracer = provider.tracer("parley");
-    ENABLED.store(true, Ordering::Relaxed);
     Ok(Some((tracing_opentelemetry::layer().with_tracer(tracer), Traces(provider))))
 }
 
