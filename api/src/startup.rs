@@ -106,6 +106,7 @@ impl Application {
             .data(whatsapp.clone())
             .data(sms.clone())
             .data(crate::workflow::lifecycle::ReadReceipts(config.read_receipts))
+            .data(crate::workflow::counts::CountsCache::default())
             .data(config.dispatch.clone())
             .data(config.secrets.clone())
             .data(crate::links::MediaLinks {
@@ -173,6 +174,9 @@ impl Application {
         let grace = self.state.config.shutdown_grace;
         let config = &self.state.config;
         let background = self.state.db.sibling("background", 4).await?;
+        // Events a stopped process committed but did not number (PostgreSQL) are readable
+        // before the first request.
+        background.number_stray_events().await?;
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let keyring = Arc::new(config.secrets.clone());
         let delivery = Worker {

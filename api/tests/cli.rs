@@ -658,7 +658,27 @@ async fn stored_events(db: &str) -> Vec<(i64, String)> {
 /// has every event exactly once and in order, and the CRM endpoint receives every event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_webhook_and_its_events_survive_sigkill() {
-    let db = temp_db();
+    survives_sigkill(temp_db()).await;
+}
+
+/// The same on PostgreSQL (`PARLEY_TEST_POSTGRES_URL`), where events are numbered after their
+/// commit: a kill between the two leaves events the restarted server numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_webhook_and_its_events_survive_sigkill_on_postgres() {
+    let Some(base) = std::env::var("PARLEY_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("notice: PARLEY_TEST_POSTGRES_URL is unset; the PostgreSQL SIGKILL run is skipped");
+        return;
+    };
+    let name = format!("parley_cli_{}", uuid::Uuid::new_v4().simple());
+    let admin = persistence::Database::connect(&base, &persistence::PoolSettings::default()).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(admin.conn(), &format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    survives_sigkill(format!("{prefix}/{name}")).await;
+}
+
+async fn survives_sigkill(db: String) {
     let secret = "kill-test-app-secret";
     let token = bootstrap(&db);
     let (crm_url, crm_seen) = crm_receiver().await;

@@ -17,6 +17,8 @@
 //! - [`m20261202_000004_add_conversation_lifecycle`]: numbers of both channels with their own
 //!   credentials, snooze, read markers, SMS opt-outs, provider signals.
 //! - [`m20261203_000001_add_team_workflow_and_contact_records`]: labels, teams, canned responses; contacts' external ids and attributes.
+//! - [`m20261206_000001_number_events_after_commit`]: PostgreSQL numbers events after commit
+//!   (no workspace lock held through a commit).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -35,6 +37,7 @@ pub mod m20261202_000004_add_conversation_lifecycle;
 pub mod m20261203_000001_add_team_workflow_and_contact_records;
 pub mod m20261203_000002_create_blob_deletions;
 pub mod m20261203_000003_add_operator_connected_numbers;
+pub mod m20261206_000001_number_events_after_commit;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -57,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_add_team_workflow_and_contact_records::Migration),
             Box::new(m20261203_000002_create_blob_deletions::Migration),
             Box::new(m20261203_000003_add_operator_connected_numbers::Migration),
+            Box::new(m20261206_000001_number_events_after_commit::Migration),
         ]
     }
 }

@@ -50,6 +50,65 @@ struct Shared {
     wakeups: Wakeups,
     pools: std::sync::Mutex<Vec<(&'static str, Arc<AtomicU64>)>>,
     commits: AtomicU64,
+    numbering: Numbering,
+}
+
+/// PostgreSQL: numbers committed events ([`crate::events::NUMBER_COMMITTED`]) after the
+/// commits that wrote them, one numbering transaction at a time in this process. A commit
+/// waits for a numbering that *started after it*, or starts one: N transactions committing at
+/// once cost one or two numberings, not N, and no transaction holds a shared lock through its
+/// own commit.
+///
+/// The numbering transaction also carries the `NOTIFY` of the other work those commits
+/// announced (delivered at its commit, after theirs), which saves each of them a round trip.
+#[derive(Debug, Default)]
+struct Numbering {
+    /// How many numberings have started (each is numbered by this count when it starts).
+    started: AtomicU64,
+    /// The number of the latest finished numbering; held while one runs.
+    finished: Mutex<u64>,
+    /// Work to announce to other processes with the next numbering (a [`WorkSet`]'s bits).
+    to_announce: AtomicU8,
+}
+
+impl Numbering {
+    /// Returns once everything committed before the call is numbered, and `announced` (work
+    /// other than events) is announced to other processes.
+    async fn after_commit(&self, conn: &DatabaseConnection, announced: WorkSet) -> Result<(), DbErr> {
+        self.to_announce.fetch_or(announced.bits(), Ordering::SeqCst);
+        let committed_before = self.started.load(Ordering::SeqCst);
+        let mut finished = self.finished.lock().await;
+        if *finished > committed_before {
+            // A numbering that started after our commit has finished: it saw our events.
+            return Ok(());
+        }
+        let this = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let announce = self.to_announce.swap(0, Ordering::SeqCst);
+        if let Err(err) = Self::number(conn, WorkSet::from_bits(announce)).await {
+            // Announced with the next numbering instead (other processes' workers also poll).
+            self.to_announce.fetch_or(announce, Ordering::SeqCst);
+            return Err(err);
+        }
+        *finished = this;
+        Ok(())
+    }
+
+    async fn number(conn: &DatabaseConnection, announce: WorkSet) -> Result<(), DbErr> {
+        let mut sql = notifications(announce);
+        sql.push_str(crate::events::NUMBER_COMMITTED);
+        let txn = conn.begin().await?;
+        txn.execute_unprepared(&sql).await?;
+        txn.commit().await
+    }
+}
+
+/// `NOTIFY` statements announcing `work` (but events, which their numbering announces) to
+/// other processes.
+fn notifications(work: WorkSet) -> String {
+    work.iter()
+        .filter(|w| *w != Work::Events)
+        .map(|w| format!(" NOTIFY {}, '{}';", crate::work::NOTIFY_CHANNEL, w.as_str()))
+        .collect()
 }
 
 /// A connection pool plus what Parley needs around it.
@@ -77,34 +136,40 @@ pub struct WriteTransaction {
     /// The [`Work`] this transaction made ready (a [`WorkSet`]'s bits).
     announced: AtomicU8,
     shared: Arc<Shared>,
+    /// PostgreSQL: the pool that numbers its events after commit.
+    numbering: Option<DatabaseConnection>,
 }
 
 impl WriteTransaction {
     /// Commits, then wakes the workers of the work it announced, here and (PostgreSQL, by
     /// `NOTIFY`, delivered at commit) in every other process. On PostgreSQL a transaction that
-    /// wrote events numbers them first, in the same round trip as the notifications.
+    /// wrote events returns once they are numbered (see [`Numbering`]), so a reader that
+    /// learns of the change finds its events.
     ///
     /// # Errors
-    /// When the commit fails; nothing of the transaction is then stored.
+    /// When the commit fails; nothing of the transaction is then stored. (A numbering that
+    /// fails after the commit is logged, not returned: the change is stored, and the next
+    /// numbering, of any process, numbers its events.)
     pub async fn commit(self) -> Result<(), DbErr> {
         let announced = WorkSet::from_bits(self.announced.load(Ordering::Relaxed));
         let dialect = Dialect::of(&self.txn);
-        let mut before = String::new();
-        if announced.contains(Work::Events) && dialect.numbers_events_at_commit() {
-            before.push_str(crate::events::ASSIGN_PENDING_CURSORS);
-        }
-        if dialect.notifies_other_processes() {
-            // Committed events are announced by their table's trigger (on the events channel).
-            for work in announced.iter().filter(|w| *w != Work::Events) {
-                before.push_str(&format!(" NOTIFY {}, '{}';", crate::work::NOTIFY_CHANNEL, work.as_str()));
+        // A transaction that wrote events is numbered after commit, and that numbering
+        // announces its other work too; any other announces its work itself, at commit.
+        let numbering = self.numbering.clone().filter(|_| announced.contains(Work::Events));
+        if dialect.notifies_other_processes() && numbering.is_none() {
+            let notify = notifications(announced);
+            if !notify.is_empty() {
+                self.txn.execute_unprepared(&notify).await?;
             }
-        }
-        if !before.is_empty() {
-            self.txn.execute_unprepared(&before).await?;
         }
         let shared = Arc::clone(&self.shared);
         self.txn.commit().await?;
         shared.commits.fetch_add(1, Ordering::Relaxed);
+        if let Some(conn) = numbering
+            && let Err(err) = shared.numbering.after_commit(&conn, announced).await
+        {
+            tracing::warn!(error = %err, "numbering committed events failed; the next numbering will");
+        }
         shared.wakeups.wake(announced);
         Ok(())
     }
@@ -159,6 +224,14 @@ impl std::ops::Deref for WriteTransaction {
     }
 }
 
+/// Whether a PostgreSQL host is this machine: a loopback address, `localhost`, or a Unix
+/// socket directory.
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host.starts_with('/')
+        || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Database {
     /// Connects to `url` (`sqlite://file.db?mode=rwc` or `postgres://…`).
     ///
@@ -211,6 +284,7 @@ impl Database {
             anyhow::bail!("unsupported database URL scheme: use sqlite://… or postgres://…");
         }
         let statement_timeout = settings.statement_timeout.as_millis().to_string();
+        let explicit_ssl_mode = url.contains("sslmode=");
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .max_connections(settings.max_connections)
@@ -231,8 +305,19 @@ impl Database {
             // JIT compilation pays off for long analytical queries, not for Parley's short ones:
             // a search's cost estimate crossed `jit_above_cost` and spent 13 ms compiling a
             // query that runs in 2 ms.
+            //
+            // TLS to a database on the same machine protects nothing and cost a tenth of the CPU
+            // of a busy server (both ends encrypt every statement): without an explicit
+            // `sslmode` in the URL, a loopback host or a socket gets a plain connection, as
+            // `sslmode=disable` would; any other host keeps the driver's `prefer`.
             .map_sqlx_postgres_opts(move |opts| {
-                opts.options([("statement_timeout", statement_timeout.as_str()), ("jit", "off")])
+                let local = is_loopback_host(opts.get_host());
+                let opts = opts.options([("statement_timeout", statement_timeout.as_str()), ("jit", "off")]);
+                if local && !explicit_ssl_mode {
+                    opts.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
+                } else {
+                    opts
+                }
             });
         let mut conn = sea_orm::Database::connect(options)
             .await
@@ -263,7 +348,7 @@ impl Database {
     }
 
     /// Where the dialect has it (PostgreSQL), relays the work other processes' commits announce
-    /// (`NOTIFY`: committed events by the events table's trigger, other work by
+    /// (`NOTIFY`: numbered events by their numbering, other work by
     /// [`WriteTransaction::commit`]) to this process's workers until the task is aborted,
     /// reconnecting after a failure (and then waking every worker once, for what it may have
     /// missed). `None` on SQLite, where only this process writes.
@@ -323,6 +408,7 @@ impl Database {
             _guard: guard,
             announced: AtomicU8::new(0),
             shared: Arc::clone(&self.shared),
+            numbering: self.dialect().numbers_events_after_commit().then(|| self.conn.clone()),
         })
     }
 
@@ -346,6 +432,27 @@ impl Database {
         let value = write(&txn).await?;
         txn.commit().await.map_err(|e| crate::Error::wrap(e, "failed to commit"))?;
         Ok(value)
+    }
+
+    /// PostgreSQL: numbers committed events that wait for a number (a process stopped between
+    /// a commit and its numbering, or a numbering failed); returns whether there were any.
+    /// Nothing on SQLite, where events are numbered as they are written.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn number_stray_events(&self) -> Result<bool, crate::Error> {
+        if !self.dialect().numbers_events_after_commit()
+            || !crate::events::any_committed_pending(&self.conn).await?
+        {
+            return Ok(false);
+        }
+        self.shared
+            .numbering
+            .after_commit(&self.conn, WorkSet::default())
+            .await
+            .map_err(|e| crate::Error::wrap(e, "failed to number committed events"))?;
+        self.shared.wakeups.wake(WorkSet::of(&[Work::Events]));
+        Ok(true)
     }
 
     /// A notification that fires after every commit, of this process or (relayed) of another,
@@ -423,5 +530,22 @@ impl Database {
     /// When closing fails.
     pub async fn close(self) -> Result<(), DbErr> {
         self.conn.close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_this_machine_is_reached_without_tls_by_default() {
+        for local in ["localhost", "127.0.0.1", "127.0.0.53", "::1", "[::1]", "/var/run/postgresql"] {
+            assert!(is_loopback_host(local), "{local}");
+        }
+        for remote in
+            ["db.example.com", "10.0.0.5", "192.168.1.2", "::ffff:10.0.0.1", "localhost.example.com"]
+        {
+            assert!(!is_loopback_host(remote), "{remote}");
+        }
     }
 }

@@ -6,8 +6,8 @@
 //! | concurrent writers | one at a time: Parley serialises write transactions in-process | row locks |
 //! | loading a row for a change | the write lock is enough | `FOR UPDATE` |
 //! | claiming queued work | the write lock is enough | `FOR UPDATE SKIP LOCKED` |
-//! | event cursors | taken from the workspace row as each event is written | numbered right before commit |
-//! | telling other processes | (one process) | `NOTIFY` by trigger, `LISTEN` relay |
+//! | event cursors | taken from the workspace row as each event is written | numbered right after commit |
+//! | telling other processes | (one process) | `NOTIFY`, `LISTEN` relay |
 //! | search over several indexed paths | `a OR b OR c` | a `UNION` of one query per path |
 //! | bind parameters in raw SQL | `?n` | `$n` |
 //! | concurrent group-commit lanes | 1 | 4 |
@@ -59,10 +59,10 @@ impl Dialect {
         matches!(self, Dialect::Sqlite)
     }
 
-    /// Whether event cursors are numbered right before commit (PostgreSQL), rather than as
-    /// each event is written.
+    /// Whether event cursors are numbered after commit (PostgreSQL), rather than as each
+    /// event is written.
     #[must_use]
-    pub const fn numbers_events_at_commit(self) -> bool {
+    pub const fn numbers_events_after_commit(self) -> bool {
         matches!(self, Dialect::Postgres)
     }
 

@@ -3,8 +3,8 @@
 //!
 //! Each event is stored as a whole CloudEvents 1.0 object with a per-workspace, gap-free,
 //! monotonically increasing cursor in commit order: on SQLite taken as the event is written
-//! ([`crate::workspaces::next_event_cursor`]), on PostgreSQL right before commit
-//! ([`ASSIGN_PENDING_CURSORS`]).
+//! ([`crate::workspaces::next_event_cursor`]), on PostgreSQL right after commit by a short
+//! numbering transaction ([`NUMBER_COMMITTED`]); readers only ever see numbered events.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{ContactId, ConversationId, EventId, WorkspaceId};
@@ -74,8 +74,8 @@ pub struct NewEvent {
 }
 
 /// Writes one event. Call it with the transaction that makes the change (a
-/// [`crate::WriteTransaction`]: on PostgreSQL its commit assigns the cursor, so the returned
-/// model carries a temporary negative cursor there and no `sequence` yet).
+/// [`crate::WriteTransaction`]: on PostgreSQL the event is numbered once it has committed, so
+/// the returned model carries a temporary negative cursor there and no `sequence` yet).
 ///
 /// # Errors
 /// On a database failure.
@@ -96,8 +96,8 @@ pub async fn append(
         "datacontenttype": "application/json",
         "data": new.data,
     });
-    if Dialect::of(db).numbers_events_at_commit() {
-        // A pending cursor, numbered (and `sequence` written) at commit: `ASSIGN_PENDING_CURSORS`.
+    if Dialect::of(db).numbers_events_after_commit() {
+        // A pending cursor, numbered (and `sequence` written) after commit: `NUMBER_COMMITTED`.
         let stmt = Statement::from_sql_and_values(
             Dialect::Postgres.backend(),
             "INSERT INTO events (id, workspace_id, cursor, event_type, conversation_id, contact_id, payload, occurred_at) \
@@ -113,7 +113,6 @@ pub async fn append(
             ],
         );
         let saved = Entity::find().from_raw_sql(stmt).one(db).await.context("failed to write event")?;
-        // On PostgreSQL a trigger also announces the event on NOTIFY_CHANNEL at commit (migration 5).
         return saved.ok_or_else(|| Error::Unexpected(anyhow::anyhow!("the event insert returned no row")));
     }
     let cursor = workspaces::next_event_cursor(db, workspace).await?;
@@ -131,18 +130,29 @@ pub async fn append(
     Entity::insert(model).exec_with_returning(db).await.context("failed to write event")
 }
 
-/// PostgreSQL: numbers the transaction's pending events (those [`append`] wrote with a
-/// negative cursor) after their workspace's latest cursor, in the order they were written, and
-/// records each one's `sequence` in its payload. [`crate::WriteTransaction::commit`] runs it
-/// right before committing a transaction that wrote events: the workspace row it locks orders
-/// cursors by commit, and it is held only for this statement and the commit. Other
-/// transactions' pending events are uncommitted, hence invisible here.
+/// PostgreSQL: numbers every committed pending event (those [`append`] wrote with a negative
+/// cursor) after its workspace's latest cursor, in the order they were written, records each
+/// one's `sequence` in its payload, and announces each numbered workspace on
+/// [`NOTIFY_CHANNEL`]. [`crate::Database`] runs it in a short transaction of its own right
+/// after a transaction that wrote events commits (one such transaction at a time per process,
+/// and it numbers what every process committed meanwhile), so no lock is held through the
+/// commit of the change itself.
+///
+/// A transaction-scoped advisory lock (key 7411130001, Parley's own) orders numbering transactions
+/// across processes; it is taken by a statement of its own, so that the numbering statement's
+/// snapshot (read committed: one per statement) sees everything the previous holder numbered.
+/// Readers see only numbered events, and numbered in commit order of the numbering
+/// transactions: a reader resuming from a cursor never misses one. Events of one conversation
+/// are written after its row is locked, so they are numbered in the order their changes
+/// committed; unrelated events committed within the same few milliseconds are numbered in the
+/// order they were written.
 ///
 /// One round trip (simple protocol, several statements). The plan settings keep it on the
 /// indexes: the partial index of pending events walked in order (a plain index scan also marks
 /// the entries of already numbered rows dead, so they cost nothing next time), and the primary
 /// key for the update, whatever the statistics say.
-pub const ASSIGN_PENDING_CURSORS: &str = "\
+pub const NUMBER_COMMITTED: &str = "\
+    SELECT pg_advisory_xact_lock(7411130001); \
     SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; \
     SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
     WITH pending AS ( \
@@ -152,15 +162,31 @@ pub const ASSIGN_PENDING_CURSORS: &str = "\
     counts AS (SELECT workspace_id, count(*) AS k FROM pending GROUP BY workspace_id), \
     bumped AS ( \
         UPDATE workspaces w SET event_seq = w.event_seq + c.k FROM counts c \
-        WHERE w.id = c.workspace_id RETURNING w.id, w.event_seq - c.k AS base) \
-    UPDATE events e \
-    SET cursor = b.base + p.n, \
-        payload = jsonb_set(e.payload, '{sequence}', to_jsonb((b.base + p.n)::text)) \
-    FROM pending p JOIN bumped b ON b.id = p.workspace_id \
-    WHERE e.id = p.id AND e.cursor < 0;";
+        WHERE w.id = c.workspace_id RETURNING w.id, w.event_seq - c.k AS base), \
+    numbered AS ( \
+        UPDATE events e \
+        SET cursor = b.base + p.n, \
+            payload = jsonb_set(e.payload, '{sequence}', to_jsonb((b.base + p.n)::text)) \
+        FROM pending p JOIN bumped b ON b.id = p.workspace_id \
+        WHERE e.id = p.id AND e.cursor < 0 RETURNING e.workspace_id) \
+    SELECT pg_notify('parley_events', workspace_id::text) FROM numbered GROUP BY workspace_id;";
+
+/// PostgreSQL: whether committed events wait for a number (left by a process that stopped
+/// between a commit and its numbering, or a numbering that failed). One read of the partial
+/// index of pending events.
+///
+/// # Errors
+/// On a database failure.
+pub async fn any_committed_pending(db: &impl ConnectionTrait) -> Result<bool, Error> {
+    let stmt = Statement::from_string(
+        Dialect::Postgres.backend(),
+        "SELECT 1 AS one FROM events WHERE cursor < 0 LIMIT 1",
+    );
+    Ok(db.query_one_raw(stmt).await.context("failed to look for events waiting for a number")?.is_some())
+}
 
 /// The PostgreSQL `LISTEN` channel on which committed events are announced to all processes
-/// (by the `events_notify` trigger; the payload is the workspace id).
+/// (by [`NUMBER_COMMITTED`]; the payload is the workspace id).
 pub const NOTIFY_CHANNEL: &str = "parley_events";
 
 /// The workspace's latest event cursor (0 when it has none).

@@ -48,8 +48,8 @@ pub async fn lock(db: &impl ConnectionTrait, id: WorkspaceId) -> Result<Option<w
         .context("failed to lock workspace")
 }
 
-/// Hands out the next event cursor of the workspace (SQLite; PostgreSQL numbers events at
-/// commit, see [`crate::events::ASSIGN_PENDING_CURSORS`]). Call it inside the transaction that
+/// Hands out the next event cursor of the workspace (SQLite; PostgreSQL numbers events after
+/// commit, see [`crate::events::NUMBER_COMMITTED`]). Call it inside the transaction that
 /// writes the event: the row lock it takes orders the workspace's events by commit, so a
 /// reader never sees cursor N+1 committed before N.
 ///

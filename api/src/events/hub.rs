@@ -21,10 +21,16 @@ struct Topic {
     cursor: i64,
 }
 
+/// How often the hub looks for committed events left without a number (PostgreSQL: a process
+/// stopped between a commit and its numbering). Every commit's numbering numbers them too.
+const STRAY_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The hub.
 pub struct EventHub {
     db: Database,
     topics: Mutex<HashMap<WorkspaceId, Topic>>,
+    /// When the hub last looked for events without a number.
+    swept: Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for EventHub {
@@ -36,7 +42,7 @@ impl std::fmt::Debug for EventHub {
 impl EventHub {
     #[must_use]
     pub fn new(db: Database) -> Arc<Self> {
-        Arc::new(Self { db, topics: Mutex::new(HashMap::new()) })
+        Arc::new(Self { db, topics: Mutex::new(HashMap::new()), swept: Mutex::new(None) })
     }
 
     /// A receiver of the workspace's events committed from now on.
@@ -101,6 +107,17 @@ impl crate::workers::Worker for Arc<EventHub> {
     const WAKES: &'static [Work] = &[Work::Events];
 
     async fn pass(&self, _now: chrono::DateTime<chrono::Utc>) -> Result<Next, persistence::Error> {
+        let sweep = {
+            let mut swept = self.swept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let due = swept.is_none_or(|at| at.elapsed() >= STRAY_SWEEP);
+            if due {
+                *swept = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if sweep {
+            self.db.number_stray_events().await?;
+        }
         self.pump().await;
         Ok(Next::Idle)
     }

@@ -54,7 +54,8 @@ pub struct LifecycleQuery;
 impl LifecycleQuery {
     /// The signed-in agent's inbox counts (open, unread, mine, unassigned).
     async fn inbox_counts(&self, ctx: &Context<'_>) -> Result<InboxCounts> {
-        let counts = lifecycle::inbox_counts(db(ctx)?, viewer(ctx)?).await?;
+        let cache = ctx.data_opt::<crate::workflow::counts::CountsCache>();
+        let counts = lifecycle::inbox_counts(db(ctx)?, viewer(ctx)?, cache).await?;
         Ok(InboxCounts {
             open: counts.open,
             unread: counts.unread,

@@ -157,13 +157,21 @@ pub async fn snooze(
     .await
 }
 
-/// The viewer's inbox counts.
+/// The viewer's inbox counts (through `cache` when the server has one, see
+/// [`super::counts`]).
 ///
 /// # Errors
 /// Storage failures.
-pub async fn inbox_counts(db: &Database, viewer: &Viewer) -> ApiResult<InboxCounts> {
+pub async fn inbox_counts(
+    db: &Database,
+    viewer: &Viewer,
+    cache: Option<&super::counts::CountsCache>,
+) -> ApiResult<InboxCounts> {
     viewer.require(Permission::Read)?;
-    Ok(reads::inbox_counts(db.conn(), viewer.workspace_id, viewer.agent_id).await?)
+    Ok(match cache {
+        Some(cache) => cache.get(db, viewer.workspace_id, viewer.agent_id).await?,
+        None => reads::inbox_counts(db.conn(), viewer.workspace_id, viewer.agent_id).await?,
+    })
 }
 
 /// Reopens snoozed conversations whose time has come, a batch at a time, each once however

@@ -3,12 +3,14 @@
 //!
 //! - [`conversations`]: reading a conversation for a change, its capabilities, assignment (to
 //!   an agent, a team, or both) and status changes.
+//! - [`counts`]: the inbox's counts, read once for concurrent requests.
 //! - [`lifecycle`]: read state and read receipts, typing indicators, snoozing and waking.
 //! - [`notes`]: notes for colleagues.
 //! - [`status`]: a message's status moves forward (provider statuses, SMS callbacks, sends).
 //! - [`team`]: labels, teams and their members, canned responses.
 
 pub mod conversations;
+pub mod counts;
 pub mod lifecycle;
 pub mod notes;
 pub mod status;

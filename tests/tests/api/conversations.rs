@@ -303,7 +303,37 @@ async fn bad_pagination_arguments_are_bad_user_input(app: TestApp) {
     assert_eq!(error_code(&body), "NOT_FOUND");
 }
 
+/// The desktop asks for `inboxCounts` with every page and after every live event, every agent
+/// at once: concurrent asks share one read of the counts (each request still costs the one
+/// statement that authenticates it), and the viewer's own change is counted in the very next
+/// answer.
+async fn inbox_counts_are_read_once_for_concurrent_requests_and_follow_own_changes(app: TestApp) {
+    let t = app.tenant("Counts").await;
+    let c = app.receive(&t, &Inbound::hidden("US.7001", "@seven", "Seven")).await;
+    let counts = "{ inboxCounts { open unread mine unassigned } }";
+    let first = app.ok(&t.token, counts, json!({})).await;
+    assert_eq!(first["inboxCounts"], json!({ "open": 1, "unread": 1, "mine": 0, "unassigned": 1 }));
+    let before = app.db.statement_count();
+    let asks = (0..20).map(|_| app.ok(&t.token, counts, json!({})));
+    for answer in futures::future::join_all(asks).await {
+        assert_eq!(answer["inboxCounts"], first["inboxCounts"]);
+    }
+    let cost = app.db.statement_count() - before;
+    // 20 authentications, and at most a read or two of the counts (the cache's age may run out
+    // once on a slow machine); reading them per request costs 40.
+    assert!(cost <= 23, "20 concurrent inboxCounts cost {cost} statements");
+    let read = "mutation($c: ID!) { markConversationRead(conversationId: $c) { id } }";
+    app.ok(&t.token, read, json!({ "c": c.to_string() })).await;
+    let after = app.ok(&t.token, counts, json!({})).await;
+    assert_eq!(after["inboxCounts"]["unread"], 0, "the viewer's own read is counted at once");
+    let mine = "mutation($c: ID!, $a: ID) { assignConversation(conversationId: $c, agentId: $a) { id } }";
+    app.ok(&t.token, mine, json!({ "c": c.to_string(), "a": t.admin.to_string() })).await;
+    let after = app.ok(&t.token, counts, json!({})).await;
+    assert_eq!(after["inboxCounts"], json!({ "open": 1, "unread": 0, "mine": 1, "unassigned": 0 }));
+}
+
 on_both!(
+    inbox_counts_are_read_once_for_concurrent_requests_and_follow_own_changes,
     the_inbox_lists_newest_activity_first_and_pages_without_gaps,
     filters_by_status_assignee_username_only_and_contact,
     search_matches_usernames_names_and_phones,

@@ -26,6 +26,7 @@ mod jwt;
 mod lifecycle;
 mod media;
 mod mutations;
+mod numbering;
 mod privacy;
 mod query_limits;
 mod roles;
