@@ -52,7 +52,9 @@ pub struct LifecycleQuery;
 
 #[Object]
 impl LifecycleQuery {
-    /// The signed-in agent's inbox counts (open, unread, mine, unassigned).
+    /// The signed-in agent's inbox counts (open, unread, mine, unassigned). Concurrent requests
+    /// share one read; a change made through this server is counted in the next answer, one
+    /// made through another server process within about a second.
     async fn inbox_counts(&self, ctx: &Context<'_>) -> Result<InboxCounts> {
         let cache = ctx.data_opt::<crate::workflow::counts::CountsCache>();
         let counts = lifecycle::inbox_counts(db(ctx)?, viewer(ctx)?, cache).await?;

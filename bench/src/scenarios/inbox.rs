@@ -17,6 +17,15 @@ pub(crate) fn desktop_inbox() -> (String, serde_json::Value) {
 
 const INBOX_DOCUMENT: &str = include_str!("../../../web/graphql/Inbox.graphql");
 
+/// How the desktop's document asks for the counts beside the views.
+const COUNTS: &str = "  inboxCounts {\n    ...Counts\n  }\n";
+
+/// The desktop's inbox document without `inboxCounts` (the list alone), and its variables.
+pub(crate) fn desktop_inbox_without_counts() -> (String, serde_json::Value) {
+    let (_, variables) = desktop_inbox();
+    (with_fragments(&INBOX_DOCUMENT.replace(COUNTS, "")), variables)
+}
+
 /// `operation` and every fragment of `web/graphql/fragments.graphql` it spreads, directly or
 /// through another fragment.
 fn with_fragments(operation: &str) -> String {
@@ -183,11 +192,10 @@ pub(crate) async fn inbox(
     let run = page(json!({ "query": document, "variables": variables })).await?;
     // What the counts beside the views cost, and the heavier page of the last pass (with
     // capabilities and the customer's details), same run.
-    let counts = "  inboxCounts {\n    ...Counts\n  }\n";
-    if !INBOX_DOCUMENT.contains(counts) {
+    if !INBOX_DOCUMENT.contains(COUNTS) {
         bail!("web/graphql/Inbox.graphql no longer asks for inboxCounts as this scenario expects");
     }
-    let without_counts = with_fragments(&INBOX_DOCUMENT.replace(counts, ""));
+    let (without_counts, _) = desktop_inbox_without_counts();
     let uncounted = page(json!({ "query": without_counts, "variables": variables })).await?;
     let last_pass = page(json!({ "query": INBOX_PAGE })).await?;
     let rss = peak_rss_mb(env.pid);

@@ -6,11 +6,14 @@
 //! - [`events`]: webhook → subscriber and CRM latency across two processes (PostgreSQL).
 //! - [`media`]: image webhooks with the fetcher running vs text webhooks; 100 concurrent 10 MB
 //!   downloads (server memory).
-//! - [`inbox`]: the agent's first inbox page (with the viewer's unread counts) vs
+//! - [`inbox`]: the desktop's first inbox page (`web/graphql/Inbox.graphql`) vs
 //!   `{ __typename }`.
 //! - [`sms`]: signed inbound SMS posts vs signed WhatsApp webhooks.
+//! - [`growth`]: the desktop's inbox list and `@username` search from 100,000 to 10,000,000
+//!   conversations (PostgreSQL).
 
 pub mod events;
+pub mod growth;
 pub mod inbox;
 pub mod ingest;
 pub mod media;
