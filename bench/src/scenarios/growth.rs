@@ -32,14 +32,17 @@ const GROW: &str = "\
     FROM generate_series($1::bigint, $2::bigint - 1) AS i, \
         (SELECT workspace_id, business_number_id FROM conversations LIMIT 1) AS t";
 
+/// One inbound message for each conversation `from..to` of [`GROW`] (found through the
+/// `(workspace_id, key_kind, key_value)` index: the keys are fixed-width numbers).
 const GROW_MESSAGES: &str = "\
     INSERT INTO messages (id, workspace_id, conversation_id, business_number_id, direction, channel, \
         kind, text, status, external_id, attempts, sent_at, created_at, updated_at) \
     SELECT gen_random_uuid(), c.workspace_id, c.id, c.business_number_id, 'INBOUND', 'WHATSAPP', 'text', \
         'hello', 'RECEIVED', 'wamid.GROW' || c.id::text, 0, c.last_activity_at, c.last_activity_at, \
         c.last_activity_at \
-    FROM conversations c WHERE c.key_value >= 'US.3' AND c.key_value < 'US.4' \
-        AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)";
+    FROM conversations c, (SELECT workspace_id FROM conversations LIMIT 1) AS t \
+    WHERE c.workspace_id = t.workspace_id AND c.key_kind = 'BSUID' \
+        AND c.key_value >= 'US.' || (300000000 + $1::bigint) AND c.key_value < 'US.' || (300000000 + $2::bigint)";
 
 async fn execute(env: &Env, sql: &str, values: Vec<sea_orm::Value>) -> anyhow::Result<()> {
     env.db.conn().execute_raw(Statement::from_sql_and_values(env.db.backend(), sql, values)).await?;
@@ -116,10 +119,12 @@ pub(crate) async fn growth(database_url: String, steps: Vec<usize>, requests: us
             let mut at = from;
             while at < to {
                 let end = (at + 1_000_000).min(to);
+                // A million rows a statement (and their messages): each well inside the pool's
+                // statement timeout.
                 execute(&env, GROW, vec![at.into(), end.into()]).await?;
+                execute(&env, GROW_MESSAGES, vec![at.into(), end.into()]).await?;
                 at = end;
             }
-            execute(&env, GROW_MESSAGES, vec![]).await?;
             env.db.refresh_statistics().await?;
             have = size;
         }
