@@ -29,8 +29,9 @@ const STRAY_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct EventHub {
     db: Database,
     topics: Mutex<HashMap<WorkspaceId, Topic>>,
-    /// When the hub last looked for events without a number.
-    swept: Mutex<Option<std::time::Instant>>,
+    /// When events without a number were last looked for (start-up looks before the hub
+    /// runs, so its first look is [`STRAY_SWEEP`] after it is made).
+    swept: Mutex<std::time::Instant>,
 }
 
 impl std::fmt::Debug for EventHub {
@@ -42,7 +43,11 @@ impl std::fmt::Debug for EventHub {
 impl EventHub {
     #[must_use]
     pub fn new(db: Database) -> Arc<Self> {
-        Arc::new(Self { db, topics: Mutex::new(HashMap::new()), swept: Mutex::new(None) })
+        Arc::new(Self {
+            db,
+            topics: Mutex::new(HashMap::new()),
+            swept: Mutex::new(std::time::Instant::now()),
+        })
     }
 
     /// A receiver of the workspace's events committed from now on.
@@ -109,9 +114,9 @@ impl crate::workers::Worker for Arc<EventHub> {
     async fn pass(&self, _now: chrono::DateTime<chrono::Utc>) -> Result<Next, persistence::Error> {
         let sweep = {
             let mut swept = self.swept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let due = swept.is_none_or(|at| at.elapsed() >= STRAY_SWEEP);
+            let due = swept.elapsed() >= STRAY_SWEEP;
             if due {
-                *swept = Some(std::time::Instant::now());
+                *swept = std::time::Instant::now();
             }
             due
         };
