@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::crm::dispatcher::Dispatcher;
-use crate::events::hub::EventHub;
+use crate::events::hub::{EventHub, Pump};
 use crate::graphql::schema_builder;
 use crate::graphql::session::{SocketRegistry, Sweeper};
 use crate::http;
@@ -196,7 +196,8 @@ impl Application {
         };
         let crm = Dispatcher::new(background.clone(), config.dispatch.clone(), config.secrets.clone())?;
         let snooze = Waker { db: background.clone() };
-        let sockets = Sweeper { registry: self.state.sockets.clone(), db: self.state.db.clone() };
+        let sockets = Sweeper { registry: self.state.sockets.clone(), db: background.clone() };
+        let events = Pump::new(self.hub, background.clone());
         let janitor = Janitor { db: background.clone(), blobs: self.state.blobs.clone() };
         let expiry = DeadLetterExpiry { db: background.clone(), ttl: config.dead_letter_ttl };
         let uploads = UploadExpiry { db: background.clone(), ttl: config.media.upload_ttl };
@@ -208,7 +209,7 @@ impl Application {
             tokio::spawn(workers::run(media, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(crm, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(snooze, db.clone(), stopping_rx.clone())),
-            tokio::spawn(workers::run(self.hub, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(events, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(sockets, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(janitor, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(expiry, db.clone(), stopping_rx.clone())),

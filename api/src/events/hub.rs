@@ -27,11 +27,9 @@ const STRAY_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The hub.
 pub struct EventHub {
+    /// The pool of requests: a new subscription reads the latest cursor on it.
     db: Database,
     topics: Mutex<HashMap<WorkspaceId, Topic>>,
-    /// When events without a number were last looked for (start-up looks before the hub
-    /// runs, so its first look is [`STRAY_SWEEP`] after it is made).
-    swept: Mutex<std::time::Instant>,
 }
 
 impl std::fmt::Debug for EventHub {
@@ -43,11 +41,7 @@ impl std::fmt::Debug for EventHub {
 impl EventHub {
     #[must_use]
     pub fn new(db: Database) -> Arc<Self> {
-        Arc::new(Self {
-            db,
-            topics: Mutex::new(HashMap::new()),
-            swept: Mutex::new(std::time::Instant::now()),
-        })
+        Arc::new(Self { db, topics: Mutex::new(HashMap::new()) })
     }
 
     /// A receiver of the workspace's events committed from now on.
@@ -72,8 +66,8 @@ impl EventHub {
         self.topics.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Reads and broadcasts new events of every workspace with subscribers.
-    async fn pump(&self) {
+    /// Reads (on `db`) and broadcasts new events of every workspace with subscribers.
+    async fn pump(&self, db: &Database) {
         let active: Vec<(WorkspaceId, i64)> = {
             let mut topics = self.lock();
             topics.retain(|_, t| t.sender.receiver_count() > 0);
@@ -81,7 +75,7 @@ impl EventHub {
         };
         for (workspace, mut cursor) in active {
             loop {
-                let rows = match events::list(self.db.conn(), workspace, cursor, 500, None).await {
+                let rows = match events::list(db.conn(), workspace, cursor, 500, None).await {
                     Ok(rows) => rows,
                     Err(err) => {
                         tracing::warn!(error = ?err, "event hub read failed");
@@ -105,9 +99,25 @@ impl EventHub {
     }
 }
 
-/// The hub reads on every commit of events (here or, by `NOTIFY`, elsewhere); with no
-/// subscribers a pass reads nothing.
-impl crate::workers::Worker for Arc<EventHub> {
+/// The hub's background side: on every commit of events (here or, by `NOTIFY`, elsewhere) it
+/// reads and broadcasts them; with no subscribers a pass reads nothing. It runs on the
+/// background pool, so no statement of it is counted against, or waits for, a request.
+pub struct Pump {
+    pub hub: Arc<EventHub>,
+    pub db: Database,
+    /// When events without a number were last looked for (start-up looks before the pump
+    /// runs, so its first look is [`STRAY_SWEEP`] after it is made).
+    swept: Mutex<std::time::Instant>,
+}
+
+impl Pump {
+    #[must_use]
+    pub fn new(hub: Arc<EventHub>, db: Database) -> Self {
+        Self { hub, db, swept: Mutex::new(std::time::Instant::now()) }
+    }
+}
+
+impl crate::workers::Worker for Pump {
     const NAME: &'static str = "events";
     const WAKES: &'static [Work] = &[Work::Events];
 
@@ -123,7 +133,7 @@ impl crate::workers::Worker for Arc<EventHub> {
         if sweep {
             self.db.number_stray_events().await?;
         }
-        self.pump().await;
+        self.hub.pump(&self.db).await;
         Ok(Next::Idle)
     }
 }
