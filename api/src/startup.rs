@@ -125,7 +125,9 @@ impl Application {
         let sockets = SocketRegistry::default();
         let refusals = crate::telemetry::Refusals::default();
         let config = Arc::new(config);
-        let state = AppState { db, auth, schema, config, committer, sockets, blobs, whatsapp, sms, refusals };
+        let graphql = crate::graphql::runner::Operations::new(schema, db.clone(), &config.graphql);
+        let state =
+            AppState { db, auth, graphql, config, committer, sockets, blobs, whatsapp, sms, refusals };
         Ok(Self { listener, address, state, hub })
     }
 

@@ -480,15 +480,16 @@ impl Database {
         self.shared.commits.load(Ordering::Relaxed)
     }
 
-    /// Refreshes the planner's statistics after a bulk import (PostgreSQL `ANALYZE`; SQLite
-    /// plans without them).
+    /// Settles the tables after a bulk import: PostgreSQL `VACUUM (ANALYZE)` (the planner's
+    /// statistics, plus the visibility map and hint bits, so autovacuum does not start on the
+    /// new rows while they are being read); SQLite plans without statistics.
     ///
     /// # Errors
     /// When the statement fails.
     pub async fn refresh_statistics(&self) -> Result<(), DbErr> {
         use sea_orm::ConnectionTrait;
         match self.dialect() {
-            Dialect::Postgres => self.conn.execute_unprepared("ANALYZE").await.map(|_| ()),
+            Dialect::Postgres => self.conn.execute_unprepared("VACUUM (ANALYZE)").await.map(|_| ()),
             Dialect::Sqlite => Ok(()),
         }
     }

@@ -171,7 +171,12 @@ fn search_paths(workspace: WorkspaceId, search: &SearchQuery) -> Vec<Condition> 
 }
 
 fn search_condition(db: &impl ConnectionTrait, workspace: WorkspaceId, search: &SearchQuery) -> Condition {
-    let paths = search_paths(workspace, search);
+    let mut paths = search_paths(workspace, search);
+    // One path (an `@username` search) is a plain condition of the page's own statement: the
+    // planner then chooses between the username index and walking the activity order.
+    if paths.len() == 1 {
+        return paths.remove(0);
+    }
     Dialect::of(db).any_of_paths((Entity, Column::Id), paths, |path| {
         Query::select()
             .column(Column::Id)

@@ -3,10 +3,7 @@
 //! served schema: `@specifiedBy` on custom scalars, the standard scalars introspection lists
 //! that no field uses, and the schema's description.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
-use async_graphql::{SDLExportOptions, ServerResult, Value};
+use async_graphql::{Response, SDLExportOptions, Value};
 
 /// What the schema is, for a reader of the SDL or of introspection.
 pub const DESCRIPTION: &str =
@@ -47,28 +44,21 @@ directive @oneOf on INPUT_OBJECT
     ),
 ];
 
-/// Serves [`DESCRIPTION`] as `__schema { description }` (async-graphql answers a fixed text).
-#[derive(Clone, Copy, Debug)]
-pub struct SchemaDescription;
+/// async-graphql's own, fixed answer to `__schema { description }`.
+const GENERIC_DESCRIPTION: &str = "A GraphQL Schema defines the capabilities of a GraphQL server. It exposes all available types and directives on the server, as well as the entry points for query, mutation, and subscription operations.";
 
-impl ExtensionFactory for SchemaDescription {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for SchemaDescription {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if info.parent_type == "__Schema" && info.name == "description" {
-            return Ok(Some(Value::String(DESCRIPTION.to_owned())));
+/// Serves [`DESCRIPTION`] as `__schema { description }` in a response (under any alias):
+/// async-graphql answers a fixed text, which only that field carries.
+pub fn describe(response: &mut Response) {
+    let Value::Object(data) = &mut response.data else { return };
+    for value in data.values_mut() {
+        if let Value::Object(schema) = value {
+            for field in schema.values_mut() {
+                if matches!(field, Value::String(text) if text == GENERIC_DESCRIPTION) {
+                    *field = Value::String(DESCRIPTION.to_owned());
+                }
+            }
         }
-        next.run(ctx, info).await
     }
 }
 

@@ -1,4 +1,5 @@
-//! Checks on a GraphQL document right after parsing, before validation or execution, and the
+//! Checks on a GraphQL document right after parsing, before validation or execution (run by
+//! [`super::runner`]), and the
 //! labels of errors async-graphql raises itself.
 //!
 //! async-graphql bounds depth, complexity and directives per field; this adds a bound on
@@ -9,51 +10,31 @@
 //! a refused request from a server fault.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, Pos, Response, ServerError, ServerResult, Value, Variables};
+use async_graphql::{ErrorExtensionValues, Pos, Response, ServerError, Value};
 
-/// Refuses documents with more than `max_aliases` aliased fields (counted once per place they
-/// appear in the text, fragments included).
-#[derive(Clone, Copy, Debug)]
-pub struct DocumentLimits {
-    pub max_aliases: usize,
-}
-
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
+/// Refuses a document with more than `max_aliases` aliased fields (counted once per place they
+/// appear in the text, fragments included), or with an integer literal outside `Int`.
+///
+/// # Errors
+/// The refusal, coded `GRAPHQL_VALIDATION_FAILED`.
+pub fn check_document(document: &ExecutableDocument, max_aliases: usize) -> Result<(), ServerError> {
+    let fields = fields(document);
+    let aliases = count_aliases(&fields);
+    if aliases > max_aliases {
+        return Err(invalid(
+            format!("The query uses {aliases} aliases; at most {max_aliases} are allowed."),
+            None,
+        ));
     }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let fields = fields(&document);
-        let aliases = count_aliases(&fields);
-        if aliases > self.max_aliases {
-            return Err(invalid(
-                format!("The query uses {aliases} aliases; at most {} are allowed.", self.max_aliases),
-                None,
-            ));
-        }
-        if let Some((number, pos)) = first_out_of_range_int(&fields) {
-            return Err(invalid(
-                format!("{number} is out of range: Int values are 32-bit (-2147483648 to 2147483647)."),
-                Some(pos),
-            ));
-        }
-        Ok(document)
+    if let Some((number, pos)) = first_out_of_range_int(&fields) {
+        return Err(invalid(
+            format!("{number} is out of range: Int values are 32-bit (-2147483648 to 2147483647)."),
+            Some(pos),
+        ));
     }
+    Ok(())
 }
 
 fn invalid(message: String, pos: Option<Pos>) -> ServerError {

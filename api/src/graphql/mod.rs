@@ -22,12 +22,12 @@
 //! - [`loaders`]: per-request dataloaders (no N+1).
 //! - [`guards`]: role guards.
 //! - [`limits`]: limits on a document's shape (aliases).
+//! - [`runner`]: how every operation runs (limits, time limit, a socket's fresh viewer).
 //! - [`introspection`]: the schema's description and the SDL as served.
 //! - [`pagination`]: page sizes, cursors and the complexity of a page.
 //! - [`context`]: what a resolver reads from the request (viewer, clock, database, loaders)
 //!   and the parsing of id arguments; feature modules import it, never this module.
-//! - [`session`]: WebSocket sessions and the scope of each operation (fresh viewer, `now`,
-//!   loaders and time limit).
+//! - [`session`]: WebSocket sessions.
 
 pub mod audit;
 pub mod contacts;
@@ -47,6 +47,7 @@ pub mod messages;
 pub mod numbers;
 pub mod pagination;
 pub mod privacy;
+pub mod runner;
 pub mod session;
 pub mod setup;
 pub mod subscription;
@@ -98,19 +99,13 @@ pub fn schema_builder(config: &GraphqlConfig) -> SchemaBuilder<Query, Mutation, 
     if crate::traces::enabled() {
         builder = builder.extension(crate::traces::OperationSpans);
     }
+    // The alias limit, the time limit, a socket's fresh viewer and the description run around
+    // the schema ([`runner::Operations`]): an extension would wrap every field's resolution.
     let builder = builder
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
-        .limit_directives(config.max_directives)
-        .extension(limits::DocumentLimits { max_aliases: config.max_aliases })
-        .extension(session::OperationScope { time_limit: config.operation_timeout });
-    // The description is only read through introspection: production mode, which disables
-    // it, spares every field the extension's hook.
-    if config.production {
-        builder.disable_introspection().disable_suggestions()
-    } else {
-        builder.extension(introspection::SchemaDescription)
-    }
+        .limit_directives(config.max_directives);
+    if config.production { builder.disable_introspection().disable_suggestions() } else { builder }
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

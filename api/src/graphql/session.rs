@@ -2,8 +2,8 @@
 //! (PRODUCT.md section 10, "Long-lived connections").
 //!
 //! A socket authenticates once at `connection_init` and keeps its token in a
-//! [`SocketSession`]; it never keeps a viewer. Every operation sent over it then runs in
-//! [`OperationScope`]: the token is verified again and the agent read from the database *at
+//! [`SocketSession`]; it never keeps a viewer. Every operation sent over it then runs in the
+//! scope [`super::runner::Operations`] gives it: the token is verified again and the agent read from the database *at
 //! that moment* (a fired or demoted agent is refused at once), and the operation gets its own
 //! `now`, its own dataloaders and the same time limit as an HTTP request. Meanwhile the
 //! [`SocketRegistry`] sweeps every open socket of the process (one query for all of them) and
@@ -14,20 +14,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
-};
-use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, ServerResult};
 use chrono::{DateTime, Utc};
 use domain::{AgentId, Permission, WorkspaceId};
 use persistence::{Database, Work, agents};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
-use super::context::RequestData;
-use super::loaders;
 use crate::auth::{Authenticator, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::workers::Next;
@@ -240,66 +233,6 @@ impl crate::workers::Worker for Sweeper {
 
     fn also_woken_by(&self) -> Option<Arc<tokio::sync::Notify>> {
         Some(Arc::clone(&self.registry.opened))
-    }
-}
-
-/// The scope of one operation: on a socket, a fresh viewer, `now` and dataloaders
-/// (`prepare_request`); everywhere, the time limit on queries and mutations (`execute`).
-#[derive(Clone, Copy, Debug)]
-pub struct OperationScope {
-    pub time_limit: Duration,
-}
-
-impl ExtensionFactory for OperationScope {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-fn server_error(err: ApiError) -> ServerError {
-    async_graphql::Error::from(err).into_server_error(async_graphql::Pos::default())
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for OperationScope {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let Ok(session) = ctx.data::<Arc<SocketSession>>() else {
-            // HTTP: the handler authenticated the request and gave it its data.
-            return next.run(ctx, request).await;
-        };
-        let db = ctx.data::<Database>().map_err(|e| e.into_server_error(async_graphql::Pos::default()))?;
-        let now = Utc::now();
-        let viewer = session.authorise(db, now).await.map_err(server_error)?;
-        let request = request.data(RequestData { viewer: Some(viewer), now }).data(loaders::for_viewer(
-            db.clone(),
-            viewer.workspace_id,
-            viewer.agent_id,
-        ));
-        next.run(ctx, request).await
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        match tokio::time::timeout(self.time_limit, next.run(ctx, operation_name)).await {
-            Ok(response) => response,
-            Err(_) => {
-                let mut err = ServerError::new(
-                    format!("The operation ran longer than {} s and was stopped.", self.time_limit.as_secs()),
-                    None,
-                );
-                err.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", "TIMEOUT");
-                Response::from_errors(vec![err])
-            }
-        }
     }
 }
 

@@ -125,8 +125,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
     if let Some(viewer) = viewer {
         request = request.data(loaders::for_viewer(state.db.clone(), viewer.workspace_id, viewer.agent_id));
     }
-    let mut response = state.schema.execute(request).await;
-    crate::graphql::limits::label_errors(&mut response);
+    let response = async_graphql::Executor::execute(&state.graphql, request).await;
     GraphQLResponse::from(response).into_response()
 }
 

@@ -8,7 +8,7 @@ use persistence::blobs::BlobStore;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::graphql::ParleySchema;
+use crate::graphql::runner::Operations;
 use crate::graphql::session::SocketRegistry;
 use crate::inbound::batch::WebhookCommitter;
 use crate::inbound::sms::http::SmsState;
@@ -21,7 +21,8 @@ use crate::providers::sms::SmsGateway;
 pub struct AppState {
     pub db: Database,
     pub auth: Arc<Authenticator>,
-    pub schema: ParleySchema,
+    /// The GraphQL schema, with what runs around each operation.
+    pub graphql: Operations,
     pub config: Arc<Config>,
     /// Stores Meta webhooks, committing concurrent ones together.
     pub committer: WebhookCommitter,

@@ -17,13 +17,11 @@ use std::str::FromStr;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphqlSocket, WebSocketProtocols, WsMessage,
 };
-use async_graphql::{Data, Executor, Request, Response as GraphqlResponse};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::watch;
 
@@ -31,8 +29,6 @@ pub mod transport;
 
 use crate::auth::bearer_token;
 use crate::error::ApiError;
-use crate::graphql::ParleySchema;
-use crate::graphql::limits::label_errors;
 use crate::graphql::session::{CloseReason, SocketSession};
 use crate::http::state::AppState;
 
@@ -113,31 +109,6 @@ async fn open_session(
     Ok(data)
 }
 
-/// The schema with every error given its `extensions.code`, as over HTTP (both protocols).
-#[derive(Clone)]
-struct Labelled(ParleySchema);
-
-impl Executor for Labelled {
-    async fn execute(&self, request: Request) -> GraphqlResponse {
-        let mut response = self.0.execute(request).await;
-        label_errors(&mut response);
-        response
-    }
-
-    fn execute_stream(
-        &self,
-        request: Request,
-        data: Option<Arc<Data>>,
-    ) -> BoxStream<'static, GraphqlResponse> {
-        Executor::execute_stream(&self.0, request, data)
-            .map(|mut response| {
-                label_errors(&mut response);
-                response
-            })
-            .boxed()
-    }
-}
-
 /// Runs one socket of the older `graphql-ws` protocol: async-graphql's protocol engine between
 /// the client and the schema, and the server's own close when the session asks for it.
 async fn serve_legacy(socket: WebSocket, state: AppState) {
@@ -164,7 +135,7 @@ async fn serve_legacy(socket: WebSocket, state: AppState) {
             futures::future::ready(fits)
         });
     let (close_tx, mut close_rx) = watch::channel(None);
-    let schema = Labelled(state.schema.clone());
+    let schema = state.graphql.clone();
     let opened = Arc::clone(&initialised);
     let outgoing =
         GraphqlSocket::new(schema, input, protocol).on_connection_init(move |payload| async move {

@@ -24,8 +24,8 @@ use tokio::sync::watch;
 use tokio_stream::StreamMap;
 
 use super::{
-    CLOSE_FORBIDDEN, CLOSE_INIT_TIMEOUT, CLOSE_TOO_BIG, INIT_TIMEOUT, Labelled, MAX_MESSAGE,
-    MAX_MESSAGE_BEFORE_INIT, open_session,
+    CLOSE_FORBIDDEN, CLOSE_INIT_TIMEOUT, CLOSE_TOO_BIG, INIT_TIMEOUT, MAX_MESSAGE, MAX_MESSAGE_BEFORE_INIT,
+    open_session,
 };
 use crate::http::state::AppState;
 
@@ -118,11 +118,11 @@ enum Phase {
 /// One operation's steps: its responses with their codes, the first one turned into a refusal
 /// when nothing ran, then `Done` unless it was refused.
 fn steps(
-    schema: &crate::graphql::ParleySchema,
+    operations: &crate::graphql::runner::Operations,
     request: Request,
     data: Arc<Data>,
 ) -> BoxStream<'static, Step> {
-    let responses = Labelled(schema.clone()).execute_stream(request, Some(data));
+    let responses = operations.execute_stream(request, Some(data));
     futures::stream::unfold(Phase::First(responses), |phase| async move {
         match phase {
             Phase::First(mut responses) => match responses.next().await {
@@ -196,7 +196,7 @@ impl Connection {
                 if self.operations.contains_key(&id) {
                     return Err(Some((CLOSE_DUPLICATE_ID, format!("Subscriber for {id} already exists"))));
                 }
-                let operation = steps(&self.state.schema, *payload, data);
+                let operation = steps(&self.state.graphql, *payload, data);
                 self.operations.insert(id, operation);
                 Ok(())
             }
