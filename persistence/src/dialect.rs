@@ -134,6 +134,18 @@ impl Dialect {
         }
     }
 
+    /// `column` as a term no index serves, for a filter that only scopes rows another term
+    /// finds (the workspace of ids looked up by primary key). SQLite plans without statistics
+    /// and would otherwise walk the whole workspace through its `workspace_id` index; its
+    /// documented way to disqualify a term is a unary `+`. PostgreSQL plans from statistics.
+    #[must_use]
+    pub fn unindexed(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("+{column}"),
+            Dialect::Postgres => column.to_owned(),
+        }
+    }
+
     /// The sea-orm backend, for building statements.
     #[must_use]
     pub const fn backend(self) -> DatabaseBackend {

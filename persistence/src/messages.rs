@@ -535,9 +535,14 @@ pub async fn latest_of(
     let dialect = Dialect::of(db);
     let placeholder = |n: usize| dialect.placeholder(n);
     let list: Vec<String> = (0..conversations.len()).map(|i| placeholder(i + 2)).collect();
+    // One index probe per conversation (`ix_messages_conversation`), then a primary-key look-up:
+    // a window over the messages let SQLite, which plans without statistics, walk every
+    // message of the workspace through its `workspace_id` index.
     let sql = format!(
-        "SELECT * FROM (SELECT m.*, ROW_NUMBER() OVER (PARTITION BY m.conversation_id ORDER BY m.sent_at DESC, m.id DESC) AS parley_rank \
-         FROM messages m WHERE m.workspace_id = {} AND m.conversation_id IN ({})) ranked WHERE parley_rank = 1",
+        "SELECT m.* FROM messages m WHERE m.id IN (SELECT (SELECT x.id FROM messages x \
+           WHERE x.conversation_id = c.id ORDER BY x.sent_at DESC, x.id DESC LIMIT 1) \
+         FROM conversations c WHERE {} = {} AND c.id IN ({}))",
+        dialect.unindexed("c.workspace_id"),
         placeholder(1),
         list.join(", ")
     );

@@ -107,7 +107,8 @@ pub async fn read_states(
            (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.direction = {inbound} \
               AND (r.last_read_at IS NULL OR m.created_at > r.last_read_at)) AS unread \
          FROM conversations c LEFT JOIN conversation_reads r ON r.conversation_id = c.id AND r.agent_id = {agent} \
-         WHERE c.workspace_id = {workspace} AND c.id IN ({ids})",
+         WHERE {scope} = {workspace} AND c.id IN ({ids})",
+        scope = dialect.unindexed("c.workspace_id"),
         agent = p(1),
         workspace = p(2),
         inbound = p(3),
