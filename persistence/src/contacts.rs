@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::dialect::Dialect;
 use crate::entities::{contact, contact_identity};
 use crate::error::{DbContext, Error};
 use crate::inbox::{like, like_escape};
@@ -301,7 +302,7 @@ pub async fn find_by_ids(
     ids: &[ContactId],
 ) -> Result<Vec<contact::Model>, Error> {
     contact::Entity::find()
-        .filter(contact::Column::WorkspaceId.eq(workspace))
+        .filter(Dialect::of(db).scope(contact::Column::WorkspaceId, workspace))
         .filter(contact::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await

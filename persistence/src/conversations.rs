@@ -263,7 +263,7 @@ pub async fn find_by_ids(
     ids: &[ConversationId],
 ) -> Result<Vec<Model>, Error> {
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Dialect::of(db).scope(Column::WorkspaceId, workspace))
         .filter(Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await

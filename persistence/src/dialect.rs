@@ -146,6 +146,17 @@ impl Dialect {
         }
     }
 
+    /// `column = value` as a scope no index serves (see [`Dialect::unindexed`]): for look-ups by
+    /// primary key within a workspace.
+    #[must_use]
+    pub fn scope(self, column: impl IntoColumnRef, value: impl Into<sea_orm::Value>) -> Expr {
+        match self {
+            // sea-query writes a custom expression's operands where SQLite's `?` are.
+            Dialect::Sqlite => Expr::cust_with_exprs("+? = ?", [Expr::col(column), Expr::val(value)]),
+            Dialect::Postgres => sea_orm::sea_query::ExprTrait::eq(Expr::col(column), Expr::val(value)),
+        }
+    }
+
     /// The sea-orm backend, for building statements.
     #[must_use]
     pub const fn backend(self) -> DatabaseBackend {
@@ -367,5 +378,35 @@ mod tests {
     fn placeholders_follow_the_dialect() {
         assert_eq!(Dialect::Sqlite.placeholder(3), "?3");
         assert_eq!(Dialect::Postgres.placeholder(3), "$3");
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::*;
+    use sea_orm::{EntityTrait, QueryFilter, QueryTrait};
+
+    #[test]
+    fn a_scope_is_a_term_no_sqlite_index_serves_and_a_plain_one_on_postgres() {
+        let workspace = domain::WorkspaceId::new();
+        let sql = |dialect: Dialect| {
+            crate::entities::contact::Entity::find()
+                .filter(dialect.scope(crate::entities::contact::Column::WorkspaceId, workspace))
+                .build(dialect.backend())
+                .to_string()
+        };
+        let value = format!("'{}'", workspace.as_uuid());
+        assert!(
+            sql(Dialect::Sqlite).ends_with(&format!("WHERE +\"workspace_id\" = {value}")),
+            "{}",
+            sql(Dialect::Sqlite)
+        );
+        assert!(
+            sql(Dialect::Postgres).ends_with(&format!("WHERE \"workspace_id\" = {value}")),
+            "{}",
+            sql(Dialect::Postgres)
+        );
+        assert_eq!(Dialect::Sqlite.unindexed("c.workspace_id"), "+c.workspace_id");
+        assert_eq!(Dialect::Postgres.unindexed("c.workspace_id"), "c.workspace_id");
     }
 }

@@ -389,7 +389,7 @@ pub async fn find_by_ids(
         return Ok(Vec::new());
     }
     Entity::find()
-        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Dialect::of(db).scope(Column::WorkspaceId, workspace))
         .filter(Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await
