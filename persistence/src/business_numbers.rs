@@ -80,6 +80,24 @@ pub async fn find_by_phone_number_id(
         .context("failed to load business number by phone_number_id")
 }
 
+/// The numbers with these `phone_number_id`s (a group of webhooks looks its numbers up at once).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_phone_number_ids(
+    db: &impl ConnectionTrait,
+    phone_number_ids: &[String],
+) -> Result<Vec<business_number::Model>, Error> {
+    if phone_number_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::PhoneNumberId.is_in(phone_number_ids.iter().map(String::as_str)))
+        .all(db)
+        .await
+        .context("failed to load business numbers by phone_number_id")
+}
+
 /// # Errors
 /// On a database failure.
 pub async fn find(

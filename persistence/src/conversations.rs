@@ -167,9 +167,20 @@ pub async fn update(
     change: ConversationChange,
     now: DateTime<Utc>,
 ) -> Result<Model, Error> {
-    if matches!(change.snoozed_until, Some(Some(_))) {
+    let model = changed(current, change, now);
+    announce(db, &model);
+    model.update(db).await.context("failed to update conversation")
+}
+
+/// Wakes the snooze worker for a change that snoozes.
+pub(crate) fn announce(db: &impl Announce, model: &ActiveModel) {
+    if matches!(model.snoozed_until, Set(Some(_))) {
         db.announce(Work::Snooze);
     }
+}
+
+/// The change of `current`: every column it sets, and `updated_at = now`.
+pub(crate) fn changed(current: Model, change: ConversationChange, now: DateTime<Utc>) -> ActiveModel {
     let mut model = current.into_active_model();
     if let Some(phone) = change.customer_phone {
         model.customer_phone = Set(Some(phone));
@@ -224,7 +235,7 @@ pub async fn update(
         model.read_receipt_message_id = Set(Some(message));
     }
     model.updated_at = Set(now);
-    model.update(db).await.context("failed to update conversation")
+    model
 }
 
 /// # Errors
@@ -289,6 +300,45 @@ pub async fn find_by_key(
         .one(db)
         .await
         .context("failed to look up conversation by key")
+}
+
+/// The conversations with these thread keys (a group of webhooks looks its threads up at once):
+/// one point look-up of `ux_conversations_key` per key, in one statement.
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_by_keys(
+    db: &impl ConnectionTrait,
+    keys: &[(BusinessNumberId, Channel, ThreadKeyKind, String)],
+) -> Result<Vec<Model>, Error> {
+    let mut found = Vec::new();
+    // Point look-ups joined with UNION ALL (with an `OR` of the keys PostgreSQL factored the
+    // number out and scanned all of its conversations).
+    for chunk in keys.chunks(crate::dialect::LOOKUPS_PER_STATEMENT) {
+        let mut lookups = chunk.iter().map(|(number, channel, kind, value)| {
+            Query::select()
+                .columns(<Column as sea_orm::Iterable>::iter().map(|c| (Entity, c)))
+                .from(Entity)
+                .and_where(Expr::col(Column::BusinessNumberId).eq(*number))
+                .and_where(Expr::col(Column::Channel).eq(*channel))
+                .and_where(Expr::col(Column::KeyKind).eq(*kind))
+                .and_where(Expr::col(Column::KeyValue).eq(value.as_str()))
+                .to_owned()
+        });
+        let Some(mut query) = lookups.next() else { break };
+        for other in lookups {
+            query.union(sea_orm::sea_query::UnionType::All, other);
+        }
+        let stmt = Dialect::of(db).backend().build(&query);
+        found.extend(
+            Entity::find()
+                .from_raw_sql(stmt)
+                .all(db)
+                .await
+                .context("failed to look up conversations by key")?,
+        );
+    }
+    Ok(found)
 }
 
 /// The most recently active of the conversations `query` finds.

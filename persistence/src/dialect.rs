@@ -17,6 +17,10 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, QuerySelect};
 
+/// The most point look-ups one statement joins with `UNION ALL` (SQLite allows 500 terms in
+/// a compound select).
+pub const LOOKUPS_PER_STATEMENT: usize = 200;
+
 /// The SQL dialect of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {

@@ -3,15 +3,13 @@
 //!
 //! Each event is stored as a whole CloudEvents 1.0 object with a per-workspace, gap-free,
 //! monotonically increasing cursor in commit order: on SQLite taken as the event is written
-//! ([`crate::workspaces::next_event_cursor`]), on PostgreSQL right after commit by a short
+//! ([`crate::workspaces::take_event_cursors`]), on PostgreSQL right after commit by a short
 //! numbering transaction ([`NUMBER_COMMITTED`]); readers only ever see numbered events.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::{ContactId, ConversationId, EventId, WorkspaceId};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
-};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
 
 use crate::dialect::Dialect;
 use serde_json::{Value, json};
@@ -73,21 +71,26 @@ pub struct NewEvent {
     pub data: Value,
 }
 
-/// Writes one event. Call it with the transaction that makes the change (a
-/// [`crate::WriteTransaction`]: on PostgreSQL the event is numbered once it has committed, so
-/// the returned model carries a temporary negative cursor there and no `sequence` yet).
-///
-/// # Errors
-/// On a database failure.
-pub async fn append(
-    db: &impl Announce,
+/// An event ready to be written: the CloudEvent (without its `sequence`, which its cursor
+/// gives) and the row around it. [`prepare`] makes one, [`write`] stores several at once.
+#[derive(Debug)]
+pub struct Prepared {
+    pub id: EventId,
     workspace: WorkspaceId,
-    new: NewEvent,
-    now: DateTime<Utc>,
-) -> Result<event::Model, Error> {
-    db.announce(Work::Events);
+    event_type: &'static str,
+    conversation_id: Option<ConversationId>,
+    contact_id: Option<ContactId>,
+    payload: Value,
+    occurred_at: DateTime<Utc>,
+    /// SQLite: the cursor taken for it (PostgreSQL numbers events after commit).
+    cursor: Option<i64>,
+}
+
+/// The event `new` of `workspace`, dated `now`, as it will be written.
+#[must_use]
+pub fn prepare(workspace: WorkspaceId, new: NewEvent, now: DateTime<Utc>) -> Prepared {
     let id = EventId::new();
-    let mut payload = json!({
+    let payload = json!({
         "specversion": "1.0",
         "id": id.to_string(),
         "source": format!("/parley/workspaces/{workspace}"),
@@ -96,38 +99,108 @@ pub async fn append(
         "datacontenttype": "application/json",
         "data": new.data,
     });
-    if Dialect::of(db).numbers_events_after_commit() {
-        // A pending cursor, numbered (and `sequence` written) after commit: `NUMBER_COMMITTED`.
-        let stmt = Statement::from_sql_and_values(
-            Dialect::Postgres.backend(),
-            "INSERT INTO events (id, workspace_id, cursor, event_type, conversation_id, contact_id, payload, occurred_at) \
-             VALUES ($1, $2, -nextval('parley_pending_events'), $3, $4, $5, $6, $7) RETURNING *",
-            [
-                id.into(),
-                workspace.into(),
-                new.event_type.into(),
-                new.conversation_id.into(),
-                new.contact_id.into(),
-                payload.into(),
-                now.into(),
-            ],
-        );
-        let saved = Entity::find().from_raw_sql(stmt).one(db).await.context("failed to write event")?;
-        return saved.ok_or_else(|| Error::Unexpected(anyhow::anyhow!("the event insert returned no row")));
+    Prepared {
+        id,
+        workspace,
+        event_type: new.event_type,
+        conversation_id: new.conversation_id,
+        contact_id: new.contact_id,
+        payload,
+        occurred_at: now,
+        cursor: None,
     }
-    let cursor = workspaces::next_event_cursor(db, workspace).await?;
-    payload["sequence"] = json!(cursor.to_string());
-    let model = event::ActiveModel {
-        id: Set(id),
-        workspace_id: Set(workspace),
-        cursor: Set(cursor),
-        event_type: Set(new.event_type.to_owned()),
-        conversation_id: Set(new.conversation_id),
-        contact_id: Set(new.contact_id),
-        payload: Set(payload),
-        occurred_at: Set(now),
-    };
-    Entity::insert(model).exec_with_returning(db).await.context("failed to write event")
+}
+
+/// Writes one event and returns its id. Call it with the transaction that makes the change (a
+/// [`crate::WriteTransaction`]: on PostgreSQL the event is numbered once it has committed).
+///
+/// # Errors
+/// On a database failure.
+pub async fn append(
+    db: &impl Announce,
+    workspace: WorkspaceId,
+    new: NewEvent,
+    now: DateTime<Utc>,
+) -> Result<EventId, Error> {
+    let prepared = prepare(workspace, new, now);
+    let id = prepared.id;
+    write(db, vec![prepared]).await?;
+    Ok(id)
+}
+
+/// The most events one statement writes (well inside both databases' parameter limits).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Writes prepared events, in order, with as few statements as their number allows: on
+/// PostgreSQL each gets a pending cursor (numbered after commit, `NUMBER_COMMITTED`, in the
+/// order written); on SQLite each workspace's cursors are taken in one step, consecutive and
+/// in order.
+///
+/// # Errors
+/// On a database failure.
+pub async fn write(db: &impl Announce, mut prepared: Vec<Prepared>) -> Result<(), Error> {
+    if prepared.is_empty() {
+        return Ok(());
+    }
+    db.announce(Work::Events);
+    let postgres = Dialect::of(db).numbers_events_after_commit();
+    if !postgres {
+        number_now(db, &mut prepared).await?;
+    }
+    let columns = [
+        Column::Id,
+        Column::WorkspaceId,
+        Column::Cursor,
+        Column::EventType,
+        Column::ConversationId,
+        Column::ContactId,
+        Column::Payload,
+        Column::OccurredAt,
+    ];
+    let mut rows = prepared.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut insert = Query::insert();
+        insert.into_table(Entity).columns(columns);
+        for event in rows.by_ref().take(ROWS_PER_STATEMENT) {
+            // A pending cursor on PostgreSQL: `-nextval` in row order, so numbering keeps it.
+            let cursor = match event.cursor {
+                Some(cursor) => Expr::val(cursor),
+                None => Expr::cust("-nextval('parley_pending_events')"),
+            };
+            insert.values_panic([
+                Expr::val(event.id),
+                Expr::val(event.workspace),
+                cursor,
+                Expr::val(event.event_type),
+                Expr::val(event.conversation_id),
+                Expr::val(event.contact_id),
+                Expr::val(event.payload),
+                Expr::val(event.occurred_at),
+            ]);
+        }
+        db.execute(&insert).await.context("failed to write event")?;
+    }
+    Ok(())
+}
+
+/// SQLite: gives every event its cursor now (one `event_seq` step per workspace), written into
+/// its payload's `sequence`.
+async fn number_now(db: &impl ConnectionTrait, prepared: &mut [Prepared]) -> Result<(), Error> {
+    let mut workspaces: Vec<WorkspaceId> = prepared.iter().map(|e| e.workspace).collect();
+    workspaces.sort_unstable();
+    workspaces.dedup();
+    for workspace in workspaces {
+        let count = prepared.iter().filter(|e| e.workspace == workspace).count();
+        let last =
+            workspaces::take_event_cursors(db, workspace, i64::try_from(count).unwrap_or(i64::MAX)).await?;
+        let mut cursor = last - i64::try_from(count).unwrap_or(i64::MAX);
+        for event in prepared.iter_mut().filter(|e| e.workspace == workspace) {
+            cursor += 1;
+            event.cursor = Some(cursor);
+            event.payload["sequence"] = json!(cursor.to_string());
+        }
+    }
+    Ok(())
 }
 
 /// PostgreSQL: numbers every committed pending event (those [`append`] wrote with a negative

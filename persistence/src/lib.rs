@@ -17,12 +17,14 @@
 //! - [`opt_outs`]: SMS opt-outs per sender number; [`signals`]: read receipts and typing
 //!   indicators queued for the provider; [`send_queue`]: the delivery worker's queues together.
 //! - [`reads`]: per-agent read markers, unread counts, the inbox counts.
+//! - [`provider_ids`]: providers' message ids as stored (digests, sealed raw ids).
 //! - [`privacy`]: everything stored about one customer (export) and erasing it.
 //! - [`labels`], [`teams`], [`canned_responses`]: the team workflow (labels on conversations,
 //!   teams and their members, saved answers).
 //! - [`attachments`], [`reactions`]: media of messages (fetch queue, uploads) and reactions.
 //! - [`blobs`]: the blob store of media bytes (`file://` or `s3://`, streamed);
 //!   [`blob_deletions`]: the durable list of bytes to delete after a commit.
+//! - [`staged`]: writes a group commit holds back and sends a few statements per table.
 //! - [`sealed`]: secrets at rest (AES-256-GCM under `PARLEY_SECRET_KEY`, key ids for rotation).
 //! - [`dialect`]: [`dialect::Dialect`], every SQLite/PostgreSQL difference in one place.
 //! - [`work`]: which background work a commit made ready ([`Work`], [`Announce`]) and the
@@ -50,12 +52,14 @@ pub mod labels;
 pub mod messages;
 pub mod opt_outs;
 pub mod privacy;
+pub mod provider_ids;
 pub mod reactions;
 pub mod reads;
 pub mod receipts;
 pub mod sealed;
 pub mod send_queue;
 pub mod signals;
+pub mod staged;
 pub mod teams;
 pub mod templates;
 pub mod work;

@@ -11,75 +11,14 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use sha2::{Digest, Sha256};
-
 use crate::content::MessageContent;
 use crate::dialect::{Dialect, Queue, claim_in_turns};
 use crate::entities::conversation;
 use crate::entities::message::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
-use crate::sealed::{Keyring, Purpose, Sealed};
 use crate::work::{Announce, Work};
 
-/// The digest form of a provider message id.
-#[must_use]
-pub fn external_id_digest(wamid: &str) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(wamid.as_bytes())))
-}
-
-/// Replaces every string that starts with `wamid.`, at any depth of `value`, by its digest
-/// (nested ids: a reaction's `message_id`, a reply's `context.id`, …). For a customer who hid the
-/// number nothing Parley keeps may hold a `wamid`, which can encode the phone.
-pub fn digest_wamids(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::String(text) if text.starts_with("wamid.") => *text = external_id_digest(text),
-        serde_json::Value::Array(items) => items.iter_mut().for_each(digest_wamids),
-        serde_json::Value::Object(fields) => fields.values_mut().for_each(digest_wamids),
-        _ => {}
-    }
-}
-
-/// [`digest_wamids`] for free text: every `wamid.…` run (base64 characters) becomes its digest.
-#[must_use]
-pub fn scrub_wamids(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("wamid.") {
-        out.push_str(&rest[..start]);
-        let id_len = rest[start..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || "._-+/=".contains(c)))
-            .unwrap_or(rest.len() - start);
-        out.push_str(&external_id_digest(&rest[start..start + id_len]));
-        rest = &rest[start + id_len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// A provider id as Parley stores it: as sent when the customer's phone is known; else as a
-/// digest (a `wamid` can encode the sender's phone; the digest still deduplicates and matches
-/// status webhooks), with the raw id kept only sealed, for replies, reactions and read
-/// receipts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredId {
-    pub external_id: String,
-    pub sealed: Option<Sealed>,
-}
-
-impl StoredId {
-    /// How `wamid` is stored for a conversation whose customer phone is known or not.
-    #[must_use]
-    pub fn of(wamid: &str, phone_known: bool, keyring: &Keyring) -> Self {
-        if phone_known {
-            Self { external_id: wamid.to_owned(), sealed: None }
-        } else {
-            Self {
-                external_id: external_id_digest(wamid),
-                sealed: Some(keyring.seal(Purpose::MessageId, wamid)),
-            }
-        }
-    }
-}
+pub use crate::provider_ids::{StoredId, digest_wamids, external_id_digest, scrub_wamids};
 
 /// Who wrote a new message, and how it travels.
 #[derive(Clone, Debug, PartialEq)]
@@ -160,9 +99,6 @@ pub async fn insert(
 /// # Errors
 /// [`Error::Duplicate`] when a provider id is taken.
 pub async fn insert_many(db: &impl Announce, news: Vec<(Thread, NewMessage)>) -> Result<(), Error> {
-    if news.is_empty() {
-        return Ok(());
-    }
     let rows: Vec<ActiveModel> = news
         .into_iter()
         .map(|(thread, new)| {
@@ -170,15 +106,30 @@ pub async fn insert_many(db: &impl Announce, news: Vec<(Thread, NewMessage)>) ->
             row(thread, new, at)
         })
         .collect();
+    insert_rows(db, rows).await
+}
+
+/// Inserts message rows, several per statement.
+///
+/// # Errors
+/// [`Error::Duplicate`] when a provider id is taken.
+pub async fn insert_rows(db: &impl Announce, rows: Vec<ActiveModel>) -> Result<(), Error> {
     if rows.iter().any(is_queued) {
         db.announce(Work::Delivery);
     }
-    Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::from_db(e, "failed to import messages", "a message with this id"))
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<ActiveModel> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| Error::from_db(e, "failed to store messages", "a message with this id"))?;
+    }
+    Ok(())
 }
+
+/// The most messages one statement inserts (well inside both databases' parameter limits).
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// Whether a message row waits for the delivery worker (outbound and `PENDING`, however it was
 /// written: an agent's send, an import).
@@ -187,7 +138,7 @@ fn is_queued(row: &ActiveModel) -> bool {
     matches!((&row.direction, &row.status), (Set(Direction::Outbound), Set(MessageStatus::Pending)))
 }
 
-fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> ActiveModel {
+pub(crate) fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> ActiveModel {
     let (direction, status, id, author, key, template) = match new.origin {
         Origin::Inbound { id } => (Direction::Inbound, MessageStatus::Received, Some(id), None, None, None),
         Origin::Outbound { author, idempotency_key, template } => {
@@ -477,6 +428,42 @@ pub async fn find_by_any_external_id(
     }
     let stmt = Dialect::of(db).backend().build(&query);
     Entity::find().from_raw_sql(stmt).one(db).await.context("failed to look up message by provider id")
+}
+
+/// Which of these provider ids (each with its business number) a stored message has: one
+/// point look-up of the `(business_number_id, external_id)` index per pair, in one statement.
+///
+/// # Errors
+/// On a database failure.
+pub async fn stored_external_ids(
+    db: &impl ConnectionTrait,
+    ids: &[(BusinessNumberId, String)],
+) -> Result<std::collections::HashSet<(BusinessNumberId, String)>, Error> {
+    let mut stored = std::collections::HashSet::new();
+    // Point look-ups joined with UNION ALL, as in `find_by_any_external_id` (with an `OR` of
+    // the pairs PostgreSQL factored the number out and scanned all of its messages).
+    for chunk in ids.chunks(crate::dialect::LOOKUPS_PER_STATEMENT) {
+        let mut lookups = chunk.iter().map(|(number, id)| {
+            Query::select()
+                .columns([Column::BusinessNumberId, Column::ExternalId])
+                .from(Entity)
+                .and_where(Expr::col(Column::BusinessNumberId).eq(*number))
+                .and_where(Expr::col(Column::ExternalId).eq(id.as_str()))
+                .to_owned()
+        });
+        let Some(mut query) = lookups.next() else { break };
+        for other in lookups {
+            query.union(UnionType::All, other);
+        }
+        let rows = db.query_all(&query).await.context("failed to look up messages by provider id")?;
+        for row in rows {
+            let number: BusinessNumberId =
+                row.try_get("", "business_number_id").context("failed to read a message's number")?;
+            let id: String = row.try_get("", "external_id").context("failed to read a provider id")?;
+            stored.insert((number, id));
+        }
+    }
+    Ok(stored)
 }
 
 /// The conversation's message sent with this idempotency key, if any.

@@ -48,21 +48,25 @@ pub async fn lock(db: &impl ConnectionTrait, id: WorkspaceId) -> Result<Option<w
         .context("failed to lock workspace")
 }
 
-/// Hands out the next event cursor of the workspace (SQLite; PostgreSQL numbers events after
-/// commit, see [`crate::events::NUMBER_COMMITTED`]). Call it inside the transaction that
-/// writes the event: the row lock it takes orders the workspace's events by commit, so a
-/// reader never sees cursor N+1 committed before N.
+/// Hands out the workspace's next `count` event cursors and returns the last (SQLite;
+/// PostgreSQL numbers events after commit, see [`crate::events::NUMBER_COMMITTED`]). Call it
+/// inside the transaction that writes the events: the row lock it takes orders the workspace's
+/// events by commit, so a reader never sees cursor N+1 committed before N.
 ///
 /// # Errors
 /// On a database failure, or when the workspace does not exist.
-pub async fn next_event_cursor(db: &impl ConnectionTrait, id: WorkspaceId) -> Result<i64, Error> {
+pub async fn take_event_cursors(
+    db: &impl ConnectionTrait,
+    id: WorkspaceId,
+    count: i64,
+) -> Result<i64, Error> {
     let stmt = Query::update()
         .table(Entity)
-        .value(Column::EventSeq, Expr::col(Column::EventSeq).add(1))
+        .value(Column::EventSeq, Expr::col(Column::EventSeq).add(count))
         .and_where(Expr::col(Column::Id).eq(id))
         .returning(Query::returning().column(Column::EventSeq))
         .to_owned();
-    let row = db.query_one(&stmt).await.context("failed to allocate an event cursor")?;
+    let row = db.query_one(&stmt).await.context("failed to allocate event cursors")?;
     let row = row.ok_or(Error::MissingReference { what: "workspace" })?;
     row.try_get::<i64>("", "event_seq").context("failed to read the event cursor")
 }

@@ -16,6 +16,7 @@ use domain::appending::PhoneSource;
 use domain::{ContactId, ConversationId, LabelId, MessageStatus, WorkspaceId};
 use persistence::Announce;
 use persistence::events::{self, NewEvent, types};
+use persistence::staged::Staged;
 use persistence::{Attachment, BusinessNumber, Contact, Conversation, Message, MessageReaction};
 use serde_json::{Value, json};
 
@@ -189,10 +190,23 @@ pub async fn emit(
     event: Event<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), persistence::Error> {
-    let (workspace, conversation_id, contact_id) = event.ids();
-    let new = NewEvent { event_type: event.type_name(), conversation_id, contact_id, data: event.data() };
+    let (workspace, new) = event.written();
     events::append(db, workspace, new, now).await?;
     Ok(())
+}
+
+/// Holds `event` with the writes it describes, to be written with them ([`Staged::flush`]).
+pub fn stage(staged: &mut Staged, event: Event<'_>, now: DateTime<Utc>) {
+    let (workspace, new) = event.written();
+    staged.append_event(workspace, new, now);
+}
+
+impl Event<'_> {
+    /// The row it is written as, and its workspace.
+    fn written(&self) -> (WorkspaceId, NewEvent) {
+        let (workspace, conversation_id, contact_id) = self.ids();
+        (workspace, NewEvent { event_type: self.type_name(), conversation_id, contact_id, data: self.data() })
+    }
 }
 
 /// Events after cursor `after`, oldest first, optionally of some types (admins and

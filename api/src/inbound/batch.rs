@@ -8,6 +8,10 @@
 //! then answers each request — so a burst of N webhooks costs one flush, and every 200 still
 //! means "durable".
 //!
+//! The statements are batched too ([`super::group`]): the look-ups of the whole batch are made
+//! together before the first webhook is applied, and the rows of its plain inbound messages
+//! are written a few per statement just before the commit.
+//!
 //! Isolation between the webhooks of a batch is kept: when one fails, the shared transaction
 //! is rolled back and each webhook is applied again in a transaction of its own, so the
 //! failing one gets its own error (its sender answers 503 and Meta retries it) and the others
@@ -20,6 +24,8 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use persistence::sealed::Keyring;
 use persistence::{Database, WriteTransaction};
+
+use super::group::{Group, Hints};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
 
@@ -33,21 +39,32 @@ pub trait Apply: Send + Sync + 'static {
     /// What applying it came to (the answer its sender gets once committed).
     type Output: Send + 'static;
 
+    /// Whether it keeps `group`'s look-ups true and writes through it ([`Group`]). One that
+    /// does not is applied with the group settled before and after.
+    const USES_GROUP: bool = false;
+
+    /// Names what applying it will look up, so that a group looks it all up at once.
+    fn hint(&self, _hints: &mut Hints) {}
+
     /// Reads and applies the webhook in `db`.
     fn apply<'a>(
         &'a self,
         db: &'a WriteTransaction,
         keyring: &'a Keyring,
         received_at: DateTime<Utc>,
+        group: &'a mut Group,
     ) -> BoxFuture<'a, Result<Self::Output, persistence::Error>>;
 }
 
 /// A job of any kind, as a lane handles it: applied (its output kept), then answered.
 trait Job: Send + Sync {
+    fn hint(&self, hints: &mut Hints);
+
     fn apply<'a>(
         &'a self,
         db: &'a WriteTransaction,
         keyring: &'a Keyring,
+        group: &'a mut Group,
     ) -> BoxFuture<'a, Result<(), persistence::Error>>;
 
     /// Answers the sender: the output of the last application, or the error.
@@ -66,13 +83,24 @@ struct Submitted<W: Apply> {
 }
 
 impl<W: Apply> Job for Submitted<W> {
+    fn hint(&self, hints: &mut Hints) {
+        self.webhook.hint(hints);
+    }
+
     fn apply<'a>(
         &'a self,
         db: &'a WriteTransaction,
         keyring: &'a Keyring,
+        group: &'a mut Group,
     ) -> BoxFuture<'a, Result<(), persistence::Error>> {
         Box::pin(async move {
-            let output = self.webhook.apply(db, keyring, self.received_at).await?;
+            if !W::USES_GROUP {
+                group.settle(db).await?;
+            }
+            let output = self.webhook.apply(db, keyring, self.received_at, group).await?;
+            if !W::USES_GROUP {
+                group.settle(db).await?;
+            }
             *self.output.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(output);
             Ok(())
         })
@@ -103,7 +131,13 @@ async fn process(job: &dyn Job, db: &Database, keyring: &Keyring) -> Result<(), 
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = db.write(async |txn| job.apply(txn, keyring).await).await;
+        let result = db
+            .write(async |txn| {
+                let mut group = Group::default();
+                job.apply(txn, keyring, &mut group).await?;
+                group.flush(txn).await
+            })
+            .await;
         match result {
             Err(err) if err.is_race() && attempt < MAX_ATTEMPTS => {
                 tracing::debug!(attempt, "a webhook raced another transaction; retrying");
@@ -159,6 +193,39 @@ impl WebhookCommitter {
     }
 }
 
+/// Applies `webhooks` together now, as the committer applies webhooks that arrive at the same
+/// moment (one shared transaction, its statements batched, each webhook alone should any
+/// fail): one answer per webhook, in order. For a caller that holds several at once.
+pub async fn commit_together<W: Apply>(
+    db: &Database,
+    keyring: &Keyring,
+    webhooks: Vec<W>,
+    received_at: DateTime<Utc>,
+) -> Vec<Result<W::Output, persistence::Error>> {
+    let mut answers = Vec::with_capacity(webhooks.len());
+    let batch: Vec<Queued> = webhooks
+        .into_iter()
+        .map(|webhook| {
+            let (reply, answer) = oneshot::channel();
+            answers.push(answer);
+            let output = std::sync::Mutex::new(None);
+            Box::new(Submitted { webhook, received_at, output, reply, sender: tracing::Span::current() })
+                as Queued
+        })
+        .collect();
+    let results = commit_batch(db, keyring, &batch).await;
+    for (job, result) in batch.into_iter().zip(results) {
+        job.answer(result);
+    }
+    let mut out = Vec::with_capacity(answers.len());
+    for answer in answers {
+        out.push(answer.await.unwrap_or_else(|_| {
+            Err(persistence::Error::Unexpected(anyhow::anyhow!("a webhook of the group went unanswered")))
+        }));
+    }
+    out
+}
+
 async fn run_lane(db: Database, keyring: Arc<Keyring>, queue: Arc<Mutex<mpsc::Receiver<Queued>>>) {
     loop {
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -200,17 +267,23 @@ async fn commit_batch(
         Ok(txn) => txn,
         Err(err) => return failed(&err, "failed to begin"),
     };
+    let mut hints = Hints::default();
     for job in batch {
-        match job.apply(&txn, keyring).await {
-            Ok(()) => {}
-            Err(err) => {
-                tracing::debug!(error = %err, "a webhook of the batch failed; applying each on its own");
-                if let Err(err) = txn.rollback().await {
-                    tracing::warn!(error = %err, "rolling back a failed batch failed");
-                }
-                return one_by_one(db, keyring, batch).await;
-            }
+        job.hint(&mut hints);
+    }
+    let applied = async {
+        let mut group = Group::prefetch(&txn, hints).await?;
+        for job in batch {
+            job.apply(&txn, keyring, &mut group).await?;
         }
+        group.flush(&txn).await
+    };
+    if let Err(err) = applied.await {
+        tracing::debug!(error = %err, "a webhook of the batch failed; applying each on its own");
+        if let Err(err) = txn.rollback().await {
+            tracing::warn!(error = %err, "rolling back a failed batch failed");
+        }
+        return one_by_one(db, keyring, batch).await;
     }
     match txn.commit().await {
         Ok(()) => batch.iter().map(|_| Ok(())).collect(),

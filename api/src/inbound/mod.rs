@@ -8,8 +8,9 @@
 //!   the fetcher that brings customers' files into the blob store).
 //! - [`sms`]: `POST /webhooks/sms`.
 //! - [`batch`]: group commit: concurrent webhooks applied in one transaction, each answered
-//!   after the shared commit.
+//!   after the shared commit; [`group`]: the look-ups and held writes they share.
 
 pub mod batch;
+pub mod group;
 pub mod sms;
 pub mod whatsapp;

@@ -49,6 +49,28 @@ async fn execute(env: &Env, sql: &str, values: Vec<sea_orm::Value>) -> anyhow::R
     Ok(())
 }
 
+/// Drops the non-unique indexes of `conversations` and `messages`; returns their definitions.
+async fn drop_secondary_indexes(env: &Env) -> anyhow::Result<Vec<String>> {
+    let rows = env
+        .db
+        .conn()
+        .query_all_raw(Statement::from_string(
+            env.db.backend(),
+            "SELECT i.indexname::text AS name, i.indexdef::text AS definition FROM pg_indexes i \
+             JOIN pg_class c ON c.relname = i.indexname JOIN pg_index x ON x.indexrelid = c.oid \
+             WHERE i.schemaname = 'public' AND i.tablename IN ('conversations', 'messages') \
+             AND NOT x.indisunique",
+        ))
+        .await?;
+    let mut definitions = Vec::new();
+    for row in rows {
+        let name: String = row.try_get("", "name")?;
+        definitions.push(row.try_get::<String>("", "definition")?);
+        execute(env, &format!("DROP INDEX \"{name}\""), Vec::new()).await?;
+    }
+    Ok(definitions)
+}
+
 /// The largest tables and indexes, with their sizes.
 async fn sizes(env: &Env) -> anyhow::Result<Value> {
     let rows = env
@@ -116,6 +138,10 @@ pub(crate) async fn growth(database_url: String, steps: Vec<usize>, requests: us
         if size > have {
             let from = i64::try_from(have)?;
             let to = i64::try_from(size)?;
+            // Secondary indexes are built once after the rows are in (PostgreSQL builds a
+            // GIN or B-tree index over millions of rows far faster than it maintains one row
+            // by row); the unique ones stay, for the keys the messages are found by.
+            let rebuilt = drop_secondary_indexes(&env).await?;
             let mut at = from;
             while at < to {
                 let end = (at + 1_000_000).min(to);
@@ -124,6 +150,14 @@ pub(crate) async fn growth(database_url: String, steps: Vec<usize>, requests: us
                 execute(&env, GROW, vec![at.into(), end.into()]).await?;
                 execute(&env, GROW_MESSAGES, vec![at.into(), end.into()]).await?;
                 at = end;
+            }
+            for definition in rebuilt {
+                // The settings hold for this build's transaction only.
+                let build = format!(
+                    "BEGIN; SET LOCAL maintenance_work_mem = '1GB'; SET LOCAL statement_timeout = 0; \
+                     {definition}; COMMIT"
+                );
+                env.db.conn().execute_unprepared(&build).await?;
             }
             env.db.refresh_statistics().await?;
             have = size;

@@ -6,6 +6,9 @@ use persistence::entities::message;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
+use api::inbound::batch::commit_together;
+use api::inbound::whatsapp::payload::Webhook;
+
 use crate::helpers::{Inbound, Tenant, TestApp, fixtures, sign};
 use tests::fixtures::Customer;
 
@@ -556,7 +559,112 @@ async fn concurrent_webhooks_are_committed_together_and_each_applied_once(app: T
     assert_eq!(cursors, (1..=cursors.len() as i64).collect::<Vec<_>>(), "cursors stay gap-free");
 }
 
+fn group_of(t: &Tenant, messages: &[Inbound]) -> Vec<Webhook> {
+    messages
+        .iter()
+        .map(|m| {
+            serde_json::from_value(fixtures::webhook(
+                &t.number.waba_id,
+                "messages",
+                m.value(&t.number.phone_number_id),
+            ))
+            .unwrap()
+        })
+        .collect()
+}
+
+async fn commit(app: &TestApp, webhooks: Vec<Webhook>) -> Vec<Value> {
+    commit_together(&app.db, &app.keyring, webhooks, Utc::now())
+        .await
+        .into_iter()
+        .map(|r| serde_json::to_value(r.expect("stored")).unwrap())
+        .collect()
+}
+
+/// A group commit batches its statements per table: the business numbers, duplicate checks
+/// and threads of the whole group are looked up together, and its messages and events are
+/// written a few rows per statement, so twelve more webhooks cost one statement each (the
+/// change of their conversation), not six.
+async fn a_group_of_webhooks_costs_a_statement_per_conversation(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let customers: Vec<Inbound> = (0..20)
+        .map(|i| Inbound::hidden(&format!("US.7{i:019}"), &format!("@group_{i}"), &format!("Group {i}")))
+        .collect();
+    for customer in &customers {
+        app.receive(&t, customer).await;
+    }
+    let next: Vec<Inbound> = customers.iter().map(|c| c.clone().fresh_id().text("again")).collect();
+    let mut costs = Vec::new();
+    for part in [&next[..4], &next[4..]] {
+        let before = app.db.statement_count();
+        let answers = commit(&app, group_of(&t, part)).await;
+        costs.push(app.db.statement_count() - before);
+        assert!(answers.iter().all(|a| a["messages"] == 1), "{answers:?}");
+    }
+    eprintln!("COSTS {costs:?}");
+    assert!(costs[1] - costs[0] <= 12, "12 more webhooks cost {costs:?} statements");
+    assert_eq!(app.count("messages").await, 40);
+    assert_eq!(app.count("conversations").await, 20);
+    let data =
+        app.ok(&t.token, "{ conversations(first: 50) { nodes { lastMessage { text } } } }", json!({})).await;
+    let latest: Vec<&Value> = data["conversations"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["lastMessage"]["text"])
+        .collect();
+    assert!(latest.iter().all(|text| *text == "again"), "{latest:?}");
+}
+
+/// Within one group each webhook still sees what the ones before it stored: a new customer's
+/// two messages open one conversation, a copy of a message is a duplicate, a reaction finds
+/// the message it names, and the events come out in the order the webhooks were applied.
+async fn a_group_of_webhooks_applies_each_after_the_one_before(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let known = Inbound::hidden("US.80000000000000000001", "@known", "Known");
+    app.receive(&t, &known).await;
+    let first = Inbound::hidden("US.80000000000000000002", "@new", "New");
+    let second = first.clone().fresh_id().text("second");
+    let again = known.clone().fresh_id().text("again");
+    let mut webhooks = group_of(&t, &[first.clone(), second, again.clone(), again.clone()]);
+    let mut reaction = again.clone().fresh_id().value(&t.number.phone_number_id);
+    reaction["messages"][0]["type"] = json!("reaction");
+    reaction["messages"][0]["reaction"] = json!({ "message_id": again.wamid, "emoji": "👍" });
+    webhooks
+        .push(serde_json::from_value(fixtures::webhook(&t.number.waba_id, "messages", reaction)).unwrap());
+    let answers = commit(&app, webhooks).await;
+    let counts: Vec<(u64, u64, u64)> = answers
+        .iter()
+        .map(|a| {
+            (
+                a["messages"].as_u64().unwrap(),
+                a["duplicates"].as_u64().unwrap(),
+                a["reactions"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts, [(1, 0, 0), (1, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]);
+    assert_eq!(app.count("conversations").await, 2);
+    assert_eq!(app.count("messages").await, 4);
+    let types: Vec<String> = persistence::events::list(app.db.conn(), t.workspace, 0, 100, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    let applied = [
+        "conversation.created",
+        "message.received",
+        "message.received",
+        "message.received",
+        "message.reaction",
+    ];
+    assert_eq!(types[types.len() - 5..], applied, "{types:?}");
+}
+
 on_both!(
+    a_group_of_webhooks_costs_a_statement_per_conversation,
+    a_group_of_webhooks_applies_each_after_the_one_before,
     the_subscription_handshake_echoes_the_challenge,
     concurrent_webhooks_are_committed_together_and_each_applied_once,
     bad_signatures_and_malformed_json_store_nothing,

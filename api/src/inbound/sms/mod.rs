@@ -23,6 +23,7 @@ impl crate::inbound::batch::Apply for read::SmsPost {
         db: &'a WriteTransaction,
         _keyring: &'a Keyring,
         received_at: DateTime<Utc>,
+        _group: &'a mut crate::inbound::group::Group,
     ) -> BoxFuture<'a, Result<apply::Applied, persistence::Error>> {
         Box::pin(apply::apply(db, self, received_at))
     }

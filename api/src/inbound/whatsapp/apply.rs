@@ -6,16 +6,16 @@
 //! change Parley cannot route or read is kept whole as a dead letter (Meta is answered 200,
 //! so it does not retry for a week), and the rest of the webhook is still applied.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
-use domain::WorkspaceId;
 use domain::business_username::{Claim, Holder, transfer};
+use domain::{ThreadKeyKind, WorkspaceId};
 use persistence::BusinessNumber;
 use persistence::conversations::ConversationChange;
 use persistence::messages::{StatusChange, external_id_digest, scrub_wamids};
 use persistence::sealed::Keyring;
 use persistence::{Announce, Database, business_numbers, conversations, dead_letters, messages, receipts};
+
+use crate::inbound::group::{Group, Hints};
 
 use super::read::{ChangeBody, Item, Kept, ReadChange, StatusUpdate, UsernameUpdate};
 use super::thread::{self as ingest, IngestOutcome};
@@ -46,18 +46,14 @@ struct Router<'a, C> {
     db: &'a C,
     now: DateTime<Utc>,
     keyring: &'a Keyring,
-    numbers: HashMap<String, Option<BusinessNumber>>,
+    /// The look-ups and held writes of the group commit this webhook is part of.
+    group: &'a mut Group,
     summary: WebhookSummary,
 }
 
 impl<C: Announce> Router<'_, C> {
     async fn number(&mut self, phone_number_id: &str) -> Result<Option<BusinessNumber>, persistence::Error> {
-        if let Some(found) = self.numbers.get(phone_number_id) {
-            return Ok(found.clone());
-        }
-        let found = business_numbers::find_by_phone_number_id(self.db, phone_number_id).await?;
-        self.numbers.insert(phone_number_id.to_owned(), found.clone());
-        Ok(found)
+        self.group.number(self.db, phone_number_id).await
     }
 
     /// Keeps what could not be applied. It belongs to the number's workspace or, failing that,
@@ -73,6 +69,7 @@ impl<C: Announce> Router<'_, C> {
         detail: &str,
         kept: &Kept<'_>,
     ) -> Result<(), persistence::Error> {
+        self.group.settle(self.db).await?;
         let workspace = match (workspace, waba_id) {
             (Some(ws), _) => Some(ws),
             (None, Some(waba)) => business_numbers::owner_of_waba(self.db, waba).await?,
@@ -88,14 +85,36 @@ impl<C: Announce> Router<'_, C> {
     }
 }
 
-/// Applies what [`super::read::read_webhook`] read, in the caller's transaction.
+/// Names what applying `changes` will look up: each inbound message's number, provider id
+/// and sender's thread keys.
+pub(crate) fn hint(changes: &[ReadChange<'_>], hints: &mut Hints) {
+    for change in changes {
+        let ChangeBody::ForNumber { phone_number_id, items } = &change.body else { continue };
+        for item in items {
+            let Item::Message(message) = item else { continue };
+            if message.reaction.is_some() {
+                continue;
+            }
+            let identity = &message.identity;
+            let keys = [
+                identity.phone().map(|p| (ThreadKeyKind::Phone, p.as_str().to_owned())),
+                identity.bsuid().map(|b| (ThreadKeyKind::Bsuid, b.as_str().to_owned())),
+            ];
+            hints.message(phone_number_id, &message.wamid, keys.into_iter().flatten());
+        }
+    }
+}
+
+/// Applies what [`super::read::read_webhook`] read, in the caller's transaction, through
+/// `group` (whose held writes the caller flushes before committing).
 pub(crate) async fn apply(
     db: &impl Announce,
     changes: &[ReadChange<'_>],
     now: DateTime<Utc>,
     keyring: &Keyring,
+    group: &mut Group,
 ) -> Result<WebhookSummary, persistence::Error> {
-    let mut router = Router { db, now, keyring, numbers: HashMap::new(), summary: WebhookSummary::default() };
+    let mut router = Router { db, now, keyring, group, summary: WebhookSummary::default() };
     for change in changes {
         let waba = change.waba;
         match &change.body {
@@ -109,7 +128,10 @@ pub(crate) async fn apply(
                     apply_item(&mut router, &number, waba, item).await?;
                 }
             }
-            ChangeBody::Username(update) => username_update(&mut router, change, update).await?,
+            ChangeBody::Username(update) => {
+                router.group.settle(db).await?;
+                username_update(&mut router, change, update).await?;
+            }
             ChangeBody::Unreadable { kind, detail } => {
                 router.dead_letter(None, waba, kind, detail, &change.kept).await?;
             }
@@ -126,15 +148,20 @@ async fn apply_item<C: Announce>(
 ) -> Result<(), persistence::Error> {
     match item {
         Item::Message(message) => {
-            match ingest::record_inbound(router.db, number, message, router.now, router.keyring).await? {
+            let (db, now, keyring) = (router.db, router.now, router.keyring);
+            match ingest::record_in_group(db, number, message, now, keyring, router.group).await? {
                 IngestOutcome::Stored { .. } => router.summary.messages += 1,
                 IngestOutcome::Duplicate => router.summary.duplicates += 1,
                 IngestOutcome::Reacted { .. } => router.summary.reactions += 1,
                 IngestOutcome::Unmatched => router.summary.ignored += 1,
             }
         }
-        Item::Status(status) => apply_status(router, number, status).await?,
+        Item::Status(status) => {
+            router.group.settle(router.db).await?;
+            apply_status(router, number, status).await?;
+        }
         Item::IdentityChange(change) => {
+            router.group.settle(router.db).await?;
             router.summary.identity_changes +=
                 ingest::apply_identity_change(router.db, number.workspace_id, None, change, router.now)
                     .await?;

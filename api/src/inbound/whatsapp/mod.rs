@@ -25,32 +25,29 @@ use futures::future::BoxFuture;
 use persistence::WriteTransaction;
 use persistence::sealed::Keyring;
 
+use crate::inbound::group::{Group, Hints};
+
 pub use apply::WebhookSummary;
 
-/// Meta's webhooks go through the group committer.
+/// Meta's webhooks go through the group committer, and share its look-ups and held writes.
 impl crate::inbound::batch::Apply for payload::Webhook {
     type Output = WebhookSummary;
+
+    const USES_GROUP: bool = true;
+
+    fn hint(&self, hints: &mut Hints) {
+        apply::hint(&read::read_webhook(self), hints);
+    }
 
     fn apply<'a>(
         &'a self,
         db: &'a WriteTransaction,
         keyring: &'a Keyring,
         received_at: DateTime<Utc>,
+        group: &'a mut Group,
     ) -> BoxFuture<'a, Result<WebhookSummary, persistence::Error>> {
-        Box::pin(apply_webhook(db, self, received_at, keyring))
+        Box::pin(
+            async move { apply::apply(db, &read::read_webhook(self), received_at, keyring, group).await },
+        )
     }
-}
-
-/// Reads a webhook and applies it in the caller's transaction.
-///
-/// # Errors
-/// On a database failure (nothing Meta sent is ever an error: what cannot be read is kept as a
-/// dead letter).
-pub async fn apply_webhook(
-    db: &impl persistence::Announce,
-    webhook: &payload::Webhook,
-    now: DateTime<Utc>,
-    keyring: &Keyring,
-) -> Result<WebhookSummary, persistence::Error> {
-    apply::apply(db, &read::read_webhook(webhook), now, keyring).await
 }

@@ -23,6 +23,7 @@ use persistence::{Error, attachments, contacts, conversations, messages, reactio
 
 use super::read::{InboundMessage, Reaction};
 use crate::events::Event;
+use crate::inbound::group::{Group, ids_of};
 
 /// What happened to one inbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,32 +59,52 @@ pub async fn record_inbound(
     now: DateTime<Utc>,
     keyring: &Keyring,
 ) -> Result<IngestOutcome, Error> {
+    let mut group = Group::default();
+    let outcome = record_in_group(db, number, msg, now, keyring, &mut group).await?;
+    group.flush(db).await?;
+    Ok(outcome)
+}
+
+/// [`record_inbound`] within a group commit: the look-ups answered by `group` where it has
+/// them, the conversation's change, the message and its events held in `group` (which the
+/// caller flushes before committing).
+///
+/// # Errors
+/// As [`record_inbound`].
+pub(crate) async fn record_in_group(
+    db: &impl Announce,
+    number: &BusinessNumber,
+    msg: &InboundMessage,
+    now: DateTime<Utc>,
+    keyring: &Keyring,
+    group: &mut Group,
+) -> Result<IngestOutcome, Error> {
     let workspace = number.workspace_id;
     if let Some(reaction) = &msg.reaction {
+        group.settle(db).await?;
         return record_reaction(db, number, &msg.wamid, reaction, now).await;
     }
-    let ids = [msg.wamid.clone(), external_id_digest(&msg.wamid)];
-    if messages::find_by_any_external_id(db, number.id, &ids).await?.is_some() {
+    let ids = ids_of(&msg.wamid);
+    if group.has_message(db, number.id, &ids).await? {
         return Ok(IngestOutcome::Duplicate);
     }
 
     let identity = &msg.identity;
     let keyed_by_phone = match identity.phone() {
-        Some(p) => {
-            conversations::find_by_key(db, number.id, Channel::Whatsapp, ThreadKeyKind::Phone, p.as_str())
-                .await?
-        }
+        Some(p) => group.by_key(db, number.id, Channel::Whatsapp, ThreadKeyKind::Phone, p.as_str()).await?,
         None => None,
     };
     let keyed_by_bsuid = match (identity.bsuid(), &keyed_by_phone) {
         (Some(b), None) => {
-            conversations::find_by_key(db, number.id, Channel::Whatsapp, ThreadKeyKind::Bsuid, b.as_str())
-                .await?
+            group.by_key(db, number.id, Channel::Whatsapp, ThreadKeyKind::Bsuid, b.as_str()).await?
         }
         _ => None,
     };
     let latest_with_bsuid = match (identity.phone(), identity.bsuid(), &keyed_by_phone, &keyed_by_bsuid) {
-        (None, Some(b), None, None) => conversations::latest_with_bsuid(db, workspace, b).await?,
+        (None, Some(b), None, None) => {
+            group.flush(db).await?;
+            conversations::latest_with_bsuid(db, workspace, b).await?
+        }
         _ => None,
     };
     let lookup = ThreadLookup {
@@ -119,7 +140,7 @@ pub async fn record_inbound(
                 last_activity_at: Some(plan.last_activity_at),
                 ..ConversationChange::default()
             };
-            (conversations::update(db, current, change, now).await?, false)
+            (group.update_conversation(current, change, now)?, false)
         }
         ThreadDecision::Open { key, origin, previous } => {
             let new = NewConversation {
@@ -142,13 +163,16 @@ pub async fn record_inbound(
                 link: None,
                 sms_opted_out: false,
             };
-            (conversations::insert(db, new, now).await?, true)
+            let opened = conversations::insert(db, new, now).await?;
+            group.opened(&opened);
+            (opened, true)
         }
     };
 
     let reply_to = match &msg.reply_to {
         Some(wamid) => {
-            let ids = [wamid.clone(), external_id_digest(wamid)];
+            group.flush(db).await?;
+            let ids = ids_of(wamid);
             messages::find_by_any_external_id(db, number.id, &ids)
                 .await?
                 .filter(|quoted| quoted.conversation_id == conversation.id)
@@ -170,24 +194,25 @@ pub async fn record_inbound(
         sent_at: msg.sent_at,
         reply_to,
     };
-    let message = messages::insert(db, &conversation, new, now).await?;
+    let message = group.insert_message(&conversation, new, &ids, now)?;
     if let Some(media) = &msg.media {
+        group.flush(db).await?;
         attachments::insert_announced(db, &message, media.clone(), now + domain::media::FETCH_WINDOW, now)
             .await?;
     }
 
     if opened {
-        crate::events::emit(db, Event::ConversationCreated(&conversation), now).await?;
+        group.stage(Event::ConversationCreated(&conversation), now);
     }
     if updated {
-        crate::events::emit(db, Event::ConversationUpdated(&conversation), now).await?;
+        group.stage(Event::ConversationUpdated(&conversation), now);
     }
     if let Some(source) = phone_shared {
-        crate::events::emit(db, Event::PhoneShared { conversation: &conversation, source }, now).await?;
+        group.stage(Event::PhoneShared { conversation: &conversation, source }, now);
     }
-    crate::events::emit(db, Event::MessageReceived { message: &message, conversation: &conversation }, now)
-        .await?;
+    group.stage(Event::MessageReceived { message: &message, conversation: &conversation }, now);
     if let Some(change) = &msg.identity_change {
+        group.settle(db).await?;
         apply_identity_change(db, workspace, Some(&conversation), change, now).await?;
     }
     Ok(IngestOutcome::Stored { conversation: conversation.id, message: message.id, opened })

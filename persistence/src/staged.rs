@@ -1,0 +1,107 @@
+//! Writes held back within a transaction and sent together: a group commit of webhooks holds
+//! the conversation changes, messages and events of its plain inbound messages and writes them
+//! with a few statements per table just before it commits (or before anything else reads or
+//! writes those tables), instead of several round trips per message.
+//!
+//! Whoever holds writes here answers for their order: [`Staged::flush`] must run before any
+//! statement that could see the tables involved, and before the commit. What it returns are
+//! the rows as they will be stored (timestamps at the databases' microsecond precision).
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use domain::WorkspaceId;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait as _, Iterable as _, TryIntoModel as _};
+
+use crate::entities::{conversation, message};
+use crate::error::{DbContext as _, Error};
+use crate::events::{self, NewEvent};
+use crate::messages::NewMessage;
+use crate::work::Announce;
+use crate::{conversations, messages};
+
+/// Held writes, in the order they were made.
+#[derive(Debug, Default)]
+pub struct Staged {
+    /// One held change per conversation (later changes merged in).
+    conversations: Vec<conversation::ActiveModel>,
+    messages: Vec<message::ActiveModel>,
+    events: Vec<events::Prepared>,
+}
+
+impl Staged {
+    /// Whether nothing is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty() && self.messages.is_empty() && self.events.is_empty()
+    }
+
+    /// Holds a change of `current`; returns the conversation as it will be stored.
+    ///
+    /// # Errors
+    /// Never in practice: the change of a whole row sets every column.
+    pub fn update_conversation(
+        &mut self,
+        current: conversation::Model,
+        change: conversations::ConversationChange,
+        now: DateTime<Utc>,
+    ) -> Result<conversation::Model, Error> {
+        let id = current.id;
+        let earlier = self.conversations.iter().position(|held| held.id.as_ref() == &id);
+        let mut next = conversations::changed(current, change, now.trunc_subsecs(6));
+        let model = next.clone().try_into_model().context("a conversation change left a column unset")?;
+        // The columns an earlier held change of the same conversation set stay set.
+        if let Some(held) = earlier.map(|at| self.conversations.remove(at)) {
+            for column in conversation::Column::iter() {
+                if !next.get(column).is_set()
+                    && let Set(value) = held.get(column)
+                {
+                    next.set(column, value);
+                }
+            }
+        }
+        self.conversations.push(next);
+        Ok(model)
+    }
+
+    /// Holds a new message of `conversation`; returns it as it will be stored.
+    ///
+    /// # Errors
+    /// Never in practice: a prepared row sets every column.
+    pub fn insert_message(
+        &mut self,
+        conversation: &conversation::Model,
+        new: NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<message::Model, Error> {
+        let row = messages::row(conversation.into(), new, now.trunc_subsecs(6));
+        let model = row.clone().try_into_model().context("a prepared message left a column unset")?;
+        self.messages.push(row);
+        Ok(model)
+    }
+
+    /// Holds an event (written after the rows it describes).
+    pub fn append_event(&mut self, workspace: WorkspaceId, new: NewEvent, now: DateTime<Utc>) {
+        self.events.push(events::prepare(workspace, new, now));
+    }
+
+    /// Writes everything held: the conversations' changes (one statement each), the messages
+    /// and the events (a few rows per statement), in that order. Nothing is held afterwards,
+    /// whether it succeeds or not.
+    ///
+    /// # Errors
+    /// On a database failure (the transaction should then be rolled back).
+    pub async fn flush(&mut self, db: &impl Announce) -> Result<(), Error> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let Staged { conversations: mut changes, messages, events } = std::mem::take(self);
+        // In id order, so two writers lock the rows they share in the same order.
+        changes.sort_by_key(|c| c.id.clone().unwrap());
+        for change in changes {
+            conversations::announce(db, &change);
+            change.update(db).await.context("failed to update conversation")?;
+        }
+        messages::insert_rows(db, messages).await?;
+        events::write(db, events).await
+    }
+}
