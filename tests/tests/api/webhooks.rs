@@ -662,7 +662,30 @@ async fn a_group_of_webhooks_applies_each_after_the_one_before(app: TestApp) {
     assert_eq!(types[types.len() - 5..], applied, "{types:?}");
 }
 
+/// Two changes of one conversation within a group are written as one: what the first set (a
+/// new profile name) stays when the second sets something else (its latest activity).
+async fn a_groups_changes_of_one_conversation_are_merged(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let known = Inbound::hidden("US.80000000000000000003", "@merge", "Before");
+    app.receive(&t, &known.clone().ago(Duration::minutes(10))).await;
+    let renamed =
+        Inbound { name: Some("After".to_owned()), ..known.clone().fresh_id().ago(Duration::minutes(2)) };
+    let latest = renamed.clone().fresh_id().text("latest").ago(Duration::minutes(1));
+    let answers = commit(&app, group_of(&t, &[renamed, latest])).await;
+    assert!(answers.iter().all(|a| a["messages"] == 1), "{answers:?}");
+    let query = "{ conversations { nodes { displayName customer { profileName } lastMessage { text } } } }";
+    let data = app.ok(&t.token, query, json!({})).await;
+    let node = &data["conversations"]["nodes"][0];
+    assert_eq!(
+        (&node["customer"]["profileName"], &node["lastMessage"]["text"]),
+        (&json!("After"), &json!("latest")),
+        "{node}"
+    );
+    assert_eq!(app.count("conversations").await, 1);
+}
+
 on_both!(
+    a_groups_changes_of_one_conversation_are_merged,
     a_group_of_webhooks_costs_a_statement_per_conversation,
     a_group_of_webhooks_applies_each_after_the_one_before,
     the_subscription_handshake_echoes_the_challenge,
