@@ -10,7 +10,9 @@
 use chrono::{DateTime, SubsecRound as _, Utc};
 use domain::WorkspaceId;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait as _, Iterable as _, TryIntoModel as _};
+use sea_orm::{ActiveModelTrait as _, IdenStatic as _, Iterable as _, Statement, TryIntoModel as _};
+
+use crate::dialect::Dialect;
 
 use crate::entities::{conversation, message};
 use crate::error::{DbContext as _, Error};
@@ -94,14 +96,62 @@ impl Staged {
         if self.is_empty() {
             return Ok(());
         }
-        let Staged { conversations: mut changes, messages, events } = std::mem::take(self);
-        // In id order, so two writers lock the rows they share in the same order.
-        changes.sort_by_key(|c| c.id.clone().unwrap());
-        for change in changes {
-            conversations::announce(db, &change);
-            change.update(db).await.context("failed to update conversation")?;
-        }
+        let Staged { conversations: changes, messages, events } = std::mem::take(self);
+        write_changes(db, changes).await?;
         messages::insert_rows(db, messages).await?;
         events::write(db, events).await
     }
+}
+
+/// The most conversations one `UPDATE` changes.
+const CHANGES_PER_STATEMENT: usize = 200;
+
+/// Writes held conversation changes: one `UPDATE … FROM (VALUES …)` for the changes that set
+/// the same columns (the conversations of a group of inbound messages all do), each column set
+/// only where a change set it. Rows are listed in id order.
+async fn write_changes(db: &impl Announce, mut changes: Vec<conversation::ActiveModel>) -> Result<(), Error> {
+    changes.sort_by_key(|c| c.id.clone().unwrap());
+    let mut shapes: Vec<(Vec<conversation::Column>, Vec<conversation::ActiveModel>)> = Vec::new();
+    for change in changes {
+        conversations::announce(db, &change);
+        let columns: Vec<conversation::Column> =
+            conversation::Column::iter().filter(|c| change.get(*c).is_set()).collect();
+        let names = |columns: &[conversation::Column]| columns.iter().map(|c| c.as_str()).collect::<Vec<_>>();
+        match shapes.iter_mut().find(|(shape, _)| names(shape) == names(&columns)) {
+            Some((_, rows)) => rows.push(change),
+            None => shapes.push((columns, vec![change])),
+        }
+    }
+    let dialect = Dialect::of(db);
+    for (columns, rows) in shapes {
+        for chunk in rows.chunks(CHANGES_PER_STATEMENT) {
+            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * (columns.len() + 1));
+            let mut tuples = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                let mut placeholders = Vec::with_capacity(columns.len() + 1);
+                for value in std::iter::once(row.get(conversation::Column::Id))
+                    .chain(columns.iter().map(|c| row.get(*c)))
+                {
+                    values.push(value.into_value().ok_or_else(|| {
+                        Error::Unexpected(anyhow::anyhow!("a held conversation change lost a value"))
+                    })?);
+                    placeholders.push(dialect.placeholder(values.len()));
+                }
+                tuples.push(format!("({})", placeholders.join(", ")));
+            }
+            let set: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("\"{}\" = v.column{}", c.as_str(), i + 2))
+                .collect();
+            let sql = format!(
+                "UPDATE conversations SET {} FROM (VALUES {}) AS v WHERE conversations.id = v.column1",
+                set.join(", "),
+                tuples.join(", ")
+            );
+            let stmt = Statement::from_sql_and_values(dialect.backend(), sql, values);
+            db.execute_raw(stmt).await.context("failed to update conversations")?;
+        }
+    }
+    Ok(())
 }
