@@ -46,7 +46,8 @@ fn invalid(message: String, pos: Option<Pos>) -> ServerError {
 /// The code of an error in the request itself, found before anything ran.
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
-fn set_code(err: &mut ServerError, code: &str) {
+/// Sets an error's `extensions.code`.
+pub(crate) fn set_code(err: &mut ServerError, code: &str) {
     err.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", code);
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Data, ErrorExtensionValues, Executor, Request, Response, ServerError, Value};
+use async_graphql::{Data, Executor, Request, Response, ServerError, Value};
 use chrono::Utc;
 use futures::stream::{BoxStream, StreamExt};
 use persistence::Database;
@@ -70,13 +70,14 @@ impl Operations {
     async fn bounded(&self, run: impl Future<Output = Option<Response>>) -> Response {
         match tokio::time::timeout(self.time_limit, run).await {
             Ok(Some(response)) => response,
+            // A stream that ended without answering.
             Ok(None) => Response::new(Value::Null),
             Err(_) => {
                 let mut err = ServerError::new(
                     format!("The operation ran longer than {} s and was stopped.", self.time_limit.as_secs()),
                     None,
                 );
-                err.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", "TIMEOUT");
+                limits::set_code(&mut err, "TIMEOUT");
                 Response::from_errors(vec![err])
             }
         }
