@@ -53,7 +53,7 @@ impl Hints {
         keys: impl IntoIterator<Item = (ThreadKeyKind, String)>,
     ) {
         let hints = self.numbers.entry(phone_number_id.to_owned()).or_default();
-        hints.ids.extend([wamid.to_owned(), external_id_digest(wamid)]);
+        hints.ids.extend(ids_of(wamid));
         hints.keys.extend(keys);
     }
 }

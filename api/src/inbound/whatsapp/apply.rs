@@ -11,7 +11,7 @@ use domain::business_username::{Claim, Holder, transfer};
 use domain::{ThreadKeyKind, WorkspaceId};
 use persistence::BusinessNumber;
 use persistence::conversations::ConversationChange;
-use persistence::messages::{StatusChange, external_id_digest, scrub_wamids};
+use persistence::messages::{StatusChange, scrub_wamids};
 use persistence::sealed::Keyring;
 use persistence::{Announce, Database, business_numbers, conversations, dead_letters, messages, receipts};
 
@@ -183,7 +183,7 @@ async fn apply_status<C: Announce>(
         router.summary.ignored += 1;
         return Ok(());
     };
-    let ids = [status.wamid.clone(), external_id_digest(&status.wamid)];
+    let ids = crate::inbound::group::ids_of(&status.wamid);
     let Some(message) = messages::find_by_any_external_id(router.db, number.id, &ids).await? else {
         tracing::debug!("status for a message Parley did not send; ignored");
         router.summary.ignored += 1;

@@ -228,7 +228,7 @@ async fn record_reaction(
     reaction: &Reaction,
     now: DateTime<Utc>,
 ) -> Result<IngestOutcome, Error> {
-    let ids = [reaction.message_id.clone(), external_id_digest(&reaction.message_id)];
+    let ids = ids_of(&reaction.message_id);
     let Some(target) = messages::find_by_any_external_id(db, number.id, &ids).await? else {
         return Ok(IngestOutcome::Unmatched);
     };
