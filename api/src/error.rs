@@ -22,7 +22,7 @@ pub enum ApiError {
     /// The input is invalid; the message says how.
     BadUserInput(String),
     /// A capability of the conversation denies the action.
-    CapabilityDenied { capability: &'static str, reason: &'static str },
+    CapabilityDenied { capability: &'static str, denial: Denial },
     /// The change conflicts with stored data.
     Conflict(String),
     /// WhatsApp (or Parley applying WhatsApp's rules) refused a business-username change;
@@ -49,7 +49,7 @@ impl ApiError {
     /// The denial of capability `capability`.
     #[must_use]
     pub fn denied(capability: &'static str, denial: Denial) -> Self {
-        ApiError::CapabilityDenied { capability, reason: denial.reason() }
+        ApiError::CapabilityDenied { capability, denial }
     }
 
     /// The `extensions.code` value.
@@ -79,7 +79,7 @@ impl ApiError {
             ApiError::BadUserInput(m) | ApiError::Conflict(m) | ApiError::WhatsApp { message: m, .. } => {
                 m.clone()
             }
-            ApiError::CapabilityDenied { reason, .. } => (*reason).to_owned(),
+            ApiError::CapabilityDenied { denial, .. } => denial.reason().to_owned(),
             ApiError::Unavailable => "The service is temporarily unavailable; retry shortly.".to_owned(),
             ApiError::Internal(_) => "Internal server error".to_owned(),
         }
@@ -115,7 +115,7 @@ impl From<ApiError> for async_graphql::Error {
         err.log();
         let code = err.code();
         let extra = match &err {
-            ApiError::CapabilityDenied { capability, reason } => Some((*capability, *reason)),
+            ApiError::CapabilityDenied { capability, denial } => Some((*capability, *denial)),
             _ => None,
         };
         let whatsapp_code = match &err {
@@ -124,9 +124,10 @@ impl From<ApiError> for async_graphql::Error {
         };
         async_graphql::Error::new(err.message()).extend_with(|_, ext| {
             ext.set("code", code);
-            if let Some((capability, reason)) = extra {
+            if let Some((capability, denial)) = extra {
                 ext.set("capability", capability);
-                ext.set("reason", reason);
+                ext.set("reason", denial.reason());
+                ext.set("reasonCode", denial.code().as_str());
             }
             if let Some(whatsapp_code) = whatsapp_code {
                 ext.set("whatsappCode", whatsapp_code);

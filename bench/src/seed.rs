@@ -43,6 +43,7 @@ pub(crate) async fn seed_conversations(env: &Env, n: usize) -> anyhow::Result<()
             origin: domain::ThreadOrigin::FirstContact,
             previous: None,
             last_inbound_at: Some(at),
+            inbound_stored_at: None,
             last_activity_at: at,
             assignee: None,
             link: None,

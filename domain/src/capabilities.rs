@@ -45,7 +45,66 @@ pub enum Denial {
     NumberDisconnected,
 }
 
+/// What kind of denial it is, for frontends that translate reasons instead of showing the
+/// English text (PRODUCT.md section 15). Several denials share a code: the three that need a
+/// phone, the three that need WhatsApp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DenialCode {
+    WindowClosed,
+    PhoneRequired,
+    WhatsappOnly,
+    OptedOut,
+    PhoneAlreadyKnown,
+    NumberDisconnected,
+}
+
+impl DenialCode {
+    /// The code as the API spells it (`DenialReason`, `extensions.reasonCode`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DenialCode::WindowClosed => "WINDOW_CLOSED",
+            DenialCode::PhoneRequired => "PHONE_REQUIRED",
+            DenialCode::WhatsappOnly => "WHATSAPP_ONLY",
+            DenialCode::OptedOut => "OPTED_OUT",
+            DenialCode::PhoneAlreadyKnown => "PHONE_ALREADY_KNOWN",
+            DenialCode::NumberDisconnected => "NUMBER_DISCONNECTED",
+        }
+    }
+}
+
 impl Denial {
+    /// Every denial, for tests and documentation that walk them all.
+    pub const ALL: [Denial; 10] = [
+        Denial::WindowClosed,
+        Denial::AuthenticationNeedsPhone,
+        Denial::CallNeedsPhone,
+        Denial::SwitchNeedsPhone,
+        Denial::PhoneAlreadyKnown,
+        Denial::TemplatesNeedWhatsapp,
+        Denial::MediaNeedsWhatsapp,
+        Denial::ReactionsNeedWhatsapp,
+        Denial::OptedOut,
+        Denial::NumberDisconnected,
+    ];
+
+    /// The denial's code.
+    #[must_use]
+    pub const fn code(self) -> DenialCode {
+        match self {
+            Denial::WindowClosed => DenialCode::WindowClosed,
+            Denial::AuthenticationNeedsPhone | Denial::CallNeedsPhone | Denial::SwitchNeedsPhone => {
+                DenialCode::PhoneRequired
+            }
+            Denial::PhoneAlreadyKnown => DenialCode::PhoneAlreadyKnown,
+            Denial::TemplatesNeedWhatsapp | Denial::MediaNeedsWhatsapp | Denial::ReactionsNeedWhatsapp => {
+                DenialCode::WhatsappOnly
+            }
+            Denial::OptedOut => DenialCode::OptedOut,
+            Denial::NumberDisconnected => DenialCode::NumberDisconnected,
+        }
+    }
+
     #[must_use]
     pub const fn reason(self) -> &'static str {
         match self {

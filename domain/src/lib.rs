@@ -43,7 +43,7 @@ pub mod statuses;
 pub mod threading;
 
 pub use business_username::{BusinessUsername, BusinessUsernameError};
-pub use capabilities::{Capabilities, Capability, ConversationFacts, Denial, SERVICE_WINDOW};
+pub use capabilities::{Capabilities, Capability, ConversationFacts, Denial, DenialCode, SERVICE_WINDOW};
 pub use email::{Email, EmailError};
 pub use identity::{Bsuid, BsuidError, ParentBsuid, PhoneNumber, PhoneNumberError, Username, UsernameError};
 pub use ids::*;

@@ -38,6 +38,8 @@ pub mod m20261203_000001_add_team_workflow_and_contact_records;
 pub mod m20261203_000002_create_blob_deletions;
 pub mod m20261203_000003_add_operator_connected_numbers;
 pub mod m20261206_000001_number_events_after_commit;
+pub mod m20261206_000002_count_unread_from_conversations;
+pub mod m20261206_000003_add_workspace_settings_and_window_events;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -61,6 +63,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_create_blob_deletions::Migration),
             Box::new(m20261203_000003_add_operator_connected_numbers::Migration),
             Box::new(m20261206_000001_number_events_after_commit::Migration),
+            Box::new(m20261206_000002_count_unread_from_conversations::Migration),
+            Box::new(m20261206_000003_add_workspace_settings_and_window_events::Migration),
         ]
     }
 }

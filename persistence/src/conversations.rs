@@ -1,4 +1,5 @@
-//! Conversations: writing them, the threading look-ups, snoozes and relinking. The inbox's
+//! Conversations: writing them, the threading look-ups and relinking (snoozes wake in
+//! [`crate::snoozes`]). The inbox's
 //! page and search are [`crate::inbox`].
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,8 @@ use crate::entities::conversation::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
 use crate::work::{Announce, Work};
 
+pub use crate::snoozes::{next_snooze_due, wake_snoozed};
+
 /// What WhatsApp told us about a customer, as recorded on a conversation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CustomerFacts {
@@ -42,6 +45,8 @@ pub struct NewConversation {
     pub origin: ThreadOrigin,
     pub previous: Option<ConversationId>,
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// When its first message, an inbound one, is stored (`None` when an agent starts it).
+    pub inbound_stored_at: Option<DateTime<Utc>>,
     pub last_activity_at: DateTime<Utc>,
     /// Who works it from the start (an agent who started it).
     pub assignee: Option<AgentId>,
@@ -116,6 +121,9 @@ fn row(new: NewConversation, now: DateTime<Utc>) -> ActiveModel {
         origin: Set(new.origin),
         previous_conversation_id: Set(new.previous),
         last_inbound_at: Set(new.last_inbound_at),
+        inbound_stored_at: Set(new.inbound_stored_at),
+        window_warned_for: Set(None),
+        window_closed_for: Set(None),
         last_activity_at: Set(new.last_activity_at),
         created_at: Set(now),
         updated_at: Set(now),
@@ -150,6 +158,8 @@ pub struct ConversationChange {
     /// `Some(None)` unlinks.
     pub link: Option<Option<Link>>,
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// An inbound message is stored with it (at this time).
+    pub inbound_stored_at: Option<DateTime<Utc>>,
     pub last_activity_at: Option<DateTime<Utc>>,
     /// `Some(None)` clears it (reopened).
     pub snoozed_until: Option<Option<DateTime<Utc>>>,
@@ -224,6 +234,9 @@ pub(crate) fn changed(current: Model, change: ConversationChange, now: DateTime<
     }
     if let Some(at) = change.last_inbound_at {
         model.last_inbound_at = Set(Some(at));
+    }
+    if let Some(at) = change.inbound_stored_at {
+        model.inbound_stored_at = Set(Some(at));
     }
     if let Some(at) = change.last_activity_at {
         model.last_activity_at = Set(at);
@@ -491,66 +504,6 @@ pub async fn set_sms_opted_out(
         saved.push(model.update(db).await.context("failed to record an SMS opt-out")?);
     }
     Ok(saved)
-}
-
-/// When the next snoozed conversation is due to reopen (`None`: none is snoozed); the snooze
-/// waker's idle poll, on the `(status, snoozed_until)` index.
-///
-/// # Errors
-/// On a database failure.
-pub async fn next_snooze_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
-    let first = Entity::find()
-        .select_only()
-        .column(Column::SnoozedUntil)
-        .filter(Column::Status.eq(domain::ConversationStatus::Snoozed))
-        .filter(Column::SnoozedUntil.is_not_null())
-        .order_by_asc(Column::SnoozedUntil)
-        .limit(1)
-        .into_tuple::<Option<DateTime<Utc>>>()
-        .one(db)
-        .await
-        .context("failed to read the next snooze")?;
-    Ok(first.flatten())
-}
-
-/// Reopens up to `limit` snoozed conversations whose time has come, each exactly once whatever
-/// the number of processes doing this (the update only touches rows still `SNOOZED`); returns
-/// them as reopened.
-///
-/// # Errors
-/// On a database failure.
-pub async fn wake_snoozed(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    limit: u64,
-) -> Result<Vec<Model>, Error> {
-    let dialect = Dialect::of(db);
-    let p = |n| dialect.placeholder(n);
-    let lock = match dialect {
-        Dialect::Sqlite => "",
-        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-    };
-    let sql = format!(
-        "UPDATE conversations SET status = {open}, snoozed_until = NULL, updated_at = {now} \
-         WHERE id IN (SELECT id FROM conversations WHERE status = {snoozed} AND snoozed_until <= {now} \
-                      ORDER BY snoozed_until LIMIT {limit}{lock}) \
-         AND status = {snoozed} RETURNING *",
-        open = p(1),
-        now = p(2),
-        snoozed = p(3),
-        limit = p(4),
-    );
-    let values: Vec<sea_orm::Value> = vec![
-        ConversationStatus::Open.as_str().into(),
-        now.into(),
-        ConversationStatus::Snoozed.as_str().into(),
-        i64::try_from(limit).unwrap_or(i64::MAX).into(),
-    ];
-    Entity::find()
-        .from_raw_sql(sea_orm::Statement::from_sql_and_values(dialect.backend(), sql, values))
-        .all(db)
-        .await
-        .context("failed to reopen snoozed conversations")
 }
 
 /// Moves every conversation linked to contact `from` to contact `to` (a merge), or unlinks

@@ -106,7 +106,15 @@ pub async fn insert_many(db: &impl Announce, news: Vec<(Thread, NewMessage)>) ->
             row(thread, new, at)
         })
         .collect();
-    insert_rows(db, rows).await
+    let received: std::collections::HashSet<ConversationId> = rows
+        .iter()
+        .filter_map(|row| match (&row.direction, &row.conversation_id) {
+            (Set(Direction::Inbound), Set(conversation)) => Some(*conversation),
+            _ => None,
+        })
+        .collect();
+    insert_rows(db, rows).await?;
+    crate::reads::restore_inbound_stored(db, &received.into_iter().collect::<Vec<_>>()).await
 }
 
 /// Inserts message rows, several per statement.

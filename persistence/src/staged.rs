@@ -21,6 +21,13 @@ use crate::messages::NewMessage;
 use crate::work::Announce;
 use crate::{conversations, messages};
 
+/// `now` as a held row stores it (the databases' microsecond precision): what a message held
+/// here is dated, and so what its conversation's `inbound_stored_at` must be to compare equal.
+#[must_use]
+pub fn stored_time(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.trunc_subsecs(6)
+}
+
 /// Held writes, in the order they were made.
 #[derive(Debug, Default)]
 pub struct Staged {
@@ -49,7 +56,7 @@ impl Staged {
     ) -> Result<conversation::Model, Error> {
         let id = current.id;
         let earlier = self.conversations.iter().position(|held| held.id.as_ref() == &id);
-        let mut next = conversations::changed(current, change, now.trunc_subsecs(6));
+        let mut next = conversations::changed(current, change, stored_time(now));
         let model = next.clone().try_into_model().context("a conversation change left a column unset")?;
         // The columns an earlier held change of the same conversation set stay set.
         if let Some(held) = earlier.map(|at| self.conversations.remove(at)) {
@@ -75,7 +82,7 @@ impl Staged {
         new: NewMessage,
         now: DateTime<Utc>,
     ) -> Result<message::Model, Error> {
-        let row = messages::row(conversation.into(), new, now.trunc_subsecs(6));
+        let row = messages::row(conversation.into(), new, stored_time(now));
         let model = row.clone().try_into_model().context("a prepared message left a column unset")?;
         self.messages.push(row);
         Ok(model)

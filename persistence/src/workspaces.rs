@@ -21,6 +21,11 @@ pub async fn create(
         name: Set(name.to_owned()),
         event_seq: Set(0),
         usernames_live: Set(false),
+        read_receipts: Set(None),
+        auto_link_attested_phone: Set(false),
+        window_warning_minutes: Set(crate::settings::DEFAULT_WINDOW_WARNING_MINUTES),
+        retention_days: Set(None),
+        retention_ran_at: Set(None),
         created_at: Set(now),
     };
     Entity::insert(model)

@@ -329,13 +329,19 @@ impl Customer {
 pub struct CapabilityState {
     /// Whether the action is allowed now.
     pub allowed: bool,
-    /// Why not, when it is not.
+    /// Why not, when it is not (English).
     pub reason: Option<String>,
+    /// Why not, as a code to translate; null when allowed.
+    pub reason_code: Option<enums::DenialReason>,
 }
 
 impl From<Capability> for CapabilityState {
     fn from(c: Capability) -> Self {
-        Self { allowed: c.allowed(), reason: c.reason().map(str::to_owned) }
+        Self {
+            allowed: c.allowed(),
+            reason: c.reason().map(str::to_owned),
+            reason_code: c.denial().map(|d| d.code().into()),
+        }
     }
 }
 
@@ -346,8 +352,10 @@ pub struct TemplateCapability {
     pub category: enums::TemplateCategory,
     /// Whether templates of this category may be sent now.
     pub allowed: bool,
-    /// Why not, when they may not.
+    /// Why not, when they may not (English).
     pub reason: Option<String>,
+    /// Why not, as a code to translate; null when allowed.
+    pub reason_code: Option<enums::DenialReason>,
 }
 
 /// Everything an agent may or may not do in a conversation now.
@@ -396,6 +404,7 @@ impl ConversationCapabilities {
                     category: (*category).into(),
                     allowed: c.allowed(),
                     reason: c.reason().map(str::to_owned),
+                    reason_code: c.denial().map(|d| d.code().into()),
                 }
             })
             .collect()

@@ -50,6 +50,25 @@ pub enum TemplateCategory {
     Authentication,
 }
 
+/// Why an action is denied, as a code a frontend translates (the English text is `reason`).
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::DenialCode")]
+pub enum DenialReason {
+    /// WhatsApp's 24-hour customer service window has closed: only templates may be sent.
+    WindowClosed,
+    /// The action needs the customer's phone number, which nobody knows (the customer hid it
+    /// and no linked contact has one).
+    PhoneRequired,
+    /// The action exists on WhatsApp only, and the conversation is on another channel.
+    WhatsappOnly,
+    /// The customer opted out of SMS from the workspace's number (replied STOP).
+    OptedOut,
+    /// The customer's phone number is already known: there is nothing to ask for.
+    PhoneAlreadyKnown,
+    /// The conversation's business number is disconnected.
+    NumberDisconnected,
+}
+
 /// What an agent may do in the API.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 #[graphql(remote = "domain::Role")]

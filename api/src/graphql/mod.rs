@@ -49,6 +49,7 @@ pub mod pagination;
 pub mod privacy;
 pub mod runner;
 pub mod session;
+pub mod settings;
 pub mod setup;
 pub mod subscription;
 pub mod team;
@@ -71,6 +72,7 @@ pub struct Query(
     usernames::UsernameQuery,
     crm::WebhookQuery,
     audit::AuditQuery,
+    settings::SettingsQuery,
 );
 
 /// Every mutation, merged.
@@ -86,6 +88,7 @@ pub struct Mutation(
     privacy::PrivacyMutation,
     usernames::UsernameMutation,
     crm::WebhookMutation,
+    settings::SettingsMutation,
 );
 
 /// The schema type.

@@ -161,6 +161,7 @@ async fn find_or_open(
         origin: domain::ThreadOrigin::AgentStarted,
         previous: None,
         last_inbound_at: None,
+        inbound_stored_at: None,
         last_activity_at: now,
         assignee: Some(viewer.agent_id),
         link,

@@ -4,6 +4,8 @@
 //! - [`agents`]: create agents.
 //! - [`numbers`]: connecting WhatsApp and SMS numbers with their own credentials, and
 //!   disconnecting them.
+//! - [`settings`]: the workspace's settings (read receipts, auto-link, window warning,
+//!   retention).
 //! - [`templates`]: message templates.
 //! - [`usernames`]: the business username of a number (Cloud API calls, the
 //!   `business_username.updated` event).
@@ -15,6 +17,7 @@ pub mod agents;
 pub mod customer;
 pub mod demo;
 pub mod numbers;
+pub mod settings;
 pub mod templates;
 pub mod usernames;
 pub mod workspaces;

@@ -19,8 +19,8 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::workers::Next;
 
-/// Whether marking a WhatsApp conversation read sends Meta a read receipt
-/// (`PARLEY_WHATSAPP_READ_RECEIPTS`).
+/// Whether marking a WhatsApp conversation read sends Meta a read receipt by default
+/// (`PARLEY_WHATSAPP_READ_RECEIPTS`); a workspace's `readReceipts` setting overrides it.
 #[derive(Clone, Copy, Debug)]
 pub struct ReadReceipts(pub bool);
 
@@ -38,7 +38,7 @@ async fn latest_inbound_on_whatsapp(
 }
 
 /// Records that the viewer has read the conversation up to its latest message. On a WhatsApp
-/// conversation (with `receipts`), the customer's latest message not yet acknowledged gets one
+/// conversation (with the workspace's read receipts on, `receipts` by default), the customer's latest message not yet acknowledged gets one
 /// read receipt, queued for the delivery worker; returns the conversation.
 ///
 /// # Errors
@@ -58,7 +58,14 @@ pub async fn mark_read(
         let at = latest.as_ref().map_or(now, |m| m.created_at.max(now));
         reads::mark(txn, &conversation, viewer.agent_id, at, latest.map(|m| m.id), now).await?;
         let mut conversation = conversation;
-        if receipts.0 && conversation.channel == Channel::Whatsapp {
+        let receipts = match conversation.channel {
+            Channel::Whatsapp => persistence::settings::of(txn, viewer.workspace_id)
+                .await?
+                .and_then(|s| s.read_receipts)
+                .unwrap_or(receipts.0),
+            Channel::Sms => false,
+        };
+        if receipts {
             let number =
                 business_numbers::find(txn, viewer.workspace_id, conversation.business_number_id).await?;
             let target = latest_inbound_on_whatsapp(txn, &conversation).await?;

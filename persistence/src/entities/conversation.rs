@@ -37,6 +37,13 @@ pub struct Model {
     pub origin: ThreadOrigin,
     pub previous_conversation_id: Option<ConversationId>,
     pub last_inbound_at: Option<DateTimeUtc>,
+    /// When its latest inbound message was stored (what an agent's read marker is compared
+    /// with: the conversation is unread for an agent whose marker is older or missing).
+    pub inbound_stored_at: Option<DateTimeUtc>,
+    /// The `last_inbound_at` whose window `conversation.window_closing` was emitted for.
+    pub window_warned_for: Option<DateTimeUtc>,
+    /// The `last_inbound_at` whose window `conversation.window_closed` was emitted for.
+    pub window_closed_for: Option<DateTimeUtc>,
     pub last_activity_at: DateTimeUtc,
     /// Until when a `SNOOZED` conversation stays aside.
     pub snoozed_until: Option<DateTimeUtc>,

@@ -11,6 +11,16 @@ pub struct Model {
     pub name: String,
     pub event_seq: i64,
     pub usernames_live: bool,
+    /// Read receipts on WhatsApp (`None`: the process default, `PARLEY_WHATSAPP_READ_RECEIPTS`).
+    pub read_receipts: Option<bool>,
+    /// Link a conversation to the one contact with the phone a customer shared on request.
+    pub auto_link_attested_phone: bool,
+    /// How long before the service window closes `conversation.window_closing` is emitted.
+    pub window_warning_minutes: i32,
+    /// Message texts, content and media older than this many days are erased (`None`: kept).
+    pub retention_days: Option<i32>,
+    /// When the retention job last ran for the workspace.
+    pub retention_ran_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

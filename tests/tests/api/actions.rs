@@ -436,7 +436,112 @@ async fn one_tenants_bulk_send_delays_anothers_reply_by_at_most_one_batch(s: Set
     );
 }
 
+const CAPABILITIES: &str = "query($c: ID!) { conversation(id: $c) { capabilities { \
+    reply { ...S } call { ...S } switchToSms { ...S } requestPhoneNumber { ...S } media { ...S } react { ...S } \
+    templates { category allowed reason reasonCode } } messages(first: 1) { nodes { id } } } } \
+    fragment S on CapabilityState { allowed reason reasonCode }";
+
+/// Every denial the product can produce, walked through the API: each denied capability has a
+/// `reasonCode` (the one of its reason), and the mutation it guards fails with the same
+/// `extensions.reasonCode`. Between them the conversations produce every kind of denial.
+async fn every_denial_has_a_code_in_the_capabilities_and_in_the_error(s: Setup) {
+    let hour = chrono::Duration::hours(1);
+    let hidden_open = s.app.receive(&s.t, &Inbound::hidden("US.1", "@open", "Open").ago(hour)).await;
+    let hidden_closed =
+        s.app.receive(&s.t, &Inbound::hidden("US.2", "@closed", "Closed").ago(hour * 30)).await;
+    let phone_open =
+        s.app.receive(&s.t, &Inbound::with_phone("16505550003", "US.3", "Phone").ago(hour)).await;
+    let on_sms = s.app.receive(&s.t, &Inbound::with_phone("16505550005", "US.5", "Sms").ago(hour)).await;
+    s.app.ok(&s.t.token, SWITCH, json!({ "c": on_sms.to_string(), "ch": "SMS" })).await;
+    let opted_out = s.app.receive(&s.t, &Inbound::with_phone("16505550006", "US.6", "Stop").ago(hour)).await;
+    let phone = PhoneNumber::parse("+16505550006").unwrap();
+    persistence::conversations::set_sms_opted_out(s.app.db.conn(), s.t.workspace, &phone, true, Utc::now())
+        .await
+        .unwrap();
+    let part = reqwest::multipart::Part::bytes(vec![7; 64]).file_name("a.png").mime_str("image/png").unwrap();
+    let upload = s
+        .app
+        .client
+        .post(s.app.url("/media"))
+        .bearer_auth(&s.t.token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    let attachment = upload.json::<Value>().await.unwrap()["id"].clone();
+
+    let mut seen = std::collections::BTreeSet::new();
+    for c in [hidden_open, hidden_closed, phone_open, on_sms, opted_out] {
+        walk_denials(&s, c, &attachment, &mut seen).await;
+    }
+    let disconnect = "mutation($n: ID!) { disconnectBusinessNumber(id: $n) { connected } }";
+    s.app.ok(&s.t.token, disconnect, json!({ "n": s.t.number.id.to_string() })).await;
+    walk_denials(&s, phone_open, &attachment, &mut seen).await;
+
+    let every: std::collections::BTreeSet<&str> = domain::Denial::ALL.iter().map(|d| d.reason()).collect();
+    assert_eq!(seen, every, "some denial was never produced");
+}
+
+/// Checks each capability of conversation `c`; tries the mutation of each denied one.
+async fn walk_denials(
+    s: &Setup,
+    c: ConversationId,
+    attachment: &Value,
+    seen: &mut std::collections::BTreeSet<&'static str>,
+) {
+    let data = s.app.ok(&s.t.token, CAPABILITIES, json!({ "c": c.to_string() })).await;
+    let caps = &data["conversation"]["capabilities"];
+    let message = data["conversation"]["messages"]["nodes"][0]["id"].clone();
+    let mut states: Vec<(String, Value)> =
+        ["reply", "call", "switchToSms", "requestPhoneNumber", "media", "react"]
+            .iter()
+            .map(|name| ((*name).to_owned(), caps[*name].clone()))
+            .collect();
+    for t in caps["templates"].as_array().unwrap() {
+        states.push((format!("templates.{}", t["category"].as_str().unwrap()), t.clone()));
+    }
+    for (name, state) in states {
+        if state["allowed"] == true {
+            assert!(state["reasonCode"].is_null() && state["reason"].is_null(), "{name}: {state}");
+            continue;
+        }
+        let reason = state["reason"].as_str().unwrap_or_else(|| panic!("{name} denied without a reason"));
+        let denial = domain::Denial::ALL
+            .into_iter()
+            .find(|d| d.reason() == reason)
+            .unwrap_or_else(|| panic!("{name}: an unknown reason {reason}"));
+        assert_eq!(state["reasonCode"], denial.code().as_str(), "{name}: {state}");
+        seen.insert(denial.reason());
+        let (query, vars) = match name.as_str() {
+            "reply" => (SEND, vars(c)),
+            "call" => (CALL, vars(c)),
+            "switchToSms" => (SWITCH, json!({ "c": c.to_string(), "ch": "SMS" })),
+            "requestPhoneNumber" => (REQUEST, vars(c)),
+            "media" => (
+                "mutation($c: ID!, $a: ID!) { sendMedia(conversationId: $c, attachmentId: $a) { id } }",
+                json!({ "c": c.to_string(), "a": attachment }),
+            ),
+            "react" => (
+                "mutation($m: ID!) { reactToMessage(messageId: $m, emoji: \"👍\") { id } }",
+                json!({ "m": message }),
+            ),
+            template => {
+                let category = template.trim_start_matches("templates.");
+                let parameters = if category == "UTILITY" { json!(["A-1", "today"]) } else { json!(["1"]) };
+                (TEMPLATE, json!({ "c": c.to_string(), "t": s.templates[category], "p": parameters }))
+            }
+        };
+        let body = s.app.graphql(Some(&s.t.token), query, vars).await;
+        let extensions = &body["errors"][0]["extensions"];
+        assert_eq!(error_code(&body), "CAPABILITY_DENIED", "{name}: {body}");
+        assert_eq!(extensions["capability"], name.as_str(), "{body}");
+        assert_eq!(extensions["reason"], reason, "{body}");
+        assert_eq!(extensions["reasonCode"], state["reasonCode"], "{name}: {body}");
+    }
+}
+
 with_fake!(
+    every_denial_has_a_code_in_the_capabilities_and_in_the_error,
     one_tenants_bulk_send_delays_anothers_reply_by_at_most_one_batch,
     each_kind_of_conversation_allows_and_denies_as_its_capabilities_say,
     the_gateway_sends_to_for_phones_and_recipient_for_bsuids,

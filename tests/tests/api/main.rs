@@ -31,6 +31,7 @@ mod privacy;
 mod query_limits;
 mod roles;
 mod schema;
+mod settings;
 mod sms;
 mod sockets;
 mod storage;

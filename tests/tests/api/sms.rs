@@ -347,6 +347,18 @@ async fn an_sms_number_reports_its_credentials_and_its_texts_are_counted(backend
     ] {
         assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
     }
+
+    // A customer's text is unread like a WhatsApp message, until read, and again after a new one.
+    let counts = "{ inboxCounts { open unread } }";
+    let unread = |data: Value| data["inboxCounts"].clone();
+    assert_eq!(unread(l.app.ok(&l.t.token, counts, json!({})).await), json!({ "open": 2, "unread": 2 }));
+    let sms = only_conversation(&l).await;
+    let id = sms.iter().find(|c| c["channel"] == "SMS").unwrap()["id"].clone();
+    let read = "mutation($c: ID!) { markConversationRead(conversationId: $c) { unreadCount } }";
+    l.app.ok(&l.t.token, read, json!({ "c": id })).await;
+    assert_eq!(unread(l.app.ok(&l.t.token, counts, json!({})).await), json!({ "open": 2, "unread": 1 }));
+    assert_eq!(post_signed(&l, &inbound("SM0000000000000000000000000000c002", "¿Hola?")).await.0, 200);
+    assert_eq!(unread(l.app.ok(&l.t.token, counts, json!({})).await), json!({ "open": 2, "unread": 2 }));
 }
 
 on_both_backends!(

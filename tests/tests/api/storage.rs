@@ -97,7 +97,40 @@ async fn a_stored_value_that_cannot_be_read_is_an_internal_error_everywhere(app:
     }
 }
 
+/// The migration that lets the inbox count unread conversations without reading messages fills
+/// the time of each existing conversation's latest inbound message: the counts read the same
+/// before it is rolled back and after it is applied again.
+async fn the_unread_counts_migration_fills_existing_conversations(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let one = Inbound::with_phone("16505551234", "US.1", "Pablo");
+    app.deliver(&t, &[&one, &one.clone().wamid("wamid.SECOND").text("Again")]).await;
+    app.deliver(&t, &[&Inbound::hidden("US.2", "@ana", "Ana")]).await;
+    let inbox = "{ conversations { nodes { id } } }";
+    let read = app.ok(&t.token, inbox, json!({})).await["conversations"]["nodes"][0]["id"].clone();
+    let mark = "mutation($c: ID!) { markConversationRead(conversationId: $c) { id } }";
+    app.ok(&t.token, mark, json!({ "c": read })).await;
+    let conn = app.db.conn();
+    let stored = "SELECT COUNT(*) AS n FROM conversations c WHERE c.inbound_stored_at = \
+        (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'INBOUND')";
+    let filled = || async {
+        let row =
+            conn.query_one_raw(Statement::from_string(conn.get_database_backend(), stored)).await.unwrap();
+        row.unwrap().try_get::<i64>("", "n").unwrap()
+    };
+    assert_eq!(filled().await, 2, "ingest keeps the time of the latest inbound message");
+    let counts = "{ inboxCounts { open unread } }";
+    assert_eq!(app.ok(&t.token, counts, json!({})).await["inboxCounts"], json!({ "open": 2, "unread": 1 }));
+
+    Migrator::down(conn, Some(1)).await.expect("down one");
+    Migrator::up(conn, None).await.expect("up again");
+    assert_eq!(filled().await, 2, "the migration fills it from the stored messages");
+    // Another process's change: this server's cached counts would not know the schema changed.
+    let fresh = persistence::reads::inbox_counts(conn, t.workspace, t.admin).await.unwrap();
+    assert_eq!((fresh.open, fresh.unread), (2, 1));
+}
+
 on_both!(
+    the_unread_counts_migration_fills_existing_conversations,
     a_stored_value_that_cannot_be_read_is_an_internal_error_everywhere,
     entities_and_migrations_agree,
     every_migration_rolls_back_and_reapplies,

@@ -79,6 +79,7 @@ async fn ingest(
             let change = ConversationChange {
                 status: reopen.then_some(ConversationStatus::Open),
                 last_inbound_at: Some(now),
+                inbound_stored_at: Some(now),
                 last_activity_at: Some(now.max(current.last_activity_at)),
                 ..ConversationChange::default()
             };
@@ -98,6 +99,7 @@ async fn ingest(
                 origin: ThreadOrigin::FirstContact,
                 previous: None,
                 last_inbound_at: Some(now),
+                inbound_stored_at: Some(now),
                 last_activity_at: now,
                 assignee: None,
                 link: None,

@@ -137,6 +137,7 @@ pub(crate) async fn record_in_group(
                 customer_profile_name: plan.profile_name,
                 status: plan.reopen.then_some(domain::ConversationStatus::Open),
                 last_inbound_at: plan.last_inbound_at,
+                inbound_stored_at: Some(persistence::staged::stored_time(now)),
                 last_activity_at: Some(plan.last_activity_at),
                 ..ConversationChange::default()
             };
@@ -158,6 +159,7 @@ pub(crate) async fn record_in_group(
                 origin,
                 previous,
                 last_inbound_at: msg.counts_for_window.then_some(msg.sent_at),
+                inbound_stored_at: Some(persistence::staged::stored_time(now)),
                 last_activity_at: msg.sent_at,
                 assignee: None,
                 link: None,

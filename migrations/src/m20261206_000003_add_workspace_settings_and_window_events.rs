@@ -1,0 +1,59 @@
+//! PRODUCT.md section 15: each workspace's settings (read receipts, auto-link on an attested
+//! phone, the window warning, retention), and on each conversation which service window its
+//! `conversation.window_closing` and `conversation.window_closed` events were emitted for (the
+//! `last_inbound_at` that opened it), so each is emitted once per window by whichever process
+//! claims it first. The window worker finds due conversations through a partial index of the
+//! open WhatsApp conversations by `last_inbound_at`.
+
+use sea_orm_migration::prelude::*;
+
+use crate::builders::{boolean, integer, integer_null, timestamp_null};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+fn added() -> Vec<(&'static str, ColumnDef)> {
+    vec![
+        ("workspaces", ColumnDef::new(Alias::new("read_receipts")).boolean().null().to_owned()),
+        ("workspaces", boolean("auto_link_attested_phone", false)),
+        ("workspaces", integer("window_warning_minutes", 60)),
+        ("workspaces", integer_null("retention_days")),
+        ("workspaces", timestamp_null("retention_ran_at")),
+        ("conversations", timestamp_null("window_warned_for")),
+        ("conversations", timestamp_null("window_closed_for")),
+    ]
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (table, column) in added() {
+            manager
+                .alter_table(Table::alter().table(Alias::new(table)).add_column(column).to_owned())
+                .await?;
+        }
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX ix_conversations_window ON conversations (last_inbound_at) \
+                 WHERE status = 'OPEN' AND active_channel = 'WHATSAPP'",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop().name("ix_conversations_window").table(Alias::new("conversations")).to_owned(),
+            )
+            .await?;
+        for (table, column) in added().into_iter().rev() {
+            let name = column.get_column_name();
+            manager
+                .alter_table(Table::alter().table(Alias::new(table)).drop_column(Alias::new(name)).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
