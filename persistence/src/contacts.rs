@@ -435,6 +435,34 @@ pub async fn owners_of(
         .collect())
 }
 
+/// The contacts of the workspace that have `phone`, as their phone or as an identity: at
+/// most two (enough to tell one from several).
+///
+/// # Errors
+/// On a database failure.
+pub async fn with_phone(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    phone: &PhoneNumber,
+) -> Result<Vec<ContactId>, Error> {
+    let mut found: Vec<ContactId> = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Id)
+        .filter(contact::Column::WorkspaceId.eq(workspace))
+        .filter(contact::Column::Phone.eq(phone.as_str()))
+        .limit(2)
+        .into_tuple()
+        .all(db)
+        .await
+        .context("failed to look up contacts by phone")?;
+    if let Some(owner) = owner_of_identity(db, workspace, IdentityKind::Phone, phone.as_str()).await?
+        && !found.contains(&owner.contact_id)
+    {
+        found.push(owner.contact_id);
+    }
+    Ok(found)
+}
+
 /// Marks a contact as changed now (an identity was added to it).
 ///
 /// # Errors

@@ -110,7 +110,7 @@ fn row(new: NewConversation, now: DateTime<Utc>) -> ActiveModel {
         customer_username: Set(customer.username),
         customer_profile_name: Set(customer.profile_name),
         contact_id: Set(new.link.map(|l| l.contact)),
-        linked_by_agent_id: Set(new.link.map(|l| l.by)),
+        linked_by_agent_id: Set(new.link.and_then(|l| l.by)),
         linked_at: Set(new.link.map(|l| l.at)),
         assignee_id: Set(new.assignee),
         team_id: Set(None),
@@ -134,7 +134,8 @@ fn row(new: NewConversation, now: DateTime<Utc>) -> ActiveModel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Link {
     pub contact: ContactId,
-    pub by: AgentId,
+    /// `None`: Parley linked it (auto-link on an attested phone).
+    pub by: Option<AgentId>,
     pub at: DateTime<Utc>,
 }
 
@@ -229,7 +230,7 @@ pub(crate) fn changed(current: Model, change: ConversationChange, now: DateTime<
     }
     if let Some(link) = change.link {
         model.contact_id = Set(link.map(|l| l.contact));
-        model.linked_by_agent_id = Set(link.map(|l| l.by));
+        model.linked_by_agent_id = Set(link.and_then(|l| l.by));
         model.linked_at = Set(link.map(|l| l.at));
     }
     if let Some(at) = change.last_inbound_at {

@@ -115,10 +115,15 @@ async fn attach(
     contact: &Contact,
     now: DateTime<Utc>,
 ) -> ApiResult<Conversation> {
-    let link = Link { contact: contact.id, by: viewer.agent_id, at: now };
+    let link = Link { contact: contact.id, by: Some(viewer.agent_id), at: now };
     let change = ConversationChange { link: Some(Some(link)), ..ConversationChange::default() };
     let saved = conversations::update(db, current, change, now).await?;
-    crate::events::emit(db, Event::ConversationLinked { conversation: &saved, contact }, now).await?;
+    crate::events::emit(
+        db,
+        Event::ConversationLinked { conversation: &saved, contact, automatic: false },
+        now,
+    )
+    .await?;
     let details = serde_json::json!({ "contactId": contact.id });
     crate::store::audit(db, viewer, "conversation.linked", ("conversation", saved.id), details, now).await?;
     Ok(saved)

@@ -32,7 +32,8 @@ pub enum Event<'a> {
     /// `conversation.updated` after its labels changed, with the labels it carries now.
     LabelsChanged { conversation: &'a Conversation, labels: &'a [LabelId] },
     /// `conversation.linked` to `contact`.
-    ConversationLinked { conversation: &'a Conversation, contact: &'a Contact },
+    /// `automatic`: Parley linked it (auto-link on an attested phone), not an agent.
+    ConversationLinked { conversation: &'a Conversation, contact: &'a Contact, automatic: bool },
     /// `conversation.unlinked` from `previous`.
     ConversationUnlinked { conversation: &'a Conversation, previous: ContactId },
     /// `customer.phone_shared`: the customer's phone became known.
@@ -92,7 +93,7 @@ impl Event<'_> {
     /// The workspace, the conversation id and the contact id the stored event carries.
     fn ids(&self) -> (WorkspaceId, Option<ConversationId>, Option<ContactId>) {
         match *self {
-            Event::ConversationLinked { conversation, contact } => {
+            Event::ConversationLinked { conversation, contact, .. } => {
                 (conversation.workspace_id, Some(conversation.id), Some(contact.id))
             }
             Event::ConversationUnlinked { conversation, previous } => {
@@ -129,9 +130,10 @@ impl Event<'_> {
                 data["labelIds"] = json!(labels);
                 data
             }
-            Event::ConversationLinked { conversation, contact } => {
+            Event::ConversationLinked { conversation, contact, automatic } => {
                 let mut data = data::conversation(conversation);
                 data["contact"] = data::contact(contact);
+                data["automatic"] = json!(automatic);
                 data
             }
             Event::ConversationUnlinked { conversation, previous } => {

@@ -109,7 +109,7 @@ pub async fn start(
     }
 
     db.write(async |txn| {
-        let link = contact.map(|c| Link { contact: c.id, by: viewer.agent_id, at: now });
+        let link = contact.map(|c| Link { contact: c.id, by: Some(viewer.agent_id), at: now });
         let conversation = find_or_open(txn, viewer, &number, phone, link, opted_out, now).await?;
         let options = SendOptions { idempotency_key: request.idempotency_key, reply_to: None };
         let message = store_in(txn, viewer, conversation.id, options, now, |loaded| match &opening {

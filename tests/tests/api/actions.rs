@@ -118,7 +118,7 @@ async fn link_contact(s: &Setup, conversation: ConversationId, phone: &str) {
         .await
         .unwrap()
         .unwrap();
-    let link = persistence::conversations::Link { contact, by: s.t.admin, at: Utc::now() };
+    let link = persistence::conversations::Link { contact, by: Some(s.t.admin), at: Utc::now() };
     let change =
         persistence::conversations::ConversationChange { link: Some(Some(link)), ..Default::default() };
     s.app

@@ -12,6 +12,7 @@ mod helpers;
 mod actions;
 mod audit;
 mod auth;
+mod auto_link;
 mod contact_records;
 mod contacts;
 mod conversations;

@@ -13,6 +13,7 @@
 //! - [`media`]: the fetcher that brings customers' files from WhatsApp into the blob store.
 
 pub mod apply;
+mod auto_link;
 pub mod http;
 pub mod media;
 pub mod message;

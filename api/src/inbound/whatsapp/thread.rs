@@ -212,6 +212,12 @@ pub(crate) async fn record_in_group(
     if let Some(source) = phone_shared {
         group.stage(Event::PhoneShared { conversation: &conversation, source }, now);
     }
+    let conversation = match (phone_shared, &msg.shared_phone) {
+        (Some(domain::appending::PhoneSource::ContactRequest), Some(phone)) => {
+            super::auto_link::on_shared_phone(db, group, conversation, phone, now).await?
+        }
+        _ => conversation,
+    };
     group.stage(Event::MessageReceived { message: &message, conversation: &conversation }, now);
     if let Some(change) = &msg.identity_change {
         group.settle(db).await?;
