@@ -183,6 +183,27 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// Whether any capability is allowed in one and not in the other (what
+    /// `conversation.capabilities_changed` reports; a changed reason alone is no change).
+    #[must_use]
+    pub fn flips(&self, other: &Capabilities) -> bool {
+        let allowed = |c: &Capabilities| {
+            [
+                c.reply,
+                c.call,
+                c.switch_to_sms,
+                c.request_phone_number,
+                c.marketing_template,
+                c.utility_template,
+                c.authentication_template,
+                c.media,
+                c.react,
+            ]
+            .map(Capability::allowed)
+        };
+        allowed(self) != allowed(other)
+    }
+
     /// The capability for sending a template of `category`.
     #[must_use]
     pub const fn template(&self, category: TemplateCategory) -> Capability {

@@ -3,7 +3,8 @@
 //! `conversation.window_closing` and `conversation.window_closed` events were emitted for (the
 //! `last_inbound_at` that opened it), so each is emitted once per window by whichever process
 //! claims it first. The window worker finds due conversations through a partial index of the
-//! open WhatsApp conversations by `last_inbound_at`.
+//! open WhatsApp conversations whose current window it has not closed yet, by `last_inbound_at`
+//! (a conversation leaves the index once its window is closed).
 
 use sea_orm_migration::prelude::*;
 
@@ -36,7 +37,8 @@ impl MigrationTrait for Migration {
             .get_connection()
             .execute_unprepared(
                 "CREATE INDEX ix_conversations_window ON conversations (last_inbound_at) \
-                 WHERE status = 'OPEN' AND active_channel = 'WHATSAPP'",
+                 WHERE status = 'OPEN' AND active_channel = 'WHATSAPP' AND last_inbound_at IS NOT NULL \
+                 AND (window_closed_for IS NULL OR window_closed_for <> last_inbound_at)",
             )
             .await?;
         Ok(())

@@ -38,6 +38,9 @@ pub mod types {
     pub const CONTACT_MERGED: &str = "contact.merged";
     pub const CONTACT_DELETED: &str = "contact.deleted";
     pub const CUSTOMER_ERASED: &str = "customer.erased";
+    pub const CONVERSATION_WINDOW_CLOSING: &str = "conversation.window_closing";
+    pub const CONVERSATION_WINDOW_CLOSED: &str = "conversation.window_closed";
+    pub const CONVERSATION_CAPABILITIES_CHANGED: &str = "conversation.capabilities_changed";
 
     /// Every type, for validating subscription filters.
     pub const ALL: &[&str] = &[
@@ -58,6 +61,9 @@ pub mod types {
         CONTACT_MERGED,
         CONTACT_DELETED,
         CUSTOMER_ERASED,
+        CONVERSATION_WINDOW_CLOSING,
+        CONVERSATION_WINDOW_CLOSED,
+        CONVERSATION_CAPABILITIES_CHANGED,
     ];
 }
 

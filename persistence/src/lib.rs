@@ -64,6 +64,7 @@ pub mod snoozes;
 pub mod staged;
 pub mod teams;
 pub mod templates;
+pub mod windows;
 pub mod work;
 pub mod workspaces;
 

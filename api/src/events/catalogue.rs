@@ -100,6 +100,21 @@ pub const CATALOGUE: &[EventType] = &[
         when: "a customer is erased (ids only)",
         data: "conversationIds, contactIds",
     },
+    EventType {
+        name: types::CONVERSATION_WINDOW_CLOSING,
+        when: "an open WhatsApp conversation's customer wrote last and the 24-hour service window closes within the workspace's `windowWarningMinutes` (at once when less is left); once per window",
+        data: "conversationId, lastInboundAt, serviceWindowEndsAt, minutesLeft",
+    },
+    EventType {
+        name: types::CONVERSATION_WINDOW_CLOSED,
+        when: "the service window of an open WhatsApp conversation whose customer wrote last has closed; once per window",
+        data: "conversationId, lastInboundAt, serviceWindowEndsAt",
+    },
+    EventType {
+        name: types::CONVERSATION_CAPABILITIES_CHANGED,
+        when: "a fact changed that flips a capability's `allowed`: the phone was shared, a contact linked or unlinked, the window closed, the customer opted out of SMS, the number was disconnected",
+        data: "conversationId, cause (phone_shared, contact_linked, contact_unlinked, window_closed, opted_out, number_disconnected), before and after: the capability set as the API shows it",
+    },
 ];
 
 /// The valid names, for an error message.

@@ -112,3 +112,43 @@ pub fn business_username(number: &BusinessNumber) -> Value {
         "status": number.username_status,
     })
 }
+
+/// A conversation's capabilities as the API shows them (`ConversationCapabilities`).
+#[must_use]
+pub fn capabilities(c: &domain::Capabilities) -> Value {
+    let state = |c: domain::Capability| {
+        json!({
+            "allowed": c.allowed(),
+            "reason": c.reason(),
+            "reasonCode": c.denial().map(|d| d.code().as_str()),
+        })
+    };
+    let templates: Vec<Value> = domain::TemplateCategory::ALL
+        .iter()
+        .map(|category| {
+            let mut t = state(c.template(*category));
+            t["category"] = json!(category.as_str());
+            t
+        })
+        .collect();
+    json!({
+        "reply": state(c.reply),
+        "call": state(c.call),
+        "switchToSms": state(c.switch_to_sms),
+        "requestPhoneNumber": state(c.request_phone_number),
+        "media": state(c.media),
+        "react": state(c.react),
+        "templates": templates,
+        "serviceWindowEndsAt": c.service_window_ends_at,
+    })
+}
+
+/// A conversation's service window (`conversation.window_closing`, `conversation.window_closed`).
+#[must_use]
+pub fn window(c: &Conversation) -> Value {
+    json!({
+        "conversationId": c.id,
+        "lastInboundAt": c.last_inbound_at,
+        "serviceWindowEndsAt": c.last_inbound_at.map(|at| at + domain::SERVICE_WINDOW),
+    })
+}

@@ -38,6 +38,17 @@ pub enum Event<'a> {
     ConversationUnlinked { conversation: &'a Conversation, previous: ContactId },
     /// `customer.phone_shared`: the customer's phone became known.
     PhoneShared { conversation: &'a Conversation, source: PhoneSource },
+    /// `conversation.window_closing`: the service window closes in `minutes_left`.
+    WindowClosing { conversation: &'a Conversation, minutes_left: i64 },
+    /// `conversation.window_closed`.
+    WindowClosed(&'a Conversation),
+    /// `conversation.capabilities_changed` by `cause` (`window_closed`, `phone_shared`…).
+    CapabilitiesChanged {
+        conversation: &'a Conversation,
+        cause: &'static str,
+        before: &'a domain::Capabilities,
+        after: &'a domain::Capabilities,
+    },
     /// `message.received`.
     MessageReceived { message: &'a Message, conversation: &'a Conversation },
     /// `message.sent` (stored `PENDING` for the delivery worker).
@@ -75,6 +86,9 @@ impl Event<'_> {
             Event::ConversationLinked { .. } => types::CONVERSATION_LINKED,
             Event::ConversationUnlinked { .. } => types::CONVERSATION_UNLINKED,
             Event::PhoneShared { .. } => types::CUSTOMER_PHONE_SHARED,
+            Event::WindowClosing { .. } => types::CONVERSATION_WINDOW_CLOSING,
+            Event::WindowClosed(_) => types::CONVERSATION_WINDOW_CLOSED,
+            Event::CapabilitiesChanged { .. } => types::CONVERSATION_CAPABILITIES_CHANGED,
             Event::MessageReceived { .. } => types::MESSAGE_RECEIVED,
             Event::MessageSent { .. } => types::MESSAGE_SENT,
             Event::MessageStatusUpdated { .. } => types::MESSAGE_STATUS_UPDATED,
@@ -112,6 +126,9 @@ impl Event<'_> {
             | Event::ConversationUpdated(c)
             | Event::LabelsChanged { conversation: c, .. }
             | Event::PhoneShared { conversation: c, .. }
+            | Event::WindowClosing { conversation: c, .. }
+            | Event::WindowClosed(c)
+            | Event::CapabilitiesChanged { conversation: c, .. }
             | Event::MessageReceived { conversation: c, .. }
             | Event::MessageSent { conversation: c, .. }
             | Event::MessageStatusUpdated { conversation: c, .. }
@@ -146,6 +163,18 @@ impl Event<'_> {
                 "phoneNumber": conversation.customer_phone,
                 "source": source.as_str(),
                 "customer": data::customer(conversation),
+            }),
+            Event::WindowClosing { conversation, minutes_left } => {
+                let mut data = data::window(conversation);
+                data["minutesLeft"] = json!(minutes_left);
+                data
+            }
+            Event::WindowClosed(conversation) => data::window(conversation),
+            Event::CapabilitiesChanged { conversation, cause, before, after } => json!({
+                "conversationId": conversation.id,
+                "cause": cause,
+                "before": data::capabilities(before),
+                "after": data::capabilities(after),
             }),
             Event::MessageReceived { message, conversation }
             | Event::MessageSent { message, conversation }

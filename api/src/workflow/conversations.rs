@@ -42,6 +42,44 @@ pub fn capabilities_of(c: &Conversation, around: Around, now: DateTime<Utc>) -> 
     capabilities::capabilities(&facts(c, around), now)
 }
 
+/// What a conversation's capabilities depend on beyond itself, read from the database.
+///
+/// # Errors
+/// On a database failure.
+pub async fn around(db: &impl ConnectionTrait, c: &Conversation) -> Result<Around, persistence::Error> {
+    let contact_phone_known = match c.contact_id {
+        Some(contact) => {
+            persistence::contacts::find(db, c.workspace_id, contact).await?.is_some_and(|k| k.phone.is_some())
+        }
+        None => false,
+    };
+    let number_connected = persistence::business_numbers::find(db, c.workspace_id, c.business_number_id)
+        .await?
+        .is_some_and(|n| n.connected);
+    Ok(Around { contact_phone_known, number_connected })
+}
+
+/// Writes `conversation.capabilities_changed` (with `cause`) when a capability's `allowed`
+/// differs between `before` and `after`; returns whether it did.
+///
+/// # Errors
+/// On a database failure.
+pub async fn capabilities_changed(
+    db: &impl Announce,
+    conversation: &Conversation,
+    cause: &'static str,
+    before: &Capabilities,
+    after: &Capabilities,
+    now: DateTime<Utc>,
+) -> Result<bool, persistence::Error> {
+    if !before.flips(after) {
+        return Ok(false);
+    }
+    let event = crate::events::Event::CapabilitiesChanged { conversation, cause, before, after };
+    crate::events::emit(db, event, now).await?;
+    Ok(true)
+}
+
 /// A conversation of the viewer's workspace.
 ///
 /// # Errors

@@ -8,6 +8,7 @@
 //! - [`notes`]: notes for colleagues.
 //! - [`status`]: a message's status moves forward (provider statuses, SMS callbacks, sends).
 //! - [`team`]: labels, teams and their members, canned responses.
+//! - [`windows`]: the service window's warning and closing as events.
 
 pub mod conversations;
 pub mod counts;
@@ -15,3 +16,4 @@ pub mod lifecycle;
 pub mod notes;
 pub mod status;
 pub mod team;
+pub mod windows;

@@ -40,5 +40,6 @@ mod subscriptions;
 mod team;
 mod usernames;
 mod webhooks;
+mod windows;
 mod workers;
 mod ws;
