@@ -199,6 +199,7 @@ impl Application {
         let crm = Dispatcher::new(background.clone(), config.dispatch.clone(), config.secrets.clone())?;
         let snooze = Waker { db: background.clone() };
         let windows = crate::workflow::windows::Windows { db: background.clone() };
+        let retention = crate::contacts::retention::Retention { db: background.clone() };
         let sockets = Sweeper { registry: self.state.sockets.clone(), db: background.clone() };
         let events = Pump::new(self.hub, background.clone());
         let janitor = Janitor { db: background.clone(), blobs: self.state.blobs.clone() };
@@ -213,6 +214,7 @@ impl Application {
             tokio::spawn(workers::run(crm, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(snooze, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(windows, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(retention, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(events, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(sockets, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(janitor, db.clone(), stopping_rx.clone())),

@@ -19,7 +19,7 @@ fn added() -> Vec<(&'static str, ColumnDef)> {
         ("workspaces", boolean("auto_link_attested_phone", false)),
         ("workspaces", integer("window_warning_minutes", 60)),
         ("workspaces", integer_null("retention_days")),
-        ("workspaces", timestamp_null("retention_ran_at")),
+        ("workspaces", timestamp_null("retention_erased_before")),
         ("conversations", timestamp_null("window_warned_for")),
         ("conversations", timestamp_null("window_closed_for")),
     ]

@@ -478,6 +478,25 @@ pub async fn with_phone_on_number(
     .await
 }
 
+/// The conversations of a business number that are not resolved (open or snoozed): those whose
+/// capabilities an agent may still act on.
+///
+/// # Errors
+/// On a database failure.
+pub async fn unresolved_on_number(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    number: BusinessNumberId,
+) -> Result<Vec<Model>, Error> {
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::BusinessNumberId.eq(number))
+        .filter(Column::Status.ne(ConversationStatus::Resolved))
+        .all(db)
+        .await
+        .context("failed to load the conversations of a number")
+}
+
 /// Records an SMS opt-out (or opt-in) on every conversation of the workspace with this customer
 /// phone (their capabilities read it).
 ///

@@ -56,6 +56,7 @@ pub mod provider_ids;
 pub mod reactions;
 pub mod reads;
 pub mod receipts;
+pub mod retention;
 pub mod sealed;
 pub mod send_queue;
 pub mod settings;

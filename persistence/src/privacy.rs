@@ -224,60 +224,7 @@ pub async fn erase(
     now: DateTime<Utc>,
 ) -> Result<Erased, Error> {
     let ids: Vec<ConversationId> = conversations.iter().map(|c| c.id).collect();
-    let mut erased = Erased::default();
-
-    // Sends not made yet are not made at all.
-    message::Entity::update_many()
-        .col_expr(message::Column::Status, Expr::value(MessageStatus::Failed))
-        .col_expr(message::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
-        .filter(message::Column::WorkspaceId.eq(workspace))
-        .filter(message::Column::ConversationId.is_in(ids.iter().copied()))
-        .filter(message::Column::Direction.eq(Direction::Outbound))
-        .filter(message::Column::Status.eq(MessageStatus::Pending))
-        .exec(db)
-        .await
-        .context("failed to cancel a customer's pending sends")?;
-    message::Entity::update_many()
-        .col_expr(message::Column::Text, Expr::value(Option::<String>::None))
-        .col_expr(message::Column::Content, Expr::value(Option::<Value>::None))
-        .col_expr(message::Column::ExternalId, Expr::value(Option::<String>::None))
-        .col_expr(message::Column::ExternalIdSealed, Expr::value(Option::<String>::None))
-        .col_expr(message::Column::IdempotencyKey, Expr::value(Option::<String>::None))
-        .col_expr(message::Column::ErrorTitle, Expr::value(Option::<String>::None))
-        .col_expr(message::Column::UpdatedAt, Expr::value(now))
-        .filter(message::Column::WorkspaceId.eq(workspace))
-        .filter(message::Column::ConversationId.is_in(ids.iter().copied()))
-        .exec(db)
-        .await
-        .context("failed to erase a customer's messages")?;
-    message_reaction::Entity::delete_many()
-        .filter(message_reaction::Column::WorkspaceId.eq(workspace))
-        .filter(message_reaction::Column::ConversationId.is_in(ids.iter().copied()))
-        .exec(db)
-        .await
-        .context("failed to erase a customer's reactions")?;
-
-    let mut keys = Vec::new();
-    for row in attachments_of(db, workspace, &ids).await? {
-        keys.extend(row.blob_key.clone());
-        erased.attachments += 1;
-        let mut change = row.into_active_model();
-        change.file_name = Set(None);
-        change.caption = Set(None);
-        change.sha256 = Set(None);
-        change.provider_sha256 = Set(None);
-        change.provider_media_id = Set(None);
-        change.provider_url = Set(None);
-        change.blob_key = Set(None);
-        change.size_bytes = Set(None);
-        change.status = Set(AttachmentStatus::Failed);
-        change.failure_reason = Set(Some("erased".to_owned()));
-        change.next_attempt_at = Set(None);
-        change.updated_at = Set(now);
-        change.update(db).await.context("failed to erase an attachment")?;
-    }
-
-    erased.blobs = release_blobs(db, workspace, &keys, now).await?;
+    let mut erased = erase_messages(db, workspace, Messages::OfConversations(&ids), now).await?;
 
     for c in conversations {
         let mut change = c.clone().into_active_model();
@@ -316,12 +263,7 @@ pub async fn erase(
     contacts_of_customer.extend(merged_into(db, workspace, &contacts_of_customer).await?);
     contacts_of_customer.sort();
     contacts_of_customer.dedup();
-    for row in events_of(db, workspace, &ids, &contacts_of_customer).await? {
-        let mut change = row.clone().into_active_model();
-        change.payload = Set(ids_only(&row.payload));
-        change.update(db).await.context("failed to erase an event's data")?;
-        erased.events += 1;
-    }
+    erased.events = cut_to_ids(db, events_of(db, workspace, &ids, &contacts_of_customer).await?).await?;
 
     let needles = customer.needles();
     if !needles.is_empty() {
@@ -341,6 +283,137 @@ pub async fn erase(
             .context("failed to erase a customer's dead letters")?;
     }
     Ok(erased)
+}
+
+/// The messages an erasure covers: a customer's conversations, or (retention) every message of
+/// the workspace stored before a time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Messages<'a> {
+    OfConversations(&'a [ConversationId]),
+    StoredBefore(DateTime<Utc>),
+}
+
+impl Messages<'_> {
+    /// The messages, as a condition on `messages`.
+    fn condition(self, workspace: WorkspaceId) -> Condition {
+        let scope = Condition::all().add(message::Column::WorkspaceId.eq(workspace));
+        match self {
+            Messages::OfConversations(ids) => {
+                scope.add(message::Column::ConversationId.is_in(ids.iter().copied()))
+            }
+            Messages::StoredBefore(at) => scope.add(message::Column::CreatedAt.lt(at)),
+        }
+    }
+
+    /// The ids of the messages, as a subquery (for the tables that refer to them).
+    fn ids(self, workspace: WorkspaceId) -> sea_orm::sea_query::SelectStatement {
+        sea_orm::sea_query::Query::select()
+            .column(message::Column::Id)
+            .from(message::Entity)
+            .cond_where(self.condition(workspace))
+            .to_owned()
+    }
+}
+
+/// Erases the messages of `scope`: sends not made yet are cancelled, texts, content and
+/// provider ids go, reactions go, attachments keep only their kind and status, and the bytes
+/// nothing else refers to are listed for deletion after the commit (an upload sent to another
+/// customer keeps its bytes). The one eraser of privacy requests and retention.
+///
+/// # Errors
+/// On a database failure.
+pub(crate) async fn erase_messages(
+    db: &impl Announce,
+    workspace: WorkspaceId,
+    scope: Messages<'_>,
+    now: DateTime<Utc>,
+) -> Result<Erased, Error> {
+    let mut erased = Erased::default();
+    message::Entity::update_many()
+        .col_expr(message::Column::Status, Expr::value(MessageStatus::Failed))
+        .col_expr(message::Column::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(scope.condition(workspace))
+        .filter(message::Column::Direction.eq(Direction::Outbound))
+        .filter(message::Column::Status.eq(MessageStatus::Pending))
+        .exec(db)
+        .await
+        .context("failed to cancel pending sends")?;
+    let kept = Condition::any()
+        .add(message::Column::Text.is_not_null())
+        .add(message::Column::Content.is_not_null())
+        .add(message::Column::ExternalId.is_not_null())
+        .add(message::Column::ExternalIdSealed.is_not_null())
+        .add(message::Column::IdempotencyKey.is_not_null())
+        .add(message::Column::ErrorTitle.is_not_null());
+    message::Entity::update_many()
+        .col_expr(message::Column::Text, Expr::value(Option::<String>::None))
+        .col_expr(message::Column::Content, Expr::value(Option::<Value>::None))
+        .col_expr(message::Column::ExternalId, Expr::value(Option::<String>::None))
+        .col_expr(message::Column::ExternalIdSealed, Expr::value(Option::<String>::None))
+        .col_expr(message::Column::IdempotencyKey, Expr::value(Option::<String>::None))
+        .col_expr(message::Column::ErrorTitle, Expr::value(Option::<String>::None))
+        .col_expr(message::Column::UpdatedAt, Expr::value(now))
+        .filter(scope.condition(workspace))
+        .filter(kept)
+        .exec(db)
+        .await
+        .context("failed to erase messages")?;
+    message_reaction::Entity::delete_many()
+        .filter(message_reaction::Column::WorkspaceId.eq(workspace))
+        .filter(message_reaction::Column::MessageId.in_subquery(scope.ids(workspace)))
+        .exec(db)
+        .await
+        .context("failed to erase reactions")?;
+
+    let attachments = match scope {
+        Messages::OfConversations(ids) => attachments_of(db, workspace, ids).await?,
+        Messages::StoredBefore(_) => attachment::Entity::find()
+            .filter(attachment::Column::WorkspaceId.eq(workspace))
+            .filter(attachment::Column::MessageId.in_subquery(scope.ids(workspace)))
+            .filter(
+                attachment::Column::FailureReason
+                    .ne("erased")
+                    .or(attachment::Column::FailureReason.is_null()),
+            )
+            .all(db)
+            .await
+            .context("failed to load the attachments to erase")?,
+    };
+    let mut keys = Vec::new();
+    for row in attachments {
+        keys.extend(row.blob_key.clone());
+        erased.attachments += 1;
+        let mut change = row.into_active_model();
+        change.file_name = Set(None);
+        change.caption = Set(None);
+        change.sha256 = Set(None);
+        change.provider_sha256 = Set(None);
+        change.provider_media_id = Set(None);
+        change.provider_url = Set(None);
+        change.blob_key = Set(None);
+        change.size_bytes = Set(None);
+        change.status = Set(AttachmentStatus::Failed);
+        change.failure_reason = Set(Some("erased".to_owned()));
+        change.next_attempt_at = Set(None);
+        change.updated_at = Set(now);
+        change.update(db).await.context("failed to erase an attachment")?;
+    }
+    erased.blobs = release_blobs(db, workspace, &keys, now).await?;
+    Ok(erased)
+}
+
+/// Cuts the `data` of events to ids (see [`ids_only`]); returns how many.
+///
+/// # Errors
+/// On a database failure.
+pub(crate) async fn cut_to_ids(db: &impl ConnectionTrait, events: Vec<event::Model>) -> Result<usize, Error> {
+    let count = events.len();
+    for row in events {
+        let mut change = row.clone().into_active_model();
+        change.payload = Set(ids_only(&row.payload));
+        change.update(db).await.context("failed to erase an event's data")?;
+    }
+    Ok(count)
 }
 
 /// The contacts merged, at any depth, into any of `contacts` (a merge's `contact.merged` event

@@ -25,7 +25,7 @@ pub async fn create(
         auto_link_attested_phone: Set(false),
         window_warning_minutes: Set(crate::settings::DEFAULT_WINDOW_WARNING_MINUTES),
         retention_days: Set(None),
-        retention_ran_at: Set(None),
+        retention_erased_before: Set(None),
         created_at: Set(now),
     };
     Entity::insert(model)

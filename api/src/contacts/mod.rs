@@ -12,10 +12,12 @@
 //!
 //! [`records`]: contacts as a CRM keeps them (without a conversation, update, upsert by
 //! `externalId`, merge, delete). [`privacy`]: exporting and erasing a customer (privacy
-//! requests), which reach the customer's contacts too.
+//! requests), which reach the customer's contacts too. [`retention`]: the daily job that erases
+//! what is older than the workspace's `retentionDays` with the same eraser.
 
 pub mod privacy;
 pub mod records;
+pub mod retention;
 
 use crate::events::Event;
 use chrono::{DateTime, Utc};
@@ -28,7 +30,7 @@ use persistence::{Contact, Conversation};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
-use crate::workflow::conversations::get_for_update;
+use crate::workflow::conversations::{capabilities_changed, capabilities_now, get_for_update};
 
 /// The identities a conversation contributes: (kind, value as shown, comparison key).
 fn identities_of(c: &Conversation, extra_phone: Option<&PhoneNumber>) -> Vec<(IdentityKind, String, String)> {
@@ -98,10 +100,13 @@ async fn detach(
     now: DateTime<Utc>,
 ) -> ApiResult<Conversation> {
     let Some(previous) = current.contact_id else { return Ok(current) };
+    let before = capabilities_now(db, &current, now).await?;
     contacts::remove_identities_from(db, viewer.workspace_id, previous, current.id).await?;
     let change = ConversationChange { link: Some(None), ..ConversationChange::default() };
     let saved = conversations::update(db, current, change, now).await?;
     crate::events::emit(db, Event::ConversationUnlinked { conversation: &saved, previous }, now).await?;
+    let after = capabilities_now(db, &saved, now).await?;
+    capabilities_changed(db, &saved, "contact_unlinked", &before, &after, now).await?;
     let details = serde_json::json!({ "contactId": previous });
     crate::store::audit(db, viewer, "conversation.unlinked", ("conversation", saved.id), details, now)
         .await?;
@@ -115,6 +120,7 @@ async fn attach(
     contact: &Contact,
     now: DateTime<Utc>,
 ) -> ApiResult<Conversation> {
+    let before = capabilities_now(db, &current, now).await?;
     let link = Link { contact: contact.id, by: Some(viewer.agent_id), at: now };
     let change = ConversationChange { link: Some(Some(link)), ..ConversationChange::default() };
     let saved = conversations::update(db, current, change, now).await?;
@@ -124,6 +130,8 @@ async fn attach(
         now,
     )
     .await?;
+    let after = capabilities_now(db, &saved, now).await?;
+    capabilities_changed(db, &saved, "contact_linked", &before, &after, now).await?;
     let details = serde_json::json!({ "contactId": contact.id });
     crate::store::audit(db, viewer, "conversation.linked", ("conversation", saved.id), details, now).await?;
     Ok(saved)

@@ -99,7 +99,12 @@ pub async fn connect_whatsapp(
     let token = Some(keyring.seal(Purpose::AccessToken, &token));
     db.write(async |txn| {
         let saved = match reusable(txn, viewer.workspace_id, &phone_number_id, Channel::Whatsapp).await? {
-            Some(number) => business_numbers::reconnect(txn, number, token, None, false, now).await?,
+            Some(number) => {
+                let was = number.connected;
+                let saved = business_numbers::reconnect(txn, number, token, None, false, now).await?;
+                connection_changed(txn, was, &saved, now).await?;
+                saved
+            }
             None => {
                 let new = NewBusinessNumber {
                     id: BusinessNumberId::new(),
@@ -160,7 +165,12 @@ pub async fn connect_as_operator(
             return Err(ApiError::bad_input("workspace-id: no such workspace"));
         }
         let saved = match reusable(txn, workspace, &phone_number_id, Channel::Whatsapp).await? {
-            Some(number) => business_numbers::reconnect(txn, number, None, None, true, now).await?,
+            Some(number) => {
+                let was = number.connected;
+                let saved = business_numbers::reconnect(txn, number, None, None, true, now).await?;
+                connection_changed(txn, was, &saved, now).await?;
+                saved
+            }
             None => {
                 let new = NewBusinessNumber {
                     id: BusinessNumberId::new(),
@@ -225,7 +235,11 @@ pub async fn connect_sms(
     db.write(async |txn| {
         let saved = match reusable(txn, viewer.workspace_id, number.as_str(), Channel::Sms).await? {
             Some(existing) => {
-                business_numbers::reconnect(txn, existing, None, Some((&sid, token)), false, now).await?
+                let was = existing.connected;
+                let saved =
+                    business_numbers::reconnect(txn, existing, None, Some((&sid, token)), false, now).await?;
+                connection_changed(txn, was, &saved, now).await?;
+                saved
             }
             None => {
                 let new = NewBusinessNumber {
@@ -304,10 +318,45 @@ pub async fn disconnect(
             return Ok(number);
         }
         let saved = business_numbers::set_connected(txn, number, false, now).await?;
+        connection_changed(txn, true, &saved, now).await?;
         let details = json!({ "channel": saved.channel });
         audit(txn, viewer, "business_number.disconnected", ("business_number", saved.id), details, now)
             .await?;
         Ok(saved)
     })
     .await
+}
+
+/// `conversation.capabilities_changed` (cause `number_disconnected` or `number_connected`) for
+/// each open or snoozed conversation of `number` whose capabilities the change of its
+/// connection flips, in the caller's transaction; nothing when it stayed as it was.
+async fn connection_changed(
+    db: &impl persistence::Announce,
+    was_connected: bool,
+    number: &BusinessNumber,
+    now: DateTime<Utc>,
+) -> Result<(), persistence::Error> {
+    use crate::workflow::conversations::{Around, capabilities_changed, capabilities_of};
+    if was_connected == number.connected {
+        return Ok(());
+    }
+    let cause = if number.connected { "number_connected" } else { "number_disconnected" };
+    let conversations =
+        persistence::conversations::unresolved_on_number(db, number.workspace_id, number.id).await?;
+    let linked: Vec<domain::ContactId> = conversations.iter().filter_map(|c| c.contact_id).collect();
+    let with_phone: std::collections::HashSet<domain::ContactId> =
+        persistence::contacts::find_by_ids(db, number.workspace_id, &linked)
+            .await?
+            .into_iter()
+            .filter(|k| k.phone.is_some())
+            .map(|k| k.id)
+            .collect();
+    for c in &conversations {
+        let contact_phone_known = c.contact_id.is_some_and(|k| with_phone.contains(&k));
+        let around = |number_connected| Around { contact_phone_known, number_connected };
+        let before = capabilities_of(c, around(was_connected), now);
+        let after = capabilities_of(c, around(number.connected), now);
+        capabilities_changed(db, c, cause, &before, &after, now).await?;
+    }
+    Ok(())
 }

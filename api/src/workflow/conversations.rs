@@ -59,6 +59,18 @@ pub async fn around(db: &impl ConnectionTrait, c: &Conversation) -> Result<Aroun
     Ok(Around { contact_phone_known, number_connected })
 }
 
+/// A conversation's capabilities at `now`, with its contact and number as stored.
+///
+/// # Errors
+/// On a database failure.
+pub async fn capabilities_now(
+    db: &impl ConnectionTrait,
+    c: &Conversation,
+    now: DateTime<Utc>,
+) -> Result<Capabilities, persistence::Error> {
+    Ok(capabilities_of(c, around(db, c).await?, now))
+}
+
 /// Writes `conversation.capabilities_changed` (with `cause`) when a capability's `allowed`
 /// differs between `before` and `after`; returns whether it did.
 ///

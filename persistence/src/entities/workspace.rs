@@ -19,8 +19,8 @@ pub struct Model {
     pub window_warning_minutes: i32,
     /// Message texts, content and media older than this many days are erased (`None`: kept).
     pub retention_days: Option<i32>,
-    /// When the retention job last ran for the workspace.
-    pub retention_ran_at: Option<DateTimeUtc>,
+    /// Everything stored before this was erased by the retention job (its latest cutoff).
+    pub retention_erased_before: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

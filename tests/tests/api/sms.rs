@@ -276,6 +276,17 @@ async fn stop_opts_the_customer_out_and_start_back_in(backend: Backend) {
     assert_eq!(c["customer"]["smsOptedOut"], false);
     assert_eq!(c["capabilities"]["reply"]["allowed"], true);
     l.app.ok(&l.t.token, send, json!({ "c": id })).await;
+    // Each flip of the reply is an event, with the capabilities before and after.
+    let changes = events(&l, &["conversation.capabilities_changed"]).await;
+    let causes: Vec<&str> = changes.iter().map(|e| e["payload"]["data"]["cause"].as_str().unwrap()).collect();
+    assert_eq!(causes, ["opted_out", "opted_in"], "{changes:?}");
+    let out = &changes[0]["payload"]["data"];
+    assert_eq!(
+        (out["before"]["reply"]["allowed"].as_bool(), out["after"]["reply"]["allowed"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(out["after"]["reply"]["reasonCode"], "OPTED_OUT");
+    assert_eq!(changes[0]["conversationId"], id.as_str());
 
     // The provider's Advanced Opt-Out type wins over the words.
     let mut advanced = inbound("SM00000000000000000000000000000014", "arrêtez");

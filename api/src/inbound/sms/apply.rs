@@ -14,13 +14,14 @@ use domain::sms::{Consent, consent_change};
 use domain::threading::ThreadKey;
 use domain::{Channel, ConversationStatus, ThreadOrigin};
 use persistence::Announce;
-use persistence::BusinessNumber;
 use persistence::conversations::{ConversationChange, CustomerFacts, NewConversation};
 use persistence::messages::{NewMessage, Origin, StatusChange, StoredId};
+use persistence::{BusinessNumber, Conversation};
 use persistence::{conversations, messages, opt_outs};
 
 use super::read::{SmsItem, SmsMessage, SmsPost, SmsStatus, read_post};
 use crate::events::Event;
+use crate::workflow::conversations::{capabilities_changed, capabilities_of};
 
 /// What a verified post came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,7 +110,15 @@ async fn ingest(
         }
     };
     if consent.is_some() {
-        conversations::set_sms_opted_out(db, workspace, phone, opted_out, now).await?;
+        let changed = conversations::set_sms_opted_out(db, workspace, phone, opted_out, now).await?;
+        let cause = if opted_out { "opted_out" } else { "opted_in" };
+        for after in &changed {
+            let around = crate::workflow::conversations::around(db, after).await?;
+            let before = Conversation { sms_opted_out: !opted_out, ..after.clone() };
+            let (before, after_caps) =
+                (capabilities_of(&before, around, now), capabilities_of(after, around, now));
+            capabilities_changed(db, after, cause, &before, &after_caps, now).await?;
+        }
     }
     let new = NewMessage {
         origin: Origin::Inbound { id: StoredId { external_id: text.sid.clone(), sealed: None } },

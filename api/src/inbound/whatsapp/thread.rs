@@ -24,6 +24,7 @@ use persistence::{Error, attachments, contacts, conversations, messages, reactio
 use super::read::{InboundMessage, Reaction};
 use crate::events::Event;
 use crate::inbound::group::{Group, ids_of};
+use crate::workflow::conversations::{around, capabilities_of};
 
 /// What happened to one inbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +117,9 @@ pub(crate) async fn record_in_group(
     // The events of an appended message besides `message.received`: the conversation changed,
     // the customer's phone became known.
     let (mut updated, mut phone_shared) = (false, None);
+    // The conversation before a change that may flip a capability (a shared phone, a window
+    // the message opens again).
+    let mut flipping: Option<Conversation> = None;
     let (conversation, opened) = match threading::decide(identity, &lookup) {
         ThreadDecision::Append { conversation: id, record_bsuid, record_phone } => {
             let current =
@@ -128,6 +132,11 @@ pub(crate) async fn record_in_group(
             }
             if let Some(source) = plan.phone_shared {
                 phone_shared = Some(source);
+            }
+            let window_closed = current.last_inbound_at.is_none_or(|at| at + domain::SERVICE_WINDOW <= now);
+            let window_opens = plan.last_inbound_at.is_some_and(|at| at + domain::SERVICE_WINDOW > now);
+            if phone_shared.is_some() || (window_closed && window_opens) {
+                flipping = Some(current.clone());
             }
             let change = ConversationChange {
                 customer_phone: plan.record_phone,
@@ -218,6 +227,20 @@ pub(crate) async fn record_in_group(
         }
         _ => conversation,
     };
+    if let Some(before) = &flipping {
+        let cause = if phone_shared.is_some() { "phone_shared" } else { "window_opened" };
+        let before = capabilities_of(before, around(db, before).await?, now);
+        let after = capabilities_of(&conversation, around(db, &conversation).await?, now);
+        if before.flips(&after) {
+            let event = Event::CapabilitiesChanged {
+                conversation: &conversation,
+                cause,
+                before: &before,
+                after: &after,
+            };
+            group.stage(event, now);
+        }
+    }
     group.stage(Event::MessageReceived { message: &message, conversation: &conversation }, now);
     if let Some(change) = &msg.identity_change {
         group.settle(db).await?;
