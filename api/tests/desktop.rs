@@ -362,7 +362,8 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
              described: document.getElementById(b.getAttribute('aria-describedby'))?.textContent }; })()",
         )
         .await;
-    assert_eq!(auth["why"], "Phone number is required to send authentication templates.", "{auth}");
+    // The desktop words the denial from its code (`PHONE_REQUIRED`), not the server's English.
+    assert_eq!(auth["why"], "Needs the customer's phone number: ask them to share it.", "{auth}");
     assert_eq!(auth["disabled"], true, "{auth}");
     assert_eq!(auth["struck"], "line-through", "{auth}");
     assert_eq!(auth["described"], auth["why"], "the reason is the button's accessible description: {auth}");
@@ -376,6 +377,23 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     d.assert_every_control_named("template picker").await;
     d.press("#dialog", "Escape").await;
     d.until("the picker closed", "!document.querySelector('#dialog').open").await;
+
+    // Lena's window closes within the workspace's warning: the countdown is a warning.
+    d.click(".row[aria-label^='Lena']").await;
+    d.until("Lena's conversation", "document.querySelector('#conv-name')?.textContent === 'Lena Fischer'")
+        .await;
+    let window = d
+        .eval::<serde_json::Value>(
+            "(() => { const w = document.querySelector('#window'); return { warning: w.classList.contains('closing'), role: w.getAttribute('role'), text: w.textContent }; })()",
+        )
+        .await;
+    assert_eq!(window["warning"], true, "{window}");
+    assert_eq!(window["role"], "alert", "{window}");
+    assert!(window["text"].as_str().unwrap().contains("reply now"), "{window}");
+    d.step("window-warning").await;
+    d.click(".row[aria-label^='Carlos']").await;
+    d.until("Carlos's conversation again", "document.querySelector('#conv-name')?.textContent === 'Carlos'")
+        .await;
 
     // The customer writes again: the message appears without a reload, and the window opens.
     d.eval::<bool>("(() => { window.__sameDocument = true; return true; })()").await;

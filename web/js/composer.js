@@ -3,7 +3,7 @@
 // action stays visible, disabled, with its reason.
 
 import { gql, upload } from "./api.js";
-import { $, h, fill, toast, idempotencyKey } from "./ui.js";
+import { $, h, fill, toast, idempotencyKey, why } from "./ui.js";
 import { state } from "./state.js";
 import * as dialogs from "./dialogs.js";
 import { showMessage } from "./actions.js";
@@ -63,7 +63,7 @@ export function render() {
       h("div", { class: "modes", role: "group", "aria-label": "Composer mode" },
         h("button", { type: "button", "aria-pressed": String(!note), onclick: () => setMode("reply") }, "Reply"),
         h("button", { type: "button", "aria-pressed": String(note), onclick: () => setMode("note") }, "Note")),
-      !allowed ? h("div", { class: "reason", id: "reply-denied", role: "note" }, caps.reply.reason) : null,
+      !allowed ? h("div", { class: "reason", id: "reply-denied", role: "note" }, why(caps.reply)) : null,
       replying ? h("div", { class: "replying" }, h("span", {}, `Replying to: ${replying.text ?? `[${replying.kind}]`}`),
         h("button", { type: "button", class: "ghost small", "aria-label": "Cancel the reply-to", onclick: () => { replying = null; render(); } }, "×")) : null,
       attachment ? h("div", { class: "attached" }, h("span", {}, `📎 ${attachment.name} · ${Math.ceil(attachment.size / 1024)} KB (the text becomes its caption)`),
@@ -73,11 +73,11 @@ export function render() {
         h("input", { type: "file", id: "composer-file", hidden: true, accept: "image/jpeg,image/png,video/mp4,audio/*,application/pdf,text/plain", onchange: chosen }),
         h("button", {
           type: "button", id: "attach", disabled: note || !caps.media.allowed,
-          title: caps.media.allowed ? "Attach a file" : caps.media.reason,
+          title: caps.media.allowed ? "Attach a file" : why(caps.media),
           "aria-describedby": caps.media.allowed ? null : "media-denied",
           onclick: () => $("#composer-file").click(),
         }, "Attach"),
-        caps.media.allowed ? null : h("span", { id: "media-denied", hidden: true }, caps.media.reason),
+        caps.media.allowed ? null : h("span", { id: "media-denied", hidden: true }, why(caps.media)),
         h("button", { type: "button", id: "templates-button", disabled: note, onclick: () => dialogs.templates() }, "Templates"),
         h("span", { class: "denied" }, note ? "Notes are never sent to the customer." : ""),
         h("button", { type: "button", class: "primary send", id: "send", disabled: !allowed, onclick: send, title: "Send (Ctrl+Enter)" }, note ? "Add note" : "Send"))),

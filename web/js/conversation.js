@@ -2,7 +2,7 @@
 // origin, the service window), its messages, and the actions on it.
 
 import { gql } from "./api.js";
-import { $, h, fill, fullTime, shortTime, remaining, initials, handle, noPhoneIcon, toast } from "./ui.js";
+import { $, h, fill, fullTime, shortTime, remaining, initials, handle, noPhoneIcon, toast, why } from "./ui.js";
 import { state, on, emit } from "./state.js";
 import * as composer from "./composer.js";
 import * as dialogs from "./dialogs.js";
@@ -147,12 +147,12 @@ function capabilityButton(label, capability, action, extra = {}) {
     h("button", {
       type: "button",
       disabled: !capability.allowed,
-      title: capability.allowed ? label : capability.reason,
+      title: capability.allowed ? label : why(capability),
       "aria-describedby": capability.allowed ? null : reasonId,
       onclick: action,
       ...extra,
     }, label),
-    capability.allowed ? null : h("span", { id: reasonId, hidden: true }, capability.reason),
+    capability.allowed ? null : h("span", { id: reasonId, hidden: true }, why(capability)),
   ];
 }
 
@@ -221,10 +221,14 @@ function renderWindow() {
     return;
   }
   const left = remaining(c.serviceWindowEndsAt);
-  const closing = left && new Date(c.serviceWindowEndsAt) - Date.now() < 2 * 3600000;
+  // The warning starts when the workspace's `windowWarningMinutes` begin (the moment the server
+  // writes `conversation.window_closing`).
+  const warnMinutes = state.session?.workspaceSettings?.windowWarningMinutes ?? 60;
+  const closing = left && new Date(c.serviceWindowEndsAt) - Date.now() < warnMinutes * 60000;
   el.className = `window${left ? (closing ? " closing" : "") : " closed"}`;
+  el.setAttribute("role", closing ? "alert" : "status");
   el.title = `The 24-hour service window ${left ? "closes" : "closed"} ${fullTime(c.serviceWindowEndsAt)}`;
-  fill(el, left ? `Window closes in ${left}` : "Service window closed");
+  fill(el, left ? (closing ? `⚠ Window closes in ${left}: reply now` : `Window closes in ${left}`) : "Service window closed");
 }
 
 
@@ -288,7 +292,7 @@ function messageEl(m) {
   const text = m.attachments.length ? captions.join("\n") : m.text ?? `[${m.kind}]`;
   const tools = note ? null : h("div", { class: "msg-tools" },
     h("button", { type: "button", class: "ghost small", "aria-label": "Reply to this message", onclick: () => composer.replyTo(m) }, "↩"),
-    h("button", { type: "button", class: "ghost small", "aria-label": "React to this message", disabled: !c.capabilities.react.allowed, title: c.capabilities.react.allowed ? "React" : c.capabilities.react.reason, onclick: (e) => reactBar(e.currentTarget, m) }, "☺"));
+    h("button", { type: "button", class: "ghost small", "aria-label": "React to this message", disabled: !c.capabilities.react.allowed, title: c.capabilities.react.allowed ? "React" : why(c.capabilities.react), onclick: (e) => reactBar(e.currentTarget, m) }, "☺"));
   return h("div", { class: `msg ${m.direction}`, dataset: { id: m.id, status: m.status } },
     tools,
     h("div", { class: "bubble" },

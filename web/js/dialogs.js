@@ -3,7 +3,7 @@
 // `Esc` closes every one of them (the browser's <dialog>).
 
 import { gql } from "./api.js";
-import { $, h, fill, toast, idempotencyKey } from "./ui.js";
+import { $, h, fill, toast, idempotencyKey, why as whyDenied } from "./ui.js";
 import { state, emit } from "./state.js";
 import { act, showMessage, reload } from "./actions.js";
 
@@ -49,14 +49,14 @@ export function templates() {
     if (list.length === 0) return null;
     const why = `why-${category.toLowerCase()}`;
     return h("div", { class: `template-group${cap.allowed ? "" : " denied"}`, dataset: { category } },
-      h("h3", {}, h("span", { class: "cat" }, CATEGORY[category]), cap.allowed ? null : h("span", { class: "why", id: why }, cap.reason)),
+      h("h3", {}, h("span", { class: "cat" }, CATEGORY[category]), cap.allowed ? null : h("span", { class: "why", id: why }, whyDenied(cap))),
       list.map((t) => h("button", {
         type: "button",
         class: `template${cap.allowed ? "" : " denied-template"}`,
         disabled: !cap.allowed,
         "aria-pressed": "false",
         "aria-describedby": cap.allowed ? null : why,
-        title: cap.allowed ? null : cap.reason,
+        title: cap.allowed ? null : whyDenied(cap),
         dataset: { name: t.name },
         onclick: (e) => {
           chosen = t;

@@ -61,7 +61,9 @@ function contactSection(c) {
   if (!contact) {
     return h("section", { "aria-labelledby": "panel-contact" },
       h("h3", { id: "panel-contact" }, "Contact"),
-      h("p", { class: "muted" }, "Not linked to a contact: nothing is matched automatically."),
+      h("p", { class: "muted" }, state.session?.workspaceSettings?.autoLinkAttestedPhone
+        ? "Not linked to a contact: linked automatically only when the customer shares a phone with the request button and exactly one contact has it."
+        : "Not linked to a contact: nothing is matched automatically."),
       c.suggestedContact
         ? h("div", { class: "contact-card" }, h("span", {}, "Suggested: ", h("strong", {}, c.suggestedContact.name)),
           h("button", { type: "button", onclick: () => act("LinkToExisting", { contactId: c.suggestedContact.id }) }, `Link to ${c.suggestedContact.name}`))

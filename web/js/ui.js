@@ -64,6 +64,26 @@ export function remaining(iso, now = Date.now()) {
 }
 
 /** Initials for an avatar. */
+/**
+ * Why an action is denied, in the desktop's words: the server gives each denial a code
+ * (`reasonCode`) so a frontend can say it its own way (or in its own language); the server's
+ * English `reason` is the fallback for a code this page does not know yet.
+ */
+const REASON_TEXT = {
+  WINDOW_CLOSED: "The 24-hour window has closed: send an approved template.",
+  PHONE_REQUIRED: "Needs the customer's phone number: ask them to share it.",
+  WHATSAPP_ONLY: "Only on WhatsApp: switch the conversation back to WhatsApp.",
+  OPTED_OUT: "The customer replied STOP: no more texts until they reply START.",
+  PHONE_ALREADY_KNOWN: "The customer's phone number is already known.",
+  NUMBER_DISCONNECTED: "This business number is disconnected: an admin can connect it again.",
+};
+
+/** The text of a denied capability (`null` when allowed). */
+export function why(capability) {
+  if (!capability || capability.allowed) return null;
+  return REASON_TEXT[capability.reasonCode] ?? capability.reason;
+}
+
 export function initials(name) {
   const words = (name || "").split(/\s+/).map((w) => w.replace(/^[^\p{L}\p{N}]+/u, "")).filter(Boolean);
   return words.slice(0, 2).map((w) => [...w][0].toUpperCase()).join("") || "?";

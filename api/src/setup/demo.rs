@@ -301,6 +301,16 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
             text: "I'd like to return the blue jacket.",
             ago: Duration::hours(2),
         },
+        // Her service window closes in 40 minutes: the desktop's countdown is a warning, and
+        // the window worker writes `conversation.window_closing` as the demo starts.
+        DemoMessage {
+            name: "Lena Fischer",
+            username: Some("@lena.fischer"),
+            phone: Some("4915123456789"),
+            bsuid: "DE.40551298370012984411",
+            text: "Is the wool coat still available in size M?",
+            ago: Duration::minutes(23 * 60 + 20),
+        },
         DemoMessage {
             name: "Carlos",
             username: Some("@carlos_mx"),
