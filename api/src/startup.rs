@@ -198,8 +198,9 @@ impl Application {
         };
         let crm = Dispatcher::new(background.clone(), config.dispatch.clone(), config.secrets.clone())?;
         let snooze = Waker { db: background.clone() };
-        let windows = crate::workflow::windows::Windows { db: background.clone() };
-        let retention = crate::contacts::retention::Retention { db: background.clone() };
+        let windows = crate::workflow::windows::Windows { db: background.clone(), due: Default::default() };
+        let retention =
+            crate::contacts::retention::Retention { db: background.clone(), due: Default::default() };
         let sockets = Sweeper { registry: self.state.sockets.clone(), db: background.clone() };
         let events = Pump::new(self.hub, background.clone());
         let janitor = Janitor { db: background.clone(), blobs: self.state.blobs.clone() };

@@ -63,6 +63,54 @@ where
     Ok(if work().await? > 0 { Next::Again } else { Next::due(due) })
 }
 
+/// How long a [`DueMemo`] trusts a due time read from the database while this process commits
+/// nothing: another process's commits (its new messages, its settings) are seen that late by
+/// this process, and are its own worker's to act on meanwhile.
+pub const MEMO_FOR: Duration = Duration::from_secs(60);
+
+/// A worker's next due time, read from the database and reused while this process has
+/// committed nothing since (and for at most [`MEMO_FOR`]): an idle server does not re-read a
+/// due time that cannot have changed every safety poll.
+#[derive(Clone, Debug, Default)]
+pub struct DueMemo(Arc<std::sync::Mutex<Option<Memo>>>);
+
+#[derive(Clone, Copy, Debug)]
+struct Memo {
+    commits: u64,
+    read_at: std::time::Instant,
+    due: Option<DateTime<Utc>>,
+}
+
+impl DueMemo {
+    /// The due time: the remembered one while it holds, else what `read` returns (remembered).
+    ///
+    /// # Errors
+    /// What `read` returns.
+    pub async fn get<F>(
+        &self,
+        db: &Database,
+        read: impl FnOnce() -> F,
+    ) -> Result<Option<DateTime<Utc>>, persistence::Error>
+    where
+        F: Future<Output = Result<Option<DateTime<Utc>>, persistence::Error>>,
+    {
+        let commits = db.commit_count();
+        let remembered = *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(memo) = remembered.filter(|m| m.commits == commits && m.read_at.elapsed() < MEMO_FOR) {
+            return Ok(memo.due);
+        }
+        let due = read().await?;
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(Memo { commits, read_at: std::time::Instant::now(), due });
+        Ok(due)
+    }
+
+    /// Forgets the due time (after a pass did, or tried to do, the work it named).
+    pub fn forget(&self) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
 /// A background worker.
 pub trait Worker: Send + Sync + 'static {
     /// Its name, in logs.

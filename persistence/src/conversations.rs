@@ -497,6 +497,24 @@ pub async fn unresolved_on_number(
         .context("failed to load the conversations of a number")
 }
 
+/// The open or snoozed conversations linked to a contact.
+///
+/// # Errors
+/// On a database failure.
+pub async fn unresolved_of_contact(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    contact: ContactId,
+) -> Result<Vec<Model>, Error> {
+    Entity::find()
+        .filter(Column::WorkspaceId.eq(workspace))
+        .filter(Column::ContactId.eq(contact))
+        .filter(Column::Status.ne(ConversationStatus::Resolved))
+        .all(db)
+        .await
+        .context("failed to load the conversations of a contact")
+}
+
 /// Records an SMS opt-out (or opt-in) on every conversation of the workspace with this customer
 /// phone (their capabilities read it).
 ///

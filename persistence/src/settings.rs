@@ -7,8 +7,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel};
 use crate::entities::workspace::{Entity, Model};
 use crate::error::{DbContext, Error};
 
-/// The window warning of a new workspace, in minutes before the window closes.
-pub const DEFAULT_WINDOW_WARNING_MINUTES: i32 = 60;
+pub use crate::workspaces::DEFAULT_WINDOW_WARNING_MINUTES;
 
 /// A workspace's settings as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

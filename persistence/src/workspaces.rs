@@ -8,6 +8,9 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use crate::entities::workspace::{self, Column, Entity};
 use crate::error::{DbContext, Error};
 
+/// The window warning of a new workspace, in minutes before the window closes.
+pub const DEFAULT_WINDOW_WARNING_MINUTES: i32 = 60;
+
 /// # Errors
 /// On a database failure.
 pub async fn create(
@@ -23,7 +26,7 @@ pub async fn create(
         usernames_live: Set(false),
         read_receipts: Set(None),
         auto_link_attested_phone: Set(false),
-        window_warning_minutes: Set(crate::settings::DEFAULT_WINDOW_WARNING_MINUTES),
+        window_warning_minutes: Set(DEFAULT_WINDOW_WARNING_MINUTES),
         retention_days: Set(None),
         retention_erased_before: Set(None),
         created_at: Set(now),

@@ -27,6 +27,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::input::valid_name;
 use crate::store::audit;
+use crate::workflow::conversations::contact_phone_flips;
 
 /// The most keys `attributes` may have.
 pub const MAX_ATTRIBUTE_KEYS: usize = 50;
@@ -219,8 +220,13 @@ async fn apply(
     .into_iter()
     .filter_map(|(field, changed)| changed.then_some(field))
     .collect();
+    let had_phone = current.phone.is_some();
     let saved = contacts::update(db, current, change, now).await?;
     crate::events::emit(db, Event::ContactUpdated { contact: &saved, conversation: None }, now).await?;
+    if had_phone != saved.phone.is_some() {
+        let linked = conversations::unresolved_of_contact(db, viewer.workspace_id, saved.id).await?;
+        contact_phone_flips(db, &linked, had_phone, saved.phone.is_some(), "contact_updated", now).await?;
+    }
     audit(db, viewer, "contact.updated", ("contact", saved.id), json!({ "fields": changed }), now).await?;
     Ok(saved)
 }
@@ -337,7 +343,17 @@ pub async fn merge(
             attributes: Some(attributes),
             ..ContactChange::default()
         };
+        let keep_had_phone = keep.phone.is_some();
         let saved = contacts::update(txn, keep, change, now).await?;
+        let has_phone = saved.phone.is_some();
+        let moved_rows = conversations::find_by_ids(txn, viewer.workspace_id, &moved).await?;
+        contact_phone_flips(txn, &moved_rows, gone.phone.is_some(), has_phone, "contact_merged", now).await?;
+        let kept_rows: Vec<_> = conversations::unresolved_of_contact(txn, viewer.workspace_id, saved.id)
+            .await?
+            .into_iter()
+            .filter(|c| !moved.contains(&c.id))
+            .collect();
+        contact_phone_flips(txn, &kept_rows, keep_had_phone, has_phone, "contact_merged", now).await?;
         let merged = Event::ContactMerged { contact: &saved, merged: gone.id, conversations: &moved };
         crate::events::emit(txn, merged, now).await?;
         let details = json!({ "mergedContactId": gone.id, "conversations": moved.len() });
@@ -373,6 +389,8 @@ pub(crate) async fn deleted(
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<domain::ConversationId>> {
     let unlinked = conversations::relink_all(db, viewer.workspace_id, found.id, None, now).await?;
+    let rows = conversations::find_by_ids(db, viewer.workspace_id, &unlinked).await?;
+    contact_phone_flips(db, &rows, found.phone.is_some(), false, "contact_deleted", now).await?;
     contacts::delete(db, viewer.workspace_id, found.id).await?;
     crate::events::emit(db, Event::ContactDeleted { contact: found, conversations: &unlinked }, now).await?;
     let details = json!({ "conversations": unlinked.len() });

@@ -14,6 +14,7 @@ use crate::workers::Next;
 #[derive(Clone, Debug)]
 pub struct Retention {
     pub db: Database,
+    pub due: crate::workers::DueMemo,
 }
 
 impl crate::workers::Worker for Retention {
@@ -21,7 +22,12 @@ impl crate::workers::Worker for Retention {
     const WAKES: &'static [Work] = &[];
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
-        let due = retention::due(self.db.conn(), now).await?.into_iter().map(|(_, at)| at).min();
+        let read =
+            || async { Ok(retention::due(self.db.conn(), now).await?.into_iter().map(|(_, at)| at).min()) };
+        let due = self.due.get(&self.db, read).await?;
+        if due.is_some_and(|at| at <= now) {
+            self.due.forget();
+        }
         crate::workers::when_due(due, now, || run_due(&self.db, now)).await
     }
 }

@@ -113,7 +113,7 @@ pub const CATALOGUE: &[EventType] = &[
     EventType {
         name: types::CONVERSATION_CAPABILITIES_CHANGED,
         when: "a fact changed that flips a capability's `allowed`: the phone was shared, a contact linked or unlinked, the window closed, the customer opted out of SMS, the number was disconnected",
-        data: "conversationId, cause (phone_shared, window_opened, window_closed, contact_linked, contact_unlinked, opted_out, opted_in, number_disconnected, number_connected), before and after: the capability set as the API shows it",
+        data: "conversationId, cause (phone_shared, window_opened, window_closed, contact_linked, contact_unlinked, contact_updated, contact_merged, contact_deleted, opted_out, opted_in, number_disconnected, number_connected), before and after: the capability set as the API shows it",
     },
 ];
 

@@ -138,7 +138,8 @@ pub struct CreateWebhookEndpointInput {
     /// `message.received`, `message.sent`, `message.status_updated`, `contact.created`,
     /// `contact.updated`, `customer.phone_shared`, `business_username.updated`,
     /// `attachment.stored`, `message.reaction`, `note.added`, `contact.merged`,
-    /// `contact.deleted`, `customer.erased`.
+    /// `contact.deleted`, `customer.erased`, `conversation.window_closing`,
+    /// `conversation.window_closed`, `conversation.capabilities_changed`.
     pub event_types: Vec<String>,
 }
 

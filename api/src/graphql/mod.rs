@@ -58,15 +58,26 @@ pub mod usernames;
 use crate::config::GraphqlConfig;
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
+// Merged in two halves: one flat list this long nests past the compiler's recursion limit when
+// the resolvers' futures are laid out (in release builds of the binaries).
 /// Every query, merged.
 #[derive(MergedObject, Default)]
-pub struct Query(
+pub struct Query(QueriesOfTheInbox, QueriesOfTheWorkspace);
+
+/// The inbox's queries.
+#[derive(MergedObject, Default)]
+pub struct QueriesOfTheInbox(
     setup::ViewerQuery,
     inbox::ConversationQuery,
     lifecycle::LifecycleQuery,
     team::TeamQuery,
     contacts::ContactQuery,
     setup::SetupQuery,
+);
+
+/// The workspace's queries: events, usernames, CRM endpoints, audit, settings.
+#[derive(MergedObject, Default)]
+pub struct QueriesOfTheWorkspace(
     events::EventQuery,
     events::DeadLetterQuery,
     usernames::UsernameQuery,
@@ -77,13 +88,22 @@ pub struct Query(
 
 /// Every mutation, merged.
 #[derive(MergedObject, Default)]
-pub struct Mutation(
+pub struct Mutation(MutationsOfTheInbox, MutationsOfTheWorkspace);
+
+/// The inbox's mutations.
+#[derive(MergedObject, Default)]
+pub struct MutationsOfTheInbox(
     setup::SetupMutation,
     inbox::ConversationMutation,
     messages::MessagingMutation,
     lifecycle::LifecycleMutation,
     team::TeamMutation,
     numbers::NumberMutation,
+);
+
+/// The workspace's mutations: contacts, privacy, usernames, CRM endpoints, settings.
+#[derive(MergedObject, Default)]
+pub struct MutationsOfTheWorkspace(
     contacts::ContactMutation,
     privacy::PrivacyMutation,
     usernames::UsernameMutation,

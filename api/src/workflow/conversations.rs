@@ -92,6 +92,35 @@ pub async fn capabilities_changed(
     Ok(true)
 }
 
+/// `conversation.capabilities_changed` (with `cause`) for each open or snoozed conversation
+/// among `conversations` whose capabilities flip because its contact's phone went from known
+/// (`had`) to unknown or back (`has`): a contact relinked by a merge, unlinked by a deletion,
+/// or its phone edited.
+///
+/// # Errors
+/// On a database failure.
+pub async fn contact_phone_flips(
+    db: &impl Announce,
+    conversations: &[Conversation],
+    had: bool,
+    has: bool,
+    cause: &'static str,
+    now: DateTime<Utc>,
+) -> Result<(), persistence::Error> {
+    if had == has {
+        return Ok(());
+    }
+    for c in conversations.iter().filter(|c| c.status != ConversationStatus::Resolved) {
+        let number_connected = persistence::business_numbers::find(db, c.workspace_id, c.business_number_id)
+            .await?
+            .is_some_and(|n| n.connected);
+        let before = capabilities_of(c, Around { contact_phone_known: had, number_connected }, now);
+        let after = capabilities_of(c, Around { contact_phone_known: has, number_connected }, now);
+        capabilities_changed(db, c, cause, &before, &after, now).await?;
+    }
+    Ok(())
+}
+
 /// A conversation of the viewer's workspace.
 ///
 /// # Errors

@@ -24,6 +24,7 @@ const BATCH: u64 = 100;
 #[derive(Clone, Debug)]
 pub struct Windows {
     pub db: Database,
+    pub due: crate::workers::DueMemo,
 }
 
 impl crate::workers::Worker for Windows {
@@ -31,7 +32,10 @@ impl crate::workers::Worker for Windows {
     const WAKES: &'static [Work] = &[];
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
-        let due = windows::next_due(self.db.conn()).await?;
+        let due = self.due.get(&self.db, || windows::next_due(self.db.conn())).await?;
+        if due.is_some_and(|at| at <= now) {
+            self.due.forget();
+        }
         crate::workers::when_due(due, now, || close_and_warn(&self.db, now)).await
     }
 }

@@ -97,4 +97,50 @@ async fn each_fact_that_flips_a_capability_is_an_event(backend: Backend) {
     }
 }
 
-on_both_backends!(each_fact_that_flips_a_capability_is_an_event);
+/// A linked contact's phone is what lets a username-only customer be called: editing it,
+/// merging the contact and deleting it flip the calls of its conversations.
+async fn a_contacts_phone_edit_merge_and_deletion_flip_its_conversations(backend: Backend) {
+    let Some(l) = life(backend, |_| {}).await else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let (app, t) = (&l.app, &l.t);
+    let c = app.receive(t, &Inbound::hidden("US.1", "@ana", "Ana")).await.to_string();
+    let d = app.receive(t, &Inbound::hidden("US.2", "@bo", "Bo")).await.to_string();
+    let create = "mutation($c: ID!, $p: String) { createContact(conversationId: $c, input: { name: \"X\", phoneNumber: $p }) { id } }";
+    let with_phone =
+        app.ok(&t.token, create, json!({ "c": c, "p": "+16505550001" })).await["createContact"]["id"].clone();
+    let without = app.ok(&t.token, create, json!({ "c": d, "p": null })).await["createContact"]["id"].clone();
+    let update =
+        "mutation($id: ID!, $p: String) { updateContact(id: $id, input: { phoneNumber: $p }) { id } }";
+    app.ok(&t.token, update, json!({ "id": with_phone, "p": null })).await;
+    app.ok(&t.token, update, json!({ "id": with_phone, "p": "+16505550001" })).await;
+    // Bo's contact takes Ana's contact in, and its phone.
+    let merge = "mutation($a: ID!, $b: ID!) { mergeContacts(primaryId: $a, secondaryId: $b) { id } }";
+    app.ok(&t.token, merge, json!({ "a": without, "b": with_phone })).await;
+    app.ok(&t.token, "mutation($id: ID!) { deleteContact(id: $id) }", json!({ "id": without })).await;
+
+    let causes = |changes: &[Value]| -> Vec<(String, (bool, bool))> {
+        changes.iter().map(|e| (e["cause"].as_str().unwrap().to_owned(), flipped(e, "call"))).collect()
+    };
+    let owned = |v: &[(&str, (bool, bool))]| -> Vec<(String, (bool, bool))> {
+        v.iter().map(|(c, f)| ((*c).to_owned(), *f)).collect()
+    };
+    assert_eq!(
+        causes(&changes(&l, &c).await),
+        owned(&[
+            ("contact_linked", (false, true)),
+            ("contact_updated", (true, false)),
+            ("contact_updated", (false, true)),
+            ("contact_deleted", (true, false)),
+        ])
+    );
+    assert_eq!(
+        causes(&changes(&l, &d).await),
+        owned(&[("contact_merged", (false, true)), ("contact_deleted", (true, false))])
+    );
+}
+
+on_both_backends!(
+    each_fact_that_flips_a_capability_is_an_event,
+    a_contacts_phone_edit_merge_and_deletion_flip_its_conversations,
+);

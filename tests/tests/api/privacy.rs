@@ -37,7 +37,7 @@ const SEND_MEDIA: &str =
     "mutation($c: ID!, $a: ID!) { sendMedia(conversationId: $c, attachmentId: $a) { id } }";
 
 /// Uploads a PDF as an agent would; returns its id.
-async fn upload(app: &crate::helpers::TestApp, token: &str, bytes: Vec<u8>, name: &str) -> String {
+pub(crate) async fn upload(app: &crate::helpers::TestApp, token: &str, bytes: Vec<u8>, name: &str) -> String {
     let part = reqwest::multipart::Part::bytes(bytes)
         .file_name(name.to_owned())
         .mime_str("application/pdf")

@@ -12,18 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Inbound, TestApp, spawn_peer};
 use crate::lifecycle::life;
-
-async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>, name: &str) -> String {
-    let part = reqwest::multipart::Part::bytes(bytes)
-        .file_name(name.to_owned())
-        .mime_str("application/pdf")
-        .unwrap();
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let response =
-        app.client.post(app.url("/media")).bearer_auth(token).multipart(form).send().await.unwrap();
-    assert_eq!(response.status(), 201);
-    response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
-}
+use crate::privacy::upload;
 
 /// Dates a conversation's messages and events `at` (as if written then).
 async fn backdate(app: &TestApp, conversation: &str, at: DateTime<Utc>) {
