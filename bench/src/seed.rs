@@ -53,6 +53,8 @@ pub(crate) async fn seed_conversations(env: &Env, n: usize) -> anyhow::Result<()
             conversations::insert_many(env.db.conn(), std::mem::take(&mut batch)).await?;
         }
     }
+    // History: the windows that ended before now are not news for the window worker.
+    persistence::windows::settle_ended(env.db.conn(), chrono::Utc::now()).await?;
     env.db.refresh_statistics().await?;
     Ok(())
 }

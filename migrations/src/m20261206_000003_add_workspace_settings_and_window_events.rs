@@ -33,6 +33,21 @@ impl MigrationTrait for Migration {
                 .alter_table(Table::alter().table(Alias::new(table)).add_column(column).to_owned())
                 .await?;
         }
+        // Windows that ended before this version ran are history: no late `window_closed` or
+        // `capabilities_changed` for each of them when the worker first starts.
+        let ended = match manager.get_database_backend() {
+            sea_orm_migration::sea_orm::DatabaseBackend::Sqlite => {
+                "strftime('%Y-%m-%dT%H:%M:%S', 'now', '-1 day')"
+            }
+            _ => "now() - interval '24 hours'",
+        };
+        manager
+            .get_connection()
+            .execute_unprepared(&format!(
+                "UPDATE conversations SET window_warned_for = last_inbound_at, window_closed_for = last_inbound_at \
+                 WHERE last_inbound_at IS NOT NULL AND last_inbound_at <= {ended}"
+            ))
+            .await?;
         manager
             .get_connection()
             .execute_unprepared(

@@ -107,6 +107,26 @@ pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>
     Ok(due)
 }
 
+/// Marks every window that ended before `now` as warned and closed, without events: for
+/// conversations brought in with their history (imports, benchmarks), whose old windows are
+/// not news. Returns how many.
+///
+/// # Errors
+/// On a database failure.
+pub async fn settle_ended(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, Error> {
+    let dialect = Dialect::of(db);
+    let sql = format!(
+        "UPDATE conversations SET window_warned_for = last_inbound_at, window_closed_for = last_inbound_at \
+         WHERE {OPEN_WINDOWS} AND last_inbound_at <= {}",
+        dialect.placeholder(1)
+    );
+    let done = db
+        .execute_raw(Statement::from_sql_and_values(dialect.backend(), sql, [(now - SERVICE_WINDOW).into()]))
+        .await
+        .context("failed to settle ended service windows")?;
+    Ok(done.rows_affected())
+}
+
 /// The agent wrote after the customer's latest message (no window event is due then).
 ///
 /// # Errors

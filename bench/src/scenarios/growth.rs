@@ -21,10 +21,12 @@ const GROW: &str = "\
     INSERT INTO conversations (id, workspace_id, business_number_id, channel, active_channel, key_kind, \
         key_value, customer_bsuid, customer_username, customer_username_key, customer_profile_name, \
         customer_profile_name_folded, status, origin, last_inbound_at, inbound_stored_at, last_activity_at, \
-        created_at, updated_at, sms_opted_out) \
+        created_at, updated_at, window_warned_for, window_closed_for, sms_opted_out) \
     SELECT gen_random_uuid(), t.workspace_id, t.business_number_id, 'WHATSAPP', 'WHATSAPP', 'BSUID', \
         'US.' || (300000000 + i), 'US.' || (300000000 + i), '@grow_' || i, 'grow_' || i, \
         'Grown Customer ' || i, 'grown customer ' || i, 'OPEN', 'FIRST_CONTACT', \
+        now() - interval '400 days' - i * interval '1 second', \
+        now() - interval '400 days' - i * interval '1 second', \
         now() - interval '400 days' - i * interval '1 second', \
         now() - interval '400 days' - i * interval '1 second', \
         now() - interval '400 days' - i * interval '1 second', \

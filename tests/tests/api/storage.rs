@@ -99,7 +99,8 @@ async fn a_stored_value_that_cannot_be_read_is_an_internal_error_everywhere(app:
 
 /// The migration that lets the inbox count unread conversations without reading messages fills
 /// the time of each existing conversation's latest inbound message: the counts read the same
-/// before it is rolled back and after it is applied again.
+/// before it is rolled back and after it is applied again. The window events' migration marks
+/// windows that had already ended as closed, so the worker writes no events about them.
 async fn the_unread_counts_migration_fills_existing_conversations(app: TestApp) {
     let t = app.tenant("Acme").await;
     let one = Inbound::with_phone("16505551234", "US.1", "Pablo");
@@ -109,6 +110,8 @@ async fn the_unread_counts_migration_fills_existing_conversations(app: TestApp) 
     let read = app.ok(&t.token, inbox, json!({})).await["conversations"]["nodes"][0]["id"].clone();
     let mark = "mutation($c: ID!) { markConversationRead(conversationId: $c) { id } }";
     app.ok(&t.token, mark, json!({ "c": read })).await;
+    // A customer whose window ended six hours ago.
+    app.deliver(&t, &[&Inbound::hidden("US.3", "@old", "Old").ago(chrono::Duration::hours(30))]).await;
     let conn = app.db.conn();
     let stored = "SELECT COUNT(*) AS n FROM conversations c WHERE c.inbound_stored_at = \
         (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'INBOUND')";
@@ -117,16 +120,30 @@ async fn the_unread_counts_migration_fills_existing_conversations(app: TestApp) 
             conn.query_one_raw(Statement::from_string(conn.get_database_backend(), stored)).await.unwrap();
         row.unwrap().try_get::<i64>("", "n").unwrap()
     };
-    assert_eq!(filled().await, 2, "ingest keeps the time of the latest inbound message");
+    assert_eq!(filled().await, 3, "ingest keeps the time of the latest inbound message");
     let counts = "{ inboxCounts { open unread } }";
-    assert_eq!(app.ok(&t.token, counts, json!({})).await["inboxCounts"], json!({ "open": 2, "unread": 1 }));
+    assert_eq!(app.ok(&t.token, counts, json!({})).await["inboxCounts"], json!({ "open": 3, "unread": 2 }));
+    let window_events = || async {
+        let query = r#"{ events(types: ["conversation.window_closed", "conversation.capabilities_changed"]) { nodes { type } } }"#;
+        app.ok(&t.token, query, json!({})).await["events"]["nodes"].as_array().unwrap().len()
+    };
+    // Written once (by this pass or the server's own worker, whichever claimed it).
+    api::workflow::windows::close_and_warn(&app.db, chrono::Utc::now()).await.unwrap();
+    let before = window_events().await;
+    assert_eq!(before, 2, "window_closed and capabilities_changed");
 
-    Migrator::down(conn, Some(1)).await.expect("down one");
+    // The counts' migration and the one after it (settings and window events).
+    Migrator::down(conn, Some(2)).await.expect("down two");
     Migrator::up(conn, None).await.expect("up again");
-    assert_eq!(filled().await, 2, "the migration fills it from the stored messages");
+    assert_eq!(filled().await, 3, "the migration fills it from the stored messages");
     // Another process's change: this server's cached counts would not know the schema changed.
     let fresh = persistence::reads::inbox_counts(conn, t.workspace, t.admin).await.unwrap();
-    assert_eq!((fresh.open, fresh.unread), (2, 1));
+    assert_eq!((fresh.open, fresh.unread), (3, 2));
+    let closed = "SELECT COUNT(*) AS n FROM conversations WHERE window_closed_for = last_inbound_at";
+    let row = conn.query_one_raw(Statement::from_string(conn.get_database_backend(), closed)).await.unwrap();
+    assert_eq!(row.unwrap().try_get::<i64>("", "n").unwrap(), 1, "only the window that had ended");
+    api::workflow::windows::close_and_warn(&app.db, chrono::Utc::now()).await.unwrap();
+    assert_eq!(window_events().await, before, "no news about a window that ended before the migration");
 }
 
 on_both!(
