@@ -229,8 +229,15 @@ pub(crate) async fn record_in_group(
     };
     if let Some(before) = &flipping {
         let cause = if phone_shared.is_some() { "phone_shared" } else { "window_opened" };
-        let before = capabilities_of(before, around(db, before).await?, now);
-        let after = capabilities_of(&conversation, around(db, &conversation).await?, now);
+        // The contact and number are read once, again only when auto-link changed the contact.
+        let around_before = around(db, before).await?;
+        let around_after = if conversation.contact_id == before.contact_id {
+            around_before
+        } else {
+            around(db, &conversation).await?
+        };
+        let (before, after) =
+            (capabilities_of(before, around_before, now), capabilities_of(&conversation, around_after, now));
         if before.flips(&after) {
             let event = Event::CapabilitiesChanged {
                 conversation: &conversation,
