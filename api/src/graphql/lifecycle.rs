@@ -9,7 +9,7 @@ use super::context::{db, now, parse_id, viewer};
 use super::conversations::Conversation;
 use super::guards::RoleGuard;
 use crate::outbound::start::StartRequest;
-use crate::workflow::lifecycle::{self, ReadReceipts};
+use crate::workflow::lifecycle;
 
 /// Who to write to first, from which number, and what.
 #[derive(InputObject)]
@@ -109,7 +109,7 @@ impl LifecycleMutation {
     #[graphql(guard = "RoleGuard::new(Permission::WorkConversations)")]
     async fn mark_conversation_read(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<Conversation> {
         let id = parse_id::<ConversationId>(&conversation_id, "conversationId")?;
-        let receipts = ctx.data_opt::<ReadReceipts>().copied().unwrap_or(ReadReceipts(true));
+        let receipts = super::settings::receipts(ctx);
         let conversation = lifecycle::mark_read(db(ctx)?, viewer(ctx)?, id, receipts, now(ctx)).await?;
         Ok(Conversation(conversation))
     }

@@ -50,7 +50,8 @@ pub struct UpdateWorkspaceSettingsInput {
     pub retention_days: MaybeUndefined<i32>,
 }
 
-fn receipts(ctx: &Context<'_>) -> ReadReceipts {
+/// The server's read-receipt default (`PARLEY_WHATSAPP_READ_RECEIPTS`; on when not configured).
+pub(super) fn receipts(ctx: &Context<'_>) -> ReadReceipts {
     ctx.data_opt::<ReadReceipts>().copied().unwrap_or(ReadReceipts(true))
 }
 

@@ -10,11 +10,11 @@ use domain::{Channel, ConversationId, ConversationStatus, Direction, Permission}
 use persistence::conversations::ConversationChange;
 use persistence::reads::InboxCounts;
 use persistence::{
-    ConnectionTrait, Database, Work, business_numbers, contacts, conversations, messages, reads, signals,
+    ConnectionTrait, Database, Work, business_numbers, conversations, messages, reads, signals,
 };
 use persistence::{Conversation, Message};
 
-use super::conversations::{Around, capabilities_of, get_for_update, updated_event};
+use super::conversations::{capabilities_now, get_for_update, updated_event};
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::workers::Next;
@@ -103,18 +103,8 @@ pub async fn send_typing(
         if conversation.active_channel != Channel::Whatsapp {
             return Err(ApiError::bad_input("typing indicators exist on WhatsApp only"));
         }
-        let contact_phone_known = match conversation.contact_id {
-            Some(contact) => {
-                contacts::find(txn, viewer.workspace_id, contact).await?.is_some_and(|c| c.phone.is_some())
-            }
-            None => false,
-        };
-        let number_connected =
-            business_numbers::find(txn, viewer.workspace_id, conversation.business_number_id)
-                .await?
-                .is_some_and(|n| n.connected);
-        let around = Around { contact_phone_known, number_connected };
-        capabilities_of(&conversation, around, now)
+        capabilities_now(txn, &conversation, now)
+            .await?
             .reply
             .check()
             .map_err(|d| ApiError::denied("reply", d))?;

@@ -808,6 +808,16 @@ impl FakeProvider {
     }
 }
 
+/// The database handle of another process racing `app`: a second server on PostgreSQL (how
+/// Parley scales out), `app`'s own on SQLite (a SQLite file has one process; its races are
+/// inside it).
+pub async fn other_process_db(app: &TestApp, configure: impl FnOnce(&mut Config)) -> persistence::Database {
+    match app.backend {
+        Backend::Postgres => spawn_peer(app, configure).await.db.clone(),
+        Backend::Sqlite => app.db.clone(),
+    }
+}
+
 /// A second server process on the same database as `app` (PostgreSQL: how Parley scales out).
 pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::new(&app.database_url, JWT_SECRET).expect("config");

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Inbound, TestApp, spawn_peer};
+use crate::helpers::{Backend, Inbound, TestApp, other_process_db};
 use crate::lifecycle::life;
 use crate::privacy::upload;
 
@@ -54,12 +54,8 @@ async fn old_messages_are_erased_once_a_day_across_processes_and_the_rest_stays(
     let Some(l) = life(backend, |_| {}).await else {
         return crate::helpers::postgres_skipped(module_path!());
     };
-    // Several processes share PostgreSQL; a SQLite file has one (its runs race in it).
     let url = l.fake.url.clone();
-    let peer = match backend {
-        Backend::Postgres => spawn_peer(&l.app, move |c| c.whatsapp.api_base = url).await.db.clone(),
-        Backend::Sqlite => l.app.db.clone(),
-    };
+    let peer = other_process_db(&l.app, move |c| c.whatsapp.api_base = url).await;
     let (app, t) = (&l.app, &l.t);
     let old = app
         .receive(t, &Inbound::with_phone("16505550001", "US.1", "Olga").text("old secret words"))

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Inbound, Tenant, TestApp, spawn, spawn_peer};
+use crate::helpers::{Backend, Inbound, Tenant, TestApp, other_process_db, spawn};
 
 async fn pass(app: &TestApp, at: DateTime<Utc>) {
     api::workflow::windows::close_and_warn(&app.db, at).await.unwrap();
@@ -118,11 +118,7 @@ async fn each_window_event_is_written_once_across_processes(backend: Backend) {
     let Some(app) = spawn(backend).await else {
         return crate::helpers::postgres_skipped(module_path!());
     };
-    // Several processes share PostgreSQL; a SQLite file has one (its passes race in it).
-    let peer = match backend {
-        Backend::Postgres => spawn_peer(&app, |_| {}).await.db.clone(),
-        Backend::Sqlite => app.db.clone(),
-    };
+    let peer = other_process_db(&app, |_| {}).await;
     let t = app.tenant("Acme").await;
     let mut ids = Vec::new();
     for i in 0..30 {
