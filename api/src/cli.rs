@@ -140,6 +140,9 @@ struct ServeArgs {
     /// Days the operator's dead letters (webhook changes no workspace owns) are kept.
     #[arg(long, env = "PARLEY_DEAD_LETTER_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     dead_letter_days: u32,
+    /// How long an ONLINE agent without an open WebSocket still gets new conversations.
+    #[arg(long, env = "PARLEY_PRESENCE_GRACE", default_value = "2m", value_parser = parse_duration)]
+    presence_grace: Duration,
     /// Allow CRM webhook endpoints on private, loopback and link-local addresses.
     #[arg(long, env = "PARLEY_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
     webhook_allow_private_targets: bool,
@@ -420,6 +423,7 @@ impl ServeArgs {
         config.sms.api_base = self.sms_api_base;
         config.read_receipts = self.whatsapp_read_receipts;
         config.dead_letter_ttl = Duration::from_secs(u64::from(self.dead_letter_days) * 24 * 3600);
+        config.presence_grace = self.presence_grace;
         // All three or none: clap refuses a partial set (`requires_all`); an empty token is none.
         config.sms.default_sender =
             match (self.sms_account_sid, non_empty_secret(self.sms_auth_token), self.sms_from) {

@@ -15,6 +15,9 @@ use secrecy::SecretString;
 /// The default embedded database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://parley.db?mode=rwc";
 /// Where the server listens by default.
+/// How long an `ONLINE` agent without an open WebSocket still counts as present for routing.
+pub const DEFAULT_PRESENCE_GRACE: Duration = Duration::from_secs(120);
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Where media bytes are kept by default: a directory beside the SQLite database.
 pub const DEFAULT_MEDIA_STORE: &str = "file://./parley-media";
@@ -268,6 +271,9 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// How long in-flight requests may run after SIGTERM before the server stops anyway.
     pub shutdown_grace: Duration,
+    /// How long an `ONLINE` agent without an open WebSocket still counts as present for
+    /// routing (`PARLEY_PRESENCE_GRACE`, default 2 minutes).
+    pub presence_grace: Duration,
     /// Media storage and fetching.
     pub media: MediaConfig,
     /// The URL clients reach this server at (`PARLEY_PUBLIC_URL`): links it hands out (signed
@@ -321,6 +327,7 @@ impl Config {
             delivery: RetryPolicy::default(),
             dispatch: DispatchConfig::default(),
             shutdown_grace: Duration::from_secs(20),
+            presence_grace: DEFAULT_PRESENCE_GRACE,
             metrics_token: None,
             media: MediaConfig::default(),
             public_url: None,

@@ -106,6 +106,7 @@ impl Application {
             .data(whatsapp.clone())
             .data(sms.clone())
             .data(crate::workflow::lifecycle::ReadReceipts(config.read_receipts))
+            .data(crate::workflow::routing::PresenceGrace(config.presence_grace))
             .data(crate::workflow::counts::CountsCache::default())
             .data(config.dispatch.clone())
             .data(config.secrets.clone())
@@ -202,6 +203,13 @@ impl Application {
         let retention =
             crate::contacts::retention::Retention { db: background.clone(), due: Default::default() };
         let sockets = Sweeper { registry: self.state.sockets.clone(), db: background.clone() };
+        let presence = crate::graphql::session::Presence {
+            registry: self.state.sockets.clone(),
+            db: background.clone(),
+            grace: config.presence_grace,
+        };
+        let routing = crate::workflow::routing::Router { db: background.clone(), due: Default::default() };
+        let sla = crate::workflow::sla::Timer { db: background.clone(), due: Default::default() };
         let events = Pump::new(self.hub, background.clone());
         let janitor = Janitor { db: background.clone(), blobs: self.state.blobs.clone() };
         let expiry = DeadLetterExpiry { db: background.clone(), ttl: config.dead_letter_ttl };
@@ -218,6 +226,9 @@ impl Application {
             tokio::spawn(workers::run(retention, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(events, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(sockets, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(presence, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(routing, db.clone(), stopping_rx.clone())),
+            tokio::spawn(workers::run(sla, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(janitor, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(expiry, db.clone(), stopping_rx.clone())),
             tokio::spawn(workers::run(uploads, db.clone(), stopping_rx.clone())),

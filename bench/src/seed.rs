@@ -46,6 +46,7 @@ pub(crate) async fn seed_conversations(env: &Env, n: usize) -> anyhow::Result<()
             inbound_stored_at: None,
             last_activity_at: at,
             assignee: None,
+            team: None,
             link: None,
             sms_opted_out: false,
         });

@@ -131,6 +131,10 @@ typed_id!(
     /// A saved answer agents insert by its short code.
     CannedResponseId
 );
+typed_id!(
+    /// A service-level policy (response and resolution targets).
+    SlaPolicyId
+);
 
 #[cfg(test)]
 mod tests {

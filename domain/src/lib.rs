@@ -21,6 +21,8 @@
 //! - [`display`]: the display-name rule and the hidden-phone notice (section 5).
 //! - [`roles`]: who may do what ([`roles::Permission`], section 10's table).
 //! - [`sms`]: SMS opt-out/opt-in keywords and a Twilio-compatible provider's status words.
+//! - [`hours`]: business hours in an IANA time zone: open now, next opening, open time.
+//! - [`routing`]: which team member a waiting conversation goes to; SLA due times.
 //! - [`search`]: how a search string is read (username prefix, name substring, phone digits).
 
 pub mod appending;
@@ -31,12 +33,14 @@ pub mod content;
 pub mod delivery;
 pub mod display;
 pub mod email;
+pub mod hours;
 pub mod identity;
 pub mod identity_change;
 pub mod ids;
 pub mod media;
 pub mod model;
 pub mod roles;
+pub mod routing;
 pub mod search;
 pub mod sms;
 pub mod statuses;

@@ -157,6 +157,37 @@ text_enum!(
     }
 );
 text_enum!(
+    /// Whether an agent takes new work (PRODUCT.md section 18).
+    Availability {
+        Online => "ONLINE",
+        /// At work, but takes no new conversations.
+        Busy => "BUSY",
+        Offline => "OFFLINE",
+    }
+);
+text_enum!(
+    /// How a team's router picks the member a waiting conversation goes to.
+    RoutingMode {
+        /// No router: agents take conversations from the queue.
+        Manual => "MANUAL",
+        /// The member with room assigned least recently.
+        RoundRobin => "ROUND_ROBIN",
+        /// The member with room with the fewest open conversations.
+        LeastBusy => "LEAST_BUSY",
+    }
+);
+text_enum!(
+    /// A target of a service-level policy.
+    SlaTarget {
+        /// The first agent message after the conversation opens.
+        FirstResponse => "FIRST_RESPONSE",
+        /// The first agent message after a customer message that followed an agent message.
+        NextResponse => "NEXT_RESPONSE",
+        /// Resolving the conversation.
+        Resolution => "RESOLUTION",
+    }
+);
+text_enum!(
     /// A kind of identifier saved on a contact.
     IdentityKind { Phone => "PHONE", Bsuid => "BSUID", Username => "USERNAME" }
 );

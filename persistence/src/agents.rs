@@ -32,6 +32,8 @@ pub async fn create(
         name: Set(new.name.to_owned()),
         role: Set(new.role),
         active: Set(true),
+        availability: Set(domain::Availability::Online),
+        present_until: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     };

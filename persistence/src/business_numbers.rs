@@ -56,6 +56,7 @@ pub async fn create(
         operator_connected: Set(new.operator_connected),
         sms_account_sid: Set(new.sms_account.as_ref().map(|(sid, _)| (*sid).to_owned())),
         sms_auth_token_sealed: Set(new.sms_account.map(|(_, token)| token)),
+        default_team_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -275,6 +276,22 @@ pub async fn set_connected(
 ) -> Result<business_number::Model, Error> {
     let mut update: business_number::ActiveModel = number.into();
     update.connected = Set(connected);
+    update.updated_at = Set(now);
+    update.update(db).await.context("failed to update a business number")
+}
+
+/// Sets the team a new conversation on the number joins (`None`: none).
+///
+/// # Errors
+/// On a database failure.
+pub async fn set_default_team(
+    db: &impl ConnectionTrait,
+    number: business_number::Model,
+    team: Option<domain::TeamId>,
+    now: DateTime<Utc>,
+) -> Result<business_number::Model, Error> {
+    let mut update: business_number::ActiveModel = number.into();
+    update.default_team_id = Set(team);
     update.updated_at = Set(now);
     update.update(db).await.context("failed to update a business number")
 }

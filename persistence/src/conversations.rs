@@ -1,6 +1,5 @@
 //! Conversations: writing them, the threading look-ups and relinking (snoozes wake in
-//! [`crate::snoozes`]). The inbox's
-//! page and search are [`crate::inbox`].
+//! [`crate::snoozes`]). The inbox's page and search are [`crate::inbox`].
 
 use chrono::{DateTime, Utc};
 use domain::search::fold_name;
@@ -48,8 +47,9 @@ pub struct NewConversation {
     /// When its first message, an inbound one, is stored (`None` when an agent starts it).
     pub inbound_stored_at: Option<DateTime<Utc>>,
     pub last_activity_at: DateTime<Utc>,
-    /// Who works it from the start (an agent who started it).
+    /// Who works it from the start (an agent who started it), in which team (its number's).
     pub assignee: Option<AgentId>,
+    pub team: Option<TeamId>,
     /// The contact it is linked to from the start (started from a contact).
     pub link: Option<Link>,
     /// The customer opted out of SMS from the workspace's number.
@@ -113,7 +113,7 @@ fn row(new: NewConversation, now: DateTime<Utc>) -> ActiveModel {
         linked_by_agent_id: Set(new.link.and_then(|l| l.by)),
         linked_at: Set(new.link.map(|l| l.at)),
         assignee_id: Set(new.assignee),
-        team_id: Set(None),
+        team_id: Set(new.team),
         status: Set(ConversationStatus::Open),
         snoozed_until: Set(None),
         sms_opted_out: Set(new.sms_opted_out),
@@ -124,6 +124,10 @@ fn row(new: NewConversation, now: DateTime<Utc>) -> ActiveModel {
         inbound_stored_at: Set(new.inbound_stored_at),
         window_warned_for: Set(None),
         window_closed_for: Set(None),
+        away_until: Set(None),
+        sla_policy_id: Set(None),
+        sla_due_at: Set(None),
+        sla_breached: Set(false),
         last_activity_at: Set(new.last_activity_at),
         created_at: Set(now),
         updated_at: Set(now),
@@ -166,6 +170,8 @@ pub struct ConversationChange {
     pub snoozed_until: Option<Option<DateTime<Utc>>>,
     /// The latest inbound message a read receipt was sent for.
     pub read_receipt_message_id: Option<MessageId>,
+    /// The end of the closed period its away reply was sent in.
+    pub away_until: Option<DateTime<Utc>>,
 }
 
 /// Writes a change of `current` (and `updated_at = now`).
@@ -183,10 +189,14 @@ pub async fn update(
     model.update(db).await.context("failed to update conversation")
 }
 
-/// Wakes the snooze worker for a change that snoozes.
+/// Wakes the snooze worker for a change that snoozes, and the router for one that may change
+/// a team's queue or a member's room.
 pub(crate) fn announce(db: &impl Announce, model: &ActiveModel) {
     if matches!(model.snoozed_until, Set(Some(_))) {
         db.announce(Work::Snooze);
+    }
+    if model.status.is_set() || model.assignee_id.is_set() || model.team_id.is_set() {
+        db.announce(Work::Route);
     }
 }
 
@@ -227,6 +237,9 @@ pub(crate) fn changed(current: Model, change: ConversationChange, now: DateTime<
     }
     if let Some(team) = change.team {
         model.team_id = Set(team);
+    }
+    if let Some(until) = change.away_until {
+        model.away_until = Set(Some(until));
     }
     if let Some(link) = change.link {
         model.contact_id = Set(link.map(|l| l.contact));

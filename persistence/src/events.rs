@@ -41,6 +41,10 @@ pub mod types {
     pub const CONVERSATION_WINDOW_CLOSING: &str = "conversation.window_closing";
     pub const CONVERSATION_WINDOW_CLOSED: &str = "conversation.window_closed";
     pub const CONVERSATION_CAPABILITIES_CHANGED: &str = "conversation.capabilities_changed";
+    pub const CONVERSATION_ASSIGNED: &str = "conversation.assigned";
+    pub const AGENT_AVAILABILITY_CHANGED: &str = "agent.availability_changed";
+    pub const SLA_WARNING: &str = "sla.warning";
+    pub const SLA_BREACHED: &str = "sla.breached";
 
     /// Every type, for validating subscription filters.
     pub const ALL: &[&str] = &[
@@ -64,6 +68,10 @@ pub mod types {
         CONVERSATION_WINDOW_CLOSING,
         CONVERSATION_WINDOW_CLOSED,
         CONVERSATION_CAPABILITIES_CHANGED,
+        CONVERSATION_ASSIGNED,
+        AGENT_AVAILABILITY_CHANGED,
+        SLA_WARNING,
+        SLA_BREACHED,
     ];
 }
 

@@ -36,9 +36,33 @@ pub struct ConversationFilter {
     /// Only conversations carrying at least one of these labels (none: no condition).
     pub labels: Vec<LabelId>,
     pub team: Option<TeamId>,
+    /// `Some(true)`: only conversations waiting in a team's queue (open, in a team,
+    /// unassigned); `Some(false)`: only the others.
+    pub waiting: Option<bool>,
+    /// `Some(true)`: only conversations with a breached SLA target in their current cycles.
+    pub sla_breached: Option<bool>,
+    /// The order of the page.
+    pub order: InboxOrder,
 }
 
-/// Position in the inbox order (newest activity first): the last row of the previous page.
+/// The order of an inbox page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InboxOrder {
+    /// Newest activity first (the default).
+    #[default]
+    LastActivity,
+    /// Nearest SLA due time first; conversations with no running SLA clock last.
+    SlaDue,
+}
+
+/// The cursor key of a conversation without an SLA due time in the `SlaDue` order.
+#[must_use]
+pub fn no_due() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_214_400, 0).unwrap_or_default()
+}
+
+/// Position in the inbox order: the last row of the previous page. `last_activity_at` is the
+/// order's key: the activity time, or in the `SlaDue` order the due time ([`no_due`] for none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InboxCursor {
     pub last_activity_at: DateTime<Utc>,
@@ -49,6 +73,17 @@ impl InboxCursor {
     #[must_use]
     pub fn of(model: &Model) -> Self {
         Self { last_activity_at: model.last_activity_at, id: model.id }
+    }
+
+    /// The cursor of `model` in `order`.
+    #[must_use]
+    pub fn in_order(model: &Model, order: InboxOrder) -> Self {
+        match order {
+            InboxOrder::LastActivity => Self::of(model),
+            InboxOrder::SlaDue => {
+                Self { last_activity_at: model.sla_due_at.unwrap_or_else(no_due), id: model.id }
+            }
+        }
     }
 }
 
@@ -120,6 +155,19 @@ pub async fn list(
     if let Some(search) = &filter.search {
         query = query.filter(search_condition(db, workspace, search));
     }
+    if let Some(waiting) = filter.waiting {
+        let condition = Condition::all()
+            .add(Column::Status.eq(ConversationStatus::Open))
+            .add(Column::AssigneeId.is_null())
+            .add(Column::TeamId.is_not_null());
+        query = query.filter(if waiting { condition } else { condition.not() });
+    }
+    if let Some(breached) = filter.sla_breached {
+        query = query.filter(Column::SlaBreached.eq(breached));
+    }
+    if filter.order == InboxOrder::SlaDue {
+        return sla_due_page(db, query, after, limit).await;
+    }
     if let Some(cursor) = after {
         query = query.filter(
             Condition::any().add(Column::LastActivityAt.lt(cursor.last_activity_at)).add(
@@ -136,6 +184,53 @@ pub async fn list(
         .all(db)
         .await
         .context("failed to list conversations")
+}
+
+/// Conversations by id, of any workspace (the conversations a group commit's webhooks wrote
+/// to, each checked against its own workspace's rules after).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_any_of(db: &impl ConnectionTrait, ids: &[ConversationId]) -> Result<Vec<Model>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+        .context("failed to load conversations")
+}
+
+/// The page in the `SlaDue` order: nearest due time first, then by id; no due time last.
+async fn sla_due_page(
+    db: &impl ConnectionTrait,
+    mut query: sea_orm::Select<Entity>,
+    after: Option<InboxCursor>,
+    limit: u64,
+) -> Result<Vec<Model>, Error> {
+    use sea_orm::sea_query::{NullOrdering, Order};
+    if let Some(cursor) = after {
+        query = query.filter(if cursor.last_activity_at == no_due() {
+            Condition::all().add(Column::SlaDueAt.is_null()).add(Column::Id.gt(cursor.id))
+        } else {
+            Condition::any()
+                .add(Column::SlaDueAt.gt(cursor.last_activity_at))
+                .add(
+                    Condition::all()
+                        .add(Column::SlaDueAt.eq(cursor.last_activity_at))
+                        .add(Column::Id.gt(cursor.id)),
+                )
+                .add(Column::SlaDueAt.is_null())
+        });
+    }
+    query
+        .order_by_with_nulls(Column::SlaDueAt, Order::Asc, NullOrdering::Last)
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("failed to list conversations by SLA due time")
 }
 
 /// The search as one condition per matching path, each able to use its own index: username

@@ -27,6 +27,8 @@ pub enum Origin {
     Inbound { id: StoredId },
     /// From an agent, queued for the delivery worker.
     Outbound { author: AgentId, idempotency_key: Option<String>, template: Option<TemplateRef> },
+    /// Sent by Parley itself (an away reply), with no author, queued for the delivery worker.
+    Automatic,
     /// A note by an agent for colleagues: stored as `INTERNAL` and `SENT`, never delivered.
     Note { author: AgentId },
     /// History brought in from elsewhere (imports, benchmarks): stored as given, never sent.
@@ -153,6 +155,7 @@ pub(crate) fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> Active
             (Direction::Outbound, MessageStatus::Pending, None, Some(author), idempotency_key, template)
         }
         Origin::Note { author } => (Direction::Internal, MessageStatus::Sent, None, Some(author), None, None),
+        Origin::Automatic => (Direction::Outbound, MessageStatus::Pending, None, None, None, None),
         Origin::Imported { direction, status, id } => (direction, status, id, None, None, None),
     };
     let (external_id, external_id_sealed) = match id {

@@ -23,6 +23,9 @@ pub async fn create(
         workspace_id: Set(workspace),
         name: Set(name.to_owned()),
         name_key: Set(name.to_lowercase()),
+        routing_mode: Set(domain::RoutingMode::Manual),
+        capacity: Set(None),
+        sla_policy_id: Set(None),
         created_at: Set(now),
     };
     Entity::insert(row)
@@ -80,7 +83,7 @@ pub async fn find_by_ids(
 /// # Errors
 /// On a database failure.
 pub async fn add_member(
-    db: &impl ConnectionTrait,
+    db: &impl crate::Announce,
     team: &Model,
     agent: AgentId,
     now: DateTime<Utc>,
@@ -90,8 +93,11 @@ pub async fn add_member(
         workspace_id: Set(team.workspace_id),
         team_id: Set(team.id),
         agent_id: Set(agent),
+        last_assigned: Set(0),
         created_at: Set(now),
     };
+    // A new member may have room for the team's queue.
+    db.announce(crate::Work::Route);
     let inserted = member::Entity::insert(row)
         .on_conflict(
             sea_orm::sea_query::OnConflict::columns([member::Column::TeamId, member::Column::AgentId])
@@ -154,4 +160,36 @@ pub async fn members_of(
         grouped.entry(row.team_id).or_default().push(row.agent_id);
     }
     Ok(grouped)
+}
+
+/// What changes on a team (`None`: kept).
+#[derive(Clone, Debug, Default)]
+pub struct TeamChange {
+    pub name: Option<String>,
+    /// Mode and capacity.
+    pub routing: Option<(domain::RoutingMode, Option<i32>)>,
+    /// `Some(None)`: no policy.
+    pub sla_policy: Option<Option<domain::SlaPolicyId>>,
+}
+
+/// Applies `change` to `team`; wakes the router when its routing changed.
+///
+/// # Errors
+/// [`Error::Duplicate`] for a name the workspace has (ignoring case).
+pub async fn update(db: &impl crate::Announce, team: Model, change: TeamChange) -> Result<Model, Error> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let mut model = team.into_active_model();
+    if let Some(name) = change.name {
+        model.name_key = Set(name.to_lowercase());
+        model.name = Set(name);
+    }
+    if let Some((mode, capacity)) = change.routing {
+        model.routing_mode = Set(mode);
+        model.capacity = Set(capacity);
+        db.announce(crate::Work::Route);
+    }
+    if let Some(policy) = change.sla_policy {
+        model.sla_policy_id = Set(policy);
+    }
+    model.update(db).await.map_err(|e| Error::from_db(e, "failed to update team", "a team with this name"))
 }

@@ -29,12 +29,22 @@ pub enum Work {
     Agents,
     /// Blobs were listed for deletion.
     Blobs,
+    /// A team's queue, its members' availability or their room changed: the router looks again.
+    Route,
 }
 
 impl Work {
     /// Every kind, in a fixed order (bit `i` of a [`WorkSet`] is `ALL[i]`).
-    pub const ALL: [Self; 7] =
-        [Self::Events, Self::Delivery, Self::Media, Self::Crm, Self::Snooze, Self::Agents, Self::Blobs];
+    pub const ALL: [Self; 8] = [
+        Self::Events,
+        Self::Delivery,
+        Self::Media,
+        Self::Crm,
+        Self::Snooze,
+        Self::Agents,
+        Self::Blobs,
+        Self::Route,
+    ];
 
     /// The name sent between processes (`NOTIFY parley_work, 'name'`).
     #[must_use]
@@ -47,6 +57,7 @@ impl Work {
             Self::Snooze => "snooze",
             Self::Agents => "agents",
             Self::Blobs => "blobs",
+            Self::Route => "route",
         }
     }
 

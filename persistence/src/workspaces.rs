@@ -29,6 +29,7 @@ pub async fn create(
         window_warning_minutes: Set(DEFAULT_WINDOW_WARNING_MINUTES),
         retention_days: Set(None),
         retention_erased_before: Set(None),
+        business_hours: Set(None),
         created_at: Set(now),
     };
     Entity::insert(model)

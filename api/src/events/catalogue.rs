@@ -115,6 +115,26 @@ pub const CATALOGUE: &[EventType] = &[
         when: "a fact changed that flips a capability's `allowed`: the phone was shared, a contact linked or unlinked, the window closed, the customer opted out of SMS, the number was disconnected",
         data: "conversationId, cause (phone_shared, window_opened, window_closed, contact_linked, contact_unlinked, contact_updated, contact_merged, contact_deleted, opted_out, opted_in, number_disconnected, number_connected), before and after: the capability set as the API shows it",
     },
+    EventType {
+        name: types::CONVERSATION_ASSIGNED,
+        when: "a conversation is assigned: by an agent (`assignConversation`) or by its team's router",
+        data: "the conversation's fields (as `conversation.created`), `agentId`, `teamId`, `automatic`",
+    },
+    EventType {
+        name: types::AGENT_AVAILABILITY_CHANGED,
+        when: "an agent's availability changes (`setAvailability`)",
+        data: "agentId, availability, previous, changedBy",
+    },
+    EventType {
+        name: types::SLA_WARNING,
+        when: "80% of an SLA target's time has passed and it is not met (once per target and cycle)",
+        data: "conversationId, policyId, target, startedAt, dueAt",
+    },
+    EventType {
+        name: types::SLA_BREACHED,
+        when: "an SLA target's due time passed unmet (once per target and cycle)",
+        data: "conversationId, policyId, target, startedAt, dueAt",
+    },
 ];
 
 /// The valid names, for an error message.

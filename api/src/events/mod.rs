@@ -74,6 +74,19 @@ pub enum Event<'a> {
     CustomerErased { workspace: WorkspaceId, conversations: &'a [ConversationId], contacts: &'a [ContactId] },
     /// `business_username.updated`.
     BusinessUsernameUpdated(&'a BusinessNumber),
+    /// `conversation.assigned` to `agent` (in `team`); `automatic`: by the team's router.
+    ConversationAssigned {
+        conversation: &'a Conversation,
+        agent: Option<domain::AgentId>,
+        team: Option<domain::TeamId>,
+        automatic: bool,
+    },
+    /// `agent.availability_changed` from `previous`, by `by`.
+    AvailabilityChanged { agent: &'a persistence::Agent, previous: domain::Availability, by: domain::AgentId },
+    /// `sla.warning`: 80% of a target's time has passed.
+    SlaWarning { clock: &'a persistence::sla::SlaClock },
+    /// `sla.breached`: a target's due time passed unmet.
+    SlaBreached { clock: &'a persistence::sla::SlaClock },
 }
 
 impl Event<'_> {
@@ -101,6 +114,10 @@ impl Event<'_> {
             Event::ContactDeleted { .. } => types::CONTACT_DELETED,
             Event::CustomerErased { .. } => types::CUSTOMER_ERASED,
             Event::BusinessUsernameUpdated(_) => types::BUSINESS_USERNAME_UPDATED,
+            Event::ConversationAssigned { .. } => types::CONVERSATION_ASSIGNED,
+            Event::AvailabilityChanged { .. } => types::AGENT_AVAILABILITY_CHANGED,
+            Event::SlaWarning { .. } => types::SLA_WARNING,
+            Event::SlaBreached { .. } => types::SLA_BREACHED,
         }
     }
 
@@ -122,6 +139,10 @@ impl Event<'_> {
             }
             Event::CustomerErased { workspace, .. } => (workspace, None, None),
             Event::BusinessUsernameUpdated(number) => (number.workspace_id, None, None),
+            Event::AvailabilityChanged { agent, .. } => (agent.workspace_id, None, None),
+            Event::SlaWarning { clock } | Event::SlaBreached { clock } => {
+                (clock.workspace_id, Some(clock.conversation_id), None)
+            }
             Event::ConversationCreated(c)
             | Event::ConversationUpdated(c)
             | Event::LabelsChanged { conversation: c, .. }
@@ -134,7 +155,10 @@ impl Event<'_> {
             | Event::MessageStatusUpdated { conversation: c, .. }
             | Event::Reaction { conversation: c, .. }
             | Event::NoteAdded { conversation: c, .. }
-            | Event::AttachmentStored { conversation: c, .. } => (c.workspace_id, Some(c.id), c.contact_id),
+            | Event::AttachmentStored { conversation: c, .. }
+            | Event::ConversationAssigned { conversation: c, .. } => {
+                (c.workspace_id, Some(c.id), c.contact_id)
+            }
         }
     }
 
@@ -208,6 +232,26 @@ impl Event<'_> {
                 json!({ "conversationIds": conversations, "contactIds": contacts })
             }
             Event::BusinessUsernameUpdated(number) => data::business_username(number),
+            Event::ConversationAssigned { conversation, agent, team, automatic } => {
+                let mut data = data::conversation(conversation);
+                data["agentId"] = json!(agent);
+                data["teamId"] = json!(team);
+                data["automatic"] = json!(automatic);
+                data
+            }
+            Event::AvailabilityChanged { agent, previous, by } => json!({
+                "agentId": agent.id,
+                "availability": agent.availability.as_str(),
+                "previous": previous.as_str(),
+                "changedBy": by,
+            }),
+            Event::SlaWarning { clock } | Event::SlaBreached { clock } => json!({
+                "conversationId": clock.conversation_id,
+                "policyId": clock.policy_id,
+                "target": clock.target.as_str(),
+                "startedAt": clock.started_at,
+                "dueAt": clock.due_at,
+            }),
         }
     }
 }

@@ -8,7 +8,7 @@ use super::context::{db, loaders_of, now, viewer};
 use super::enums;
 use super::loaders::{
     AgentKey, BusinessNumberKey, ContactKey, ConversationKey, IdentitiesKey, LabelsKey, LastMessageKey,
-    OwnerKey, ReadKey, TeamKey, TeamMembersKey,
+    OwnerKey, ReadKey, TeamKey,
 };
 pub use super::message_types::{Attachment, Message, Reaction};
 use super::pagination;
@@ -148,6 +148,11 @@ impl Conversation {
         Ok(rows.unwrap_or_default().into_iter().map(Label).collect())
     }
 
+    /// Its SLA: policy, due times, targets met and breached (null: no policy).
+    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<super::center_types::ConversationSla>> {
+        super::center_types::conversation_sla(ctx, &self.0).await
+    }
+
     /// The team it is routed to.
     async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
         match self.0.team_id {
@@ -256,6 +261,7 @@ pub(crate) async fn conversation_page(
     let limit = pagination::page_size(first)?;
     let after = after.as_deref().map(pagination::decode::<domain::ConversationId>).transpose()?;
     let cursor = after.map(|(last_activity_at, id)| InboxCursor { last_activity_at, id });
+    let order = filter.order;
     let rows = conversations::list(db(ctx)?, viewer(ctx)?, filter, cursor, limit + 1).await?;
     let page = ctx.look_ahead();
     let nodes = [page.field("edges").field("node"), page.field("nodes")];
@@ -271,7 +277,10 @@ pub(crate) async fn conversation_page(
         rows,
         limit,
         after.is_some(),
-        |c| pagination::encode(c.last_activity_at, c.id),
+        |c| {
+            let key = InboxCursor::in_order(c, order);
+            pagination::encode(key.last_activity_at, key.id)
+        },
         Conversation,
     ))
 }
@@ -514,28 +523,4 @@ impl Label {
     }
 }
 
-/// A team of agents conversations are routed to.
-pub struct Team(pub persistence::Team);
-
-/// A team of agents conversations are routed to (names unique per workspace, ignoring case).
-#[Object]
-impl Team {
-    /// Opaque id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    /// Name, as created.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// Its agents, in the order they joined.
-    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Agent>> {
-        let loader = loaders_of(ctx)?;
-        let ids =
-            loader.load_one(TeamMembersKey(self.0.id)).await.map_err(ApiError::from)?.unwrap_or_default();
-        let agents = loader.load_many(ids.iter().copied().map(AgentKey)).await.map_err(ApiError::from)?;
-        Ok(ids.iter().filter_map(|id| agents.get(&AgentKey(*id)).cloned().map(Agent)).collect())
-    }
-}
+pub use super::people::Team;

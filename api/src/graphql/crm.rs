@@ -139,7 +139,8 @@ pub struct CreateWebhookEndpointInput {
     /// `contact.updated`, `customer.phone_shared`, `business_username.updated`,
     /// `attachment.stored`, `message.reaction`, `note.added`, `contact.merged`,
     /// `contact.deleted`, `customer.erased`, `conversation.window_closing`,
-    /// `conversation.window_closed`, `conversation.capabilities_changed`.
+    /// `conversation.window_closed`, `conversation.capabilities_changed`,
+    /// `conversation.assigned`, `agent.availability_changed`, `sla.warning`, `sla.breached`.
     pub event_types: Vec<String>,
 }
 

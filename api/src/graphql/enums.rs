@@ -160,3 +160,15 @@ pub enum AttachmentStatus {
     /// Could not be fetched; `failureReason` says why. The message stays.
     Failed,
 }
+
+/// Whether an agent takes new conversations.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::Availability")]
+pub enum Availability {
+    /// Takes new work (while a WebSocket is open, or within `PARLEY_PRESENCE_GRACE` of the last).
+    Online,
+    /// At work, takes no new conversations.
+    Busy,
+    /// Away.
+    Offline,
+}

@@ -43,6 +43,23 @@ pub struct ConversationFilter {
     pub label_ids: Option<Vec<ID>>,
     /// Only conversations routed to this team.
     pub team_id: Option<ID>,
+    /// Only conversations waiting in a team's queue: open, in a team, assigned to no one
+    /// (true), or only the others (false).
+    pub waiting: Option<bool>,
+    /// Only conversations with a breached SLA target in their current cycles (true), or without
+    /// (false).
+    pub sla_breached: Option<bool>,
+}
+
+/// The order of the inbox.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, Eq, PartialEq, Default)]
+pub enum ConversationOrder {
+    /// Newest activity first (the default).
+    #[default]
+    LastActivity,
+    /// Nearest SLA due time first (`Conversation.sla`); conversations without a running SLA
+    /// target last.
+    SlaDue,
 }
 
 /// The most labels one filter names.
@@ -63,7 +80,8 @@ pub struct ConversationQuery;
 
 #[Object]
 impl ConversationQuery {
-    /// The workspace's conversations, newest activity first.
+    /// The workspace's conversations, newest activity first (or by `orderBy`). A cursor
+    /// belongs to the order it was read in.
     #[graphql(complexity = "super::pagination::page_cost(first, child_complexity)")]
     async fn conversations(
         &self,
@@ -71,6 +89,7 @@ impl ConversationQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<ConversationFilter>,
+        order_by: Option<ConversationOrder>,
     ) -> Result<Connection<String, Conversation>> {
         let viewer = viewer(ctx)?;
         let filter = filter.unwrap_or_default();
@@ -102,6 +121,12 @@ impl ConversationQuery {
             search: crate::input::valid_search(filter.search.as_deref())?,
             labels: label_ids(filter.label_ids.as_deref())?,
             team: filter.team_id.as_ref().map(|id| parse_id::<TeamId>(id, "teamId")).transpose()?,
+            waiting: filter.waiting,
+            sla_breached: filter.sla_breached,
+            order: match order_by.unwrap_or_default() {
+                ConversationOrder::LastActivity => persistence::inbox::InboxOrder::LastActivity,
+                ConversationOrder::SlaDue => persistence::inbox::InboxOrder::SlaDue,
+            },
         };
         conversation_page(ctx, &store_filter, first, after).await
     }

@@ -161,6 +161,60 @@ impl Loader<LabelsKey> for WorkspaceLoader {
     }
 }
 
+/// The current SLA clocks of a conversation (the latest of each target).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SlaKey(pub ConversationId);
+
+impl Loader<SlaKey> for WorkspaceLoader {
+    type Value = Vec<persistence::sla::SlaClock>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[SlaKey]) -> Result<HashMap<SlaKey, Self::Value>, Self::Error> {
+        let ids: Vec<ConversationId> = keys.iter().map(|k| k.0).collect();
+        let mut grouped: HashMap<SlaKey, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for clock in persistence::sla::current(self.db.conn(), &ids).await? {
+            if clock.workspace_id == self.workspace {
+                grouped.entry(SlaKey(clock.conversation_id)).or_default().push(clock);
+            }
+        }
+        Ok(grouped)
+    }
+}
+
+/// An SLA policy of the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SlaPolicyKey(pub domain::SlaPolicyId);
+
+impl Loader<SlaPolicyKey> for WorkspaceLoader {
+    type Value = persistence::sla::SlaPolicy;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[SlaPolicyKey]) -> Result<HashMap<SlaPolicyKey, Self::Value>, Self::Error> {
+        let ids: Vec<domain::SlaPolicyId> = keys.iter().map(|k| k.0).collect();
+        let rows = persistence::sla::policies_by_ids(self.db.conn(), &ids).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|p| p.workspace_id == self.workspace)
+            .map(|p| (SlaPolicyKey(p.id), p))
+            .collect())
+    }
+}
+
+/// How many conversations wait in a team's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct QueueKey(pub TeamId);
+
+impl Loader<QueueKey> for WorkspaceLoader {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[QueueKey]) -> Result<HashMap<QueueKey, Self::Value>, Self::Error> {
+        let ids: Vec<TeamId> = keys.iter().map(|k| k.0).collect();
+        let sizes = persistence::routing::queue_sizes(self.db.conn(), &ids).await?;
+        Ok(ids.into_iter().map(|t| (QueueKey(t), sizes.get(&t).copied().unwrap_or(0))).collect())
+    }
+}
+
 /// The member agents of a team, in the order they joined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TeamMembersKey(pub TeamId);

@@ -30,6 +30,8 @@
 //! - [`session`]: WebSocket sessions.
 
 pub mod audit;
+pub mod center;
+pub mod center_types;
 pub mod contacts;
 pub mod context;
 pub mod conversations;
@@ -46,6 +48,7 @@ pub mod message_types;
 pub mod messages;
 pub mod numbers;
 pub mod pagination;
+pub mod people;
 pub mod privacy;
 pub mod runner;
 pub mod session;
@@ -84,6 +87,7 @@ pub struct QueriesOfTheWorkspace(
     crm::WebhookQuery,
     audit::AuditQuery,
     settings::SettingsQuery,
+    center::CenterQuery,
 );
 
 /// Every mutation, merged.
@@ -109,6 +113,7 @@ pub struct MutationsOfTheWorkspace(
     usernames::UsernameMutation,
     crm::WebhookMutation,
     settings::SettingsMutation,
+    center::CenterMutation,
 );
 
 /// The schema type.

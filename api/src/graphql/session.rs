@@ -162,6 +162,8 @@ pub struct SocketRegistry {
     sessions: Arc<Mutex<Vec<Weak<SocketSession>>>>,
     /// Wakes the sweeper when a socket opens (its token may expire before the next sweep).
     opened: Arc<tokio::sync::Notify>,
+    /// Wakes the presence worker when a socket opens (its agent is present from now).
+    presence: Arc<tokio::sync::Notify>,
 }
 
 impl SocketRegistry {
@@ -169,6 +171,26 @@ impl SocketRegistry {
     pub fn register(&self, session: &Arc<SocketSession>) {
         self.lock().push(Arc::downgrade(session));
         self.opened.notify_one();
+        self.presence.notify_one();
+    }
+
+    /// The agents with a socket open here (each once).
+    #[must_use]
+    pub fn agents(&self) -> Vec<AgentId> {
+        let mut ids: Vec<AgentId> = {
+            let mut sessions = self.lock();
+            sessions.retain(|s| s.strong_count() > 0);
+            sessions.iter().filter_map(Weak::upgrade).map(|s| s.agent_id).collect()
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// What wakes the presence worker.
+    #[must_use]
+    pub fn presence_changed(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.presence)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<SocketSession>>> {
@@ -236,6 +258,35 @@ impl crate::workers::Worker for Sweeper {
     }
 }
 
+/// Keeps the agents with a WebSocket open in this process present.
+#[derive(Clone, Debug)]
+pub struct Presence {
+    pub registry: SocketRegistry,
+    pub db: Database,
+    pub grace: std::time::Duration,
+}
+
+impl crate::workers::Worker for Presence {
+    const NAME: &'static str = "presence";
+    const WAKES: &'static [Work] = &[];
+
+    async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
+        let agents = self.registry.agents();
+        if agents.is_empty() {
+            return Ok(Next::Idle);
+        }
+        let grace = chrono::Duration::from_std(self.grace).unwrap_or_default();
+        self.db
+            .write(async |txn| persistence::routing::keep_present(txn, &agents, now, now + grace).await)
+            .await?;
+        Ok(Next::At(now + grace / 2))
+    }
+
+    fn also_woken_by(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.registry.presence_changed())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +319,8 @@ mod tests {
             name: "A".into(),
             role,
             active,
+            availability: domain::Availability::Online,
+            present_until: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

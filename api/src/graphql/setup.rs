@@ -8,42 +8,7 @@ use crate::setup::templates::TemplateInput;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use domain::AgentId;
 
-/// A person or integration that calls the API.
-pub struct Agent(pub persistence::Agent);
-
-/// A person or integration that calls the API.
-#[Object]
-impl Agent {
-    /// Opaque id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    /// Name.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// E-mail address.
-    async fn email(&self) -> &str {
-        self.0.email.as_str()
-    }
-
-    /// Role; read from the database on every request.
-    async fn role(&self) -> enums::Role {
-        self.0.role.into()
-    }
-
-    /// Inactive agents cannot call the API.
-    async fn active(&self) -> bool {
-        self.0.active
-    }
-
-    /// The agent's workspace.
-    async fn workspace_id(&self) -> ID {
-        ID(self.0.workspace_id.to_string())
-    }
-}
+pub use super::people::Agent;
 
 /// A business phone number of the workspace (WhatsApp or SMS).
 pub struct BusinessNumber(pub persistence::BusinessNumber);
@@ -109,6 +74,16 @@ impl BusinessNumber {
     /// The business username, if any.
     async fn username(&self) -> Option<&str> {
         self.0.username.as_ref().map(domain::BusinessUsername::as_str)
+    }
+
+    /// The team a new conversation on this number joins.
+    async fn default_team(&self, ctx: &async_graphql::Context<'_>) -> Result<Option<super::people::Team>> {
+        let Some(id) = self.0.default_team_id else { return Ok(None) };
+        let loaded = super::context::loaders_of(ctx)?
+            .load_one(super::loaders::TeamKey(id))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(loaded.map(super::people::Team))
     }
 
     /// The business username's status.

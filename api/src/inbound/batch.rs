@@ -135,7 +135,7 @@ async fn process(job: &dyn Job, db: &Database, keyring: &Keyring) -> Result<(), 
             .write(async |txn| {
                 let mut group = Group::default();
                 job.apply(txn, keyring, &mut group).await?;
-                group.flush(txn).await
+                group.finish(txn).await
             })
             .await;
         match result {
@@ -276,7 +276,7 @@ async fn commit_batch(
         for job in batch {
             job.apply(&txn, keyring, &mut group).await?;
         }
-        group.flush(&txn).await
+        group.finish(&txn).await
     };
     if let Err(err) = applied.await {
         tracing::debug!(error = %err, "a webhook of the batch failed; applying each on its own");

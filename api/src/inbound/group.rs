@@ -17,10 +17,12 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use domain::{BusinessNumberId, Channel, ThreadKeyKind};
+use domain::{BusinessNumberId, Channel, ConversationId, ThreadKeyKind, WorkspaceId};
 use persistence::conversations::ConversationChange;
 use persistence::messages::{NewMessage, external_id_digest};
 use persistence::staged::Staged;
+
+use crate::workflow::arrivals::Arrival;
 use persistence::{
     Announce, BusinessNumber, Conversation, Message, business_numbers, conversations, messages,
 };
@@ -66,6 +68,9 @@ pub struct Group {
     ids: HashMap<(BusinessNumberId, String), bool>,
     keys: HashMap<Key, Option<Conversation>>,
     staged: Staged,
+    /// The customers' messages of the group, by conversation: how the first met it, when it
+    /// was written, and the group's time (see [`Group::finish`]).
+    arrivals: HashMap<ConversationId, (Arrival, DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl Group {
@@ -203,6 +208,59 @@ impl Group {
     /// Holds an event, written after the rows it describes.
     pub fn stage(&mut self, event: crate::events::Event<'_>, now: DateTime<Utc>) {
         crate::events::stage(&mut self.staged, event, now);
+    }
+
+    /// A customer's message written at `at` met `conversation` as `arrival`.
+    pub fn arrived(
+        &mut self,
+        conversation: &Conversation,
+        arrival: Arrival,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        let entry = self.arrivals.entry(conversation.id).or_insert((arrival, at, now));
+        entry.0 = entry.0.max(arrival);
+        entry.1 = entry.1.min(at);
+    }
+
+    /// Writes what is held, then runs what the group's customer messages set going (the team's
+    /// SLA policy, SLA clocks, away replies, the router; see [`crate::workflow::arrivals`]):
+    /// call it last, before the commit.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn finish(&mut self, db: &impl Announce) -> Result<(), persistence::Error> {
+        self.flush(db).await?;
+        if self.arrivals.is_empty() {
+            return Ok(());
+        }
+        let arrivals: Vec<_> = self.arrivals.drain().collect();
+        // The group's look-ups hold each conversation as written; one a settle forgot is read.
+        let mut found: Vec<Conversation> = Vec::with_capacity(arrivals.len());
+        let mut missing = Vec::new();
+        for (id, _) in &arrivals {
+            match self.keys.values().flatten().find(|c| c.id == *id) {
+                Some(c) => found.push(c.clone()),
+                None => missing.push(*id),
+            }
+        }
+        found.extend(persistence::inbox::find_any_of(db, &missing).await?);
+        let mut workspaces: Vec<WorkspaceId> = found.iter().map(|c| c.workspace_id).collect();
+        workspaces.sort_unstable();
+        workspaces.dedup();
+        let hours = persistence::hours::of_many(db, &workspaces).await?;
+        for conversation in found {
+            let Some((arrival, at, now)) =
+                arrivals.iter().find(|(id, _)| *id == conversation.id).map(|(_, a)| *a)
+            else {
+                continue;
+            };
+            let hours = hours.get(&conversation.workspace_id);
+            crate::workflow::arrivals::customer_wrote(db, hours, conversation, arrival, at, now).await?;
+        }
+        self.ids.clear();
+        self.keys.clear();
+        Ok(())
     }
 
     /// Writes what is held (before a statement that could see it, and before the commit).

@@ -174,6 +174,7 @@ pub(super) async fn store_in(
     let touch =
         ConversationChange { last_activity_at: Some(last_activity_at), ..ConversationChange::default() };
     let conversation = conversations::update(txn, loaded.conversation, touch, now).await?;
+    crate::workflow::sla::agent_wrote(txn, &conversation, now).await?;
     crate::events::emit(txn, Event::MessageSent { message: &saved, conversation: &conversation }, now)
         .await?;
     Ok(saved)

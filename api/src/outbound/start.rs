@@ -164,6 +164,7 @@ async fn find_or_open(
         inbound_stored_at: None,
         last_activity_at: now,
         assignee: Some(viewer.agent_id),
+        team: number.default_team_id,
         link,
         sms_opted_out,
     };
@@ -175,6 +176,7 @@ async fn find_or_open(
         }
         Err(err) => return Err(err.into()),
     };
+    let opened = crate::workflow::sla::joined_team(db, opened, now).await?;
     crate::events::emit(db, Event::ConversationCreated(&opened), now).await?;
     Ok(opened)
 }

@@ -201,8 +201,17 @@ pub async fn assign(
             team: Some(team),
             ..ConversationChange::default()
         };
+        let joined = current.team_id != team && team.is_some();
         let saved = conversations::update(txn, current, change, now).await?;
+        let saved = if joined { super::sla::joined_team(txn, saved, now).await? } else { saved };
         updated_event(txn, &saved, now).await?;
+        let event = crate::events::Event::ConversationAssigned {
+            conversation: &saved,
+            agent: to.agent,
+            team,
+            automatic: false,
+        };
+        crate::events::emit(txn, event, now).await?;
         let details = serde_json::json!({ "assigneeId": to.agent, "teamId": team });
         crate::store::audit(txn, viewer, "conversation.assigned", ("conversation", saved.id), details, now)
             .await?;
@@ -230,8 +239,10 @@ pub async fn set_status(
         if current.status == status {
             return Ok(current);
         }
+        let before = current.status;
         let change = ConversationChange { status: Some(status), ..ConversationChange::default() };
         let saved = conversations::update(txn, current, change, now).await?;
+        super::sla::status_changed(txn, &saved, before, now).await?;
         updated_event(txn, &saved, now).await?;
         Ok(saved)
     })

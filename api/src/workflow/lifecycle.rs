@@ -10,7 +10,7 @@ use domain::{Channel, ConversationId, ConversationStatus, Direction, Permission}
 use persistence::conversations::ConversationChange;
 use persistence::reads::InboxCounts;
 use persistence::{
-    ConnectionTrait, Database, Work, business_numbers, conversations, messages, reads, signals,
+    Announce, ConnectionTrait, Database, Work, business_numbers, conversations, messages, reads, signals,
 };
 use persistence::{Conversation, Message};
 
@@ -147,7 +147,9 @@ pub async fn snooze(
             snoozed_until: Some(Some(until)),
             ..ConversationChange::default()
         };
+        let before = current.status;
         let saved = conversations::update(txn, current, change, now).await?;
+        super::sla::status_changed(txn, &saved, before, now).await?;
         updated_event(txn, &saved, now).await?;
         Ok(saved)
     })
@@ -197,7 +199,11 @@ impl crate::workers::Worker for Waker {
 pub async fn wake_due(db: &Database, now: DateTime<Utc>) -> Result<usize, persistence::Error> {
     db.write(async |txn| {
         let woken = conversations::wake_snoozed(txn, now, 100).await?;
+        if !woken.is_empty() {
+            txn.announce(Work::Route);
+        }
         for c in &woken {
+            super::sla::status_changed(txn, c, ConversationStatus::Snoozed, now).await?;
             crate::events::emit(txn, crate::events::Event::ConversationUpdated(c), now).await?;
         }
         Ok(woken.len())

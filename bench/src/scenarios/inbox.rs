@@ -119,7 +119,7 @@ async fn label_and_route(env: &Env) -> anyhow::Result<()> {
     let mut teams = Vec::new();
     for name in ["Support", "Sales"] {
         let team = persistence::teams::create(db, env.workspace, name, now).await?;
-        persistence::teams::add_member(db, &team, env.admin, now).await?;
+        env.db.write(async |txn| persistence::teams::add_member(txn, &team, env.admin, now).await).await?;
         teams.push(team.id);
     }
     let filter = persistence::inbox::ConversationFilter::default();

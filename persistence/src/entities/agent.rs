@@ -1,6 +1,6 @@
 //! The `agents` table.
 
-use domain::{AgentId, Email, Role, WorkspaceId};
+use domain::{AgentId, Availability, Email, Role, WorkspaceId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -13,6 +13,11 @@ pub struct Model {
     pub name: String,
     pub role: Role,
     pub active: bool,
+    /// Whether they take new work (PRODUCT.md section 18).
+    pub availability: Availability,
+    /// Until when they count as present for routing: an open WebSocket (or setting their
+    /// availability) moves it `PARLEY_PRESENCE_GRACE` ahead.
+    pub present_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -33,6 +33,8 @@ pub struct Model {
     /// An SMS number's provider account.
     pub sms_account_sid: Option<String>,
     pub sms_auth_token_sealed: Option<Sealed>,
+    /// The team a new conversation on this number joins.
+    pub default_team_id: Option<domain::TeamId>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

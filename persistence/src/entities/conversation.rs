@@ -45,6 +45,14 @@ pub struct Model {
     /// The `last_inbound_at` whose window `conversation.window_closed` was emitted for.
     pub window_closed_for: Option<DateTimeUtc>,
     pub last_activity_at: DateTimeUtc,
+    /// Until when the away reply sent in a closed period covers it (that period's end).
+    pub away_until: Option<DateTimeUtc>,
+    /// The SLA policy its clocks run under.
+    pub sla_policy_id: Option<domain::SlaPolicyId>,
+    /// The nearest due time of its running SLA clocks (the `SLA_DUE` order).
+    pub sla_due_at: Option<DateTimeUtc>,
+    /// A target of its current SLA cycles is breached.
+    pub sla_breached: bool,
     /// Until when a `SNOOZED` conversation stays aside.
     pub snoozed_until: Option<DateTimeUtc>,
     /// The customer opted out of SMS from the workspace's number (replied STOP).

@@ -18,6 +18,8 @@ pub mod label;
 pub mod message;
 pub mod message_reaction;
 pub mod provider_signal;
+pub mod sla_clock;
+pub mod sla_policy;
 pub mod sms_opt_out;
 pub mod team;
 pub mod team_member;
@@ -36,6 +38,8 @@ pub fn tables() -> Vec<(&'static str, Vec<String>)> {
     }
     vec![
         (workspace::Entity.table_name(), columns::<workspace::Entity>()),
+        (sla_policy::Entity.table_name(), columns::<sla_policy::Entity>()),
+        (sla_clock::Entity.table_name(), columns::<sla_clock::Entity>()),
         (agent::Entity.table_name(), columns::<agent::Entity>()),
         (business_number::Entity.table_name(), columns::<business_number::Entity>()),
         (contact::Entity.table_name(), columns::<contact::Entity>()),

@@ -1,6 +1,6 @@
 //! The `teams` table: a team of agents conversations are routed to (names unique per workspace, ignoring case).
 
-use domain::{TeamId, WorkspaceId};
+use domain::{RoutingMode, SlaPolicyId, TeamId, WorkspaceId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -12,6 +12,12 @@ pub struct Model {
     pub name: String,
     /// `name` in lower case: what uniqueness compares.
     pub name_key: String,
+    /// How its router assigns waiting conversations.
+    pub routing_mode: RoutingMode,
+    /// The most open conversations the router gives one member (`None`: no limit).
+    pub capacity: Option<i32>,
+    /// The policy a conversation joining the team takes.
+    pub sla_policy_id: Option<SlaPolicyId>,
     pub created_at: DateTimeUtc,
 }
 

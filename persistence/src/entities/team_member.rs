@@ -11,6 +11,8 @@ pub struct Model {
     pub workspace_id: WorkspaceId,
     pub team_id: TeamId,
     pub agent_id: AgentId,
+    /// The team's assignment number of the router's latest assignment to them (0: never).
+    pub last_assigned: i64,
     pub created_at: DateTimeUtc,
 }
 

@@ -21,6 +21,9 @@ pub struct Model {
     pub retention_days: Option<i32>,
     /// Everything stored before this was erased by the retention job (its latest cutoff).
     pub retention_erased_before: Option<DateTimeUtc>,
+    /// The business hours (`persistence::hours`'s JSON; `None`: always open).
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub business_hours: Option<Json>,
     pub created_at: DateTimeUtc,
 }
 

@@ -167,6 +167,7 @@ async fn a_socket_is_bounded_before_it_authenticates(app: TestApp) {
     let mut socket = open().await;
     socket.send(Ws::text("x".repeat(100 * 1024))).await.unwrap();
     assert_eq!(closed_with(&mut socket, Duration::from_secs(5)).await, Some(1009), "100 KiB before init");
+    assert_eq!(app.db.commit_count(), commits, "nothing was written for an unauthenticated socket");
 
     let (mut socket, ack) = connect(&app, Some(&t.token)).await;
     assert_eq!(ack["type"], "connection_ack");
@@ -176,6 +177,9 @@ async fn a_socket_is_bounded_before_it_authenticates(app: TestApp) {
     socket.send(Ws::text("y".repeat(1536 * 1024))).await.unwrap();
     assert_eq!(closed_with(&mut socket, Duration::from_secs(5)).await, Some(1009), "1.5 MiB after init");
 
+    // The authenticated socket's agent was recorded present (once); the silent one writes nothing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let commits = app.db.commit_count();
     let mut silent = open().await;
     let started = Instant::now();
     assert_eq!(closed_with(&mut silent, Duration::from_secs(15)).await, Some(4408), "no connection_init");

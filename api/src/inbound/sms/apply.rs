@@ -9,6 +9,7 @@
 //! `MessageSid` changes nothing. `STOP` and its siblings opt the customer out of that number
 //! (`START` back in). Statuses move outbound messages forward only.
 
+use crate::workflow::arrivals::Arrival;
 use chrono::{DateTime, Utc};
 use domain::sms::{Consent, consent_change};
 use domain::threading::ThreadKey;
@@ -103,6 +104,7 @@ async fn ingest(
                 inbound_stored_at: Some(now),
                 last_activity_at: now,
                 assignee: None,
+                team: number.default_team_id,
                 link: None,
                 sms_opted_out: opted_out,
             };
@@ -137,6 +139,13 @@ async fn ingest(
     }
     crate::events::emit(db, Event::MessageReceived { message: &message, conversation: &conversation }, now)
         .await?;
+    let arrival = match opened_or_reopened {
+        Some(true) => Arrival::Opened,
+        Some(false) => Arrival::Reopened,
+        None => Arrival::Appended,
+    };
+    let hours = persistence::hours::of(db, workspace).await?;
+    crate::workflow::arrivals::customer_wrote(db, hours.as_ref(), conversation, arrival, now, now).await?;
     Ok(Applied::Stored)
 }
 

@@ -8,6 +8,7 @@
 //! receipts), and replaces every `wamid.` string at any depth of the stored content by its
 //! digest, so the hidden number cannot be derived from anything Parley keeps in the clear.
 
+use crate::workflow::arrivals::Arrival as Met;
 use chrono::{DateTime, Utc};
 use domain::appending::{self, Arrival, Thread};
 use domain::identity_change::{self, IdentityChange, Keyed};
@@ -62,7 +63,7 @@ pub async fn record_inbound(
 ) -> Result<IngestOutcome, Error> {
     let mut group = Group::default();
     let outcome = record_in_group(db, number, msg, now, keyring, &mut group).await?;
-    group.flush(db).await?;
+    group.finish(db).await?;
     Ok(outcome)
 }
 
@@ -120,6 +121,7 @@ pub(crate) async fn record_in_group(
     // The conversation before a change that may flip a capability (a shared phone, a window
     // the message opens again).
     let mut flipping: Option<Conversation> = None;
+    let mut reopened = false;
     let (conversation, opened) = match threading::decide(identity, &lookup) {
         ThreadDecision::Append { conversation: id, record_bsuid, record_phone } => {
             let current =
@@ -127,6 +129,7 @@ pub(crate) async fn record_in_group(
                     || Error::Unexpected(anyhow::anyhow!("threading chose a conversation it was not given")),
                 )?;
             let plan = appending::plan(&thread_of(&current), &arrival_of(msg), record_bsuid, record_phone);
+            reopened = plan.reopen;
             if plan.changes_conversation() {
                 updated = true;
             }
@@ -171,6 +174,7 @@ pub(crate) async fn record_in_group(
                 inbound_stored_at: Some(persistence::staged::stored_time(now)),
                 last_activity_at: msg.sent_at,
                 assignee: None,
+                team: number.default_team_id,
                 link: None,
                 sms_opted_out: false,
             };
@@ -206,6 +210,12 @@ pub(crate) async fn record_in_group(
         reply_to,
     };
     let message = group.insert_message(&conversation, new, &ids, now)?;
+    let arrival = match (opened, reopened) {
+        (true, _) => Met::Opened,
+        (false, true) => Met::Reopened,
+        (false, false) => Met::Appended,
+    };
+    group.arrived(&conversation, arrival, msg.sent_at, now);
     if let Some(media) = &msg.media {
         group.flush(db).await?;
         attachments::insert_announced(db, &message, media.clone(), now + domain::media::FETCH_WINDOW, now)
