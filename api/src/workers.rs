@@ -109,6 +109,29 @@ impl DueMemo {
     pub fn forget(&self) {
         *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
+
+    /// The pass of a worker whose due time `read` finds: the remembered due time while it
+    /// holds; once due, it is forgotten and `work` runs (see [`when_due`]).
+    ///
+    /// # Errors
+    /// What `read` or `work` returns.
+    pub async fn pass<R, W>(
+        &self,
+        db: &Database,
+        now: DateTime<Utc>,
+        read: impl FnOnce() -> R,
+        work: impl FnOnce() -> W,
+    ) -> Result<Next, persistence::Error>
+    where
+        R: Future<Output = Result<Option<DateTime<Utc>>, persistence::Error>>,
+        W: Future<Output = Result<usize, persistence::Error>>,
+    {
+        let due = self.get(db, read).await?;
+        if due.is_some_and(|at| at <= now) {
+            self.forget();
+        }
+        when_due(due, now, work).await
+    }
 }
 
 /// A background worker.

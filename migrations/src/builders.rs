@@ -111,6 +111,31 @@ pub(crate) async fn drop_table(manager: &SchemaManager<'_>, name: &str) -> Resul
     manager.drop_table(Table::drop().table(Alias::new(name)).if_exists().to_owned()).await
 }
 
+/// Adds each `(table, column)`, in order.
+pub(crate) async fn add_columns(
+    manager: &SchemaManager<'_>,
+    columns: Vec<(&str, ColumnDef)>,
+) -> Result<(), DbErr> {
+    for (table, column) in columns {
+        manager.alter_table(Table::alter().table(Alias::new(table)).add_column(column).to_owned()).await?;
+    }
+    Ok(())
+}
+
+/// Drops each `(table, column)` [`add_columns`] added, last first.
+pub(crate) async fn drop_columns(
+    manager: &SchemaManager<'_>,
+    columns: Vec<(&str, ColumnDef)>,
+) -> Result<(), DbErr> {
+    for (table, column) in columns.into_iter().rev() {
+        let name = column.get_column_name();
+        manager
+            .alter_table(Table::alter().table(Alias::new(table)).drop_column(Alias::new(name)).to_owned())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Runs `statements` in order on PostgreSQL; does nothing on SQLite (for changes only
 /// PostgreSQL needs: triggers, sequences, partial indexes).
 pub(crate) async fn on_postgres(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {

@@ -6,8 +6,8 @@
 use sea_orm_migration::prelude::*;
 
 use crate::builders::{
-    boolean, create_table, drop_table, fk, id, index, integer, text, text_null, timestamp, timestamp_null,
-    uuid, uuid_null,
+    add_columns, boolean, create_table, drop_columns, drop_table, fk, id, index, integer, text, text_null,
+    timestamp, timestamp_null, uuid, uuid_null,
 };
 
 #[derive(DeriveMigrationName)]
@@ -32,11 +32,7 @@ fn added() -> Vec<(&'static str, ColumnDef)> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, column) in added() {
-            manager
-                .alter_table(Table::alter().table(Alias::new(table)).add_column(column).to_owned())
-                .await?;
-        }
+        add_columns(manager, added()).await?;
         manager
             .create_index(index(
                 "conversations",
@@ -175,12 +171,7 @@ impl MigrationTrait for Migration {
                 Index::drop().name("ix_conversations_snoozed").table(Alias::new("conversations")).to_owned(),
             )
             .await?;
-        for (table, column) in added().into_iter().rev() {
-            let name = column.get_column_name();
-            manager
-                .alter_table(Table::alter().table(Alias::new(table)).drop_column(Alias::new(name)).to_owned())
-                .await?;
-        }
+        drop_columns(manager, added()).await?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::builders::{boolean, integer, integer_null, timestamp_null};
+use crate::builders::{add_columns, boolean, drop_columns, integer, integer_null, timestamp_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -28,11 +28,7 @@ fn added() -> Vec<(&'static str, ColumnDef)> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, column) in added() {
-            manager
-                .alter_table(Table::alter().table(Alias::new(table)).add_column(column).to_owned())
-                .await?;
-        }
+        add_columns(manager, added()).await?;
         // Windows that ended before this version ran are history: no late `window_closed` or
         // `capabilities_changed` for each of them when the worker first starts.
         let ended = match manager.get_database_backend() {
@@ -65,12 +61,7 @@ impl MigrationTrait for Migration {
                 Index::drop().name("ix_conversations_window").table(Alias::new("conversations")).to_owned(),
             )
             .await?;
-        for (table, column) in added().into_iter().rev() {
-            let name = column.get_column_name();
-            manager
-                .alter_table(Table::alter().table(Alias::new(table)).drop_column(Alias::new(name)).to_owned())
-                .await?;
-        }
+        drop_columns(manager, added()).await?;
         Ok(())
     }
 }

@@ -18,8 +18,8 @@
 use sea_orm_migration::prelude::*;
 
 use crate::builders::{
-    big_integer, boolean, create_table, drop_table, fk, id, index, integer_null, json_null, text, text_null,
-    timestamp, timestamp_null, uuid, uuid_null,
+    add_columns, big_integer, boolean, create_table, drop_columns, drop_table, fk, id, index, integer_null,
+    json_null, text, text_null, timestamp, timestamp_null, uuid, uuid_null,
 };
 
 #[derive(DeriveMigrationName)]
@@ -71,11 +71,7 @@ const INDEXES: &[(&str, &str)] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (table, column) in added() {
-            manager
-                .alter_table(Table::alter().table(Alias::new(table)).add_column(column).to_owned())
-                .await?;
-        }
+        add_columns(manager, added()).await?;
         create_table(
             manager,
             "sla_policies",
@@ -151,12 +147,7 @@ impl MigrationTrait for Migration {
         }
         drop_table(manager, "sla_clocks").await?;
         drop_table(manager, "sla_policies").await?;
-        for (table, column) in added().into_iter().rev() {
-            let name = column.get_column_name();
-            manager
-                .alter_table(Table::alter().table(Alias::new(table)).drop_column(Alias::new(name)).to_owned())
-                .await?;
-        }
+        drop_columns(manager, added()).await?;
         Ok(())
     }
 }

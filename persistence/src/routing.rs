@@ -58,6 +58,14 @@ pub async fn keep_present(
     if agents.is_empty() {
         return Ok(0);
     }
+    // Those present already: only their time moves (first, so the two sets stay apart).
+    agent::Entity::update_many()
+        .col_expr(agent::Column::PresentUntil, Expr::value(until))
+        .filter(agent::Column::Id.is_in(agents.iter().copied()))
+        .filter(agent::Column::PresentUntil.gt(now))
+        .exec(db)
+        .await
+        .context("failed to record presence")?;
     let back = agent::Entity::update_many()
         .col_expr(agent::Column::PresentUntil, Expr::value(until))
         .filter(agent::Column::Id.is_in(agents.iter().copied()))
@@ -70,12 +78,6 @@ pub async fn keep_present(
         .await
         .context("failed to record presence")?
         .rows_affected;
-    agent::Entity::update_many()
-        .col_expr(agent::Column::PresentUntil, Expr::value(until))
-        .filter(agent::Column::Id.is_in(agents.iter().copied()))
-        .exec(db)
-        .await
-        .context("failed to record presence")?;
     if back > 0 {
         db.announce(Work::Route);
     }
@@ -98,11 +100,6 @@ fn takes_work(now: &str) -> String {
 /// # Errors
 /// On a database failure.
 pub async fn has_work(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<bool, Error> {
-    #[derive(FromQueryResult)]
-    struct Row {
-        #[allow(dead_code)]
-        id: TeamId,
-    }
     let dialect = Dialect::of(db);
     let sql = format!(
         "SELECT t.id FROM teams t WHERE t.routing_mode <> 'MANUAL' \
@@ -113,8 +110,8 @@ pub async fn has_work(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<b
          LIMIT 1",
         takes_work(&dialect.placeholder(1))
     );
-    let found = Row::find_by_statement(Statement::from_sql_and_values(dialect.backend(), sql, [now.into()]))
-        .one(db)
+    let found = db
+        .query_one_raw(Statement::from_sql_and_values(dialect.backend(), sql, [now.into()]))
         .await
         .context("failed to check the routing queue")?;
     Ok(found.is_some())

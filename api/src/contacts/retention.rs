@@ -24,11 +24,7 @@ impl crate::workers::Worker for Retention {
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
         let read =
             || async { Ok(retention::due(self.db.conn(), now).await?.into_iter().map(|(_, at)| at).min()) };
-        let due = self.due.get(&self.db, read).await?;
-        if due.is_some_and(|at| at <= now) {
-            self.due.forget();
-        }
-        crate::workers::when_due(due, now, || run_due(&self.db, now)).await
+        self.due.pass(&self.db, now, read, || run_due(&self.db, now)).await
     }
 }
 

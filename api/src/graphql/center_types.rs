@@ -37,49 +37,29 @@ pub enum SlaTarget {
 
 /// A day of the week.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "chrono::Weekday")]
 pub enum Weekday {
     /// Monday.
-    Monday,
+    #[graphql(name = "MONDAY")]
+    Mon,
     /// Tuesday.
-    Tuesday,
+    #[graphql(name = "TUESDAY")]
+    Tue,
     /// Wednesday.
-    Wednesday,
+    #[graphql(name = "WEDNESDAY")]
+    Wed,
     /// Thursday.
-    Thursday,
+    #[graphql(name = "THURSDAY")]
+    Thu,
     /// Friday.
-    Friday,
+    #[graphql(name = "FRIDAY")]
+    Fri,
     /// Saturday.
-    Saturday,
+    #[graphql(name = "SATURDAY")]
+    Sat,
     /// Sunday.
-    Sunday,
-}
-
-impl From<Weekday> for chrono::Weekday {
-    fn from(d: Weekday) -> Self {
-        match d {
-            Weekday::Monday => chrono::Weekday::Mon,
-            Weekday::Tuesday => chrono::Weekday::Tue,
-            Weekday::Wednesday => chrono::Weekday::Wed,
-            Weekday::Thursday => chrono::Weekday::Thu,
-            Weekday::Friday => chrono::Weekday::Fri,
-            Weekday::Saturday => chrono::Weekday::Sat,
-            Weekday::Sunday => chrono::Weekday::Sun,
-        }
-    }
-}
-
-impl From<chrono::Weekday> for Weekday {
-    fn from(d: chrono::Weekday) -> Self {
-        match d {
-            chrono::Weekday::Mon => Weekday::Monday,
-            chrono::Weekday::Tue => Weekday::Tuesday,
-            chrono::Weekday::Wed => Weekday::Wednesday,
-            chrono::Weekday::Thu => Weekday::Thursday,
-            chrono::Weekday::Fri => Weekday::Friday,
-            chrono::Weekday::Sat => Weekday::Saturday,
-            chrono::Weekday::Sun => Weekday::Sunday,
-        }
-    }
+    #[graphql(name = "SUNDAY")]
+    Sun,
 }
 
 /// A calendar date, `YYYY-MM-DD`.

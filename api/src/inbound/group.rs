@@ -234,27 +234,23 @@ impl Group {
         if self.arrivals.is_empty() {
             return Ok(());
         }
-        let arrivals: Vec<_> = self.arrivals.drain().collect();
         // The group's look-ups hold each conversation as written; one a settle forgot is read.
-        let mut found: Vec<Conversation> = Vec::with_capacity(arrivals.len());
-        let mut missing = Vec::new();
-        for (id, _) in &arrivals {
-            match self.keys.values().flatten().find(|c| c.id == *id) {
-                Some(c) => found.push(c.clone()),
-                None => missing.push(*id),
-            }
-        }
-        found.extend(persistence::inbox::find_any_of(db, &missing).await?);
-        let mut workspaces: Vec<WorkspaceId> = found.iter().map(|c| c.workspace_id).collect();
+        let mut found: HashMap<ConversationId, Conversation> = self
+            .keys
+            .values()
+            .flatten()
+            .filter(|c| self.arrivals.contains_key(&c.id))
+            .map(|c| (c.id, c.clone()))
+            .collect();
+        let missing: Vec<ConversationId> =
+            self.arrivals.keys().filter(|id| !found.contains_key(id)).copied().collect();
+        found.extend(persistence::inbox::find_any_of(db, &missing).await?.into_iter().map(|c| (c.id, c)));
+        let mut workspaces: Vec<WorkspaceId> = found.values().map(|c| c.workspace_id).collect();
         workspaces.sort_unstable();
         workspaces.dedup();
         let hours = persistence::hours::of_many(db, &workspaces).await?;
-        for conversation in found {
-            let Some((arrival, at, now)) =
-                arrivals.iter().find(|(id, _)| *id == conversation.id).map(|(_, a)| *a)
-            else {
-                continue;
-            };
+        for (id, (arrival, at, now)) in std::mem::take(&mut self.arrivals) {
+            let Some(conversation) = found.remove(&id) else { continue };
             let hours = hours.get(&conversation.workspace_id);
             crate::workflow::arrivals::customer_wrote(db, hours, conversation, arrival, at, now).await?;
         }

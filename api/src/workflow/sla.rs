@@ -147,7 +147,7 @@ pub async fn set_policy(
     let saved = sla::set_policy_of(db, conversation, policy.map(|p| p.id), now).await?;
     if let Some(policy) = policy {
         let hours = hours_for(db, &saved, policy).await?;
-        let agent = latest_agent_message(db, &saved).await?;
+        let agent = sla::latest_by_agent(db, saved.id).await?;
         let customer = messages::latest_in(db, saved.id, Some(Direction::Inbound)).await?;
         if agent.is_none() {
             start(db, &saved, policy, SlaTarget::FirstResponse, saved.created_at, hours.as_ref()).await?;
@@ -222,14 +222,14 @@ pub async fn customer_wrote(
 ) -> Result<(), persistence::Error> {
     let Some(policy) = policy_of(db, conversation).await? else { return Ok(()) };
     let hours = hours_for(db, conversation, &policy).await?;
-    resume(db, conversation, hours.as_ref(), now).await?;
     let open = sla::open_clocks(db, conversation.id).await?;
+    resume(db, &open, hours.as_ref(), now).await?;
     if reopened && !open.iter().any(|c| c.target == SlaTarget::Resolution) {
         start(db, conversation, &policy, SlaTarget::Resolution, at, hours.as_ref()).await?;
     }
     let waiting_reply =
         open.iter().any(|c| matches!(c.target, SlaTarget::FirstResponse | SlaTarget::NextResponse));
-    if !waiting_reply && latest_agent_message(db, conversation).await?.is_some() {
+    if !waiting_reply && sla::latest_by_agent(db, conversation.id).await?.is_some() {
         start(db, conversation, &policy, SlaTarget::NextResponse, at, hours.as_ref()).await?;
     }
     sla::refresh(db, conversation.id).await
@@ -260,23 +260,21 @@ pub async fn status_changed(
         }
         (_, ConversationStatus::Open) => {
             let hours = hours_for(db, conversation, &policy).await?;
-            resume(db, conversation, hours.as_ref(), now).await?;
+            resume(db, &sla::open_clocks(db, conversation.id).await?, hours.as_ref(), now).await?;
         }
     }
     sla::refresh(db, conversation.id).await
 }
 
-/// Resumes the conversation's paused clocks at `now`: each keeps the time it had left (open
-/// time when it counts business hours only).
+/// Resumes the paused clocks among the conversation's `open` clocks at `now`: each keeps the
+/// time it had left (open time when it counts business hours only).
 async fn resume(
     db: &impl ConnectionTrait,
-    conversation: &Conversation,
+    open: &[SlaClock],
     hours: Option<&BusinessHours>,
     now: DateTime<Utc>,
 ) -> Result<(), persistence::Error> {
-    let paused: Vec<SlaClock> =
-        sla::open_clocks(db, conversation.id).await?.into_iter().filter(|c| c.paused_at.is_some()).collect();
-    for clock in paused {
+    for clock in open.iter().filter(|c| c.paused_at.is_some()) {
         let Some(since) = clock.paused_at else { continue };
         let moved = |at: Option<DateTime<Utc>>| -> Option<DateTime<Utc>> {
             let at = at?;
@@ -288,7 +286,7 @@ async fn resume(
                 None => Some(now + (at - since)),
             }
         };
-        sla::resume(db, &clock, moved(clock.warn_at), moved(clock.due_at)).await?;
+        sla::resume(db, clock, moved(clock.warn_at), moved(clock.due_at)).await?;
     }
     Ok(())
 }
@@ -342,14 +340,6 @@ async fn hours_for(
     persistence::hours::of(db, c.workspace_id).await
 }
 
-/// When an agent last wrote to the customer (not a note, not an away reply).
-async fn latest_agent_message(
-    db: &impl ConnectionTrait,
-    c: &Conversation,
-) -> Result<Option<DateTime<Utc>>, persistence::Error> {
-    sla::latest_by_agent(db, c.id).await
-}
-
 async fn reload(db: &impl ConnectionTrait, c: Conversation) -> Result<Conversation, persistence::Error> {
     Ok(conversations::find(db, c.workspace_id, c.id).await?.unwrap_or(c))
 }
@@ -369,11 +359,8 @@ impl crate::workers::Worker for Timer {
     const WAKES: &'static [Work] = &[];
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
-        let due = self.due.get(&self.db, || sla::next_due(self.db.conn())).await?;
-        if due.is_some_and(|at| at <= now) {
-            self.due.forget();
-        }
-        crate::workers::when_due(due, now, || warn_and_breach(&self.db, now)).await
+        let read = || sla::next_due(self.db.conn());
+        self.due.pass(&self.db, now, read, || warn_and_breach(&self.db, now)).await
     }
 }
 

@@ -32,11 +32,8 @@ impl crate::workers::Worker for Windows {
     const WAKES: &'static [Work] = &[];
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
-        let due = self.due.get(&self.db, || windows::next_due(self.db.conn())).await?;
-        if due.is_some_and(|at| at <= now) {
-            self.due.forget();
-        }
-        crate::workers::when_due(due, now, || close_and_warn(&self.db, now)).await
+        let read = || windows::next_due(self.db.conn());
+        self.due.pass(&self.db, now, read, || close_and_warn(&self.db, now)).await
     }
 }
 
