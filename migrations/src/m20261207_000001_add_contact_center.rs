@@ -68,6 +68,20 @@ const INDEXES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The inbox counts' index (`m20261206_000002`), and the same with the team, so the queue's
+/// count (`inboxCounts.waiting`) is read from the index as the other counts are.
+const OPEN_COUNTS: &str = "CREATE INDEX ix_conversations_open_counts \
+     ON conversations (workspace_id, assignee_id, inbound_stored_at, id) WHERE status = 'OPEN'";
+const OPEN_COUNTS_WITH_TEAM: &str = "CREATE INDEX ix_conversations_open_counts \
+     ON conversations (workspace_id, assignee_id, inbound_stored_at, id, team_id) WHERE status = 'OPEN'";
+
+async fn open_counts_index(manager: &SchemaManager<'_>, create: &str) -> Result<(), DbErr> {
+    // One call, so one connection: SQLite then sees the drop before the create.
+    let replace = format!("DROP INDEX ix_conversations_open_counts; {create}");
+    manager.get_connection().execute_unprepared(&replace).await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -136,7 +150,7 @@ impl MigrationTrait for Migration {
         for (_, sql) in INDEXES {
             manager.get_connection().execute_unprepared(sql).await?;
         }
-        Ok(())
+        open_counts_index(manager, OPEN_COUNTS_WITH_TEAM).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -145,6 +159,7 @@ impl MigrationTrait for Migration {
                 .drop_index(Index::drop().name(*name).table(Alias::new("conversations")).to_owned())
                 .await?;
         }
+        open_counts_index(manager, OPEN_COUNTS).await?;
         drop_table(manager, "sla_clocks").await?;
         drop_table(manager, "sla_policies").await?;
         drop_columns(manager, added()).await?;

@@ -162,11 +162,13 @@ pub struct InboxCounts {
     pub mine: i64,
     /// Open conversations assigned to no one.
     pub unassigned: i64,
+    /// Open conversations waiting in a team's queue (in a team, assigned to no one).
+    pub waiting: i64,
 }
 
 /// The inbox's counts for an agent, in one query: one walk of the workspace's open
 /// conversations in the partial index `ix_conversations_open_counts` (assignee, latest inbound
-/// storing time and id, nothing else), joined with the agent's own read markers. No message
+/// storing time, id and team, nothing else), joined with the agent's own read markers. No message
 /// is read.
 ///
 /// # Errors
@@ -181,6 +183,7 @@ pub async fn inbox_counts(
         "SELECT COUNT(*) AS open, \
            SUM(CASE WHEN c.assignee_id = {agent} THEN 1 ELSE 0 END) AS mine, \
            SUM(CASE WHEN c.assignee_id IS NULL THEN 1 ELSE 0 END) AS unassigned, \
+           SUM(CASE WHEN c.assignee_id IS NULL AND c.team_id IS NOT NULL THEN 1 ELSE 0 END) AS waiting, \
            SUM(CASE WHEN c.inbound_stored_at IS NOT NULL \
                  AND (r.last_read_at IS NULL OR r.last_read_at < c.inbound_stored_at) THEN 1 ELSE 0 END) AS unread \
          FROM conversations c \
@@ -203,6 +206,7 @@ pub async fn inbox_counts(
             unread: r.unread.unwrap_or(0),
             mine: r.mine.unwrap_or(0),
             unassigned: r.unassigned.unwrap_or(0),
+            waiting: r.waiting.unwrap_or(0),
         })
         .unwrap_or_default())
 }
@@ -213,4 +217,5 @@ struct CountsRow {
     unread: Option<i64>,
     mine: Option<i64>,
     unassigned: Option<i64>,
+    waiting: Option<i64>,
 }

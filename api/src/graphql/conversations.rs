@@ -148,6 +148,17 @@ impl Conversation {
         Ok(rows.unwrap_or_default().into_iter().map(Label).collect())
     }
 
+    /// The nearest due time of its running SLA targets (what `orderBy: SLA_DUE` sorts by;
+    /// null: none running).
+    async fn sla_due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sla_due_at
+    }
+
+    /// A target of its current SLA cycles is breached (the `slaBreached` filter).
+    async fn sla_breached(&self) -> bool {
+        self.0.sla_breached
+    }
+
     /// Its SLA: policy, due times, targets met and breached (null: no policy).
     async fn sla(&self, ctx: &Context<'_>) -> Result<Option<super::center_types::ConversationSla>> {
         super::center_types::conversation_sla(ctx, &self.0).await
@@ -271,6 +282,9 @@ pub(crate) async fn conversation_page(
         labels: shows("labels"),
         team: shows("team"),
         team_members: nodes.iter().any(|node| node.field("team").field("members").exists()),
+        sla: shows("sla"),
+        team_queue: nodes.iter().any(|node| node.field("team").field("queue").exists()),
+        team_policy: nodes.iter().any(|node| node.field("team").field("slaPolicy").exists()),
     };
     super::loaders::prefetch_conversations(loaders_of(ctx)?, &rows, shown).await.map_err(ApiError::from)?;
     Ok(pagination::connection(

@@ -44,6 +44,8 @@ pub struct InboxCounts {
     pub mine: i64,
     /// Open conversations assigned to no one.
     pub unassigned: i64,
+    /// Open conversations waiting in a team's queue (in a team, assigned to no one).
+    pub waiting: i64,
 }
 
 /// Inbox counts.
@@ -52,7 +54,7 @@ pub struct LifecycleQuery;
 
 #[Object]
 impl LifecycleQuery {
-    /// The signed-in agent's inbox counts (open, unread, mine, unassigned). Concurrent requests
+    /// The signed-in agent's inbox counts (open, unread, mine, unassigned, waiting). Concurrent requests
     /// share one read; a change made through this server is counted in the next answer, one
     /// made through another server process within about a second.
     async fn inbox_counts(&self, ctx: &Context<'_>) -> Result<InboxCounts> {
@@ -63,6 +65,7 @@ impl LifecycleQuery {
             unread: counts.unread,
             mine: counts.mine,
             unassigned: counts.unassigned,
+            waiting: counts.waiting,
         })
     }
 }

@@ -295,6 +295,11 @@ pub struct Shown {
     /// `team`, and whether with its `members`.
     pub team: bool,
     pub team_members: bool,
+    /// `sla` (its clocks and policy).
+    pub sla: bool,
+    /// The team's `queue` and `slaPolicy`.
+    pub team_queue: bool,
+    pub team_policy: bool,
 }
 
 /// Loads everything a page of conversations shows, in two rounds of one batch per relation
@@ -322,7 +327,10 @@ pub async fn prefetch_conversations(
     let labels = rows.iter().filter(|_| shown.labels).map(|c| LabelsKey(c.id));
     let teams = rows.iter().filter(|_| shown.team).filter_map(|c| c.team_id.map(TeamKey));
     let members = rows.iter().filter(|_| shown.team_members).filter_map(|c| c.team_id.map(TeamMembersKey));
-    let (_, _, _, members, _, _, _, _, previous, owners) = futures::try_join!(
+    let clocks = rows.iter().filter(|c| shown.sla && c.sla_policy_id.is_some()).map(|c| SlaKey(c.id));
+    let policies = rows.iter().filter(|_| shown.sla).filter_map(|c| c.sla_policy_id.map(SlaPolicyKey));
+    let queues = rows.iter().filter(|_| shown.team_queue).filter_map(|c| c.team_id.map(QueueKey));
+    let (_, _, teams, members, _, _, _, _, previous, owners, _, _, _) = futures::try_join!(
         loader.load_many(reads),
         loader.load_many(labels),
         loader.load_many(teams),
@@ -333,13 +341,22 @@ pub async fn prefetch_conversations(
         loader.load_many(agents),
         loader.load_many(previous),
         loader.load_many(owners),
+        loader.load_many(clocks),
+        loader.load_many(policies),
+        loader.load_many(queues),
     )?;
+    let team_policies =
+        teams.values().filter(|_| shown.team_policy).filter_map(|t| t.sla_policy_id.map(SlaPolicyKey));
     let suggested = previous
         .values()
         .filter_map(|p| p.contact_id)
         .chain(owners.values().map(|o| o.contact_id))
         .map(ContactKey);
     let member_agents = members.values().flatten().copied().map(AgentKey);
-    futures::try_join!(loader.load_many(suggested), loader.load_many(member_agents))?;
+    futures::try_join!(
+        loader.load_many(suggested),
+        loader.load_many(member_agents),
+        loader.load_many(team_policies)
+    )?;
     Ok(())
 }

@@ -355,7 +355,45 @@ async fn sla_targets_warn_and_breach_once_and_sort_the_inbox(app: TestApp) {
     assert_eq!(events(&app, &t, "sla.breached").await.len(), 1, "a removed policy breaches nothing");
 }
 
+async fn sla_events_are_written_once_across_processes(app: TestApp) {
+    let peer = crate::helpers::other_process_db(&app, |_| {}).await;
+    let mut t = app.tenant("Acme").await;
+    let (team, _) = routed_team(&app, &mut t, "MANUAL", 5).await;
+    let create = "mutation { createSlaPolicy(input: {name: \"Gold\", firstResponseMinutes: 10}) { id } }";
+    let policy =
+        app.ok(&t.token, create, json!({})).await["createSlaPolicy"]["id"].as_str().unwrap().to_owned();
+    let update = "mutation($id: ID!, $p: ID) { updateTeam(id: $id, input: {slaPolicyId: $p}) { id } }";
+    app.ok(&t.token, update, json!({ "id": team, "p": policy })).await;
+    for i in 0..30 {
+        app.receive(&t, &Inbound::hidden(&format!("US.6{i}"), &format!("@s{i}"), "S")).await;
+    }
+    let start = Utc::now();
+    for at in [start + Duration::minutes(9), start + Duration::minutes(11)] {
+        let racers: Vec<_> = [app.db.clone(), peer.clone(), app.db.clone(), peer.clone()]
+            .into_iter()
+            .map(|db| {
+                tokio::spawn(async move { api::workflow::sla::warn_and_breach(&db, at).await.unwrap() })
+            })
+            .collect();
+        for racer in racers {
+            racer.await.unwrap();
+        }
+    }
+    for kind in ["sla.warning", "sla.breached"] {
+        let mut ids: Vec<String> = events(&app, &t, kind)
+            .await
+            .iter()
+            .map(|e| e["conversationId"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 30, "{kind}");
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 30, "{kind}: one per conversation");
+    }
+}
+
 on_both!(
+    sla_events_are_written_once_across_processes,
     a_team_routes_within_capacity_and_its_queue_drains_as_room_appears,
     least_busy_prefers_the_member_with_fewest_open,
     routing_across_processes_assigns_each_once_within_capacity,
