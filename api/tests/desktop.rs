@@ -329,6 +329,44 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     d.step("inbox").await;
     d.assert_every_control_named("inbox").await;
 
+    // The contact center: today is closed in the demo's hours (the header says when it opens);
+    // the admin is online, so the router gave them the oldest of the team's queue up to the
+    // capacity, and the rest waits in the queue.
+    assert!(
+        d.eval::<String>("document.querySelector('#hours-state').textContent").await.starts_with("Closed")
+    );
+    assert_eq!(d.eval::<String>("document.querySelector('#availability').value").await, "ONLINE");
+    d.click("#views button:nth-child(5)").await;
+    d.until("the team queue", "document.querySelector('#views button:nth-child(5)').getAttribute('aria-pressed') === 'true' && document.querySelectorAll('.row').length === 2 && [...document.querySelectorAll('.row')].every(r => !r.textContent.includes('→'))").await;
+    d.until(
+        "the queue's count",
+        "document.querySelector('#views button:nth-child(5) .count')?.textContent === '2'",
+    )
+    .await;
+    d.step("team-queue").await;
+    d.click("#views button:nth-child(1)").await;
+    // SLA due first: the breached ones lead, then Sheena's first response, due within minutes.
+    d.select("#order", "SLA due first").await;
+    d.until("the SLA order", "document.querySelector('#list').getAttribute('aria-busy') === 'false' && document.querySelector('.row .sla')?.classList.contains('breached') && [...document.querySelectorAll('.row .sla.soon')].length >= 1").await;
+    d.step("sla-order").await;
+    d.select("#order", "Newest activity").await;
+    d.until("the activity order", "document.querySelector('#list').getAttribute('aria-busy') === 'false' && document.querySelector('.row').getAttribute('aria-label').startsWith('Amelia')").await;
+    // Sheena wrote while the team was closed: the away reply is a system line, not an agent's.
+    d.click(".row[aria-label^='Sheena']").await;
+    d.until("the away reply", "document.querySelector('#conv-name')?.textContent === 'Sheena Nelson' && !!document.querySelector('.msg.system')").await;
+    assert!(
+        d.eval::<String>("document.querySelector('.msg.system').textContent").await.contains("Away reply")
+    );
+    d.step("away-reply").await;
+    d.assert_every_control_named("away reply").await;
+    // Busy: no new work from routing.
+    d.select("#availability", "● Busy").await;
+    d.until("busy", "document.querySelector('#availability').dataset.value === 'BUSY'").await;
+    d.until("the toast gone", "!document.querySelector('#toast').classList.contains('shown')").await;
+    d.select("#availability", "● Online").await;
+    d.until("online", "document.querySelector('#availability').dataset.value === 'ONLINE'").await;
+    d.until("the toast gone", "!document.querySelector('#toast').classList.contains('shown')").await;
+
     // The username-only customer: the notice, and the greyed authentication category with its reason.
     d.click(".row[aria-label^='Carlos']").await;
     d.until("Carlos's conversation", "document.querySelector('#conv-name')?.textContent === 'Carlos'").await;
@@ -414,8 +452,14 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     d.until("the inbound message, live", "[...document.querySelectorAll('.msg.INBOUND')].some(m => m.textContent.includes('cuánto tarda el envío'))").await;
     assert!(d.eval::<bool>("window.__sameDocument === true").await, "no reload");
-    d.until("the row's preview", "document.querySelector(\".row[aria-label^='Carlos'] .preview\").textContent.includes('cuánto tarda el envío')").await;
+    // The team is closed (the demo's hours): the row's preview is the away reply that followed.
+    d.until("the row's preview", "document.querySelector(\".row[aria-label^='Carlos'] .preview\").textContent.startsWith('Away reply: Thanks for writing')").await;
     d.until("the composer enabled", "!document.querySelector('#composer-text').disabled").await;
+    d.until(
+        "his away reply, live",
+        "[...document.querySelectorAll('.msg.system')].some(m => m.textContent.includes('closed today'))",
+    )
+    .await;
     d.step("inbound-live").await;
 
     // A reply, with its tick.

@@ -339,6 +339,26 @@ pub async fn latest_by_agent(
     Ok(found.map(|m| m.created_at))
 }
 
+/// When the customer's first message in the conversation was written (`None`: no customer
+/// message yet).
+///
+/// # Errors
+/// On a database failure.
+pub async fn first_customer_message_at(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    use crate::entities::message;
+    let found = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(conversation))
+        .filter(message::Column::Direction.eq(domain::Direction::Inbound))
+        .order_by_asc(message::Column::SentAt)
+        .one(db)
+        .await
+        .context("failed to load the first customer message")?;
+    Ok(found.map(|m| m.sent_at))
+}
+
 /// Which timer event a claim is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Due {

@@ -285,7 +285,17 @@ function media(attachment) {
   }
 }
 
+/** An away reply: sent by Parley outside business hours, shown as a system line. */
+function awayEl(m) {
+  return h("div", { class: "msg system", dataset: { id: m.id, status: m.status }, role: "note" },
+    h("div", { class: "bubble" },
+      h("div", { class: "system-head" }, "Away reply · sent automatically outside business hours"),
+      h("div", { class: "text" }, m.text ?? "")),
+    h("div", { class: "meta" }, h("time", { datetime: m.createdAt, title: fullTime(m.createdAt) }, shortTime(m.createdAt)), ticks(m)));
+}
+
 function messageEl(m) {
+  if (m.kind === "away" && !m.author) return awayEl(m);
   const c = state.conversation;
   const note = m.direction === "INTERNAL";
   const captions = m.attachments.map((a) => a.caption).filter(Boolean);

@@ -1,8 +1,9 @@
-// The inbox list: views with their counts, label, team and status filters, search, rows that
-// change in place when events arrive.
+// The inbox list: views with their counts (the team queue among them), label, team and status
+// filters, the order (newest activity or SLA due first), search, rows that change in place when
+// events arrive, each with its SLA due time or breach.
 
 import { gql } from "./api.js";
-import { $, h, fill, shortTime, initials, handle, chip, toast } from "./ui.js";
+import { $, h, fill, shortTime, fullTime, initials, handle, chip, toast } from "./ui.js";
 import { state, on, emit } from "./state.js";
 
 const PAGE = 50;
@@ -11,6 +12,7 @@ const VIEWS = [
   { id: "mine", name: "Mine", count: "mine" },
   { id: "unassigned", name: "Unassigned", count: "unassigned" },
   { id: "unread", name: "Unread", count: "unread" },
+  { id: "queue", name: "Team queue", count: "waiting" },
   { id: "username", name: "Username-only" },
 ];
 const STATUSES = [["OPEN", "Open"], ["SNOOZED", "Snoozed"], ["RESOLVED", "Resolved"], ["", "Any status"]];
@@ -27,6 +29,7 @@ export function mount() {
   $("#filter-status").addEventListener("change", (e) => { state.status = e.target.value; load(); });
   $("#filter-label").addEventListener("change", (e) => { state.labelId = e.target.value; load(); });
   $("#filter-team").addEventListener("change", (e) => { state.teamId = e.target.value; load(); });
+  $("#order").addEventListener("change", (e) => { state.order = e.target.value; load(); });
   $("#search").addEventListener("input", (e) => {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(() => { state.search = e.target.value.trim(); load(); }, 250);
@@ -47,6 +50,7 @@ function filter() {
   if (state.view === "mine") f.assignedToMe = true;
   if (state.view === "unassigned") f.unassigned = true;
   if (state.view === "unread") f.unread = true;
+  if (state.view === "queue") f.waiting = true;
   if (state.view === "username") f.usernameOnly = true;
   if (state.labelId) f.labelIds = [state.labelId];
   if (state.teamId) f.teamId = state.teamId;
@@ -61,6 +65,7 @@ function matches(row) {
   if (state.view === "mine" && row.assignee?.id !== me) return false;
   if (state.view === "unassigned" && row.assignee) return false;
   if (state.view === "unread" && row.unreadCount === 0) return false;
+  if (state.view === "queue" && (row.assignee || !row.team || row.status !== "OPEN")) return false;
   if (state.view === "username" && !row.customer.phoneHidden) return false;
   if (state.labelId && !row.labels.some((l) => l.id === state.labelId)) return false;
   if (state.teamId && row.team?.id !== state.teamId) return false;
@@ -75,7 +80,8 @@ export async function load(more = false) {
     render();
   }
   try {
-    const data = await gql("Inbox", { first: PAGE, after: more ? state.pageInfo?.endCursor : null, filter: filter() });
+    const variables = { first: PAGE, after: more ? state.pageInfo?.endCursor : null, filter: filter(), orderBy: state.order };
+    const data = await gql("Inbox", variables);
     if (seq !== loadSeq) return;
     const nodes = data.conversations.nodes;
     state.rows = more ? [...state.rows, ...nodes.filter((n) => !state.rows.some((r) => r.id === n.id))] : nodes;
@@ -108,11 +114,22 @@ function renderViews() {
   );
 }
 
+/** The row's SLA: breached, or when its nearest target falls due (soon: a warning). */
+function sla(row) {
+  if (row.slaBreached) return h("span", { class: "sla breached", title: "A service-level target was missed" }, "SLA breached");
+  if (!row.slaDueAt) return null;
+  const left = new Date(row.slaDueAt).getTime() - Date.now();
+  const soon = left < 15 * 60 * 1000;
+  return h("span", { class: `sla${soon ? " soon" : ""}`, title: `SLA due ${fullTime(row.slaDueAt)}` }, `Due ${shortTime(row.slaDueAt)}`);
+}
+
 function rowButton(row) {
   const unread = row.unreadCount > 0;
   const last = row.lastMessage;
-  const preview = last ? `${last.direction === "INBOUND" ? "" : last.direction === "INTERNAL" ? "Note: " : "You: "}${last.text ?? `[${last.kind}]`}` : "No messages yet";
+  const who = (m) => (m.direction === "INBOUND" ? "" : m.direction === "INTERNAL" ? "Note: " : m.kind === "away" ? "Away reply: " : "You: ");
+  const preview = last ? `${who(last)}${last.text ?? `[${last.kind}]`}` : "No messages yet";
   const tags = [
+    sla(row),
     ...row.labels.map((l) => chip(l)),
     row.team ? h("span", { class: "chip plain" }, row.team.name) : null,
     row.assignee ? h("span", { class: "chip plain" }, `→ ${row.assignee.name}`) : null,
@@ -169,11 +186,14 @@ function upsert(row) {
   const at = state.rows.findIndex((r) => r.id === row.id);
   if (!matches(row)) {
     if (at >= 0) state.rows.splice(at, 1);
-  } else if (at >= 0 && state.rows[at].lastActivityAt === row.lastActivityAt) {
+  } else if (at >= 0 && (state.order === "SLA_DUE" || state.rows[at].lastActivityAt === row.lastActivityAt)) {
     state.rows[at] = row;
   } else {
     if (at >= 0) state.rows.splice(at, 1);
-    const index = state.rows.findIndex((r) => r.lastActivityAt < row.lastActivityAt);
+    const later = state.order === "SLA_DUE"
+      ? (r) => !r.slaDueAt || (row.slaDueAt && r.slaDueAt > row.slaDueAt)
+      : (r) => r.lastActivityAt < row.lastActivityAt;
+    const index = state.rows.findIndex(later);
     state.rows.splice(index < 0 ? state.rows.length : index, 0, row);
   }
   render();

@@ -47,6 +47,8 @@ async function start(token) {
   }
   const me = state.session.me;
   fill($("#me"), `${me.name} · ${me.role.toLowerCase()}`);
+  mountAvailability(me);
+  showOpenState(state.session.workspace);
   $("#booting").hidden = true;
   $("#app").hidden = false;
   inbox.mount();
@@ -54,6 +56,39 @@ async function start(token) {
   panel.mount();
   startLive(token);
   await inbox.load();
+}
+
+/** The header's availability switch: whether team routing gives the agent new conversations. */
+function mountAvailability(me) {
+  const select = $("#availability");
+  select.value = me.availability;
+  select.dataset.value = me.availability;
+  select.addEventListener("change", async () => {
+    const wanted = select.value;
+    try {
+      const data = await gql("SetAvailability", { availability: wanted });
+      me.availability = data.setAvailability.availability;
+      select.dataset.value = me.availability;
+      toast(me.availability === "ONLINE" ? "You are online: the team's queue comes to you." : `You are ${me.availability.toLowerCase()}: no new conversations are routed to you.`);
+    } catch (err) {
+      select.value = me.availability;
+      toast(err.message, "error");
+    }
+  });
+}
+
+/** Outside business hours: when the team opens again (customers get the away reply meanwhile). */
+function showOpenState(workspace) {
+  const el = $("#hours-state");
+  if (workspace.openNow) {
+    el.hidden = true;
+    return;
+  }
+  el.hidden = false;
+  const opens = workspace.nextOpensAt ? new Date(workspace.nextOpensAt) : null;
+  const when = opens ? opens.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" }) : null;
+  fill(el, when ? `Closed · opens ${when}` : "Closed");
+  el.title = "Outside business hours: customers who write get the away reply.";
 }
 
 function startLive(token) {

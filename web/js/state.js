@@ -7,6 +7,7 @@ export const state = {
   status: "OPEN",
   labelId: "",
   teamId: "",
+  order: "LAST_ACTIVITY",
   search: "",
   rows: [],
   counts: null,

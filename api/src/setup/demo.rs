@@ -279,7 +279,7 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
         ago: Duration::minutes(5),
         ..amelia_then
     };
-    deliver(db, &number, &amelia_now, now, keyring).await?;
+    let amelia = deliver(db, &number, &amelia_now, now, keyring).await?;
 
     // Carlos's BSUID is the one `parley simulate --username @carlos_mx` writes with: the same
     // customer, so a simulated message continues his conversation (and opens its window).
@@ -324,8 +324,85 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
     for m in &others {
         threads.push(deliver(db, &number, m, now, keyring).await?);
     }
-    set_up_the_team(db, &admin, &threads, now).await?;
+    let support = set_up_the_team(db, &admin, &threads, now).await?;
+    run_the_contact_center(db, &admin, support, number.id, amelia, &threads, now).await?;
     Ok(created)
+}
+
+/// The contact center, running: the Support team routed round robin with a capacity of 3 and
+/// an SLA policy, the number's new conversations joining it, a second member who is offline,
+/// business hours in Madrid with today closed (so the demo shows the away reply: Sheena got
+/// one, and a customer who writes now gets one), and the open conversations in the team's
+/// queue: when the admin's desktop connects, the router gives them the oldest up to the
+/// capacity; Sheena's first response falls due minutes after the demo starts, the older ones
+/// are breached by the SLA timer.
+async fn run_the_contact_center(
+    db: &Database,
+    admin: &Viewer,
+    support: domain::TeamId,
+    number: domain::BusinessNumberId,
+    amelia: domain::ConversationId,
+    threads: &[domain::ConversationId],
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    use crate::workflow::{conversations, hours, routing, sla};
+    let policy = sla::PolicyInput {
+        name: "Standard".to_owned(),
+        first_response_minutes: Some(30),
+        next_response_minutes: Some(60),
+        resolution_minutes: Some(8 * 60),
+        business_hours_only: false,
+    };
+    let policy = sla::create_policy(db, admin, policy, now).await?;
+    let change = persistence::teams::TeamChange {
+        routing: Some((domain::RoutingMode::RoundRobin, Some(3))),
+        sla_policy: Some(Some(policy.id)),
+        ..Default::default()
+    };
+    routing::update_team(db, admin, support, change, now).await?;
+    routing::set_default_team(db, admin, number, Some(support), now).await?;
+    let marta =
+        super::agents::create(db, admin, "marta@parley.example", "Marta Ruiz", Role::Agent, now).await?;
+    crate::workflow::team::set_member(db, admin, support, marta.id, true, now).await?;
+    let marta_viewer = Viewer { agent_id: marta.id, workspace_id: admin.workspace_id, role: Role::Agent };
+    let grace = std::time::Duration::ZERO;
+    routing::set_availability(db, &marta_viewer, None, domain::Availability::Offline, grace, now).await?;
+    // The open conversations join the team's queue (and take its policy); Pablo's is the
+    // admin's already.
+    let [sheena, _, lena, carlos, ..] = threads else { return Ok(()) };
+    for id in [amelia, *sheena, *lena, *carlos] {
+        let to = conversations::Assignment { agent: None, team: Some(Some(support)) };
+        conversations::assign(db, admin, id, to, now).await?;
+    }
+    if let [_, pablo, ..] = threads {
+        sla::apply_policy(db, admin, *pablo, Some(policy.id), now).await?;
+    }
+    let madrid = domain::hours::parse_time_zone("Europe/Madrid")
+        .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    let today = now.with_timezone(&madrid).date_naive();
+    let weekdays = [
+        chrono::Weekday::Mon,
+        chrono::Weekday::Tue,
+        chrono::Weekday::Wed,
+        chrono::Weekday::Thu,
+        chrono::Weekday::Fri,
+    ];
+    let schedule = hours::schedule(hours::HoursInput {
+        time_zone: madrid.name().to_owned(),
+        weekly: weekdays.into_iter().map(|day| (day, "09:00".to_owned(), "18:00".to_owned())).collect(),
+        closed_dates: vec![today],
+        away_message: Some("Thanks for writing to Jasper's Market! We are closed today and answer from 9:00 (Madrid time) on our next working day.".to_owned()),
+    })?;
+    hours::update_business_hours(db, admin, Some(schedule.clone()), now).await?;
+    db.write(async |txn| {
+        let found = persistence::conversations::find(txn, admin.workspace_id, *sheena).await?;
+        match found {
+            Some(c) => hours::away_reply(txn, &schedule, c, now).await.map(|_| ()),
+            None => Ok(()),
+        }
+    })
+    .await?;
+    Ok(())
 }
 
 /// The team's tools, in use: labels on conversations, a support team with the admin in it and
@@ -335,7 +412,7 @@ async fn set_up_the_team(
     admin: &Viewer,
     threads: &[domain::ConversationId],
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> ApiResult<domain::TeamId> {
     use crate::workflow::{conversations, notes, team};
     let returns = team::create_label(db, admin, "Returns", "#d9480f", now).await?;
     let vip = team::create_label(db, admin, "VIP", "#5f3dc4", now).await?;
@@ -358,7 +435,7 @@ async fn set_up_the_team(
         notes::add(db, admin, *pablo, "Bought the jacket in the spring sale: the return is free.", now)
             .await?;
     }
-    Ok(())
+    Ok(support.id)
 }
 
 /// Creates a contact for a conversation and links it (what an agent does with

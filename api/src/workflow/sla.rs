@@ -150,12 +150,14 @@ pub async fn set_policy(
         let agent = sla::latest_by_agent(db, saved.id).await?;
         let customer = messages::latest_in(db, saved.id, Some(Direction::Inbound)).await?;
         if agent.is_none() {
-            start(db, &saved, policy, SlaTarget::FirstResponse, saved.created_at, hours.as_ref()).await?;
+            // From the customer's first message (the opening of one an agent started).
+            let opened = sla::first_customer_message_at(db, saved.id).await?.unwrap_or(saved.created_at);
+            start(db, &saved, policy, SlaTarget::FirstResponse, opened, hours.as_ref()).await?;
         }
         if let (Some(agent), Some(customer)) = (&agent, &customer)
             && customer.created_at > *agent
         {
-            start(db, &saved, policy, SlaTarget::NextResponse, customer.created_at, hours.as_ref()).await?;
+            start(db, &saved, policy, SlaTarget::NextResponse, customer.sent_at, hours.as_ref()).await?;
         }
         if saved.status != ConversationStatus::Resolved {
             start(db, &saved, policy, SlaTarget::Resolution, saved.created_at, hours.as_ref()).await?;
