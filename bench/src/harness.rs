@@ -320,7 +320,12 @@ pub(crate) fn print_table(
             r.ms(0.999)
         );
     }
-    println!("ratio to baseline: {ratio:.2}   server peak RSS: {rss:.0} MB");
+    // No server process (an in-process scenario): no RSS to report.
+    if rss > 0.0 {
+        println!("ratio to baseline: {ratio:.2}   server peak RSS: {rss:.0} MB");
+    } else {
+        println!("ratio to baseline: {ratio:.2}");
+    }
     println!("{json_line}");
 }
 

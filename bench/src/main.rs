@@ -2,7 +2,7 @@
 //! the same database, and prints a table and one JSON line.
 //!
 //! ```text
-//! cargo run --release -p bench -- {ingest|send|search|events|inbox|media|sms|growth} [--database-url URL]
+//! cargo run --release -p bench -- {ingest|send|search|events|inbox|media|sms|growth|routing} [--database-url URL]
 //! ```
 //!
 //! Without `--database-url` a fresh SQLite file is used; with a PostgreSQL URL a fresh
@@ -13,6 +13,10 @@
 //! - [`seed`]: bulk rows (conversations, messages) through persistence's import functions.
 //! - [`scenarios`]: one module per scenario.
 //! - Meta's webhooks and message rows come from `tests::fixtures`, shared with the black-box tests.
+
+// The server runs in this binary (`server`): the GraphQL schema's merged Query and Mutation
+// nest deeper than the default limit when their futures' layouts are computed here.
+#![recursion_limit = "256"]
 
 mod harness;
 mod scenarios;
@@ -60,6 +64,21 @@ enum Scenario {
         requests: usize,
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+    },
+    /// The router's decision time: a member frees room in a full team with N conversations
+    /// waiting, and one routing pass assigns the oldest to them; versus a write transaction of
+    /// one primary-key read on the same database.
+    Routing {
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        waiting: usize,
+        #[arg(long, default_value_t = 200)]
+        agents: usize,
+        #[arg(long, default_value_t = 5)]
+        capacity: i32,
+        #[arg(long, default_value_t = 1_000)]
+        passes: usize,
     },
     /// Latency from a signed webhook posted to server A to (a) GraphQL subscribers on server B
     /// and (b) a CRM receiver, on PostgreSQL with two server processes.
@@ -178,6 +197,9 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
         }
         Scenario::Growth { database_url, sizes, requests } => {
             scenarios::growth::growth(database_url, sizes, requests).await
+        }
+        Scenario::Routing { database_url, waiting, agents, capacity, passes } => {
+            scenarios::routing::routing(database_url, waiting, agents, capacity, passes).await
         }
         Scenario::Search { database_url, conversations, requests, concurrency } => {
             scenarios::search::search(database_url, conversations, requests, concurrency).await

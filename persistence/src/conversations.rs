@@ -81,14 +81,10 @@ pub async fn insert_many(db: &impl ConnectionTrait, news: Vec<NewConversation>) 
     if news.is_empty() {
         return Ok(());
     }
-    let rows = news.into_iter().map(|new| {
-        let at = new.last_activity_at;
-        row(new, at)
-    });
-    Entity::insert_many(rows)
-        .exec_without_returning(db)
+    let rows =
+        news.into_iter().map(|new| (new.last_activity_at, new)).map(|(at, new)| row(new, at)).collect();
+    crate::dialect::insert_chunked::<Entity>(db, rows)
         .await
-        .map(|_| ())
         .map_err(|e| Error::from_db(e, "failed to import conversations", "a conversation with this key"))
 }
 

@@ -21,6 +21,31 @@ use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, QuerySelect};
 /// a compound select).
 pub const LOOKUPS_PER_STATEMENT: usize = 200;
 
+/// The most bind parameters one statement carries (SQLite's limit is 32,766; PostgreSQL's
+/// 65,535).
+pub const PARAMETERS_PER_STATEMENT: usize = 32_000;
+
+/// Inserts `rows` of `E` several per statement, as many as [`PARAMETERS_PER_STATEMENT`] allows
+/// for the table's columns (a table that gains columns keeps within the limit).
+///
+/// # Errors
+/// The database's error for a statement (the rows of earlier statements stay written).
+pub async fn insert_chunked<E>(
+    db: &impl ConnectionTrait,
+    rows: Vec<E::ActiveModel>,
+) -> Result<(), sea_orm::DbErr>
+where
+    E: sea_orm::EntityTrait,
+    E::ActiveModel: Clone,
+{
+    use sea_orm::Iterable;
+    let per_statement = (PARAMETERS_PER_STATEMENT / E::Column::iter().count().max(1)).max(1);
+    for chunk in rows.chunks(per_statement) {
+        E::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
 /// The SQL dialect of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {

@@ -9,6 +9,8 @@
 //! - [`inbox`]: the desktop's first inbox page (`web/graphql/Inbox.graphql`) vs
 //!   `{ __typename }`.
 //! - [`sms`]: signed inbound SMS posts vs signed WhatsApp webhooks.
+//! - [`routing`]: the router's decision time with a long queue and a full team vs a one-read
+//!   write transaction.
 //! - [`growth`]: the desktop's inbox list and `@username` search from 100,000 to 10,000,000
 //!   conversations (PostgreSQL).
 
@@ -17,6 +19,7 @@ pub mod growth;
 pub mod inbox;
 pub mod ingest;
 pub mod media;
+pub mod routing;
 pub mod search;
 pub mod send;
 pub mod sms;

@@ -274,9 +274,11 @@ async fn sla_targets_warn_and_breach_once_and_sort_the_inbox(app: TestApp) {
     let data = app.ok(&t.token, update, json!({ "id": team, "p": policy })).await;
     assert_eq!(data["updateTeam"]["slaPolicy"]["name"], "Gold");
 
-    let start = Utc::now();
-    let late = app.receive(&t, &Inbound::hidden("US.31", "@late", "Late")).await.to_string();
-    let quick = app.receive(&t, &Inbound::hidden("US.32", "@quick", "Quick")).await.to_string();
+    // Each due time counts from the customer's message, written a minute before it arrives.
+    let start = Utc::now() - Duration::minutes(1);
+    let written = |i: &Inbound| i.clone().ago(Duration::minutes(1));
+    let late = app.receive(&t, &written(&Inbound::hidden("US.31", "@late", "Late"))).await.to_string();
+    let quick = app.receive(&t, &written(&Inbound::hidden("US.32", "@quick", "Quick"))).await.to_string();
     let sla = "query($c: ID!) { conversation(id: $c) { sla { policy { name } firstResponseDueAt resolutionDueAt met breached } } }";
     let data = app.ok(&t.token, sla, json!({ "c": late })).await;
     let due: DateTime<Utc> =
@@ -365,9 +367,14 @@ async fn sla_events_are_written_once_across_processes(app: TestApp) {
     let update = "mutation($id: ID!, $p: ID) { updateTeam(id: $id, input: {slaPolicyId: $p}) { id } }";
     app.ok(&t.token, update, json!({ "id": team, "p": policy })).await;
     for i in 0..30 {
-        app.receive(&t, &Inbound::hidden(&format!("US.6{i}"), &format!("@s{i}"), "S")).await;
+        app.receive(
+            &t,
+            &Inbound::hidden(&format!("US.6{i}"), &format!("@s{i}"), "S").ago(Duration::minutes(1)),
+        )
+        .await;
     }
-    let start = Utc::now();
+    // The customers wrote a minute before their messages arrived: the clocks count from then.
+    let start = Utc::now() - Duration::minutes(1);
     for at in [start + Duration::minutes(9), start + Duration::minutes(11)] {
         let racers: Vec<_> = [app.db.clone(), peer.clone(), app.db.clone(), peer.clone()]
             .into_iter()

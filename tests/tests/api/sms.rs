@@ -372,7 +372,46 @@ async fn an_sms_number_reports_its_credentials_and_its_texts_are_counted(backend
     assert_eq!(unread(l.app.ok(&l.t.token, counts, json!({})).await), json!({ "open": 2, "unread": 2 }));
 }
 
+/// How many away replies the conversation holds (outbound, no author, `kind: "away"`).
+async fn away_replies(l: &Life, id: &str) -> usize {
+    let query =
+        "query($c: ID!) { conversation(id: $c) { messages(first: 20) { nodes { kind author { id } } } } }";
+    let data = l.app.ok(&l.t.token, query, json!({ "c": id })).await;
+    let nodes = data["conversation"]["messages"]["nodes"].as_array().unwrap().clone();
+    nodes.iter().filter(|m| m["kind"] == "away" && m["author"].is_null()).count()
+}
+
+/// Outside business hours the away reply goes by SMS too, once per closed period, and never to
+/// a customer who opted out.
+async fn the_away_reply_goes_by_sms_but_never_to_an_opted_out_customer(backend: Backend) {
+    let Some((l, _)) = sms_life(backend).await else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    // Closed: every weekday has hours, but yesterday, today and tomorrow are closed dates.
+    let today = chrono::Utc::now().date_naive();
+    let closed: Vec<String> =
+        [-1i64, 0, 1].iter().map(|d| (today + chrono::Duration::days(*d)).to_string()).collect();
+    let hours = json!({ "i": {
+        "timeZone": "America/New_York",
+        "weekly": [{ "day": "MONDAY", "opens": "09:00", "closes": "17:00" }],
+        "closedDates": closed,
+        "awayMessage": "We are closed; we answer Monday at 9:00.",
+    } });
+    let set = "mutation($i: BusinessHoursInput) { updateBusinessHours(input: $i) { timeZone } }";
+    l.app.ok(&l.t.token, set, hours).await;
+    // The customer's first text is STOP: opted out, no away reply.
+    post_signed(&l, &inbound("SM00000000000000000000000000000031", "STOP")).await;
+    let id = only_conversation(&l).await[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(away_replies(&l, &id).await, 0, "never to an opted-out customer");
+    // Back in: the next text gets the away reply, once for this closed period.
+    post_signed(&l, &inbound("SM00000000000000000000000000000032", "START")).await;
+    assert_eq!(away_replies(&l, &id).await, 1);
+    post_signed(&l, &inbound("SM00000000000000000000000000000033", "Still there?")).await;
+    assert_eq!(away_replies(&l, &id).await, 1, "once per closed period");
+}
+
 on_both_backends!(
+    the_away_reply_goes_by_sms_but_never_to_an_opted_out_customer,
     an_sms_number_reports_its_credentials_and_its_texts_are_counted,
     customers_text_in_agents_reply_by_sms_and_statuses_move_forward,
     bad_sms_posts_store_nothing,

@@ -111,8 +111,13 @@ async fn ingest(
             conversations::insert(db, new, now).await?
         }
     };
+    let mut conversation = conversation;
     if consent.is_some() {
         let changed = conversations::set_sms_opted_out(db, workspace, phone, opted_out, now).await?;
+        // The customer's consent as it is now (what the away reply checks).
+        if let Some(now_consenting) = changed.iter().find(|c| c.id == conversation.id) {
+            conversation = now_consenting.clone();
+        }
         let cause = if opted_out { "opted_out" } else { "opted_in" };
         for after in &changed {
             let around = crate::workflow::conversations::around(db, after).await?;
