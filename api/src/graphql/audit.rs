@@ -20,7 +20,9 @@ impl AuditEntry {
     /// What was done: `conversation.linked`, `conversation.unlinked`, `conversation.assigned`,
     /// `business_username.set`, `business_username.deleted`, `business_username.transferred_away`,
     /// `webhook_endpoint.created`, `webhook_endpoint.deleted`, `webhook_endpoint.resumed`,
-    /// `webhook_delivery.redelivered`.
+    /// `webhook_delivery.redelivered`, `team.updated`, `business_number.updated`,
+    /// `sla_policy.created`, `conversation.sla_applied`, `workspace.business_hours_updated`,
+    /// and others (`conversation.assigned` with no agent: the team's router).
     async fn action(&self) -> &str {
         &self.0.action
     }

@@ -399,7 +399,56 @@ async fn sla_events_are_written_once_across_processes(app: TestApp) {
     }
 }
 
+/// An ONLINE agent counts for routing while present: an open WebSocket keeps them present
+/// (the presence worker moves `PARLEY_PRESENCE_GRACE` ahead), and past the grace with no socket
+/// they get nothing.
+async fn presence_lapses_after_the_grace_and_a_socket_keeps_it(app: TestApp) {
+    let mut t = app.tenant("Acme").await;
+    let (_, [(ana, ana_token), _]) = routed_team(&app, &mut t, "ROUND_ROBIN", 5).await;
+    let agent = |db: persistence::Database, id: String| async move {
+        let id: domain::AgentId = id.parse().unwrap();
+        persistence::agents::find_any_of(db.conn(), &[id]).await.unwrap().remove(0)
+    };
+    // Setting her own availability counts as presence, for the grace (two minutes by default).
+    let set = Utc::now();
+    online(&app, &ana_token, "ONLINE").await;
+    let until = agent(app.db.clone(), ana.clone()).await.present_until.unwrap();
+    assert!((until - set - Duration::seconds(120)).num_seconds().abs() <= 5, "{set} → {until}");
+    // The grace ran out with no socket open (as two minutes later): ONLINE, yet she gets nothing.
+    let id: domain::AgentId = ana.parse().unwrap();
+    let lapsed = Some(Utc::now() - Duration::seconds(1));
+    app.db
+        .write(async |txn| {
+            persistence::routing::set_availability(txn, t.workspace, id, domain::Availability::Online, lapsed)
+                .await
+        })
+        .await
+        .unwrap();
+    let c = app.receive(&t, &Inbound::hidden("US.71", "@late_night", "Late")).await;
+    assert_eq!(api::workflow::routing::route_due(&app.db, Utc::now()).await.unwrap(), 0);
+    let row = persistence::conversations::find(app.db.conn(), t.workspace, c).await.unwrap().unwrap();
+    assert_eq!(row.assignee_id, None, "an absent agent gets nothing");
+    // A socket open: the presence worker makes her present again, and the router gives her the
+    // waiting conversation.
+    let before = agent(app.db.clone(), ana.clone()).await.present_until.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (_socket, ack) = crate::ws::connect(&app, Some(&ana_token)).await;
+    assert_eq!(ack["type"], "connection_ack");
+    let mut renewed = false;
+    for _ in 0..100 {
+        if agent(app.db.clone(), ana.clone()).await.present_until.unwrap() > before {
+            renewed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(renewed, "an open socket renews her presence");
+    route(&app).await;
+    assert_eq!(assignee(&app, &t, &c.to_string()).await, ana.as_str());
+}
+
 on_both!(
+    presence_lapses_after_the_grace_and_a_socket_keeps_it,
     sla_events_are_written_once_across_processes,
     a_team_routes_within_capacity_and_its_queue_drains_as_room_appears,
     least_busy_prefers_the_member_with_fewest_open,
