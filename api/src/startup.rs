@@ -208,7 +208,7 @@ impl Application {
             db: background.clone(),
             grace: config.presence_grace,
         };
-        let routing = crate::workflow::routing::Router { db: background.clone(), due: Default::default() };
+        let routing = crate::workflow::routing::Router::new(background.clone());
         let sla = crate::workflow::sla::Timer { db: background.clone(), due: Default::default() };
         let events = Pump::new(self.hub, background.clone());
         let janitor = Janitor { db: background.clone(), blobs: self.state.blobs.clone() };

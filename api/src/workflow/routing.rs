@@ -11,6 +11,7 @@
 //!   with actor `system` and emits `conversation.assigned` (`automatic: true`) and
 //!   `conversation.updated`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -157,10 +158,30 @@ pub async fn set_default_team(
 const BATCH: usize = 200;
 
 /// Assigns waiting conversations as members have room.
-#[derive(Clone, Debug)]
+///
+/// Only a commit announcing [`Work::Route`] (here, or relayed from another process) can give
+/// it work: time alone never frees room (a presence that lapses only takes it away). So
+/// between such commits it trusts its last "nothing to do" for up to
+/// [`crate::workers::MEMO_FOR`], and an idle server's safety polls read nothing.
+#[derive(Debug)]
 pub struct Router {
-    pub db: Database,
-    pub due: crate::workers::DueMemo,
+    db: Database,
+    /// A permit after every commit that announced routing work.
+    announced: Arc<tokio::sync::Notify>,
+    /// When it last found nothing to do.
+    idle_since: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Router {
+    #[must_use]
+    pub fn new(db: Database) -> Self {
+        let announced = db.wakeups(&[Work::Route]);
+        Self { db, announced, idle_since: std::sync::Mutex::new(None) }
+    }
+
+    fn idle_since(&self) -> std::sync::MutexGuard<'_, Option<std::time::Instant>> {
+        self.idle_since.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl crate::workers::Worker for Router {
@@ -168,14 +189,17 @@ impl crate::workers::Worker for Router {
     const WAKES: &'static [Work] = &[Work::Route];
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<Next, persistence::Error> {
-        let due = self
-            .due
-            .get(&self.db, || async { Ok(routing::has_work(self.db.conn(), now).await?.then_some(now)) })
-            .await?;
-        if due.is_none() {
+        use futures::FutureExt as _;
+        let announced = self.announced.notified().now_or_never().is_some();
+        let trusted = self.idle_since().is_some_and(|at| at.elapsed() < crate::workers::MEMO_FOR);
+        if trusted && !announced {
             return Ok(Next::Idle);
         }
-        self.due.forget();
+        if !routing::has_work(self.db.conn(), now).await? {
+            *self.idle_since() = Some(std::time::Instant::now());
+            return Ok(Next::Idle);
+        }
+        *self.idle_since() = None;
         Ok(if route_due(&self.db, now).await? > 0 { Next::Again } else { Next::Idle })
     }
 }
