@@ -447,7 +447,34 @@ async fn presence_lapses_after_the_grace_and_a_socket_keeps_it(app: TestApp) {
     assert_eq!(assignee(&app, &t, &c.to_string()).await, ana.as_str());
 }
 
+/// A policy in business hours only: its clock does not run while the team is closed, so a
+/// customer writing while closed is due the target's time after the next opening.
+async fn a_business_hours_policy_counts_only_open_time(app: TestApp) {
+    let mut t = app.tenant("Acme").await;
+    let (team, _) = routed_team(&app, &mut t, "MANUAL", 5).await;
+    let set = "mutation($i: BusinessHoursInput) { updateBusinessHours(input: $i) { timeZone } }";
+    app.ok(&t.token, set, json!({ "i": closed_now() })).await;
+    let opens =
+        app.ok(&t.token, "query { workspace { nextOpensAt } }", json!({})).await["workspace"]["nextOpensAt"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap();
+    let create = "mutation { createSlaPolicy(input: {name: \"Office\", firstResponseMinutes: 60, businessHoursOnly: true}) { id businessHoursOnly } }";
+    let policy =
+        app.ok(&t.token, create, json!({})).await["createSlaPolicy"]["id"].as_str().unwrap().to_owned();
+    let update = "mutation($id: ID!, $p: ID) { updateTeam(id: $id, input: {slaPolicyId: $p}) { id } }";
+    app.ok(&t.token, update, json!({ "id": team, "p": policy })).await;
+    let c = app.receive(&t, &Inbound::hidden("US.81", "@night_owl", "Owl")).await.to_string();
+    let sla = "query($c: ID!) { conversation(id: $c) { sla { firstResponseDueAt } } }";
+    let data = app.ok(&t.token, sla, json!({ "c": c })).await;
+    let due: DateTime<Utc> =
+        data["conversation"]["sla"]["firstResponseDueAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due, opens + Duration::minutes(60), "an hour of open time after the next opening");
+}
+
 on_both!(
+    a_business_hours_policy_counts_only_open_time,
     presence_lapses_after_the_grace_and_a_socket_keeps_it,
     sla_events_are_written_once_across_processes,
     a_team_routes_within_capacity_and_its_queue_drains_as_room_appears,
