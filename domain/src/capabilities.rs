@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::model::{Channel, TemplateCategory};
+use crate::model::{Channel, TemplateCategory, TemplateStatus};
 
 /// WhatsApp's customer service window: free-form replies are allowed for 24 hours after the
 /// customer's latest message (measured from the message's own timestamp).
@@ -43,6 +43,8 @@ pub enum Denial {
     ReactionsNeedWhatsapp,
     OptedOut,
     NumberDisconnected,
+    /// The template is not `APPROVED` by WhatsApp (PRODUCT.md section 19): its status.
+    TemplateNotApproved(TemplateStatus),
 }
 
 /// What kind of denial it is, for frontends that translate reasons instead of showing the
@@ -56,6 +58,7 @@ pub enum DenialCode {
     OptedOut,
     PhoneAlreadyKnown,
     NumberDisconnected,
+    TemplateNotApproved,
 }
 
 impl DenialCode {
@@ -69,12 +72,14 @@ impl DenialCode {
             DenialCode::OptedOut => "OPTED_OUT",
             DenialCode::PhoneAlreadyKnown => "PHONE_ALREADY_KNOWN",
             DenialCode::NumberDisconnected => "NUMBER_DISCONNECTED",
+            DenialCode::TemplateNotApproved => "TEMPLATE_NOT_APPROVED",
         }
     }
 }
 
 impl Denial {
-    /// Every denial, for tests and documentation that walk them all.
+    /// Every denial of a conversation's capabilities, for tests and documentation that walk
+    /// them all (a template's own status is [`Denial::TEMPLATE_STATUSES`]).
     pub const ALL: [Denial; 10] = [
         Denial::WindowClosed,
         Denial::AuthenticationNeedsPhone,
@@ -86,6 +91,14 @@ impl Denial {
         Denial::ReactionsNeedWhatsapp,
         Denial::OptedOut,
         Denial::NumberDisconnected,
+    ];
+
+    /// The denials of one template by its status: every status but `APPROVED`.
+    pub const TEMPLATE_STATUSES: [Denial; 4] = [
+        Denial::TemplateNotApproved(TemplateStatus::Pending),
+        Denial::TemplateNotApproved(TemplateStatus::Rejected),
+        Denial::TemplateNotApproved(TemplateStatus::Paused),
+        Denial::TemplateNotApproved(TemplateStatus::Disabled),
     ];
 
     /// The denial's code.
@@ -102,6 +115,7 @@ impl Denial {
             }
             Denial::OptedOut => DenialCode::OptedOut,
             Denial::NumberDisconnected => DenialCode::NumberDisconnected,
+            Denial::TemplateNotApproved(_) => DenialCode::TemplateNotApproved,
         }
     }
 
@@ -120,6 +134,14 @@ impl Denial {
             Denial::ReactionsNeedWhatsapp => "Reactions can only be sent on WhatsApp.",
             Denial::OptedOut => "The customer has opted out of SMS (replied STOP).",
             Denial::NumberDisconnected => "This business number is disconnected.",
+            Denial::TemplateNotApproved(status) => match status {
+                TemplateStatus::Pending => "This template is not approved by WhatsApp (PENDING).",
+                TemplateStatus::Rejected => "This template is not approved by WhatsApp (REJECTED).",
+                TemplateStatus::Paused => "This template is not approved by WhatsApp (PAUSED).",
+                TemplateStatus::Disabled | TemplateStatus::Approved => {
+                    "This template is not approved by WhatsApp (DISABLED)."
+                }
+            },
         }
     }
 }
@@ -211,6 +233,17 @@ impl Capabilities {
             TemplateCategory::Marketing => self.marketing_template,
             TemplateCategory::Utility => self.utility_template,
             TemplateCategory::Authentication => self.authentication_template,
+        }
+    }
+
+    /// The capability for sending one template: only an `APPROVED` one, and only when its
+    /// category may be sent in the conversation (its status is named first: it is what the
+    /// agent cannot change by waiting for the customer).
+    #[must_use]
+    pub const fn one_template(&self, category: TemplateCategory, status: TemplateStatus) -> Capability {
+        match status {
+            TemplateStatus::Approved => self.template(category),
+            other => Capability::denied(Denial::TemplateNotApproved(other)),
         }
     }
 }
@@ -445,6 +478,23 @@ mod tests {
         for category in TemplateCategory::ALL {
             assert_eq!(c.template(*category).denial(), Some(Denial::NumberDisconnected));
         }
+    }
+
+    #[test]
+    fn only_an_approved_template_can_be_sent_and_its_status_is_the_reason() {
+        let c = capabilities(&facts(Channel::Whatsapp, true, false, at(1)), now());
+        assert!(c.one_template(TemplateCategory::Utility, TemplateStatus::Approved).allowed());
+        let paused = c.one_template(TemplateCategory::Utility, TemplateStatus::Paused);
+        assert_eq!(paused.reason(), Some("This template is not approved by WhatsApp (PAUSED)."));
+        assert_eq!(paused.denial().map(Denial::code), Some(DenialCode::TemplateNotApproved));
+        for denial in Denial::TEMPLATE_STATUSES {
+            let Denial::TemplateNotApproved(status) = denial else { unreachable!() };
+            let reason = c.one_template(TemplateCategory::Marketing, status).reason().unwrap();
+            assert!(reason.ends_with(&format!("({status}).")), "{reason}");
+        }
+        let hidden = capabilities(&facts(Channel::Whatsapp, false, false, at(1)), now());
+        let auth = hidden.one_template(TemplateCategory::Authentication, TemplateStatus::Approved);
+        assert_eq!(auth.denial(), Some(Denial::AuthenticationNeedsPhone), "the category still counts");
     }
 
     #[test]

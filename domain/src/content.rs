@@ -39,3 +39,19 @@ impl OutboundContent {
         }
     }
 }
+
+/// The highest `{{n}}` of a template body: how many positional parameters it takes.
+#[must_use]
+pub fn parameter_count(body: &str) -> usize {
+    let mut highest = 0;
+    let mut rest = body;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        if let Ok(n) = after[..end].trim().parse::<usize>() {
+            highest = highest.max(n);
+        }
+        rest = &after[end + 2..];
+    }
+    highest
+}

@@ -23,6 +23,7 @@
 //! - [`sms`]: SMS opt-out/opt-in keywords and a Twilio-compatible provider's status words.
 //! - [`hours`]: business hours in an IANA time zone: open now, next opening, open time.
 //! - [`routing`]: which team member a waiting conversation goes to; SLA due times.
+//! - [`reports`]: the local days of a report's range in a time zone.
 //! - [`search`]: how a search string is read (username prefix, name substring, phone digits).
 
 pub mod appending;
@@ -39,6 +40,7 @@ pub mod identity_change;
 pub mod ids;
 pub mod media;
 pub mod model;
+pub mod reports;
 pub mod roles;
 pub mod routing;
 pub mod search;

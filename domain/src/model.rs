@@ -108,6 +108,58 @@ text_enum!(
     TemplateCategory { Marketing => "MARKETING", Utility => "UTILITY", Authentication => "AUTHENTICATION" }
 );
 text_enum!(
+    /// Where Meta's review of a template stands (PRODUCT.md section 19). Only `APPROVED`
+    /// templates can be sent.
+    TemplateStatus {
+        Approved => "APPROVED",
+        /// Submitted, in review (or in appeal).
+        Pending => "PENDING",
+        Rejected => "REJECTED",
+        /// Paused by Meta for low quality.
+        Paused => "PAUSED",
+        /// Disabled by Meta, deleted, or no longer listed in the WABA.
+        Disabled => "DISABLED",
+    }
+);
+text_enum!(
+    /// Meta's quality rating of a template, from its readers' feedback.
+    TemplateQuality { Green => "GREEN", Yellow => "YELLOW", Red => "RED", Unknown => "UNKNOWN" }
+);
+
+impl TemplateStatus {
+    /// Meta's spelling of a template status (`GET /{waba-id}/message_templates`, webhook
+    /// `message_template_status_update`), mapped onto Parley's five: in appeal is pending;
+    /// deleted, pending deletion, archived and over the limit are disabled.
+    #[must_use]
+    pub fn from_meta(status: &str) -> Option<Self> {
+        Some(match status.to_ascii_uppercase().as_str() {
+            "APPROVED" => TemplateStatus::Approved,
+            "PENDING" | "IN_APPEAL" => TemplateStatus::Pending,
+            "REJECTED" => TemplateStatus::Rejected,
+            "PAUSED" | "FLAGGED" => TemplateStatus::Paused,
+            "DISABLED" | "DELETED" | "PENDING_DELETION" | "ARCHIVED" | "LIMIT_EXCEEDED" => {
+                TemplateStatus::Disabled
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl TemplateQuality {
+    /// Meta's quality score (`quality_score.score`, `new_quality_score`); anything else is
+    /// unknown.
+    #[must_use]
+    pub fn from_meta(score: &str) -> Self {
+        match score.to_ascii_uppercase().as_str() {
+            "GREEN" | "HIGH" => TemplateQuality::Green,
+            "YELLOW" | "MEDIUM" => TemplateQuality::Yellow,
+            "RED" | "LOW" => TemplateQuality::Red,
+            _ => TemplateQuality::Unknown,
+        }
+    }
+}
+
+text_enum!(
     /// What an agent may do in the API.
     Role {
         Agent => "AGENT",

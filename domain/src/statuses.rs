@@ -90,3 +90,18 @@ mod tests {
         }
     }
 }
+
+/// What one of Meta's template webhooks says (`message_template_status_update`,
+/// `message_template_quality_update`, `template_category_update`), read: the template it
+/// names (Meta's id, else its name and language) and what changed (`None`: not said).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TemplateUpdate {
+    pub meta_id: Option<String>,
+    pub name: Option<String>,
+    pub language: Option<String>,
+    pub status: Option<crate::TemplateStatus>,
+    pub quality: Option<crate::TemplateQuality>,
+    pub category: Option<crate::TemplateCategory>,
+    /// A status update's reason (`Some(None)`: none, as Meta's `NONE`).
+    pub reason: Option<Option<String>>,
+}

@@ -41,6 +41,7 @@ pub mod m20261206_000001_number_events_after_commit;
 pub mod m20261206_000002_count_unread_from_conversations;
 pub mod m20261206_000003_add_workspace_settings_and_window_events;
 pub mod m20261207_000001_add_contact_center;
+pub mod m20261208_000001_add_template_review_and_report_facts;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000002_count_unread_from_conversations::Migration),
             Box::new(m20261206_000003_add_workspace_settings_and_window_events::Migration),
             Box::new(m20261207_000001_add_contact_center::Migration),
+            Box::new(m20261208_000001_add_template_review_and_report_facts::Migration),
         ]
     }
 }

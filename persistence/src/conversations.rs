@@ -127,6 +127,10 @@ fn row(new: NewConversation, now: DateTime<Utc>) -> ActiveModel {
         last_activity_at: Set(new.last_activity_at),
         created_at: Set(now),
         updated_at: Set(now),
+        first_response_at: Set(None),
+        first_response_seconds: Set(None),
+        resolved_at: Set(None),
+        resolution_seconds: Set(None),
     }
 }
 

@@ -45,6 +45,7 @@ pub mod types {
     pub const AGENT_AVAILABILITY_CHANGED: &str = "agent.availability_changed";
     pub const SLA_WARNING: &str = "sla.warning";
     pub const SLA_BREACHED: &str = "sla.breached";
+    pub const TEMPLATE_UPDATED: &str = "template.updated";
 
     /// Every type, for validating subscription filters.
     pub const ALL: &[&str] = &[
@@ -72,6 +73,7 @@ pub mod types {
         AGENT_AVAILABILITY_CHANGED,
         SLA_WARNING,
         SLA_BREACHED,
+        TEMPLATE_UPDATED,
     ];
 }
 

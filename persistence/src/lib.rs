@@ -57,6 +57,7 @@ pub mod provider_ids;
 pub mod reactions;
 pub mod reads;
 pub mod receipts;
+pub mod reports;
 pub mod retention;
 pub mod routing;
 pub mod sealed;

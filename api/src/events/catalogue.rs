@@ -135,6 +135,11 @@ pub const CATALOGUE: &[EventType] = &[
         when: "an SLA target's due time passed unmet (once per target and cycle)",
         data: "conversationId, policyId, target, startedAt, dueAt",
     },
+    EventType {
+        name: types::TEMPLATE_UPDATED,
+        when: "a template's status, quality or category changes (Meta's webhooks, `syncTemplates`), or it is submitted (`createTemplate`)",
+        data: "templateId, businessNumberId, wabaId, name, language, category, status, previousStatus, qualityScore, rejectedReason",
+    },
 ];
 
 /// The valid names, for an error message.

@@ -87,6 +87,8 @@ pub enum Event<'a> {
     SlaWarning { clock: &'a persistence::sla::SlaClock },
     /// `sla.breached`: a target's due time passed unmet.
     SlaBreached { clock: &'a persistence::sla::SlaClock },
+    /// `template.updated`: Meta's review of a template changed (from `previous`).
+    TemplateUpdated { template: &'a persistence::Template, previous: domain::TemplateStatus },
 }
 
 impl Event<'_> {
@@ -118,6 +120,7 @@ impl Event<'_> {
             Event::AvailabilityChanged { .. } => types::AGENT_AVAILABILITY_CHANGED,
             Event::SlaWarning { .. } => types::SLA_WARNING,
             Event::SlaBreached { .. } => types::SLA_BREACHED,
+            Event::TemplateUpdated { .. } => types::TEMPLATE_UPDATED,
         }
     }
 
@@ -139,6 +142,7 @@ impl Event<'_> {
             }
             Event::CustomerErased { workspace, .. } => (workspace, None, None),
             Event::BusinessUsernameUpdated(number) => (number.workspace_id, None, None),
+            Event::TemplateUpdated { template, .. } => (template.workspace_id, None, None),
             Event::AvailabilityChanged { agent, .. } => (agent.workspace_id, None, None),
             Event::SlaWarning { clock } | Event::SlaBreached { clock } => {
                 (clock.workspace_id, Some(clock.conversation_id), None)
@@ -251,6 +255,18 @@ impl Event<'_> {
                 "target": clock.target.as_str(),
                 "startedAt": clock.started_at,
                 "dueAt": clock.due_at,
+            }),
+            Event::TemplateUpdated { template, previous } => json!({
+                "templateId": template.id,
+                "businessNumberId": template.business_number_id,
+                "wabaId": Some(template.waba_id.as_str()).filter(|w| !w.is_empty()),
+                "name": template.name,
+                "language": template.language,
+                "category": template.category.as_str(),
+                "status": template.status.as_str(),
+                "previousStatus": previous.as_str(),
+                "qualityScore": template.quality.as_str(),
+                "rejectedReason": template.rejected_reason,
             }),
         }
     }

@@ -159,6 +159,17 @@ impl Conversation {
         self.0.sla_breached
     }
 
+    /// When an agent first answered the customer (null: not yet, or the customer never
+    /// wrote).
+    async fn first_response_at(&self) -> Option<DateTime<Utc>> {
+        self.0.first_response_at
+    }
+
+    /// When it was resolved (null while it is not).
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+
     /// Its SLA: policy, due times, targets met and breached (null: no policy).
     async fn sla(&self, ctx: &Context<'_>) -> Result<Option<super::center_types::ConversationSla>> {
         super::center_types::conversation_sla(ctx, &self.0).await
@@ -211,8 +222,14 @@ impl Conversation {
                 keys.push(OwnerKey(domain::IdentityKind::Username, key.clone()));
             }
         }
-        let owners: Vec<domain::ContactId> =
-            loader.load_many(keys).await.map_err(ApiError::from)?.values().map(|o| o.contact_id).collect();
+        let owners: Vec<domain::ContactId> = loader
+            .load_many(keys)
+            .await
+            .map_err(ApiError::from)?
+            .values()
+            .flatten()
+            .map(|o| o.contact_id)
+            .collect();
         match domain::contacts::suggested_contact(false, previous_contact, &owners) {
             Some(id) => Ok(loader.load_one(ContactKey(id)).await.map_err(ApiError::from)?.map(Contact)),
             None => Ok(None),
@@ -222,13 +239,16 @@ impl Conversation {
     /// What an agent may do here now, and why not.
     async fn capabilities(&self, ctx: &Context<'_>) -> Result<ConversationCapabilities> {
         let contact_phone_known = self.linked_contact(ctx).await?.is_some_and(|c| c.phone.is_some());
-        let number_connected = loaders_of(ctx)?
+        let number = loaders_of(ctx)?
             .load_one(BusinessNumberKey(self.0.business_number_id))
             .await
-            .map_err(ApiError::from)?
-            .is_some_and(|n| n.connected);
+            .map_err(ApiError::from)?;
+        let number_connected = number.as_ref().is_some_and(|n| n.connected);
         let around = conversations::Around { contact_phone_known, number_connected };
-        Ok(ConversationCapabilities(conversations::capabilities_of(&self.0, around, now(ctx))))
+        Ok(ConversationCapabilities {
+            capabilities: conversations::capabilities_of(&self.0, around, now(ctx)),
+            waba: number.map(|n| n.waba_id).unwrap_or_default(),
+        })
     }
 
     /// The latest message in either direction (the inbox preview).
@@ -368,9 +388,11 @@ impl From<Capability> for CapabilityState {
     }
 }
 
-/// Whether templates of one category may be sent, and why not.
+/// Whether templates of one category, or one template, may be sent, and why not.
 #[derive(SimpleObject)]
 pub struct TemplateCapability {
+    /// The template, for a template's own entry; null for a category's.
+    pub template: Option<super::setup::Template>,
     /// The template category.
     pub category: enums::TemplateCategory,
     /// Whether templates of this category may be sent now.
@@ -382,55 +404,70 @@ pub struct TemplateCapability {
 }
 
 /// Everything an agent may or may not do in a conversation now.
-pub struct ConversationCapabilities(domain::Capabilities);
+pub struct ConversationCapabilities {
+    capabilities: domain::Capabilities,
+    /// The WABA of the conversation's number (whose templates it may send).
+    waba: String,
+}
 
 /// Everything an agent may or may not do in a conversation now.
 #[Object]
 impl ConversationCapabilities {
     /// Send a free-form message.
     async fn reply(&self) -> CapabilityState {
-        self.0.reply.into()
+        self.capabilities.reply.into()
     }
 
     /// Place an outbound phone call through the workspace's telephony.
     async fn call(&self) -> CapabilityState {
-        self.0.call.into()
+        self.capabilities.call.into()
     }
 
     /// Move the conversation to SMS.
     async fn switch_to_sms(&self) -> CapabilityState {
-        self.0.switch_to_sms.into()
+        self.capabilities.switch_to_sms.into()
     }
 
     /// Ask the customer to share their phone number.
     async fn request_phone_number(&self) -> CapabilityState {
-        self.0.request_phone_number.into()
+        self.capabilities.request_phone_number.into()
     }
 
     /// Send a photo, video, audio, document or sticker.
     async fn media(&self) -> CapabilityState {
-        self.0.media.into()
+        self.capabilities.media.into()
     }
 
     /// React to a message (or remove the reaction).
     async fn react(&self) -> CapabilityState {
-        self.0.react.into()
+        self.capabilities.react.into()
     }
 
-    /// Send a template, per category.
-    async fn templates(&self) -> Vec<TemplateCapability> {
-        domain::TemplateCategory::ALL
-            .iter()
-            .map(|category| {
-                let c = self.0.template(*category);
+    /// Send a template: one entry per category (`template` null), then one per template the
+    /// conversation's number may use (its WABA's, and the workspace's own), by name. A
+    /// template's entry is denied when WhatsApp has not approved it (`TEMPLATE_NOT_APPROVED`,
+    /// its status in the reason) or when its category is denied here.
+    async fn templates(&self, ctx: &Context<'_>) -> Result<Vec<TemplateCapability>> {
+        let entry =
+            |template: Option<&persistence::Template>, category: domain::TemplateCategory, c: Capability| {
                 TemplateCapability {
-                    category: (*category).into(),
+                    template: template.cloned().map(super::setup::Template),
+                    category: category.into(),
                     allowed: c.allowed(),
                     reason: c.reason().map(str::to_owned),
                     reason_code: c.denial().map(|d| d.code().into()),
                 }
-            })
-            .collect()
+            };
+        let caps = &self.capabilities;
+        let mut all: Vec<TemplateCapability> = domain::TemplateCategory::ALL
+            .iter()
+            .map(|category| entry(None, *category, caps.template(*category)))
+            .collect();
+        let templates = loaders_of(ctx)?.loader().templates().await.map_err(ApiError::from)?;
+        for t in templates.iter().filter(|t| t.waba_id.is_empty() || t.waba_id == self.waba) {
+            all.push(entry(Some(t), t.category, caps.one_template(t.category, t.status)));
+        }
+        Ok(all)
     }
 }
 

@@ -140,7 +140,8 @@ pub struct CreateWebhookEndpointInput {
     /// `attachment.stored`, `message.reaction`, `note.added`, `contact.merged`,
     /// `contact.deleted`, `customer.erased`, `conversation.window_closing`,
     /// `conversation.window_closed`, `conversation.capabilities_changed`,
-    /// `conversation.assigned`, `agent.availability_changed`, `sla.warning`, `sla.breached`.
+    /// `conversation.assigned`, `agent.availability_changed`, `sla.warning`, `sla.breached`,
+    /// `template.updated`.
     pub event_types: Vec<String>,
 }
 

@@ -50,6 +50,36 @@ pub enum TemplateCategory {
     Authentication,
 }
 
+/// Where Meta's review of a template stands. Only `APPROVED` templates can be sent.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::TemplateStatus")]
+pub enum TemplateStatus {
+    /// Approved by WhatsApp: it can be sent.
+    Approved,
+    /// Submitted and in review (or in appeal).
+    Pending,
+    /// Rejected by WhatsApp (`rejectedReason` says why).
+    Rejected,
+    /// Paused by WhatsApp for low quality.
+    Paused,
+    /// Disabled by WhatsApp, deleted, or no longer listed in the WABA.
+    Disabled,
+}
+
+/// WhatsApp's quality rating of a template, from its readers' feedback.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::TemplateQuality")]
+pub enum TemplateQuality {
+    /// High quality.
+    Green,
+    /// Medium quality: readers are blocking or reporting it.
+    Yellow,
+    /// Low quality: WhatsApp may pause it.
+    Red,
+    /// Not rated yet.
+    Unknown,
+}
+
 /// Why an action is denied, as a code a frontend translates (the English text is `reason`).
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 #[graphql(remote = "domain::DenialCode")]
@@ -67,6 +97,8 @@ pub enum DenialReason {
     PhoneAlreadyKnown,
     /// The conversation's business number is disconnected.
     NumberDisconnected,
+    /// The template is not approved by WhatsApp (pending, rejected, paused or disabled).
+    TemplateNotApproved,
 }
 
 /// What an agent may do in the API.

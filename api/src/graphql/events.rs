@@ -95,7 +95,7 @@ impl EventQuery {
         after: Option<String>,
         first: Option<i32>,
         #[graphql(
-            desc = "Only events of these types (every type when omitted): `conversation.created`, `conversation.updated`, `conversation.linked`, `conversation.unlinked`, `message.received`, `message.sent`, `message.status_updated`, `contact.created`, `contact.updated`, `customer.phone_shared`, `business_username.updated`, `attachment.stored`, `message.reaction`, `note.added`, `contact.merged`, `contact.deleted`, `customer.erased`, `conversation.window_closing`, `conversation.window_closed`, `conversation.capabilities_changed`, `conversation.assigned`, `agent.availability_changed`, `sla.warning`, `sla.breached`. The README's event table says when each is written and what its `data` holds."
+            desc = "Only events of these types (every type when omitted): `conversation.created`, `conversation.updated`, `conversation.linked`, `conversation.unlinked`, `message.received`, `message.sent`, `message.status_updated`, `contact.created`, `contact.updated`, `customer.phone_shared`, `business_username.updated`, `attachment.stored`, `message.reaction`, `note.added`, `contact.merged`, `contact.deleted`, `customer.erased`, `conversation.window_closing`, `conversation.window_closed`, `conversation.capabilities_changed`, `conversation.assigned`, `agent.availability_changed`, `sla.warning`, `sla.breached`, `template.updated`. The README's event table says when each is written and what its `data` holds."
         )]
         types: Option<Vec<String>>,
     ) -> Result<Connection<String, Event>> {

@@ -38,6 +38,27 @@ pub struct WorkspaceLoader {
     db: Database,
     workspace: WorkspaceId,
     agent: AgentId,
+    /// The workspace's templates, read once per request (the template capabilities of every
+    /// conversation of a page share them).
+    templates: Arc<tokio::sync::OnceCell<Arc<Vec<persistence::Template>>>>,
+}
+
+impl WorkspaceLoader {
+    /// The workspace's templates, read at most once per request.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn templates(&self) -> Result<Arc<Vec<persistence::Template>>, LoadError> {
+        let rows = self
+            .templates
+            .get_or_try_init(|| async {
+                Ok::<_, LoadError>(Arc::new(
+                    persistence::templates::list(self.db.conn(), self.workspace).await?,
+                ))
+            })
+            .await?;
+        Ok(Arc::clone(rows))
+    }
 }
 
 /// One loader per relation: a key wraps the id it loads by; a page of any size costs one
@@ -237,14 +258,20 @@ impl Loader<TeamMembersKey> for WorkspaceLoader {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OwnerKey(pub domain::IdentityKind, pub String);
 
+/// Every key gets a value (`None`: nobody owns it), so a miss is cached like a hit and the
+/// suggestion of a page asks once, however its fields are scheduled.
 impl Loader<OwnerKey> for WorkspaceLoader {
-    type Value = persistence::ContactIdentity;
+    type Value = Option<persistence::ContactIdentity>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[OwnerKey]) -> Result<HashMap<OwnerKey, Self::Value>, Self::Error> {
         let pairs: Vec<(domain::IdentityKind, String)> = keys.iter().map(|k| (k.0, k.1.clone())).collect();
         let rows = contacts::owners_of(self.db.conn(), self.workspace, &pairs).await?;
-        Ok(rows.into_iter().map(|row| (OwnerKey(row.kind, row.value_key.clone()), row)).collect())
+        let mut found: HashMap<OwnerKey, Self::Value> = keys.iter().map(|k| (k.clone(), None)).collect();
+        for row in rows {
+            found.insert(OwnerKey(row.kind, row.value_key.clone()), Some(row));
+        }
+        Ok(found)
     }
 }
 
@@ -282,7 +309,12 @@ pub type Loaders = DataLoader<WorkspaceLoader, HashMapCache>;
 /// and its fields then read from the cache, however the executor schedules them.
 #[must_use]
 pub fn for_viewer(db: Database, workspace: WorkspaceId, agent: AgentId) -> Loaders {
-    DataLoader::with_cache(WorkspaceLoader { db, workspace, agent }, tokio::spawn, HashMapCache::default())
+    let templates = Arc::default();
+    DataLoader::with_cache(
+        WorkspaceLoader { db, workspace, agent, templates },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
 }
 
 /// What a page of conversations shows beyond what every page loads.
@@ -350,7 +382,7 @@ pub async fn prefetch_conversations(
     let suggested = previous
         .values()
         .filter_map(|p| p.contact_id)
-        .chain(owners.values().map(|o| o.contact_id))
+        .chain(owners.values().flatten().map(|o| o.contact_id))
         .map(ContactKey);
     let member_agents = members.values().flatten().copied().map(AgentKey);
     futures::try_join!(

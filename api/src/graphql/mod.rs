@@ -50,6 +50,7 @@ pub mod numbers;
 pub mod pagination;
 pub mod people;
 pub mod privacy;
+pub mod reports;
 pub mod runner;
 pub mod session;
 pub mod settings;
@@ -88,6 +89,7 @@ pub struct QueriesOfTheWorkspace(
     audit::AuditQuery,
     settings::SettingsQuery,
     center::CenterQuery,
+    reports::ReportQuery,
 );
 
 /// Every mutation, merged.

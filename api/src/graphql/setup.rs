@@ -6,7 +6,7 @@ use super::guards::RoleGuard;
 use crate::error::ApiError;
 use crate::setup::templates::TemplateInput;
 use async_graphql::{Context, ID, InputObject, Object, Result};
-use domain::AgentId;
+use domain::{AgentId, BusinessNumberId};
 
 pub use super::people::Agent;
 
@@ -122,6 +122,41 @@ impl Template {
     async fn body(&self) -> &str {
         &self.0.body
     }
+
+    /// How many `{{n}}` parameters the body takes.
+    async fn parameter_count(&self) -> i32 {
+        i32::try_from(domain::content::parameter_count(&self.0.body)).unwrap_or(i32::MAX)
+    }
+
+    /// Where WhatsApp's review stands: only `APPROVED` templates can be sent.
+    async fn status(&self) -> enums::TemplateStatus {
+        self.0.status.into()
+    }
+
+    /// WhatsApp's quality rating (`UNKNOWN` until rated).
+    async fn quality_score(&self) -> enums::TemplateQuality {
+        self.0.quality.into()
+    }
+
+    /// WhatsApp's reason, for a rejected template.
+    async fn rejected_reason(&self) -> Option<&str> {
+        self.0.rejected_reason.as_deref()
+    }
+
+    /// The WhatsApp number it was synced or submitted through (its WABA's templates); null for
+    /// a template typed into Parley without a number.
+    async fn business_number(&self, ctx: &Context<'_>) -> Result<Option<BusinessNumber>> {
+        let Some(id) = self.0.business_number_id else { return Ok(None) };
+        let found = persistence::business_numbers::find(db(ctx)?.conn(), self.0.workspace_id, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(found.map(BusinessNumber))
+    }
+
+    /// The WhatsApp Business Account it lives in (null: typed into Parley without a number).
+    async fn waba_id(&self) -> Option<&str> {
+        Some(self.0.waba_id.as_str()).filter(|w| !w.is_empty())
+    }
 }
 
 /// The signed-in agent.
@@ -199,6 +234,10 @@ pub struct CreateTemplateInput {
     pub category: enums::TemplateCategory,
     /// Body with `{{1}}`-style parameters.
     pub body: String,
+    /// The WhatsApp number whose WABA it is submitted to for review (stored `PENDING` until
+    /// WhatsApp decides). Without it, or for a sandbox number, the template is Parley's own
+    /// and `APPROVED`.
+    pub business_number_id: Option<ID>,
 }
 
 /// Workspace set-up (admins).
@@ -235,16 +274,37 @@ impl SetupMutation {
         Ok(Agent(crate::setup::agents::update(db(ctx)?, viewer(ctx)?, id, update, now(ctx)).await?))
     }
 
-    /// Adds a message template (ADMIN).
+    /// Adds a message template (ADMIN). With `businessNumberId`, submits it to that number's
+    /// WABA (`POST /{waba-id}/message_templates`) and stores it `PENDING`.
     #[graphql(guard = "RoleGuard::admin()")]
     async fn create_template(&self, ctx: &Context<'_>, input: CreateTemplateInput) -> Result<Template> {
+        let business_number = input
+            .business_number_id
+            .as_ref()
+            .map(|id| parse_id::<BusinessNumberId>(id, "businessNumberId"))
+            .transpose()?;
         let template_input = TemplateInput {
             name: &input.name,
             language: &input.language,
             category: input.category.into(),
             body: &input.body,
+            business_number,
         };
-        Ok(Template(crate::setup::templates::create(db(ctx)?, viewer(ctx)?, template_input, now(ctx)).await?))
+        let cloud = super::usernames::cloud(ctx)?;
+        let saved =
+            crate::setup::templates::create(db(ctx)?, cloud, viewer(ctx)?, template_input, now(ctx)).await?;
+        Ok(Template(saved))
+    }
+
+    /// Reads the number's WABA's templates from WhatsApp, page by page with the number's
+    /// token, and stores them with their status, quality and category; templates WhatsApp no
+    /// longer lists become `DISABLED` (ADMIN; audited). Returns the WABA's templates.
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn sync_templates(&self, ctx: &Context<'_>, business_number_id: ID) -> Result<Vec<Template>> {
+        let id = parse_id::<BusinessNumberId>(&business_number_id, "businessNumberId")?;
+        let cloud = super::usernames::cloud(ctx)?;
+        let rows = crate::setup::templates::sync(db(ctx)?, cloud, viewer(ctx)?, id, now(ctx)).await?;
+        Ok(rows.into_iter().map(Template).collect())
     }
 }
 

@@ -51,7 +51,7 @@ pub struct BusinessUsername {
 #[derive(Default)]
 pub struct UsernameMutation;
 
-fn cloud<'a>(ctx: &Context<'a>) -> Result<Cloud<'a>> {
+pub(crate) fn cloud<'a>(ctx: &Context<'a>) -> Result<Cloud<'a>> {
     Ok(Cloud { gateway: ctx.data::<WhatsappGateway>()?, keyring: ctx.data::<Keyring>()? })
 }
 

@@ -1,10 +1,11 @@
 //! The HTTP surface: routes, the GraphQL endpoint with authentication at the edge, health
-//! checks, the WhatsApp and SMS webhooks, and the tower layers (tracing without query strings, body
+//! checks, the WhatsApp and SMS webhooks, the reports' CSV export, and the tower layers (tracing without query strings, body
 //! limits, timeouts).
 
 pub mod desktop;
 pub mod media;
 pub mod metrics;
+pub mod reports;
 pub mod state;
 pub mod websocket;
 
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::http::metrics::render))
         .route("/media/{id}", get(media::download))
+        .route("/reports/conversations.csv", get(reports::conversations_csv))
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT))
         .merge(webhooks)
         .merge(sms)

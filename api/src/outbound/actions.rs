@@ -175,6 +175,7 @@ pub(super) async fn store_in(
         ConversationChange { last_activity_at: Some(last_activity_at), ..ConversationChange::default() };
     let conversation = conversations::update(txn, loaded.conversation, touch, now).await?;
     crate::workflow::sla::agent_wrote(txn, &conversation, now).await?;
+    crate::workflow::facts::agent_wrote(txn, &conversation, now).await?;
     crate::events::emit(txn, Event::MessageSent { message: &saved, conversation: &conversation }, now)
         .await?;
     Ok(saved)
@@ -227,16 +228,23 @@ pub(super) async fn fill_template(
     Ok(FilledTemplate { template, parameters: parameters.to_vec(), text })
 }
 
-/// A template message, if the conversation allows its category.
-pub(super) fn template_of(loaded: &Loaded, filled: &FilledTemplate) -> ApiResult<Outgoing> {
+/// A template message, if it is approved, of the WABA of the conversation's number (`waba`),
+/// and the conversation allows its category.
+pub(super) fn template_of(loaded: &Loaded, filled: &FilledTemplate, waba: &str) -> ApiResult<Outgoing> {
     let template = &filled.template;
     let category = template.category;
+    if !template.waba_id.is_empty() && template.waba_id != waba {
+        return Err(ApiError::bad_input(
+            "templateId: this template belongs to another WhatsApp Business Account than the conversation's number",
+        ));
+    }
     let name = match category {
         domain::TemplateCategory::Marketing => "templates.MARKETING",
         domain::TemplateCategory::Utility => "templates.UTILITY",
         domain::TemplateCategory::Authentication => "templates.AUTHENTICATION",
     };
-    loaded.capabilities.template(category).check().map_err(|d| ApiError::denied(name, d))?;
+    let capability = loaded.capabilities.one_template(category, template.status);
+    capability.check().map_err(|d| ApiError::denied(name, d))?;
     Ok(Outgoing {
         content: OutboundContent::Template {
             name: template.name.clone(),
@@ -249,21 +257,23 @@ pub(super) fn template_of(loaded: &Loaded, filled: &FilledTemplate) -> ApiResult
     })
 }
 
+/// The WABA of the conversation's number.
+async fn waba_of(db: &impl ConnectionTrait, viewer: &Viewer, id: ConversationId) -> ApiResult<String> {
+    let conversation =
+        conversations::find(db, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("conversation"))?;
+    let number =
+        persistence::business_numbers::find(db, viewer.workspace_id, conversation.business_number_id)
+            .await?
+            .ok_or(ApiError::NotFound("business number"))?;
+    Ok(number.waba_id)
+}
+
 /// Fills `{{1}}`, `{{2}}`… with the parameters, requiring exactly as many as the body uses.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` when the count differs or a parameter is empty.
 pub fn render_template(body: &str, parameters: &[String]) -> ApiResult<String> {
-    let mut highest = 0;
-    let mut rest = body;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        if let Ok(n) = after[..end].trim().parse::<usize>() {
-            highest = highest.max(n);
-        }
-        rest = &after[end + 2..];
-    }
+    let highest = domain::content::parameter_count(body);
     if parameters.len() != highest {
         return Err(ApiError::bad_input(format!(
             "this template needs {highest} parameter(s), got {}",
@@ -297,7 +307,11 @@ pub async fn send_template(
 ) -> ApiResult<Message> {
     viewer.require(Permission::ReachCustomer)?;
     let filled = fill_template(db.conn(), viewer, template_id, parameters).await?;
-    store(db, viewer, id, options, now, |loaded| template_of(loaded, &filled)).await
+    let waba = match filled.template.waba_id.as_str() {
+        "" => String::new(),
+        _ => waba_of(db.conn(), viewer, id).await?,
+    };
+    store(db, viewer, id, options, now, |loaded| template_of(loaded, &filled, &waba)).await
 }
 
 /// WhatsApp's request-contact-info message.

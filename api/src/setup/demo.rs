@@ -11,7 +11,7 @@
 //! would. Started again on the same database, the demo reuses its workspace.
 
 use chrono::{DateTime, Duration, Utc};
-use domain::{ConversationStatus, Role, TemplateCategory};
+use domain::{ConversationStatus, Role, TemplateCategory, TemplateQuality, TemplateStatus};
 use hmac::{Hmac, Mac};
 use persistence::BusinessNumber;
 use persistence::business_numbers::NewBusinessNumber;
@@ -239,14 +239,44 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
         .await?
         .ok_or(ApiError::NotFound("business number"))?;
 
-    for (name, category, body) in [
+    // The WABA's templates as Meta reviewed them: three approved, one paused by Meta for low
+    // quality, one still in review (the picker shows each status and quality).
+    for (name, category, body, status, quality) in [
         (
             "spring_sale",
             TemplateCategory::Marketing,
             "Hi {{1}}, our spring sale starts today: 20% off everything.",
+            TemplateStatus::Approved,
+            TemplateQuality::Green,
         ),
-        ("order_update", TemplateCategory::Utility, "Your order {{1}} has shipped and arrives {{2}}."),
-        ("login_code", TemplateCategory::Authentication, "{{1}} is your verification code."),
+        (
+            "order_update",
+            TemplateCategory::Utility,
+            "Your order {{1}} has shipped and arrives {{2}}.",
+            TemplateStatus::Approved,
+            TemplateQuality::Yellow,
+        ),
+        (
+            "login_code",
+            TemplateCategory::Authentication,
+            "{{1}} is your verification code.",
+            TemplateStatus::Approved,
+            TemplateQuality::Green,
+        ),
+        (
+            "winter_clearance",
+            TemplateCategory::Marketing,
+            "Last days of the winter clearance, {{1}}: up to 50% off.",
+            TemplateStatus::Paused,
+            TemplateQuality::Red,
+        ),
+        (
+            "delivery_survey",
+            TemplateCategory::Utility,
+            "How was the delivery of order {{1}}? Reply 1 to 5.",
+            TemplateStatus::Pending,
+            TemplateQuality::Unknown,
+        ),
     ] {
         let new = templates::NewTemplate {
             id: domain::TemplateId::new(),
@@ -255,8 +285,16 @@ pub async fn create_demo(db: &Database, keyring: &Keyring, now: DateTime<Utc>) -
             language: "en_US",
             category,
             body,
+            number: Some((number.id, &number.waba_id)),
+            status,
+            meta_id: None,
         };
-        db.write(async |txn| templates::create(txn, new, now).await).await?;
+        let review = templates::Review { quality: Some(quality), ..templates::Review::default() };
+        db.write(async |txn| {
+            let created = templates::create(txn, new, now).await?;
+            templates::review(txn, created, review, now).await
+        })
+        .await?;
     }
 
     // A returning customer: a phone conversation ten days ago, linked to a contact and resolved...

@@ -36,6 +36,9 @@ pub async fn customer_wrote(
     if conversation.team_id.is_some() && arrival != Arrival::Appended {
         db.announce(Work::Route);
     }
+    if arrival == Arrival::Reopened && conversation.resolved_at.is_some() {
+        persistence::reports::reopened(db, conversation.id).await?;
+    }
     if arrival == Arrival::Opened {
         conversation = super::sla::joined_team(db, conversation, now).await?;
     } else if conversation.sla_policy_id.is_some() {

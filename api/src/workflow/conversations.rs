@@ -243,6 +243,7 @@ pub async fn set_status(
         let change = ConversationChange { status: Some(status), ..ConversationChange::default() };
         let saved = conversations::update(txn, current, change, now).await?;
         super::sla::status_changed(txn, &saved, before, now).await?;
+        super::facts::status_changed(txn, &saved, before, now).await?;
         updated_event(txn, &saved, now).await?;
         Ok(saved)
     })

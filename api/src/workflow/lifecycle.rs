@@ -150,6 +150,7 @@ pub async fn snooze(
         let before = current.status;
         let saved = conversations::update(txn, current, change, now).await?;
         super::sla::status_changed(txn, &saved, before, now).await?;
+        super::facts::status_changed(txn, &saved, before, now).await?;
         updated_event(txn, &saved, now).await?;
         Ok(saved)
     })

@@ -320,7 +320,7 @@ async fn start(
     Ok(())
 }
 
-async fn policy_of(
+pub(crate) async fn policy_of(
     db: &impl ConnectionTrait,
     c: &Conversation,
 ) -> Result<Option<SlaPolicy>, persistence::Error> {
@@ -331,7 +331,7 @@ async fn policy_of(
 }
 
 /// The schedule the policy's clocks count in (`None`: wall-clock).
-async fn hours_for(
+pub(crate) async fn hours_for(
     db: &impl ConnectionTrait,
     c: &Conversation,
     policy: &SlaPolicy,

@@ -61,6 +61,15 @@ pub struct Model {
     pub read_receipt_message_id: Option<MessageId>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When an agent first answered the customer (reports).
+    pub first_response_at: Option<DateTimeUtc>,
+    /// How long that took from the customer's first message (open time when the SLA policy
+    /// counts business hours only).
+    pub first_response_seconds: Option<i64>,
+    /// When it was resolved (cleared when it reopens).
+    pub resolved_at: Option<DateTimeUtc>,
+    /// How long it took from its opening to that resolution (open time likewise).
+    pub resolution_seconds: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,6 @@
 //! The `templates` table.
 
-use domain::{TemplateCategory, TemplateId, WorkspaceId};
+use domain::{BusinessNumberId, TemplateCategory, TemplateId, TemplateQuality, TemplateStatus, WorkspaceId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -14,6 +14,18 @@ pub struct Model {
     pub category: TemplateCategory,
     pub body: String,
     pub created_at: DateTimeUtc,
+    /// The number it was synced or submitted through (its token reads the WABA).
+    pub business_number_id: Option<BusinessNumberId>,
+    /// The WABA it lives in; empty for a template typed into Parley without a number.
+    pub waba_id: String,
+    /// Meta's review: only `APPROVED` templates can be sent.
+    pub status: TemplateStatus,
+    pub quality: TemplateQuality,
+    /// Meta's reason, for a rejected template.
+    pub rejected_reason: Option<String>,
+    /// Meta's id of the template.
+    pub meta_id: Option<String>,
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

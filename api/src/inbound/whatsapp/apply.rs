@@ -8,12 +8,15 @@
 
 use chrono::{DateTime, Utc};
 use domain::business_username::{Claim, Holder, transfer};
+use domain::statuses::TemplateUpdate;
 use domain::{ThreadKeyKind, WorkspaceId};
 use persistence::BusinessNumber;
 use persistence::conversations::ConversationChange;
 use persistence::messages::{StatusChange, scrub_wamids};
 use persistence::sealed::Keyring;
-use persistence::{Announce, Database, business_numbers, conversations, dead_letters, messages, receipts};
+use persistence::{
+    Announce, Database, business_numbers, conversations, dead_letters, messages, receipts, templates,
+};
 
 use crate::inbound::group::{Group, Hints};
 
@@ -34,6 +37,8 @@ pub struct WebhookSummary {
     pub identity_changes: usize,
     /// Business username updates applied.
     pub usernames: usize,
+    /// Templates whose review changed (status, quality, category).
+    pub templates: usize,
     /// Reactions set or removed (on the messages they name).
     pub reactions: usize,
     /// Changes or items kept as dead letters.
@@ -131,6 +136,10 @@ pub(crate) async fn apply(
             ChangeBody::Username(update) => {
                 router.group.settle(db).await?;
                 username_update(&mut router, change, update).await?;
+            }
+            ChangeBody::Template(update) => {
+                router.group.settle(db).await?;
+                template_update(&mut router, change, update).await?;
             }
             ChangeBody::Unreadable { kind, detail } => {
                 router.dead_letter(None, waba, kind, detail, &change.kept).await?;
@@ -287,6 +296,47 @@ async fn username_update<C: Announce>(
         business_numbers::set_username(router.db, number, username.as_ref(), status, router.now).await?;
     crate::events::emit(router.db, crate::events::Event::BusinessUsernameUpdated(&saved), router.now).await?;
     router.summary.usernames += 1;
+    Ok(())
+}
+
+/// Meta's review of a WABA template changed: the templates it names (by Meta's id, else name
+/// and language) take it; each that changed writes `template.updated`. A template Parley does
+/// not hold is kept as a dead letter (of the WABA's workspace).
+async fn template_update<C: Announce>(
+    router: &mut Router<'_, C>,
+    change: &ReadChange<'_>,
+    update: &TemplateUpdate,
+) -> Result<(), persistence::Error> {
+    let waba = change.waba;
+    let name_language = update.name.as_deref().zip(update.language.as_deref());
+    let found = match waba {
+        Some(waba) => {
+            templates::named_in_waba(router.db, waba, update.meta_id.as_deref(), name_language).await?
+        }
+        None => Vec::new(),
+    };
+    if found.is_empty() {
+        return router.dead_letter(None, waba, "update for an unknown template", "", &change.kept).await;
+    }
+    for template in found {
+        let previous = template.status;
+        let review = templates::Review {
+            status: update.status,
+            quality: update.quality,
+            category: update.category,
+            rejected_reason: update.reason.clone(),
+            meta_id: update.meta_id.clone(),
+            body: None,
+        };
+        let (saved, moved) = templates::review(router.db, template, review, router.now).await?;
+        if moved {
+            let event = crate::events::Event::TemplateUpdated { template: &saved, previous };
+            crate::events::emit(router.db, event, router.now).await?;
+            router.summary.templates += 1;
+        } else {
+            router.summary.ignored += 1;
+        }
+    }
     Ok(())
 }
 

@@ -3,8 +3,11 @@
 //! it as a dead letter. [`super::apply`] stores what this reads and never looks at JSON:
 //! what it keeps, it keeps as [`Kept`], which renders the original (ids digested) on demand.
 
-use domain::statuses::{self, UsernameState};
-use domain::{Bsuid, BusinessUsername, BusinessUsernameStatus, MessageStatus, ParentBsuid, PhoneNumber};
+use domain::statuses::{self, TemplateUpdate, UsernameState};
+use domain::{
+    Bsuid, BusinessUsername, BusinessUsernameStatus, MessageStatus, ParentBsuid, PhoneNumber,
+    TemplateQuality, TemplateStatus,
+};
 use persistence::messages::{ProviderError, digest_wamids};
 use serde_json::{Value, json};
 
@@ -33,6 +36,8 @@ pub enum ChangeBody<'a> {
     ForNumber { phone_number_id: String, items: Vec<Item<'a>> },
     /// A business username update, for the WABA's number with this display number.
     Username(UsernameUpdate),
+    /// Meta's review of one of the WABA's templates changed.
+    Template(TemplateUpdate),
     /// Nothing Parley can apply: kept whole.
     Unreadable { kind: &'static str, detail: String },
 }
@@ -109,6 +114,9 @@ pub fn read_webhook(webhook: &Webhook) -> Vec<ReadChange<'_>> {
                 "business_username_update" | "business_username_updates" => {
                     username_change(entry.id.as_deref(), change)
                 }
+                "message_template_status_update"
+                | "message_template_quality_update"
+                | "template_category_update" => template_change(change),
                 other => {
                     ChangeBody::Unreadable { kind: "unsupported webhook field", detail: format!("{other:?}") }
                 }
@@ -195,6 +203,43 @@ fn username_change<'a>(entry: Option<&str>, change: &'a Change) -> ChangeBody<'a
         state: read_username_update(&value),
         receipt: persistence::receipts::digest(&whole),
     })
+}
+
+/// A template webhook: the template it names and what it says changed.
+fn template_change(change: &Change) -> ChangeBody<'_> {
+    let value = &change.value;
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string())))
+    };
+    let mut update = TemplateUpdate {
+        meta_id: text("message_template_id"),
+        name: text("message_template_name"),
+        language: text("message_template_language"),
+        ..TemplateUpdate::default()
+    };
+    match change.field.as_str() {
+        "message_template_status_update" => {
+            let event = text("event").unwrap_or_default();
+            let Some(status) = TemplateStatus::from_meta(&event) else {
+                return unreadable_change(format!("unknown template status {event:?}"));
+            };
+            update.status = Some(status);
+            update.reason = Some(text("reason").filter(|r| !r.is_empty() && r != "NONE"));
+        }
+        "message_template_quality_update" => {
+            update.quality = text("new_quality_score").map(|q| TemplateQuality::from_meta(&q));
+        }
+        _ => update.category = text("new_category").and_then(|c| c.to_ascii_uppercase().parse().ok()),
+    }
+    if update.meta_id.is_none() && (update.name.is_none() || update.language.is_none()) {
+        return unreadable_change("template update without its id, or its name and language".to_owned());
+    }
+    if update.status.is_none() && update.quality.is_none() && update.category.is_none() {
+        return unreadable_change("template update without a status, quality or category".to_owned());
+    }
+    ChangeBody::Template(update)
 }
 
 /// One `statuses[]` item, read.

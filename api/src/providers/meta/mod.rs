@@ -6,6 +6,7 @@
 //! - [`media`]: where a customer's file is, downloading it (only from Meta's hosts) and uploads;
 //! - [`usernames`]: business-username calls;
 //! - [`numbers`]: proving that a token may use a number (`connectWhatsAppNumber`);
+//! - [`templates`]: a WABA's message templates (listing, submitting for review);
 //! - [`signature`]: `X-Hub-Signature-256` of inbound webhooks.
 //!
 //! A number with no token at all is in the sandbox: sends are accepted with a made-up id and
@@ -15,6 +16,7 @@ pub mod bodies;
 pub mod media;
 pub mod numbers;
 pub mod signature;
+pub mod templates;
 pub mod usernames;
 
 use std::time::Duration;
@@ -30,6 +32,7 @@ use crate::traces::SendTraced;
 pub use media::MediaInfo;
 pub use numbers::NumberProof;
 pub use signature::signature_valid;
+pub use templates::ListedTemplate;
 pub use usernames::{UsernameError, UsernameReply};
 
 /// Meta error codes worth retrying: rate limits and transient platform errors.

@@ -1,0 +1,387 @@
+//! The facts reports count, and the report's statements (PRODUCT.md section 19).
+//!
+//! A conversation keeps when its first response was written and when it was resolved, with
+//! how long each took ([`first_response`], [`resolved`], [`reopened`]: conditional updates in
+//! the caller's transaction). A report is five grouped statements over a workspace and a time
+//! range, each on its own index: conversations opened (`ix_conversations_report_opened`),
+//! resolved (`…_resolved`, partial), first responses (`…_first_response`, partial), messages
+//! (`ix_messages_report`) and SLA breaches (`ix_sla_clocks_breached`, partial). Medians and
+//! 90th percentiles are nearest-rank (`percentile_disc` on PostgreSQL, a ranked window on
+//! SQLite): a value that occurred.
+
+use chrono::{DateTime, Utc};
+use domain::{AgentId, BusinessNumberId, ConversationId, TeamId, WorkspaceId};
+use sea_orm::{ConnectionTrait, QueryResult, Statement, Value};
+
+use crate::dialect::Dialect;
+use crate::error::{DbContext, Error};
+
+/// Records the first response (once: only while none is recorded).
+///
+/// # Errors
+/// On a database failure.
+pub async fn first_response(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    at: DateTime<Utc>,
+    seconds: i64,
+) -> Result<(), Error> {
+    let d = Dialect::of(db);
+    let sql = format!(
+        "UPDATE conversations SET first_response_at = {}, first_response_seconds = {} \
+         WHERE id = {} AND first_response_at IS NULL",
+        d.placeholder(1),
+        d.placeholder(2),
+        d.placeholder(3)
+    );
+    let values = vec![at.into(), seconds.into(), conversation.into()];
+    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values))
+        .await
+        .context("failed to record a first response")?;
+    Ok(())
+}
+
+/// Records a resolution (the latest one counts).
+///
+/// # Errors
+/// On a database failure.
+pub async fn resolved(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    at: DateTime<Utc>,
+    seconds: i64,
+) -> Result<(), Error> {
+    let d = Dialect::of(db);
+    let sql = format!(
+        "UPDATE conversations SET resolved_at = {}, resolution_seconds = {} WHERE id = {}",
+        d.placeholder(1),
+        d.placeholder(2),
+        d.placeholder(3)
+    );
+    let values = vec![at.into(), seconds.into(), conversation.into()];
+    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values))
+        .await
+        .context("failed to record a resolution")?;
+    Ok(())
+}
+
+/// The conversation is open again: it is no longer resolved.
+///
+/// # Errors
+/// On a database failure.
+pub async fn reopened(db: &impl ConnectionTrait, conversation: ConversationId) -> Result<(), Error> {
+    let d = Dialect::of(db);
+    let sql = format!(
+        "UPDATE conversations SET resolved_at = NULL, resolution_seconds = NULL \
+         WHERE id = {} AND resolved_at IS NOT NULL",
+        d.placeholder(1)
+    );
+    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, vec![conversation.into()]))
+        .await
+        .context("failed to clear a resolution")?;
+    Ok(())
+}
+
+/// How a report groups its rows.
+#[derive(Clone, Debug)]
+pub enum Grouping {
+    /// By day: each bucket is a key (the local date) and its instants `[start, end)`.
+    Day(Vec<(String, DateTime<Utc>, DateTime<Utc>)>),
+    /// By the conversation's assignee (messages sent: by their author).
+    Agent,
+    Team,
+    BusinessNumber,
+}
+
+/// What a report covers.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub workspace: WorkspaceId,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub grouping: Grouping,
+    pub team: Option<TeamId>,
+    pub number: Option<BusinessNumberId>,
+}
+
+/// A group's key: a day, or the id of an agent, team or number (`None`: nobody, no team).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    Day(String),
+    Id(Option<uuid::Uuid>),
+}
+
+/// A median and 90th percentile, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spread {
+    pub median: Option<i64>,
+    pub p90: Option<i64>,
+}
+
+/// One group's figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub opened: i64,
+    pub resolved: i64,
+    pub received: i64,
+    pub sent: i64,
+    pub first_response: Spread,
+    pub resolution: Spread,
+    pub sla_breaches: i64,
+}
+
+/// Builds one statement: the scope's binds first (workspace, from, to, then the filters and
+/// the day bounds), then `{key}`, `{range}` and `{filters}` filled for the time column `at`.
+struct Builder {
+    dialect: Dialect,
+    values: Vec<Value>,
+}
+
+impl Builder {
+    fn bind(&mut self, value: Value) -> String {
+        self.values.push(value);
+        self.dialect.placeholder(self.values.len())
+    }
+
+    /// `WHERE`'s conditions: the workspace (of `table`), the range on `at`, the filters on `c`.
+    fn scope(&mut self, scope: &Scope, table: &str, at: &str) -> String {
+        let ws = self.bind(scope.workspace.into());
+        let (from, to) = (self.bind(scope.from.into()), self.bind(scope.to.into()));
+        let mut sql = format!("{table}.workspace_id = {ws} AND {at} >= {from} AND {at} < {to}");
+        if let Some(team) = scope.team {
+            sql.push_str(&format!(" AND c.team_id = {}", self.bind(team.into())));
+        }
+        if let Some(number) = scope.number {
+            sql.push_str(&format!(" AND c.business_number_id = {}", self.bind(number.into())));
+        }
+        sql
+    }
+
+    /// The group key of a row whose time is `at` (days) or whose owner is `agent`.
+    fn key(&mut self, scope: &Scope, at: &str, agent: &str) -> String {
+        match &scope.grouping {
+            Grouping::Day(days) => {
+                let mut sql = String::from("CASE");
+                for (key, _, end) in days {
+                    let (end, key) = (self.bind((*end).into()), self.bind(key.clone().into()));
+                    sql.push_str(&format!(" WHEN {at} < {end} THEN {key}"));
+                }
+                sql.push_str(" END");
+                sql
+            }
+            Grouping::Agent => agent.to_owned(),
+            Grouping::Team => "c.team_id".to_owned(),
+            Grouping::BusinessNumber => "c.business_number_id".to_owned(),
+        }
+    }
+}
+
+fn key_of(row: &QueryResult, grouping: &Grouping) -> Result<Key, Error> {
+    let key = match grouping {
+        Grouping::Day(_) => {
+            Key::Day(row.try_get::<Option<String>>("", "k").context("report key")?.unwrap_or_default())
+        }
+        _ => Key::Id(row.try_get::<Option<uuid::Uuid>>("", "k").context("report key")?),
+    };
+    Ok(key)
+}
+
+/// The report's figures per group key.
+///
+/// # Errors
+/// On a database failure.
+pub async fn tally(db: &impl ConnectionTrait, scope: &Scope) -> Result<Vec<(Key, Tally)>, Error> {
+    let mut out = std::collections::BTreeMap::<Key, Tally>::new();
+    let dialect = Dialect::of(db);
+    let backend = db.get_database_backend();
+    let builder = || Builder { dialect, values: Vec::new() };
+
+    // Opened.
+    let mut b = builder();
+    let (w, k) = (b.scope(scope, "c", "c.created_at"), b.key(scope, "c.created_at", "c.assignee_id"));
+    let sql = format!("SELECT {k} AS k, COUNT(*) AS n FROM conversations c WHERE {w} GROUP BY 1");
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, b.values))
+        .await
+        .context("report: opened")?
+    {
+        out.entry(key_of(&row, &scope.grouping)?).or_default().opened = row.try_get("", "n").context("n")?;
+    }
+
+    // Resolved, and first responses: how many, and the spread of their times.
+    for (at, seconds, first) in [
+        ("c.resolved_at", "c.resolution_seconds", false),
+        ("c.first_response_at", "c.first_response_seconds", true),
+    ] {
+        let mut b = builder();
+        let (w, k) = (b.scope(scope, "c", at), b.key(scope, at, "c.assignee_id"));
+        let base = format!("SELECT {k} AS k, {seconds} AS x FROM conversations c WHERE {w}");
+        let sql = match dialect {
+            Dialect::Postgres => format!(
+                "SELECT k, COUNT(*) AS n, percentile_disc(0.5) WITHIN GROUP (ORDER BY x) AS p50, \
+                 percentile_disc(0.9) WITHIN GROUP (ORDER BY x) AS p90 FROM ({base}) base GROUP BY k"
+            ),
+            Dialect::Sqlite => format!(
+                "SELECT k, COUNT(*) AS n, MIN(CASE WHEN rn * 10 >= cnt * 5 THEN x END) AS p50, \
+                 MIN(CASE WHEN rn * 10 >= cnt * 9 THEN x END) AS p90 FROM (SELECT k, x, \
+                 ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn, COUNT(x) OVER (PARTITION BY k) AS cnt \
+                 FROM ({base}) base) ranked GROUP BY k"
+            ),
+        };
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, b.values))
+            .await
+            .context("report: times")?;
+        for row in rows {
+            let tally = out.entry(key_of(&row, &scope.grouping)?).or_default();
+            let n: i64 = row.try_get("", "n").context("n")?;
+            let spread = Spread {
+                median: row.try_get("", "p50").context("p50")?,
+                p90: row.try_get("", "p90").context("p90")?,
+            };
+            if first {
+                tally.first_response = spread;
+            } else {
+                tally.resolved = n;
+                tally.resolution = spread;
+            }
+        }
+    }
+
+    // Messages received and sent (sent by an agent: by its author when grouping by agent).
+    let mut b = builder();
+    let w = b.scope(scope, "m", "m.created_at");
+    let k = b.key(
+        scope,
+        "m.created_at",
+        "CASE WHEN m.direction = 'OUTBOUND' THEN m.author_agent_id ELSE c.assignee_id END",
+    );
+    let sql = format!(
+        "SELECT {k} AS k, m.direction AS d, COUNT(*) AS n FROM messages m \
+         JOIN conversations c ON c.id = m.conversation_id \
+         WHERE {w} AND m.direction IN ('INBOUND', 'OUTBOUND') GROUP BY 1, 2"
+    );
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, b.values))
+        .await
+        .context("report: messages")?
+    {
+        let tally = out.entry(key_of(&row, &scope.grouping)?).or_default();
+        let n: i64 = row.try_get("", "n").context("n")?;
+        match row.try_get::<String>("", "d").context("d")?.as_str() {
+            "INBOUND" => tally.received += n,
+            _ => tally.sent += n,
+        }
+    }
+
+    // SLA targets breached in the range.
+    let mut b = builder();
+    let (w, k) = (b.scope(scope, "s", "s.breached_at"), b.key(scope, "s.breached_at", "c.assignee_id"));
+    let sql = format!(
+        "SELECT {k} AS k, COUNT(*) AS n FROM sla_clocks s JOIN conversations c ON c.id = s.conversation_id \
+         WHERE {w} GROUP BY 1"
+    );
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, b.values))
+        .await
+        .context("report: SLA")?
+    {
+        out.entry(key_of(&row, &scope.grouping)?).or_default().sla_breaches =
+            row.try_get("", "n").context("n")?;
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// One conversation of the CSV export: facts only (no phone, no message text).
+#[derive(Clone, Debug)]
+pub struct ExportRow {
+    pub id: ConversationId,
+    pub opened_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub channel: String,
+    pub team: Option<TeamId>,
+    pub assignee: Option<AgentId>,
+    /// Its labels' ids.
+    pub labels: Vec<uuid::Uuid>,
+    pub sla_breaches: i64,
+}
+
+/// The next page of the export: conversations opened in `[from, to)` after `after` (opening
+/// time, id), oldest first, at most `limit`; three statements whatever the page's size.
+///
+/// # Errors
+/// On a database failure.
+pub async fn export_page(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    after: Option<(DateTime<Utc>, ConversationId)>,
+    limit: u64,
+) -> Result<Vec<ExportRow>, Error> {
+    let d = Dialect::of(db);
+    let backend = db.get_database_backend();
+    let mut b = Builder { dialect: d, values: Vec::new() };
+    let (ws, lo, hi) = (b.bind(workspace.into()), b.bind(from.into()), b.bind(to.into()));
+    let mut sql = format!(
+        "SELECT id, created_at, first_response_at, resolved_at, channel, team_id, assignee_id \
+         FROM conversations WHERE workspace_id = {ws} AND created_at >= {lo} AND created_at < {hi}"
+    );
+    if let Some((at, id)) = after {
+        let (at1, at2, id) = (b.bind(at.into()), b.bind(at.into()), b.bind(id.into()));
+        sql.push_str(&format!(" AND (created_at > {at1} OR (created_at = {at2} AND id > {id}))"));
+    }
+    sql.push_str(&format!(" ORDER BY created_at, id LIMIT {limit}"));
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, b.values))
+        .await
+        .context("export: conversations")?;
+    let mut page = Vec::with_capacity(rows.len());
+    for row in rows {
+        page.push(ExportRow {
+            id: row.try_get("", "id").context("id")?,
+            opened_at: row.try_get("", "created_at").context("created_at")?,
+            first_response_at: row.try_get("", "first_response_at").context("first_response_at")?,
+            resolved_at: row.try_get("", "resolved_at").context("resolved_at")?,
+            channel: row.try_get("", "channel").context("channel")?,
+            team: row.try_get("", "team_id").context("team_id")?,
+            assignee: row.try_get("", "assignee_id").context("assignee_id")?,
+            labels: Vec::new(),
+            sla_breaches: 0,
+        });
+    }
+    if page.is_empty() {
+        return Ok(page);
+    }
+    let ids: Vec<Value> = page.iter().map(|r| r.id.into()).collect();
+    let list = (1..=ids.len()).map(|n| d.placeholder(n)).collect::<Vec<_>>().join(", ");
+    let index: std::collections::HashMap<ConversationId, usize> =
+        page.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let sql = format!(
+        "SELECT conversation_id, label_id FROM conversation_labels WHERE conversation_id IN ({list}) \
+         ORDER BY created_at"
+    );
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, ids.clone()))
+        .await
+        .context("export: labels")?
+    {
+        let id: ConversationId = row.try_get("", "conversation_id").context("conversation_id")?;
+        if let Some(i) = index.get(&id) {
+            page[*i].labels.push(row.try_get("", "label_id").context("label_id")?);
+        }
+    }
+    let sql = format!(
+        "SELECT conversation_id, COUNT(*) AS n FROM sla_clocks WHERE conversation_id IN ({list}) \
+         AND breached_at IS NOT NULL GROUP BY conversation_id"
+    );
+    for row in
+        db.query_all_raw(Statement::from_sql_and_values(backend, sql, ids)).await.context("export: SLA")?
+    {
+        let id: ConversationId = row.try_get("", "conversation_id").context("conversation_id")?;
+        if let Some(i) = index.get(&id) {
+            page[*i].sla_breaches = row.try_get("", "n").context("n")?;
+        }
+    }
+    Ok(page)
+}
