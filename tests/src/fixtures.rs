@@ -390,3 +390,58 @@ pub fn user_preference(customer: &Customer, value: &str, at: DateTime<Utc>) -> V
     set(&mut preference, "parent_user_id", customer.parent_bsuid.as_deref());
     preference
 }
+
+/// A template as Meta lists it (`GET /{waba-id}/message_templates`).
+#[must_use]
+pub fn meta_template(id: &str, name: &str, category: &str, status: &str, quality: &str, body: &str) -> Value {
+    json!({
+        "id": id,
+        "name": name,
+        "language": "en_US",
+        "category": category,
+        "status": status,
+        "quality_score": { "score": quality, "date": 1_764_979_200 },
+        "rejected_reason": if status == "REJECTED" { "INVALID_FORMAT" } else { "NONE" },
+        "components": [
+            { "type": "HEADER", "format": "TEXT", "text": "Acme" },
+            { "type": "BODY", "text": body },
+            { "type": "FOOTER", "text": "Reply STOP to opt out" }
+        ]
+    })
+}
+
+/// The value of a `message_template_status_update` webhook.
+#[must_use]
+pub fn template_status_update(id: &str, name: &str, event: &str, reason: &str) -> Value {
+    json!({
+        "event": event,
+        "message_template_id": id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n)),
+        "message_template_name": name,
+        "message_template_language": "en_US",
+        "reason": reason,
+    })
+}
+
+/// The value of a `message_template_quality_update` webhook.
+#[must_use]
+pub fn template_quality_update(id: &str, name: &str, previous: &str, new: &str) -> Value {
+    json!({
+        "previous_quality_score": previous,
+        "new_quality_score": new,
+        "message_template_id": id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n)),
+        "message_template_name": name,
+        "message_template_language": "en_US",
+    })
+}
+
+/// The value of a `template_category_update` webhook.
+#[must_use]
+pub fn template_category_update(id: &str, name: &str, previous: &str, new: &str) -> Value {
+    json!({
+        "message_template_id": id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n)),
+        "message_template_name": name,
+        "message_template_language": "en_US",
+        "previous_category": previous,
+        "new_category": new,
+    })
+}

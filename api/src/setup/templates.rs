@@ -226,7 +226,9 @@ pub async fn sync(
         }
         let disabled = templates::disable_unlisted(txn, viewer.workspace_id, &waba, &kept, now).await?;
         for template in &disabled {
-            emit(txn, Event::TemplateUpdated { template, previous: TemplateStatus::Approved }, now).await?;
+            let previous =
+                known.iter().find(|t| t.id == template.id).map_or(TemplateStatus::Approved, |t| t.status);
+            emit(txn, Event::TemplateUpdated { template, previous }, now).await?;
         }
         let details = serde_json::json!({
             "businessNumberId": number.id, "listed": listed.len(), "added": added,

@@ -493,7 +493,12 @@ pub struct FakeProvider {
     tokens: Arc<std::sync::Mutex<Vec<String>>>,
     /// SMS accounts (SID, auth token) the SMS API accepts (besides [`FAKE_SMS_ACCOUNT`]).
     sms_accounts: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// Each WABA's message templates, as `GET /{waba-id}/message_templates` lists them.
+    templates: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<Value>>>>,
 }
+
+/// How many templates the fake lists per page (Meta pages with `paging.next`).
+pub const TEMPLATES_PER_PAGE: usize = 2;
 
 /// The SMS account the fake accepts by default (the tests' default sender).
 pub const FAKE_SMS_ACCOUNT: (&str, &str) = ("AC123", "sms-token");
@@ -521,6 +526,7 @@ impl FakeProvider {
                 FAKE_SMS_ACCOUNT.0.to_owned(),
                 FAKE_SMS_ACCOUNT.1.to_owned(),
             )])),
+            templates: Arc::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -589,6 +595,75 @@ impl FakeProvider {
                         body["paging"]["next"] = json!(format!("{}/{waba}/phone_numbers?after={}", fake.url, after + 1));
                     }
                     axum::Json(body).into_response()
+                }),
+            )
+            .route(
+                "/{waba_id}/message_templates",
+                axum::routing::get(move |State(fake): State<FakeProvider>, Path(waba): Path<String>, headers: HeaderMap, axum::extract::RawQuery(query): axum::extract::RawQuery| async move {
+                    fake.record("GET", &format!("/{waba}/message_templates"), &headers, query.clone().unwrap_or_default());
+                    if let Err(refusal) = fake.check_waba_token(&waba, &headers) {
+                        return refusal.into_response();
+                    }
+                    let param = |name: &str| {
+                        query.as_deref().and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned()))
+                    };
+                    let after: usize = param("after").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let limit: usize = param("limit").and_then(|v| v.parse().ok()).unwrap_or(25).min(TEMPLATES_PER_PAGE);
+                    let listed = fake.templates.lock().unwrap().get(&waba).cloned().unwrap_or_default();
+                    let data: Vec<Value> = listed.iter().skip(after).take(limit).cloned().collect();
+                    let next_after = after + data.len();
+                    let mut body = json!({ "data": data, "paging": { "cursors": { "before": after.to_string(), "after": next_after.to_string() } } });
+                    if next_after < listed.len() {
+                        // As Meta does: the same query (fields, limit), with the next cursor.
+                        let mut next = url::Url::parse(&format!("{}/{waba}/message_templates", fake.url)).unwrap();
+                        let kept: Vec<(String, String)> = query
+                            .as_deref()
+                            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().filter(|(k, _)| k != "after").collect())
+                            .unwrap_or_default();
+                        next.query_pairs_mut().extend_pairs(kept).append_pair("after", &next_after.to_string());
+                        body["paging"]["next"] = json!(next.to_string());
+                    }
+                    axum::Json(body).into_response()
+                })
+                .post(move |State(fake): State<FakeProvider>, Path(waba): Path<String>, headers: HeaderMap, body: String| async move {
+                    fake.record("POST", &format!("/{waba}/message_templates"), &headers, body.clone());
+                    if let Err(refusal) = fake.check_waba_token(&waba, &headers) {
+                        return refusal.into_response();
+                    }
+                    // What Meta checks of a submitted template: its fields, a body, and an
+                    // example for each of the body's parameters.
+                    let invalid = |message: &str| {
+                        let error = json!({ "error": { "code": 100, "message": message, "type": "OAuthException" } });
+                        (StatusCode::BAD_REQUEST, axum::Json(error)).into_response()
+                    };
+                    let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    let (Some(name), Some(language), Some(category)) =
+                        (request["name"].as_str(), request["language"].as_str(), request["category"].as_str())
+                    else {
+                        return invalid("name, language and category are required");
+                    };
+                    if !["MARKETING", "UTILITY", "AUTHENTICATION"].contains(&category) || name.starts_with("bad_") {
+                        return invalid("Invalid parameter");
+                    }
+                    let components = request["components"].as_array().cloned().unwrap_or_default();
+                    let Some(text) = components.iter().find(|c| c["type"] == "BODY").and_then(|c| c["text"].as_str()) else {
+                        return invalid("a BODY component is required");
+                    };
+                    let wanted = (1..=20).filter(|n| text.contains(&format!("{{{{{n}}}}}"))).count();
+                    let given = components.iter().find(|c| c["type"] == "BODY").and_then(|c| c["example"]["body_text"][0].as_array()).map_or(0, Vec::len);
+                    if wanted != given {
+                        return invalid("the body's parameters need example values");
+                    }
+                    let mut all = fake.templates.lock().unwrap();
+                    let list = all.entry(waba.clone()).or_default();
+                    if list.iter().any(|t| t["name"] == name && t["language"] == language) {
+                        let error = json!({ "error": { "code": 100, "error_subcode": 2388024, "message": "Message template already exists" } });
+                        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+                    }
+                    let id = format!("{}", 900_000_000_000u64 + list.len() as u64);
+                    list.push(json!({ "id": id, "name": name, "language": language, "category": category, "status": "PENDING",
+                        "components": components, "quality_score": { "score": "UNKNOWN" }, "rejected_reason": "NONE" }));
+                    axum::Json(json!({ "id": id, "status": "PENDING", "category": category })).into_response()
                 }),
             )
             .route(
@@ -753,6 +828,45 @@ impl FakeProvider {
     pub fn own_number(&self, token: &str, phone_number_id: &str, waba_id: &str) {
         self.accept_token(token);
         self.numbers.lock().unwrap().push((phone_number_id.to_owned(), token.to_owned(), waba_id.to_owned()));
+    }
+
+    /// The Cloud API's check of a WABA call: a token it accepts and, when it knows numbers of
+    /// that WABA, the token of one of them.
+    fn check_waba_token(
+        &self,
+        waba: &str,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<(), (axum::http::StatusCode, axum::Json<Value>)> {
+        let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let accepted = self.tokens.lock().unwrap().iter().any(|t| given == format!("Bearer {t}"));
+        let owners: Vec<String> = self
+            .numbers
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, w)| w == waba)
+            .map(|(_, t, _)| t.clone())
+            .collect();
+        if !accepted {
+            let error = json!({ "error": { "code": 190, "message": "Invalid OAuth access token" } });
+            return Err((axum::http::StatusCode::UNAUTHORIZED, axum::Json(error)));
+        }
+        if !owners.is_empty() && !owners.iter().any(|t| given == format!("Bearer {t}")) {
+            let error = json!({ "error": { "code": 200, "message": "Permissions error" } });
+            return Err((axum::http::StatusCode::FORBIDDEN, axum::Json(error)));
+        }
+        Ok(())
+    }
+
+    /// The WABA's templates, as Meta would list them (`id`, `name`, `language`, `status`,
+    /// `category`, `quality_score`, `components`…).
+    pub fn host_templates(&self, waba: &str, templates: Vec<Value>) {
+        self.templates.lock().unwrap().insert(waba.to_owned(), templates);
+    }
+
+    /// The WABA's templates as the fake holds them now (submissions included).
+    pub fn hosted_templates(&self, waba: &str) -> Vec<Value> {
+        self.templates.lock().unwrap().get(waba).cloned().unwrap_or_default()
     }
 
     /// The SMS account `sid` owns `phone`.

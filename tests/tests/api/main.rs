@@ -42,6 +42,7 @@ mod sockets;
 mod storage;
 mod subscriptions;
 mod team;
+mod templates;
 mod usernames;
 mod webhooks;
 mod windows;

@@ -12,7 +12,8 @@ use super::{CALL_TIMEOUT, NumberApi, meta_error};
 use crate::providers::GatewayError;
 use crate::traces::SendTraced;
 
-/// Most pages of templates read in one sync (100 templates a page).
+/// Most pages of templates read in one sync (up to 100 templates a page). A page without
+/// `paging.next` is the last, unless it is full and names a cursor (then `after=` it).
 const MAX_PAGES: usize = 100;
 
 /// The fields asked of each template.
@@ -148,7 +149,7 @@ impl NumberApi<'_> {
                     return Err(GatewayError::bad_answer("paging.next leaves the Cloud API's host"));
                 }
                 (None, Some(after))
-                    if had > 0 && url.query_pairs().all(|(k, v)| k != "after" || v != after) =>
+                    if had >= 100 && url.query_pairs().all(|(k, v)| k != "after" || v != after) =>
                 {
                     let mut again = reqwest::Url::parse(&first)
                         .map_err(|_| GatewayError::not_sent("bad Cloud API address"))?;
