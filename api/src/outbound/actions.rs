@@ -173,9 +173,9 @@ pub(super) async fn store_in(
     let last_activity_at = now.max(loaded.conversation.last_activity_at);
     let touch =
         ConversationChange { last_activity_at: Some(last_activity_at), ..ConversationChange::default() };
-    let conversation = conversations::update(txn, loaded.conversation, touch, now).await?;
+    let mut conversation = conversations::update(txn, loaded.conversation, touch, now).await?;
     crate::workflow::sla::agent_wrote(txn, &conversation, now).await?;
-    crate::workflow::facts::agent_wrote(txn, &conversation, now).await?;
+    crate::workflow::facts::agent_wrote(txn, &mut conversation, now).await?;
     crate::events::emit(txn, Event::MessageSent { message: &saved, conversation: &conversation }, now)
         .await?;
     Ok(saved)

@@ -241,9 +241,9 @@ pub async fn set_status(
         }
         let before = current.status;
         let change = ConversationChange { status: Some(status), ..ConversationChange::default() };
-        let saved = conversations::update(txn, current, change, now).await?;
+        let mut saved = conversations::update(txn, current, change, now).await?;
         super::sla::status_changed(txn, &saved, before, now).await?;
-        super::facts::status_changed(txn, &saved, before, now).await?;
+        super::facts::status_changed(txn, &mut saved, before, now).await?;
         updated_event(txn, &saved, now).await?;
         Ok(saved)
     })

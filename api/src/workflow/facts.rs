@@ -27,13 +27,13 @@ async fn took(
 }
 
 /// An agent's message at `now`: the first response, if the customer wrote and none is
-/// recorded yet.
+/// recorded yet (the record is updated to match).
 ///
 /// # Errors
 /// On a database failure.
 pub async fn agent_wrote(
     db: &impl ConnectionTrait,
-    conversation: &Conversation,
+    conversation: &mut Conversation,
     now: DateTime<Utc>,
 ) -> Result<(), persistence::Error> {
     if conversation.first_response_at.is_some() {
@@ -43,16 +43,19 @@ pub async fn agent_wrote(
         return Ok(());
     };
     let seconds = took(db, conversation, since, now).await?;
-    reports::first_response(db, conversation.id, now, seconds).await
+    reports::first_response(db, conversation.id, now, seconds).await?;
+    (conversation.first_response_at, conversation.first_response_seconds) = (Some(now), Some(seconds));
+    Ok(())
 }
 
-/// The conversation's status changed from `before` to its own at `now`.
+/// The conversation's status changed from `before` to its own at `now` (the record is
+/// updated to match what was stored).
 ///
 /// # Errors
 /// On a database failure.
 pub async fn status_changed(
     db: &impl ConnectionTrait,
-    conversation: &Conversation,
+    conversation: &mut Conversation,
     before: ConversationStatus,
     now: DateTime<Utc>,
 ) -> Result<(), persistence::Error> {
@@ -60,9 +63,15 @@ pub async fn status_changed(
         (ConversationStatus::Resolved, ConversationStatus::Resolved) => Ok(()),
         (_, ConversationStatus::Resolved) => {
             let seconds = took(db, conversation, conversation.created_at, now).await?;
-            reports::resolved(db, conversation.id, now, seconds).await
+            reports::resolved(db, conversation.id, now, seconds).await?;
+            (conversation.resolved_at, conversation.resolution_seconds) = (Some(now), Some(seconds));
+            Ok(())
         }
-        (ConversationStatus::Resolved, _) => reports::reopened(db, conversation.id).await,
+        (ConversationStatus::Resolved, _) => {
+            reports::reopened(db, conversation.id).await?;
+            (conversation.resolved_at, conversation.resolution_seconds) = (None, None);
+            Ok(())
+        }
         _ => Ok(()),
     }
 }

@@ -148,9 +148,9 @@ pub async fn snooze(
             ..ConversationChange::default()
         };
         let before = current.status;
-        let saved = conversations::update(txn, current, change, now).await?;
+        let mut saved = conversations::update(txn, current, change, now).await?;
         super::sla::status_changed(txn, &saved, before, now).await?;
-        super::facts::status_changed(txn, &saved, before, now).await?;
+        super::facts::status_changed(txn, &mut saved, before, now).await?;
         updated_event(txn, &saved, now).await?;
         Ok(saved)
     })

@@ -32,6 +32,7 @@ mod mutations;
 mod numbering;
 mod privacy;
 mod query_limits;
+mod reports;
 mod retention;
 mod roles;
 mod routing_invariants;
