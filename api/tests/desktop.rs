@@ -407,7 +407,24 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     assert_eq!(auth["described"], auth["why"], "the reason is the button's accessible description: {auth}");
     assert!(
         d.eval::<bool>(
-            "!document.querySelector('.template-group[data-category=UTILITY] button.template').disabled"
+            "!document.querySelector('.template-group[data-category=UTILITY] button.template[data-name=order_update]').disabled"
+        )
+        .await
+    );
+    // WhatsApp's review: a paused template is greyed with its status as the reason, a template
+    // in review likewise; each shows its quality.
+    let paused = d
+        .eval::<serde_json::Value>(
+            "(() => { const b = document.querySelector('button.template[data-name=winter_clearance]');              return { disabled: b.disabled, chip: b.querySelector('.chip.status-paused')?.textContent,              quality: b.querySelector('.chip.quality-red')?.textContent,              described: document.getElementById(b.getAttribute('aria-describedby'))?.textContent }; })()",
+        )
+        .await;
+    assert_eq!(paused["disabled"], true, "{paused}");
+    assert_eq!(paused["chip"], "Paused", "{paused}");
+    assert_eq!(paused["quality"], "Low quality", "{paused}");
+    assert_eq!(paused["described"], "This template is not approved by WhatsApp (PAUSED).", "{paused}");
+    assert!(
+        d.eval::<bool>(
+            "document.querySelector('button.template[data-name=delivery_survey]').disabled              && document.querySelector('button.template[data-name=spring_sale] .chip.quality-green') !== null"
         )
         .await
     );
@@ -584,6 +601,32 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     .await;
     d.until("the row renamed live", "!!document.querySelector(\".row[aria-label^='Ana Ruiz']\")").await;
     d.step("new-conversation-and-contact").await;
+
+    // Reports (admins): the table and its chart, by day and by agent.
+    d.click("#reports-button").await;
+    d.until(
+        "the report by day",
+        "document.querySelector('#dialog').open && document.querySelectorAll('.report-table tbody tr').length >= 7",
+    )
+    .await;
+    let report = d
+        .eval::<serde_json::Value>(
+            "(() => ({ bars: document.querySelectorAll('#report-result svg rect.bar').length,              opened: [...document.querySelectorAll('.report-table tbody tr')].reduce((n, r) => n + Number(r.children[1].textContent), 0),              head: document.querySelector('.report-table thead th').textContent }))()",
+        )
+        .await;
+    assert!(report["bars"].as_u64().unwrap() >= 14, "two bars a day: {report}");
+    assert!(report["opened"].as_u64().unwrap() >= 5, "the demo's conversations of the week: {report}");
+    assert_eq!(report["head"], "Day", "{report}");
+    d.select("#report-group", "Agent").await;
+    d.until(
+        "the report by agent",
+        "document.querySelector('.report-table thead th')?.textContent === 'Agent' && [...document.querySelectorAll('.report-table tbody th')].some(t => t.textContent === 'Unassigned')",
+    )
+    .await;
+    d.assert_every_control_named("reports").await;
+    d.step("reports").await;
+    d.press("#dialog", "Escape").await;
+    d.until("the reports closed", "!document.querySelector('#dialog').open").await;
 
     // One pane under 800 px.
     d.page.execute(SetDeviceMetricsOverrideParams::new(700, 800, 1.0, true)).await.unwrap();

@@ -2,7 +2,7 @@
 //! the same database, and prints a table and one JSON line.
 //!
 //! ```text
-//! cargo run --release -p bench -- {ingest|send|search|events|inbox|media|sms|growth|routing} [--database-url URL]
+//! cargo run --release -p bench -- {ingest|send|search|events|inbox|media|sms|growth|routing|report} [--database-url URL]
 //! ```
 //!
 //! Without `--database-url` a fresh SQLite file is used; with a PostgreSQL URL a fresh
@@ -79,6 +79,17 @@ enum Scenario {
         capacity: i32,
         #[arg(long, default_value_t = 1_000)]
         passes: usize,
+    },
+    /// `report(input)` over N conversations (PostgreSQL) grouped by day, agent, team and
+    /// number, with its statements' plans; and the CSV export of all of them, streamed, with
+    /// the server's peak memory.
+    Report {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        conversations: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Latency from a signed webhook posted to server A to (a) GraphQL subscribers on server B
     /// and (b) a CRM receiver, on PostgreSQL with two server processes.
@@ -200,6 +211,9 @@ async fn run(scenario: Scenario) -> anyhow::Result<()> {
         }
         Scenario::Routing { database_url, waiting, agents, capacity, passes } => {
             scenarios::routing::routing(database_url, waiting, agents, capacity, passes).await
+        }
+        Scenario::Report { database_url, conversations, runs } => {
+            scenarios::report::report(database_url, conversations, runs).await
         }
         Scenario::Search { database_url, conversations, requests, concurrency } => {
             scenarios::search::search(database_url, conversations, requests, concurrency).await

@@ -186,33 +186,19 @@ fn key_of(row: &QueryResult, grouping: &Grouping) -> Result<Key, Error> {
     Ok(key)
 }
 
-/// The report's figures per group key.
-///
-/// # Errors
-/// On a database failure.
-pub async fn tally(db: &impl ConnectionTrait, scope: &Scope) -> Result<Vec<(Key, Tally)>, Error> {
-    let mut out = std::collections::BTreeMap::<Key, Tally>::new();
-    let dialect = Dialect::of(db);
-    let backend = db.get_database_backend();
+/// The five statements of a report, in the order [`tally`] reads them: opened, resolved
+/// (count and spread), first responses (spread), messages each way, SLA breaches. Public so a
+/// benchmark can ask the database for their plans.
+#[must_use]
+pub fn statements(backend: sea_orm::DatabaseBackend, scope: &Scope) -> [Statement; 5] {
+    let dialect = Dialect::from_backend(backend);
     let builder = || Builder { dialect, values: Vec::new() };
-
-    // Opened.
     let mut b = builder();
     let (w, k) = (b.scope(scope, "c", "c.created_at"), b.key(scope, "c.created_at", "c.assignee_id"));
     let sql = format!("SELECT {k} AS k, COUNT(*) AS n FROM conversations c WHERE {w} GROUP BY 1");
-    for row in db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, b.values))
-        .await
-        .context("report: opened")?
-    {
-        out.entry(key_of(&row, &scope.grouping)?).or_default().opened = row.try_get("", "n").context("n")?;
-    }
+    let opened = Statement::from_sql_and_values(backend, sql, b.values);
 
-    // Resolved, and first responses: how many, and the spread of their times.
-    for (at, seconds, first) in [
-        ("c.resolved_at", "c.resolution_seconds", false),
-        ("c.first_response_at", "c.first_response_seconds", true),
-    ] {
+    let times = |at: &str, seconds: &str| {
         let mut b = builder();
         let (w, k) = (b.scope(scope, "c", at), b.key(scope, at, "c.assignee_id"));
         let base = format!("SELECT {k} AS k, {seconds} AS x FROM conversations c WHERE {w}");
@@ -228,27 +214,11 @@ pub async fn tally(db: &impl ConnectionTrait, scope: &Scope) -> Result<Vec<(Key,
                  FROM ({base}) base) ranked GROUP BY k"
             ),
         };
-        let rows = db
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, b.values))
-            .await
-            .context("report: times")?;
-        for row in rows {
-            let tally = out.entry(key_of(&row, &scope.grouping)?).or_default();
-            let n: i64 = row.try_get("", "n").context("n")?;
-            let spread = Spread {
-                median: row.try_get("", "p50").context("p50")?,
-                p90: row.try_get("", "p90").context("p90")?,
-            };
-            if first {
-                tally.first_response = spread;
-            } else {
-                tally.resolved = n;
-                tally.resolution = spread;
-            }
-        }
-    }
+        Statement::from_sql_and_values(backend, sql, b.values)
+    };
+    let resolved = times("c.resolved_at", "c.resolution_seconds");
+    let first = times("c.first_response_at", "c.first_response_seconds");
 
-    // Messages received and sent (sent by an agent: by its author when grouping by agent).
     let mut b = builder();
     let w = b.scope(scope, "m", "m.created_at");
     let k = b.key(
@@ -261,33 +231,61 @@ pub async fn tally(db: &impl ConnectionTrait, scope: &Scope) -> Result<Vec<(Key,
          JOIN conversations c ON c.id = m.conversation_id \
          WHERE {w} AND m.direction IN ('INBOUND', 'OUTBOUND') GROUP BY 1, 2"
     );
-    for row in db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, b.values))
-        .await
-        .context("report: messages")?
-    {
-        let tally = out.entry(key_of(&row, &scope.grouping)?).or_default();
-        let n: i64 = row.try_get("", "n").context("n")?;
-        match row.try_get::<String>("", "d").context("d")?.as_str() {
-            "INBOUND" => tally.received += n,
-            _ => tally.sent += n,
-        }
-    }
+    let messages = Statement::from_sql_and_values(backend, sql, b.values);
 
-    // SLA targets breached in the range.
     let mut b = builder();
     let (w, k) = (b.scope(scope, "s", "s.breached_at"), b.key(scope, "s.breached_at", "c.assignee_id"));
     let sql = format!(
         "SELECT {k} AS k, COUNT(*) AS n FROM sla_clocks s JOIN conversations c ON c.id = s.conversation_id \
          WHERE {w} GROUP BY 1"
     );
-    for row in db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, b.values))
-        .await
-        .context("report: SLA")?
-    {
-        out.entry(key_of(&row, &scope.grouping)?).or_default().sla_breaches =
-            row.try_get("", "n").context("n")?;
+    let breaches = Statement::from_sql_and_values(backend, sql, b.values);
+    [opened, resolved, first, messages, breaches]
+}
+
+/// The report's figures per group key: the five [`statements`], run together.
+///
+/// # Errors
+/// On a database failure.
+pub async fn tally(db: &impl ConnectionTrait, scope: &Scope) -> Result<Vec<(Key, Tally)>, Error> {
+    let mut out = std::collections::BTreeMap::<Key, Tally>::new();
+    let [opened, resolved, first, messages, breaches] = statements(db.get_database_backend(), scope);
+    let (opened, resolved, first, messages, breaches) = futures::try_join!(
+        db.query_all_raw(opened),
+        db.query_all_raw(resolved),
+        db.query_all_raw(first),
+        db.query_all_raw(messages),
+        db.query_all_raw(breaches),
+    )
+    .context("failed to read a report")?;
+    let key = |row: &QueryResult| key_of(row, &scope.grouping);
+    for row in opened {
+        out.entry(key(&row)?).or_default().opened = row.try_get("", "n").context("n")?;
+    }
+    let spread = |row: &QueryResult| -> Result<Spread, Error> {
+        Ok(Spread {
+            median: row.try_get("", "p50").context("p50")?,
+            p90: row.try_get("", "p90").context("p90")?,
+        })
+    };
+    for row in resolved {
+        let tally = out.entry(key(&row)?).or_default();
+        tally.resolved = row.try_get("", "n").context("n")?;
+        tally.resolution = spread(&row)?;
+    }
+    for row in first {
+        out.entry(key(&row)?).or_default().first_response = spread(&row)?;
+    }
+    for row in messages {
+        let tally = out.entry(key(&row)?).or_default();
+        let n: i64 = row.try_get("", "n").context("n")?;
+        match row.try_get::<String>("", "d").context("d")?.as_str() {
+            "INBOUND" => tally.received += n,
+            _ => tally.sent += n,
+        }
+    }
+    for row in breaches {
+        out.entry(key(&row)?).or_default().sla_breaches = row.try_get("", "n").context("n")?;
     }
     Ok(out.into_iter().collect())
 }

@@ -35,39 +35,60 @@ function parameterInputs(template) {
     h("label", {}, `Parameter {{${i + 1}}}`, h("input", { type: "text", class: "template-param", required: true, "aria-label": `Parameter ${i + 1}` })));
 }
 
-/** The template picker of the open conversation. */
+const STATUS = { APPROVED: "Approved", PENDING: "In review", REJECTED: "Rejected", PAUSED: "Paused", DISABLED: "Disabled" };
+const QUALITY = { GREEN: "High quality", YELLOW: "Medium quality", RED: "Low quality", UNKNOWN: "Quality not rated" };
+
+/** A template's review as chips: WhatsApp's status (when not approved) and its quality. */
+function review(t) {
+  return h("span", { class: "review" },
+    t.status === "APPROVED" ? null : h("span", { class: `chip status-${t.status.toLowerCase()}` }, STATUS[t.status]),
+    h("span", { class: `chip quality-${t.qualityScore.toLowerCase()}`, title: QUALITY[t.qualityScore] }, QUALITY[t.qualityScore]));
+}
+
+/** The template picker of the open conversation: each template of the conversation's WABA
+ * (and the workspace's own) with its status and quality; one WhatsApp has not approved, or
+ * whose category is denied here, is greyed with the reason. */
 export function templates() {
   const c = state.conversation;
   if (!c) return;
-  const byCategory = new Map(c.capabilities.templates.map((t) => [t.category, t]));
+  const byCategory = new Map(c.capabilities.templates.filter((t) => !t.template).map((t) => [t.category, t]));
+  const byTemplate = new Map(c.capabilities.templates.filter((t) => t.template).map((t) => [t.template.id, t]));
   let chosen = null;
   const params = h("div", { class: "form-grid", id: "template-params" });
   const send = h("button", { type: "button", class: "primary", disabled: true, onclick: submit }, "Send template");
+  const usable = state.session.templates.filter((t) => byTemplate.has(t.id));
   const groups = Object.keys(CATEGORY).map((category) => {
     const cap = byCategory.get(category) ?? { allowed: true };
-    const list = state.session.templates.filter((t) => t.category === category);
+    const list = usable.filter((t) => t.category === category);
     if (list.length === 0) return null;
     const why = `why-${category.toLowerCase()}`;
     return h("div", { class: `template-group${cap.allowed ? "" : " denied"}`, dataset: { category } },
       h("h3", {}, h("span", { class: "cat" }, CATEGORY[category]), cap.allowed ? null : h("span", { class: "why", id: why }, whyDenied(cap))),
-      list.map((t) => h("button", {
-        type: "button",
-        class: `template${cap.allowed ? "" : " denied-template"}`,
-        disabled: !cap.allowed,
-        "aria-pressed": "false",
-        "aria-describedby": cap.allowed ? null : why,
-        title: cap.allowed ? null : whyDenied(cap),
-        dataset: { name: t.name },
-        onclick: (e) => {
-          chosen = t;
-          for (const b of document.querySelectorAll(".template")) b.setAttribute("aria-pressed", String(b === e.currentTarget));
-          fill(params, parameterInputs(t));
-          send.disabled = false;
-        },
-      }, h("strong", {}, `${t.name} · ${t.language}`), h("span", { class: "body" }, t.body))));
+      list.map((t) => {
+        const own = byTemplate.get(t.id);
+        const ok = own.allowed;
+        const reason = ok ? null : whyDenied(own);
+        const describedBy = `why-template-${t.id}`;
+        return h("button", {
+          type: "button",
+          class: `template${ok ? "" : " denied-template"}`,
+          disabled: !ok,
+          "aria-pressed": "false",
+          "aria-describedby": ok ? null : (cap.allowed ? describedBy : why),
+          title: reason,
+          dataset: { name: t.name, status: t.status },
+          onclick: (e) => {
+            chosen = t;
+            for (const b of document.querySelectorAll(".template")) b.setAttribute("aria-pressed", String(b === e.currentTarget));
+            fill(params, parameterInputs(t));
+            send.disabled = false;
+          },
+        }, h("strong", {}, `${t.name} · ${t.language}`), review(t), h("span", { class: "body" }, t.body),
+        ok || !cap.allowed ? null : h("span", { class: "why", id: describedBy }, reason));
+      }));
   });
   show("Send a template", h("div", { class: "form-grid" },
-    state.session.templates.length === 0 ? h("p", { class: "muted" }, "This workspace has no templates yet.") : groups, params),
+    usable.length === 0 ? h("p", { class: "muted" }, "This workspace has no templates yet.") : groups, params),
   [h("button", { type: "button", onclick: close }, "Cancel"), send]);
 
   async function submit() {
@@ -164,10 +185,16 @@ export function linkContact() {
 export function newConversation() {
   const numbers = state.session.businessNumbers.filter((n) => n.connected);
   const number = h("select", { id: "start-number", "aria-label": "From number" },
-    numbers.map((n) => h("option", { value: n.id, dataset: { channel: n.channel } }, `${n.displayPhoneNumber} · ${n.channel === "SMS" ? "SMS" : "WhatsApp"}`)));
+    numbers.map((n) => h("option", { value: n.id, dataset: { channel: n.channel, waba: n.wabaId ?? "" } }, `${n.displayPhoneNumber} · ${n.channel === "SMS" ? "SMS" : "WhatsApp"}`)));
   const phone = h("input", { type: "tel", id: "start-phone", placeholder: "+14155550123", required: true });
-  const template = h("select", { id: "start-template", "aria-label": "Template" },
-    state.session.templates.map((t) => h("option", { value: t.id }, `${t.name} (${t.category.toLowerCase()}, ${t.language})`)));
+  const template = h("select", { id: "start-template", "aria-label": "Template" });
+  // Only what the chosen number may send: approved templates of its WABA, and the workspace's own.
+  const offer = () => {
+    const waba = number.selectedOptions[0]?.dataset.waba ?? "";
+    const usable = state.session.templates.filter((t) => t.status === "APPROVED" && (!t.wabaId || t.wabaId === waba));
+    fill(template, usable.map((t) => h("option", { value: t.id }, `${t.name} (${t.category.toLowerCase()}, ${t.language})`)));
+  };
+  offer();
   const params = h("div", { class: "form-grid" });
   const text = h("textarea", { id: "start-text", rows: "3", "aria-label": "Text" });
   const templateRow = h("label", {}, "Template", template);
@@ -180,7 +207,7 @@ export function newConversation() {
     const t = state.session.templates.find((x) => x.id === template.value);
     fill(params, t ? parameterInputs(t) : null);
   };
-  number.addEventListener("change", sync);
+  number.addEventListener("change", () => { offer(); sync(); });
   template.addEventListener("change", sync);
   show("New conversation", h("div", { class: "form-grid" },
     numbers.length === 0 ? h("p", { class: "muted" }, "Connect a number first.") : null,

@@ -58,5 +58,5 @@ export const DOCUMENTS = [
   "SendMessage", "SendTemplate", "SendMedia", "AddNote", "React", "RequestPhoneNumber",
   "StartCall", "SwitchToSms", "MarkRead", "Assign", "Resolve", "Reopen", "Snooze",
   "AddLabel", "RemoveLabel", "CreateContact", "LinkToExisting", "Unlink", "StartConversation",
-  "SetAvailability",
+  "SetAvailability", "Report",
 ];

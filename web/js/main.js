@@ -9,6 +9,7 @@ import * as inbox from "./inbox.js";
 import * as conversation from "./conversation.js";
 import * as panel from "./panel.js";
 import * as dialogs from "./dialogs.js";
+import * as reports from "./reports.js";
 
 const TOKEN_KEY = "parley.token";
 let live = null;
@@ -47,6 +48,7 @@ async function start(token) {
   }
   const me = state.session.me;
   fill($("#me"), `${me.name} · ${me.role.toLowerCase()}`);
+  $("#reports-button").hidden = me.role !== "ADMIN";
   mountAvailability(me);
   showOpenState(state.session.workspace);
   $("#booting").hidden = true;
@@ -148,6 +150,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#sign-out").addEventListener("click", () => showSignIn("Signed out."));
   $("#shortcuts-button").addEventListener("click", () => dialogs.shortcuts());
   $("#new-conversation").addEventListener("click", () => dialogs.newConversation());
+  $("#reports-button").addEventListener("click", () => reports.open());
   document.addEventListener("keydown", keyboard);
   const token = takeToken();
   if (token) start(token);

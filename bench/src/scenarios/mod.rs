@@ -11,6 +11,8 @@
 //! - [`sms`]: signed inbound SMS posts vs signed WhatsApp webhooks.
 //! - [`routing`]: the router's decision time with a long queue and a full team vs a one-read
 //!   write transaction.
+//! - [`report`]: `report(input)` over a million conversations with its plans, and the CSV
+//!   export streamed (PostgreSQL).
 //! - [`growth`]: the desktop's inbox list and `@username` search from 100,000 to 10,000,000
 //!   conversations (PostgreSQL).
 
@@ -19,6 +21,7 @@ pub mod growth;
 pub mod inbox;
 pub mod ingest;
 pub mod media;
+pub mod report;
 pub mod routing;
 pub mod search;
 pub mod send;
