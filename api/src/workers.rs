@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 /// The longest a worker sleeps without a wake-up: it covers a `NOTIFY` lost while another
 /// process's listening connection was down, and due times set by hand in the database.
-pub const SAFETY_POLL: Duration = Duration::from_secs(5);
+pub const SAFETY_POLL: Duration = Duration::from_secs(10);
 
 /// How long a worker waits when it found work due but could claim none of it (another process
 /// holds it and is about to lease it): short, yet no busy loop.

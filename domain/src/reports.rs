@@ -27,6 +27,9 @@ pub fn check_range(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), RangeEr
     Ok(())
 }
 
+/// One local day of a range: its date and the instants `[start, end)` it covers.
+pub type LocalDay = (NaiveDate, DateTime<Utc>, DateTime<Utc>);
+
 /// The instant a local date starts in `tz` (its first existing minute when midnight is
 /// skipped by a daylight-saving change).
 fn start_of(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
@@ -45,11 +48,7 @@ fn start_of(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
 ///
 /// # Errors
 /// [`RangeError`] for an empty range or more than [`MAX_DAYS`] days.
-pub fn local_days(
-    tz: Tz,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<(NaiveDate, DateTime<Utc>, DateTime<Utc>)>, RangeError> {
+pub fn local_days(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<LocalDay>, RangeError> {
     check_range(from, to)?;
     let mut date = from.with_timezone(&tz).date_naive();
     let mut days = Vec::new();

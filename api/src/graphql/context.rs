@@ -59,3 +59,15 @@ pub fn loaders_of<'a>(ctx: &Context<'a>) -> ApiResult<&'a Loaders> {
 pub fn parse_id<T: FromStr>(id: &ID, argument: &str) -> ApiResult<T> {
     id.as_str().trim().parse::<T>().map_err(|_| ApiError::bad_input(format!("{argument} is not a valid id")))
 }
+
+/// The Cloud API and the keys that open each number's own token, for a mutation that calls
+/// Meta (usernames, templates).
+///
+/// # Errors
+/// When the schema was built without them.
+pub fn cloud<'a>(ctx: &Context<'a>) -> async_graphql::Result<crate::setup::usernames::Cloud<'a>> {
+    Ok(crate::setup::usernames::Cloud {
+        gateway: ctx.data::<crate::providers::meta::WhatsappGateway>()?,
+        keyring: ctx.data::<persistence::sealed::Keyring>()?,
+    })
+}

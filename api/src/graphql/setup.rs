@@ -290,7 +290,7 @@ impl SetupMutation {
             body: &input.body,
             business_number,
         };
-        let cloud = super::usernames::cloud(ctx)?;
+        let cloud = super::context::cloud(ctx)?;
         let saved =
             crate::setup::templates::create(db(ctx)?, cloud, viewer(ctx)?, template_input, now(ctx)).await?;
         Ok(Template(saved))
@@ -302,7 +302,7 @@ impl SetupMutation {
     #[graphql(guard = "RoleGuard::admin()")]
     async fn sync_templates(&self, ctx: &Context<'_>, business_number_id: ID) -> Result<Vec<Template>> {
         let id = parse_id::<BusinessNumberId>(&business_number_id, "businessNumberId")?;
-        let cloud = super::usernames::cloud(ctx)?;
+        let cloud = super::context::cloud(ctx)?;
         let rows = crate::setup::templates::sync(db(ctx)?, cloud, viewer(ctx)?, id, now(ctx)).await?;
         Ok(rows.into_iter().map(Template).collect())
     }

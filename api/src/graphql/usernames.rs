@@ -1,15 +1,12 @@
 //! Business usernames: suggestions, setting and deleting one (Cloud API calls).
 
-use super::context::{db, now, parse_id, viewer};
+use super::context::{cloud, db, now, parse_id, viewer};
 use super::enums;
 use super::guards::RoleGuard;
 use super::setup::BusinessNumber;
-use crate::providers::meta::WhatsappGateway;
-use crate::setup::usernames::Cloud;
 use async_graphql::{Context, ID, Object, Result};
 use domain::BusinessNumberId;
 use domain::Permission;
-use persistence::sealed::Keyring;
 
 /// Business username suggestions.
 #[derive(Default)]
@@ -27,14 +24,7 @@ impl UsernameQuery {
     ) -> Result<Vec<String>> {
         let viewer = viewer(ctx)?;
         let id = parse_id::<domain::BusinessNumberId>(&business_number_id, "businessNumberId")?;
-        let gateway = ctx.data::<crate::providers::meta::WhatsappGateway>()?;
-        Ok(crate::setup::usernames::suggestions(
-            db(ctx)?,
-            Cloud { gateway, keyring: ctx.data::<Keyring>()? },
-            viewer,
-            id,
-        )
-        .await?)
+        Ok(crate::setup::usernames::suggestions(db(ctx)?, cloud(ctx)?, viewer, id).await?)
     }
 }
 
@@ -50,10 +40,6 @@ pub struct BusinessUsername {
 /// Business usernames (ADMIN).
 #[derive(Default)]
 pub struct UsernameMutation;
-
-pub(crate) fn cloud<'a>(ctx: &Context<'a>) -> Result<Cloud<'a>> {
-    Ok(Cloud { gateway: ctx.data::<WhatsappGateway>()?, keyring: ctx.data::<Keyring>()? })
-}
 
 #[Object]
 impl UsernameMutation {

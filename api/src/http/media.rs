@@ -44,13 +44,14 @@ fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "NOT_FOUND", "attachment not found")
 }
 
-fn api_error(err: &ApiError) -> Response {
+/// An API error as a JSON answer with its HTTP status (the media and report routes).
+pub(crate) fn api_error(err: &ApiError) -> Response {
     let status = match err {
         ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Internal(cause) => {
-            tracing::error!(error = ?cause, "internal error serving media");
+            tracing::error!(error = ?cause, "internal error over HTTP");
             StatusCode::INTERNAL_SERVER_ERROR
         }
         _ => StatusCode::BAD_REQUEST,

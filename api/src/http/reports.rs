@@ -3,14 +3,13 @@
 //! bearer token only: `401` without a valid one, `403` for other roles, `400` for a missing or
 //! unreadable range (`from`, `to`: RFC 3339 instants). Errors are JSON like the media routes'.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
+use super::media::api_error as error;
 use crate::auth::bearer_token;
 use crate::error::ApiError;
 use crate::http::state::AppState;
@@ -20,20 +19,6 @@ use crate::http::state::AppState;
 pub struct Range {
     from: Option<String>,
     to: Option<String>,
-}
-
-fn error(err: &ApiError) -> Response {
-    let status = match err {
-        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ApiError::Internal(cause) => {
-            tracing::error!(error = ?cause, "internal error exporting conversations");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    (status, Json(json!({ "error": err.message(), "code": err.code() }))).into_response()
 }
 
 fn instant(name: &str, value: Option<&str>) -> Result<DateTime<Utc>, ApiError> {

@@ -38,7 +38,7 @@ pub struct StartRequest<'a> {
 
 /// What opens the conversation, checked before anything is stored.
 enum Opening {
-    Template(super::actions::FilledTemplate),
+    Template(Box<super::actions::FilledTemplate>),
     Text(String),
 }
 
@@ -87,7 +87,7 @@ pub async fn start(
     };
     let opening = match (number.channel, request.template, request.text) {
         (Channel::Whatsapp, Some(template), None) => {
-            Opening::Template(fill_template(db.conn(), viewer, template, request.parameters).await?)
+            Opening::Template(Box::new(fill_template(db.conn(), viewer, template, request.parameters).await?))
         }
         (Channel::Whatsapp, _, _) => {
             return Err(ApiError::bad_input(
