@@ -73,6 +73,8 @@ pub(crate) async fn seed_messages(env: &Env, per_conversation: usize) -> anyhow:
             workspace_id: env.workspace,
             conversation_id: conversation,
             business_number_id: env.number,
+            assignee_id: None,
+            team_id: None,
         };
         for k in 0..per_conversation {
             let inbound = k % 2 == 0;

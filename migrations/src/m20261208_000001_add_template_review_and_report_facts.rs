@@ -8,6 +8,9 @@
 //!   how long it took (in open time when its SLA policy counts business hours only), when it
 //!   was resolved and how long that took. Existing conversations get them from their messages
 //!   (wall-clock time) and, when resolved, from their last update;
+//! - each message and SLA clock keeps its conversation's assignee and team (kept equal to them
+//!   on every assignment; a clock also its business number), so a report counts them by agent,
+//!   team or number without reading conversations; existing ones get their conversation's;
 //! - indexes for reports: conversations by opening, resolution and first response in a
 //!   workspace, messages by time, breached SLA clocks by time.
 
@@ -34,6 +37,11 @@ fn added() -> Vec<(&'static str, ColumnDef)> {
         ("conversations", big_integer_null("first_response_seconds")),
         ("conversations", timestamp_null("resolved_at")),
         ("conversations", big_integer_null("resolution_seconds")),
+        ("messages", uuid_null("conversation_assignee_id")),
+        ("messages", uuid_null("conversation_team_id")),
+        ("sla_clocks", uuid_null("business_number_id")),
+        ("sla_clocks", uuid_null("conversation_assignee_id")),
+        ("sla_clocks", uuid_null("conversation_team_id")),
     ]
 }
 
@@ -101,6 +109,22 @@ async fn backfill(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         "UPDATE conversations SET resolved_at = updated_at WHERE status = 'RESOLVED'; \
          UPDATE conversations SET resolution_seconds = CASE WHEN {took} < 0 THEN 0 ELSE {took} END \
          WHERE resolved_at IS NOT NULL"
+    ))
+    .await?;
+    let of_conversation = |table: &str, column: &str| {
+        format!("(SELECT c.{column} FROM conversations c WHERE c.id = {table}.conversation_id)")
+    };
+    db.execute_unprepared(&format!(
+        "UPDATE messages SET conversation_assignee_id = {}, conversation_team_id = {}",
+        of_conversation("messages", "assignee_id"),
+        of_conversation("messages", "team_id")
+    ))
+    .await?;
+    db.execute_unprepared(&format!(
+        "UPDATE sla_clocks SET business_number_id = {}, conversation_assignee_id = {}, conversation_team_id = {}",
+        of_conversation("sla_clocks", "business_number_id"),
+        of_conversation("sla_clocks", "assignee_id"),
+        of_conversation("sla_clocks", "team_id")
     ))
     .await?;
     Ok(())

@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::dialect::Dialect;
-use crate::entities::{contact, contact_identity};
+use crate::entities::{contact, contact_identity, conversation};
 use crate::error::{DbContext, Error};
 use crate::inbox::{like, like_escape};
 
@@ -476,4 +476,46 @@ pub async fn touch(
     let mut change = contact.into_active_model();
     change.updated_at = Set(now);
     change.update(db).await.context("failed to update contact")
+}
+
+/// Moves every conversation linked to contact `from` to contact `to` (a merge), or unlinks
+/// them (`None`: the contact is deleted); returns their ids.
+///
+/// # Errors
+/// On a database failure.
+pub async fn relink_all(
+    db: &impl ConnectionTrait,
+    workspace: WorkspaceId,
+    from: ContactId,
+    to: Option<ContactId>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ConversationId>, Error> {
+    let ids: Vec<ConversationId> = conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::Id)
+        .filter(conversation::Column::WorkspaceId.eq(workspace))
+        .filter(conversation::Column::ContactId.eq(from))
+        .order_by_asc(conversation::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+        .context("failed to list a contact's conversations")?;
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let mut update = conversation::Entity::update_many()
+        .col_expr(conversation::Column::ContactId, Expr::value(to))
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(now));
+    if to.is_none() {
+        update = update
+            .col_expr(conversation::Column::LinkedByAgentId, Expr::value(Option::<AgentId>::None))
+            .col_expr(conversation::Column::LinkedAt, Expr::value(Option::<DateTime<Utc>>::None));
+    }
+    update
+        .filter(conversation::Column::WorkspaceId.eq(workspace))
+        .filter(conversation::Column::ContactId.eq(from))
+        .exec(db)
+        .await
+        .context("failed to relink a contact's conversations")?;
+    Ok(ids)
 }

@@ -186,7 +186,12 @@ pub async fn update(
 ) -> Result<Model, Error> {
     let model = changed(current, change, now);
     announce(db, &model);
-    model.update(db).await.context("failed to update conversation")
+    let reassigned = model.assignee_id.is_set() || model.team_id.is_set();
+    let model = model.update(db).await.context("failed to update conversation")?;
+    if reassigned {
+        crate::reports::follow_assignment(db, model.id, model.assignee_id, model.team_id).await?;
+    }
+    Ok(model)
 }
 
 /// Wakes the snooze worker for a change that snoozes, and the router for one that may change
@@ -555,46 +560,4 @@ pub async fn set_sms_opted_out(
         saved.push(model.update(db).await.context("failed to record an SMS opt-out")?);
     }
     Ok(saved)
-}
-
-/// Moves every conversation linked to contact `from` to contact `to` (a merge), or unlinks
-/// them (`None`: the contact is deleted); returns their ids.
-///
-/// # Errors
-/// On a database failure.
-pub async fn relink_all(
-    db: &impl ConnectionTrait,
-    workspace: WorkspaceId,
-    from: ContactId,
-    to: Option<ContactId>,
-    now: DateTime<Utc>,
-) -> Result<Vec<ConversationId>, Error> {
-    let ids: Vec<ConversationId> = Entity::find()
-        .select_only()
-        .column(Column::Id)
-        .filter(Column::WorkspaceId.eq(workspace))
-        .filter(Column::ContactId.eq(from))
-        .order_by_asc(Column::Id)
-        .into_tuple()
-        .all(db)
-        .await
-        .context("failed to list a contact's conversations")?;
-    if ids.is_empty() {
-        return Ok(ids);
-    }
-    let mut update = Entity::update_many()
-        .col_expr(Column::ContactId, Expr::value(to))
-        .col_expr(Column::UpdatedAt, Expr::value(now));
-    if to.is_none() {
-        update = update
-            .col_expr(Column::LinkedByAgentId, Expr::value(Option::<AgentId>::None))
-            .col_expr(Column::LinkedAt, Expr::value(Option::<DateTime<Utc>>::None));
-    }
-    update
-        .filter(Column::WorkspaceId.eq(workspace))
-        .filter(Column::ContactId.eq(from))
-        .exec(db)
-        .await
-        .context("failed to relink a contact's conversations")?;
-    Ok(ids)
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::{
-    AgentId, BusinessNumberId, Channel, ConversationId, Direction, MessageId, MessageStatus,
+    AgentId, BusinessNumberId, Channel, ConversationId, Direction, MessageId, MessageStatus, TeamId,
     TemplateCategory, TemplateId, WorkspaceId,
 };
 use sea_orm::ActiveValue::Set;
@@ -35,17 +35,26 @@ pub enum Origin {
     Imported { direction: Direction, status: MessageStatus, id: Option<StoredId> },
 }
 
-/// The conversation a message belongs to (and its workspace and business number).
+/// The conversation a message belongs to (and its workspace, business number, assignee and
+/// team: a message keeps the last two as its conversation's, see [`crate::reports::follow_assignment`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Thread {
     pub workspace_id: WorkspaceId,
     pub conversation_id: ConversationId,
     pub business_number_id: BusinessNumberId,
+    pub assignee_id: Option<AgentId>,
+    pub team_id: Option<TeamId>,
 }
 
 impl From<&conversation::Model> for Thread {
     fn from(c: &conversation::Model) -> Self {
-        Self { workspace_id: c.workspace_id, conversation_id: c.id, business_number_id: c.business_number_id }
+        Self {
+            workspace_id: c.workspace_id,
+            conversation_id: c.id,
+            business_number_id: c.business_number_id,
+            assignee_id: c.assignee_id,
+            team_id: c.team_id,
+        }
     }
 }
 
@@ -188,6 +197,8 @@ pub(crate) fn row(thread: Thread, new: NewMessage, now: DateTime<Utc>) -> Active
         sent_at: Set(new.sent_at),
         created_at: Set(now),
         updated_at: Set(now),
+        conversation_assignee_id: Set(thread.assignee_id),
+        conversation_team_id: Set(thread.team_id),
     }
 }
 

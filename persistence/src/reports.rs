@@ -13,9 +13,13 @@
 
 use chrono::{DateTime, Utc};
 use domain::{AgentId, BusinessNumberId, ConversationId, TeamId, WorkspaceId};
-use sea_orm::{ConnectionTrait, QueryResult, Statement, Value};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryResult, Statement, TransactionTrait, Value,
+};
 
 use crate::dialect::Dialect;
+use crate::entities::{message, sla_clock};
 use crate::error::{DbContext, Error};
 
 /// Sets a fact's time and seconds (`first_response` or `resolution`), under `condition`.
@@ -84,6 +88,35 @@ pub async fn reopened(db: &impl ConnectionTrait, conversation: ConversationId) -
     Ok(())
 }
 
+/// A conversation's assignee or team changed: its messages and SLA clocks follow (reports count a message by
+/// its conversation's assignee and team without reading the conversations). In the caller's
+/// transaction, with the change.
+///
+/// # Errors
+/// On a database failure.
+pub async fn follow_assignment(
+    db: &impl ConnectionTrait,
+    conversation: ConversationId,
+    assignee: Option<AgentId>,
+    team: Option<TeamId>,
+) -> Result<(), Error> {
+    message::Entity::update_many()
+        .col_expr(message::Column::ConversationAssigneeId, Expr::value(assignee))
+        .col_expr(message::Column::ConversationTeamId, Expr::value(team))
+        .filter(message::Column::ConversationId.eq(conversation))
+        .exec(db)
+        .await
+        .context("failed to move a conversation's messages to its assignee")?;
+    sla_clock::Entity::update_many()
+        .col_expr(sla_clock::Column::ConversationAssigneeId, Expr::value(assignee))
+        .col_expr(sla_clock::Column::ConversationTeamId, Expr::value(team))
+        .filter(sla_clock::Column::ConversationId.eq(conversation))
+        .exec(db)
+        .await
+        .context("failed to move a conversation's SLA clocks to its assignee")?;
+    Ok(())
+}
+
 /// How a report groups its rows.
 #[derive(Clone, Debug)]
 pub enum Grouping {
@@ -137,9 +170,10 @@ pub struct Tally {
 struct Builder {
     dialect: Dialect,
     values: Vec<Value>,
-    /// The alias whose `business_number_id` filters and groups (`c`, or `m` for messages read
-    /// without their conversations).
-    number_of: &'static str,
+    /// The columns that hold a row's team and business number (the conversation's, or the
+    /// copies a message keeps).
+    team: &'static str,
+    number: &'static str,
 }
 
 impl Builder {
@@ -148,17 +182,18 @@ impl Builder {
         self.dialect.placeholder(self.values.len())
     }
 
-    /// `WHERE`'s conditions: the workspace (of `table`), the range on `at`, the filters on `c`.
+    /// `WHERE`'s conditions: the workspace (of `table`), the range on `at`, the filters.
     fn scope(&mut self, scope: &Scope, table: &str, at: &str) -> String {
         let ws = self.bind(scope.workspace.into());
         let (from, to) = (self.bind(scope.from.into()), self.bind(scope.to.into()));
         let mut sql = format!("{table}.workspace_id = {ws} AND {at} >= {from} AND {at} < {to}");
         if let Some(team) = scope.team {
-            sql.push_str(&format!(" AND c.team_id = {}", self.bind(team.into())));
+            let team = self.bind(team.into());
+            sql.push_str(&format!(" AND {} = {team}", self.team));
         }
         if let Some(number) = scope.number {
             let number = self.bind(number.into());
-            sql.push_str(&format!(" AND {}.business_number_id = {number}", self.number_of));
+            sql.push_str(&format!(" AND {} = {number}", self.number));
         }
         sql
     }
@@ -166,18 +201,25 @@ impl Builder {
     /// The group key of a row whose time is `at` (days) or whose owner is `agent`.
     fn key(&mut self, scope: &Scope, at: &str, agent: &str) -> String {
         match &scope.grouping {
-            Grouping::Day(days) => {
-                let mut sql = String::from("CASE");
-                for (key, _, end) in days {
-                    let (end, key) = (self.bind((*end).into()), self.bind(key.clone().into()));
-                    sql.push_str(&format!(" WHEN {at} < {end} THEN {key}"));
-                }
-                sql.push_str(" END");
-                sql
-            }
+            Grouping::Day(days) => self.day_of(at, days),
             Grouping::Agent => agent.to_owned(),
-            Grouping::Team => "c.team_id".to_owned(),
-            Grouping::BusinessNumber => format!("{}.business_number_id", self.number_of),
+            Grouping::Team => self.team.to_owned(),
+            Grouping::BusinessNumber => self.number.to_owned(),
+        }
+    }
+
+    /// The day `at` falls in (the `WHERE` keeps it within the range): a search halving the
+    /// days at each `CASE`, so a row meets a handful of comparisons, not one per day.
+    fn day_of(&mut self, at: &str, days: &[(String, DateTime<Utc>, DateTime<Utc>)]) -> String {
+        match days {
+            [] => "NULL".to_owned(),
+            [(key, _, _)] => self.bind(key.clone().into()),
+            _ => {
+                let (before, after) = days.split_at(days.len() / 2);
+                let bound = self.bind(after[0].1.into());
+                let (before, after) = (self.day_of(at, before), self.day_of(at, after));
+                format!("CASE WHEN {at} < {bound} THEN {before} ELSE {after} END")
+            }
         }
     }
 }
@@ -198,7 +240,8 @@ fn key_of(row: &QueryResult, grouping: &Grouping) -> Result<Key, Error> {
 #[must_use]
 pub fn statements(backend: sea_orm::DatabaseBackend, scope: &Scope) -> [Statement; 5] {
     let dialect = Dialect::from_backend(backend);
-    let builder = || Builder { dialect, values: Vec::new(), number_of: "c" };
+    let builder =
+        || Builder { dialect, values: Vec::new(), team: "c.team_id", number: "c.business_number_id" };
     let mut b = builder();
     let (w, k) = (b.scope(scope, "c", "c.created_at"), b.key(scope, "c.created_at", "c.assignee_id"));
     let sql = format!("SELECT {k} AS k, COUNT(*) AS n FROM conversations c WHERE {w} GROUP BY 1");
@@ -222,47 +265,59 @@ pub fn statements(backend: sea_orm::DatabaseBackend, scope: &Scope) -> [Statemen
     let resolved = times("c.resolved_at", "c.resolution_seconds");
     let first = times("c.first_response_at", "c.first_response_seconds");
 
-    // Messages carry their number: they are read with their conversations only to group by
-    // agent (received: by the conversation's assignee) or team, or to keep one team's.
-    let joined = matches!(scope.grouping, Grouping::Agent | Grouping::Team) || scope.team.is_some();
-    let mut b = Builder { number_of: if joined { "c" } else { "m" }, ..builder() };
+    // Messages and SLA clocks are read alone: each carries its number and its conversation's
+    // assignee and team (a message received: by the assignee; sent: by the author).
+    let mut b = Builder { team: "m.conversation_team_id", number: "m.business_number_id", ..builder() };
     let w = b.scope(scope, "m", "m.created_at");
     let k = b.key(
         scope,
         "m.created_at",
-        "CASE WHEN m.direction = 'OUTBOUND' THEN m.author_agent_id ELSE c.assignee_id END",
+        "CASE WHEN m.direction = 'OUTBOUND' THEN m.author_agent_id ELSE m.conversation_assignee_id END",
     );
-    let from =
-        if joined { "messages m JOIN conversations c ON c.id = m.conversation_id" } else { "messages m" };
     let sql = format!(
-        "SELECT {k} AS k, m.direction AS d, COUNT(*) AS n FROM {from} \
+        "SELECT {k} AS k, m.direction AS d, COUNT(*) AS n FROM messages m \
          WHERE {w} AND m.direction IN ('INBOUND', 'OUTBOUND') GROUP BY 1, 2"
     );
     let messages = Statement::from_sql_and_values(backend, sql, b.values);
 
-    let mut b = builder();
-    let (w, k) = (b.scope(scope, "s", "s.breached_at"), b.key(scope, "s.breached_at", "c.assignee_id"));
-    let sql = format!(
-        "SELECT {k} AS k, COUNT(*) AS n FROM sla_clocks s JOIN conversations c ON c.id = s.conversation_id \
-         WHERE {w} GROUP BY 1"
-    );
+    let mut b = Builder { team: "s.conversation_team_id", number: "s.business_number_id", ..builder() };
+    let w = b.scope(scope, "s", "s.breached_at");
+    let k = b.key(scope, "s.breached_at", "s.conversation_assignee_id");
+    let sql = format!("SELECT {k} AS k, COUNT(*) AS n FROM sla_clocks s WHERE {w} GROUP BY 1");
     let breaches = Statement::from_sql_and_values(backend, sql, b.values);
     [opened, resolved, first, messages, breaches]
+}
+
+/// Runs one of the report's statements. On PostgreSQL in a transaction of its own that lets it
+/// aggregate in memory (`work_mem` 64 MB, for this statement only: the default 4 MB sent the
+/// histograms of a million conversations to disk).
+async fn read(
+    db: &sea_orm::DatabaseConnection,
+    statement: Statement,
+) -> Result<Vec<QueryResult>, sea_orm::DbErr> {
+    if Dialect::of(db) == Dialect::Sqlite {
+        return db.query_all_raw(statement).await;
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SET LOCAL work_mem = '64MB'").await?;
+    let rows = txn.query_all_raw(statement).await?;
+    txn.commit().await?;
+    Ok(rows)
 }
 
 /// The report's figures per group key: the five [`statements`], run together.
 ///
 /// # Errors
 /// On a database failure.
-pub async fn tally(db: &impl ConnectionTrait, scope: &Scope) -> Result<Vec<(Key, Tally)>, Error> {
+pub async fn tally(db: &sea_orm::DatabaseConnection, scope: &Scope) -> Result<Vec<(Key, Tally)>, Error> {
     let mut out = std::collections::BTreeMap::<Key, Tally>::new();
     let [opened, resolved, first, messages, breaches] = statements(db.get_database_backend(), scope);
     let (opened, resolved, first, messages, breaches) = futures::try_join!(
-        db.query_all_raw(opened),
-        db.query_all_raw(resolved),
-        db.query_all_raw(first),
-        db.query_all_raw(messages),
-        db.query_all_raw(breaches),
+        read(db, opened),
+        read(db, resolved),
+        read(db, first),
+        read(db, messages),
+        read(db, breaches),
     )
     .context("failed to read a report")?;
     let key = |row: &QueryResult| key_of(row, &scope.grouping);
@@ -326,7 +381,7 @@ pub async fn export_page(
 ) -> Result<Vec<ExportRow>, Error> {
     let d = Dialect::of(db);
     let backend = db.get_database_backend();
-    let mut b = Builder { dialect: d, values: Vec::new(), number_of: "c" };
+    let mut b = Builder { dialect: d, values: Vec::new(), team: "team_id", number: "business_number_id" };
     let (ws, lo, hi) = (b.bind(workspace.into()), b.bind(from.into()), b.bind(to.into()));
     let mut sql = format!(
         "SELECT id, created_at, first_response_at, resolved_at, channel, team_id, assignee_id \

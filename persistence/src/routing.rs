@@ -328,5 +328,6 @@ async fn assign_if_waiting(
     if updated.rows_affected == 0 {
         return Ok(None);
     }
+    crate::reports::follow_assignment(db, conversation.id, Some(agent), Some(team)).await?;
     conversation::Entity::find_by_id(conversation.id).one(db).await.context("failed to reload a conversation")
 }

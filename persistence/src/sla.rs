@@ -141,6 +141,9 @@ pub async fn start(
         breached_at: Set(None),
         stopped_at: Set(None),
         stopped_because: Set(None),
+        business_number_id: Set(Some(conversation.business_number_id)),
+        conversation_assignee_id: Set(conversation.assignee_id),
+        conversation_team_id: Set(conversation.team_id),
     };
     Entity::insert(row).exec_with_returning(db).await.context("failed to start an SLA clock")
 }

@@ -104,8 +104,16 @@ impl Staged {
             return Ok(());
         }
         let Staged { conversations: changes, messages, events } = std::mem::take(self);
+        let reassigned: Vec<_> = changes
+            .iter()
+            .filter(|c| c.assignee_id.is_set() || c.team_id.is_set())
+            .map(|c| (c.id.clone().unwrap(), c.assignee_id.clone().unwrap(), c.team_id.clone().unwrap()))
+            .collect();
         write_changes(db, changes).await?;
         messages::insert_rows(db, messages).await?;
+        for (conversation, assignee, team) in reassigned {
+            crate::reports::follow_assignment(db, conversation, assignee, team).await?;
+        }
         events::write(db, events).await
     }
 }

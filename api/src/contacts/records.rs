@@ -333,7 +333,7 @@ pub async fn merge(
             }
             (mine, theirs) => mine.clone().or_else(|| theirs.clone()),
         };
-        let moved = conversations::relink_all(txn, viewer.workspace_id, gone.id, Some(keep.id), now).await?;
+        let moved = contacts::relink_all(txn, viewer.workspace_id, gone.id, Some(keep.id), now).await?;
         contacts::move_identities(txn, viewer.workspace_id, gone.id, keep.id).await?;
         contacts::delete(txn, viewer.workspace_id, gone.id).await?;
         let change = ContactChange {
@@ -388,7 +388,7 @@ pub(crate) async fn deleted(
     found: &Contact,
     now: DateTime<Utc>,
 ) -> ApiResult<Vec<domain::ConversationId>> {
-    let unlinked = conversations::relink_all(db, viewer.workspace_id, found.id, None, now).await?;
+    let unlinked = contacts::relink_all(db, viewer.workspace_id, found.id, None, now).await?;
     let rows = conversations::find_by_ids(db, viewer.workspace_id, &unlinked).await?;
     contact_phone_flips(db, &rows, found.phone.is_some(), false, "contact_deleted", now).await?;
     contacts::delete(db, viewer.workspace_id, found.id).await?;

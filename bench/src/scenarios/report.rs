@@ -81,21 +81,24 @@ async fn seed(env: &Env, n: usize) -> anyhow::Result<()> {
               FROM generate_series(0::bigint, {n}::bigint - 1) AS i) AS s")).await?;
     execute(env, &format!("\
         INSERT INTO messages (id, workspace_id, conversation_id, business_number_id, direction, channel, kind, \
-            text, status, external_id, attempts, sent_at, created_at, updated_at, author_agent_id) \
+            text, status, external_id, attempts, sent_at, created_at, updated_at, author_agent_id, \
+            conversation_assignee_id, conversation_team_id) \
         SELECT gen_random_uuid(), c.workspace_id, c.id, c.business_number_id, d.direction, 'WHATSAPP', 'text', \
             'hello', CASE WHEN d.direction = 'INBOUND' THEN 'RECEIVED' ELSE 'DELIVERED' END, \
             'wamid.REP' || d.direction || c.id::text, 0, \
             CASE WHEN d.direction = 'INBOUND' THEN c.created_at ELSE c.first_response_at END, \
             CASE WHEN d.direction = 'INBOUND' THEN c.created_at ELSE c.first_response_at END, \
-            c.created_at, CASE WHEN d.direction = 'OUTBOUND' THEN c.assignee_id END \
+            c.created_at, CASE WHEN d.direction = 'OUTBOUND' THEN c.assignee_id END, c.assignee_id, c.team_id \
         FROM conversations c, (VALUES ('INBOUND'), ('OUTBOUND')) AS d(direction) \
         WHERE c.workspace_id = '{ws}'")).await?;
     execute(env, &format!("\
         INSERT INTO sla_clocks (id, workspace_id, conversation_id, policy_id, target, minutes, business_hours_only, \
-            started_at, warn_at, due_at, warned_at, breached_at) \
+            started_at, warn_at, due_at, warned_at, breached_at, business_number_id, conversation_assignee_id, \
+            conversation_team_id) \
         SELECT gen_random_uuid(), c.workspace_id, c.id, '{policy}', 'FIRST_RESPONSE', 30, false, c.created_at, \
             c.created_at + interval '24 minutes', c.created_at + interval '30 minutes', \
-            c.created_at + interval '24 minutes', c.created_at + interval '30 minutes' \
+            c.created_at + interval '24 minutes', c.created_at + interval '30 minutes', c.business_number_id, \
+            c.assignee_id, c.team_id \
         FROM conversations c WHERE c.workspace_id = '{ws}' AND c.sla_breached")).await?;
     env.db.refresh_statistics().await?;
     Ok(())
@@ -161,7 +164,7 @@ pub(crate) async fn report(database_url: String, conversations: usize, runs: usi
         team: None,
         number: None,
     };
-    println!("\nplans (EXPLAIN ANALYZE) of a report by agent:");
+    println!("\nplans (EXPLAIN ANALYZE, work_mem 64 MB as the server sets it) of a report by agent:");
     for (name, statement) in ["opened", "resolved", "first responses", "messages", "SLA breaches"]
         .iter()
         .zip(persistence::reports::statements(env.db.backend(), &scope))
@@ -171,7 +174,10 @@ pub(crate) async fn report(database_url: String, conversations: usize, runs: usi
             format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {}", statement.sql),
             statement.values.map(|v| v.0).unwrap_or_default(),
         );
-        let lines = env.db.conn().query_all_raw(explain).await?;
+        let txn = sea_orm::TransactionTrait::begin(env.db.conn()).await?;
+        txn.execute_unprepared("SET LOCAL work_mem = '64MB'").await?;
+        let lines = txn.query_all_raw(explain).await?;
+        txn.commit().await?;
         println!("-- {name}");
         for line in lines {
             let text: String = line.try_get_by_index(0)?;

@@ -1,7 +1,7 @@
 //! The `messages` table.
 
 use domain::{
-    AgentId, BusinessNumberId, Channel, ConversationId, Direction, MessageId, MessageStatus,
+    AgentId, BusinessNumberId, Channel, ConversationId, Direction, MessageId, MessageStatus, TeamId,
     TemplateCategory, TemplateId, WorkspaceId,
 };
 use sea_orm::entity::prelude::*;
@@ -43,6 +43,11 @@ pub struct Model {
     pub sent_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The conversation's assignee, kept equal to it (a report's messages are counted by it
+    /// without reading the conversations).
+    pub conversation_assignee_id: Option<AgentId>,
+    /// The conversation's team, kept equal to it likewise.
+    pub conversation_team_id: Option<TeamId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,7 @@
 //! The `sla_clocks` table: one target of one conversation's SLA policy in one cycle (a first
 //! response, a next response after a customer message, a resolution after an opening).
 
-use domain::{ConversationId, SlaPolicyId, SlaTarget, WorkspaceId};
+use domain::{AgentId, BusinessNumberId, ConversationId, SlaPolicyId, SlaTarget, TeamId, WorkspaceId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -32,6 +32,11 @@ pub struct Model {
     /// No longer counts (the policy was removed or replaced, or the conversation resolved).
     pub stopped_at: Option<DateTimeUtc>,
     pub stopped_because: Option<String>,
+    /// The conversation's business number, assignee and team, kept equal to them on every
+    /// assignment (a report counts breaches by them without reading conversations).
+    pub business_number_id: Option<BusinessNumberId>,
+    pub conversation_assignee_id: Option<AgentId>,
+    pub conversation_team_id: Option<TeamId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -425,6 +425,21 @@ impl TestApp {
             .unwrap();
         row.try_get::<i64>("", "n").unwrap()
     }
+
+    /// [`Self::count`] once the background workers stopped adding rows (the same count a whole
+    /// second apart; at most ten seconds).
+    pub async fn settled_count(&self, table: &str) -> i64 {
+        let mut count = self.count(table).await;
+        for _ in 0..10 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let now = self.count(table).await;
+            if now == count {
+                break;
+            }
+            count = now;
+        }
+        count
+    }
 }
 
 /// `X-Hub-Signature-256` for a body, with the test app secret.

@@ -182,6 +182,38 @@ async fn reports_count_responses_resolutions_volumes_and_breaches(app: TestApp) 
     assert!(reopened["reopenConversation"]["resolvedAt"].is_null());
     let by_agent = report(&app, &s.t, "AGENT", json!({})).await;
     assert_eq!(row(&by_agent, &s.t.admin.to_string())["conversationsResolved"], 0);
+
+    // Reassigned, a conversation takes its messages and breaches along: Cy to the agent, in
+    // the team.
+    let member = "mutation($t: ID!, $a: ID!) { addTeamMember(teamId: $t, agentId: $a) { id } }";
+    app.ok(&s.t.token, member, json!({ "t": s.team, "a": s.agent.0.to_string() })).await;
+    let assign = "mutation($c: ID!, $a: ID, $t: ID) { assignConversation(conversationId: $c, agentId: $a, teamId: $t) { id } }";
+    let to = json!({ "c": s.c.to_string(), "a": s.agent.0.to_string(), "t": s.team });
+    app.ok(&s.t.token, assign, to).await;
+    let by_agent = report(&app, &s.t, "AGENT", json!({})).await;
+    let agent = row(&by_agent, &s.agent.0.to_string());
+    assert_eq!(
+        (
+            agent["conversationsOpened"].as_i64(),
+            agent["messagesReceived"].as_i64(),
+            agent["slaBreaches"].as_i64()
+        ),
+        (Some(2), Some(2), Some(1)),
+        "Bo's and Cy's: {agent}"
+    );
+    assert!(by_agent.as_array().unwrap().iter().all(|r| r["key"] != "none"), "{by_agent:#}");
+    let by_team = report(&app, &s.t, "TEAM", json!({})).await;
+    let team = row(&by_team, &s.team);
+    assert_eq!(
+        (team["messagesReceived"].as_i64(), team["messagesSent"].as_i64(), team["slaBreaches"].as_i64()),
+        (Some(2), Some(2), Some(1)),
+        "Ana's and Cy's: {team}"
+    );
+    let only_team = report(&app, &s.t, "BUSINESS_NUMBER", json!({ "teamId": s.team })).await;
+    assert_eq!(
+        (only_team[0]["messagesReceived"].as_i64(), only_team[0]["slaBreaches"].as_i64()),
+        (Some(2), Some(1))
+    );
 }
 
 /// By day, rows are the local days of the business-hours time zone (UTC+14 here), every day
@@ -204,6 +236,22 @@ async fn a_report_by_day_uses_the_business_hours_time_zone(app: TestApp) {
     let mut sorted = keys.clone();
     sorted.sort_unstable();
     assert_eq!(keys, sorted, "oldest first");
+    // Seventeen days: each row still lands on its own day (the days are searched by halves).
+    let input = json!({ "i": {
+        "from": (Utc::now() - Duration::days(9)).to_rfc3339(),
+        "to": (Utc::now() + Duration::days(8)).to_rfc3339(),
+        "groupBy": "DAY",
+    } });
+    let rows = app.ok(&s.t.token, REPORT, input).await["report"].clone();
+    let rows = rows.as_array().unwrap();
+    assert!((17..=18).contains(&rows.len()), "{}", rows.len());
+    let busy: Vec<&Value> = rows.iter().filter(|r| r["conversationsOpened"] != 0).collect();
+    assert_eq!(busy.len(), 1, "{rows:?}");
+    assert_eq!(
+        (busy[0]["key"].as_str(), busy[0]["messagesReceived"].as_i64()),
+        (Some(today.as_str()), Some(3))
+    );
+    assert_eq!(busy[0]["slaBreaches"], 1);
     let _ = s.c;
 }
 
@@ -259,7 +307,8 @@ async fn the_csv_export_streams_facts_without_phones_or_texts(app: TestApp) {
 }
 
 /// The migration that adds the facts fills them for conversations that existed before: the
-/// first agent message after the customer's, and the resolution of resolved ones.
+/// first agent message after the customer's, the resolution of resolved ones, and the copies
+/// of the conversation's assignee, team and number on its messages and SLA clocks.
 async fn the_report_facts_migration_fills_existing_conversations(app: TestApp) {
     let s = scene(&app).await;
     let conn = app.db.conn();
@@ -273,6 +322,18 @@ async fn the_report_facts_migration_fills_existing_conversations(app: TestApp) {
     let by_agent = report(&app, &s.t, "AGENT", json!({})).await;
     let ana_took = seconds(&row(&by_agent, &s.t.admin.to_string())["firstResponseTime"]["median"]);
     assert!((595..700).contains(&ana_took), "from the stored messages: {ana_took}");
+    // Messages and SLA clocks got their conversation's assignee, team and number back.
+    let admin = row(&by_agent, &s.t.admin.to_string());
+    assert_eq!((admin["messagesReceived"].as_i64(), admin["messagesSent"].as_i64()), (Some(1), Some(2)));
+    assert_eq!(row(&by_agent, "none")["slaBreaches"], 1);
+    let by_team = report(&app, &s.t, "TEAM", json!({})).await;
+    assert_eq!(row(&by_team, &s.team)["messagesReceived"], 1);
+    let number = json!({ "businessNumberId": s.t.number.id.to_string() });
+    let by_number = report(&app, &s.t, "BUSINESS_NUMBER", number).await;
+    assert_eq!(
+        (by_number[0]["messagesReceived"].as_i64(), by_number[0]["slaBreaches"].as_i64()),
+        (Some(3), Some(1))
+    );
 }
 
 on_both!(

@@ -409,6 +409,8 @@ async fn statuses_move_forward_only_and_keep_failure_details(app: TestApp) {
         workspace_id: t.workspace,
         conversation_id,
         business_number_id: t.number.id,
+        assignee_id: None,
+        team_id: None,
     };
     let outbound = |wamid: &str| {
         let (direction, status) = (domain::Direction::Outbound, domain::MessageStatus::Sent);
