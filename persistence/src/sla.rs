@@ -396,7 +396,14 @@ pub async fn claim(
     let (at, done) = due.columns();
     let also = match due {
         Due::Warning => String::new(),
-        Due::Breach => format!(", warned_at = COALESCE(warned_at, {})", dialect.placeholder(1)),
+        // A breach takes its conversation's assignee and team as they are now (the copies a
+        // clock started with may predate an assignment committed meanwhile).
+        Due::Breach => format!(
+            ", warned_at = COALESCE(warned_at, {}), \
+             conversation_assignee_id = (SELECT c.assignee_id FROM conversations c WHERE c.id = sla_clocks.conversation_id), \
+             conversation_team_id = (SELECT c.team_id FROM conversations c WHERE c.id = sla_clocks.conversation_id)",
+            dialect.placeholder(1)
+        ),
     };
     let lock = match dialect {
         Dialect::Sqlite => "",

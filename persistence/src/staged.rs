@@ -8,7 +8,7 @@
 //! the rows as they will be stored (timestamps at the databases' microsecond precision).
 
 use chrono::{DateTime, SubsecRound as _, Utc};
-use domain::WorkspaceId;
+use domain::{AgentId, ConversationId, TeamId, WorkspaceId};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait as _, IdenStatic as _, Iterable as _, Statement, TryIntoModel as _};
 
@@ -109,8 +109,8 @@ impl Staged {
             .filter(|c| c.assignee_id.is_set() || c.team_id.is_set())
             .map(|c| (c.id.clone().unwrap(), c.assignee_id.clone().unwrap(), c.team_id.clone().unwrap()))
             .collect();
-        write_changes(db, changes).await?;
-        messages::insert_rows(db, messages).await?;
+        let owners = write_changes(db, changes).await?;
+        messages::insert_rows(db, with_owners(messages, &owners)).await?;
         for (conversation, assignee, team) in reassigned {
             crate::reports::follow_assignment(db, conversation, assignee, team).await?;
         }
@@ -124,7 +124,11 @@ const CHANGES_PER_STATEMENT: usize = 200;
 /// Writes held conversation changes: one `UPDATE … FROM (VALUES …)` for the changes that set
 /// the same columns (the conversations of a group of inbound messages all do), each column set
 /// only where a change set it. Rows are listed in id order.
-async fn write_changes(db: &impl Announce, mut changes: Vec<conversation::ActiveModel>) -> Result<(), Error> {
+async fn write_changes(
+    db: &impl Announce,
+    mut changes: Vec<conversation::ActiveModel>,
+) -> Result<Owners, Error> {
+    let mut owners = Owners::new();
     changes.sort_by_key(|c| c.id.clone().unwrap());
     let mut shapes: Vec<(Vec<conversation::Column>, Vec<conversation::ActiveModel>)> = Vec::new();
     for change in changes {
@@ -160,13 +164,36 @@ async fn write_changes(db: &impl Announce, mut changes: Vec<conversation::Active
                 .map(|(i, c)| format!("\"{}\" = v.column{}", c.as_str(), i + 2))
                 .collect();
             let sql = format!(
-                "UPDATE conversations SET {} FROM (VALUES {}) AS v WHERE conversations.id = v.column1",
+                "UPDATE conversations SET {} FROM (VALUES {}) AS v WHERE conversations.id = v.column1 \
+                 RETURNING conversations.id, conversations.assignee_id, conversations.team_id",
                 set.join(", "),
                 tuples.join(", ")
             );
             let stmt = Statement::from_sql_and_values(dialect.backend(), sql, values);
-            db.execute_raw(stmt).await.context("failed to update conversations")?;
+            for row in db.query_all_raw(stmt).await.context("failed to update conversations")? {
+                let id: ConversationId = row.try_get("", "id").context("id")?;
+                let owner = (
+                    row.try_get("", "assignee_id").context("assignee_id")?,
+                    row.try_get("", "team_id").context("team_id")?,
+                );
+                owners.insert(id, owner);
+            }
         }
     }
-    Ok(())
+    Ok(owners)
+}
+
+/// Each changed conversation's assignee and team as its row holds them once changed (an
+/// assignment another transaction committed since it was read included).
+type Owners = std::collections::HashMap<ConversationId, (Option<AgentId>, Option<TeamId>)>;
+
+/// The held messages, with the assignee and team their conversation's row holds now.
+fn with_owners(mut rows: Vec<message::ActiveModel>, owners: &Owners) -> Vec<message::ActiveModel> {
+    for row in &mut rows {
+        if let Some((assignee, team)) = owners.get(row.conversation_id.as_ref()) {
+            row.conversation_assignee_id = Set(*assignee);
+            row.conversation_team_id = Set(*team);
+        }
+    }
+    rows
 }

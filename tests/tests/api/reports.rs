@@ -336,7 +336,50 @@ async fn the_report_facts_migration_fills_existing_conversations(app: TestApp) {
     );
 }
 
+/// Sets a conversation's assignee the way a transaction that committed while another was
+/// writing would leave it for that other: without touching its messages' and clocks' copies.
+async fn assign_behind(app: &TestApp, conversation: domain::ConversationId, agent: domain::AgentId) {
+    use sea_orm::ConnectionTrait;
+    let conn = app.db.conn();
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Sqlite => "UPDATE conversations SET assignee_id = ?1 WHERE id = ?2",
+        _ => "UPDATE conversations SET assignee_id = $1 WHERE id = $2",
+    };
+    let values = vec![agent.into(), conversation.into()];
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await.unwrap();
+}
+
+/// A message or a breach written by a transaction that read its conversation before an
+/// assignment committed counts under the assignee the row holds when it is written: the
+/// webhook's message takes it from its conversation's update, the breach from the row.
+async fn late_writes_count_under_the_assignee_of_the_row(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let c = app.receive(&t, &Inbound::hidden("US.121", "@di", "Di").ago(Duration::minutes(3))).await;
+    let policy = app
+        .ok(
+            &t.token,
+            "mutation { createSlaPolicy(input: { name: \"Fast\", firstResponseMinutes: 1 }) { id } }",
+            json!({}),
+        )
+        .await["createSlaPolicy"]["id"]
+        .clone();
+    let apply = "mutation($c: ID!, $p: ID) { applySlaPolicy(conversationId: $c, policyId: $p) { id } }";
+    app.ok(&t.token, apply, json!({ "c": c.to_string(), "p": policy })).await;
+    assign_behind(&app, c, t.admin).await;
+    app.deliver(&t, &[&Inbound::hidden("US.121", "@di", "Di")]).await;
+    api::workflow::sla::warn_and_breach(&app.db, Utc::now()).await.unwrap();
+    let by_agent = report(&app, &t, "AGENT", json!({})).await;
+    let admin = row(&by_agent, &t.admin.to_string());
+    assert_eq!(
+        (admin["messagesReceived"].as_i64(), admin["slaBreaches"].as_i64()),
+        (Some(1), Some(1)),
+        "the webhook's message and the breach: {by_agent:#}"
+    );
+}
+
 on_both!(
+    late_writes_count_under_the_assignee_of_the_row,
     reports_count_responses_resolutions_volumes_and_breaches,
     a_report_by_day_uses_the_business_hours_time_zone,
     the_csv_export_streams_facts_without_phones_or_texts,
