@@ -164,7 +164,9 @@ pub(crate) async fn report(database_url: String, conversations: usize, runs: usi
         team: None,
         number: None,
     };
-    println!("\nplans (EXPLAIN ANALYZE, work_mem 64 MB as the server sets it) of a report by agent:");
+    println!(
+        "\nplans (EXPLAIN ANALYZE, work_mem 64 MB and no JIT, as the server sets them) of a report by agent:"
+    );
     for (name, statement) in ["opened", "resolved", "first responses", "messages", "SLA breaches"]
         .iter()
         .zip(persistence::reports::statements(env.db.backend(), &scope))
@@ -175,7 +177,7 @@ pub(crate) async fn report(database_url: String, conversations: usize, runs: usi
             statement.values.map(|v| v.0).unwrap_or_default(),
         );
         let txn = sea_orm::TransactionTrait::begin(env.db.conn()).await?;
-        txn.execute_unprepared("SET LOCAL work_mem = '64MB'").await?;
+        txn.execute_unprepared("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off").await?;
         let lines = txn.query_all_raw(explain).await?;
         txn.commit().await?;
         println!("-- {name}");

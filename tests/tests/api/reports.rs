@@ -231,6 +231,12 @@ async fn a_report_by_day_uses_the_business_hours_time_zone(app: TestApp) {
         rows.iter().find(|r| r["key"] == today.as_str()).unwrap_or_else(|| panic!("{today}: {rows:?}"));
     assert_eq!(busy["conversationsOpened"], 3);
     assert_eq!(busy["label"], today.as_str());
+    // The day's times are the same nearest ranks as the whole number's (all of them are today).
+    let by_number = report(&app, &s.t, "BUSINESS_NUMBER", json!({})).await;
+    for times in ["firstResponseTime", "resolutionTime"] {
+        assert_eq!(busy[times], by_number[0][times], "{times}");
+    }
+    assert!(busy["firstResponseTime"]["median"].as_i64() < busy["firstResponseTime"]["p90"].as_i64());
     assert_eq!(rows.iter().map(|r| r["conversationsOpened"].as_i64().unwrap()).sum::<i64>(), 3);
     let keys: Vec<&str> = rows.iter().map(|r| r["key"].as_str().unwrap()).collect();
     let mut sorted = keys.clone();
