@@ -1,8 +1,8 @@
 //! The `report` scenario (PostgreSQL): `report(input)` over N conversations (default
 //! 1,000,000) spread over 30 days, 20 agents in 4 teams, 70% resolved, every one answered, two
 //! messages each and 5% with a breached SLA target: the answer time of each grouping over the
-//! whole range (the server's GraphQL, one client), the plan of each of the report's statements
-//! (`EXPLAIN`), and `GET /reports/conversations.csv` of every conversation, streamed, with the
+//! whole range and by agent over the last day (the server's GraphQL, one client), the plan of
+//! each of the report's statements over both (`EXPLAIN ANALYZE`), and `GET /reports/conversations.csv` of every conversation, streamed, with the
 //! server's peak RSS before and after.
 //!
 //! Seeding is PostgreSQL's own (`INSERT … SELECT … generate_series`), so a million take a

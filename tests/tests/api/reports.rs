@@ -62,6 +62,13 @@ async fn scene(app: &TestApp) -> Scene {
     let resolved = app.ok(&t.token, resolve, json!({ "c": a.to_string() })).await;
     assert!(resolved["resolveConversation"]["resolvedAt"].is_string(), "{resolved}");
     assert!(resolved["resolveConversation"]["firstResponseAt"].is_string(), "{resolved}");
+    apply_fast_policy(app, &t, c).await;
+    api::workflow::sla::warn_and_breach(&app.db, Utc::now()).await.unwrap();
+    Scene { t, agent, team, a, c }
+}
+
+/// Puts `c` under a new policy whose first response is due a minute after the customer's message.
+async fn apply_fast_policy(app: &TestApp, t: &Tenant, c: domain::ConversationId) {
     let policy = app
         .ok(
             &t.token,
@@ -72,8 +79,6 @@ async fn scene(app: &TestApp) -> Scene {
         .clone();
     let apply = "mutation($c: ID!, $p: ID) { applySlaPolicy(conversationId: $c, policyId: $p) { id } }";
     app.ok(&t.token, apply, json!({ "c": c.to_string(), "p": policy })).await;
-    api::workflow::sla::warn_and_breach(&app.db, Utc::now()).await.unwrap();
-    Scene { t, agent, team, a, c }
 }
 
 fn range() -> Value {
@@ -362,16 +367,7 @@ async fn assign_behind(app: &TestApp, conversation: domain::ConversationId, agen
 async fn late_writes_count_under_the_assignee_of_the_row(app: TestApp) {
     let t = app.tenant("Acme").await;
     let c = app.receive(&t, &Inbound::hidden("US.121", "@di", "Di").ago(Duration::minutes(3))).await;
-    let policy = app
-        .ok(
-            &t.token,
-            "mutation { createSlaPolicy(input: { name: \"Fast\", firstResponseMinutes: 1 }) { id } }",
-            json!({}),
-        )
-        .await["createSlaPolicy"]["id"]
-        .clone();
-    let apply = "mutation($c: ID!, $p: ID) { applySlaPolicy(conversationId: $c, policyId: $p) { id } }";
-    app.ok(&t.token, apply, json!({ "c": c.to_string(), "p": policy })).await;
+    apply_fast_policy(&app, &t, c).await;
     assign_behind(&app, c, t.admin).await;
     app.deliver(&t, &[&Inbound::hidden("US.121", "@di", "Di")]).await;
     api::workflow::sla::warn_and_breach(&app.db, Utc::now()).await.unwrap();
