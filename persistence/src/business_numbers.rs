@@ -128,6 +128,25 @@ pub async fn find_by_ids(
         .context("failed to load business numbers")
 }
 
+/// Numbers by id, of any workspace (the numbers of a batch of claimed sends, each checked
+/// against its own message's workspace after).
+///
+/// # Errors
+/// On a database failure.
+pub async fn find_any_of(
+    db: &impl ConnectionTrait,
+    ids: &[BusinessNumberId],
+) -> Result<Vec<business_number::Model>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await
+        .context("failed to load business numbers")
+}
+
 /// # Errors
 /// On a database failure.
 pub async fn list(

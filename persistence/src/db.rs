@@ -93,12 +93,14 @@ impl Numbering {
         Ok(())
     }
 
+    /// One round trip: the statements of one simple query run as one (implicit) transaction,
+    /// which commits after the last of them (and releases the advisory lock then), each
+    /// statement with a snapshot of its own; `BEGIN` and `COMMIT` of their own took two
+    /// more, while every other commit of the process waited for this one.
     async fn number(conn: &DatabaseConnection, announce: WorkSet) -> Result<(), DbErr> {
         let mut sql = notifications(announce);
         sql.push_str(crate::events::NUMBER_COMMITTED);
-        let txn = conn.begin().await?;
-        txn.execute_unprepared(&sql).await?;
-        txn.commit().await
+        conn.execute_unprepared(&sql).await.map(drop)
     }
 }
 

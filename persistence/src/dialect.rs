@@ -259,7 +259,7 @@ fn shift_placeholders(sql: &str, by: usize) -> String {
 
 /// When the earliest waiting row of any of the work `queues` is due (`None`: nothing waits;
 /// a row never tried is due since the epoch). One statement, whatever the number of queues:
-/// the idle poll of a worker costs one indexed look-up per table.
+/// the idle poll of a worker costs two indexed look-ups per table, whatever its backlog.
 ///
 /// # Errors
 /// On a database failure.
@@ -271,13 +271,19 @@ pub(crate) async fn next_due(
     let dialect = Dialect::of(db);
     let mut values = Vec::new();
     let mut parts = Vec::new();
+    // Two probes per queue that stop at their first row (the earliest scheduled row, and
+    // whether any row was never tried), not an aggregate over every waiting row: a backlog of
+    // thousands of queued sends made each pass of the delivery worker read all of them.
     for queue in queues {
-        let filter = shift_placeholders(&queue.filter, values.len());
+        let scheduled = shift_placeholders(&queue.filter, values.len());
+        values.extend(queue.values.iter().cloned());
+        let unscheduled = shift_placeholders(&queue.filter, values.len());
         values.extend(queue.values);
         parts.push(format!(
-            "SELECT MIN(next_attempt_at) AS at, \
-                    MAX(CASE WHEN next_attempt_at IS NULL THEN 1 ELSE 0 END) AS unscheduled \
-             FROM {table} WHERE {filter}",
+            "SELECT (SELECT next_attempt_at FROM {table} WHERE ({scheduled}) \
+                       AND next_attempt_at IS NOT NULL ORDER BY next_attempt_at LIMIT 1) AS at, \
+                    CASE WHEN EXISTS (SELECT 1 FROM {table} WHERE ({unscheduled}) \
+                       AND next_attempt_at IS NULL) THEN 1 ELSE 0 END AS unscheduled",
             table = queue.table,
         ));
     }

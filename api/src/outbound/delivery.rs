@@ -15,12 +15,15 @@
 //! mid-send leaves the lease to expire and the message is tried again: delivery is
 //! at-least-once towards the provider.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::delivery::{self, AttachmentFacts, MediaSource, NumberFacts, Plan, Refusal, SendFacts};
 use domain::{Channel, MessageStatus, PhoneNumber};
+use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
 use persistence::blobs::BlobStore;
 use persistence::content::MessageContent;
 use persistence::messages::{ProviderError, SendResult, StatusChange};
@@ -96,15 +99,15 @@ impl Worker {
             })
             .await?;
         let count = claimed.len() + reactions.len() + signals.len();
-        let sends = claimed.into_iter().map(|m| self.deliver(m));
         let reacts = reactions.into_iter().map(|r| self.deliver_reaction(r));
         let signs = signals.into_iter().map(|s| self.deliver_signal(s));
         let (sent, reacted, signalled) = futures::join!(
-            futures::future::join_all(sends),
+            self.deliver_all(claimed),
             futures::future::join_all(reacts),
             futures::future::join_all(signs)
         );
-        for result in sent.into_iter().chain(reacted).chain(signalled) {
+        sent?;
+        for result in reacted.into_iter().chain(signalled) {
             result?;
         }
         Ok(count)
@@ -208,12 +211,20 @@ impl Worker {
     /// Loads what a send depends on, once: its conversation and number, the file of a media
     /// message, the quoted message's raw id; for an SMS, the contact's phone, the workspace's
     /// SMS number and the customer's opt-outs.
-    async fn load(&self, message: &Message) -> Result<Loaded, persistence::Error> {
+    async fn load(&self, message: &Message, shared: &Shared) -> Result<Loaded, persistence::Error> {
         let db = self.db.conn();
-        let conversation = conversations::find(db, message.workspace_id, message.conversation_id)
-            .await?
+        let conversation = shared
+            .conversations
+            .get(&message.conversation_id)
+            .filter(|c| c.workspace_id == message.workspace_id)
+            .cloned()
             .ok_or(persistence::Error::MissingReference { what: "conversation" })?;
-        let number = self.number(message.workspace_id, message.business_number_id).await?;
+        let number = shared
+            .numbers
+            .get(&message.business_number_id)
+            .filter(|n| n.workspace_id == message.workspace_id)
+            .cloned()
+            .ok_or(persistence::Error::MissingReference { what: "business number" })?;
         let content = message.content.as_ref().and_then(MessageContent::outbound).cloned();
         let mut loaded = Loaded {
             conversation,
@@ -311,15 +322,63 @@ impl Worker {
         api.upload_media(bytes, &attachment.mime_type, &name).await
     }
 
-    /// Sends one claimed message: load, plan, call, record.
-    async fn deliver(&self, message: Message) -> Result<(), persistence::Error> {
-        let loaded = self.load(&message).await?;
+    /// Sends claimed messages at once, their conversations and numbers read for all of them
+    /// in two statements, and records the answers as they come: the answers that are in when
+    /// the previous record commits are recorded together, in one transaction (a burst of
+    /// sends costs a few commits, and no answer waits for a slower call than the ones before
+    /// it). A message that fails to load or record does not keep the others from being sent
+    /// and recorded; the first such error is returned after.
+    async fn deliver_all(&self, claimed: Vec<Message>) -> Result<(), persistence::Error> {
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        let shared = self.shared_of(&claimed).await?;
+        let mut calls: FuturesUnordered<_> = claimed.into_iter().map(|m| self.attempt(m, &shared)).collect();
+        let mut first_error = None;
+        while let Some(answer) = calls.next().await {
+            let mut answered = Vec::new();
+            for answer in
+                std::iter::once(answer).chain(std::iter::from_fn(|| calls.next().now_or_never().flatten()))
+            {
+                match answer {
+                    Ok(answer) => answered.push(answer),
+                    Err(err) => first_error = first_error.or(Some(err)),
+                }
+            }
+            if let Err(err) = self.record_all(answered).await {
+                first_error = first_error.or(Some(err));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The conversations and numbers of a batch of claimed messages, by id (each checked
+    /// against its message's workspace when used).
+    async fn shared_of(&self, claimed: &[Message]) -> Result<Shared, persistence::Error> {
+        let db = self.db.conn();
+        let conversation_ids: Vec<_> = claimed.iter().map(|m| m.conversation_id).collect();
+        let number_ids: Vec<_> = claimed.iter().map(|m| m.business_number_id).collect();
+        let (conversations, numbers) = futures::try_join!(
+            persistence::inbox::find_any_of(db, &conversation_ids),
+            business_numbers::find_any_of(db, &number_ids)
+        )?;
+        Ok(Shared {
+            conversations: conversations.into_iter().map(|c| (c.id, c)).collect(),
+            numbers: numbers.into_iter().map(|n| (n.id, n)).collect(),
+        })
+    }
+
+    /// Loads, plans and calls one claimed message; what to record comes back.
+    async fn attempt(&self, message: Message, shared: &Shared) -> Result<Answered, persistence::Error> {
+        let loaded = self.load(&message, shared).await?;
         let plan = delivery::plan(&loaded.facts(&message));
         let attempt = match plan {
             Ok(plan) => self.call(&loaded, plan, &message).await,
             Err(refusal) => Attempt::answered(Err(refused(refusal.to_string()))),
         };
-        self.record(message, loaded, attempt).await
+        let phone_known = loaded.conversation.customer_phone.is_some();
+        let result = self.outcome(attempt.result, message.attempts, phone_known);
+        Ok(Answered { message, loaded, uploaded: attempt.uploaded, result })
     }
 
     /// What a send attempt comes to: sent (under the provider's id, as Parley stores it), a
@@ -351,47 +410,80 @@ impl Worker {
         }
     }
 
-    /// Records the answer in one transaction: the uploaded file's media id (kept, so a retry
-    /// does not upload again), and the result on the message if it is still `PENDING`.
-    async fn record(
-        &self,
-        message: Message,
-        loaded: Loaded,
-        attempt: Attempt,
-    ) -> Result<(), persistence::Error> {
+    /// Records answers in one transaction; if that fails, each in a transaction of its own
+    /// (so one that cannot be recorded keeps no other from being recorded).
+    async fn record_all(&self, answered: Vec<Answered>) -> Result<(), persistence::Error> {
         let now = Utc::now();
-        let phone_known = loaded.conversation.customer_phone.is_some();
-        let result = self.outcome(attempt.result, message.attempts, phone_known);
-        let conversation = &loaded.conversation;
-        self.db
+        let together = self
+            .db
             .write(async |txn| {
-                if let (Some(id), Some(attachment)) = (&attempt.uploaded, loaded.attachment) {
-                    attachments::set_provider_media_id(txn, attachment, id, now).await?;
+                for answer in &answered {
+                    record(txn, answer, now).await?;
                 }
-                let change = match result {
-                    SendResult::Retry { error, retry_at } => {
-                        messages::record_retry(txn, &message, error, retry_at, now).await?;
-                        return Ok(());
-                    }
-                    SendResult::Sent { id } => {
-                        StatusChange { to: MessageStatus::Sent, error: None, accepted_as: Some(id) }
-                    }
-                    SendResult::Failed { error } => {
-                        StatusChange { to: MessageStatus::Failed, error: Some(error), accepted_as: None }
-                    }
-                };
-                // Recorded only on a message still PENDING: then no erasure of its customer had
-                // committed, and the conversation loaded for the send names only what may be named.
-                let advanced = status::advance(txn, &message, change, Some(conversation), now).await?;
-                if advanced.is_none() {
-                    tracing::info!(
-                        "a send's answer came for a message no longer pending (erased?); not recorded"
-                    );
-                }
-                Ok(())
+                Ok::<_, persistence::Error>(())
             })
-            .await
+            .await;
+        match together {
+            Err(err) if answered.len() == 1 => Err(err),
+            Err(err) => {
+                tracing::warn!(error = %err, "recording a batch of send answers failed; recording each alone");
+                let mut first_error = None;
+                for answer in &answered {
+                    if let Err(err) = self.db.write(async |txn| record(txn, answer, now).await).await {
+                        first_error = first_error.or(Some(err));
+                    }
+                }
+                first_error.map_or(Ok(()), Err)
+            }
+            Ok(()) => Ok(()),
+        }
     }
+}
+
+/// Records one answer: the uploaded file's media id (kept, so a retry does not upload again),
+/// and the result on the message if it is still `PENDING`.
+async fn record(
+    txn: &persistence::WriteTransaction,
+    answer: &Answered,
+    now: DateTime<Utc>,
+) -> Result<(), persistence::Error> {
+    let Answered { message, loaded, uploaded, result } = answer;
+    if let (Some(id), Some(attachment)) = (uploaded, &loaded.attachment) {
+        attachments::set_provider_media_id(txn, attachment.clone(), id, now).await?;
+    }
+    let change = match result {
+        SendResult::Retry { error, retry_at } => {
+            messages::record_retry(txn, message, error.clone(), *retry_at, now).await?;
+            return Ok(());
+        }
+        SendResult::Sent { id } => {
+            StatusChange { to: MessageStatus::Sent, error: None, accepted_as: Some(id.clone()) }
+        }
+        SendResult::Failed { error } => {
+            StatusChange { to: MessageStatus::Failed, error: Some(error.clone()), accepted_as: None }
+        }
+    };
+    // Recorded only on a message still PENDING: then no erasure of its customer had committed,
+    // and the conversation loaded for the send names only what may be named.
+    let advanced = status::advance(txn, message, change, Some(&loaded.conversation), now).await?;
+    if advanced.is_none() {
+        tracing::info!("a send's answer came for a message no longer pending (erased?); not recorded");
+    }
+    Ok(())
+}
+
+/// What the messages of one claimed batch share, read once for all of them.
+struct Shared {
+    conversations: HashMap<domain::ConversationId, Conversation>,
+    numbers: HashMap<domain::BusinessNumberId, BusinessNumber>,
+}
+
+/// A claimed message with its provider's answer, to record.
+struct Answered {
+    message: Message,
+    loaded: Loaded,
+    uploaded: Option<String>,
+    result: SendResult,
 }
 
 /// What a send depends on, loaded once by [`Worker::load`].
