@@ -42,6 +42,8 @@ pub mod m20261206_000002_count_unread_from_conversations;
 pub mod m20261206_000003_add_workspace_settings_and_window_events;
 pub mod m20261207_000001_add_contact_center;
 pub mod m20261208_000001_add_template_review_and_report_facts;
+pub mod m20261209_000001_add_outbox_turns_index;
+pub mod m20261209_000002_drop_conversation_indexes_no_query_uses;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -69,6 +71,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000003_add_workspace_settings_and_window_events::Migration),
             Box::new(m20261207_000001_add_contact_center::Migration),
             Box::new(m20261208_000001_add_template_review_and_report_facts::Migration),
+            Box::new(m20261209_000001_add_outbox_turns_index::Migration),
+            Box::new(m20261209_000002_drop_conversation_indexes_no_query_uses::Migration),
         ]
     }
 }

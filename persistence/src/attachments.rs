@@ -9,7 +9,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::dialect::{Dialect, Queue, claim_in_turns};
+use crate::dialect::{Queue, claim_in_turns};
 use crate::entities::attachment::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
 use crate::work::{Announce, Work};
@@ -210,14 +210,13 @@ pub async fn claim_fetches(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
-    claim_in_turns::<Entity, AttachmentId>(db, fetches(Dialect::of(db)), now, limit, lease_until, |a| a.id)
-        .await
+    claim_in_turns::<Entity, AttachmentId>(db, fetches(), now, limit, lease_until, |a| a.id).await
 }
 
 /// Inbound files waiting to be fetched.
-fn fetches(dialect: Dialect) -> Queue<'static> {
+fn fetches() -> Queue<'static> {
     let pending = AttachmentStatus::Pending.as_str();
-    Queue::waiting(dialect, "attachments", "created_at", pending, Some(Direction::Inbound.as_str()))
+    Queue::waiting("attachments", "created_at", pending, Some(Direction::Inbound.as_str()))
 }
 
 /// When the media fetcher next has something due (`None`: nothing waits); its idle poll.
@@ -225,7 +224,7 @@ fn fetches(dialect: Dialect) -> Queue<'static> {
 /// # Errors
 /// On a database failure.
 pub async fn next_fetch_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
-    crate::dialect::next_due(db, vec![fetches(Dialect::of(db))]).await
+    crate::dialect::next_due(db, vec![fetches()]).await
 }
 
 /// What one fetch came to.

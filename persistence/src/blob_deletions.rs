@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use domain::WorkspaceId;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::dialect::{Dialect, Queue, claim_in_turns};
+use crate::dialect::{Queue, claim_in_turns};
 use crate::entities::attachment;
 use crate::entities::blob_deletion::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
@@ -75,8 +75,8 @@ pub async fn unreferenced(db: &impl ConnectionTrait, keys: &[String]) -> Result<
 }
 
 /// Blobs waiting to be deleted.
-fn queue(dialect: Dialect) -> Queue<'static> {
-    Queue::waiting(dialect, "blob_deletions", "created_at", PENDING, None)
+fn queue() -> Queue<'static> {
+    Queue::waiting("blob_deletions", "created_at", PENDING, None)
 }
 
 /// Claims up to `limit` deletions due at `now`, leased until `lease_until`.
@@ -89,7 +89,7 @@ pub async fn claim_due(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
-    claim_in_turns::<Entity, uuid::Uuid>(db, queue(Dialect::of(db)), now, limit, lease_until, |d| d.id).await
+    claim_in_turns::<Entity, uuid::Uuid>(db, queue(), now, limit, lease_until, |d| d.id).await
 }
 
 /// When the janitor next has a deletion due (`None`: nothing waits); its idle poll.
@@ -97,7 +97,7 @@ pub async fn claim_due(
 /// # Errors
 /// On a database failure.
 pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
-    crate::dialect::next_due(db, vec![queue(Dialect::of(db))]).await
+    crate::dialect::next_due(db, vec![queue()]).await
 }
 
 /// The store deleted the bytes (or they were gone already): the entry is done.

@@ -358,7 +358,9 @@ async fn due_in_turn(
         pending = p(3),
     );
     let values = vec![true.into(), now.into(), DeliveryStatus::Pending.as_str().into()];
-    ids_in_turns(db, &Queue { table: "webhook_endpoints", order: "updated_at", filter, values }, limit).await
+    let queue =
+        Queue { table: "webhook_endpoints", order: "updated_at", filter, values, per_workspace_index: false };
+    ids_in_turns(db, &queue, limit).await
 }
 
 /// When the dispatcher next has something due (`None`: nothing waits): now when an active

@@ -206,24 +206,37 @@ pub(crate) struct Queue<'a> {
     pub order: &'a str,
     pub filter: String,
     pub values: Vec<sea_orm::Value>,
+    /// PostgreSQL has a partial index of the waiting rows (the filter's literal part) by
+    /// `(workspace_id, order, id)`: a claim walks each waiting workspace's head in it instead
+    /// of ranking every waiting row ([`ids_in_turns`]).
+    pub per_workspace_index: bool,
 }
 
 impl<'a> Queue<'a> {
     /// The rows of `table` in `status` (and `direction`, when given), served by `order`.
     pub(crate) fn waiting(
-        dialect: Dialect,
         table: &'a str,
         order: &'a str,
         status: &'static str,
         direction: Option<&'static str>,
     ) -> Self {
-        let mut filter = format!("status = {}", dialect.placeholder(1));
-        let mut values: Vec<sea_orm::Value> = vec![status.into()];
+        // Written as literals (the names of statuses and directions, never input), so that a
+        // partial index of the waiting rows matches the statement whatever its plan.
+        let literal = |name: &str| {
+            debug_assert!(name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'), "{name}");
+            format!("'{name}'")
+        };
+        let mut filter = format!("status = {}", literal(status));
         if let Some(direction) = direction {
-            filter.push_str(&format!(" AND direction = {}", dialect.placeholder(2)));
-            values.push(direction.into());
+            filter.push_str(&format!(" AND direction = {}", literal(direction)));
         }
-        Self { table, order, filter, values }
+        Self { table, order, filter, values: Vec::new(), per_workspace_index: false }
+    }
+
+    /// The same queue, with the partial index per workspace of [`Queue::per_workspace_index`].
+    pub(crate) fn with_per_workspace_index(mut self) -> Self {
+        self.per_workspace_index = true;
+        self
     }
 
     /// The same queue narrowed to the rows due at `now`.
@@ -316,22 +329,62 @@ pub(crate) async fn ids_in_turns<Id: sea_orm::TryGetable>(
     limit: u64,
 ) -> Result<Vec<Id>, crate::Error> {
     use crate::error::DbContext;
-    let Queue { table, order, filter, values } = queue;
-    let mut values = values.clone();
+    let Queue { table, order, filter, values, per_workspace_index } = queue;
     let dialect = Dialect::of(db);
-    let sql = format!(
-        "SELECT id FROM (\
-           SELECT id, {order}, ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY {order}, id) AS turn \
-           FROM {table} WHERE {filter}\
-         ) due ORDER BY turn, {order}, id LIMIT {limit}",
-        limit = dialect.placeholder(values.len() + 1),
-    );
+    let (sql, mut values) = if *per_workspace_index && dialect == Dialect::Postgres {
+        per_workspace_turns(table, order, filter, values)
+    } else {
+        let sql = format!(
+            "SELECT id FROM (\
+               SELECT id, {order}, ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY {order}, id) AS turn \
+               FROM {table} WHERE {filter}\
+             ) due ORDER BY turn, {order}, id LIMIT {{limit}}"
+        );
+        (sql, values.clone())
+    };
+    let sql = sql.replace("{limit}", &dialect.placeholder(values.len() + 1));
     values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
     let rows = db
         .query_all_raw(sea_orm::Statement::from_sql_and_values(dialect.backend(), sql, values))
         .await
         .context("failed to find queued work")?;
     rows.iter().map(|row| row.try_get::<Id>("", "id")).collect::<Result<_, _>>().context("failed to read ids")
+}
+
+/// PostgreSQL, for a queue with a partial index per workspace: the same turns from the head
+/// of each waiting workspace. The waiting workspaces are found by skipping through the index
+/// (one probe each, a recursive query), and each gives at most `{limit}` of its oldest rows,
+/// ranked among themselves: the cost follows the workspaces waiting and the rows claimed, not
+/// the backlog. The statement has a `{limit}` mark for the caller's placeholder.
+fn per_workspace_turns(
+    table: &str,
+    order: &str,
+    filter: &str,
+    values: &[sea_orm::Value],
+) -> (String, Vec<sea_orm::Value>) {
+    let mut bound = Vec::new();
+    let mut next_filter = || {
+        let shifted = shift_placeholders(filter, bound.len());
+        bound.extend(values.iter().cloned());
+        shifted
+    };
+    let (first, next, head) = (next_filter(), next_filter(), next_filter());
+    let sql = format!(
+        "WITH RECURSIVE waiting(workspace_id) AS (\
+           (SELECT workspace_id FROM {table} WHERE {first} ORDER BY workspace_id LIMIT 1) \
+           UNION ALL \
+           SELECT (SELECT {table}.workspace_id FROM {table} WHERE ({next}) \
+                     AND {table}.workspace_id > waiting.workspace_id ORDER BY {table}.workspace_id LIMIT 1) \
+           FROM waiting WHERE waiting.workspace_id IS NOT NULL) \
+         SELECT due.id FROM waiting CROSS JOIN LATERAL (\
+           SELECT head.id, head.{order}, ROW_NUMBER() OVER (ORDER BY head.{order}, head.id) AS turn FROM (\
+             SELECT {table}.id, {table}.{order} FROM {table} \
+             WHERE {table}.workspace_id = waiting.workspace_id AND ({head}) \
+             ORDER BY {table}.{order}, {table}.id LIMIT {{limit}}) head) due \
+         WHERE waiting.workspace_id IS NOT NULL \
+         ORDER BY due.turn, due.{order}, due.id LIMIT {{limit}}"
+    );
+    (sql, bound)
 }
 
 /// A [`Queue`]'s rows due at `now` claimed for one

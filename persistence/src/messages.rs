@@ -520,13 +520,14 @@ pub async fn claim_due(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
-    claim_in_turns::<Entity, MessageId>(db, outbox(Dialect::of(db)), now, limit, lease_until, |m| m.id).await
+    claim_in_turns::<Entity, MessageId>(db, outbox(), now, limit, lease_until, |m| m.id).await
 }
 
 /// Outbound messages waiting to be sent (due at their `next_attempt_at`).
-pub(crate) fn outbox(dialect: Dialect) -> Queue<'static> {
+pub(crate) fn outbox() -> Queue<'static> {
     let pending = MessageStatus::Pending.as_str();
-    Queue::waiting(dialect, "messages", "created_at", pending, Some(Direction::Outbound.as_str()))
+    Queue::waiting("messages", "created_at", pending, Some(Direction::Outbound.as_str()))
+        .with_per_workspace_index()
 }
 
 /// The latest message of each of the given conversations (one query, any page size).

@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
 
-use crate::dialect::{Dialect, Queue, claim_in_turns};
+use crate::dialect::{Queue, claim_in_turns};
 use crate::entities::message;
 use crate::entities::message_reaction::{ActiveModel, Column, Entity, Model};
 use crate::error::{DbContext, Error};
@@ -114,13 +114,13 @@ pub async fn claim_due(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
-    claim_in_turns::<Entity, ReactionId>(db, outbox(Dialect::of(db)), now, limit, lease_until, |r| r.id).await
+    claim_in_turns::<Entity, ReactionId>(db, outbox(), now, limit, lease_until, |r| r.id).await
 }
 
 /// The business's reactions waiting to be sent.
-pub(crate) fn outbox(dialect: Dialect) -> Queue<'static> {
+pub(crate) fn outbox() -> Queue<'static> {
     let pending = MessageStatus::Pending.as_str();
-    Queue::waiting(dialect, "message_reactions", "updated_at", pending, Some(Direction::Outbound.as_str()))
+    Queue::waiting("message_reactions", "updated_at", pending, Some(Direction::Outbound.as_str()))
 }
 
 /// Records a delivery attempt of the business's reaction. A sent removal is deleted.

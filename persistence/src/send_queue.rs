@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
-use crate::dialect::Dialect;
 use crate::error::Error;
 
 /// When the delivery worker next has something due: the earliest of the outbound messages,
@@ -14,14 +13,9 @@ use crate::error::Error;
 /// # Errors
 /// On a database failure.
 pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
-    let dialect = Dialect::of(db);
     crate::dialect::next_due(
         db,
-        vec![
-            crate::messages::outbox(dialect),
-            crate::reactions::outbox(dialect),
-            crate::signals::outbox(dialect),
-        ],
+        vec![crate::messages::outbox(), crate::reactions::outbox(), crate::signals::outbox()],
     )
     .await
 }

@@ -6,7 +6,7 @@ use domain::{MessageId, MessageStatus};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel};
 
-use crate::dialect::{Dialect, Queue, claim_in_turns};
+use crate::dialect::{Queue, claim_in_turns};
 use crate::entities::conversation;
 use crate::entities::provider_signal::{ActiveModel, Entity, Model};
 use crate::error::{DbContext, Error};
@@ -56,12 +56,12 @@ pub async fn claim_due(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Model>, Error> {
-    claim_in_turns::<Entity, uuid::Uuid>(db, outbox(Dialect::of(db)), now, limit, lease_until, |s| s.id).await
+    claim_in_turns::<Entity, uuid::Uuid>(db, outbox(), now, limit, lease_until, |s| s.id).await
 }
 
 /// Read receipts and typing indicators waiting to be sent.
-pub(crate) fn outbox(dialect: Dialect) -> Queue<'static> {
-    Queue::waiting(dialect, "provider_signals", "created_at", MessageStatus::Pending.as_str(), None)
+pub(crate) fn outbox() -> Queue<'static> {
+    Queue::waiting("provider_signals", "created_at", MessageStatus::Pending.as_str(), None)
 }
 
 /// Records a delivery attempt of a signal.

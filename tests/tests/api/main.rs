@@ -30,6 +30,7 @@ mod lifecycle;
 mod media;
 mod mutations;
 mod numbering;
+mod outbox;
 mod privacy;
 mod query_limits;
 mod reports;
