@@ -396,7 +396,7 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     let auth = d
         .eval::<serde_json::Value>(
             "(() => { const g = document.querySelector('.template-group[data-category=AUTHENTICATION]'); const b = g.querySelector('button.template'); \
-             return { why: g.querySelector('.why').textContent, disabled: b.disabled, struck: getComputedStyle(b).textDecorationLine, \
+             return { why: g.querySelector('.why').textContent, disabled: b.disabled, struck: getComputedStyle(b.querySelector('strong')).textDecorationLine, \
              described: document.getElementById(b.getAttribute('aria-describedby'))?.textContent }; })()",
         )
         .await;
@@ -415,13 +415,17 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     // in review likewise; each shows its quality.
     let paused = d
         .eval::<serde_json::Value>(
-            "(() => { const b = document.querySelector('button.template[data-name=winter_clearance]');              return { disabled: b.disabled, chip: b.querySelector('.chip.status-paused')?.textContent,              quality: b.querySelector('.chip.quality-red')?.textContent,              described: document.getElementById(b.getAttribute('aria-describedby'))?.textContent }; })()",
+            "(() => { const b = document.querySelector('button.template[data-name=winter_clearance]');              return { disabled: b.disabled, chip: b.querySelector('.chip.status-paused')?.textContent,              quality: b.querySelector('.chip.quality-red')?.textContent,              described: document.getElementById(b.getAttribute('aria-describedby'))?.textContent,              card: getComputedStyle(b).textDecorationLine, name: getComputedStyle(b.querySelector('strong')).textDecorationLine }; })()",
         )
         .await;
     assert_eq!(paused["disabled"], true, "{paused}");
     assert_eq!(paused["chip"], "Paused", "{paused}");
     assert_eq!(paused["quality"], "Low quality", "{paused}");
     assert_eq!(paused["described"], "This template is not approved by WhatsApp (PAUSED).", "{paused}");
+    // Its name is struck through, the card is not: a decoration on the card would strike the
+    // reason too, and a child cannot switch it off.
+    assert_eq!(paused["name"], "line-through", "{paused}");
+    assert_eq!(paused["card"], "none", "{paused}");
     assert!(
         d.eval::<bool>(
             "document.querySelector('button.template[data-name=delivery_survey]').disabled              && document.querySelector('button.template[data-name=spring_sale] .chip.quality-green') !== null"

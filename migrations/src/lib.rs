@@ -44,6 +44,8 @@ pub mod m20261207_000001_add_contact_center;
 pub mod m20261208_000001_add_template_review_and_report_facts;
 pub mod m20261209_000001_add_outbox_turns_index;
 pub mod m20261209_000002_drop_conversation_indexes_no_query_uses;
+pub mod m20261210_000001_index_only_rows_that_have_the_key;
+pub mod m20261210_000002_no_row_locks_on_hot_parents;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -73,6 +75,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_add_template_review_and_report_facts::Migration),
             Box::new(m20261209_000001_add_outbox_turns_index::Migration),
             Box::new(m20261209_000002_drop_conversation_indexes_no_query_uses::Migration),
+            Box::new(m20261210_000001_index_only_rows_that_have_the_key::Migration),
+            Box::new(m20261210_000002_no_row_locks_on_hot_parents::Migration),
         ]
     }
 }

@@ -73,14 +73,7 @@ pub async fn find_any(db: &impl ConnectionTrait, id: AgentId) -> Result<Option<a
 /// # Errors
 /// On a database failure.
 pub async fn find_any_of(db: &impl ConnectionTrait, ids: &[AgentId]) -> Result<Vec<agent::Model>, Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Entity::find()
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await
-        .context("failed to load agents")
+    crate::lookup::any_of::<Entity, _>(db, Column::Id, ids, "failed to load agents").await
 }
 
 /// Agents of the workspace among `ids` (for the dataloader).

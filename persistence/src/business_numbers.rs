@@ -137,14 +137,7 @@ pub async fn find_any_of(
     db: &impl ConnectionTrait,
     ids: &[BusinessNumberId],
 ) -> Result<Vec<business_number::Model>, Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Entity::find()
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await
-        .context("failed to load business numbers")
+    crate::lookup::any_of::<Entity, _>(db, Column::Id, ids, "failed to load business numbers").await
 }
 
 /// # Errors

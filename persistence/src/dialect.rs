@@ -240,9 +240,20 @@ impl<'a> Queue<'a> {
     }
 
     /// The same queue narrowed to the rows due at `now`.
+    ///
+    /// With a per-workspace index on PostgreSQL, the due time is one expression no index
+    /// holds: the claim then walks that index, whose order it needs, and never the queue's
+    /// due-time index (`ix_messages_outbox`), which would give every due row to be sorted.
+    /// Under a backlog of 2,000 sends the planner chose the latter (1.6 ms a claim, 0.1 ms
+    /// on the former) once both indexes held only the waiting rows.
     fn due_at(mut self, dialect: Dialect, now: chrono::DateTime<chrono::Utc>) -> Self {
         let at = dialect.placeholder(self.values.len() + 1);
-        self.filter = format!("({}) AND (next_attempt_at IS NULL OR next_attempt_at <= {at})", self.filter);
+        let due = if self.per_workspace_index && dialect == Dialect::Postgres {
+            format!("COALESCE(next_attempt_at, '-infinity'::timestamptz) <= {at}")
+        } else {
+            format!("next_attempt_at IS NULL OR next_attempt_at <= {at}")
+        };
+        self.filter = format!("({}) AND ({due})", self.filter);
         self.values.push(now.into());
         self
     }
@@ -331,19 +342,21 @@ pub(crate) async fn ids_in_turns<Id: sea_orm::TryGetable>(
     use crate::error::DbContext;
     let Queue { table, order, filter, values, per_workspace_index } = queue;
     let dialect = Dialect::of(db);
-    let (sql, mut values) = if *per_workspace_index && dialect == Dialect::Postgres {
-        per_workspace_turns(table, order, filter, values)
+    let limit: sea_orm::Value = i64::try_from(limit).unwrap_or(i64::MAX).into();
+    let (sql, values) = if *per_workspace_index && dialect == Dialect::Postgres {
+        per_workspace_turns(table, order, filter, values, limit)
     } else {
+        let mut values = values.clone();
+        values.push(limit);
+        let limit = dialect.placeholder(values.len());
         let sql = format!(
             "SELECT id FROM (\
                SELECT id, {order}, ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY {order}, id) AS turn \
                FROM {table} WHERE {filter}\
-             ) due ORDER BY turn, {order}, id LIMIT {{limit}}"
+             ) due ORDER BY turn, {order}, id LIMIT {limit}"
         );
-        (sql, values.clone())
+        (sql, values)
     };
-    let sql = sql.replace("{limit}", &dialect.placeholder(values.len() + 1));
-    values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
     let rows = db
         .query_all_raw(sea_orm::Statement::from_sql_and_values(dialect.backend(), sql, values))
         .await
@@ -353,14 +366,15 @@ pub(crate) async fn ids_in_turns<Id: sea_orm::TryGetable>(
 
 /// PostgreSQL, for a queue with a partial index per workspace: the same turns from the head
 /// of each waiting workspace. The waiting workspaces are found by skipping through the index
-/// (one probe each, a recursive query), and each gives at most `{limit}` of its oldest rows,
+/// (one probe each, a recursive query), and each gives at most `limit` of its oldest rows,
 /// ranked among themselves: the cost follows the workspaces waiting and the rows claimed, not
-/// the backlog. The statement has a `{limit}` mark for the caller's placeholder.
+/// the backlog.
 fn per_workspace_turns(
     table: &str,
     order: &str,
     filter: &str,
     values: &[sea_orm::Value],
+    limit: sea_orm::Value,
 ) -> (String, Vec<sea_orm::Value>) {
     let mut bound = Vec::new();
     let mut next_filter = || {
@@ -369,6 +383,8 @@ fn per_workspace_turns(
         shifted
     };
     let (first, next, head) = (next_filter(), next_filter(), next_filter());
+    bound.push(limit);
+    let limit = Dialect::Postgres.placeholder(bound.len());
     let sql = format!(
         "WITH RECURSIVE waiting(workspace_id) AS (\
            (SELECT workspace_id FROM {table} WHERE {first} ORDER BY workspace_id LIMIT 1) \
@@ -380,9 +396,9 @@ fn per_workspace_turns(
            SELECT head.id, head.{order}, ROW_NUMBER() OVER (ORDER BY head.{order}, head.id) AS turn FROM (\
              SELECT {table}.id, {table}.{order} FROM {table} \
              WHERE {table}.workspace_id = waiting.workspace_id AND ({head}) \
-             ORDER BY {table}.{order}, {table}.id LIMIT {{limit}}) head) due \
+             ORDER BY {table}.{order}, {table}.id LIMIT {limit}) head) due \
          WHERE waiting.workspace_id IS NOT NULL \
-         ORDER BY due.turn, due.{order}, due.id LIMIT {{limit}}"
+         ORDER BY due.turn, due.{order}, due.id LIMIT {limit}"
     );
     (sql, bound)
 }

@@ -192,14 +192,7 @@ pub async fn list(
 /// # Errors
 /// On a database failure.
 pub async fn find_any_of(db: &impl ConnectionTrait, ids: &[ConversationId]) -> Result<Vec<Model>, Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Entity::find()
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await
-        .context("failed to load conversations")
+    crate::lookup::any_of::<Entity, _>(db, Column::Id, ids, "failed to load conversations").await
 }
 
 /// The page in the `SlaDue` order: nearest due time first, then by id; no due time last.

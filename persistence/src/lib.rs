@@ -50,6 +50,7 @@ pub mod events;
 pub mod hours;
 pub mod inbox;
 pub mod labels;
+mod lookup;
 pub mod messages;
 pub mod opt_outs;
 pub mod privacy;

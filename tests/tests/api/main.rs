@@ -49,4 +49,5 @@ mod usernames;
 mod webhooks;
 mod windows;
 mod workers;
+mod write_costs;
 mod ws;
