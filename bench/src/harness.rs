@@ -1,6 +1,7 @@
 //! What every scenario uses: a fresh database, the server as a child process, a load driver
 //! with latency histograms, GraphQL calls, and the printed table.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,14 +37,7 @@ pub(crate) const ACCESS_TOKEN: &str = "bench-access-token";
 pub(crate) async fn server(database_url: &str, listen: &str, options: ServerOptions) -> anyhow::Result<()> {
     let mut config = api::Config::new(database_url, SECRET)?;
     config.secrets = persistence::sealed::Keyring::from_config(&SECRET_KEY.to_owned().into(), None)?;
-    config.media.store = options.media_store.unwrap_or_else(|| {
-        format!(
-            "file://{}",
-            std::env::temp_dir()
-                .join(format!("parley-bench-media-{}", uuid::Uuid::new_v4().simple()))
-                .display()
-        )
-    });
+    config.media.store = options.media_store.context("the bench's server needs --media-store")?;
     if let Some(base) = options.whatsapp_api_base {
         config.whatsapp.api_base = base;
         config.whatsapp.access_token = Some(ACCESS_TOKEN.to_owned().into());
@@ -56,15 +50,61 @@ pub(crate) async fn server(database_url: &str, listen: &str, options: ServerOpti
     api::Application::build(config).await?.run_until_stopped().await
 }
 
+/// A database made for one run: its URL, and what [`Scratch::remove`] removes afterwards.
+pub(crate) struct Scratch {
+    pub(crate) url: String,
+    pub(crate) backend: &'static str,
+    made: Made,
+}
+
+/// What a run made, and so removes.
+enum Made {
+    /// The caller's own SQLite file: kept.
+    Nothing,
+    /// A SQLite file of its own, with its journal files.
+    SqliteFile(PathBuf),
+    /// A PostgreSQL database beside the one named, made through `admin`.
+    Postgres { admin: String, name: String },
+}
+
+impl Scratch {
+    /// Removes the database the run made (the server that used it must have stopped).
+    pub(crate) async fn remove(self) -> anyhow::Result<()> {
+        match self.made {
+            Made::Nothing => {}
+            Made::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    match std::fs::remove_file(&file) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                        _ => {}
+                    }
+                }
+            }
+            Made::Postgres { admin, name } => {
+                let admin =
+                    sea_orm::Database::connect(admin.as_str()).await.context("connect to --database-url")?;
+                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await?;
+                admin.close().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A fresh database for one run.
-pub(crate) async fn fresh_database(url: Option<String>) -> anyhow::Result<(String, &'static str)> {
+pub(crate) async fn fresh_database(url: Option<String>) -> anyhow::Result<Scratch> {
     match url {
         None => {
             let path =
                 std::env::temp_dir().join(format!("parley-bench-{}.db", uuid::Uuid::new_v4().simple()));
-            Ok((format!("sqlite://{}?mode=rwc", path.display()), "SQLite"))
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            Ok(Scratch { url, backend: "SQLite", made: Made::SqliteFile(path) })
         }
-        Some(url) if url.starts_with("sqlite:") => Ok((url, "SQLite")),
+        Some(url) if url.starts_with("sqlite:") => {
+            Ok(Scratch { url, backend: "SQLite", made: Made::Nothing })
+        }
         Some(base) => {
             let name = format!("parley_bench_{}", uuid::Uuid::new_v4().simple());
             let admin =
@@ -80,7 +120,8 @@ pub(crate) async fn fresh_database(url: Option<String>) -> anyhow::Result<(Strin
                 .to_owned();
             // Connection parameters (`?sslmode=disable`…) carry over to the new database.
             let params = base.split_once('?').map_or(String::new(), |(_, q)| format!("?{q}"));
-            Ok((format!("{server}/{name}{params}"), "PostgreSQL"))
+            let url = format!("{server}/{name}{params}");
+            Ok(Scratch { url, backend: "PostgreSQL", made: Made::Postgres { admin: base, name } })
         }
     }
 }
@@ -199,9 +240,8 @@ pub(crate) fn peak_rss_mb(pid: u32) -> f64 {
 
 /// A seeded database with a server running on it.
 pub(crate) struct Env {
-    pub(crate) url: String,
+    pub(crate) database: Scratch,
     pub(crate) admin: domain::AgentId,
-    pub(crate) backend: &'static str,
     pub(crate) workspace: domain::WorkspaceId,
     pub(crate) number: domain::BusinessNumberId,
     pub(crate) db: persistence::Database,
@@ -210,6 +250,17 @@ pub(crate) struct Env {
     pub(crate) child: tokio::process::Child,
     pub(crate) pid: u32,
     pub(crate) token: String,
+    /// The server's media directory when the run keeps media in files (removed on drop).
+    media: Option<tempfile::TempDir>,
+}
+
+impl Env {
+    /// Stops the server and removes what the run made: its media files and its database.
+    pub(crate) async fn finish(mut self) -> anyhow::Result<()> {
+        self.child.kill().await.ok();
+        drop(self.media.take());
+        self.database.remove().await
+    }
 }
 
 pub(crate) async fn start(database_url: Option<String>, concurrency: usize) -> anyhow::Result<Env> {
@@ -222,7 +273,8 @@ pub(crate) async fn start_with(
     concurrency: usize,
     options: &ServerOptions,
 ) -> anyhow::Result<Env> {
-    let (url, backend) = fresh_database(database_url).await?;
+    let database = fresh_database(database_url).await?;
+    let url = database.url.clone();
     let mut config = api::Config::new(&url, SECRET)?;
     config.pool.max_connections = u32::try_from(concurrency).unwrap_or(32);
     // The bench's own pool seeds in bulk and is not measured: on 2 loaded cores one 1,000-row
@@ -249,11 +301,11 @@ pub(crate) async fn start_with(
     let token =
         auth.issue(created.admin_id, created.workspace_id, Duration::from_secs(3600), chrono::Utc::now())?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
-    let (child, base, pid) = peer_with(&url, &client, options).await?;
+    let Peer { child, base, pid, media } = peer_with(&url, &client, options).await?;
     let workspace = created.workspace_id;
     let number = created.business_number_id.context("no business number")?;
     let admin = created.admin_id;
-    Ok(Env { url, admin, backend, workspace, number, db, base, client, child, pid, token })
+    Ok(Env { database, admin, workspace, number, db, base, client, child, pid, token, media })
 }
 
 pub(crate) async fn graphql(
@@ -329,21 +381,27 @@ pub(crate) fn print_table(
     println!("{json_line}");
 }
 
-/// Starts a server process (this binary in server mode) on `url`; returns it, its base URL and
-/// pid once it is ready.
-pub(crate) async fn peer(
-    url: &str,
-    client: &reqwest::Client,
-) -> anyhow::Result<(tokio::process::Child, String, u32)> {
+/// A server process (this binary in server mode): the child, its base URL and pid, and the
+/// media directory made for it (removed when dropped, after the child is stopped).
+pub(crate) struct Peer {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) base: String,
+    pub(crate) pid: u32,
+    pub(crate) media: Option<tempfile::TempDir>,
+}
+
+/// Starts a server process on `url`; returns it once it is ready.
+pub(crate) async fn peer(url: &str, client: &reqwest::Client) -> anyhow::Result<Peer> {
     peer_with(url, client, &ServerOptions::default()).await
 }
 
-/// [`peer`] with media options.
+/// [`peer`] with media options; without a media store the server keeps media in a temporary
+/// directory of its own.
 pub(crate) async fn peer_with(
     url: &str,
     client: &reqwest::Client,
     options: &ServerOptions,
-) -> anyhow::Result<(tokio::process::Child, String, u32)> {
+) -> anyhow::Result<Peer> {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         l.local_addr()?.port()
@@ -353,15 +411,23 @@ pub(crate) async fn peer_with(
     if let Some(base) = &options.whatsapp_api_base {
         command.args(["--whatsapp-api-base", base]);
     }
-    if let Some(store) = &options.media_store {
-        command.args(["--media-store", store]);
-    }
+    let media = match &options.media_store {
+        Some(store) => {
+            command.args(["--media-store", store]);
+            None
+        }
+        None => {
+            let dir = tempfile::Builder::new().prefix("parley-bench-media-").tempdir()?;
+            command.args(["--media-store", &format!("file://{}", dir.path().display())]);
+            Some(dir)
+        }
+    };
     let child = command.env("RUST_LOG", "warn").stdout(Stdio::null()).kill_on_drop(true).spawn()?;
     let pid = child.id().unwrap_or(0);
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
         if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Ok((child, base, pid));
+            return Ok(Peer { child, base, pid, media });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

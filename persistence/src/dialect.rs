@@ -239,6 +239,13 @@ impl<'a> Queue<'a> {
         self
     }
 
+    /// Whether a claim on `dialect` walks the partial index per workspace
+    /// ([`Queue::per_workspace_index`]): the due time's expression and the claim's statement
+    /// both follow from it, so that they cannot disagree.
+    fn walks_workspace_index(&self, dialect: Dialect) -> bool {
+        self.per_workspace_index && dialect == Dialect::Postgres
+    }
+
     /// The same queue narrowed to the rows due at `now`.
     ///
     /// With a per-workspace index on PostgreSQL, the due time is one expression no index
@@ -247,7 +254,7 @@ impl<'a> Queue<'a> {
     /// a plan on it would hand every due row to a sort.
     fn due_at(mut self, dialect: Dialect, now: chrono::DateTime<chrono::Utc>) -> Self {
         let at = dialect.placeholder(self.values.len() + 1);
-        let due = if self.per_workspace_index && dialect == Dialect::Postgres {
+        let due = if self.walks_workspace_index(dialect) {
             format!("COALESCE(next_attempt_at, '-infinity'::timestamptz) <= {at}")
         } else {
             format!("next_attempt_at IS NULL OR next_attempt_at <= {at}")
@@ -339,10 +346,10 @@ pub(crate) async fn ids_in_turns<Id: sea_orm::TryGetable>(
     limit: u64,
 ) -> Result<Vec<Id>, crate::Error> {
     use crate::error::DbContext;
-    let Queue { table, order, filter, values, per_workspace_index } = queue;
+    let Queue { table, order, filter, values, .. } = queue;
     let dialect = Dialect::of(db);
     let limit: sea_orm::Value = i64::try_from(limit).unwrap_or(i64::MAX).into();
-    let (sql, values) = if *per_workspace_index && dialect == Dialect::Postgres {
+    let (sql, values) = if queue.walks_workspace_index(dialect) {
         per_workspace_turns(table, order, filter, values, limit)
     } else {
         let mut values = values.clone();

@@ -125,8 +125,8 @@ impl Conversation {
     }
 
     /// What WhatsApp told us about the customer.
-    async fn customer(&self) -> Customer {
-        Customer(self.0.clone())
+    async fn customer(&self) -> Customer<'_> {
+        Customer(&self.0)
     }
 
     /// The contact this conversation is linked to.
@@ -298,6 +298,11 @@ pub(crate) async fn conversation_page(
     let nodes = [page.field("edges").field("node"), page.field("nodes")];
     let shows = |field: &str| nodes.iter().any(|node| node.field(field).exists());
     let shown = super::loaders::Shown {
+        contact: shows("displayName") || shows("contact") || shows("capabilities"),
+        number: shows("businessNumber") || shows("capabilities"),
+        assignee: shows("assignee"),
+        last_message: shows("lastMessage"),
+        suggestion: shows("suggestedContact") || shows("previousConversation"),
         read_state: shows("unreadCount") || shows("lastReadAt"),
         labels: shows("labels"),
         team: shows("team"),
@@ -319,12 +324,13 @@ pub(crate) async fn conversation_page(
     ))
 }
 
-/// What WhatsApp told us about the customer of a conversation.
-pub struct Customer(persistence::Conversation);
+/// What WhatsApp told us about the customer of a conversation (read from the conversation's
+/// row, not copied).
+pub struct Customer<'a>(&'a persistence::Conversation);
 
 /// What WhatsApp told us about the customer of a conversation.
 #[Object]
-impl Customer {
+impl Customer<'_> {
     /// E.164 phone number; null when the customer hid it.
     async fn phone_number(&self) -> Option<&str> {
         self.0.customer_phone.as_ref().map(domain::PhoneNumber::as_str)

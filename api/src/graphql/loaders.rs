@@ -317,9 +317,21 @@ pub fn for_viewer(db: Database, workspace: WorkspaceId, agent: AgentId) -> Loade
     )
 }
 
-/// What a page of conversations shows beyond what every page loads.
+/// What a page of conversations shows: each relation is loaded only when a field of the page
+/// needs it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Shown {
+    /// The linked contact (`displayName`, `contact`, `capabilities`).
+    pub contact: bool,
+    /// The business number (`businessNumber`, `capabilities`).
+    pub number: bool,
+    /// `assignee`.
+    pub assignee: bool,
+    /// `lastMessage`.
+    pub last_message: bool,
+    /// `previousConversation` and `suggestedContact` (the earlier conversation, and the
+    /// contacts that own the customer's identities).
+    pub suggestion: bool,
     /// The viewer's read state (`unreadCount`, `lastReadAt`).
     pub read_state: bool,
     /// `labels`.
@@ -334,8 +346,28 @@ pub struct Shown {
     pub team_policy: bool,
 }
 
+/// Loads `keys` as one batch at once and leaves the values in the request's cache, where the
+/// page's fields find them. The page already holds every key, so it skips the loader's
+/// batching delay (a timer per relation, which each page waited on twice).
+async fn fill<K>(
+    loader: &Loaders,
+    keys: impl IntoIterator<Item = K>,
+) -> Result<HashMap<K, <WorkspaceLoader as Loader<K>>::Value>, LoadError>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    WorkspaceLoader: Loader<K, Error = LoadError>,
+{
+    let keys: Vec<K> = keys.into_iter().collect::<std::collections::HashSet<K>>().into_iter().collect();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let values = loader.loader().load(&keys).await?;
+    loader.feed_many(values.iter().map(|(k, v)| (k.clone(), v.clone()))).await;
+    Ok(values)
+}
+
 /// Loads everything a page of conversations shows, in two rounds of one batch per relation
-/// (the relations of [`Shown`] only when the page shows them).
+/// shown ([`Shown`]).
 ///
 /// # Errors
 /// When a batch fails.
@@ -344,51 +376,54 @@ pub async fn prefetch_conversations(
     rows: &[persistence::Conversation],
     shown: Shown,
 ) -> Result<(), LoadError> {
-    let numbers = rows.iter().map(|c| BusinessNumberKey(c.business_number_id));
-    let contacts = rows.iter().filter_map(|c| c.contact_id.map(ContactKey));
-    let agents = rows.iter().filter_map(|c| c.assignee_id.map(AgentKey));
-    let previous = rows.iter().filter_map(|c| c.previous_conversation_id.map(ConversationKey));
-    let owners = rows.iter().filter(|c| c.contact_id.is_none()).flat_map(|c| {
+    let when = |shows: bool| rows.iter().filter(move |_| shows);
+    let numbers = when(shown.number).map(|c| BusinessNumberKey(c.business_number_id));
+    let contacts = when(shown.contact).filter_map(|c| c.contact_id.map(ContactKey));
+    let agents = when(shown.assignee).filter_map(|c| c.assignee_id.map(AgentKey));
+    let previous = when(shown.suggestion).filter_map(|c| c.previous_conversation_id.map(ConversationKey));
+    let owners = when(shown.suggestion).filter(|c| c.contact_id.is_none()).flat_map(|c| {
         let bsuid =
             c.customer_bsuid.as_ref().map(|b| OwnerKey(domain::IdentityKind::Bsuid, b.as_str().to_owned()));
         let username = c.customer_username_key.clone().map(|u| OwnerKey(domain::IdentityKind::Username, u));
         bsuid.into_iter().chain(username)
     });
-    let last = rows.iter().map(|c| LastMessageKey(c.id));
-    let reads = rows.iter().filter(|_| shown.read_state).map(|c| ReadKey(c.id));
-    let labels = rows.iter().filter(|_| shown.labels).map(|c| LabelsKey(c.id));
-    let teams = rows.iter().filter(|_| shown.team).filter_map(|c| c.team_id.map(TeamKey));
-    let members = rows.iter().filter(|_| shown.team_members).filter_map(|c| c.team_id.map(TeamMembersKey));
-    let clocks = rows.iter().filter(|c| shown.sla && c.sla_policy_id.is_some()).map(|c| SlaKey(c.id));
-    let policies = rows.iter().filter(|_| shown.sla).filter_map(|c| c.sla_policy_id.map(SlaPolicyKey));
-    let queues = rows.iter().filter(|_| shown.team_queue).filter_map(|c| c.team_id.map(QueueKey));
-    let (_, _, teams, members, _, _, _, _, previous, owners, _, _, _) = futures::try_join!(
-        loader.load_many(reads),
-        loader.load_many(labels),
-        loader.load_many(teams),
-        loader.load_many(members),
-        loader.load_many(last),
-        loader.load_many(numbers),
-        loader.load_many(contacts),
-        loader.load_many(agents),
-        loader.load_many(previous),
-        loader.load_many(owners),
-        loader.load_many(clocks),
-        loader.load_many(policies),
-        loader.load_many(queues),
+    let last = when(shown.last_message).map(|c| LastMessageKey(c.id));
+    let reads = when(shown.read_state).map(|c| ReadKey(c.id));
+    let labels = when(shown.labels).map(|c| LabelsKey(c.id));
+    let teams = when(shown.team).filter_map(|c| c.team_id.map(TeamKey));
+    let members = when(shown.team_members).filter_map(|c| c.team_id.map(TeamMembersKey));
+    let clocks = when(shown.sla).filter(|c| c.sla_policy_id.is_some()).map(|c| SlaKey(c.id));
+    let policies = when(shown.sla).filter_map(|c| c.sla_policy_id.map(SlaPolicyKey));
+    let queues = when(shown.team_queue).filter_map(|c| c.team_id.map(QueueKey));
+    let (_, _, teams, members, _, _, contacts, agents, previous, owners, _, policies, _) = futures::try_join!(
+        fill(loader, reads),
+        fill(loader, labels),
+        fill(loader, teams),
+        fill(loader, members),
+        fill(loader, last),
+        fill(loader, numbers),
+        fill(loader, contacts),
+        fill(loader, agents),
+        fill(loader, previous),
+        fill(loader, owners),
+        fill(loader, clocks),
+        fill(loader, policies),
+        fill(loader, queues),
     )?;
-    let team_policies =
-        teams.values().filter(|_| shown.team_policy).filter_map(|t| t.sla_policy_id.map(SlaPolicyKey));
+    // The second round skips what the first one read (a member who is also an assignee, a
+    // suggested contact that a row links, the team's policy that a row runs under).
+    let team_policies = teams
+        .values()
+        .filter(|_| shown.team_policy)
+        .filter_map(|t| t.sla_policy_id.map(SlaPolicyKey))
+        .filter(|k| !policies.contains_key(k));
     let suggested = previous
         .values()
         .filter_map(|p| p.contact_id)
         .chain(owners.values().flatten().map(|o| o.contact_id))
-        .map(ContactKey);
-    let member_agents = members.values().flatten().copied().map(AgentKey);
-    futures::try_join!(
-        loader.load_many(suggested),
-        loader.load_many(member_agents),
-        loader.load_many(team_policies)
-    )?;
+        .map(ContactKey)
+        .filter(|k| !contacts.contains_key(k));
+    let member_agents = members.values().flatten().copied().map(AgentKey).filter(|k| !agents.contains_key(k));
+    futures::try_join!(fill(loader, suggested), fill(loader, member_agents), fill(loader, team_policies))?;
     Ok(())
 }

@@ -20,11 +20,11 @@ pub(crate) async fn events(database_url: &str, subscriptions: usize, webhooks: u
     use tokio_tungstenite::tungstenite::Message as Ws;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    let mut env = start(Some(database_url.to_owned()), 32).await?;
-    if env.backend != "PostgreSQL" {
+    let env = start(Some(database_url.to_owned()), 32).await?;
+    if env.database.backend != "PostgreSQL" {
         bail!("the events scenario needs --database-url postgres://…");
     }
-    let (mut b, b_base, b_pid) = peer(&env.url, &env.client).await?;
+    let mut b = peer(&env.database.url, &env.client).await?;
     let subscriber_latency = Arc::new(std::sync::Mutex::new(histogram()?));
     let crm_latency = Arc::new(std::sync::Mutex::new(histogram()?));
     let crm_count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -56,7 +56,7 @@ pub(crate) async fn events(database_url: &str, subscriptions: usize, webhooks: u
     graphql(&env.client, &url, &env.token, &create).await?;
 
     // Subscriptions on server B.
-    let ws_url = b_base.replace("http://", "ws://") + "/graphql/ws";
+    let ws_url = b.base.replace("http://", "ws://") + "/graphql/ws";
     let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut sockets = Vec::new();
     for _ in 0..subscriptions {
@@ -89,7 +89,7 @@ pub(crate) async fn events(database_url: &str, subscriptions: usize, webhooks: u
         }));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_idle = peak_rss_mb(b_pid);
+    let rss_idle = peak_rss_mb(b.pid);
 
     // Webhooks to server A, one every 20 ms.
     let webhook_url = format!("{}/webhooks/whatsapp", env.base);
@@ -112,9 +112,10 @@ pub(crate) async fn events(database_url: &str, subscriptions: usize, webhooks: u
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let rss = peak_rss_mb(b_pid);
-    env.child.kill().await.ok();
-    b.kill().await.ok();
+    let rss = peak_rss_mb(b.pid);
+    b.child.kill().await.ok();
+    drop(b);
+    env.finish().await?;
     for r in readers {
         r.abort();
     }

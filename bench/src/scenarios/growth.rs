@@ -113,8 +113,8 @@ async fn measure(
 }
 
 pub(crate) async fn growth(database_url: String, steps: Vec<usize>, requests: usize) -> anyhow::Result<()> {
-    let mut env = start(Some(database_url), 1).await?;
-    if env.backend != "PostgreSQL" {
+    let env = start(Some(database_url), 1).await?;
+    if env.database.backend != "PostgreSQL" {
         bail!("the growth scenario runs on PostgreSQL (pass a postgres:// --database-url)");
     }
     let first = *steps.first().context("at least one size")?;
@@ -197,6 +197,6 @@ pub(crate) async fn growth(database_url: String, steps: Vec<usize>, requests: us
             })
         );
     }
-    env.child.kill().await.ok();
+    env.finish().await?;
     Ok(())
 }

@@ -170,7 +170,7 @@ pub(crate) async fn inbox(
     requests: usize,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let mut env = start(database_url, concurrency).await?;
+    let env = start(database_url, concurrency).await?;
     let seeded = Instant::now();
     seed_conversations(&env, conversations).await?;
     seed_messages(&env, 10).await?;
@@ -199,15 +199,16 @@ pub(crate) async fn inbox(
     let uncounted = page(json!({ "query": without_counts, "variables": variables })).await?;
     let last_pass = page(json!({ "query": INBOX_PAGE })).await?;
     let rss = peak_rss_mb(env.pid);
-    env.child.kill().await.ok();
+    let backend = env.database.backend;
+    env.finish().await?;
     let ratio = run.throughput() / baseline.throughput();
     let title = format!(
         "inbox on {}, {conversations} conversations × 10 messages (seeded in {seed_secs:.0} s), the desktop's first page of 50 (web/graphql/Inbox.graphql), {concurrency} clients, {}; SQL statements per page: {small} for 5 rows, {full} for 50",
-        env.backend,
+        backend,
         chrono::Utc::now().format("%Y-%m-%d")
     );
     let line = json!({
-        "scenario": "inbox", "backend": env.backend, "conversations": conversations, "requests": requests, "concurrency": concurrency,
+        "scenario": "inbox", "backend": backend, "conversations": conversations, "requests": requests, "concurrency": concurrency,
         "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
         "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
         "ratio": ratio, "server_peak_rss_mb": rss, "statements_per_page_5": small, "statements_per_page_50": full,

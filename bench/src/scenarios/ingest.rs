@@ -12,8 +12,8 @@ pub(crate) async fn ingest(
     requests: usize,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let mut env = start(database_url, concurrency).await?;
-    let (db, backend, client, pid) = (env.db.clone(), env.backend, env.client.clone(), env.pid);
+    let env = start(database_url, concurrency).await?;
+    let (db, backend, client, pid) = (env.db.clone(), env.database.backend, env.client.clone(), env.pid);
     let base = env.base.clone();
 
     // Baseline: durable single-row INSERT commits through the same driver and pool size.
@@ -60,7 +60,7 @@ pub(crate) async fn ingest(
     })
     .await?;
     let rss = peak_rss_mb(pid);
-    env.child.kill().await.ok();
+    env.finish().await?;
 
     let stored: i64 = {
         let row = db

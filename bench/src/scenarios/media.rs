@@ -130,8 +130,8 @@ pub(crate) async fn media(
     let large = HashMap::from([("LARGE".to_owned(), large_file.clone())]);
     let cloud = fake_cloud(photo, large).await?;
     let options = ServerOptions { whatsapp_api_base: Some(cloud), media_store };
-    let mut env = start_with(database_url, concurrency, &options).await?;
-    let (db, backend, client, pid) = (env.db.clone(), env.backend, env.client.clone(), env.pid);
+    let env = start_with(database_url, concurrency, &options).await?;
+    let (db, backend, client, pid) = (env.db.clone(), env.database.backend, env.client.clone(), env.pid);
     let url = format!("{}/webhooks/whatsapp", env.base);
     let started_at = chrono::Utc::now().timestamp();
     let customer = move |i: usize| {
@@ -255,7 +255,7 @@ pub(crate) async fn media(
     sampling.abort();
     let download_peak = *peak.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let rss = peak_rss_mb(pid);
-    env.child.kill().await.ok();
+    env.finish().await?;
 
     let ratio = images.throughput() / baseline.throughput();
     let megabytes = (downloads * expected) as f64 / (1024.0 * 1024.0);

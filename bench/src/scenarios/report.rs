@@ -115,7 +115,7 @@ fn median(mut samples: Vec<f64>) -> f64 {
 
 pub(crate) async fn report(database_url: String, conversations: usize, runs: usize) -> anyhow::Result<()> {
     let env = start(Some(database_url), 4).await?;
-    if env.backend != "PostgreSQL" {
+    if env.database.backend != "PostgreSQL" {
         bail!("the report scenario runs on PostgreSQL (pass a postgres:// --database-url)");
     }
     let started = Instant::now();
@@ -238,7 +238,7 @@ pub(crate) async fn report(database_url: String, conversations: usize, runs: usi
     );
     println!(
         "{}",
-        json!({ "scenario": "report", "backend": env.backend, "conversations": conversations, "results": results })
+        json!({ "scenario": "report", "backend": env.database.backend, "conversations": conversations, "results": results })
     );
-    Ok(())
+    env.finish().await
 }

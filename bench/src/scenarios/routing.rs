@@ -24,7 +24,8 @@ pub(crate) async fn routing(
     capacity: i32,
     passes: usize,
 ) -> anyhow::Result<()> {
-    let (url, backend) = fresh_database(database_url).await?;
+    let database = fresh_database(database_url).await?;
+    let (url, backend) = (database.url.clone(), database.backend);
     let pool =
         persistence::PoolSettings { statement_timeout: Duration::from_secs(600), ..Default::default() };
     let db = api::startup::connect_and_migrate(&url, &pool).await?;
@@ -173,5 +174,6 @@ pub(crate) async fn routing(
         0.0,
         line,
     );
-    Ok(())
+    db.close().await?;
+    database.remove().await
 }

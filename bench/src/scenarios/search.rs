@@ -13,7 +13,7 @@ pub(crate) async fn search(
     requests: usize,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let mut env = start(database_url, concurrency).await?;
+    let env = start(database_url, concurrency).await?;
     let seeded = Instant::now();
     seed_conversations(&env, conversations).await?;
     let seed_secs = seeded.elapsed().as_secs_f64();
@@ -45,16 +45,17 @@ pub(crate) async fn search(
         rows.push((label, run));
     }
     let rss = peak_rss_mb(env.pid);
-    env.child.kill().await.ok();
+    let backend = env.database.backend;
+    env.finish().await?;
     let title = format!(
         "search on {}, {conversations} conversations (seeded in {seed_secs:.1} s), {requests} searches per kind, {concurrency} concurrent clients, {}",
-        env.backend,
+        backend,
         chrono::Utc::now().format("%Y-%m-%d")
     );
     let worst = rows.iter().map(|(_, r)| r.throughput()).fold(f64::INFINITY, f64::min);
     let ratio = worst / baseline.throughput();
     let line = json!({
-        "scenario": "search", "backend": env.backend, "conversations": conversations, "requests": requests, "concurrency": concurrency,
+        "scenario": "search", "backend": backend, "conversations": conversations, "requests": requests, "concurrency": concurrency,
         "username_prefix": { "throughput": rows[0].1.throughput(), "p50_ms": rows[0].1.ms(0.5), "p99_ms": rows[0].1.ms(0.99), "p999_ms": rows[0].1.ms(0.999) },
         "name_substring": { "throughput": rows[1].1.throughput(), "p50_ms": rows[1].1.ms(0.5), "p99_ms": rows[1].1.ms(0.99), "p999_ms": rows[1].1.ms(0.999) },
         "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),

@@ -15,7 +15,7 @@ pub(crate) async fn send(
     requests: usize,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let mut env = start(database_url, concurrency).await?;
+    let env = start(database_url, concurrency).await?;
     // Open conversations through the webhook: 200 customers who wrote a minute ago.
     let _now = chrono::Utc::now().timestamp();
     for c in 0..200 {
@@ -73,17 +73,18 @@ pub(crate) async fn send(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let rss = peak_rss_mb(env.pid);
-    env.child.kill().await.ok();
+    let backend = env.database.backend;
+    env.finish().await?;
     let delivered = delivered_after.context("not every message was delivered within 5 minutes")?;
     let ratio = run.throughput() / baseline.throughput();
     let title = format!(
         "send on {}, {requests} sendMessage calls, {concurrency} concurrent agents, {}; all delivered (sandbox) after {:.1} s",
-        env.backend,
+        backend,
         chrono::Utc::now().format("%Y-%m-%d"),
         delivered.as_secs_f64()
     );
     let line = json!({
-        "scenario": "send", "backend": env.backend, "requests": requests, "concurrency": concurrency,
+        "scenario": "send", "backend": backend, "requests": requests, "concurrency": concurrency,
         "throughput": run.throughput(), "p50_ms": run.ms(0.5), "p99_ms": run.ms(0.99), "p999_ms": run.ms(0.999),
         "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
         "ratio": ratio, "server_peak_rss_mb": rss, "all_delivered_after_s": delivered.as_secs_f64(),

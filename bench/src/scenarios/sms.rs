@@ -20,8 +20,8 @@ pub(crate) async fn sms(
     requests: usize,
     concurrency: usize,
 ) -> anyhow::Result<()> {
-    let mut env = start(database_url, concurrency).await?;
-    let (db, backend, client, pid) = (env.db.clone(), env.backend, env.client.clone(), env.pid);
+    let env = start(database_url, concurrency).await?;
+    let (db, backend, client, pid) = (env.db.clone(), env.database.backend, env.client.clone(), env.pid);
     let keyring = persistence::sealed::Keyring::from_config(&SECRET_KEY.to_owned().into(), None)?;
     let phone = domain::PhoneNumber::parse(SMS_NUMBER)?;
     let new = persistence::business_numbers::NewBusinessNumber {
@@ -99,7 +99,7 @@ pub(crate) async fn sms(
     })
     .await?;
     let rss = peak_rss_mb(pid);
-    env.child.kill().await.ok();
+    env.finish().await?;
 
     let sql = "SELECT COUNT(*) AS n FROM messages WHERE channel = 'SMS'";
     let row = db

@@ -351,6 +351,42 @@ async fn inbox_counts_are_read_once_for_concurrent_requests_and_follow_own_chang
     assert_eq!(after["inboxCounts"], json!({ "open": 1, "unread": 0, "mine": 1, "unassigned": 0 }));
 }
 
+/// A page reads a relation only when one of its fields shows it: the list alone for a page of
+/// ids, then one batch more for each relation asked for (the desktop's rows never ask for the
+/// business number, the earlier conversation or a suggested contact).
+async fn a_page_reads_only_the_relations_it_shows(app: TestApp) {
+    let t = app.tenant("Acme").await;
+    let with_phone = Inbound::with_phone("16505550101", "US.9101", "Ana");
+    let first = app.receive(&t, &with_phone.clone().ago(Duration::days(3))).await;
+    // A returning customer who hid the number: a new thread, with an earlier one to suggest.
+    app.receive(&t, &with_phone.fresh_id().without_phone().ago(Duration::minutes(5))).await;
+    app.receive(&t, &Inbound::hidden("US.9102", "@bruno", "Bruno")).await;
+    let assign = "mutation($c: ID!, $a: ID) { assignConversation(conversationId: $c, agentId: $a) { id } }";
+    app.ok(&t.token, assign, json!({ "c": first.to_string(), "a": t.admin.to_string() })).await;
+    let cost = |fields: &'static str| {
+        let app = &app;
+        let token = t.token.clone();
+        async move {
+            let query = format!("{{ conversations(first: 10) {{ nodes {{ id {fields} }} }} }}");
+            app.ok(&token, &query, json!({})).await; // warm
+            let before = app.db.statement_count();
+            let data = app.ok(&token, &query, json!({})).await;
+            assert_eq!(data["conversations"]["nodes"].as_array().unwrap().len(), 3, "{data}");
+            app.db.statement_count() - before
+        }
+    };
+    let ids = cost("").await;
+    for (fields, batches) in [
+        ("lastMessage { id }", 1),
+        ("businessNumber { id }", 1),
+        ("assignee { id }", 1),
+        ("previousConversation { id }", 2),
+        ("lastMessage { id } assignee { id } unreadCount labels { id }", 4),
+    ] {
+        assert_eq!(cost(fields).await, ids + batches, "a page of ids and {fields}");
+    }
+}
+
 on_both!(
     inbox_counts_are_read_once_for_concurrent_requests_and_follow_own_changes,
     the_inbox_lists_newest_activity_first_and_pages_without_gaps,
@@ -359,5 +395,6 @@ on_both!(
     capabilities_follow_the_kind_of_customer,
     a_returning_customer_who_hides_the_number_gets_a_new_thread,
     a_page_costs_the_same_number_of_sql_statements_whatever_its_size,
+    a_page_reads_only_the_relations_it_shows,
     bad_pagination_arguments_are_bad_user_input,
 );
