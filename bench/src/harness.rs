@@ -258,7 +258,7 @@ impl Env {
     /// Stops the server and removes what the run made: its media files and its database.
     pub(crate) async fn finish(mut self) -> anyhow::Result<()> {
         self.child.kill().await.ok();
-        drop(self.media.take());
+        drop(self.media);
         self.database.remove().await
     }
 }

@@ -207,14 +207,15 @@ impl BlobStore {
 mod tests {
     use super::*;
 
-    fn temp_store() -> BlobStore {
-        let dir = std::env::temp_dir().join(format!("parley-blobs-{}", uuid::Uuid::new_v4().simple()));
-        BlobStore::open(&format!("file://{}", dir.display())).unwrap()
+    /// A store in a directory of its own, removed with the returned guard.
+    fn temp_store() -> (BlobStore, tempfile::TempDir) {
+        let dir = tempfile::Builder::new().prefix("parley-blobs-").tempdir().unwrap();
+        (BlobStore::open(&format!("file://{}", dir.path().display())).unwrap(), dir)
     }
 
     #[tokio::test]
     async fn bytes_round_trip_with_their_digest_and_ranges() {
-        let store = temp_store();
+        let (store, _dir) = temp_store();
         let data = Bytes::from((0..100_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
         let chunks: Vec<Result<Bytes, std::io::Error>> =
             data.chunks(7_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
@@ -232,7 +233,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_past_its_limit_or_with_a_broken_source_keeps_nothing() {
-        let store = temp_store();
+        let (store, _dir) = temp_store();
         let big = store.write_bytes(Bytes::from(vec![1u8; 2_000]), 1_000).await;
         assert!(matches!(big, Err(WriteError::TooLarge { limit: 1_000 })));
         let broken = futures::stream::iter(vec![Ok(Bytes::from_static(b"abc")), Err("connection reset")]);

@@ -8,7 +8,8 @@
 //! | claiming queued work | the write lock is enough | `FOR UPDATE SKIP LOCKED` |
 //! | event cursors | taken from the workspace row as each event is written | numbered right after commit |
 //! | telling other processes | (one process) | `NOTIFY`, `LISTEN` relay |
-//! | search over several indexed paths | `a OR b OR c` | a `UNION` of one query per path |
+//! | search over several indexed paths | `a OR b OR c` on the row | a `UNION` of one id query per path |
+//! | searchable names and phones | the conversation's columns | `conversation_search` (trigram indexes), kept by a trigger |
 //! | bind parameters in raw SQL | `?n` | `$n` |
 //! | concurrent group-commit lanes | 1 | 4 |
 
@@ -131,20 +132,17 @@ impl Dialect {
         }
     }
 
-    /// Rows matching any of `paths`. PostgreSQL plans `a OR b OR c` with an `ORDER BY … LIMIT`
-    /// as a scan of the order's index that filters every row; a union of one id query per path
-    /// (`select_ids`, each selecting `id`), evaluated once, lets each path use its own index.
+    /// Rows matching any of `paths`, each given as a condition on the row and as a query of
+    /// the ids it matches (selecting one column). SQLite: `a OR b OR c` on the row. PostgreSQL
+    /// plans `a OR b OR c` with an `ORDER BY … LIMIT` as a scan of the order's index that
+    /// filters every row; a union of the id queries, evaluated once, lets each path use its own
+    /// index, also one on another table (the searchable names).
     #[must_use]
-    pub fn any_of_paths(
-        self,
-        id: impl IntoColumnRef,
-        paths: Vec<Condition>,
-        select_ids: impl Fn(Condition) -> SelectStatement,
-    ) -> Condition {
+    pub fn any_of_paths(self, id: impl IntoColumnRef, paths: Vec<(Condition, SelectStatement)>) -> Condition {
         if self == Dialect::Sqlite {
-            return paths.into_iter().fold(Condition::any(), Condition::add);
+            return paths.into_iter().map(|(condition, _)| condition).fold(Condition::any(), Condition::add);
         }
-        let mut branches = paths.into_iter().map(select_ids);
+        let mut branches = paths.into_iter().map(|(_, ids)| ids);
         let Some(mut union) = branches.next() else { return Condition::all() };
         for branch in branches {
             union.union(UnionType::Distinct, branch);

@@ -8,7 +8,7 @@ use domain::{
     AgentId, BusinessNumberId, Channel, ContactId, ConversationId, ConversationStatus, LabelId, TeamId,
     WorkspaceId,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::dialect::Dialect;
@@ -226,34 +226,53 @@ async fn sla_due_page(
         .context("failed to list conversations by SLA due time")
 }
 
-/// The search as one condition per matching path, each able to use its own index: username
-/// prefix (B-tree with pattern ops), profile name and phone substring (trigram indexes on
-/// PostgreSQL), contact name (through the contacts table).
-fn search_paths(workspace: WorkspaceId, search: &SearchQuery) -> Vec<Condition> {
-    let mut paths = vec![
-        Condition::all().add(
-            Expr::col(Column::CustomerUsernameKey)
-                .like(like(format!("{}%", like_escape(&search.username_prefix)))),
-        ),
-    ];
-    if let Some(text) = &search.name_contains {
-        let pattern = format!("%{}%", like_escape(text));
-        paths.push(
-            Condition::all().add(Expr::col(Column::CustomerProfileNameFolded).like(like(pattern.clone()))),
-        );
+/// The table that holds the searchable names and phones of conversations on PostgreSQL, with
+/// their trigram indexes (kept from the conversations' own columns by a trigger; SQLite
+/// searches those columns).
+const SEARCH_TABLE: &str = "conversation_search";
+
+/// One way a search matches a conversation: as a condition on its row, and as a query of the
+/// ids it matches that its own index serves (see [`Dialect::any_of_paths`]).
+type SearchPath = (Condition, SelectStatement);
+
+/// The paths of a search: username prefix (B-tree with pattern ops), profile name and phone
+/// substring (the search table's trigram indexes on PostgreSQL), contact name (through the
+/// contacts table).
+fn search_paths(workspace: WorkspaceId, search: &SearchQuery) -> Vec<SearchPath> {
+    let own = |condition: Condition| {
+        let ids = Query::select()
+            .column(Column::Id)
+            .from(Entity)
+            .and_where(Expr::col(Column::WorkspaceId).eq(workspace))
+            .cond_where(condition.clone())
+            .to_owned();
+        (condition, ids)
+    };
+    let text = |column: Column, searched: &str, pattern: String| {
+        let ids = Query::select()
+            .column(Alias::new("conversation_id"))
+            .from(Alias::new(SEARCH_TABLE))
+            .and_where(Expr::col(Alias::new("workspace_id")).eq(workspace))
+            .and_where(Expr::col(Alias::new(searched)).like(like(pattern.clone())))
+            .to_owned();
+        (Condition::all().add(Expr::col(column).like(like(pattern))), ids)
+    };
+    let username = format!("{}%", like_escape(&search.username_prefix));
+    let mut paths =
+        vec![own(Condition::all().add(Expr::col(Column::CustomerUsernameKey).like(like(username))))];
+    if let Some(name) = &search.name_contains {
+        let pattern = format!("%{}%", like_escape(name));
+        paths.push(text(Column::CustomerProfileNameFolded, "profile_name_folded", pattern.clone()));
         let contacts = Query::select()
             .column(contact::Column::Id)
             .from(contact::Entity)
             .and_where(Expr::col(contact::Column::WorkspaceId).eq(workspace))
             .and_where(Expr::col(contact::Column::NameFolded).like(like(pattern)))
             .to_owned();
-        paths.push(Condition::all().add(Expr::col(Column::ContactId).in_subquery(contacts)));
+        paths.push(own(Condition::all().add(Expr::col(Column::ContactId).in_subquery(contacts))));
     }
     if let Some(digits) = &search.phone_digits {
-        paths.push(
-            Condition::all()
-                .add(Expr::col(Column::CustomerPhone).like(like(format!("%{}%", like_escape(digits))))),
-        );
+        paths.push(text(Column::CustomerPhone, "phone", format!("%{}%", like_escape(digits))));
     }
     paths
 }
@@ -263,16 +282,9 @@ fn search_condition(db: &impl ConnectionTrait, workspace: WorkspaceId, search: &
     // One path (an `@username` search) is a plain condition of the page's own statement: the
     // planner then chooses between the username index and walking the activity order.
     if paths.len() == 1 {
-        return paths.remove(0);
+        return paths.remove(0).0;
     }
-    Dialect::of(db).any_of_paths((Entity, Column::Id), paths, |path| {
-        Query::select()
-            .column(Column::Id)
-            .from(Entity)
-            .and_where(Expr::col(Column::WorkspaceId).eq(workspace))
-            .cond_where(path)
-            .to_owned()
-    })
+    Dialect::of(db).any_of_paths((Entity, Column::Id), paths)
 }
 
 #[cfg(test)]

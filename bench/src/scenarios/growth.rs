@@ -52,7 +52,8 @@ async fn execute(env: &Env, sql: &str, values: Vec<sea_orm::Value>) -> anyhow::R
     Ok(())
 }
 
-/// Drops the non-unique indexes of `conversations` and `messages`; returns their definitions.
+/// Drops the non-unique indexes of `conversations`, `messages` and `conversation_search` (the
+/// searchable names, written by a trigger); returns their definitions.
 async fn drop_secondary_indexes(env: &Env) -> anyhow::Result<Vec<String>> {
     let rows = env
         .db
@@ -61,7 +62,7 @@ async fn drop_secondary_indexes(env: &Env) -> anyhow::Result<Vec<String>> {
             env.db.backend(),
             "SELECT i.indexname::text AS name, i.indexdef::text AS definition FROM pg_indexes i \
              JOIN pg_class c ON c.relname = i.indexname JOIN pg_index x ON x.indexrelid = c.oid \
-             WHERE i.schemaname = 'public' AND i.tablename IN ('conversations', 'messages') \
+             WHERE i.schemaname = 'public' AND i.tablename IN ('conversations', 'messages', 'conversation_search') \
              AND NOT x.indisunique",
         ))
         .await?;

@@ -60,8 +60,6 @@ pub(crate) async fn ingest(
     })
     .await?;
     let rss = peak_rss_mb(pid);
-    env.finish().await?;
-
     let stored: i64 = {
         let row = db
             .conn()
@@ -73,6 +71,7 @@ pub(crate) async fn ingest(
             .context("count")?;
         row.try_get("", "n")?
     };
+    env.finish().await?;
     if usize::try_from(stored).unwrap_or(0) != requests {
         bail!("{stored} messages stored for {requests} acknowledged webhooks");
     }

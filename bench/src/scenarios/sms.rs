@@ -99,8 +99,6 @@ pub(crate) async fn sms(
     })
     .await?;
     let rss = peak_rss_mb(pid);
-    env.finish().await?;
-
     let sql = "SELECT COUNT(*) AS n FROM messages WHERE channel = 'SMS'";
     let row = db
         .conn()
@@ -108,6 +106,7 @@ pub(crate) async fn sms(
         .await?
         .context("count")?;
     let stored: i64 = row.try_get("", "n")?;
+    env.finish().await?;
     if usize::try_from(stored).unwrap_or(0) != requests {
         bail!("{stored} SMS stored for {requests} acknowledged posts");
     }

@@ -386,32 +386,57 @@ impl TestApp {
 
     /// Every value stored in every table (each column as text; SQLite blobs as hex), one per
     /// line, prefixed with `table.column:`: what a test scans for data that must not be kept.
+    /// The tables are read from the database's catalog, so a table no entity maps (one kept by
+    /// a trigger) is scanned too.
     pub async fn storage_text(&self) -> String {
         let conn = self.db.conn();
         let sqlite = self.backend == Backend::Sqlite;
         let mut out = String::new();
-        for (table, columns) in persistence::entities::tables() {
-            for column in columns {
-                let value = if sqlite {
-                    format!(
-                        "CASE WHEN typeof({column}) = 'blob' THEN hex({column}) ELSE CAST({column} AS TEXT) END"
-                    )
-                } else {
-                    format!("CAST({column} AS TEXT)")
-                };
-                let sql = format!("SELECT {value} AS v FROM {table}");
-                let rows = conn
-                    .query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql))
-                    .await
-                    .unwrap();
-                for row in rows {
-                    if let Some(v) = row.try_get::<Option<String>>("", "v").unwrap() {
-                        out.push_str(&format!("{table}.{column}: {v}\n"));
-                    }
+        for (table, column) in self.stored_columns().await {
+            let value = if sqlite {
+                format!(
+                    "CASE WHEN typeof({column}) = 'blob' THEN hex({column}) ELSE CAST({column} AS TEXT) END"
+                )
+            } else {
+                format!("CAST({column} AS TEXT)")
+            };
+            let sql = format!("SELECT {value} AS v FROM {table}");
+            let rows = conn
+                .query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql))
+                .await
+                .unwrap();
+            for row in rows {
+                if let Some(v) = row.try_get::<Option<String>>("", "v").unwrap() {
+                    out.push_str(&format!("{table}.{column}: {v}\n"));
                 }
             }
         }
         out
+    }
+
+    /// Every table of the schema (but the migrator's own) with each of its columns, from the
+    /// database's catalog.
+    pub async fn stored_columns(&self) -> Vec<(String, String)> {
+        let conn = self.db.conn();
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> 'seaql_migrations' \
+                 ORDER BY m.name, p.cid"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name <> 'seaql_migrations' \
+                 ORDER BY table_name, ordinal_position"
+            }
+        };
+        let rows = conn
+            .query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| (r.try_get::<String>("", "t").unwrap(), r.try_get::<String>("", "c").unwrap()))
+            .collect()
     }
 
     /// Counts rows of a table.

@@ -8,6 +8,8 @@
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 
+use serde_json::json;
+
 use crate::helpers::Backend;
 
 /// Each query (as Parley's persistence writes it, parameters bound) and the partial indexes
@@ -87,8 +89,8 @@ const PARTIAL: &[&str] = &[
     "ix_conversations_bsuid",
     "ix_conversations_phone",
     "ix_conversations_username_pattern",
-    "ix_conversations_profile_name_trgm",
-    "ix_conversations_phone_trgm",
+    "ix_conversation_search_name_trgm",
+    "ix_conversation_search_phone_trgm",
     "ix_conversations_assignee_open",
     "ix_messages_outbox",
     "ux_messages_idempotency",
@@ -203,4 +205,59 @@ async fn a_write_in_progress_locks_neither_its_workspace_nor_its_number() {
         other.rollback().await.unwrap();
     }
     writer.rollback().await.unwrap();
+}
+
+/// The searchable name and phone of each conversation, with the row's version (`xmin`).
+async fn search_rows(db: &impl ConnectionTrait) -> Vec<String> {
+    rows(
+        db,
+        "SELECT concat_ws('|', xmin::text, profile_name_folded, phone) FROM conversation_search \
+         ORDER BY conversation_id"
+            .into(),
+    )
+    .await
+}
+
+/// PostgreSQL: names and phones are searched from a table of their own, which a message does
+/// not write. A conversation's row changes with every message, and while it held the trigram
+/// indexes each change took new entries in both (a third of the update, and a pending list
+/// every search read). The search table changes when the name or phone does, and is emptied
+/// with an erasure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_does_not_write_the_searchable_names() {
+    let Some(app) = crate::helpers::spawn(Backend::Postgres).await else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let t = app.tenant("Acme").await;
+    let pablo = || crate::helpers::Inbound::with_phone("16505551234", "US.1", "Pablo Núñez");
+    app.deliver(&t, &[&pablo()]).await;
+    let conn = app.db.conn();
+    let before = search_rows(conn).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(before[0].contains("|pablo n") && before[0].contains("6505551234"), "{before:?}");
+    let thread =
+        app.ok(&t.token, "{ conversations { nodes { id } } }", json!({})).await["conversations"]["nodes"][0]
+            ["id"]
+            .clone();
+    let version = rows(conn, "SELECT xmin::text FROM conversations".into()).await;
+
+    app.deliver(&t, &[&pablo(), &pablo()]).await;
+    let send = "mutation($c: ID!) { sendMessage(conversationId: $c, text: \"On its way\") { id } }";
+    app.ok(&t.token, send, json!({ "c": thread })).await;
+    assert_ne!(rows(conn, "SELECT xmin::text FROM conversations".into()).await, version, "the row moved");
+    assert_eq!(search_rows(conn).await, before, "three messages and a reply wrote the search table");
+
+    let renamed = crate::helpers::Inbound { name: Some("Pablo Ruiz".into()), ..pablo() };
+    app.deliver(&t, &[&renamed]).await;
+    let after = search_rows(conn).await;
+    assert!(after.len() == 1 && after[0].contains("|pablo ruiz|"), "{after:?}");
+    let search = "query($s: String) { conversations(filter: { search: $s }) { nodes { id } } }";
+    for (text, found) in [("ruiz", 1), ("núñez", 0), ("555123", 1)] {
+        let nodes = app.ok(&t.token, search, json!({ "s": text })).await["conversations"]["nodes"].clone();
+        assert_eq!(nodes.as_array().unwrap().len(), found, "{text}: {nodes}");
+    }
+
+    let erase = "mutation($c: ID!) { eraseCustomer(conversationId: $c, includeContact: true) }";
+    app.ok(&t.token, erase, json!({ "c": thread })).await;
+    assert_eq!(search_rows(conn).await, Vec::<String>::new(), "an erased customer is not searchable");
 }
