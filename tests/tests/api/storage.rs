@@ -1,5 +1,7 @@
 //! The schema: migrations and entities agree, and every migration can be rolled back.
 
+use std::collections::BTreeMap;
+
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
@@ -7,52 +9,35 @@ use serde_json::json;
 
 use crate::helpers::{Backend, Inbound, TestApp, error_code};
 
-async fn table_columns(app: &TestApp, table: &str) -> Vec<String> {
-    let conn = app.db.conn();
-    let (sql, column) = match app.backend {
-        Backend::Sqlite => (format!("SELECT name FROM pragma_table_info('{table}')"), "name"),
-        Backend::Postgres => (
-            format!(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{table}'"
-            ),
-            "column_name",
-        ),
-    };
-    let rows = conn.query_all_raw(Statement::from_string(conn.get_database_backend(), sql)).await.unwrap();
-    let mut names: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", column).unwrap()).collect();
-    names.sort();
-    names
+/// Each table of the database's catalog with its columns, sorted.
+async fn catalog(app: &TestApp) -> BTreeMap<String, Vec<String>> {
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (table, column) in app.stored_columns().await {
+        tables.entry(table).or_default().push(column);
+    }
+    tables.values_mut().for_each(|columns| columns.sort());
+    tables
 }
 
 async fn entities_and_migrations_agree(app: TestApp) {
+    let mut catalog = catalog(&app).await;
     for (table, mut columns) in persistence::entities::tables() {
         columns.sort();
-        assert_eq!(table_columns(&app, table).await, columns, "table {table}");
+        assert_eq!(catalog.remove(table), Some(columns), "table {table}");
     }
-    // A table no entity maps is one the database keeps for itself, named here.
-    let mapped: Vec<&str> = persistence::entities::tables().iter().map(|(table, _)| *table).collect();
-    let mut unmapped: Vec<String> = app
-        .stored_columns()
-        .await
-        .into_iter()
-        .map(|(table, _)| table)
-        .filter(|t| !mapped.contains(&t.as_str()))
-        .collect();
-    unmapped.dedup();
+    // What is left is a table no entity maps: one the database keeps for itself, named here.
     let expected: &[&str] = match app.backend {
         Backend::Sqlite => &[],
         Backend::Postgres => &["conversation_search"],
     };
-    assert_eq!(unmapped, expected);
+    assert_eq!(catalog.keys().collect::<Vec<_>>(), expected);
 }
 
 async fn every_migration_rolls_back_and_reapplies(app: TestApp) {
     let conn = app.db.conn();
     Migrator::down(conn, None).await.expect("down");
-    for (table, _) in persistence::entities::tables() {
-        assert!(table_columns(&app, table).await.is_empty(), "{table} survived down");
-    }
-    assert_eq!(app.stored_columns().await, Vec::<(String, String)>::new(), "tables survived down");
+    let left = catalog(&app).await;
+    assert!(left.is_empty(), "tables survived down: {left:?}");
     Migrator::up(conn, None).await.expect("up again");
     entities_and_migrations_agree(app).await;
 }
