@@ -328,6 +328,17 @@ async fn an_agent_works_the_demo_inbox_in_chromium() {
     assert_eq!(d.eval::<String>("document.querySelector('#live-state').textContent").await, "Live");
     d.step("inbox").await;
     d.assert_every_control_named("inbox").await;
+    // Every chip of a row (SLA, labels, team, assignee, channel) is shown whole: a row with
+    // many wraps them onto another line instead of cutting the last one off.
+    let clipped = "[...document.querySelectorAll('.row .tags .chip')].filter(c => { \
+        const r = c.getBoundingClientRect(), row = c.closest('.row').getBoundingClientRect(); \
+        return r.right > row.right + 0.5 || r.bottom > row.bottom + 0.5; }).map(c => c.textContent).join(', ')";
+    assert_eq!(d.eval::<String>(clipped).await, "", "chips cut off at the edge of their row");
+    let assigned = "[...document.querySelectorAll('.row .tags')].some(t => t.textContent.includes('→'))";
+    assert!(
+        d.eval::<bool>(assigned).await,
+        "a row with an assignee's chip, the last of its chips, was checked"
+    );
 
     // The contact center: today is closed in the demo's hours (the header says when it opens);
     // the admin is online, so the router gave them the oldest of the team's queue up to the
