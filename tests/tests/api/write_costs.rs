@@ -220,8 +220,8 @@ async fn search_rows(db: &impl ConnectionTrait) -> Vec<String> {
 
 /// PostgreSQL: names and phones are searched from a table of their own, which a message does
 /// not write. A conversation's row changes with every message, and while it held the trigram
-/// indexes each change took new entries in both (a third of the update, and a pending list
-/// every search read). The search table changes when the name or phone does, and is emptied
+/// indexes each change took new entries in both (for the update to write, and in a pending
+/// list every search read). The search table changes when the name or phone does, and is emptied
 /// with an erasure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_does_not_write_the_searchable_names() {
