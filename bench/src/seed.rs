@@ -56,7 +56,18 @@ pub(crate) async fn seed_conversations(env: &Env, n: usize) -> anyhow::Result<()
     }
     // History: the windows that ended before now are not news for the window worker.
     persistence::windows::settle_ended(env.db.conn(), chrono::Utc::now()).await?;
-    env.db.refresh_statistics().await?;
+    settle(env).await
+}
+
+/// Settles the seeded tables (see `Database::refresh_statistics`), saying so when one `VACUUM`
+/// was not enough.
+pub(crate) async fn settle(env: &Env) -> anyhow::Result<()> {
+    let tries = env.db.refresh_statistics().await?;
+    if tries > 1 {
+        eprintln!(
+            "the seeded tables were settled after {tries} VACUUMs (an older snapshot kept the dead rows of the first)"
+        );
+    }
     Ok(())
 }
 
@@ -94,6 +105,5 @@ pub(crate) async fn seed_messages(env: &Env, per_conversation: usize) -> anyhow:
             }
         }
     }
-    env.db.refresh_statistics().await?;
-    Ok(())
+    settle(env).await
 }

@@ -113,6 +113,9 @@ fn notifications(work: WorkSet) -> String {
         .collect()
 }
 
+/// How many times [`Database::refresh_statistics`] runs `VACUUM` at most.
+pub const SETTLE_TRIES: u32 = 30;
+
 /// A connection pool plus what Parley needs around it.
 #[derive(Clone, Debug)]
 pub struct Database {
@@ -486,14 +489,38 @@ impl Database {
     /// statistics, plus the visibility map and hint bits, so autovacuum does not start on the
     /// new rows while they are being read); SQLite plans without statistics.
     ///
+    /// A `VACUUM` removes only the row versions no transaction may still see: one that started
+    /// before the import's last change (autovacuum's own `ANALYZE` of the new rows, another
+    /// process's query) makes it keep them all, and the reads that follow then prune them as
+    /// they go, and autovacuum comes back for them. So it runs again, a second apart, until at
+    /// most 1% of the rows it finds are dead (at most [`SETTLE_TRIES`] times). Returns how many
+    /// times it ran.
+    ///
     /// # Errors
-    /// When the statement fails.
-    pub async fn refresh_statistics(&self) -> Result<(), DbErr> {
-        use sea_orm::ConnectionTrait;
-        match self.dialect() {
-            Dialect::Postgres => self.conn.execute_unprepared("VACUUM (ANALYZE)").await.map(|_| ()),
-            Dialect::Sqlite => Ok(()),
+    /// When a statement fails.
+    pub async fn refresh_statistics(&self) -> Result<u32, DbErr> {
+        use sea_orm::{ConnectionTrait, Statement};
+        if self.dialect() == Dialect::Sqlite {
+            return Ok(0);
         }
+        let count = "SELECT COALESCE(SUM(n_dead_tup), 0)::bigint AS dead, \
+                     COALESCE(SUM(n_live_tup), 0)::bigint AS live FROM pg_stat_user_tables";
+        for tries in 1..=SETTLE_TRIES {
+            self.conn.execute_unprepared("VACUUM (ANALYZE)").await?;
+            let row = self
+                .conn
+                .query_one_raw(Statement::from_string(self.conn.get_database_backend(), count))
+                .await?;
+            let (dead, live) = match row {
+                Some(row) => (row.try_get::<i64>("", "dead")?, row.try_get::<i64>("", "live")?),
+                None => (0, 0),
+            };
+            if dead.saturating_mul(100) <= live || tries == SETTLE_TRIES {
+                return Ok(tries);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        Ok(SETTLE_TRIES)
     }
 
     /// SQLite: copies the write-ahead log into the database file and truncates it

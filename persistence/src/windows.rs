@@ -89,8 +89,15 @@ pub async fn claim_closing(
 /// On a database failure.
 pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, Error> {
     let dialect = Dialect::of(db);
+    // The earliest entry of the index, not `MIN()`: PostgreSQL turns `MIN()` into a walk of the
+    // index only for a query of one table, and a warning's query names the workspaces too (a
+    // semi-join), so `MIN()` read every conversation of the database at every pass, once a
+    // second while windows close (220 ms each at 1,000,000 conversations).
     let earliest = |extra: String| {
-        format!("SELECT MIN(last_inbound_at) AS at FROM conversations WHERE {OPEN_WINDOWS}{extra}")
+        format!(
+            "SELECT last_inbound_at AS at FROM conversations WHERE {OPEN_WINDOWS}{extra} \
+             ORDER BY last_inbound_at LIMIT 1"
+        )
     };
     let mut due =
         first(db, dialect, earliest(String::new()), Vec::new()).await?.map(|at| at + SERVICE_WINDOW);

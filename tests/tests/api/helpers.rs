@@ -441,14 +441,7 @@ impl TestApp {
 
     /// Counts rows of a table.
     pub async fn count(&self, table: &str) -> i64 {
-        let conn = self.db.conn();
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-        let row = conn
-            .query_one_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get::<i64>("", "n").unwrap()
+        value(self.db.conn(), &format!("SELECT COUNT(*) AS v FROM {table}")).await
     }
 
     /// [`Self::count`] once the background workers stopped adding rows (the same count a whole
@@ -995,4 +988,11 @@ pub async fn spawn_peer(app: &TestApp, configure: impl FnOnce(&mut Config)) -> T
         keyring: app.keyring.clone(),
         blobs: app.blobs.clone(),
     }
+}
+
+/// The value of column `v` of the one row `sql` returns.
+pub async fn value<T: sea_orm::TryGetable>(db: &impl sea_orm::ConnectionTrait, sql: &str) -> T {
+    let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+    let row = db.query_one_raw(statement).await.unwrap().expect("one row");
+    row.try_get::<T>("", "v").unwrap()
 }
