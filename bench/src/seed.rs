@@ -56,13 +56,13 @@ pub(crate) async fn seed_conversations(env: &Env, n: usize) -> anyhow::Result<()
     }
     // History: the windows that ended before now are not news for the window worker.
     persistence::windows::settle_ended(env.db.conn(), chrono::Utc::now()).await?;
-    settle(env).await
+    settle(&env.db).await
 }
 
 /// Settles the seeded tables (see `Database::refresh_statistics`), saying so when one `VACUUM`
 /// was not enough.
-pub(crate) async fn settle(env: &Env) -> anyhow::Result<()> {
-    let tries = env.db.refresh_statistics().await?;
+pub(crate) async fn settle(db: &persistence::Database) -> anyhow::Result<()> {
+    let tries = db.refresh_statistics().await?;
     if tries > 1 {
         eprintln!(
             "the seeded tables were settled after {tries} VACUUMs (an older snapshot kept the dead rows of the first)"
@@ -105,5 +105,5 @@ pub(crate) async fn seed_messages(env: &Env, per_conversation: usize) -> anyhow:
             }
         }
     }
-    settle(env).await
+    settle(&env.db).await
 }

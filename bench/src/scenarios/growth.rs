@@ -163,7 +163,7 @@ pub(crate) async fn growth(database_url: String, steps: Vec<usize>, requests: us
                 );
                 env.db.conn().execute_unprepared(&build).await?;
             }
-            env.db.refresh_statistics().await?;
+            crate::seed::settle(&env.db).await?;
             have = size;
         }
         let seeded = started.elapsed().as_secs_f64();

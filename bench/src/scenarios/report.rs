@@ -100,7 +100,7 @@ async fn seed(env: &Env, n: usize) -> anyhow::Result<()> {
             c.created_at + interval '24 minutes', c.created_at + interval '30 minutes', c.business_number_id, \
             c.assignee_id, c.team_id \
         FROM conversations c WHERE c.workspace_id = '{ws}' AND c.sla_breached")).await?;
-    env.db.refresh_statistics().await?;
+    crate::seed::settle(&env.db).await?;
     Ok(())
 }
 

@@ -101,7 +101,7 @@ pub(crate) async fn routing(
         }
     }
     persistence::windows::settle_ended(db.conn(), Utc::now()).await?;
-    db.refresh_statistics().await?;
+    crate::seed::settle(&db).await?;
 
     // Nobody has room: a pass that assigns nothing (what every commit that wakes the router costs
     // while the team is full).
