@@ -490,8 +490,8 @@ impl Database {
     /// new rows while they are being read); SQLite plans without statistics.
     ///
     /// A `VACUUM` removes only the row versions no transaction may still see: one that started
-    /// before the import's last change (autovacuum's own `ANALYZE` of the new rows, another
-    /// process's query) makes it keep them all, and the reads that follow then prune them as
+    /// before the import's last change (in the bench, the server's window worker claiming
+    /// windows, which waited on the import's row locks) makes it keep them all, and the reads that follow then prune them as
     /// they go, and autovacuum comes back for them. So it runs again, a second apart, until at
     /// most 1% of the rows it finds are dead (at most [`SETTLE_TRIES`] times). Returns how many
     /// times it ran.

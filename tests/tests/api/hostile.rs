@@ -81,18 +81,9 @@ fn mutate(node: &mut Value, choices: &[usize], replacement: Value, remove: bool)
 
 async fn invariants_hold(app: &TestApp) {
     let conn = app.db.conn();
-    let count = |sql: &'static str| async move {
-        let row = sea_orm::ConnectionTrait::query_one_raw(
-            conn,
-            sea_orm::Statement::from_string(conn.get_database_backend(), sql),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-        row.try_get::<i64>("", "n").unwrap()
-    };
-    let messages = count("SELECT COUNT(*) AS n FROM messages WHERE direction = 'INBOUND'").await;
-    let received = count("SELECT COUNT(*) AS n FROM events WHERE event_type = 'message.received'").await;
+    let count = |sql: &'static str| crate::helpers::value::<i64>(conn, sql);
+    let messages = count("SELECT COUNT(*) AS v FROM messages WHERE direction = 'INBOUND'").await;
+    let received = count("SELECT COUNT(*) AS v FROM events WHERE event_type = 'message.received'").await;
     assert_eq!(messages, received, "every stored message has its event, and no event lacks its message");
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200, "the server is still up");

@@ -562,19 +562,11 @@ async fn two_processes_fetch_each_file_once() {
             .await;
     }
     for _ in 0..400 {
-        let stored: i64 = {
-            use sea_orm::ConnectionTrait;
-            let conn = m.app.db.conn();
-            let row = conn
-                .query_one_raw(sea_orm::Statement::from_string(
-                    conn.get_database_backend(),
-                    "SELECT COUNT(*) AS n FROM attachments WHERE status = 'STORED'",
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            row.try_get("", "n").unwrap()
-        };
+        let stored: i64 = crate::helpers::value(
+            m.app.db.conn(),
+            "SELECT COUNT(*) AS v FROM attachments WHERE status = 'STORED'",
+        )
+        .await;
         if stored == 20 {
             break;
         }

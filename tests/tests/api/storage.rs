@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend};
 
 use serde_json::json;
 
@@ -114,13 +114,9 @@ async fn the_unread_counts_migration_fills_existing_conversations(app: TestApp) 
     // A customer whose window ended six hours ago.
     app.deliver(&t, &[&Inbound::hidden("US.3", "@old", "Old").ago(chrono::Duration::hours(30))]).await;
     let conn = app.db.conn();
-    let stored = "SELECT COUNT(*) AS n FROM conversations c WHERE c.inbound_stored_at = \
+    let stored = "SELECT COUNT(*) AS v FROM conversations c WHERE c.inbound_stored_at = \
         (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'INBOUND')";
-    let filled = || async {
-        let row =
-            conn.query_one_raw(Statement::from_string(conn.get_database_backend(), stored)).await.unwrap();
-        row.unwrap().try_get::<i64>("", "n").unwrap()
-    };
+    let filled = || crate::helpers::value::<i64>(conn, stored);
     assert_eq!(filled().await, 3, "ingest keeps the time of the latest inbound message");
     let counts = "{ inboxCounts { open unread } }";
     assert_eq!(app.ok(&t.token, counts, json!({})).await["inboxCounts"], json!({ "open": 3, "unread": 2 }));
@@ -154,9 +150,8 @@ async fn the_unread_counts_migration_fills_existing_conversations(app: TestApp) 
     // Another process's change: this server's cached counts would not know the schema changed.
     let fresh = persistence::reads::inbox_counts(conn, t.workspace, t.admin).await.unwrap();
     assert_eq!((fresh.open, fresh.unread), (3, 2));
-    let closed = "SELECT COUNT(*) AS n FROM conversations WHERE window_closed_for = last_inbound_at";
-    let row = conn.query_one_raw(Statement::from_string(conn.get_database_backend(), closed)).await.unwrap();
-    assert_eq!(row.unwrap().try_get::<i64>("", "n").unwrap(), 1, "only the window that had ended");
+    let closed = "SELECT COUNT(*) AS v FROM conversations WHERE window_closed_for = last_inbound_at";
+    assert_eq!(crate::helpers::value::<i64>(conn, closed).await, 1, "only the window that had ended");
     api::workflow::windows::close_and_warn(&app.db, chrono::Utc::now()).await.unwrap();
     assert_eq!(window_events().await, before, "no news about a window that ended before the migration");
 }
