@@ -151,6 +151,22 @@ impl Dialect {
         Condition::all().add(Expr::cust_with_exprs("$1 = ANY(ARRAY($2))", [Expr::col(id), ids]))
     }
 
+    /// The keys starting with `prefix` as a range (PostgreSQL, in the byte order of a
+    /// `text_pattern_ops` index; a key holds no U+10FFFF), added beside a `LIKE 'prefix%'` for
+    /// the planner's estimate; `None` on SQLite, which plans without statistics. PostgreSQL
+    /// estimates a `LIKE` from which of the column's 100 histogram entries it matches (1% each,
+    /// 0.01% when none), and a range from where its ends fall among them.
+    #[must_use]
+    pub fn prefix_range(self, column: impl IntoColumnRef, prefix: &str) -> Option<Expr> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(Expr::cust_with_exprs(
+                "$1 ~>=~ $2 AND $1 ~<~ $3",
+                [Expr::col(column), Expr::val(prefix), Expr::val(format!("{prefix}\u{10FFFF}"))],
+            )),
+        }
+    }
+
     /// The `n`th (1-based) bind parameter in hand-written SQL. Numbered on both, so one
     /// parameter may appear several times in a statement.
     #[must_use]

@@ -398,3 +398,58 @@ on_both!(
     a_page_reads_only_the_relations_it_shows,
     bad_pagination_arguments_are_bad_user_input,
 );
+
+/// PostgreSQL: an `@username` search with few matches reads them from the username index, not
+/// the whole inbox order. Of 20,000 conversations, the 300 oldest have usernames starting
+/// `zed_`: their 1.5% is in the column's histogram, so the planner took a page of them for a
+/// short walk of the inbox order, and read the 19,700 newer conversations first (at 1,000,000
+/// conversations a prefix with 10 matches read all of them: 280–530 ms). A prefix that most
+/// conversations share is still found by that walk, and a search of names too by the union of
+/// its paths. Every search gives the page the inbox order gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_reads_its_matches_not_the_whole_inbox_order() {
+    use domain::search::SearchQuery;
+    use persistence::inbox::{ConversationFilter, list};
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let Some(app) = crate::helpers::spawn(crate::helpers::Backend::Postgres).await else {
+        return crate::helpers::postgres_skipped(module_path!());
+    };
+    let t = app.tenant("Acme").await;
+    app.receive(&t, &Inbound::hidden("US.1", "@first", "First")).await;
+    let conn = app.db.conn();
+    conn.execute_unprepared(
+        "CREATE TEMP TABLE copies AS SELECT c.*, n FROM conversations c, generate_series(1, 20000) n; \
+         UPDATE copies SET id = gen_random_uuid(), last_activity_at = last_activity_at - n * interval '1 minute'; \
+         UPDATE copies SET key_value = id::text, customer_bsuid = NULL, \
+             customer_username_key = CASE WHEN n > 19700 THEN 'zed_' ELSE 'user_' END || n; \
+         ALTER TABLE copies DROP COLUMN n; \
+         INSERT INTO conversations SELECT * FROM copies; DROP TABLE copies; ANALYZE conversations",
+    )
+    .await
+    .unwrap();
+    let expected = |prefix: &str| {
+        format!(
+            "SELECT string_agg(id::text, ',') AS v FROM (SELECT id FROM conversations \
+             WHERE customer_username_key LIKE '{prefix}%' ORDER BY last_activity_at DESC, id DESC LIMIT 21) page"
+        )
+    };
+    const READ: &str = "SELECT (seq_tup_read + idx_tup_fetch)::bigint AS v FROM pg_stat_xact_user_tables \
+                        WHERE relname = 'conversations'";
+    // A prefix with few matches (alone, and with the name paths), and one that most share.
+    for search in ["@zed_", "zed_", "@user_"] {
+        let prefix = search.trim_start_matches('@');
+        let want: String = crate::helpers::value(conn, &expected(prefix)).await;
+        let filter =
+            ConversationFilter { search: SearchQuery::parse(search), ..ConversationFilter::default() };
+        let txn = conn.begin().await.unwrap();
+        // The counts of earlier transactions of the same connection can still be pending (they
+        // are published at most once a second): this one's reads are the difference.
+        let before: i64 = crate::helpers::value(&txn, READ).await;
+        let page = list(&txn, t.workspace, &filter, None, 21).await.unwrap();
+        let read = crate::helpers::value::<i64>(&txn, READ).await - before;
+        txn.rollback().await.unwrap();
+        let got = page.iter().map(|c| c.id.to_string()).collect::<Vec<_>>().join(",");
+        assert_eq!(got, want, "{search}: the page of the inbox order");
+        assert!(read < 2_000, "{search} read {read} conversations for a page of 21");
+    }
+}
