@@ -10,6 +10,7 @@
 //! | telling other processes | (one process) | `NOTIFY`, `LISTEN` relay |
 //! | search over several indexed paths | `a OR b OR c` on the row | a `UNION` of one id query per path |
 //! | searchable names and phones | the conversation's columns | `conversation_search` (trigram indexes), kept by a trigger |
+//! | a prefix's estimate (`@username`) | `LIKE` alone (planned without statistics) | `LIKE` and the prefix's range of keys (`~>=~`, `~<~`) |
 //! | bind parameters in raw SQL | `?n` | `$n` |
 //! | concurrent group-commit lanes | 1 | 4 |
 
@@ -119,6 +120,14 @@ impl Dialect {
         match self {
             Dialect::Sqlite => query,
             Dialect::Postgres => query.lock_exclusive(),
+        }
+    }
+
+    /// Locks the selected rows of `table` only (a query that joins other tables leaves their
+    /// rows unlocked) until the transaction ends.
+    pub fn lock_rows_of(self, query: &mut SelectStatement, table: sea_orm::sea_query::TableRef) {
+        if self == Dialect::Postgres {
+            query.lock_with_tables(LockType::Update, [table]);
         }
     }
 

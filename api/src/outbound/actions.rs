@@ -17,8 +17,7 @@ use persistence::conversations::ConversationChange;
 use persistence::messages::{NewMessage, Origin, TemplateRef};
 use persistence::{Attachment, Contact, Conversation, Message};
 use persistence::{
-    ConnectionTrait, Database, attachments, business_numbers, contacts, conversations, messages, reactions,
-    templates,
+    ConnectionTrait, Database, attachments, contacts, conversations, messages, reactions, templates,
 };
 
 use crate::auth::Viewer;
@@ -34,6 +33,8 @@ pub const DEFAULT_PHONE_REQUEST: &str = "Could you share your phone number with 
 pub(super) struct Loaded {
     conversation: Conversation,
     contact: Option<Contact>,
+    /// The WhatsApp Business Account of the conversation's number (empty for an SMS number).
+    waba: String,
     capabilities: Capabilities,
 }
 
@@ -43,20 +44,20 @@ async fn load(
     id: ConversationId,
     now: DateTime<Utc>,
 ) -> ApiResult<Loaded> {
-    let conversation = conversations::find_for_update(db, viewer.workspace_id, id)
+    let (conversation, number) = conversations::find_for_update_with_number(db, viewer.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("conversation"))?;
     let contact = match conversation.contact_id {
         Some(c) => contacts::find(db, viewer.workspace_id, c).await?,
         None => None,
     };
-    let number_connected = business_numbers::find(db, viewer.workspace_id, conversation.business_number_id)
-        .await?
-        .is_some_and(|n| n.connected);
-    let around =
-        Around { contact_phone_known: contact.as_ref().is_some_and(|c| c.phone.is_some()), number_connected };
+    let around = Around {
+        contact_phone_known: contact.as_ref().is_some_and(|c| c.phone.is_some()),
+        number_connected: number.as_ref().is_some_and(|n| n.connected),
+    };
     let capabilities = capabilities_of(&conversation, around, now);
-    Ok(Loaded { conversation, contact, capabilities })
+    let waba = number.map(|n| n.waba_id).unwrap_or_default();
+    Ok(Loaded { conversation, contact, waba, capabilities })
 }
 
 pub(super) fn valid_idempotency_key(key: Option<&str>) -> ApiResult<Option<String>> {
@@ -228,12 +229,12 @@ pub(super) async fn fill_template(
     Ok(FilledTemplate { template, parameters: parameters.to_vec(), text })
 }
 
-/// A template message, if it is approved, of the WABA of the conversation's number (`waba`),
-/// and the conversation allows its category.
-pub(super) fn template_of(loaded: &Loaded, filled: &FilledTemplate, waba: &str) -> ApiResult<Outgoing> {
+/// A template message, if it is approved, of the WABA of the conversation's number, and the
+/// conversation allows its category.
+pub(super) fn template_of(loaded: &Loaded, filled: &FilledTemplate) -> ApiResult<Outgoing> {
     let template = &filled.template;
     let category = template.category;
-    if !template.waba_id.is_empty() && template.waba_id != waba {
+    if !template.waba_id.is_empty() && template.waba_id != loaded.waba {
         return Err(ApiError::bad_input(
             "templateId: this template belongs to another WhatsApp Business Account than the conversation's number",
         ));
@@ -255,17 +256,6 @@ pub(super) fn template_of(loaded: &Loaded, filled: &FilledTemplate, waba: &str) 
         template: Some(TemplateRef { id: template.id, name: template.name.clone(), category }),
         upload: None,
     })
-}
-
-/// The WABA of the conversation's number.
-async fn waba_of(db: &impl ConnectionTrait, viewer: &Viewer, id: ConversationId) -> ApiResult<String> {
-    let conversation =
-        conversations::find(db, viewer.workspace_id, id).await?.ok_or(ApiError::NotFound("conversation"))?;
-    let number =
-        persistence::business_numbers::find(db, viewer.workspace_id, conversation.business_number_id)
-            .await?
-            .ok_or(ApiError::NotFound("business number"))?;
-    Ok(number.waba_id)
 }
 
 /// Fills `{{1}}`, `{{2}}`… with the parameters, requiring exactly as many as the body uses.
@@ -307,11 +297,7 @@ pub async fn send_template(
 ) -> ApiResult<Message> {
     viewer.require(Permission::ReachCustomer)?;
     let filled = fill_template(db.conn(), viewer, template_id, parameters).await?;
-    let waba = match filled.template.waba_id.as_str() {
-        "" => String::new(),
-        _ => waba_of(db.conn(), viewer, id).await?,
-    };
-    store(db, viewer, id, options, now, |loaded| template_of(loaded, &filled, &waba)).await
+    store(db, viewer, id, options, now, |loaded| template_of(loaded, &filled)).await
 }
 
 /// WhatsApp's request-contact-info message.

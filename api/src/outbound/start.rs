@@ -113,7 +113,7 @@ pub async fn start(
         let conversation = find_or_open(txn, viewer, &number, phone, link, opted_out, now).await?;
         let options = SendOptions { idempotency_key: request.idempotency_key, reply_to: None };
         let message = store_in(txn, viewer, conversation.id, options, now, |loaded| match &opening {
-            Opening::Template(filled) => template_of(loaded, filled, &number.waba_id),
+            Opening::Template(filled) => template_of(loaded, filled),
             Opening::Text(text) => reply_of(loaded, text.clone()),
         })
         .await?;

@@ -326,6 +326,26 @@ async fn server_errors_are_retried_and_meta_errors_are_kept(s: Setup) {
     assert_eq!(last["payload"]["data"]["errorCode"], 131062);
 }
 
+/// A send reads its conversation and the conversation's number in one statement: each round
+/// trip inside the transaction is one more wait for a scheduler on a busy machine, while the
+/// conversation's row stays locked. A second send to an open conversation costs its
+/// authentication, that read, the message, the conversation's activity and the event (SQLite:
+/// and the workspace's event cursor, taken in the transaction; PostgreSQL numbers events after
+/// commit, outside this count).
+async fn a_send_reads_its_conversation_and_number_in_one_statement(s: Setup) {
+    let c = s.app.receive(&s.t, &Inbound::hidden("US.77", "@sevens", "Sevens")).await;
+    let first = s.app.ok(&s.t.token, SEND, vars(c)).await; // its first response is recorded
+    settled(&s, c, &first["sendMessage"]["id"]).await;
+    let before = s.app.db.statement_count();
+    s.app.ok(&s.t.token, SEND, vars(c)).await;
+    let cost = s.app.db.statement_count() - before;
+    let expected = match s.app.backend {
+        crate::helpers::Backend::Sqlite => 6,
+        crate::helpers::Backend::Postgres => 5,
+    };
+    assert_eq!(cost, expected, "statements of one sendMessage");
+}
+
 async fn an_idempotency_key_sends_once(s: Setup) {
     let c = s.app.receive(&s.t, &Inbound::with_phone("16505551234", "US.99", "Pablo")).await;
     let mut v = vars(c);
@@ -579,5 +599,6 @@ with_fake!(
     the_gateway_sends_to_for_phones_and_recipient_for_bsuids,
     server_errors_are_retried_and_meta_errors_are_kept,
     an_idempotency_key_sends_once,
+    a_send_reads_its_conversation_and_number_in_one_statement,
     switching_to_sms_texts_the_phone_and_switching_back_uses_whatsapp,
 );

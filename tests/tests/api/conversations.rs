@@ -410,7 +410,7 @@ on_both!(
 async fn a_search_reads_its_matches_not_the_whole_inbox_order() {
     use domain::search::SearchQuery;
     use persistence::inbox::{ConversationFilter, list};
-    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use sea_orm::ConnectionTrait;
     let Some(app) = crate::helpers::spawn(crate::helpers::Backend::Postgres).await else {
         return crate::helpers::postgres_skipped(module_path!());
     };
@@ -433,21 +433,17 @@ async fn a_search_reads_its_matches_not_the_whole_inbox_order() {
              WHERE customer_username_key LIKE '{prefix}%' ORDER BY last_activity_at DESC, id DESC LIMIT 21) page"
         )
     };
-    const READ: &str = "SELECT (seq_tup_read + idx_tup_fetch)::bigint AS v FROM pg_stat_xact_user_tables \
-                        WHERE relname = 'conversations'";
     // A prefix with few matches (alone, and with the name paths), and one that most share.
     for search in ["@zed_", "zed_", "@user_"] {
         let prefix = search.trim_start_matches('@');
         let want: String = crate::helpers::value(conn, &expected(prefix)).await;
         let filter =
             ConversationFilter { search: SearchQuery::parse(search), ..ConversationFilter::default() };
-        let txn = conn.begin().await.unwrap();
-        // The counts of earlier transactions of the same connection can still be pending (they
-        // are published at most once a second): this one's reads are the difference.
-        let before: i64 = crate::helpers::value(&txn, READ).await;
-        let page = list(&txn, t.workspace, &filter, None, 21).await.unwrap();
-        let read = crate::helpers::value::<i64>(&txn, READ).await - before;
-        txn.rollback().await.unwrap();
+        let (page, read) =
+            crate::helpers::xact_growth(conn, "seq_tup_read + idx_tup_fetch", "conversations", async |txn| {
+                list(txn, t.workspace, &filter, None, 21).await.unwrap()
+            })
+            .await;
         let got = page.iter().map(|c| c.id.to_string()).collect::<Vec<_>>().join(",");
         assert_eq!(got, want, "{search}: the page of the inbox order");
         assert!(read < 2_000, "{search} read {read} conversations for a page of 21");

@@ -996,3 +996,24 @@ pub async fn value<T: sea_orm::TryGetable>(db: &impl sea_orm::ConnectionTrait, s
     let row = db.query_one_raw(statement).await.unwrap().expect("one row");
     row.try_get::<T>("", "v").unwrap()
 }
+
+/// Runs `work` in a transaction that is rolled back, and returns its result with how much the
+/// `pg_stat_xact_user_tables` expression `counter` of `table` grew during it (PostgreSQL). The
+/// counts of a connection's earlier transactions can still be pending in the view (they are
+/// published at most once a second), so the growth, not the value, is this work's own.
+pub async fn xact_growth<R>(
+    conn: &sea_orm::DatabaseConnection,
+    counter: &str,
+    table: &str,
+    work: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> R,
+) -> (R, i64) {
+    use sea_orm::TransactionTrait;
+    let read =
+        format!("SELECT ({counter})::bigint AS v FROM pg_stat_xact_user_tables WHERE relname = '{table}'");
+    let txn = conn.begin().await.unwrap();
+    let before: i64 = value(&txn, &read).await;
+    let result = work(&txn).await;
+    let growth = value::<i64>(&txn, &read).await - before;
+    txn.rollback().await.unwrap();
+    (result, growth)
+}

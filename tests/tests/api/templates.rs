@@ -2,6 +2,7 @@
 //! the number's token, submitted for review, updated by Meta's webhooks, and sent only when
 //! approved.
 
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tests::fixtures::{
     Inbound, meta_template, template_category_update, template_quality_update, template_status_update,
@@ -226,6 +227,19 @@ async fn only_approved_templates_are_sent_and_metas_webhooks_move_them(backend: 
     l.app.post_webhook(&unreadable).await;
     let letters = l.app.ok(&l.t.token, "{ deadLetters { reason } }", json!({})).await.to_string();
     assert!(letters.contains("unknown template status"), "{letters}");
+
+    // The conversation's number moves to another WABA: that WABA's Meta does not know the
+    // template, so the send is refused and nothing is stored.
+    let moved = format!("UPDATE business_numbers SET waba_id = 'another-waba' WHERE waba_id = '{waba}'");
+    assert_eq!(l.app.db.conn().execute_unprepared(&moved).await.unwrap().rows_affected(), 1);
+    let body = l.app.graphql(Some(&l.t.token), SEND, send(id_of("winter_clearance"))).await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("another WhatsApp Business Account"), "{body}");
+    let history =
+        "query($c: ID!) { conversation(id: $c) { messages(first: 50) { nodes { templateName } } } }";
+    let names = l.app.ok(&l.t.token, history, json!({ "c": c.to_string() })).await.to_string();
+    assert_eq!(names.matches("winter_clearance").count(), 1, "the refused send stored nothing: {names}");
 }
 
 /// `createTemplate` with a number submits the template to the number's WABA (Meta's shape,

@@ -151,7 +151,7 @@ async fn each_window_event_is_written_once_across_processes(backend: Backend) {
 /// 220 ms each at 1,000,000 conversations. The due time is the one `MIN()` gives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_due_window_is_found_without_reading_every_conversation() {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use sea_orm::ConnectionTrait;
     let Some(app) = spawn(Backend::Postgres).await else {
         return crate::helpers::postgres_skipped(module_path!());
     };
@@ -178,15 +178,10 @@ async fn the_next_due_window_is_found_without_reading_every_conversation() {
     let (closes, warns) = (min(""), min(" - interval '60 minutes'") + " AND window_warned_for IS NULL");
     let expected: DateTime<Utc> = value(conn, &format!("SELECT LEAST(({closes}), ({warns})) AS v")).await;
 
-    const SCANS: &str =
-        "SELECT seq_scan::bigint AS v FROM pg_stat_xact_user_tables WHERE relname = 'conversations'";
-    let txn = conn.begin().await.unwrap();
-    // The counts of earlier transactions of the same connection can still be pending (they are
-    // published at most once a second): this one's scans are the difference.
-    let before: i64 = value(&txn, SCANS).await;
-    let due = persistence::windows::next_due(&txn).await.unwrap().expect("open windows are due");
-    let scans = value::<i64>(&txn, SCANS).await - before;
-    txn.rollback().await.unwrap();
+    let (due, scans) = crate::helpers::xact_growth(conn, "seq_scan", "conversations", async |txn| {
+        persistence::windows::next_due(txn).await.unwrap().expect("open windows are due")
+    })
+    .await;
     assert_eq!(scans, 0, "finding the next due window read the conversations table from end to end");
     assert_eq!(due, expected);
 }
