@@ -113,6 +113,9 @@ fn notifications(work: WorkSet) -> String {
         .collect()
 }
 
+/// A pooled connection that rested this long is pinged before it is handed out again.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+
 /// How many times [`Database::refresh_statistics`] runs `VACUUM` at most.
 pub const SETTLE_TRIES: u32 = 30;
 
@@ -296,6 +299,13 @@ impl Database {
             .min_connections(0)
             .acquire_timeout(settings.acquire_timeout)
             .connect_timeout(settings.acquire_timeout)
+            // The driver pings a connection (a round trip) every time the pool hands it out,
+            // and again when it comes back: a statement outside a transaction cost three
+            // round trips, on the path of every request. The ping when it comes back stays
+            // (it finds a connection broken by its last use); one handed out is pinged only
+            // after it has rested long enough for a server, proxy or firewall to have dropped
+            // it.
+            .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)

@@ -31,6 +31,7 @@ mod media;
 mod mutations;
 mod numbering;
 mod outbox;
+mod pool;
 mod privacy;
 mod query_limits;
 mod reports;
