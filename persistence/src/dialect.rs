@@ -146,8 +146,17 @@ impl Dialect {
     /// plans `a OR b OR c` with an `ORDER BY … LIMIT` as a scan of the order's index that
     /// filters every row; a union of the id queries, evaluated once, lets each path use its own
     /// index, also one on another table (the searchable names).
+    ///
+    /// `first`, on PostgreSQL: a query of ids (UUIDs) and a count. When the query finds that
+    /// many, the rows are those ids and the union is not evaluated (a page's first matches
+    /// among its newest rows: a union that many rows match reads and sorts all of them).
     #[must_use]
-    pub fn any_of_paths(self, id: impl IntoColumnRef, paths: Vec<(Condition, SelectStatement)>) -> Condition {
+    pub fn any_of_paths(
+        self,
+        id: impl IntoColumnRef,
+        paths: Vec<(Condition, SelectStatement)>,
+        first: Option<(SelectStatement, u64)>,
+    ) -> Condition {
         if self == Dialect::Sqlite {
             return paths.into_iter().map(|(condition, _)| condition).fold(Condition::any(), Condition::add);
         }
@@ -157,7 +166,17 @@ impl Dialect {
             union.union(UnionType::Distinct, branch);
         }
         let ids = Expr::SubQuery(None, Box::new(union.into_sub_query_statement()));
-        Condition::all().add(Expr::cust_with_exprs("$1 = ANY(ARRAY($2))", [Expr::col(id), ids]))
+        let Some((first, enough)) = first else {
+            return Condition::all().add(Expr::cust_with_exprs("$1 = ANY(ARRAY($2))", [Expr::col(id), ids]));
+        };
+        // `OFFSET 0` keeps the first ids one subquery, evaluated once; the `ELSE` branch runs
+        // only when it is taken.
+        let first = Expr::SubQuery(None, Box::new(first.into_sub_query_statement()));
+        Condition::all().add(Expr::cust_with_exprs(
+            "$1 = ANY((SELECT CASE WHEN cardinality(walked.ids) >= $2 THEN walked.ids ELSE ARRAY($3) END \
+             FROM (SELECT ARRAY($4) AS ids OFFSET 0) AS walked)::uuid[])",
+            [Expr::col(id), Expr::val(i64::try_from(enough).unwrap_or(i64::MAX)), ids, first],
+        ))
     }
 
     /// The keys starting with `prefix` as a range (PostgreSQL, in the byte order of a

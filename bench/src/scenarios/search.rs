@@ -30,6 +30,12 @@ pub(crate) async fn search(
         ("name substring", |i: usize| {
             format!("{} {}", LAST[i % LAST.len()].to_lowercase(), (i * 53) % 1_000)
         }),
+        // A term one conversation in ten or twelve shares, as an agent types a customer's
+        // first name or a part of one.
+        ("common name", |i: usize| {
+            let name = if i.is_multiple_of(2) { FIRST[i % FIRST.len()] } else { LAST[i % LAST.len()] };
+            name.to_lowercase()
+        }),
     ] {
         let (client, token, u) = (env.client.clone(), env.token.clone(), url.clone());
         let run = drive(requests, concurrency, move |i| {
@@ -52,12 +58,14 @@ pub(crate) async fn search(
         backend,
         chrono::Utc::now().format("%Y-%m-%d")
     );
-    let worst = rows.iter().map(|(_, r)| r.throughput()).fold(f64::INFINITY, f64::min);
+    // The ratio of the two searches it has always been of (the common name came later).
+    let worst = rows[..2].iter().map(|(_, r)| r.throughput()).fold(f64::INFINITY, f64::min);
     let ratio = worst / baseline.throughput();
     let line = json!({
         "scenario": "search", "backend": backend, "conversations": conversations, "requests": requests, "concurrency": concurrency,
         "username_prefix": { "throughput": rows[0].1.throughput(), "p50_ms": rows[0].1.ms(0.5), "p99_ms": rows[0].1.ms(0.99), "p999_ms": rows[0].1.ms(0.999) },
         "name_substring": { "throughput": rows[1].1.throughput(), "p50_ms": rows[1].1.ms(0.5), "p99_ms": rows[1].1.ms(0.99), "p999_ms": rows[1].1.ms(0.999) },
+        "common_name": { "throughput": rows[2].1.throughput(), "p50_ms": rows[2].1.ms(0.5), "p99_ms": rows[2].1.ms(0.99), "p999_ms": rows[2].1.ms(0.999) },
         "baseline_throughput": baseline.throughput(), "baseline_p50_ms": baseline.ms(0.5), "baseline_p99_ms": baseline.ms(0.99),
         "ratio": ratio, "server_peak_rss_mb": rss,
     });
