@@ -47,6 +47,7 @@ pub mod m20261209_000002_drop_conversation_indexes_no_query_uses;
 pub mod m20261210_000001_index_only_rows_that_have_the_key;
 pub mod m20261210_000002_no_row_locks_on_hot_parents;
 pub mod m20261211_000001_search_names_from_a_table_of_their_own;
+pub mod m20261212_000001_search_contact_usernames_by_prefix;
 
 /// All migrations, oldest first.
 #[derive(Debug)]
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000001_index_only_rows_that_have_the_key::Migration),
             Box::new(m20261210_000002_no_row_locks_on_hot_parents::Migration),
             Box::new(m20261211_000001_search_names_from_a_table_of_their_own::Migration),
+            Box::new(m20261212_000001_search_contact_usernames_by_prefix::Migration),
         ]
     }
 }

@@ -5,7 +5,8 @@
 //! process, one writer); its index would only cost inserts, so it has none.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
+
+use crate::builders::on_postgres;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -15,24 +16,17 @@ const NAME: &str = "ix_messages_outbox_turns";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        manager
-            .get_connection()
-            .execute_unprepared(&format!(
+        on_postgres(
+            manager,
+            &[&format!(
                 "CREATE INDEX {NAME} ON messages (workspace_id, created_at, id) \
-                 WHERE status = 'PENDING' AND direction = 'OUTBOUND'"
-            ))
-            .await?;
-        Ok(())
+             WHERE status = 'PENDING' AND direction = 'OUTBOUND'"
+            )],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(());
-        }
-        manager.get_connection().execute_unprepared(&format!("DROP INDEX IF EXISTS {NAME}")).await?;
-        Ok(())
+        on_postgres(manager, &[&format!("DROP INDEX IF EXISTS {NAME}")]).await
     }
 }

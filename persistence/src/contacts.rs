@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::dialect::Dialect;
 use crate::entities::{contact, contact_identity, conversation};
 use crate::error::{DbContext, Error};
-use crate::inbox::{like, like_escape};
+use crate::inbox::{Page, SearchPath, like, like_escape};
 
 /// A new contact.
 #[derive(Debug)]
@@ -347,36 +347,27 @@ pub async fn list(
     after: Option<ContactCursor>,
     limit: u64,
 ) -> Result<Vec<contact::Model>, Error> {
-    let mut query = contact::Entity::find().filter(contact::Column::WorkspaceId.eq(workspace));
-    if let Some(search) = search {
-        let usernames = Query::select()
-            .column(contact_identity::Column::ContactId)
-            .from(contact_identity::Entity)
-            .and_where(Expr::col(contact_identity::Column::WorkspaceId).eq(workspace))
-            .and_where(Expr::col(contact_identity::Column::Kind).eq(IdentityKind::Username))
-            .and_where(
-                Expr::col(contact_identity::Column::ValueKey)
-                    .like(like(format!("{}%", like_escape(&search.username_prefix)))),
-            )
-            .to_owned();
-        let mut any = Condition::any().add(Expr::col(contact::Column::Id).in_subquery(usernames));
-        if let Some(text) = &search.name_contains {
-            any = any
-                .add(Expr::col(contact::Column::NameFolded).like(like(format!("%{}%", like_escape(text)))));
-        }
-        if let Some(digits) = &search.phone_digits {
-            any = any.add(Expr::col(contact::Column::Phone).like(like(format!("%{}%", like_escape(digits)))));
-        }
-        query = query.filter(any);
+    let workspace_only = Condition::all().add(contact::Column::WorkspaceId.eq(workspace));
+    let after = after.map(|cursor| {
+        Condition::any().add(contact::Column::CreatedAt.lt(cursor.created_at)).add(
+            Condition::all()
+                .add(contact::Column::CreatedAt.eq(cursor.created_at))
+                .add(contact::Column::Id.lt(cursor.id)),
+        )
+    });
+    let mut scope = workspace_only.clone();
+    if let Some(after) = after {
+        scope = scope.add(after);
     }
-    if let Some(cursor) = after {
-        query = query.filter(
-            Condition::any().add(contact::Column::CreatedAt.lt(cursor.created_at)).add(
-                Condition::all()
-                    .add(contact::Column::CreatedAt.eq(cursor.created_at))
-                    .add(contact::Column::Id.lt(cursor.id)),
-            ),
-        );
+    let mut query = contact::Entity::find().filter(scope.clone());
+    if let Some(search) = search {
+        let page = Page::<contact::Entity> {
+            scope,
+            filters: workspace_only,
+            order: (contact::Column::CreatedAt, contact::Column::Id),
+            limit,
+        };
+        query = query.filter(page.any_of(Dialect::of(db), search_paths(db, workspace, search)));
     }
     query
         .order_by_desc(contact::Column::CreatedAt)
@@ -385,6 +376,47 @@ pub async fn list(
         .all(db)
         .await
         .context("failed to list contacts")
+}
+
+/// The paths of a contact search, each as a condition on the contact and as a query of the
+/// contacts it matches: a username prefix (the identities' pattern index on PostgreSQL), the
+/// name (substring, trigram index) and the phone (digits, trigram index).
+fn search_paths(db: &impl ConnectionTrait, workspace: WorkspaceId, search: &SearchQuery) -> Vec<SearchPath> {
+    let own = |condition: Condition| {
+        let ids = Query::select()
+            .column(contact::Column::Id)
+            .from(contact::Entity)
+            .and_where(Expr::col(contact::Column::WorkspaceId).eq(workspace))
+            .cond_where(condition.clone())
+            .to_owned();
+        (condition, ids)
+    };
+    let key = contact_identity::Column::ValueKey;
+    let mut usernames = Query::select()
+        .column(contact_identity::Column::ContactId)
+        .from(contact_identity::Entity)
+        .and_where(Expr::col(contact_identity::Column::WorkspaceId).eq(workspace))
+        .and_where(Expr::col(contact_identity::Column::Kind).eq(IdentityKind::Username))
+        .and_where(Expr::col(key).like(like(format!("{}%", like_escape(&search.username_prefix)))))
+        .to_owned();
+    if let Some(range) =
+        Dialect::of(db).prefix_range((contact_identity::Entity, key), &search.username_prefix)
+    {
+        usernames.and_where(range);
+    }
+    let mut paths = vec![(
+        Condition::all().add(Expr::col(contact::Column::Id).in_subquery(usernames.clone())),
+        usernames,
+    )];
+    if let Some(text) = &search.name_contains {
+        paths.push(own(Condition::all()
+            .add(Expr::col(contact::Column::NameFolded).like(like(format!("%{}%", like_escape(text)))))));
+    }
+    if let Some(digits) = &search.phone_digits {
+        paths.push(own(Condition::all()
+            .add(Expr::col(contact::Column::Phone).like(like(format!("%{}%", like_escape(digits)))))));
+    }
+    paths
 }
 
 /// Removes the identities a conversation's link added to a contact (what `unlinkContact`

@@ -136,7 +136,11 @@ pub async fn list(
         query = query.filter(after.clone());
     }
     if let Some(search) = &filter.search {
-        let page = Page { workspace, filters, after, limit };
+        let mut scope = Condition::all().add(Column::WorkspaceId.eq(workspace));
+        if let Some(after) = after {
+            scope = scope.add(after);
+        }
+        let page = Page { scope, filters, order: (Column::LastActivityAt, Column::Id), limit };
         query = query.filter(search_condition(db, workspace, search, Some(page)));
     }
     query
@@ -246,7 +250,7 @@ const SEARCH_TABLE: &str = "conversation_search";
 
 /// One way a search matches a conversation: as a condition on its row, and as a query of the
 /// ids it matches that its own index serves (see [`Dialect::any_of_paths`]).
-type SearchPath = (Condition, SelectStatement);
+pub(crate) type SearchPath = (Condition, SelectStatement);
 
 /// The paths of a search: username prefix (B-tree with pattern ops), profile name and phone
 /// substring (the search table's trigram indexes on PostgreSQL), contact name (through the
@@ -290,58 +294,60 @@ fn search_paths(workspace: WorkspaceId, search: &SearchQuery) -> Vec<SearchPath>
     paths
 }
 
-/// A page in the activity order, as a search sees it: its filters (the workspace first), the
-/// rows after its cursor, and its size.
-struct Page {
-    workspace: WorkspaceId,
-    filters: Condition,
-    after: Option<Condition>,
-    limit: u64,
+/// A page in a newest-first order, as a search of several paths sees it: the rows it may walk
+/// (the workspace's, after the cursor), its filters (the workspace first), its order (a time,
+/// then the id), and its size.
+pub(crate) struct Page<E: EntityTrait> {
+    pub(crate) scope: Condition,
+    pub(crate) filters: Condition,
+    pub(crate) order: (E::Column, E::Column),
+    pub(crate) limit: u64,
 }
 
 /// How many of a page's newest rows (after its cursor) a search of several paths looks through
 /// first, on PostgreSQL. A term that one row in 50 of them shares fills a page of 20 there.
 const SEARCH_WALKS: u64 = 1_000;
 
-impl Page {
-    /// The ids of the first `limit` rows matching the page's filters and `matching`, among the
-    /// first [`SEARCH_WALKS`] rows of the workspace after the cursor, in the inbox order. When
-    /// there are `limit` of them, they are the page: the rows walked come first in the order.
-    fn first_matches(&self, matching: Condition) -> SelectStatement {
+impl<E: EntityTrait> Page<E> {
+    /// Rows matching any of `paths` ([`Dialect::any_of_paths`]). On PostgreSQL the page first
+    /// takes the ids of the first `limit` rows matching its filters and a path, among its
+    /// [`SEARCH_WALKS`] newest rows in its order. When there are `limit` of them, they are the
+    /// page (the rows walked come first in the order), and the union is not evaluated.
+    pub(crate) fn any_of(self, dialect: Dialect, paths: Vec<SearchPath>) -> Condition {
+        let (time, id) = self.order;
+        let table = E::default();
         let mut newest = Query::select();
         newest
             .column(sea_orm::sea_query::Asterisk)
-            .from(Entity)
-            .and_where(Expr::col((Entity, Column::WorkspaceId)).eq(self.workspace));
-        if let Some(after) = &self.after {
-            newest.cond_where(after.clone());
-        }
-        newest
-            .order_by((Entity, Column::LastActivityAt), Order::Desc)
-            .order_by((Entity, Column::Id), Order::Desc)
+            .from(table)
+            .cond_where(self.scope)
+            .order_by((table, time), Order::Desc)
+            .order_by((table, id), Order::Desc)
             .limit(SEARCH_WALKS);
+        let matching =
+            paths.iter().map(|(condition, _)| condition.clone()).fold(Condition::any(), Condition::add);
         // Named as the table, so the filters' columns (and their correlated subqueries) are
         // the walked rows'.
-        Query::select()
-            .column((Entity, Column::Id))
-            .from_subquery(newest, Entity)
-            .cond_where(self.filters.clone())
+        let first = Query::select()
+            .column((table, id))
+            .from_subquery(newest, table)
+            .cond_where(self.filters)
             .cond_where(matching)
-            .order_by((Entity, Column::LastActivityAt), Order::Desc)
-            .order_by((Entity, Column::Id), Order::Desc)
+            .order_by((table, time), Order::Desc)
+            .order_by((table, id), Order::Desc)
             .limit(self.limit)
-            .to_owned()
+            .to_owned();
+        dialect.any_of_paths((table, id), paths, Some((first, self.limit)))
     }
 }
 
 /// The condition of a search. On the page in the activity order (`page`), a search of several
-/// paths first looks through the page's newest rows on PostgreSQL (see [`Page::first_matches`]
-/// and [`Dialect::any_of_paths`]).
+/// paths first looks through the page's newest rows on PostgreSQL (see [`Page::any_of`]).
 fn search_condition(
     db: &impl ConnectionTrait,
     workspace: WorkspaceId,
     search: &SearchQuery,
-    page: Option<Page>,
+    page: Option<Page<Entity>>,
 ) -> Condition {
     let dialect = Dialect::of(db);
     let mut paths = search_paths(workspace, search);
@@ -362,12 +368,10 @@ fn search_condition(
     // A term many conversations share (a first name) matched tens of thousands of rows through
     // the union of the paths, and the page read and sorted all of them: "ana" at 1,000,000
     // conversations took 550–910 ms. The newest rows hold a page of such a term.
-    let first = page.map(|page| {
-        let matching =
-            paths.iter().map(|(condition, _)| condition.clone()).fold(Condition::any(), Condition::add);
-        (page.first_matches(matching), page.limit)
-    });
-    dialect.any_of_paths((Entity, Column::Id), paths, first)
+    match page {
+        Some(page) => page.any_of(dialect, paths),
+        None => dialect.any_of_paths((Entity, Column::Id), paths, None),
+    }
 }
 
 #[cfg(test)]
