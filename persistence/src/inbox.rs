@@ -316,6 +316,10 @@ impl<E: EntityTrait> Page<E> {
     pub(crate) fn any_of(self, dialect: Dialect, paths: Vec<SearchPath>) -> Condition {
         let (time, id) = self.order;
         let table = E::default();
+        if dialect == Dialect::Sqlite {
+            // SQLite takes the paths as one `OR` on the row, and would drop the walk unread.
+            return dialect.any_of_paths((table, id), paths, None);
+        }
         let mut newest = Query::select();
         newest
             .column(sea_orm::sea_query::Asterisk)
